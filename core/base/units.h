@@ -1,0 +1,31 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace socklab {
+
+// User-facing quantities, parsed the same way by every flag. Errors are UsageErrors naming the
+// bad text and the accepted forms.
+
+// "500ms", "10s", "2m", "1h30m", "250us". A bare "0" means zero; other bare numbers are refused
+// because "5" could mean seconds or milliseconds.
+absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text);
+
+// Counts: "1000", "10k" (10,000), "1M" (1,000,000), "2G"; decimal multipliers, as in load-test
+// tools ("10k requests").
+absl::StatusOr<uint64_t> ParseCount(absl::string_view text);
+
+// Byte sizes: "4096", "64k"/"64KiB" (65,536), "4M"/"4MiB", "1G"/"1GiB"; binary multipliers, as
+// socket buffer sizes are.
+absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
+
+// "1.5 MiB", "200 B": for reports.
+std::string FormatBytes(double bytes);
+
+}  // namespace socklab

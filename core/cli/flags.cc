@@ -1,0 +1,81 @@
+#include "core/cli/flags.h"
+
+#include <cstdio>
+
+#include "absl/status/statusor.h"
+#include "core/base/units.h"
+
+namespace socklab::cli {
+namespace {
+
+// CLI11 reports a validator's non-empty return value as the parse error; the value is then
+// converted once more by `each`, which cannot fail because the validator already accepted it.
+template <typename T>
+CLI::Option* AddParsedFlag(CLI::App& app, const std::string& name, T* out,
+                           const std::string& description,
+                           absl::StatusOr<T> (*parse)(absl::string_view), const char* type_name) {
+  CLI::Option* option = app.add_option(name, description);
+  option->type_name(type_name);
+  option->check(CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        absl::StatusOr<T> value = parse(text);
+        return value.ok() ? std::string() : std::string(value.status().message());
+      },
+      "", type_name));
+  option->each([parse, out](const std::string& text) { *out = *parse(text); });
+  return option;
+}
+
+}  // namespace
+
+CLI::Option* AddDurationFlag(CLI::App& app, const std::string& name, absl::Duration* out,
+                             const std::string& description) {
+  return AddParsedFlag<absl::Duration>(app, name, out, description, &ParseDuration, "DURATION");
+}
+
+CLI::Option* AddCountFlag(CLI::App& app, const std::string& name, uint64_t* out,
+                          const std::string& description) {
+  return AddParsedFlag<uint64_t>(app, name, out, description, &ParseCount, "COUNT");
+}
+
+CLI::Option* AddByteSizeFlag(CLI::App& app, const std::string& name, uint64_t* out,
+                             const std::string& description) {
+  return AddParsedFlag<uint64_t>(app, name, out, description, &ParseByteSize, "BYTES");
+}
+
+int ParseOrExit(CLI::App& app, int argc, char** argv) {
+  // CLI11 signals parse results with exceptions; they stop here and become exit codes.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string program = app.get_name();
+    std::string help = program;
+    for (const CLI::App* sub : app.get_subcommands()) {
+      help += " " + sub->get_name();
+    }
+    std::fprintf(stderr, "%s: %s; run '%s --help'\n", program.c_str(), e.what(), help.c_str());
+    return 2;
+  }
+  return -1;
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  if (status.ok()) {
+    return 0;
+  }
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+int ReportFailure(absl::string_view program, const absl::Status& status) {
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
+               static_cast<int>(status.message().size()), status.message().data());
+  return ExitCodeFor(status);
+}
+
+}  // namespace socklab::cli

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace socklab::cli {
+
+// Flags whose values are durations ("500ms", "2m"), counts ("10k") or byte sizes ("64K"), parsed
+// by core/base/units so every program accepts the same forms and prints the same errors. A bad
+// value fails the parse with that one-line message (exit 2). The value is written to `*out`
+// during the parse; `*out` keeps its default when the flag is absent.
+CLI::Option* AddDurationFlag(CLI::App& app, const std::string& name, absl::Duration* out,
+                             const std::string& description);
+CLI::Option* AddCountFlag(CLI::App& app, const std::string& name, uint64_t* out,
+                          const std::string& description);
+CLI::Option* AddByteSizeFlag(CLI::App& app, const std::string& name, uint64_t* out,
+                             const std::string& description);
+
+// A subcommand of `socklab`: its CLI11 app and what to run when it was chosen. `run` returns the
+// process exit code (0 ran, 1 the run failed, 2 bad usage).
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// Parses argv; on a usage error prints one line "<program>: <problem>; run '<program> --help'"
+// to stderr and returns 2; on --help prints help and returns 0; returns -1 to go on.
+int ParseOrExit(CLI::App& app, int argc, char** argv);
+
+// Prints "<program>: <status message>" on stderr and returns the exit code for it: 2 for
+// InvalidArgument (bad input the user can fix), 1 otherwise.
+int ReportFailure(absl::string_view program, const absl::Status& status);
+
+// 2 for InvalidArgument, else 1: the one place the exit-code convention lives.
+int ExitCodeFor(const absl::Status& status);
+
+}  // namespace socklab::cli

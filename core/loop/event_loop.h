@@ -1,0 +1,142 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/net/address.h"
+
+namespace socklab::loop {
+
+// A completion-shaped event loop (operations in, completions out) with two backends: io_uring
+// performs the operations in the kernel; epoll performs the syscall on readiness and synthesizes
+// the same completion. Results follow liburing's convention on both: res >= 0 is bytes or an fd
+// (0 on a receive is EOF), res < 0 is -errno.
+//
+// Thread affinity: an EventLoop is used by one thread (the loop thread) except Wake() and
+// RequestStop(), which any thread may call. Submissions never block and never call the handler
+// re-entrantly: a completion is only delivered from inside Run()/RunOnce().
+
+enum class Backend { kEpoll, kIoUring };
+enum class BackendChoice { kAuto, kEpoll, kIoUring };
+
+absl::string_view BackendName(Backend backend);              // "epoll", "io_uring"
+absl::StatusOr<BackendChoice> ParseBackendChoice(absl::string_view text);  // auto|io_uring|epoll
+
+// An opaque 64-bit value chosen by the submitter and handed back in the completion. Callers pack
+// a connection slot and its generation into it, never a bare fd: fd numbers are reused as soon
+// as a socket is closed, while a stale completion may still be on its way.
+using Token = uint64_t;
+
+enum class Op : uint8_t { kAccept, kConnect, kReceive, kSend, kClose, kTimer };
+absl::string_view OpName(Op op);
+
+struct Completion {
+  Op op;
+  Token token;
+  int fd;   // the fd the operation was submitted on (-1 for timers)
+  int res;  // kAccept: new fd; kReceive/kSend: bytes; kConnect/kClose/kTimer: 0; or -errno
+  // Multishot operations (Accept, Receive) stay armed while `more` is true. The last completion
+  // of an operation has more == false; only then may its token be retired.
+  bool more;
+  // kReceive with res > 0: the bytes received, in a loop-owned buffer valid only until the
+  // handler returns. Copy what must outlive the call.
+  const std::byte* data;
+};
+
+// Receives every completion of one loop. Called on the loop thread only.
+class CompletionHandler {
+ public:
+  virtual ~CompletionHandler() = default;
+  virtual void OnCompletion(const Completion& completion) = 0;
+};
+
+struct LoopOptions {
+  // io_uring: submission queue entries (the completion queue is twice that).
+  unsigned ring_entries = 4096;
+  // Receive buffers shared by all connections of the loop (the io_uring provided-buffer ring,
+  // the epoll read buffer): count x size bytes per loop, none per connection.
+  unsigned receive_buffer_count = 1024;
+  unsigned receive_buffer_size = 16 * 1024;
+};
+
+// Which backend a choice resolves to, and why when auto fell back.
+struct BackendSelection {
+  Backend backend;
+  std::string fallback_reason;  // empty unless auto chose epoll because io_uring was refused
+};
+
+// Resolves `choice`: auto probes io_uring (it may be refused by seccomp, by
+// kernel.io_uring_disabled, by RLIMIT_MEMLOCK on old kernels, or missing features such as
+// multishot receive before 6.0) and falls back to epoll with the reason. An explicit io_uring
+// choice that the kernel refuses is an error naming the reason.
+absl::StatusOr<BackendSelection> SelectBackend(BackendChoice choice);
+
+using TimerId = uint64_t;
+
+class EventLoop {
+ public:
+  virtual ~EventLoop() = default;
+
+  // Creates a loop on `backend` that delivers completions to `handler` (not owned; must outlive
+  // the loop).
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(Backend backend,
+                                                           CompletionHandler* handler,
+                                                           const LoopOptions& options = {});
+
+  virtual Backend backend() const = 0;
+
+  // Multishot accept on a listening socket (not owned). Each connection completes with res = new
+  // fd (SOCK_NONBLOCK | SOCK_CLOEXEC, owned by the handler from then on) and more = true.
+  // Errors such as -EMFILE complete with more = false: the accept is then disarmed and the
+  // caller decides when to re-arm (back off rather than spin on a full fd table).
+  virtual void Accept(int listen_fd, Token token) = 0;
+  // Disarms the accept on `listen_fd`; its last completion arrives with -ECANCELED.
+  virtual void CancelAccept(int listen_fd) = 0;
+
+  // Connects a nonblocking socket (not owned). Completes once with 0 or -errno.
+  virtual void Connect(int fd, const SocketAddress& address, Token token) = 0;
+
+  // Receives continuously into loop-owned buffers: a completion per chunk (res > 0, data set,
+  // more = true) until EOF (res = 0), an error (res < 0) or CancelReceive (-ECANCELED), each of
+  // which ends it (more = false). At most one receive per fd.
+  virtual void Receive(int fd, Token token) = 0;
+  // Stops receiving on `fd`, for backpressure; a later Receive() resumes. Bytes arriving
+  // meanwhile wait in the kernel's socket buffer, so the peer's window closes.
+  virtual void CancelReceive(int fd) = 0;
+
+  // Sends up to `size` bytes from `data`, which the caller keeps alive and unchanged until the
+  // completion. Completes once with the bytes sent (possibly fewer than `size`: resubmit the
+  // rest) or -errno. Sends on one fd complete in submission order; submit one at a time per fd
+  // to keep that simple.
+  virtual void Send(int fd, const void* data, size_t size, Token token) = 0;
+
+  // Cancels every operation on `fd` (each completes with -ECANCELED), then closes it (the loop
+  // takes ownership of `fd`). The close itself completes last, with 0 or -errno.
+  virtual void Close(int fd, Token token) = 0;
+
+  // Fires once at `deadline_ns` on the MonotonicNanos() clock: op kTimer, res 0. Timers are
+  // kept above the backends in one min-heap; the backend only sleeps until the earliest.
+  virtual TimerId AddTimer(int64_t deadline_ns, Token token) = 0;
+  // Returns false when the timer has already fired or was cancelled; a cancelled timer never
+  // completes.
+  virtual bool CancelTimer(TimerId id) = 0;
+
+  // Delivers completions until RequestStop(). Returns an error only when the kernel interface
+  // itself fails (never for a failed socket operation, which is a completion).
+  virtual absl::Status Run() = 0;
+  // Waits up to `max_wait_ns` (0: do not wait) for completions and delivers them; returns how
+  // many were delivered.
+  virtual absl::StatusOr<int> RunOnce(int64_t max_wait_ns) = 0;
+
+  // Any thread: makes Run() return after the current batch.
+  virtual void RequestStop() = 0;
+  // Any thread: interrupts a wait so the loop re-checks its state.
+  virtual void Wake() = 0;
+};
+
+}  // namespace socklab::loop

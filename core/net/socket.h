@@ -1,0 +1,63 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/base/unique_fd.h"
+#include "core/net/address.h"
+
+namespace socklab {
+
+// Socket creation and options. Every failure is an ErrnoError naming the call, the address and
+// the errno ("bind 127.0.0.1:7007: Address already in use (EADDRINUSE). <fix>").
+// Thread affinity: none. None of these take ownership of an fd they are passed.
+
+enum class Blocking { kBlocking, kNonBlocking };
+
+// socket(family, SOCK_STREAM | SOCK_CLOEXEC [| SOCK_NONBLOCK], IPPROTO_TCP).
+absl::StatusOr<UniqueFd> CreateTcpSocket(int family, Blocking blocking);
+
+// How close() ends a connection: kOff is the normal FIN (lingering in the background),
+// kSeconds blocks close() up to that long, kReset sends RST at once (SO_LINGER {1, 0}).
+struct Linger {
+  enum class Mode { kOff, kSeconds, kReset } mode = Mode::kOff;
+  int seconds = 0;
+};
+
+absl::Status SetReuseAddr(int fd, bool on);
+absl::Status SetReusePort(int fd, bool on);
+absl::Status SetNoDelay(int fd, bool on);
+absl::Status SetLinger(int fd, Linger linger);
+absl::Status SetReceiveBuffer(int fd, int bytes);
+absl::Status SetSendBuffer(int fd, int bytes);
+absl::Status SetNonBlocking(int fd, bool on);
+// setsockopt(level, name, int value) with "setsockopt <what>" in the error.
+absl::Status SetIntOption(int fd, int level, int name, int value, absl::string_view what);
+absl::StatusOr<int> GetIntOption(int fd, int level, int name, absl::string_view what);
+
+// The pending error of a socket (SO_ERROR), e.g. after a nonblocking connect: 0 or an errno.
+int TakeSocketError(int fd);
+
+absl::Status Bind(int fd, const SocketAddress& address);
+absl::Status Listen(int fd, int backlog, const SocketAddress& address);
+
+struct ListenOptions {
+  SocketAddress address;
+  int backlog = 511;
+  bool reuse_addr = true;
+  bool reuse_port = false;
+  Blocking blocking = Blocking::kNonBlocking;
+  // IPv6 listeners accept only IPv6 (IPV6_V6ONLY), so "[::]:P" and "0.0.0.0:P" can coexist.
+  bool v6_only = true;
+};
+
+// socket + options + bind + listen.
+absl::StatusOr<UniqueFd> ListenTcp(const ListenOptions& options);
+
+// A blocking connect with the kernel's own timeout (tests and repro steps; the data path uses
+// the event loop).
+absl::StatusOr<UniqueFd> ConnectTcp(const SocketAddress& address);
+
+}  // namespace socklab

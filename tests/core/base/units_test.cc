@@ -1,0 +1,51 @@
+#include "core/base/units.h"
+
+#include "gtest/gtest.h"
+
+namespace socklab {
+namespace {
+
+TEST(ParseDuration, AcceptsUnits) {
+  EXPECT_EQ(*ParseDuration("500ms"), absl::Milliseconds(500));
+  EXPECT_EQ(*ParseDuration("10s"), absl::Seconds(10));
+  EXPECT_EQ(*ParseDuration("2m"), absl::Minutes(2));
+  EXPECT_EQ(*ParseDuration("1h30m"), absl::Minutes(90));
+  EXPECT_EQ(*ParseDuration("0"), absl::ZeroDuration());
+}
+
+TEST(ParseDuration, RefusesBareNumbersAndJunk) {
+  for (const char* bad : {"5", "", "ms", "-1s", "10 parsecs", "inf"}) {
+    absl::StatusOr<absl::Duration> parsed = ParseDuration(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(parsed.status().message().find("500ms"), absl::string_view::npos);
+  }
+}
+
+TEST(ParseCount, DecimalSuffixes) {
+  EXPECT_EQ(*ParseCount("1000"), 1000u);
+  EXPECT_EQ(*ParseCount("10k"), 10'000u);
+  EXPECT_EQ(*ParseCount("1M"), 1'000'000u);
+  EXPECT_EQ(*ParseCount("2G"), 2'000'000'000u);
+  EXPECT_FALSE(ParseCount("10x").ok());
+  EXPECT_FALSE(ParseCount("-3").ok());
+  EXPECT_FALSE(ParseCount("99999999999999999999").ok());
+  EXPECT_FALSE(ParseCount("18446744073709551G").ok());
+}
+
+TEST(ParseByteSize, BinarySuffixes) {
+  EXPECT_EQ(*ParseByteSize("64"), 64u);
+  EXPECT_EQ(*ParseByteSize("4K"), 4096u);
+  EXPECT_EQ(*ParseByteSize("4KiB"), 4096u);
+  EXPECT_EQ(*ParseByteSize("1M"), 1048576u);
+  EXPECT_FALSE(ParseByteSize("1.5M").ok());
+}
+
+TEST(FormatBytes, PicksUnit) {
+  EXPECT_EQ(FormatBytes(200), "200 B");
+  EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
+  EXPECT_EQ(FormatBytes(3.0 * 1024 * 1024), "3.0 MiB");
+}
+
+}  // namespace
+}  // namespace socklab

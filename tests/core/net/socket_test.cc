@@ -1,0 +1,74 @@
+#include "core/net/socket.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "core/base/status.h"
+#include "gtest/gtest.h"
+
+namespace socklab {
+namespace {
+
+ListenOptions LoopbackListener(int family) {
+  ListenOptions options;
+  options.address = SocketAddress::Loopback(family, 0);
+  options.blocking = Blocking::kBlocking;
+  return options;
+}
+
+TEST(ListenTcp, BindsAFreePortAndAcceptsAConnection) {
+  for (int family : {AF_INET, AF_INET6}) {
+    absl::StatusOr<UniqueFd> listener = ListenTcp(LoopbackListener(family));
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    SocketAddress bound = *LocalAddressOf(listener->get());
+    EXPECT_NE(bound.port(), 0);
+    absl::StatusOr<UniqueFd> client = ConnectTcp(bound);
+    ASSERT_TRUE(client.ok()) << client.status();
+    UniqueFd accepted(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(accepted.valid()) << errno;
+    EXPECT_EQ(*PeerAddressOf(accepted.get()), *LocalAddressOf(client->get()));
+  }
+}
+
+TEST(ListenTcp, SecondListenerGetsEaddrinuseWithTheAddressAndAFix) {
+  absl::StatusOr<UniqueFd> first = ListenTcp(LoopbackListener(AF_INET));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ListenOptions second = LoopbackListener(AF_INET);
+  second.address = *LocalAddressOf(first->get());
+  absl::StatusOr<UniqueFd> clash = ListenTcp(second);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(ErrnoOf(clash.status()), EADDRINUSE);
+  EXPECT_NE(clash.status().message().find("bind " + second.address.ToString() +
+                                          ": Address already in use (EADDRINUSE)"),
+            absl::string_view::npos)
+      << clash.status().message();
+}
+
+TEST(ConnectTcp, NothingListeningIsRefused) {
+  // Bound but not listening: the port stays ours, and a SYN to it is answered with RST.
+  absl::StatusOr<UniqueFd> holder = CreateTcpSocket(AF_INET, Blocking::kBlocking);
+  ASSERT_TRUE(holder.ok());
+  ASSERT_TRUE(Bind(holder->get(), SocketAddress::Loopback(AF_INET, 0)).ok());
+  absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(holder->get()));
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(ErrnoOf(client.status()), ECONNREFUSED);
+}
+
+TEST(SetLinger, ResetModeMakesThePeerSeeEconnreset) {
+  absl::StatusOr<UniqueFd> listener = ListenTcp(LoopbackListener(AF_INET));
+  ASSERT_TRUE(listener.ok());
+  absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(listener->get()));
+  ASSERT_TRUE(client.ok());
+  UniqueFd accepted(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(accepted.valid());
+  ASSERT_TRUE(SetLinger(accepted.get(), {Linger::Mode::kReset, 0}).ok());
+  accepted.Reset();
+  char byte;
+  timeval timeout{10, 0};
+  setsockopt(client->get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  EXPECT_EQ(recv(client->get(), &byte, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+}
+
+}  // namespace
+}  // namespace socklab
