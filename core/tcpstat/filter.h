@@ -1,0 +1,42 @@
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/tcpstat/tcp_socket.h"
+#include "core/tcpstat/tcp_state.h"
+
+namespace socklab::tcpstat {
+
+// One side of a connection to match: an IP address, a port, or both. An IPv4 address also
+// matches its IPv4-mapped form (::ffff:a.b.c.d) on dual-stack IPv6 sockets, so
+// `--local 127.0.0.1:7007` finds a server listening on [::]:7007. A value; thread affinity: none.
+struct Endpoint {
+  std::optional<in6_addr> address;  // IPv4 stored mapped (::ffff:a.b.c.d); nullopt = any
+  uint16_t port = 0;                // 0 = any
+
+  // "127.0.0.1", "127.0.0.1:7007", "::1", "[::1]", "[::1]:7007", "*:7007", ":7007".
+  // Errors are UsageErrors naming the forms.
+  static absl::StatusOr<Endpoint> Parse(absl::string_view text);
+  bool Matches(const SocketAddress& address) const;
+  std::string ToString() const;
+};
+
+// Which sockets to keep. Every set field must match (AND); the defaults match everything.
+// Example: Filter{.port = 7007, .states = TcpStateSet::Of({TcpState::kTimeWait})}.
+struct Filter {
+  uint16_t port = 0;  // local OR remote port; 0 = any
+  std::optional<Endpoint> local;
+  std::optional<Endpoint> remote;
+  TcpStateSet states = TcpStateSet::All();
+  int family = AF_UNSPEC;  // AF_INET, AF_INET6 (the socket's family, as `ss -4/-6`), AF_UNSPEC
+
+  bool Matches(const TcpSocket& socket) const;
+};
+
+}  // namespace socklab::tcpstat

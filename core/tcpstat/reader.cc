@@ -1,0 +1,138 @@
+#include "core/tcpstat/reader.h"
+
+#include <errno.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/base/clock.h"
+#include "core/base/status.h"
+#include "core/base/status_macros.h"
+#include "core/sysinfo/proc_fs.h"
+#include "core/tcpstat/netlink_reader.h"
+#include "core/tcpstat/proc_parser.h"
+
+namespace socklab::tcpstat {
+namespace {
+
+// The families to read for a filter: both unless -4 or -6 narrowed it.
+std::vector<int> FamiliesFor(const Filter& filter) {
+  if (filter.family == AF_INET || filter.family == AF_INET6) {
+    return {filter.family};
+  }
+  return {AF_INET, AF_INET6};
+}
+
+// /proc has no maximum accept queue for listeners; netlink does. Fills it in by inode.
+void AddListenBacklogs(const Filter& filter, TcpSnapshot* snapshot) {
+  absl::flat_hash_map<uint64_t, uint32_t> backlog_by_inode;
+  for (int family : FamiliesFor(filter)) {
+    absl::StatusOr<NetlinkDumpStats> dumped = DumpTcpSocketsNetlink(
+        family, TcpStateSet::Of({TcpState::kListen}), [&](const TcpSocket& socket) {
+          if (socket.accept_backlog.has_value()) {
+            backlog_by_inode[socket.inode] = *socket.accept_backlog;
+          }
+        });
+    if (!dumped.ok()) {
+      return;  // optional information: the /proc sample stands without it
+    }
+  }
+  for (TcpSocket& socket : snapshot->sockets) {
+    if (socket.is_listen()) {
+      if (auto it = backlog_by_inode.find(socket.inode); it != backlog_by_inode.end()) {
+        socket.accept_backlog = it->second;
+      }
+    }
+  }
+}
+
+absl::Status ReadProc(const Filter& filter, const ReadOptions& options, TcpSnapshot* snapshot) {
+  ProcFs proc(options.proc_root);
+  for (int family : FamiliesFor(filter)) {
+    int64_t start = MonotonicNanos();
+    absl::StatusOr<std::string> text =
+        proc.ReadFile(family == AF_INET ? "proc/net/tcp" : "proc/net/tcp6");
+    int64_t read_done = MonotonicNanos();
+    snapshot->read_nanos += read_done - start;
+    if (!text.ok()) {
+      // A kernel without IPv6 has no tcp6 file: no IPv6 sockets, not an error.
+      if (family == AF_INET6 && ErrnoOf(text.status()) == ENOENT) {
+        continue;
+      }
+      return text.status();
+    }
+    snapshot->bytes_read += text->size();
+    ProcParseStats stats = ParseProcNetTcp(*text, [&](const TcpSocket& socket) {
+      if (filter.Matches(socket)) {
+        snapshot->sockets.push_back(socket);
+      }
+    });
+    snapshot->sockets_read += stats.sockets;
+    snapshot->skipped_lines += stats.skipped_lines;
+    snapshot->parse_nanos += MonotonicNanos() - read_done;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadNetlink(const Filter& filter, TcpSnapshot* snapshot) {
+  for (int family : FamiliesFor(filter)) {
+    int64_t start = MonotonicNanos();
+    SOCKLAB_ASSIGN_OR_RETURN(NetlinkDumpStats stats,
+                             DumpTcpSocketsNetlink(family, filter.states,
+                                                   [&](const TcpSocket& socket) {
+                                                     if (filter.Matches(socket)) {
+                                                       snapshot->sockets.push_back(socket);
+                                                     }
+                                                   }));
+    // Receiving and decoding interleave per message; the whole dump counts as reading.
+    snapshot->read_nanos += MonotonicNanos() - start;
+    snapshot->sockets_read += stats.sockets;
+    snapshot->bytes_read += stats.bytes;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view SourceName(Source source) {
+  return source == Source::kNetlink ? "netlink" : "proc";
+}
+
+std::optional<Source> ParseSourceName(absl::string_view text) {
+  if (text == "proc") {
+    return Source::kProc;
+  }
+  if (text == "netlink") {
+    return Source::kNetlink;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<TcpSnapshot> ReadTcpSnapshot(const Filter& filter, const ReadOptions& options) {
+  TcpSnapshot snapshot;
+  if (options.source == Source::kNetlink) {
+    SOCKLAB_RETURN_IF_ERROR(ReadNetlink(filter, &snapshot));
+    return snapshot;
+  }
+  SOCKLAB_RETURN_IF_ERROR(ReadProc(filter, options, &snapshot));
+  if (options.listen_backlog) {
+    for (const TcpSocket& socket : snapshot.sockets) {
+      if (socket.is_listen()) {
+        AddListenBacklogs(filter, &snapshot);
+        break;
+      }
+    }
+  }
+  return snapshot;
+}
+
+absl::StatusOr<std::vector<TcpSocket>> ReadTcpSockets(const Filter& filter, Source source) {
+  SOCKLAB_ASSIGN_OR_RETURN(TcpSnapshot snapshot, ReadTcpSnapshot(filter, {.source = source}));
+  return std::move(snapshot.sockets);
+}
+
+absl::StatusOr<StateTally> SampleStates(const Filter& filter, Source source) {
+  SOCKLAB_ASSIGN_OR_RETURN(TcpSnapshot snapshot,
+                           ReadTcpSnapshot(filter, {.source = source, .listen_backlog = false}));
+  return TallyStates(snapshot.sockets);
+}
+
+}  // namespace socklab::tcpstat
