@@ -1,0 +1,157 @@
+#include "core/sysinfo/limit_hints.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/base/units.h"
+#include "core/sysinfo/derivations.h"
+
+namespace socklab {
+namespace {
+
+constexpr int64_t kUnknown = KernelLimits::kUnknown;
+
+std::string Num(int64_t value) {
+  if (value == kUnknown) {
+    return "?";
+  }
+  if (value == std::numeric_limits<int64_t>::max()) {
+    return "unlimited";
+  }
+  return absl::StrCat(value);
+}
+
+std::string PortsHint(const KernelLimits& limits, const HintContext& context) {
+  int64_t ports = UsableEphemeralPorts(limits);
+  if (ports == kUnknown) {
+    return "";
+  }
+  double hold = PortHoldSeconds(limits, context.loopback_destination);
+  double rate = MaxConnectRate(limits, context.source_addresses, context.loopback_destination);
+  bool reuse = TimeWaitReuseApplies(limits, context.loopback_destination);
+  std::string sources =
+      context.source_addresses > 1 ? absl::StrCat(" x ", context.source_addresses, " source addresses") : "";
+  std::string hold_text = reuse ? absl::StrFormat("a %g s tcp_tw_reuse delay", hold)
+                                : absl::StrFormat("%g s TIME_WAIT", hold);
+  std::string fix = reuse ? "widen it (sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\") or "
+                            "add source addresses"
+                          : "widen it (sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"), "
+                            "set net.ipv4.tcp_tw_reuse=1 or add source addresses";
+  return absl::StrFormat(
+      "ip_local_port_range %d-%d gives %d ports%s; at %s that is %.0f new connections/s to one "
+      "destination; %s",
+      limits.port_range_low, limits.port_range_high, ports, sources, hold_text,
+      std::floor(rate), fix);
+}
+
+std::string FdHint(const KernelLimits& limits) {
+  if (limits.nofile_soft == kUnknown) {
+    return "";
+  }
+  int64_t target = limits.nofile_hard;
+  if (limits.nr_open != kUnknown && (target == kUnknown || target > limits.nr_open)) {
+    target = limits.nr_open;
+  }
+  std::string raise =
+      limits.nofile_soft < target
+          ? absl::StrCat("raise it with 'ulimit -n ", target, "'")
+          : absl::StrCat("raise the hard limit (limits.conf / systemd LimitNOFILE=, up to fs.nr_open ",
+                         Num(limits.nr_open), ")");
+  return absl::StrCat("RLIMIT_NOFILE is ", Num(limits.nofile_soft), " (hard ",
+                      Num(limits.nofile_hard), "): at most ",
+                      Num(MaxOpenConnectionsPerProcess(limits)),
+                      " connections per process; ", raise, "; ENFILE means fs.file-max ",
+                      Num(limits.file_max), " for the whole system");
+}
+
+std::string ConnectTimeoutHint(const KernelLimits& limits, const HintContext& context) {
+  double seconds = ConnectTimeoutSeconds(limits);
+  if (seconds < 0) {
+    return "";
+  }
+  int64_t backlog = EffectiveBacklog(limits, context.requested_backlog);
+  std::string queue = context.requested_backlog > 0
+                          ? absl::StrCat("min(backlog ", context.requested_backlog, ", somaxconn ",
+                                         Num(limits.somaxconn), ") = ", Num(backlog))
+                          : absl::StrCat("somaxconn ", Num(limits.somaxconn));
+  std::string conntrack =
+      limits.conntrack_loaded
+          ? absl::StrCat(", or nf_conntrack_max ", Num(limits.nf_conntrack_max), " is full")
+          : "";
+  return absl::StrCat("tcp_syn_retries ", Num(limits.tcp_syn_retries), ": connect gives up after ",
+                      FormatSeconds(seconds),
+                      " of unanswered SYNs; the server's accept queue (", queue,
+                      ") may be full and dropping SYNs (TcpExt.ListenOverflows)", conntrack);
+}
+
+std::string DataTimeoutHint(const KernelLimits& limits) {
+  double dead = DeadPeerSeconds(limits);
+  if (dead < 0) {
+    return "";
+  }
+  int64_t keepalive = KeepaliveDetectSeconds(limits);
+  return absl::StrCat("tcp_retries2 ", Num(limits.tcp_retries2),
+                      ": a peer that stops acknowledging is given up after ", FormatSeconds(dead),
+                      "; an idle one with SO_KEEPALIVE after ",
+                      keepalive == kUnknown ? "?" : FormatSeconds(static_cast<double>(keepalive)),
+                      " (keepalive time+intvl*probes); TCP_USER_TIMEOUT shortens both");
+}
+
+std::string OverflowResetHint(const KernelLimits& limits, const HintContext& context) {
+  if (limits.tcp_abort_on_overflow != 1) {
+    return "";
+  }
+  return absl::StrCat("tcp_abort_on_overflow=1: a full accept queue (",
+                      Num(EffectiveBacklog(limits, context.requested_backlog)),
+                      " = min(backlog, somaxconn ", Num(limits.somaxconn),
+                      ")) answers with RST; raise somaxconn and the listen backlog");
+}
+
+std::string NoBufsHint(const KernelLimits& limits) {
+  BufferMemory memory = BufferMemoryFor(limits, 1);
+  if (memory.limit_bytes < 0) {
+    return "";
+  }
+  return absl::StrCat("tcp_mem allows ", FormatBytes(memory.limit_bytes),
+                      " of TCP buffers in total (pressure from ", FormatBytes(memory.pressure_bytes),
+                      "); each connection may take up to ", FormatBytes(memory.at_max_bytes),
+                      " (tcp_rmem+tcp_wmem max); use smaller SO_RCVBUF/SO_SNDBUF or raise "
+                      "net.ipv4.tcp_mem");
+}
+
+}  // namespace
+
+std::string LimitHint(Phase phase, ErrorClass error_class, const KernelLimits& limits,
+                      const HintContext& context) {
+  switch (error_class) {
+    case ErrorClass::kAddrNotAvail:
+      // On bind() EADDRNOTAVAIL means the address is not local: no limit explains that.
+      return phase == Phase::kConnect ? PortsHint(limits, context) : "";
+    case ErrorClass::kAddrInUse:
+      // bind(port 0) and connect() on a bound socket run out of ports as EADDRINUSE.
+      return phase == Phase::kBind || phase == Phase::kConnect ? PortsHint(limits, context) : "";
+    case ErrorClass::kNoFds:
+      return FdHint(limits);
+    case ErrorClass::kTimedOut:
+      return phase == Phase::kConnect ? ConnectTimeoutHint(limits, context)
+                                      : DataTimeoutHint(limits);
+    case ErrorClass::kReset:
+      return phase == Phase::kRead || phase == Phase::kWrite || phase == Phase::kConnect
+                 ? OverflowResetHint(limits, context)
+                 : "";
+    case ErrorClass::kNoBufs:
+      return NoBufsHint(limits);
+    default:
+      return "";
+  }
+}
+
+const KernelLimits& ThisMachineLimits() {
+  static const KernelLimits limits = ReadKernelLimits();
+  return limits;
+}
+
+}  // namespace socklab

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/net/error_class.h"
+#include "core/sysinfo/kernel_limits.h"
+
+namespace socklab {
+
+// What the caller knows about the workload that hit the error; every field is optional and
+// only sharpens the numbers.
+struct HintContext {
+  bool loopback_destination = false;  // tcp_tw_reuse=2 applies to loopback only
+  int64_t source_addresses = 1;       // distinct client addresses in use
+  int64_t requested_backlog = 0;      // the server's listen() backlog; 0: unknown
+};
+
+// One line naming the kernel limit that explains `error_class` seen in `phase`, with this
+// machine's numbers and the fix, or "" when no limit explains it (ECONNREFUSED, EPIPE, ...).
+// Examples:
+//   connect EADDRNOTAVAIL: "ip_local_port_range 32768-60999 gives 28232 ports; at 60 s TIME_WAIT
+//     that is 470 new connections/s to one destination; widen it (sysctl -w
+//     net.ipv4.ip_local_port_range=\"1024 65535\"), enable net.ipv4.tcp_tw_reuse=1 or add
+//     source addresses"
+//   EMFILE: "RLIMIT_NOFILE is 1024 (hard 1048576): at most 1021 connections per process; raise it
+//     with 'ulimit -n 1048576'"
+// Cheap (string formatting only); call it once per error class, not per error.
+// Thread affinity: none; `limits` is read, not kept.
+std::string LimitHint(Phase phase, ErrorClass error_class, const KernelLimits& limits,
+                      const HintContext& context = {});
+
+// Convenience for front ends that report several errors: reads the limits of this machine
+// (ReadKernelLimits()) on first use and keeps them for the life of the process.
+// Thread-safe (the first call initializes a function-local static).
+const KernelLimits& ThisMachineLimits();
+
+}  // namespace socklab
