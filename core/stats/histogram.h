@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace socklab {
+
+// A log-linear latency histogram in the manner of HdrHistogram: values (nanoseconds) below 256
+// are counted exactly; above, each power of two is split into 128 linear sub-buckets, so a
+// reported value (the highest value its bucket holds) is within 1/128 (0.79%) of any value
+// recorded into that bucket. Values from 0 to 2^43 ns (about 2.4 hours) are tracked; larger ones
+// are clamped into the top bucket (max() stays exact).
+//
+// Record() is O(1) and never allocates; the buckets are allocated once by the constructor.
+// Thread affinity: none, and not thread-safe: keep one per thread and Merge() them afterwards.
+class Histogram {
+ public:
+  Histogram();
+
+  static constexpr int64_t kMaxTrackable = int64_t{1} << 43;
+
+  void Record(int64_t value_ns) { RecordN(value_ns, 1); }
+  // Records `count` occurrences of `value_ns` (negative values count as 0).
+  void RecordN(int64_t value_ns, uint64_t count);
+
+  // Adds every count of `other` (same layout by construction).
+  void Merge(const Histogram& other);
+  void Reset();
+
+  uint64_t count() const { return count_; }
+  int64_t min() const { return count_ == 0 ? 0 : min_; }
+  int64_t max() const { return max_; }
+  double mean() const;
+  double stdev() const;
+
+  // The smallest bucket value v such that at least ceil(percentile/100 * count) recorded values
+  // are <= v (percentile in [0, 100]); 0 for an empty histogram. The result is the highest value
+  // of its bucket, capped at max().
+  int64_t ValueAtPercentile(double percentile) const;
+
+  // HdrHistogram's percentile-distribution text (the .hgrm format its plotter reads): the
+  // "Value Percentile TotalCount 1/(1-Percentile)" table with 5 ticks per half distance and the
+  // #[Mean ...] footer. Values are divided by `unit_ns` (1e6: milliseconds, as wrk2 prints).
+  std::string PercentileDistribution(double unit_ns = 1e6, int ticks_per_half_distance = 5) const;
+
+  // Layout facts, for tests and the .hgrm footer.
+  static int BucketCount();
+  static int64_t LowestValueOfBucket(int index);
+  static int64_t HighestValueOfBucket(int index);
+  static int BucketIndexOf(int64_t value_ns);
+
+ private:
+  std::vector<uint64_t> counts_;
+  uint64_t count_ = 0;
+  int64_t min_ = 0;
+  int64_t max_ = 0;
+  // Sums in double: a long run at multi-second latencies overflows int64 nanoseconds.
+  double sum_ = 0;
+  double sum_squares_ = 0;
+};
+
+}  // namespace socklab

@@ -1,0 +1,244 @@
+#include "core/stats/load_report.h"
+
+#include <cinttypes>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/base/units.h"
+#include "nlohmann/json.hpp"
+
+namespace socklab {
+namespace {
+
+double PerSecond(uint64_t n, double seconds) { return seconds > 0 ? n / seconds : 0.0; }
+
+std::string Bytes(uint64_t n) { return FormatBytes(static_cast<double>(n)); }
+
+void AppendLatencyLine(std::string* out, absl::string_view name, const Histogram& h) {
+  absl::StrAppendFormat(
+      out, "%-13s p50 %s  p90 %s  p99 %s  p99.9 %s  p99.99 %s  max %s  mean %s  stdev %s  (n=%d)\n",
+      name, FormatLatency(h.ValueAtPercentile(50)), FormatLatency(h.ValueAtPercentile(90)),
+      FormatLatency(h.ValueAtPercentile(99)), FormatLatency(h.ValueAtPercentile(99.9)),
+      FormatLatency(h.ValueAtPercentile(99.99)), FormatLatency(h.max()),
+      FormatLatency(static_cast<int64_t>(h.mean())), FormatLatency(static_cast<int64_t>(h.stdev())),
+      h.count());
+}
+
+std::string SizeText(const LoadConfig& c) {
+  if (c.size_min == c.size_max) {
+    return absl::StrCat(c.size_min, " B");
+  }
+  return absl::StrCat(c.size_min, "-", c.size_max, " B");
+}
+
+}  // namespace
+
+std::string FormatLatency(int64_t ns) {
+  if (ns < 1'000) {
+    return absl::StrCat(ns, "ns");
+  }
+  if (ns < 1'000'000) {
+    return absl::StrFormat("%.0fus", ns / 1e3);
+  }
+  if (ns < 1'000'000'000) {
+    return absl::StrFormat("%.2fms", ns / 1e6);
+  }
+  return absl::StrFormat("%.2fs", ns / 1e9);
+}
+
+std::string LoadConfigToText(const LoadConfig& c) {
+  std::string out;
+  absl::StrAppend(&out, "target      ", c.target, "\n");
+  absl::StrAppend(&out, "backend     ", c.backend);
+  if (!c.backend_fallback_reason.empty()) {
+    absl::StrAppend(&out, " (auto fell back: ", c.backend_fallback_reason, ")");
+  } else if (c.backend_requested == "auto") {
+    absl::StrAppend(&out, " (auto)");
+  }
+  absl::StrAppend(&out, "\n");
+  absl::StrAppend(&out, "machine     ", MachineInfoToText(c.machine), "\n");
+  absl::StrAppend(&out, "load        ", c.connections, " connections on ", c.threads,
+                  " threads, ");
+  if (c.rate > 0) {
+    absl::StrAppendFormat(&out, "open loop at %.0f msg/s", c.rate);
+  } else {
+    absl::StrAppend(&out, "closed loop");
+  }
+  absl::StrAppend(&out, ", pipeline ", c.pipeline, ", size ", SizeText(c), "\n");
+  absl::StrAppend(&out, "run         ");
+  if (c.messages > 0) {
+    absl::StrAppend(&out, c.messages, " messages");
+  } else {
+    absl::StrAppendFormat(&out, "%gs", c.duration_s);
+  }
+  absl::StrAppendFormat(&out, ", warmup %gs, connect timeout %gs, read timeout %gs",
+                        c.warmup_s, c.connect_timeout_s, c.read_timeout_s);
+  if (c.max_errors > 0) {
+    absl::StrAppend(&out, ", max errors ", c.max_errors);
+  }
+  absl::StrAppend(&out, "\n");
+  if (c.churn > 0 || c.connect_rate > 0 || c.close_mode != "fin") {
+    absl::StrAppend(&out, "connections ");
+    if (c.churn > 0) {
+      absl::StrAppend(&out, "reconnect every ", c.churn, " messages, ");
+    }
+    if (c.connect_rate > 0) {
+      absl::StrAppendFormat(&out, "at most %.0f connects/s, ", c.connect_rate);
+    }
+    absl::StrAppend(&out, "close with ", c.close_mode, "\n");
+  }
+  if (!c.bind.empty() || !c.source_ips.empty()) {
+    absl::StrAppend(&out, "source      ", c.bind.empty() ? c.source_ips : c.bind, "\n");
+  }
+  return out;
+}
+
+std::string LoadSummaryToText(const LoadResult& r) {
+  std::string out;
+  const double s = r.elapsed_s;
+  absl::StrAppendFormat(&out, "\nduration    %.2fs measured\n", s);
+  absl::StrAppendFormat(&out,
+                        "messages    %d completed (%.0f msg/s), %d sent, %d failed, %d data "
+                        "errors\n",
+                        r.messages_completed, PerSecond(r.messages_completed, s), r.messages_sent,
+                        r.messages_failed, r.data_errors);
+  absl::StrAppendFormat(&out, "bytes       sent %s (%s/s), received %s (%s/s)\n",
+                        Bytes(r.bytes_sent), FormatBytes(PerSecond(r.bytes_sent, s)),
+                        Bytes(r.bytes_received), FormatBytes(PerSecond(r.bytes_received, s)));
+  absl::StrAppendFormat(&out, "connections %d opened (%d attempts), peak %d open\n",
+                        r.connections_opened, r.connect_attempts, r.peak_open_connections);
+  if (r.config.rate > 0) {
+    AppendLatencyLine(&out, "latency", r.rtt);
+    AppendLatencyLine(&out, "uncorrected", r.rtt_uncorrected);
+    absl::StrAppend(&out,
+                    "            (latency is from each message's scheduled send time; "
+                    "'uncorrected' hides stalls, as coordinated omission does)\n");
+  } else {
+    AppendLatencyLine(&out, "latency", r.rtt);
+  }
+  AppendLatencyLine(&out, "connect", r.connect);
+  if (r.errors.Total() == 0) {
+    absl::StrAppend(&out, "errors      none\n");
+  } else {
+    absl::StrAppend(&out, "errors      ", r.errors.Total(), "\n");
+    r.errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
+                         int64_t first_seen_ns) {
+      const std::string label = first_errno != 0 ? std::string(ClassLabel(
+                                                       Classify(phase, first_errno)))
+                                                 : std::string(ClassLabel(error_class));
+      absl::StrAppendFormat(&out, "  %-8s %-14s %10d  first at %.3fs\n", PhaseName(phase),
+                            label, count, (first_seen_ns - r.start_ns) / 1e9);
+    });
+    for (const std::string& hint : r.hints) {
+      absl::StrAppend(&out, "  hint: ", hint, "\n");
+    }
+  }
+  if (r.kernel_counters_available) {
+    absl::StrAppend(&out, "kernel      ",
+                    r.kernel.empty() ? "no TCP error counter moved" : CounterDeltasToText(r.kernel),
+                    "\n");
+  }
+  if (!r.abort_reason.empty()) {
+    absl::StrAppend(&out, "aborted     ", r.abort_reason, "\n");
+  }
+  return out;
+}
+
+std::string LoadProgressLine(const LoadSecond& p) {
+  return absl::StrFormat("[%6.1fs]%s %8d msg/s  p99 %-8s open %-6d errors %d", p.t_s,
+                         p.warmup ? " warmup" : "", p.messages, FormatLatency(p.p99_ns),
+                         p.open_connections, p.errors);
+}
+
+nlohmann::json HistogramToJson(const Histogram& h) {
+  return {{"count", h.count()},
+          {"min", h.min()},
+          {"mean", h.mean()},
+          {"stdev", h.stdev()},
+          {"p50", h.ValueAtPercentile(50)},
+          {"p90", h.ValueAtPercentile(90)},
+          {"p99", h.ValueAtPercentile(99)},
+          {"p99_9", h.ValueAtPercentile(99.9)},
+          {"p99_99", h.ValueAtPercentile(99.99)},
+          {"max", h.max()}};
+}
+
+nlohmann::json LoadResultToJson(const LoadResult& r) {
+  const LoadConfig& c = r.config;
+  nlohmann::json json;
+  json["config"] = {{"target", c.target},
+                    {"backend", c.backend},
+                    {"backend_requested", c.backend_requested},
+                    {"backend_fallback_reason", c.backend_fallback_reason},
+                    {"connections", c.connections},
+                    {"threads", c.threads},
+                    {"pipeline", c.pipeline},
+                    {"rate", c.rate},
+                    {"mode", c.rate > 0 ? "open" : "closed"},
+                    {"churn", c.churn},
+                    {"connect_rate", c.connect_rate},
+                    {"close", c.close_mode},
+                    {"size_min", c.size_min},
+                    {"size_max", c.size_max},
+                    {"duration_s", c.duration_s},
+                    {"messages", c.messages},
+                    {"warmup_s", c.warmup_s},
+                    {"connect_timeout_s", c.connect_timeout_s},
+                    {"read_timeout_s", c.read_timeout_s},
+                    {"bind", c.bind},
+                    {"source_ips", c.source_ips},
+                    {"max_errors", c.max_errors}};
+  json["machine"] = MachineInfoToJson(c.machine);
+  const double s = r.elapsed_s;
+  json["elapsed_s"] = s;
+  json["messages"] = {{"sent", r.messages_sent},
+                      {"completed", r.messages_completed},
+                      {"failed", r.messages_failed},
+                      {"data_errors", r.data_errors}};
+  json["bytes"] = {{"sent", r.bytes_sent}, {"received", r.bytes_received}};
+  json["throughput"] = {{"messages_per_s", PerSecond(r.messages_completed, s)},
+                        {"sent_bytes_per_s", PerSecond(r.bytes_sent, s)},
+                        {"received_bytes_per_s", PerSecond(r.bytes_received, s)}};
+  json["connections"] = {{"opened", r.connections_opened},
+                         {"attempts", r.connect_attempts},
+                         {"peak_open", r.peak_open_connections}};
+  json["latency_ns"] = HistogramToJson(r.rtt);
+  json["latency_uncorrected_ns"] =
+      c.rate > 0 ? HistogramToJson(r.rtt_uncorrected) : nlohmann::json(nullptr);
+  json["connect_latency_ns"] = HistogramToJson(r.connect);
+  nlohmann::json errors = r.errors.ToJson();
+  for (nlohmann::json& cell : errors) {
+    cell["first_seen_s"] = (cell["first_seen_ns"].get<int64_t>() - r.start_ns) / 1e9;
+  }
+  json["errors"] = {{"total", r.errors.Total()}, {"by_class", errors}, {"hints", r.hints}};
+  json["kernel"] = r.kernel_counters_available ? CounterDeltasToJson(r.kernel)
+                                               : nlohmann::json(nullptr);
+  nlohmann::json series = nlohmann::json::array();
+  for (const LoadSecond& p : r.series) {
+    nlohmann::json point = {{"t_s", p.t_s},
+                            {"warmup", p.warmup},
+                            {"messages", p.messages},
+                            {"bytes_sent", p.bytes_sent},
+                            {"bytes_received", p.bytes_received},
+                            {"errors", p.errors},
+                            {"connects", p.connects},
+                            {"open_connections", p.open_connections},
+                            {"p50_ns", p.p50_ns},
+                            {"p99_ns", p.p99_ns},
+                            {"max_ns", p.max_ns}};
+    if (!p.states.empty()) {
+      nlohmann::json states = nlohmann::json::object();
+      for (const auto& [name, count] : p.states) {
+        states[name] = count;
+      }
+      point["states"] = states;
+    }
+    series.push_back(point);
+  }
+  json["series"] = series;
+  json["aborted"] = !r.abort_reason.empty();
+  json["abort_reason"] = r.abort_reason;
+  return json;
+}
+
+}  // namespace socklab

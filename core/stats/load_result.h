@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/stats/error_counts.h"
+#include "core/stats/histogram.h"
+#include "core/sysinfo/machine.h"
+#include "core/sysinfo/tcp_counters.h"
+
+namespace socklab {
+
+// What a `socklab load` run was asked to do, as the reports state it first. Filled by the load
+// engine from its options (core/stats does not depend on client/).
+struct LoadConfig {
+  std::string target;
+  std::string backend;                  // the backend that ran: "epoll", "io_uring"
+  std::string backend_requested;        // auto | epoll | io_uring
+  std::string backend_fallback_reason;  // why auto chose epoll, else empty
+  MachineInfo machine;
+  int connections = 0;
+  int threads = 0;
+  int pipeline = 1;
+  double rate = 0;          // messages/s in total; 0 = closed loop
+  uint64_t churn = 0;       // reconnect after this many messages; 0 = never
+  double connect_rate = 0;  // new connections/s cap; 0 = none
+  std::string close_mode;   // fin | rst
+  uint64_t size_min = 0;
+  uint64_t size_max = 0;
+  double duration_s = 0;  // 0 when bounded by messages
+  uint64_t messages = 0;  // 0 when bounded by duration
+  double warmup_s = 0;
+  double connect_timeout_s = 0;
+  double read_timeout_s = 0;
+  std::string bind;
+  std::string source_ips;
+  uint64_t max_errors = 0;  // 0 = no limit
+};
+
+// One second of the run (the per-second time series).
+struct LoadSecond {
+  double t_s = 0;  // end of the interval, seconds since the start
+  bool warmup = false;
+  uint64_t messages = 0;  // round trips completed in this interval
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t errors = 0;
+  uint64_t connects = 0;  // connections established in this interval
+  int64_t open_connections = 0;
+  int64_t p50_ns = 0;
+  int64_t p99_ns = 0;
+  int64_t max_ns = 0;
+  // Per TCP state counts of the target port's sockets (only with --states), state -> count.
+  std::vector<std::pair<std::string, int64_t>> states;
+};
+
+// Everything a run measured. Owned by the caller; rendering is in load_report.h.
+struct LoadResult {
+  LoadConfig config;
+
+  double elapsed_s = 0;  // the measured window (after warmup)
+  uint64_t messages_sent = 0;       // messages whose first byte was handed to the kernel
+  uint64_t messages_completed = 0;  // full echo received
+  uint64_t messages_failed = 0;     // lost to a connection error or deadline
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t data_errors = 0;  // echoed messages whose bytes differed from what was sent
+  uint64_t connections_opened = 0;
+  uint64_t connect_attempts = 0;
+  int64_t peak_open_connections = 0;
+
+  // Round trip from the intended send time (open loop: the schedule, coordinated omission
+  // corrected); closed loop: from when the message was queued.
+  Histogram rtt;
+  // Open loop only: round trip from when the first byte was actually sent (what a naive tool
+  // reports); empty in closed loop.
+  Histogram rtt_uncorrected;
+  Histogram connect;
+
+  ErrorCounts errors;
+  int64_t start_ns = 0;  // monotonic; first_seen_ns in errors is relative to this when rendered
+  std::vector<std::string> hints;  // one line per error class a kernel limit explains
+
+  bool kernel_counters_available = false;
+  std::vector<CounterDelta> kernel;
+
+  std::vector<LoadSecond> series;
+
+  // Why the run stopped early ("max errors 10 exceeded", "could not reach the target"), or
+  // empty when it ran its course.
+  std::string abort_reason;
+};
+
+}  // namespace socklab

@@ -1,0 +1,145 @@
+#include "core/stats/histogram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace socklab {
+namespace {
+
+int64_t ExactPercentile(const std::vector<int64_t>& sorted, double percentile) {
+  uint64_t rank = static_cast<uint64_t>(std::ceil(percentile / 100.0 * sorted.size()));
+  rank = std::clamp<uint64_t>(rank, 1, sorted.size());
+  return sorted[rank - 1];
+}
+
+TEST(HistogramTest, BucketsCoverTheRangeContiguously) {
+  for (int i = 1; i < Histogram::BucketCount(); ++i) {
+    ASSERT_EQ(Histogram::LowestValueOfBucket(i), Histogram::HighestValueOfBucket(i - 1) + 1) << i;
+  }
+  EXPECT_GE(Histogram::HighestValueOfBucket(Histogram::BucketCount() - 1),
+            Histogram::kMaxTrackable - 1);
+}
+
+TEST(HistogramTest, EveryBucketIsWithinOnePercent) {
+  for (int i = 0; i < Histogram::BucketCount(); ++i) {
+    const int64_t lo = Histogram::LowestValueOfBucket(i);
+    const int64_t hi = Histogram::HighestValueOfBucket(i);
+    ASSERT_EQ(Histogram::BucketIndexOf(lo), i);
+    ASSERT_EQ(Histogram::BucketIndexOf(hi), i);
+    if (lo > 0) {
+      ASSERT_LE(static_cast<double>(hi - lo) / lo, 0.01) << i;
+    }
+  }
+}
+
+TEST(HistogramTest, PercentilesAgreeWithSortedDataWithinOnePercent) {
+  std::mt19937_64 rng(42);
+  // Log-uniform from 1 us to 60 s: every decade of the stated range gets samples.
+  std::uniform_real_distribution<double> exponent(3.0, std::log10(60e9));
+  std::vector<int64_t> values;
+  Histogram h;
+  for (int i = 0; i < 200'000; ++i) {
+    const int64_t v = static_cast<int64_t>(std::pow(10.0, exponent(rng)));
+    values.push_back(v);
+    h.Record(v);
+  }
+  std::sort(values.begin(), values.end());
+  for (double p : {0.0, 1.0, 10.0, 25.0, 50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+    const int64_t exact = ExactPercentile(values, p);
+    const int64_t got = h.ValueAtPercentile(p);
+    EXPECT_LE(std::abs(static_cast<double>(got - exact)) / exact, 0.01)
+        << "p" << p << " exact " << exact << " got " << got;
+  }
+  EXPECT_EQ(h.count(), values.size());
+  EXPECT_EQ(h.max(), values.back());
+  EXPECT_EQ(h.min(), values.front());
+}
+
+TEST(HistogramTest, MeanAndStdevMatchExact) {
+  Histogram h;
+  std::vector<int64_t> values = {1000, 2000, 3000, 4000, 5000};
+  for (int64_t v : values) {
+    h.Record(v);
+  }
+  EXPECT_DOUBLE_EQ(h.mean(), 3000.0);
+  EXPECT_NEAR(h.stdev(), std::sqrt(2e6), 1e-6);
+}
+
+TEST(HistogramTest, MergingPerThreadHistogramsEqualsRecordingIntoOne) {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(11.0, 1.5);
+  Histogram all;
+  std::vector<Histogram> parts(4);
+  for (int i = 0; i < 100'000; ++i) {
+    const int64_t v = static_cast<int64_t>(dist(rng));
+    all.Record(v);
+    parts[i % parts.size()].Record(v);
+  }
+  Histogram merged;
+  for (const Histogram& part : parts) {
+    merged.Merge(part);
+  }
+  EXPECT_EQ(merged.count(), all.count());
+  EXPECT_EQ(merged.min(), all.min());
+  EXPECT_EQ(merged.max(), all.max());
+  EXPECT_NEAR(merged.mean(), all.mean(), all.mean() * 1e-9);
+  for (double p = 0; p <= 100.0; p += 0.5) {
+    ASSERT_EQ(merged.ValueAtPercentile(p), all.ValueAtPercentile(p)) << p;
+  }
+  EXPECT_EQ(merged.PercentileDistribution(), all.PercentileDistribution());
+}
+
+TEST(HistogramTest, EmptyAndHugeValues) {
+  Histogram h;
+  EXPECT_EQ(h.ValueAtPercentile(99), 0);
+  EXPECT_EQ(h.mean(), 0);
+  h.Record(Histogram::kMaxTrackable * 4);
+  h.Record(-5);
+  EXPECT_EQ(h.count(), 2u);
+  EXPECT_EQ(h.min(), 0);
+  EXPECT_EQ(h.max(), Histogram::kMaxTrackable * 4);
+  h.Reset();
+  EXPECT_EQ(h.count(), 0u);
+}
+
+TEST(HistogramTest, HgrmHasHdrHistogramShape) {
+  Histogram h;
+  for (int i = 1; i <= 1000; ++i) {
+    h.Record(int64_t{i} * 1000);  // 1 us .. 1 ms
+  }
+  const std::string text = h.PercentileDistribution(1e6);
+  EXPECT_EQ(text.rfind("       Value     Percentile TotalCount 1/(1-Percentile)\n\n", 0), 0u)
+      << text;
+  EXPECT_NE(text.find("       0.001 0.000000000000          1           1.00\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(" 1.000000000000       1000\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("#[Mean    =        0.500"), std::string::npos) << text;
+  EXPECT_NE(text.find("#[Max     =        1.000, Total count    =         1000]"),
+            std::string::npos)
+      << text;
+  // Percentile levels increase and every data row parses as four (or, last, three) numbers.
+  double last_level = -1;
+  size_t rows = 0;
+  size_t pos = text.find("\n\n") + 2;
+  while (pos < text.size() && text[pos] != '#') {
+    const size_t end = text.find('\n', pos);
+    double value = 0;
+    double level = 0;
+    unsigned long long total = 0;
+    ASSERT_EQ(std::sscanf(text.c_str() + pos, "%lf %lf %llu", &value, &level, &total), 3);
+    EXPECT_GE(level, last_level);
+    last_level = level;
+    ++rows;
+    pos = end + 1;
+  }
+  EXPECT_GT(rows, 20u);
+  EXPECT_EQ(last_level, 1.0);
+}
+
+}  // namespace
+}  // namespace socklab

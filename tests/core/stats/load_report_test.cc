@@ -1,0 +1,83 @@
+#include "core/stats/load_report.h"
+
+#include <errno.h>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace socklab {
+namespace {
+
+LoadResult SampleResult() {
+  LoadResult r;
+  r.config.target = "127.0.0.1:7007";
+  r.config.backend = "epoll";
+  r.config.backend_requested = "auto";
+  r.config.backend_fallback_reason = "io_uring disabled";
+  r.config.connections = 4;
+  r.config.threads = 2;
+  r.config.rate = 1000;
+  r.config.close_mode = "fin";
+  r.config.size_min = r.config.size_max = 64;
+  r.config.duration_s = 2;
+  r.elapsed_s = 2;
+  r.messages_sent = r.messages_completed = 2000;
+  r.bytes_sent = r.bytes_received = 128000;
+  for (int i = 1; i <= 2000; ++i) {
+    r.rtt.Record(i * 1000);
+    r.rtt_uncorrected.Record(i * 500);
+  }
+  r.start_ns = 1'000'000'000;
+  r.errors.RecordErrno(Phase::kRead, ECONNRESET, 1'500'000'000);
+  r.hints.push_back("a hint");
+  r.kernel_counters_available = true;
+  r.kernel.push_back({"Tcp.OutRsts", 3});
+  LoadSecond second;
+  second.t_s = 1;
+  second.messages = 1000;
+  second.states = {{"ESTABLISHED", 4}};
+  r.series.push_back(second);
+  return r;
+}
+
+TEST(LoadReportTest, TextStatesConfigurationAndSummary) {
+  const LoadResult r = SampleResult();
+  const std::string config = LoadConfigToText(r.config);
+  EXPECT_NE(config.find("target      127.0.0.1:7007"), std::string::npos) << config;
+  EXPECT_NE(config.find("auto fell back: io_uring disabled"), std::string::npos) << config;
+  EXPECT_NE(config.find("open loop at 1000 msg/s"), std::string::npos) << config;
+  const std::string summary = LoadSummaryToText(r);
+  EXPECT_NE(summary.find("2000 completed (1000 msg/s)"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("uncorrected"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("read     ECONNRESET"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("first at 0.500s"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Tcp.OutRsts +3"), std::string::npos) << summary;
+}
+
+TEST(LoadReportTest, JsonHasEveryDocumentedField) {
+  const nlohmann::json j = LoadResultToJson(SampleResult());
+  for (const char* key : {"config", "machine", "elapsed_s", "messages", "bytes", "throughput",
+                          "connections", "latency_ns", "latency_uncorrected_ns",
+                          "connect_latency_ns", "errors", "kernel", "series", "aborted",
+                          "abort_reason"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["config"]["mode"], "open");
+  EXPECT_EQ(j["messages"]["completed"], 2000);
+  EXPECT_EQ(j["latency_ns"]["p50"],
+            Histogram::HighestValueOfBucket(Histogram::BucketIndexOf(1000 * 1000)));
+  EXPECT_EQ(j["errors"]["by_class"][0]["errno"], "ECONNRESET");
+  EXPECT_DOUBLE_EQ(j["errors"]["by_class"][0]["first_seen_s"].get<double>(), 0.5);
+  EXPECT_EQ(j["kernel"]["Tcp.OutRsts"], 3);
+  EXPECT_EQ(j["series"][0]["states"]["ESTABLISHED"], 4);
+}
+
+TEST(LoadReportTest, FormatLatencyPicksAUnit) {
+  EXPECT_EQ(FormatLatency(850), "850ns");
+  EXPECT_EQ(FormatLatency(120'000), "120us");
+  EXPECT_EQ(FormatLatency(1'250'000), "1.25ms");
+  EXPECT_EQ(FormatLatency(2'500'000'000), "2.50s");
+}
+
+}  // namespace
+}  // namespace socklab
