@@ -147,6 +147,7 @@ KernelLimits ReadKernelLimits(const ProcFs& proc) {
   l.conntrack_loaded = l.nf_conntrack_max != kUnknown;
   if (l.conntrack_loaded) {
     l.nf_conntrack_count = ReadInt(proc, "net.netfilter.nf_conntrack_count");
+    l.nf_conntrack_time_wait = ReadInt(proc, "net.netfilter.nf_conntrack_tcp_timeout_time_wait");
   }
   return l;
 }

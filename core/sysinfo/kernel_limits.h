@@ -69,6 +69,8 @@ struct KernelLimits {
   bool conntrack_loaded = false;
   int64_t nf_conntrack_max = kUnknown;
   int64_t nf_conntrack_count = kUnknown;
+  // How long conntrack keeps a closed flow's entry (TIME_WAIT), seconds; 120 by default.
+  int64_t nf_conntrack_time_wait = kUnknown;
 };
 
 // Reads every field below `proc`'s root. RLIMIT_NOFILE comes from getrlimit() for the real root

@@ -1,0 +1,469 @@
+#include "core/sysinfo/plan.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/base/status.h"
+#include "core/base/units.h"
+#include "core/sysinfo/derivations.h"
+
+namespace socklab {
+namespace {
+
+constexpr int64_t kUnknown = KernelLimits::kUnknown;
+// The widest ip_local_port_range that stays clear of privileged ports; the ends have different
+// parity, which the kernel asks for since 6.3 ("prefer different parity for start/end values").
+constexpr int64_t kWideLow = 1024;
+constexpr int64_t kWideHigh = 65535;
+// How long a server may pause between accept() batches before we call its queue too short.
+constexpr double kAcceptStallSeconds = 0.1;
+
+bool IsLoopback(const SocketAddress& address) {
+  if (address.family() == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(address.sockaddr_ptr());
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.family() == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address.sockaddr_ptr());
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) != 0;
+  }
+  return false;
+}
+
+std::string Count(double value) {
+  if (value < 0) {
+    return "?";
+  }
+  if (value >= 9.2e18) {
+    return "unlimited";
+  }
+  return absl::StrFormat("%.0f", std::ceil(value));
+}
+
+// Rounds up to a round number a person would type: multiples of 1024 (fds, queues).
+int64_t RoundUp1024(double value) {
+  return static_cast<int64_t>(std::ceil(value / 1024.0)) * 1024;
+}
+
+void SetStatus(PlanCheck& check, double warn_fraction) {
+  if (check.have < 0) {
+    check.status = CheckStatus::kWarn;
+  } else if (check.need > check.have) {
+    check.status = CheckStatus::kBreaks;
+  } else if (check.need > warn_fraction * check.have) {
+    check.status = CheckStatus::kWarn;
+  } else {
+    check.status = CheckStatus::kOk;
+  }
+}
+
+PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
+  PlanCheck c;
+  c.key = "ephemeral_ports";
+  c.limit = "net.ipv4.ip_local_port_range";
+  c.unit = "ports";
+  int64_t ports = UsableEphemeralPorts(l);
+  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+  bool reuse = TimeWaitReuseApplies(l, loopback);
+  double hold = PortHoldSeconds(l, loopback);
+  // TIME_WAIT sockets beyond tcp_max_tw_buckets are destroyed at once, freeing their ports.
+  double waiting = o.conn_rate * hold;
+  bool capped = false;
+  if (l.tcp_max_tw_buckets != kUnknown && waiting > static_cast<double>(l.tcp_max_tw_buckets)) {
+    waiting = static_cast<double>(l.tcp_max_tw_buckets);
+    capped = true;
+  }
+  c.need = static_cast<double>(o.connections) + std::ceil(waiting);
+  c.have = ports == kUnknown ? -1 : static_cast<double>(ports * sources);
+  c.formula = absl::StrFormat(
+      "need %d open + %g/s * %g s %s%s = %s; have %s ports%s", o.connections, o.conn_rate, hold,
+      reuse ? "(tcp_tw_reuse delay)" : "TIME_WAIT", capped ? " (capped by tcp_max_tw_buckets)" : "",
+      Count(c.need), ports == kUnknown ? "?" : absl::StrCat(ports),
+      sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "");
+  SetStatus(c, 0.8);
+  c.error_phase = Phase::kConnect;
+  c.error = "connect EADDRNOTAVAIL";
+  c.symptom = absl::StrCat(
+      "connect() fails at once with EADDRNOTAVAIL (Cannot assign requested address) once ",
+      Count(c.have), " local ports to ", o.target.ToString(),
+      " are open or in TIME_WAIT; near the limit connect() also burns CPU scanning for a port");
+  if (c.status == CheckStatus::kOk) {
+    return c;
+  }
+  // Fixes, cheapest first: a wider range, then TIME_WAIT reuse, then more source addresses.
+  KernelLimits wide = l;
+  wide.port_range_low = std::min(l.port_range_low == kUnknown ? kWideLow : l.port_range_low, kWideLow);
+  wide.port_range_high = kWideHigh;
+  int64_t wide_ports = UsableEphemeralPorts(wide);
+  bool widen = ports == kUnknown || wide_ports > ports;
+  int64_t best_ports = widen ? wide_ports : ports;
+  std::vector<std::string> steps;
+  if (widen) {
+    c.sysctl_lines.push_back(absl::StrCat("net.ipv4.ip_local_port_range = ", wide.port_range_low,
+                                          " ", kWideHigh));
+    steps.push_back(absl::StrCat("widen the range to ", best_ports,
+                                 " ports: sysctl -w net.ipv4.ip_local_port_range=\"",
+                                 wide.port_range_low, " ", kWideHigh, "\""));
+  }
+  double need_now = c.need;
+  if (need_now > static_cast<double>(best_ports * sources) && !reuse && o.conn_rate > 0) {
+    // tcp_tw_reuse=1 lets connect() take a TIME_WAIT port whose last timestamp is 1 s old.
+    c.sysctl_lines.push_back("net.ipv4.tcp_tw_reuse = 1");
+    if (l.tcp_timestamps == 0) {
+      c.sysctl_lines.push_back("net.ipv4.tcp_timestamps = 1");
+    }
+    need_now = static_cast<double>(o.connections) + std::ceil(o.conn_rate * 1.0);
+    steps.push_back(absl::StrCat("reuse TIME_WAIT ports after 1 s: sysctl -w net.ipv4.tcp_tw_reuse=1",
+                                 l.tcp_timestamps == 0 ? " net.ipv4.tcp_timestamps=1" : "",
+                                 " (needs timestamps on both ends)"));
+  }
+  if (need_now > static_cast<double>(best_ports * sources)) {
+    int64_t needed_sources =
+        static_cast<int64_t>(std::ceil(need_now / static_cast<double>(std::max<int64_t>(1, best_ports))));
+    std::string where =
+        loopback ? absl::StrCat("127.0.0.1-127.0.0.", std::min<int64_t>(needed_sources, 254),
+                                " are already local on lo")
+                 : "add them with 'ip addr add ADDR/32 dev IFACE'";
+    steps.push_back(absl::StrCat("spread over ", needed_sources, " source addresses (--source-ips ",
+                                 needed_sources, "; ", where,
+                                 "; bind with IP_BIND_ADDRESS_NO_PORT so ports stay per destination)"));
+  }
+  if (ports != kUnknown && c.need > static_cast<double>(ports * sources)) {
+    int64_t sources_alone = static_cast<int64_t>(std::ceil(c.need / static_cast<double>(std::max<int64_t>(1, ports))));
+    steps.push_back(absl::StrCat("or, with no sysctl, --source-ips ", sources_alone));
+  }
+  c.fix = absl::StrJoin(steps, "; ");
+  return c;
+}
+
+PlanCheck NofileCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
+  PlanCheck c;
+  c.key = "nofile";
+  c.limit = "RLIMIT_NOFILE";
+  c.unit = "fds";
+  c.need = static_cast<double>(o.connections + o.reserved_fds);
+  c.have = l.nofile_soft == kUnknown ? -1 : static_cast<double>(l.nofile_soft);
+  c.formula = absl::StrCat("need ", o.connections, " connections + ", o.reserved_fds,
+                           " other fds; have soft limit ", Count(c.have), " (hard ",
+                           l.nofile_hard == kUnknown ? "?" : Count(static_cast<double>(l.nofile_hard)),
+                           ")", loopback ? "; the server on this host needs as many" : "");
+  SetStatus(c, 0.9);
+  c.error_phase = Phase::kSocket;
+  c.error = "socket EMFILE";
+  c.symptom = absl::StrCat("socket() fails with EMFILE (Too many open files) at ",
+                           Count(c.have - static_cast<double>(o.reserved_fds)),
+                           " connections", loopback ? "; the server's accept() too" : "");
+  if (c.status == CheckStatus::kOk) {
+    return c;
+  }
+  int64_t target = RoundUp1024(c.need);
+  if (l.nofile_hard != kUnknown && target <= l.nofile_hard) {
+    c.shell_lines.push_back(absl::StrCat("ulimit -n ", target));
+    c.fix = absl::StrCat("raise the soft limit in the shell that runs the load (and the server): "
+                         "ulimit -n ", target);
+    return c;
+  }
+  if (l.nr_open != kUnknown && target > l.nr_open) {
+    c.sysctl_lines.push_back(absl::StrCat("fs.nr_open = ", target));
+  }
+  c.shell_lines.push_back(absl::StrCat("ulimit -Hn ", target, " && ulimit -n ", target));
+  c.fix = absl::StrCat(
+      target > l.nr_open && l.nr_open != kUnknown
+          ? absl::StrCat("raise fs.nr_open (sysctl -w fs.nr_open=", target, "), then ")
+          : "",
+      "raise the hard and soft limit as root: ulimit -Hn ", target, " && ulimit -n ", target,
+      " (services: LimitNOFILE=", target, "; logins: nofile in /etc/security/limits.conf)");
+  return c;
+}
+
+PlanCheck FileMaxCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
+  PlanCheck c;
+  c.key = "file_max";
+  c.limit = "fs.file-max";
+  c.unit = "files";
+  double per_side = static_cast<double>(o.connections + o.reserved_fds);
+  c.need = loopback ? 2 * per_side : per_side;
+  c.have = l.file_max == kUnknown ? -1 : static_cast<double>(l.file_max);
+  c.formula = absl::StrCat("need ", Count(c.need), loopback ? " (client + server on this host)" : "",
+                           "; have ", Count(c.have), " for the whole system");
+  SetStatus(c, 0.9);
+  c.error_phase = Phase::kSocket;
+  c.error = "socket ENFILE";
+  c.symptom = "socket()/accept() fail with ENFILE (Too many open files in system)";
+  if (c.status != CheckStatus::kOk) {
+    int64_t target = RoundUp1024(2 * c.need);
+    c.sysctl_lines.push_back(absl::StrCat("fs.file-max = ", target));
+    c.fix = absl::StrCat("sysctl -w fs.file-max=", target);
+  }
+  return c;
+}
+
+PlanCheck BacklogCheck(const PlanOptions& o, const KernelLimits& l) {
+  PlanCheck c;
+  c.key = "accept_queue";
+  c.limit = "net.core.somaxconn";
+  c.unit = "queued connections";
+  int64_t requested = static_cast<int64_t>(o.backlog);
+  int64_t effective = EffectiveBacklog(l, requested);
+  bool paced = o.conn_rate > 0;
+  c.need = paced ? std::ceil(o.conn_rate * kAcceptStallSeconds) : static_cast<double>(o.connections);
+  c.have = effective == kUnknown ? -1 : static_cast<double>(effective);
+  c.formula = absl::StrCat(
+      "need ", paced ? absl::StrFormat("%g/s * %g s accept pause", o.conn_rate, kAcceptStallSeconds)
+                     : absl::StrCat(o.connections, " unpaced connects at once"),
+      " = ", Count(c.need), "; have min(backlog ", requested > 0 ? absl::StrCat(requested) : "somaxconn",
+      ", somaxconn ", l.somaxconn == kUnknown ? "?" : absl::StrCat(l.somaxconn), ") = ",
+      Count(c.have));
+  // A queue shorter than the burst only overflows when the server falls behind: a warning.
+  SetStatus(c, 1.0);
+  if (c.status == CheckStatus::kBreaks) {
+    c.status = CheckStatus::kWarn;
+  }
+  bool capped = requested > 0 && l.somaxconn != kUnknown && requested > l.somaxconn;
+  if (capped) {
+    c.status = CheckStatus::kWarn;
+    c.formula += absl::StrCat("; listen(", requested, ") is silently cut to somaxconn");
+  }
+  double timeout = ConnectTimeoutSeconds(l);
+  c.error_phase = Phase::kConnect;
+  c.error = l.tcp_abort_on_overflow == 1 ? "read ECONNRESET" : "connect ETIMEDOUT";
+  c.symptom =
+      l.tcp_abort_on_overflow == 1
+          ? "a full accept queue answers the final ACK with RST (tcp_abort_on_overflow=1): "
+            "ECONNRESET on the first read or write"
+          : absl::StrCat("a full accept queue drops SYNs (TcpExt.ListenOverflows): connect() "
+                         "stalls 1 s, 3 s, 7 s ... and fails with ETIMEDOUT after ",
+                         FormatSeconds(timeout), " (tcp_syn_retries ",
+                         l.tcp_syn_retries == kUnknown ? "?" : absl::StrCat(l.tcp_syn_retries),
+                         "); syncookies do not help a full accept queue");
+  if (c.status != CheckStatus::kOk) {
+    int64_t target = std::max<int64_t>(RoundUp1024(c.need), requested);
+    if (l.somaxconn == kUnknown || target > l.somaxconn) {
+      c.sysctl_lines.push_back(absl::StrCat("net.core.somaxconn = ", target));
+    }
+    if (l.tcp_max_syn_backlog != kUnknown && target > l.tcp_max_syn_backlog) {
+      c.sysctl_lines.push_back(absl::StrCat("net.ipv4.tcp_max_syn_backlog = ", target));
+    }
+    c.fix = absl::StrCat("listen with a backlog of at least ", target,
+                         " (socklab-server --backlog ", target, ")",
+                         c.sysctl_lines.empty() ? ""
+                                                : absl::StrCat(" and sysctl -w net.core.somaxconn=",
+                                                               target),
+                         paced ? "" : ", or pace the connects (--connect-rate)");
+  }
+  return c;
+}
+
+PlanCheck ConntrackCheck(const PlanOptions& o, const KernelLimits& l) {
+  PlanCheck c;
+  c.key = "conntrack";
+  c.limit = "net.netfilter.nf_conntrack_max";
+  c.unit = "flows";
+  double time_wait = l.nf_conntrack_time_wait == kUnknown ? 120.0
+                                                          : static_cast<double>(l.nf_conntrack_time_wait);
+  double others = l.nf_conntrack_count == kUnknown ? 0 : static_cast<double>(l.nf_conntrack_count);
+  c.need = static_cast<double>(o.connections) + std::ceil(o.conn_rate * time_wait) + others;
+  c.have = static_cast<double>(l.nf_conntrack_max);
+  c.formula = absl::StrFormat("need %d open + %g/s * %g s conntrack TIME_WAIT + %.0f tracked now = %s; have %d",
+                              o.connections, o.conn_rate, time_wait, others, Count(c.need),
+                              l.nf_conntrack_max);
+  SetStatus(c, 0.8);
+  c.error_phase = Phase::kConnect;
+  c.error = "connect ETIMEDOUT";
+  c.symptom =
+      "when netfilter tracks this traffic, new SYNs are dropped ('nf_conntrack: table full, "
+      "dropping packet' in dmesg): connects stall and time out";
+  if (c.status != CheckStatus::kOk) {
+    int64_t target = RoundUp1024(c.need * 1.25);
+    c.sysctl_lines.push_back(absl::StrCat("net.netfilter.nf_conntrack_max = ", target));
+    c.fix = absl::StrCat("sysctl -w net.netfilter.nf_conntrack_max=", target,
+                         ", or exempt the test traffic from tracking (nftables 'notrack')");
+  }
+  return c;
+}
+
+PlanCheck MemoryCheck(const PlanOptions& o, const KernelLimits& l) {
+  PlanCheck c;
+  c.key = "tcp_memory";
+  c.limit = "net.ipv4.tcp_mem";
+  c.unit = "bytes";
+  BufferMemory memory = BufferMemoryFor(l, static_cast<int64_t>(o.connections));
+  c.need = memory.at_defaults_bytes < 0 ? 0 : memory.at_defaults_bytes;
+  c.have = memory.limit_bytes;
+  c.formula = absl::StrCat(
+      o.connections, " * (tcp_rmem ", l.tcp_rmem[1], " + tcp_wmem ", l.tcp_wmem[1], ") = ",
+      memory.at_defaults_bytes < 0 ? "?" : FormatBytes(memory.at_defaults_bytes),
+      " if every queue fills to its default; tcp_mem pressure ",
+      memory.pressure_bytes < 0 ? "?" : FormatBytes(memory.pressure_bytes), ", limit ",
+      memory.limit_bytes < 0 ? "?" : FormatBytes(memory.limit_bytes));
+  // Buffers take memory only for queued data: an echo of small messages uses a fraction of
+  // this, so the worst case is a warning, never a certain break.
+  c.status = CheckStatus::kOk;
+  if (memory.pressure_bytes >= 0 && c.need > memory.pressure_bytes) {
+    c.status = CheckStatus::kWarn;
+  }
+  c.error_phase = Phase::kWrite;
+  c.error = "write ENOBUFS/stalls";
+  c.symptom =
+      "above tcp_mem pressure the kernel shrinks buffers; at the limit sends stall, 'TCP: out of "
+      "memory' appears in dmesg and connections may be reset";
+  if (c.status != CheckStatus::kOk) {
+    c.fix = absl::StrCat("cap per-connection buffers (SO_RCVBUF/SO_SNDBUF) or, if the RAM is there, "
+                         "raise net.ipv4.tcp_mem (pages) above ",
+                         static_cast<int64_t>(std::ceil(c.need / static_cast<double>(l.page_size))));
+  }
+  return c;
+}
+
+PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
+  PlanCheck c;
+  c.key = "time_wait_buckets";
+  c.limit = "net.ipv4.tcp_max_tw_buckets";
+  c.unit = "TIME_WAIT sockets";
+  c.need = std::ceil(o.conn_rate * kTimeWaitSeconds);
+  c.have = l.tcp_max_tw_buckets == kUnknown ? -1 : static_cast<double>(l.tcp_max_tw_buckets);
+  c.formula = absl::StrFormat("%g/s * 60 s = %s; have %s", o.conn_rate, Count(c.need), Count(c.have));
+  c.status = c.have >= 0 && c.need > c.have ? CheckStatus::kWarn : CheckStatus::kOk;
+  (void)loopback;
+  c.error_phase = Phase::kConnect;
+  c.error = "none";
+  c.symptom =
+      "TIME_WAIT sockets beyond the cap are destroyed at once ('TCP: time wait bucket table "
+      "overflow'); that frees their ports, but late segments of old connections may reach new ones";
+  if (c.status != CheckStatus::kOk) {
+    c.fix = "usually none needed; raise net.ipv4.tcp_max_tw_buckets only if the log noise matters";
+  }
+  return c;
+}
+
+}  // namespace
+
+absl::Status PlanOptions::Validate() const {
+  if (target.family() != AF_INET && target.family() != AF_INET6) {
+    return UsageError("--plan needs --target ADDR:PORT", "e.g. --target 127.0.0.1:7007");
+  }
+  if (connections == 0 && conn_rate <= 0) {
+    return UsageError("--plan needs --connections N or --conn-rate R",
+                      "e.g. --connections 50000 --conn-rate 2000");
+  }
+  if (connections > 100'000'000) {
+    return UsageError(absl::StrCat("--connections ", connections, " is beyond any kernel"),
+                      "use at most 100M");
+  }
+  if (!(conn_rate >= 0) || conn_rate > 1e9) {
+    return UsageError("--conn-rate must be between 0 and 1G per second", "e.g. --conn-rate 2000");
+  }
+  if (source_ips == 0 || source_ips > 65536) {
+    return UsageError(absl::StrCat("--source-ips ", source_ips, " is out of range"),
+                      "use 1 to 65536");
+  }
+  if (backlog > std::numeric_limits<int32_t>::max()) {
+    return UsageError(absl::StrCat("--backlog ", backlog, " does not fit listen()'s int"),
+                      "use at most 2147483647");
+  }
+  return absl::OkStatus();
+}
+
+absl::string_view CheckStatusName(CheckStatus status) {
+  switch (status) {
+    case CheckStatus::kOk:
+      return "ok";
+    case CheckStatus::kWarn:
+      return "warn";
+    case CheckStatus::kBreaks:
+      return "breaks";
+  }
+  return "?";
+}
+
+const PlanCheck* Plan::FirstBreak() const {
+  for (const PlanCheck& check : checks) {
+    if (check.status == CheckStatus::kBreaks) {
+      return &check;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Plan::SuggestedSysctls() const {
+  std::vector<std::string> lines;
+  std::set<std::string> seen;
+  for (const PlanCheck& check : checks) {
+    if (check.status == CheckStatus::kOk) {
+      continue;
+    }
+    for (const std::string& line : check.sysctl_lines) {
+      if (seen.insert(line).second) {
+        lines.push_back(line);
+      }
+    }
+  }
+  return lines;
+}
+
+Plan MakePlan(const PlanOptions& options, const KernelLimits& limits) {
+  Plan plan;
+  plan.options = options;
+  plan.loopback_target = IsLoopback(options.target);
+  plan.assumptions = absl::StrCat(
+      options.connections, " connections held open to ", options.target.ToString(), " from ",
+      options.source_ips, options.source_ips == 1 ? " source address" : " source addresses",
+      options.conn_rate > 0
+          ? absl::StrFormat(", %g new connections/s each replacing one the client closed (client "
+                            "closes first, so TIME_WAIT holds the client's port)",
+                            options.conn_rate)
+          : ", opened once without pacing",
+      plan.loopback_target ? "; the server runs on this host" : "");
+  plan.checks.push_back(PortsCheck(options, plan.loopback_target, limits));
+  plan.checks.push_back(NofileCheck(options, plan.loopback_target, limits));
+  plan.checks.push_back(FileMaxCheck(options, plan.loopback_target, limits));
+  plan.checks.push_back(BacklogCheck(options, limits));
+  if (limits.conntrack_loaded) {
+    plan.checks.push_back(ConntrackCheck(options, limits));
+  }
+  plan.checks.push_back(MemoryCheck(options, limits));
+  if (options.conn_rate > 0) {
+    plan.checks.push_back(TimeWaitBucketsCheck(options, plan.loopback_target, limits));
+  }
+  std::stable_sort(plan.checks.begin(), plan.checks.end(),
+                   [](const PlanCheck& a, const PlanCheck& b) {
+                     if (a.status != b.status) {
+                       return static_cast<int>(a.status) > static_cast<int>(b.status);
+                     }
+                     return a.ratio() > b.ratio();
+                   });
+  return plan;
+}
+
+std::string SysctlSnippet(const Plan& plan, absl::string_view command_line) {
+  std::string out = absl::StrCat(
+      "# Written by: ", command_line, "\n# Workload: ", plan.assumptions,
+      "\n# Apply with: sysctl -p <this file>, or copy it to /etc/sysctl.d/ and run sysctl --system.\n"
+      "# socklab never applies it itself.\n");
+  std::vector<std::string> lines = plan.SuggestedSysctls();
+  if (lines.empty()) {
+    absl::StrAppend(&out, "# No sysctl change needed for this workload.\n");
+  }
+  for (const std::string& line : lines) {
+    absl::StrAppend(&out, line, "\n");
+  }
+  for (const PlanCheck& check : plan.checks) {
+    if (check.status == CheckStatus::kOk) {
+      continue;
+    }
+    for (const std::string& line : check.shell_lines) {
+      absl::StrAppend(&out, "# Not a sysctl (", check.limit, "): ", line, "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace socklab

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/net/address.h"
+#include "core/net/error_class.h"
+#include "core/sysinfo/kernel_limits.h"
+
+namespace socklab {
+
+// A planned workload, as `socklab tune --plan` takes it: `connections` held open to `target`
+// while `conn_rate` new connections per second replace ones the client closes (the client
+// closing first, as `socklab load --churn` does, leaves the TIME_WAIT on the client).
+struct PlanOptions {
+  uint64_t connections = 0;     // held open at once
+  double conn_rate = 0;         // new connections/s; 0: open `connections` once, unpaced
+  SocketAddress target;         // destination address:port
+  uint64_t source_ips = 1;      // client source addresses spread over
+  uint64_t backlog = 0;         // the server's listen() backlog; 0: the server asks for somaxconn
+  // FDs the client process needs besides its connections (stdio, epoll/io_uring, timers).
+  uint64_t reserved_fds = 16;
+
+  // UsageError for a plan that cannot be checked: no target, nothing to open, absurd values.
+  absl::Status Validate() const;
+};
+
+enum class CheckStatus : uint8_t {
+  kOk,      // fits
+  kWarn,    // fits only under assumptions (worst cases, bursts); read the note
+  kBreaks,  // the workload exceeds it
+};
+absl::string_view CheckStatusName(CheckStatus status);  // "ok", "warn", "breaks"
+
+// One limit held against the workload.
+struct PlanCheck {
+  std::string key;          // "ephemeral_ports", "nofile", ...
+  std::string limit;        // the parameters involved: "net.ipv4.ip_local_port_range"
+  double need = 0;          // what the workload needs, in `unit`
+  double have = -1;         // what the machine gives; negative: unknown
+  std::string unit;         // "ports", "fds", ...
+  std::string formula;      // how `need` and `have` were computed, with the numbers
+  CheckStatus status = CheckStatus::kOk;
+  Phase error_phase = Phase::kConnect;  // where the error shows when it breaks
+  std::string error;        // "connect EADDRNOTAVAIL"
+  std::string symptom;      // what the user sees, in words
+  std::string fix;          // the exact fix, in words and commands
+  std::vector<std::string> sysctl_lines;  // "net.ipv4.ip_local_port_range = 1024 65535"
+  std::vector<std::string> shell_lines;   // "ulimit -n 65536" (not sysctls)
+
+  double ratio() const { return have > 0 ? need / have : (need > 0 && have == 0 ? 1e18 : 0); }
+};
+
+struct Plan {
+  PlanOptions options;
+  bool loopback_target = false;  // the server runs on this host (fds, file-max count twice)
+  std::string assumptions;       // one paragraph stating the model
+  // Every check, most exceeded first (need/have descending). When the workload is scaled up
+  // from zero in proportion, the first kBreaks check is the limit it hits first.
+  std::vector<PlanCheck> checks;
+
+  // The first check that breaks, or nullptr when the plan fits.
+  const PlanCheck* FirstBreak() const;
+  // The sysctl lines of every breaking check (and of warn checks), without duplicates.
+  std::vector<std::string> SuggestedSysctls() const;
+};
+
+// Holds `options` (must be valid) against `limits`. Pure: reads nothing, changes nothing.
+// Thread affinity: none.
+Plan MakePlan(const PlanOptions& options, const KernelLimits& limits);
+
+// The sysctl.d snippet for `plan`: a comment header naming the workload and how to apply it,
+// one "name = value" line per suggested setting, and the non-sysctl fixes (ulimit) as comments.
+std::string SysctlSnippet(const Plan& plan, absl::string_view command_line);
+
+}  // namespace socklab
