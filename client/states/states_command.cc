@@ -1,16 +1,123 @@
 #include "client/states/states_command.h"
 
 #include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "client/states/states_options.h"
+#include "client/states/states_runner.h"
+#include "core/base/status.h"
+#include "core/base/units.h"
+#include "core/tcpstat/filter.h"
+#include "core/tcpstat/tcp_state.h"
 
 namespace socklab::client {
+namespace {
 
-// Placeholder until the states command lands.
+// A flag whose text goes through a project parser: a bad value fails the parse with the
+// parser's one-line message (exit 2), a good one is stored by `store`.
+template <typename T>
+CLI::Option* AddParsed(CLI::App& app, const std::string& name, const std::string& description,
+                       const std::string& type_name,
+                       std::function<absl::StatusOr<T>(absl::string_view)> parse,
+                       std::function<void(T)> store) {
+  CLI::Option* option = app.add_option(name, description);
+  option->type_name(type_name);
+  option->check(CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        absl::StatusOr<T> value = parse(text);
+        return value.ok() ? std::string() : std::string(value.status().message());
+      },
+      "", type_name));
+  option->each([parse, store](const std::string& text) { store(*parse(text)); });
+  return option;
+}
+
+absl::StatusOr<StatesFormat> ParseFormat(absl::string_view text) {
+  if (text == "table") {
+    return StatesFormat::kTable;
+  }
+  if (text == "csv") {
+    return StatesFormat::kCsv;
+  }
+  if (text == "json") {
+    return StatesFormat::kJson;
+  }
+  return UsageError(absl::StrCat("unknown format '", text, "'"), "use table, csv or json");
+}
+
+absl::StatusOr<tcpstat::Source> ParseSource(absl::string_view text) {
+  std::optional<tcpstat::Source> source = tcpstat::ParseSourceName(text);
+  if (!source.has_value()) {
+    return UsageError(absl::StrCat("unknown source '", text, "'"), "use proc or netlink");
+  }
+  return *source;
+}
+
+absl::StatusOr<uint16_t> ParsePortFlag(absl::string_view text) {
+  absl::StatusOr<uint64_t> value = ParseCount(text);
+  if (!value.ok() || *value == 0 || *value > 65535) {
+    return UsageError(absl::StrCat("bad port '", text, "'"), "give a port from 1 to 65535");
+  }
+  return static_cast<uint16_t>(*value);
+}
+
+}  // namespace
+
 cli::Command AddStatesCommand(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("states", "(not built yet)");
-  return {sub, [] {
-            std::fprintf(stderr, "socklab states: not built yet\n");
-            return 1;
-          }};
+  CLI::App* sub = app.add_subcommand(
+      "states",
+      "Tally TCP connection states (from /proc/net/tcp{,6} or netlink sock_diag): a one-shot "
+      "table, a time series, a socket list or a live view");
+  auto options = std::make_shared<StatesOptions>();
+  StatesOptions* o = options.get();
+
+  AddParsed<uint16_t>(*sub, "-p,--port", "Sockets with this local or remote port", "PORT",
+                      ParsePortFlag, [o](uint16_t port) { o->filter.port = port; });
+  AddParsed<tcpstat::Endpoint>(
+      *sub, "--local", "Local address and/or port: 127.0.0.1, 127.0.0.1:7007, [::1]:7007, *:7007",
+      "ADDR[:PORT]", tcpstat::Endpoint::Parse,
+      [o](tcpstat::Endpoint endpoint) { o->filter.local = endpoint; });
+  AddParsed<tcpstat::Endpoint>(
+      *sub, "--remote", "Remote (peer) address and/or port, same forms as --local",
+      "ADDR[:PORT]", tcpstat::Endpoint::Parse,
+      [o](tcpstat::Endpoint endpoint) { o->filter.remote = endpoint; });
+  AddParsed<tcpstat::TcpStateSet>(
+      *sub, "-s,--state",
+      "Only these states, comma separated: established,time_wait,close_wait,listen,... or all",
+      "NAME[,NAME]", tcpstat::ParseTcpStateSet,
+      [o](tcpstat::TcpStateSet states) { o->filter.states = states; });
+  CLI::Option* v4 = sub->add_flag_callback(
+      "-4,--ipv4", [o] { o->filter.family = AF_INET; }, "IPv4 sockets only");
+  CLI::Option* v6 = sub->add_flag_callback(
+      "-6,--ipv6", [o] { o->filter.family = AF_INET6; },
+      "IPv6 sockets only (including IPv4-mapped ones on dual-stack sockets)");
+  v4->excludes(v6);
+  cli::AddDurationFlag(*sub, "-i,--interval", &o->interval,
+                       "Sample every DURATION (500ms, 1s, 1m) until --count or Ctrl-C");
+  cli::AddCountFlag(*sub, "-n,--count", &o->count,
+                    "Number of samples (every 1s unless --interval says otherwise)");
+  CLI::Option* watch =
+      sub->add_flag("-w,--watch", o->watch, "Live full-screen view (a terminal only); q quits");
+  CLI::Option* list =
+      sub->add_flag("-l,--list", o->list, "One line per socket, like ss -tan, with timers");
+  watch->excludes(list);
+  CLI::Option* format = AddParsed<StatesFormat>(
+      *sub, "-f,--format", "Output: table (default), csv, or json (JSON lines, one per sample)",
+      "table|csv|json", ParseFormat, [o](StatesFormat f) { o->format = f; });
+  CLI::Option* json = sub->add_flag_callback(
+      "--json", [o] { o->format = StatesFormat::kJson; }, "Same as --format json");
+  json->excludes(format);
+  sub->add_flag("-v,--verbose", o->verbose,
+                "Print the cost of each sample on stderr (ms, sockets read)");
+  AddParsed<tcpstat::Source>(
+      *sub, "--source", "Where to read: proc (default, /proc/net/tcp{,6}) or netlink (sock_diag)",
+      "proc|netlink", ParseSource, [o](tcpstat::Source s) { o->source = s; });
+
+  return {sub, [options] { return RunStates(*options, stdout, stderr); }};
 }
 
 }  // namespace socklab::client

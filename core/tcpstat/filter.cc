@@ -3,8 +3,12 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/base/status.h"
 
 namespace socklab::tcpstat {
@@ -115,6 +119,31 @@ bool Filter::Matches(const TcpSocket& socket) const {
     return false;
   }
   return true;
+}
+
+std::string Filter::ToString() const {
+  std::vector<std::string> parts;
+  if (port != 0) {
+    parts.push_back(absl::StrCat("port ", port));
+  }
+  if (local.has_value()) {
+    parts.push_back(absl::StrCat("local ", local->ToString()));
+  }
+  if (remote.has_value()) {
+    parts.push_back(absl::StrCat("remote ", remote->ToString()));
+  }
+  if (!states.IsAll()) {
+    parts.push_back(absl::StrCat("state ", TcpStateSetToString(states)));
+  }
+  if (family == AF_INET) {
+    parts.push_back("IPv4");
+  } else if (family == AF_INET6) {
+    parts.push_back("IPv6");
+  }
+  if (parts.empty()) {
+    return "all sockets";
+  }
+  return absl::StrJoin(parts, ", ");
 }
 
 }  // namespace socklab::tcpstat

@@ -37,6 +37,8 @@ struct Filter {
   int family = AF_UNSPEC;  // AF_INET, AF_INET6 (the socket's family, as `ss -4/-6`), AF_UNSPEC
 
   bool Matches(const TcpSocket& socket) const;
+  // "port 7007, local 127.0.0.1, state TIME_WAIT, IPv4" or "all sockets".
+  std::string ToString() const;
 };
 
 }  // namespace socklab::tcpstat

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "client/states/states_options.h"
+#include "core/tcpstat/reader.h"
+#include "core/tcpstat/tally.h"
+#include "nlohmann/json.hpp"
+
+namespace socklab::client {
+
+// One sample of the socket tables: when, what matched, the counts.
+struct StatesSample {
+  absl::Time time;
+  tcpstat::TcpSnapshot snapshot;
+  tcpstat::StateTally tally;
+};
+
+// Renderers for `socklab states`: pure functions from samples to text, so tests can check the
+// exact output. Thread affinity: none.
+
+// "2026-11-23T20:01:02.345Z".
+std::string FormatTimestamp(absl::Time time);
+// A timer's remaining time as people read it: "200ms", "42.5s", "1m02s".
+std::string FormatTimerMs(int64_t ms);
+// The timer column of --list: "timewait 42.5s", "on 200ms retrans 2", "" for none.
+std::string DescribeTimer(const tcpstat::TcpSocket& socket);
+
+// One-shot table: a line naming the filter and source, then STATE / COUNT rows for the states
+// present, the listeners' accept queues and the total.
+std::string RenderTallyTable(const StatesSample& sample, const StatesOptions& options);
+
+// Series (-i/--count) in table or CSV form: a header, then one row per sample with every state.
+std::string RenderSeriesHeader(StatesFormat format);
+std::string RenderSeriesRow(const StatesSample& sample, StatesFormat format);
+
+// --list: the matching sockets, one per line, like `ss -tan` (table) or CSV rows.
+std::string RenderSocketList(const StatesSample& sample, StatesFormat format, bool with_header);
+
+// --format json: one object per sample (one line of JSON lines), sockets included with --list.
+nlohmann::json SampleToJson(const StatesSample& sample, const StatesOptions& options);
+nlohmann::json SocketToJson(const tcpstat::TcpSocket& socket);
+
+// --verbose: "sample 1.23 ms (read 1.01 ms, parse 0.22 ms), 10004 sockets read, 12 matched,
+// 1.4 MiB, source proc".
+std::string RenderSamplingCost(const StatesSample& sample, tcpstat::Source source);
+
+}  // namespace socklab::client
