@@ -1,6 +1,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status.h"
 #include "core/loop/event_loop.h"
+#include "core/loop/epoll_loop.h"
 
 namespace socklab::loop {
 
@@ -37,6 +38,15 @@ absl::string_view OpName(Op op) {
       return "timer";
   }
   return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(Backend backend,
+                                                          CompletionHandler* handler,
+                                                          const LoopOptions& options) {
+  if (backend == Backend::kIoUring) {
+    return absl::UnimplementedError("io_uring backend not built yet; use --backend epoll");
+  }
+  return EpollLoop::Create(handler, options);
 }
 
 }  // namespace socklab::loop

@@ -62,6 +62,9 @@ struct LoopOptions {
   // the epoll read buffer): count x size bytes per loop, none per connection.
   unsigned receive_buffer_count = 1024;
   unsigned receive_buffer_size = 16 * 1024;
+  // io_uring: ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (6.1+; falls back
+  // by itself where the kernel refuses them). Off only to measure what they buy.
+  bool io_uring_defer_taskrun = true;
 };
 
 // Which backend a choice resolves to, and why when auto fell back.
@@ -94,6 +97,8 @@ class EventLoop {
   // fd (SOCK_NONBLOCK | SOCK_CLOEXEC, owned by the handler from then on) and more = true.
   // Errors such as -EMFILE complete with more = false: the accept is then disarmed and the
   // caller decides when to re-arm (back off rather than spin on a full fd table).
+  // The epoll backend makes a blocking listener nonblocking. An io_uring accept holds its own
+  // reference to the listener: CancelAccept() or Close() it through the loop, not ::close().
   virtual void Accept(int listen_fd, Token token) = 0;
   // Disarms the accept on `listen_fd`; its last completion arrives with -ECANCELED.
   virtual void CancelAccept(int listen_fd) = 0;
@@ -107,6 +112,9 @@ class EventLoop {
   virtual void Receive(int fd, Token token) = 0;
   // Stops receiving on `fd`, for backpressure; a later Receive() resumes. Bytes arriving
   // meanwhile wait in the kernel's socket buffer, so the peer's window closes.
+  // The receive's last completion (-ECANCELED, more = false) follows from the next dispatch step
+  // and no chunk is delivered after the call; Receive() may be called again at once (io_uring
+  // keeps the few bytes its in-flight receive took meanwhile and delivers them first).
   virtual void CancelReceive(int fd) = 0;
 
   // Sends up to `size` bytes from `data`, which the caller keeps alive and unchanged until the
@@ -117,6 +125,7 @@ class EventLoop {
 
   // Cancels every operation on `fd` (each completes with -ECANCELED), then closes it (the loop
   // takes ownership of `fd`). The close itself completes last, with 0 or -errno.
+  // An fd with a pending operation must be closed this way, never with ::close().
   virtual void Close(int fd, Token token) = 0;
 
   // Fires once at `deadline_ns` on the MonotonicNanos() clock: op kTimer, res 0. Timers are
@@ -129,8 +138,8 @@ class EventLoop {
   // Delivers completions until RequestStop(). Returns an error only when the kernel interface
   // itself fails (never for a failed socket operation, which is a completion).
   virtual absl::Status Run() = 0;
-  // Waits up to `max_wait_ns` (0: do not wait) for completions and delivers them; returns how
-  // many were delivered.
+  // Waits up to `max_wait_ns` (0: do not wait; < 0: no limit but the next timer or a Wake) for
+  // completions and delivers them; returns how many were delivered (0 after a Wake or timeout).
   virtual absl::StatusOr<int> RunOnce(int64_t max_wait_ns) = 0;
 
   // Any thread: makes Run() return after the current batch.

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/statusor.h"
+#include "core/base/unique_fd.h"
+#include "core/loop/event_loop.h"
+#include "core/loop/loop_base.h"
+
+namespace socklab::loop {
+
+// The readiness backend: performs each operation's syscall when epoll says the fd is ready and
+// synthesizes the completion io_uring would have produced.
+//
+// Edge-triggered, registered once per fd with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET: interest never
+// changes, so backpressure (CancelReceive), a send that hits EAGAIN and a connect cost no
+// epoll_ctl at all, where level triggering would need an EPOLL_CTL_MOD each time the wanted set
+// changes (twice per stalled send). The price is that the loop must remember readiness itself:
+// two bits per fd, set by events and cleared only by EAGAIN or a short read/write (a short TCP
+// read means the receive queue was empty; later data raises a new edge). Operations are tried
+// optimistically first, so an fd is registered only when an operation first has to wait.
+//
+// Thread affinity and ownership: see EventLoop. Owns the epoll fd, the wake eventfd and the one
+// shared receive buffer.
+class EpollLoop final : public LoopBase {
+ public:
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(CompletionHandler* handler,
+                                                           const LoopOptions& options);
+  ~EpollLoop() override;
+
+  Backend backend() const override { return Backend::kEpoll; }
+  void Accept(int listen_fd, Token token) override;
+  void CancelAccept(int listen_fd) override;
+  void Connect(int fd, const SocketAddress& address, Token token) override;
+  void Receive(int fd, Token token) override;
+  void CancelReceive(int fd) override;
+  void Send(int fd, const void* data, size_t size, Token token) override;
+  void Close(int fd, Token token) override;
+  absl::StatusOr<int> RunOnce(int64_t max_wait_ns) override;
+  void Wake() override;
+
+ private:
+  struct PendingSend {
+    const std::byte* data;
+    size_t size;
+    Token token;
+  };
+  struct FdState {
+    bool registered = false;  // believed to be in the epoll set
+    bool readable = true;     // optimistic until EAGAIN says otherwise
+    bool writable = true;
+    bool queued = false;  // on run_
+    bool accept_armed = false;
+    bool receive_armed = false;
+    bool connecting = false;
+    Token accept_token = 0;
+    Token receive_token = 0;
+    Token connect_token = 0;
+    absl::InlinedVector<PendingSend, 1> sends;
+  };
+
+  EpollLoop(CompletionHandler* handler, const LoopOptions& options, UniqueFd epoll_fd,
+            UniqueFd wake_fd);
+
+  FdState& State(int fd);
+  static bool Busy(const FdState& st) {
+    return st.accept_armed || st.receive_armed || st.connecting || !st.sends.empty();
+  }
+  static bool Runnable(const FdState& st) {
+    return (st.writable && (st.connecting || !st.sends.empty())) ||
+           (st.readable && (st.accept_armed || st.receive_armed));
+  }
+  // Called before adding an operation to an idle fd: the fd number may belong to a new socket
+  // since the last operation (the caller may close idle fds itself), so readiness is re-assumed
+  // and registration re-checked on the next wait.
+  void PrepareForOp(FdState& st);
+  void QueueIfRunnable(int fd, FdState& st);
+  // Makes sure an edge will be reported for `fd`; on failure completes every pending op.
+  void WaitForEdge(int fd, FdState& st);
+  void FailAll(int fd, FdState& st, int res);
+
+  void RunPasses();
+  void ProcessFd(int fd);
+  void DoConnect(int fd, FdState& st);
+  void DoSends(int fd, FdState& st);
+  void DoAccepts(int fd, FdState& st);
+  void DoReceives(int fd, FdState& st);
+
+  LoopOptions options_;
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;
+  // Indexed by fd; unique_ptr so a state stays put while a handler grows the table.
+  std::vector<std::unique_ptr<FdState>> fds_;
+  std::vector<int> run_;
+  std::vector<int> run_batch_;
+  std::unique_ptr<std::byte[]> buffer_;
+  bool use_pwait2_ = true;
+};
+
+}  // namespace socklab::loop
