@@ -2,6 +2,7 @@
 #include "core/base/status.h"
 #include "core/loop/event_loop.h"
 #include "core/loop/epoll_loop.h"
+#include "core/loop/uring_loop.h"
 
 namespace socklab::loop {
 
@@ -44,7 +45,7 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(Backend backend,
                                                           CompletionHandler* handler,
                                                           const LoopOptions& options) {
   if (backend == Backend::kIoUring) {
-    return absl::UnimplementedError("io_uring backend not built yet; use --backend epoll");
+    return UringLoop::Create(handler, options);
   }
   return EpollLoop::Create(handler, options);
 }

@@ -44,9 +44,6 @@ constexpr OpNeed kNeededOps[] = {
     {IORING_OP_READ, "IORING_OP_READ"},
 };
 
-// Temporary until uring_loop.cc lands.
-constexpr bool kIoUringLoopBuilt = false;
-
 }  // namespace
 
 IoUringSupport ProbeIoUring(const ProcFs& proc) {
@@ -101,9 +98,6 @@ absl::StatusOr<BackendSelection> SelectBackend(BackendChoice choice) {
     return BackendSelection{Backend::kEpoll, ""};
   }
   IoUringSupport support = ProbeIoUring();
-  if (!kIoUringLoopBuilt) {
-    support = Refused(ENOSYS, "io_uring backend not built yet");
-  }
   if (support.usable) {
     return BackendSelection{Backend::kIoUring, ""};
   }

@@ -1,0 +1,666 @@
+#include "core/loop/uring_loop.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/check.h"
+#include "core/base/status.h"
+
+namespace socklab::loop {
+namespace {
+
+constexpr uint16_t kBufferGroup = 0;
+constexpr unsigned kMaxCqeBatch = 256;
+// Reaping rounds per RunOnce: bounded so timers and synthesized completions still get a turn
+// under a flood of CQEs.
+constexpr int kMaxReapRounds = 4;
+
+// Errors a multishot accept ends with that concern only the one connection (see accept(2)):
+// the loop re-arms and the user never sees them.
+bool AcceptErrorIsTransient(int err) {
+  switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case EAGAIN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+unsigned RoundUpPow2(unsigned v) {
+  unsigned p = 1;
+  while (p < v) {
+    p <<= 1;
+  }
+  return p;
+}
+
+}  // namespace
+
+void UringLoop::FreeDeleter::operator()(void* p) const { std::free(p); }
+
+absl::StatusOr<std::unique_ptr<EventLoop>> UringLoop::Create(CompletionHandler* handler,
+                                                             const LoopOptions& options) {
+  std::unique_ptr<UringLoop> loop(new UringLoop(handler, options));
+  absl::Status status = loop->Init();
+  if (!status.ok()) {
+    return status;
+  }
+  return std::unique_ptr<EventLoop>(std::move(loop));
+}
+
+UringLoop::UringLoop(CompletionHandler* handler, const LoopOptions& options)
+    : LoopBase(handler), options_(options) {}
+
+absl::Status UringLoop::Init() {
+  if (options_.receive_buffer_size == 0 || options_.receive_buffer_count == 0) {
+    return UsageError("empty receive buffer ring", "give the loop at least one buffer of 1 byte");
+  }
+  struct Mode {
+    unsigned flags;
+    const char* name;
+  };
+  std::vector<Mode> modes;
+  if (options_.io_uring_defer_taskrun) {
+    // 6.1+. R_DISABLED (5.10): the issuer becomes the thread that enables the ring in RunOnce.
+    modes.push_back({IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                         IORING_SETUP_R_DISABLED,
+                     "single_issuer+defer_taskrun"});
+  }
+  // 5.19: task work runs at our next kernel entry instead of interrupting the loop; TASKRUN_FLAG
+  // tells liburing to enter the kernel when some is pending.
+  modes.push_back({IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "coop_taskrun"});
+  modes.push_back({0, "plain"});
+  int ret = -EINVAL;
+  for (const Mode& mode : modes) {
+    io_uring_params params{};
+    params.flags = mode.flags;
+    ret = io_uring_queue_init_params(options_.ring_entries, &ring_, &params);
+    if (ret == 0) {
+      setup_mode_ = mode.name;
+      needs_enable_ = (mode.flags & IORING_SETUP_R_DISABLED) != 0;
+      break;
+    }
+    if (ret != -EINVAL) {
+      break;
+    }
+  }
+  if (ret < 0) {
+    return ErrnoError(-ret, absl::StrCat("io_uring_setup (", options_.ring_entries, " entries)"),
+                      "use --backend epoll");
+  }
+  ring_ready_ = true;
+
+  // The provided-buffer ring, by hand (liburing 2.3 lacks io_uring_setup_buf_ring): page-aligned
+  // ring memory, io_uring_buf_ring_init, IORING_REGISTER_PBUF_RING, then every buffer added.
+  buffer_count_ = RoundUpPow2(std::min(options_.receive_buffer_count, 32768u));
+  buffer_size_ = options_.receive_buffer_size;
+  void* ring_mem = nullptr;
+  if (posix_memalign(&ring_mem, 4096, buffer_count_ * sizeof(io_uring_buf)) != 0) {
+    return ErrnoError(ENOMEM, "allocate provided-buffer ring");
+  }
+  buf_ring_.reset(static_cast<io_uring_buf_ring*>(ring_mem));
+  void* buffer_mem = nullptr;
+  if (posix_memalign(&buffer_mem, 4096, size_t{buffer_count_} * buffer_size_) != 0) {
+    return ErrnoError(ENOMEM, "allocate receive buffers");
+  }
+  buffers_.reset(static_cast<std::byte*>(buffer_mem));
+  io_uring_buf_ring_init(buf_ring_.get());
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(buf_ring_.get());
+  reg.ring_entries = buffer_count_;
+  reg.bgid = kBufferGroup;
+  ret = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (ret < 0) {
+    return ErrnoError(-ret, "io_uring_register_buf_ring", "use --backend epoll (needs Linux 5.19)");
+  }
+  int mask = io_uring_buf_ring_mask(buffer_count_);
+  for (unsigned i = 0; i < buffer_count_; ++i) {
+    io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t{i} * buffer_size_,
+                          buffer_size_, static_cast<unsigned short>(i), mask, static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(buf_ring_.get(), static_cast<int>(buffer_count_));
+
+  wake_fd_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_fd_) {
+    return ErrnoError(errno, "eventfd");
+  }
+  ArmWake();
+  return absl::OkStatus();
+}
+
+UringLoop::~UringLoop() {
+  if (ring_ready_) {
+    // Cancels and waits for every in-flight op before the buffers they point into are freed
+    // (members are destroyed after this body).
+    io_uring_queue_exit(&ring_);
+  }
+  for (auto& st : fds_) {
+    if (!st) {
+      continue;
+    }
+    for (int fd : st->accepted) {
+      ::close(fd);
+    }
+  }
+  for (size_t fd = 0; fd < fds_.size(); ++fd) {
+    if (fds_[fd] && fds_[fd]->closing && !fds_[fd]->close_submitted) {
+      ::close(static_cast<int>(fd));
+    }
+  }
+}
+
+UringLoop::FdState& UringLoop::State(int fd) {
+  if (static_cast<size_t>(fd) >= fds_.size()) {
+    fds_.resize(static_cast<size_t>(fd) + 1);
+  }
+  if (!fds_[fd]) {
+    fds_[fd] = std::make_unique<FdState>();
+  }
+  return *fds_[fd];
+}
+
+int32_t UringLoop::NewRecord(Kind kind, int fd, Token token) {
+  int32_t index;
+  if (!free_records_.empty()) {
+    index = free_records_.back();
+    free_records_.pop_back();
+  } else {
+    index = static_cast<int32_t>(records_.size());
+    records_.emplace_back();
+  }
+  OpRecord& r = records_[index];
+  r.kind = kind;
+  r.fd = fd;
+  r.token = token;
+  return index;
+}
+
+void UringLoop::FreeRecord(int32_t index) {
+  records_[index].kind = Kind::kFree;
+  free_records_.push_back(index);
+}
+
+void UringLoop::EnsureEnabled() {
+  if (needs_enable_) {
+    // Debian's liburing 2.3 declares io_uring_enable_rings but does not export it (it is missing
+    // from the 2.3 symbol map), so the register call is made directly.
+    long ret = syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+                       nullptr, 0);
+    SOCKLAB_CHECK(ret == 0, "io_uring_register(ENABLE_RINGS) failed");
+    needs_enable_ = false;
+  }
+}
+
+io_uring_sqe* UringLoop::GetSqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    // SQ full: flush it to the kernel and retry; completions stay in the CQ for the next reap.
+    EnsureEnabled();
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  SOCKLAB_CHECK(sqe != nullptr, "io_uring submission queue still full after submitting");
+  return sqe;
+}
+
+void UringLoop::SubmitCancel(int32_t record) {
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_cancel64(sqe, static_cast<uint64_t>(record) + 1, 0);
+  io_uring_sqe_set_data64(sqe, 0);  // its own result (0, -ENOENT, -EALREADY) is not needed
+}
+
+void UringLoop::ArmWake() {
+  int32_t index = NewRecord(Kind::kWake, wake_fd_.get(), 0);
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_read(sqe, wake_fd_.get(), &wake_value_, sizeof(wake_value_), 0);
+  io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
+}
+
+void UringLoop::ArmAccept(int fd, FdState& st) {
+  int32_t index = NewRecord(Kind::kAccept, fd, 0);
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
+  st.accept.op = index;
+  st.accept.cancel_sent = false;
+  ++st.inflight;
+}
+
+void UringLoop::ArmReceive(int fd, FdState& st) {
+  int32_t index = NewRecord(Kind::kReceive, fd, 0);
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
+  st.receive.op = index;
+  st.receive.cancel_sent = false;
+  ++st.inflight;
+}
+
+void UringLoop::SubmitNextSend(int fd, FdState& st) {
+  PendingSend send = st.sends.front();
+  st.sends.erase(st.sends.begin());
+  int32_t index = NewRecord(Kind::kSend, fd, send.token);
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_send(sqe, fd, send.data, send.size, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
+  st.send_inflight = true;
+  ++st.inflight;
+}
+
+void UringLoop::QueueFlush(int fd, FdState& st) {
+  if (!st.flush_queued) {
+    st.flush_queued = true;
+    flush_queue_.push_back(fd);
+  }
+}
+
+void UringLoop::Accept(int listen_fd, Token token) {
+  FdState& st = State(listen_fd);
+  st.accept.armed = true;
+  st.accept.token = token;
+  if (!st.accepted.empty()) {
+    QueueFlush(listen_fd, st);
+  }
+  if (st.accept.op < 0) {
+    ArmAccept(listen_fd, st);
+  }
+  // Else the op is still in flight (perhaps being cancelled): if it ends, OnAccept re-arms.
+}
+
+void UringLoop::CancelAccept(int listen_fd) {
+  FdState& st = State(listen_fd);
+  if (st.accept.armed) {
+    st.accept.armed = false;
+    st.accept.cancels.push_back(st.accept.token);
+    QueueFlush(listen_fd, st);
+  }
+  if (st.accept.op >= 0 && !st.accept.cancel_sent) {
+    st.accept.cancel_sent = true;
+    SubmitCancel(st.accept.op);
+  }
+}
+
+void UringLoop::Connect(int fd, const SocketAddress& address, Token token) {
+  FdState& st = State(fd);
+  int32_t index = NewRecord(Kind::kConnect, fd, token);
+  records_[index].address = address;
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_connect(sqe, fd, records_[index].address.sockaddr_ptr(),
+                        records_[index].address.length());
+  io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
+  ++st.inflight;
+}
+
+void UringLoop::Receive(int fd, Token token) {
+  FdState& st = State(fd);
+  st.receive.armed = true;
+  st.receive.token = token;
+  if (!st.stash.empty() || st.stash_terminal) {
+    QueueFlush(fd, st);
+  }
+  if (st.receive.op < 0 && !st.stash_terminal) {
+    ArmReceive(fd, st);
+  }
+}
+
+void UringLoop::CancelReceive(int fd) {
+  FdState& st = State(fd);
+  if (st.receive.armed) {
+    st.receive.armed = false;
+    st.receive.cancels.push_back(st.receive.token);
+    QueueFlush(fd, st);
+  }
+  // Stop the kernel reading too, or backpressure would only move the bytes into our stash.
+  if (st.receive.op >= 0 && !st.receive.cancel_sent) {
+    st.receive.cancel_sent = true;
+    SubmitCancel(st.receive.op);
+  }
+}
+
+void UringLoop::Send(int fd, const void* data, size_t size, Token token) {
+  FdState& st = State(fd);
+  // One send in flight per fd: two io_uring sends on a stream socket may complete out of order
+  // when the first has to wait for buffer space.
+  st.sends.push_back(PendingSend{data, size, token});
+  if (!st.send_inflight) {
+    SubmitNextSend(fd, st);
+  }
+}
+
+void UringLoop::Close(int fd, Token token) {
+  FdState& st = State(fd);
+  st.closing = true;
+  st.close_token = token;
+  // Every operation the user sees as pending ends with -ECANCELED now; the kernel ops are
+  // cancelled below and their late CQEs only settle the records.
+  if (st.accept.armed) {
+    st.accept.armed = false;
+    Defer(Op::kAccept, st.accept.token, fd, -ECANCELED, false);
+  }
+  if (st.receive.armed) {
+    st.receive.armed = false;
+    Defer(Op::kReceive, st.receive.token, fd, -ECANCELED, false);
+  }
+  for (const PendingSend& send : st.sends) {
+    Defer(Op::kSend, send.token, fd, -ECANCELED, false);
+  }
+  st.sends.clear();
+  st.stash.clear();
+  st.stash_terminal = false;
+  for (int accepted : st.accepted) {
+    ::close(accepted);
+  }
+  st.accepted.clear();
+  if (st.inflight > 0) {
+    // 5.19: every request on this fd (including an in-flight send or connect, which then
+    // completes with -ECANCELED or its real result).
+    io_uring_sqe* sqe = GetSqe();
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, 0);
+  }
+  MaybeFinishClose(fd, st);
+}
+
+void UringLoop::MaybeFinishClose(int fd, FdState& st) {
+  if (!st.closing || st.inflight > 0 || st.close_submitted) {
+    return;
+  }
+  st.close_submitted = true;
+  int32_t index = NewRecord(Kind::kClose, fd, st.close_token);
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_close(sqe, fd);
+  io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
+}
+
+void UringLoop::Wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
+}
+
+void UringLoop::ReturnBuffer(int bid) {
+  io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t(bid) * buffer_size_,
+                        buffer_size_, static_cast<unsigned short>(bid),
+                        io_uring_buf_ring_mask(buffer_count_), 0);
+  io_uring_buf_ring_advance(buf_ring_.get(), 1);
+}
+
+void UringLoop::ProcessFlushes() {
+  if (flush_queue_.empty()) {
+    return;
+  }
+  flush_batch_.clear();
+  flush_batch_.swap(flush_queue_);
+  for (int fd : flush_batch_) {
+    FdState& st = *fds_[fd];
+    st.flush_queued = false;
+    std::vector<Token> cancels = std::move(st.accept.cancels);
+    st.accept.cancels.clear();
+    for (Token token : cancels) {
+      Deliver(Op::kAccept, token, fd, -ECANCELED, false);
+    }
+    cancels = std::move(st.receive.cancels);
+    st.receive.cancels.clear();
+    for (Token token : cancels) {
+      Deliver(Op::kReceive, token, fd, -ECANCELED, false);
+    }
+    while (!st.closing && st.accept.armed && !st.accepted.empty()) {
+      int new_fd = st.accepted.front();
+      st.accepted.erase(st.accepted.begin());
+      Deliver(Op::kAccept, st.accept.token, fd, new_fd, true);
+    }
+    if (!st.closing && st.receive.armed && !st.stash.empty()) {
+      std::string data = std::move(st.stash);
+      st.stash.clear();
+      Deliver(Op::kReceive, st.receive.token, fd, static_cast<int>(data.size()), true,
+              reinterpret_cast<const std::byte*>(data.data()));
+    }
+    if (!st.closing && st.receive.armed && st.stash_terminal) {
+      st.stash_terminal = false;
+      st.receive.armed = false;
+      Deliver(Op::kReceive, st.receive.token, fd, st.stash_res, false);
+    }
+  }
+}
+
+void UringLoop::DispatchSynthetic() {
+  // Handlers may queue more while these run; a few rounds, then the wait gets its turn.
+  for (int round = 0; round < 4 && (HasDeferred() || !flush_queue_.empty()); ++round) {
+    DeliverDeferred();
+    ProcessFlushes();
+  }
+}
+
+void UringLoop::OnAccept(int32_t index, int res, bool final) {
+  int fd = records_[index].fd;
+  if (final) {
+    FreeRecord(index);
+  }
+  FdState& st = *fds_[fd];
+  if (final) {
+    st.accept.op = -1;
+    --st.inflight;
+  }
+  if (res >= 0) {
+    if (st.closing) {
+      ::close(res);
+    } else if (st.accept.armed && st.accepted.empty() && !st.flush_queued) {
+      Deliver(Op::kAccept, st.accept.token, fd, res, true);
+    } else {
+      st.accepted.push_back(res);
+    }
+  } else if (res != -ECANCELED && !AcceptErrorIsTransient(-res) && !st.closing) {
+    // EMFILE, ENFILE, ENOBUFS, ...: the kernel ended the multishot; the user decides when to
+    // re-arm (backing off instead of spinning on a full fd table).
+    if (st.accept.armed) {
+      st.accept.armed = false;
+      Deliver(Op::kAccept, st.accept.token, fd, res, false);
+    }
+    if (!final && st.accept.op >= 0 && !st.accept.cancel_sent) {
+      st.accept.cancel_sent = true;
+      SubmitCancel(st.accept.op);
+    }
+  }
+  if (final) {
+    if (st.closing) {
+      MaybeFinishClose(fd, st);
+    } else if (st.accept.armed && st.accept.op < 0) {
+      // Ended by the kernel (CQ overflow, a transient error, our cancel overtaken by a re-arm):
+      // the user still wants connections.
+      ArmAccept(fd, st);
+    }
+  }
+}
+
+void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
+  int fd = records_[index].fd;
+  if (final) {
+    FreeRecord(index);
+  }
+  FdState& st = *fds_[fd];
+  if (final) {
+    st.receive.op = -1;
+    --st.inflight;
+  }
+  int bid = -1;
+  const std::byte* data = nullptr;
+  if (flags & IORING_CQE_F_BUFFER) {
+    bid = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
+    data = buffers_.get() + size_t(bid) * buffer_size_;
+  }
+  if (res > 0) {
+    if (st.closing) {
+      // dropped: the user closed the connection
+    } else if (st.receive.armed && st.stash.empty() && !st.flush_queued) {
+      Deliver(Op::kReceive, st.receive.token, fd, res, true, data);
+    } else {
+      st.stash.append(reinterpret_cast<const char*>(data), static_cast<size_t>(res));
+    }
+  } else if (res == -ENOBUFS || res == -ECANCELED) {
+    // ENOBUFS: the buffer ring ran dry (6.0 ends the multishot); re-armed below once buffers are
+    // back. ECANCELED: our own cancel; the user was told already.
+  } else if (!st.closing) {
+    // EOF or an error ends the receive.
+    if (st.receive.armed && st.stash.empty() && !st.flush_queued) {
+      st.receive.armed = false;
+      Deliver(Op::kReceive, st.receive.token, fd, res, false);
+    } else {
+      st.stash_terminal = true;
+      st.stash_res = res;
+    }
+    if (!final && st.receive.op >= 0 && !st.receive.cancel_sent) {
+      st.receive.cancel_sent = true;
+      SubmitCancel(st.receive.op);
+    }
+  }
+  if (bid >= 0) {
+    // Only now: the handler has returned and no longer reads the buffer.
+    ReturnBuffer(bid);
+  }
+  if (final) {
+    if (st.closing) {
+      MaybeFinishClose(fd, st);
+    } else if (st.receive.armed && st.receive.op < 0 && !st.stash_terminal) {
+      // The user sees one continuous receive across ENOBUFS, a multishot the kernel ended
+      // without F_MORE, or a cancel overtaken by a new Receive().
+      ArmReceive(fd, st);
+    }
+  }
+}
+
+void UringLoop::OnSend(int32_t index, int res) {
+  int fd = records_[index].fd;
+  Token token = records_[index].token;
+  FreeRecord(index);
+  FdState& st = *fds_[fd];
+  st.send_inflight = false;
+  --st.inflight;
+  if (!st.closing && !st.sends.empty()) {
+    SubmitNextSend(fd, st);
+  }
+  Deliver(Op::kSend, token, fd, res, false);
+  if (st.closing) {
+    MaybeFinishClose(fd, st);
+  }
+}
+
+void UringLoop::OnConnect(int32_t index, int res) {
+  int fd = records_[index].fd;
+  Token token = records_[index].token;
+  FreeRecord(index);
+  FdState& st = *fds_[fd];
+  --st.inflight;
+  Deliver(Op::kConnect, token, fd, res, false);
+  if (st.closing) {
+    MaybeFinishClose(fd, st);
+  }
+}
+
+void UringLoop::OnClose(int32_t index, int res) {
+  int fd = records_[index].fd;
+  Token token = records_[index].token;
+  FreeRecord(index);
+  // The fd number is free again and may come back from an accept in this very batch: start it
+  // with a fresh state before the handler runs.
+  fds_[fd] = std::make_unique<FdState>();
+  Deliver(Op::kClose, token, fd, res, false);
+}
+
+void UringLoop::OnCqe(uint64_t user_data, int res, uint32_t flags) {
+  if (user_data == 0) {
+    return;  // a cancel request's own result
+  }
+  int32_t index = static_cast<int32_t>(user_data - 1);
+  bool final = (flags & IORING_CQE_F_MORE) == 0;
+  switch (records_[index].kind) {
+    case Kind::kAccept:
+      OnAccept(index, res, final);
+      break;
+    case Kind::kReceive:
+      OnReceive(index, res, flags, final);
+      break;
+    case Kind::kSend:
+      OnSend(index, res);
+      break;
+    case Kind::kConnect:
+      OnConnect(index, res);
+      break;
+    case Kind::kClose:
+      OnClose(index, res);
+      break;
+    case Kind::kWake:
+      FreeRecord(index);
+      ArmWake();
+      break;
+    case Kind::kFree:
+      SOCKLAB_CHECK(false, "io_uring completion for a finished operation");
+      break;
+  }
+}
+
+absl::StatusOr<int> UringLoop::RunOnce(int64_t max_wait_ns) {
+  EnsureEnabled();
+  delivered_ = 0;
+  DispatchSynthetic();
+  int64_t timeout_ns = (delivered_ > 0 || HasDeferred() || !flush_queue_.empty())
+                           ? 0
+                           : WaitTimeoutNs(max_wait_ns);
+  // One io_uring_enter: submits the iteration's SQEs, runs deferred task work and waits for one
+  // CQE or the timeout (IORING_FEAT_EXT_ARG, 5.11), whichever first.
+  __kernel_timespec ts{};
+  ts.tv_sec = timeout_ns < 0 ? 0 : timeout_ns / 1'000'000'000;
+  ts.tv_nsec = timeout_ns < 0 ? 0 : timeout_ns % 1'000'000'000;
+  io_uring_cqe* first = nullptr;
+  int ret = io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout_ns < 0 ? nullptr : &ts,
+                                             nullptr);
+  if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+    return ErrnoError(-ret, "io_uring_enter");
+  }
+
+  io_uring_cqe* cqes[kMaxCqeBatch];
+  struct Copied {
+    uint64_t user_data;
+    int res;
+    uint32_t flags;
+  };
+  Copied batch[kMaxCqeBatch];
+  for (int round = 0; round < kMaxReapRounds; ++round) {
+    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kMaxCqeBatch);
+    // Copy and release the CQ slots first: handlers submit, and the kernel may post more.
+    for (unsigned i = 0; i < n; ++i) {
+      batch[i] = Copied{cqes[i]->user_data, cqes[i]->res, cqes[i]->flags};
+    }
+    io_uring_cq_advance(&ring_, n);
+    for (unsigned i = 0; i < n; ++i) {
+      OnCqe(batch[i].user_data, batch[i].res, batch[i].flags);
+    }
+    if (n < kMaxCqeBatch) {
+      break;
+    }
+  }
+
+  DeliverExpiredTimers();
+  DispatchSynthetic();
+  return delivered_;
+}
+
+}  // namespace socklab::loop

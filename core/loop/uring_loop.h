@@ -1,0 +1,150 @@
+#pragma once
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/statusor.h"
+#include "core/base/unique_fd.h"
+#include "core/loop/event_loop.h"
+#include "core/loop/loop_base.h"
+
+namespace socklab::loop {
+
+// The completion backend: operations run in the kernel through one io_uring per loop.
+// - Multishot accept (5.19) and multishot receive (6.0) into a provided-buffer ring shared by all
+//   connections: an idle connection costs no receive buffer. liburing 2.3 has no
+//   io_uring_setup_buf_ring, so the ring is allocated and registered by hand (BufferRing).
+// - IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1) when the kernel takes them, else
+//   COOP_TASKRUN | TASKRUN_FLAG (5.19), else plain: each step back on -EINVAL. The ring starts
+//   disabled (R_DISABLED) and is enabled by the first RunOnce, so the thread that runs the loop
+//   (not the one that created it) becomes the single issuer.
+// - One io_uring_enter per iteration submits everything queued since the last one and waits
+//   with the timer heap's timeout (EXT_ARG, 5.11); a full SQ is flushed and retried.
+// - user_data is the index (+1) of an internal op record that is freed only by its last CQE, so
+//   a completion never reaches the user for an op the user already considers finished. What the
+//   kernel delivers after CancelReceive/CancelAccept (a multishot op stops only when the cancel
+//   lands) is kept per fd and handed over first when the user re-arms.
+//
+// Thread affinity and ownership: see EventLoop. Owns the ring, the buffer ring, the wake eventfd
+// and every fd passed to Close() until its close completes.
+class UringLoop final : public LoopBase {
+ public:
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(CompletionHandler* handler,
+                                                           const LoopOptions& options);
+  ~UringLoop() override;
+
+  Backend backend() const override { return Backend::kIoUring; }
+  void Accept(int listen_fd, Token token) override;
+  void CancelAccept(int listen_fd) override;
+  void Connect(int fd, const SocketAddress& address, Token token) override;
+  void Receive(int fd, Token token) override;
+  void CancelReceive(int fd) override;
+  void Send(int fd, const void* data, size_t size, Token token) override;
+  void Close(int fd, Token token) override;
+  absl::StatusOr<int> RunOnce(int64_t max_wait_ns) override;
+  void Wake() override;
+
+  // The setup flags the kernel accepted: "single_issuer+defer_taskrun", "coop_taskrun" or
+  // "plain". Any thread.
+  const std::string& setup_mode() const { return setup_mode_; }
+
+ private:
+  enum class Kind : uint8_t { kAccept, kConnect, kReceive, kSend, kClose, kWake, kFree };
+  struct OpRecord {
+    Kind kind = Kind::kFree;
+    int fd = -1;
+    Token token = 0;
+    SocketAddress address;  // kConnect: the kernel reads it at submission
+  };
+  // A user-visible multishot operation (accept or receive) and the kernel op behind it.
+  struct Multishot {
+    bool armed = false;  // as the user sees it
+    Token token = 0;
+    int32_t op = -1;  // in-flight record, -1 if none
+    bool cancel_sent = false;
+    // -ECANCELED completions owed to the user, delivered in order before any stashed data.
+    std::vector<Token> cancels;
+  };
+  struct PendingSend {
+    const void* data;
+    size_t size;
+    Token token;
+  };
+  struct FdState {
+    Multishot accept;
+    Multishot receive;
+    bool send_inflight = false;
+    absl::InlinedVector<PendingSend, 1> sends;  // not yet submitted
+    uint32_t inflight = 0;  // kernel ops on this fd (records not yet finished)
+    bool closing = false;
+    bool close_submitted = false;
+    Token close_token = 0;
+    bool flush_queued = false;
+    // Taken by the kernel while the user had no receive (accept) armed.
+    std::string stash;
+    bool stash_terminal = false;
+    int stash_res = 0;
+    std::vector<int> accepted;
+  };
+  // The provided-buffer ring (5.19): ring memory registered with the kernel plus the buffers.
+  struct FreeDeleter {
+    void operator()(void* p) const;
+  };
+
+  UringLoop(CompletionHandler* handler, const LoopOptions& options);
+  absl::Status Init();
+
+  FdState& State(int fd);
+  int32_t NewRecord(Kind kind, int fd, Token token);
+  void FreeRecord(int32_t index);
+  io_uring_sqe* GetSqe();
+  void EnsureEnabled();
+  void SubmitCancel(int32_t record);
+  void ArmAccept(int fd, FdState& st);
+  void ArmReceive(int fd, FdState& st);
+  void ArmWake();
+  void SubmitNextSend(int fd, FdState& st);
+  void MaybeFinishClose(int fd, FdState& st);
+  void QueueFlush(int fd, FdState& st);
+  void ProcessFlushes();
+  void DispatchSynthetic();
+  void ReturnBuffer(int bid);
+
+  void OnCqe(uint64_t user_data, int res, uint32_t flags);
+  void OnAccept(int32_t index, int res, bool final);
+  void OnReceive(int32_t index, int res, uint32_t flags, bool final);
+  void OnSend(int32_t index, int res);
+  void OnConnect(int32_t index, int res);
+  void OnClose(int32_t index, int res);
+
+  LoopOptions options_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  bool needs_enable_ = false;
+  std::string setup_mode_;
+
+  std::unique_ptr<io_uring_buf_ring, FreeDeleter> buf_ring_;
+  std::unique_ptr<std::byte, FreeDeleter> buffers_;
+  unsigned buffer_count_ = 0;
+  unsigned buffer_size_ = 0;
+
+  UniqueFd wake_fd_;
+  uint64_t wake_value_ = 0;
+
+  // deque: records stay put while new ones are added (a connect's address is read by the kernel
+  // only when the SQE is submitted).
+  std::deque<OpRecord> records_;
+  std::vector<int32_t> free_records_;
+  std::vector<std::unique_ptr<FdState>> fds_;
+  std::vector<int> flush_queue_;
+  std::vector<int> flush_batch_;
+};
+
+}  // namespace socklab::loop
