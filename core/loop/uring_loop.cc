@@ -213,6 +213,7 @@ io_uring_sqe* UringLoop::GetSqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) {
     // SQ full: flush it to the kernel and retry; completions stay in the CQ for the next reap.
+    ++counters_.sq_full_flushes;
     EnsureEnabled();
     io_uring_submit(&ring_);
     sqe = io_uring_get_sqe(&ring_);
@@ -513,9 +514,13 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
     } else if (st.receive.armed && st.stash.empty() && !st.flush_queued) {
       Deliver(Op::kReceive, st.receive.token, fd, res, true, data);
     } else {
+      counters_.stashed_bytes += static_cast<uint64_t>(res);
       st.stash.append(reinterpret_cast<const char*>(data), static_cast<size_t>(res));
     }
   } else if (res == -ENOBUFS || res == -ECANCELED) {
+    if (res == -ENOBUFS) {
+      ++counters_.enobufs;
+    }
     // ENOBUFS: the buffer ring ran dry (6.0 ends the multishot); re-armed below once buffers are
     // back. ECANCELED: our own cancel; the user was told already.
   } else if (!st.closing) {
@@ -542,6 +547,7 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
     } else if (st.receive.armed && st.receive.op < 0 && !st.stash_terminal) {
       // The user sees one continuous receive across ENOBUFS, a multishot the kernel ended
       // without F_MORE, or a cancel overtaken by a new Receive().
+      ++counters_.receive_rearms;
       ArmReceive(fd, st);
     }
   }

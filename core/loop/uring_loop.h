@@ -55,6 +55,15 @@ class UringLoop final : public LoopBase {
   // "plain". Any thread.
   const std::string& setup_mode() const { return setup_mode_; }
 
+  // What the backend did behind the user's back, for tests and benchmarks. Loop thread only.
+  struct Counters {
+    uint64_t receive_rearms = 0;  // multishot receives re-armed after ENOBUFS or no F_MORE
+    uint64_t enobufs = 0;         // of which the buffer ring ran dry
+    uint64_t stashed_bytes = 0;   // bytes held between CancelReceive and the next Receive
+    uint64_t sq_full_flushes = 0;  // io_uring_get_sqe found the SQ full
+  };
+  const Counters& counters() const { return counters_; }
+
  private:
   enum class Kind : uint8_t { kAccept, kConnect, kReceive, kSend, kClose, kWake, kFree };
   struct OpRecord {
@@ -145,6 +154,7 @@ class UringLoop final : public LoopBase {
   std::vector<std::unique_ptr<FdState>> fds_;
   std::vector<int> flush_queue_;
   std::vector<int> flush_batch_;
+  Counters counters_;
 };
 
 }  // namespace socklab::loop

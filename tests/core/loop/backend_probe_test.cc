@@ -1,0 +1,137 @@
+#include "core/loop/backend_probe.h"
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/base/status.h"
+#include "core/loop/event_loop.h"
+#include "gtest/gtest.h"
+
+namespace socklab::loop {
+namespace {
+
+TEST(BackendProbeTest, ParsesChoices) {
+  EXPECT_EQ(*ParseBackendChoice("auto"), BackendChoice::kAuto);
+  EXPECT_EQ(*ParseBackendChoice("epoll"), BackendChoice::kEpoll);
+  EXPECT_EQ(*ParseBackendChoice("io_uring"), BackendChoice::kIoUring);
+  auto bad = ParseBackendChoice("kqueue");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("use auto, io_uring or epoll"), absl::string_view::npos);
+}
+
+TEST(BackendProbeTest, AutoGivesAReasonWhenItFallsBack) {
+  auto selection = SelectBackend(BackendChoice::kAuto);
+  ASSERT_TRUE(selection.ok());
+  if (selection->backend == Backend::kEpoll) {
+    EXPECT_FALSE(selection->fallback_reason.empty());
+  } else {
+    EXPECT_TRUE(selection->fallback_reason.empty());
+  }
+  auto epoll = SelectBackend(BackendChoice::kEpoll);
+  ASSERT_TRUE(epoll.ok());
+  EXPECT_EQ(epoll->backend, Backend::kEpoll);
+}
+
+TEST(BackendProbeTest, IoUringDisabledSysctlIsHonoured) {
+  // A fixture /proc tree saying kernel.io_uring_disabled=2.
+  std::filesystem::path root =
+      std::filesystem::temp_directory_path() / ("socklab_probe_" + std::to_string(getpid()));
+  std::filesystem::create_directories(root / "proc/sys/kernel");
+  std::ofstream(root / "proc/sys/kernel/io_uring_disabled") << "2\n";
+  IoUringSupport support = ProbeIoUring(ProcFs(root.string()));
+  std::filesystem::remove_all(root);
+  EXPECT_FALSE(support.usable);
+  EXPECT_EQ(support.err, EPERM);
+  EXPECT_EQ(support.reason, "kernel.io_uring_disabled=2");
+}
+
+#if defined(__x86_64__)
+constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
+#else
+constexpr uint32_t kAuditArch = 0;
+#endif
+
+// Makes io_uring_setup fail with EPERM in this process, as Docker's default seccomp profile does.
+// Raw BPF: no libseccomp needed.
+bool RefuseIoUringSetup() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+class NoopHandler : public CompletionHandler {
+ public:
+  void OnCompletion(const Completion&) override {}
+};
+
+TEST(BackendProbeTest, SeccompRefusalFallsBackToEpoll) {
+  if (kAuditArch == 0) {
+    GTEST_SKIP() << "no seccomp arch constant for this CPU";
+  }
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (!RefuseIoUringSetup()) {
+      _exit(10);
+    }
+    auto autosel = SelectBackend(BackendChoice::kAuto);
+    if (!autosel.ok()) {
+      _exit(11);
+    }
+    if (autosel->backend != Backend::kEpoll) {
+      _exit(12);
+    }
+    if (autosel->fallback_reason.find("EPERM") == std::string::npos ||
+        autosel->fallback_reason.find("seccomp") == std::string::npos) {
+      _exit(13);
+    }
+    auto explicit_choice = SelectBackend(BackendChoice::kIoUring);
+    if (explicit_choice.ok()) {
+      _exit(14);
+    }
+    if (ErrnoOf(explicit_choice.status()) != EPERM ||
+        explicit_choice.status().message().find("--backend epoll") == absl::string_view::npos) {
+      _exit(15);
+    }
+    NoopHandler handler;
+    if (EventLoop::Create(Backend::kIoUring, &handler).ok()) {
+      _exit(16);
+    }
+    if (!EventLoop::Create(Backend::kEpoll, &handler).ok()) {
+      _exit(17);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died: " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10 seccomp install, 11 auto failed, 12 auto kept io_uring, 13 reason lacks "
+         "EPERM/seccomp, 14 explicit io_uring accepted, 15 wrong error, 16 io_uring loop "
+         "created, 17 epoll loop failed";
+}
+
+}  // namespace
+}  // namespace socklab::loop

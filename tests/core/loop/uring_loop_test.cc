@@ -1,0 +1,149 @@
+// io_uring-only behaviour: setup flags, the issuer thread, and the internal re-arm paths that the
+// backend-independent suite can only observe from outside.
+#include "core/loop/uring_loop.h"
+
+#include <sys/socket.h>
+#include <sys/utsname.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "core/base/unique_fd.h"
+#include "core/net/socket.h"
+#include "gtest/gtest.h"
+#include "tests/core/loop/loop_test_util.h"
+
+namespace socklab::loop {
+namespace {
+
+using testing::Recorder;
+using testing::RunUntil;
+using testing::Take;
+
+bool KernelAtLeast(int want_major, int want_minor) {
+  utsname uts{};
+  int major = 0;
+  int minor = 0;
+  if (uname(&uts) != 0 || std::sscanf(uts.release, "%d.%d", &major, &minor) != 2) {
+    return false;
+  }
+  return major > want_major || (major == want_major && minor >= want_minor);
+}
+
+class UringLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override { SOCKLAB_SKIP_IF_UNAVAILABLE(Backend::kIoUring); }
+
+  static UringLoop& AsUring(EventLoop& loop) { return static_cast<UringLoop&>(loop); }
+};
+
+TEST_F(UringLoopTest, UsesDeferTaskrunWhereTheKernelHasIt) {
+  Recorder rec;
+  auto loop = EventLoop::Create(Backend::kIoUring, &rec);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  if (KernelAtLeast(6, 1)) {
+    EXPECT_EQ(AsUring(**loop).setup_mode(), "single_issuer+defer_taskrun");
+  } else {
+    EXPECT_NE(AsUring(**loop).setup_mode(), "single_issuer+defer_taskrun");
+  }
+  LoopOptions options;
+  options.io_uring_defer_taskrun = false;
+  auto plain = EventLoop::Create(Backend::kIoUring, &rec, options);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_NE(AsUring(**plain).setup_mode(), "single_issuer+defer_taskrun");
+}
+
+TEST_F(UringLoopTest, CreatedOnOneThreadRunOnAnother) {
+  // SINGLE_ISSUER binds the ring to one task: the ring starts disabled and the thread that first
+  // runs the loop becomes its issuer, as in a server that builds its loops before starting
+  // their threads.
+  Recorder rec;
+  auto loop = EventLoop::Create(Backend::kIoUring, &rec);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  ListenOptions options;
+  options.address = SocketAddress::Loopback(AF_INET, 0);
+  auto listener = ListenTcp(options);
+  ASSERT_TRUE(listener.ok());
+  auto address = LocalAddressOf(listener->get());
+  ASSERT_TRUE(address.ok());
+  (*loop)->Accept(listener->get(), 1);  // submitted from the creating thread
+  bool accepted = false;
+  std::thread runner([&] {
+    accepted = RunUntil(**loop, [&] { return !rec.records.empty(); });
+  });
+  auto client = ConnectTcp(*address);
+  ASSERT_TRUE(client.ok());
+  runner.join();
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(rec.records.front().op, Op::kAccept);
+  EXPECT_GE(rec.records.front().res, 0);
+  UniqueFd server(rec.records.front().res);
+}
+
+TEST_F(UringLoopTest, DryBufferRingIsReArmedTransparently) {
+  Recorder rec;
+  LoopOptions options;
+  options.receive_buffer_count = 2;
+  options.receive_buffer_size = 128;
+  auto loop = EventLoop::Create(Backend::kIoUring, &rec, options);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  ListenOptions listen_options;
+  listen_options.address = SocketAddress::Loopback(AF_INET, 0);
+  auto listener = ListenTcp(listen_options);
+  ASSERT_TRUE(listener.ok());
+  auto client = ConnectTcp(*LocalAddressOf(listener->get()));
+  ASSERT_TRUE(client.ok());
+  (*loop)->Accept(listener->get(), 1);
+  auto accepted = Take(**loop, rec, Op::kAccept, 1);
+  ASSERT_TRUE(accepted.has_value() && accepted->res >= 0);
+  UniqueFd server(accepted->res);
+  // 64 KiB already queued in the socket when the receive starts: far more than 2 x 128 bytes.
+  std::string payload(64 * 1024, 'x');
+  ASSERT_EQ(::send(client->get(), payload.data(), payload.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(payload.size()));
+  size_t got = 0;
+  rec.hook = [&](const Completion& c) {
+    if (c.op == Op::kReceive && c.res > 0) {
+      got += c.res;
+    }
+  };
+  (*loop)->Receive(server.get(), 2);
+  ASSERT_TRUE(RunUntil(**loop, [&] { return got >= payload.size(); }));
+  EXPECT_EQ(got, payload.size());
+  EXPECT_GT(AsUring(**loop).counters().enobufs, 0u);
+  EXPECT_GT(AsUring(**loop).counters().receive_rearms, 0u);
+  for (const auto& r : rec.records) {
+    EXPECT_TRUE(r.more) << "the receive ended: res=" << r.res;
+  }
+}
+
+TEST_F(UringLoopTest, FullSubmissionQueueIsFlushedAndRetried) {
+  Recorder rec;
+  LoopOptions options;
+  options.ring_entries = 8;
+  auto loop = EventLoop::Create(Backend::kIoUring, &rec, options);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  // 40 connects on an 8-entry SQ.
+  auto bound = CreateTcpSocket(AF_INET, Blocking::kNonBlocking);
+  ASSERT_TRUE(bound.ok());
+  ASSERT_TRUE(Bind(bound->get(), SocketAddress::Loopback(AF_INET, 0)).ok());
+  auto target = LocalAddressOf(bound->get());
+  ASSERT_TRUE(target.ok());
+  std::vector<UniqueFd> sockets;
+  ASSERT_TRUE((*loop)->RunOnce(0).ok());  // enable the ring on this thread
+  for (int i = 0; i < 40; ++i) {
+    auto fd = CreateTcpSocket(AF_INET, Blocking::kNonBlocking);
+    ASSERT_TRUE(fd.ok());
+    (*loop)->Connect(fd->get(), *target, static_cast<Token>(i));
+    sockets.push_back(std::move(*fd));
+  }
+  ASSERT_TRUE(RunUntil(**loop, [&] { return rec.records.size() >= 40; }));
+  for (const auto& r : rec.records) {
+    EXPECT_EQ(r.res, -ECONNREFUSED);
+  }
+  EXPECT_GT(AsUring(**loop).counters().sq_full_flushes, 0u);
+}
+
+}  // namespace
+}  // namespace socklab::loop
