@@ -82,9 +82,8 @@ cli::Command AddStatesCommand(CLI::App& app) {
       "ADDR[:PORT]", tcpstat::Endpoint::Parse,
       [o](tcpstat::Endpoint endpoint) { o->filter.local = endpoint; });
   AddParsed<tcpstat::Endpoint>(
-      *sub, "--remote", "Remote (peer) address and/or port, same forms as --local",
-      "ADDR[:PORT]", tcpstat::Endpoint::Parse,
-      [o](tcpstat::Endpoint endpoint) { o->filter.remote = endpoint; });
+      *sub, "--remote", "Remote (peer) address and/or port, same forms as --local", "ADDR[:PORT]",
+      tcpstat::Endpoint::Parse, [o](tcpstat::Endpoint endpoint) { o->filter.remote = endpoint; });
   AddParsed<tcpstat::TcpStateSet>(
       *sub, "-s,--state",
       "Only these states, comma separated: established,time_wait,close_wait,listen,... or all",

@@ -25,7 +25,7 @@ struct StatesOptions {
   bool watch = false;                              // full-screen live view (a terminal only)
   bool list = false;                               // one line per socket, like `ss -tan`
   StatesFormat format = StatesFormat::kTable;
-  bool verbose = false;                            // sampling cost per sample on stderr
+  bool verbose = false;  // sampling cost per sample on stderr
 
   // Usage errors (exit 2) for combinations that cannot work.
   absl::Status Validate() const;

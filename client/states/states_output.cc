@@ -19,10 +19,9 @@ using tcpstat::TcpStateName;
 // CSV fields here never hold commas or quotes (addresses use [] for IPv6), so no quoting.
 std::string CsvSocketRow(const StatesSample& sample, const TcpSocket& socket) {
   return absl::StrCat(FormatTimestamp(sample.time), ",", TcpStateName(socket.state), ",",
-                      socket.local.ToString(), ",", socket.remote.ToString(), ",",
-                      socket.rx_queue, ",", socket.tx_queue, ",",
-                      socket.accept_backlog.has_value() ? absl::StrCat(*socket.accept_backlog)
-                                                        : "",
+                      socket.local.ToString(), ",", socket.remote.ToString(), ",", socket.rx_queue,
+                      ",", socket.tx_queue, ",",
+                      socket.accept_backlog.has_value() ? absl::StrCat(*socket.accept_backlog) : "",
                       ",", tcpstat::TcpTimerName(socket.timer), ",", socket.timer_ms, ",",
                       socket.retransmits, ",", socket.uid, ",", socket.inode, "\n");
 }
@@ -75,9 +74,9 @@ std::string DescribeTimer(const TcpSocket& socket) {
 
 std::string RenderTallyTable(const StatesSample& sample, const StatesOptions& options) {
   const StateTally& tally = sample.tally;
-  std::string out = absl::StrCat("TCP sockets: ", options.filter.ToString(), " (source ",
-                                 tcpstat::SourceName(options.source), ", ",
-                                 FormatTimestamp(sample.time), ")\n");
+  std::string out =
+      absl::StrCat("TCP sockets: ", options.filter.ToString(), " (source ",
+                   tcpstat::SourceName(options.source), ", ", FormatTimestamp(sample.time), ")\n");
   if (tally.total == 0) {
     absl::StrAppend(&out, "no matching sockets\n");
     return out;
@@ -113,8 +112,8 @@ std::string RenderSeriesHeader(StatesFormat format) {
   }
   out = absl::StrFormat("%-12s %7s", "TIME", "TOTAL");
   for (TcpState state : tcpstat::kReportedTcpStates) {
-    absl::StrAppend(&out, " ", PadLeft(TcpStateName(state), std::max<size_t>(
-                                                                TcpStateName(state).size(), 6)));
+    absl::StrAppend(&out, " ",
+                    PadLeft(TcpStateName(state), std::max<size_t>(TcpStateName(state).size(), 6)));
   }
   absl::StrAppend(&out, "\n");
   return out;
@@ -134,9 +133,9 @@ std::string RenderSeriesRow(const StatesSample& sample, StatesFormat format) {
   out = absl::StrFormat(
       "%-12s %7u", absl::FormatTime("%H:%M:%E3S", sample.time, absl::UTCTimeZone()), tally.total);
   for (TcpState state : tcpstat::kReportedTcpStates) {
-    absl::StrAppend(&out, " ",
-                    PadLeft(absl::StrCat(tally.Count(state)),
-                            std::max<size_t>(TcpStateName(state).size(), 6)));
+    absl::StrAppend(
+        &out, " ",
+        PadLeft(absl::StrCat(tally.Count(state)), std::max<size_t>(TcpStateName(state).size(), 6)));
   }
   absl::StrAppend(&out, "\n");
   return out;
@@ -184,11 +183,10 @@ std::string RenderSocketList(const StatesSample& sample, StatesFormat format, bo
   }
   for (size_t i = with_header ? 0 : 1; i < rows.size(); ++i) {
     const Row& row = rows[i];
-    std::string line = absl::StrCat(PadRight(row.state, widths[0]), " ",
-                                    PadLeft(row.recv_q, widths[1]), " ",
-                                    PadLeft(row.send_q, widths[2]), "  ",
-                                    PadRight(row.local, widths[3]), "  ",
-                                    PadRight(row.remote, widths[4]), "  ", row.timer);
+    std::string line =
+        absl::StrCat(PadRight(row.state, widths[0]), " ", PadLeft(row.recv_q, widths[1]), " ",
+                     PadLeft(row.send_q, widths[2]), "  ", PadRight(row.local, widths[3]), "  ",
+                     PadRight(row.remote, widths[4]), "  ", row.timer);
     while (!line.empty() && line.back() == ' ') {
       line.pop_back();
     }

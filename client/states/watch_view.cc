@@ -62,21 +62,21 @@ void WatchHistory::Add(const StatesSample& sample) {
   }
 }
 
-std::string RenderWatchFrame(const WatchHistory& history, const StatesOptions& options,
-                             int width, bool unicode) {
+std::string RenderWatchFrame(const WatchHistory& history, const StatesOptions& options, int width,
+                             bool unicode) {
   const StatesSample& sample = history.latest();
   const StateTally& now = sample.tally;
   const StateTally* before =
       history.tallies().size() >= 2 ? &history.tallies()[history.tallies().size() - 2] : nullptr;
-  std::string out = absl::StrCat(
-      "socklab states  ", options.filter.ToString(), "  source ",
-      tcpstat::SourceName(options.source), "  every ",
-      absl::FormatDuration(options.EffectiveInterval()), "  ",
-      absl::FormatTime("%H:%M:%S", sample.time, absl::UTCTimeZone()), " UTC", kLineEnd);
+  std::string out = absl::StrCat("socklab states  ", options.filter.ToString(), "  source ",
+                                 tcpstat::SourceName(options.source), "  every ",
+                                 absl::FormatDuration(options.EffectiveInterval()), "  ",
+                                 absl::FormatTime("%H:%M:%S", sample.time, absl::UTCTimeZone()),
+                                 " UTC", kLineEnd);
   absl::StrAppend(&out, "q or Ctrl-C quits", kLineEnd, kLineEnd);
-  absl::StrAppend(&out, absl::StrFormat("%-12s %8s %8s  %s", "STATE", "COUNT", "CHANGE",
-                                        "HISTORY (own scale)"),
-                  kLineEnd);
+  absl::StrAppend(
+      &out, absl::StrFormat("%-12s %8s %8s  %s", "STATE", "COUNT", "CHANGE", "HISTORY (own scale)"),
+      kLineEnd);
   // 32 columns for the labels; the sparkline takes what is left.
   size_t spark_width = static_cast<size_t>(std::max(width - 34, 8));
   for (TcpState state : tcpstat::kReportedTcpStates) {
@@ -95,10 +95,10 @@ std::string RenderWatchFrame(const WatchHistory& history, const StatesOptions& o
       int64_t delta = int64_t{now.Count(state)} - int64_t{before->Count(state)};
       change = delta == 0 ? "0" : absl::StrFormat("%+d", delta);
     }
-    absl::StrAppend(&out,
-                    absl::StrFormat("%-12s %8u %8s  ", tcpstat::TcpStateName(state),
-                                    now.Count(state), change),
-                    Sparkline(history.tallies(), state, spark_width, unicode), kLineEnd);
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("%-12s %8u %8s  ", tcpstat::TcpStateName(state), now.Count(state), change),
+        Sparkline(history.tallies(), state, spark_width, unicode), kLineEnd);
   }
   std::string total_change = "";
   if (before != nullptr) {

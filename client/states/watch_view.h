@@ -35,8 +35,8 @@ class WatchHistory {
 // the filter and time, then per state the count, the change since the previous sample and a
 // sparkline of the history scaled to that state's own maximum. `unicode` picks block
 // characters (▁..█) over ASCII (" .:-=+*#"). Pure.
-std::string RenderWatchFrame(const WatchHistory& history, const StatesOptions& options,
-                             int width, bool unicode);
+std::string RenderWatchFrame(const WatchHistory& history, const StatesOptions& options, int width,
+                             bool unicode);
 
 // True when the locale environment asks for UTF-8 (LC_ALL, LC_CTYPE, LANG).
 bool TerminalWantsUnicode();

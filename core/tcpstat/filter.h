@@ -17,8 +17,9 @@ namespace socklab::tcpstat {
 // matches its IPv4-mapped form (::ffff:a.b.c.d) on dual-stack IPv6 sockets, so
 // `--local 127.0.0.1:7007` finds a server listening on [::]:7007. A value; thread affinity: none.
 struct Endpoint {
-  std::optional<in6_addr> address;  // IPv4 stored mapped (::ffff:a.b.c.d); nullopt = any
-  uint16_t port = 0;                // 0 = any
+  // IPv4 is stored mapped (::ffff:a.b.c.d); nullopt matches any address.
+  std::optional<in6_addr> address = std::nullopt;
+  uint16_t port = 0;  // 0 = any
 
   // "127.0.0.1", "127.0.0.1:7007", "::1", "[::1]", "[::1]:7007", "*:7007", ":7007".
   // Errors are UsageErrors naming the forms.
@@ -31,8 +32,8 @@ struct Endpoint {
 // Example: Filter{.port = 7007, .states = TcpStateSet::Of({TcpState::kTimeWait})}.
 struct Filter {
   uint16_t port = 0;  // local OR remote port; 0 = any
-  std::optional<Endpoint> local;
-  std::optional<Endpoint> remote;
+  std::optional<Endpoint> local = std::nullopt;
+  std::optional<Endpoint> remote = std::nullopt;
   TcpStateSet states = TcpStateSet::All();
   int family = AF_UNSPEC;  // AF_INET, AF_INET6 (the socket's family, as `ss -4/-6`), AF_UNSPEC
 

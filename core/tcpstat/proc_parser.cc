@@ -274,8 +274,8 @@ ProcParseStats ParseProcNetTcp(absl::string_view text,
 
 ProcParseResult ParseProcNetTcp(absl::string_view text) {
   ProcParseResult result;
-  result.stats =
-      ParseProcNetTcp(text, [&result](const TcpSocket& socket) { result.sockets.push_back(socket); });
+  result.stats = ParseProcNetTcp(
+      text, [&result](const TcpSocket& socket) { result.sockets.push_back(socket); });
   return result;
 }
 

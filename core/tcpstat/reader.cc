@@ -75,13 +75,13 @@ absl::Status ReadProc(const Filter& filter, const ReadOptions& options, TcpSnaps
 absl::Status ReadNetlink(const Filter& filter, TcpSnapshot* snapshot) {
   for (int family : FamiliesFor(filter)) {
     int64_t start = MonotonicNanos();
-    SOCKLAB_ASSIGN_OR_RETURN(NetlinkDumpStats stats,
-                             DumpTcpSocketsNetlink(family, filter.states,
-                                                   [&](const TcpSocket& socket) {
-                                                     if (filter.Matches(socket)) {
-                                                       snapshot->sockets.push_back(socket);
-                                                     }
-                                                   }));
+    SOCKLAB_ASSIGN_OR_RETURN(
+        NetlinkDumpStats stats,
+        DumpTcpSocketsNetlink(family, filter.states, [&](const TcpSocket& socket) {
+          if (filter.Matches(socket)) {
+            snapshot->sockets.push_back(socket);
+          }
+        }));
     // Receiving and decoding interleave per message; the whole dump counts as reading.
     snapshot->read_nanos += MonotonicNanos() - start;
     snapshot->sockets_read += stats.sockets;

@@ -50,7 +50,7 @@ struct TcpSocket {
   // Only NETLINK_SOCK_DIAG reports it (idiag_wqueue = sk_max_ack_backlog); /proc/net/tcp prints
   // write_seq - snd_una, always 0, in that column (checked on Linux 6.x), so the /proc source
   // fills it with a LISTEN-only netlink query when allowed (ReadOptions::listen_backlog).
-  std::optional<uint32_t> accept_backlog;
+  std::optional<uint32_t> accept_backlog = std::nullopt;
 
   bool is_listen() const { return state == TcpState::kListen; }
 };

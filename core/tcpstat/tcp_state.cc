@@ -14,8 +14,8 @@ namespace {
 
 struct StateNames {
   TcpState state;
-  absl::string_view name;      // the kernel's
-  absl::string_view ss_name;   // what `ss` prints
+  absl::string_view name;     // the kernel's
+  absl::string_view ss_name;  // what `ss` prints
 };
 
 constexpr StateNames kNames[] = {

@@ -35,16 +35,16 @@ inline constexpr int kMaxTcpState = 0x0C;
 
 // All states in kernel order, for loops and tables.
 inline constexpr TcpState kAllTcpStates[] = {
-    TcpState::kEstablished, TcpState::kSynSent,   TcpState::kSynRecv,  TcpState::kFinWait1,
-    TcpState::kFinWait2,    TcpState::kTimeWait,  TcpState::kClose,    TcpState::kCloseWait,
-    TcpState::kLastAck,     TcpState::kListen,    TcpState::kClosing,  TcpState::kNewSynRecv,
+    TcpState::kEstablished, TcpState::kSynSent,  TcpState::kSynRecv, TcpState::kFinWait1,
+    TcpState::kFinWait2,    TcpState::kTimeWait, TcpState::kClose,   TcpState::kCloseWait,
+    TcpState::kLastAck,     TcpState::kListen,   TcpState::kClosing, TcpState::kNewSynRecv,
 };
 
 // The states a socket can be reported in (everything but kNewSynRecv, see above): the columns of
 // tables, CSV and JSON, so every sample has the same keys.
 inline constexpr TcpState kReportedTcpStates[] = {
-    TcpState::kEstablished, TcpState::kSynSent,  TcpState::kSynRecv,   TcpState::kFinWait1,
-    TcpState::kFinWait2,    TcpState::kTimeWait, TcpState::kClose,     TcpState::kCloseWait,
+    TcpState::kEstablished, TcpState::kSynSent,  TcpState::kSynRecv, TcpState::kFinWait1,
+    TcpState::kFinWait2,    TcpState::kTimeWait, TcpState::kClose,   TcpState::kCloseWait,
     TcpState::kLastAck,     TcpState::kListen,   TcpState::kClosing,
 };
 
@@ -74,9 +74,7 @@ class TcpStateSet {
   }
   static constexpr TcpStateSet FromBits(uint32_t bits) { return TcpStateSet(bits & All().bits_); }
 
-  constexpr bool Contains(TcpState state) const {
-    return (bits_ >> static_cast<int>(state)) & 1u;
-  }
+  constexpr bool Contains(TcpState state) const { return (bits_ >> static_cast<int>(state)) & 1u; }
   constexpr bool IsAll() const { return bits_ == All().bits_; }
   constexpr bool empty() const { return bits_ == 0; }
   constexpr uint32_t bits() const { return bits_; }
