@@ -102,8 +102,7 @@ double RetransmitGiveUpSeconds(int64_t retries, double rto_base) {
     return -1;
   }
   // ilog2(TCP_RTO_MAX / rto_base), as the kernel computes it in jiffies.
-  int64_t threshold =
-      static_cast<int64_t>(std::floor(std::log2(kRtoMaxSeconds / rto_base) + 1e-9));
+  int64_t threshold = static_cast<int64_t>(std::floor(std::log2(kRtoMaxSeconds / rto_base) + 1e-9));
   if (retries <= threshold) {
     return (std::ldexp(1.0, static_cast<int>(retries) + 1) - 1) * rto_base;
   }
@@ -168,12 +167,12 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
                       ? limits.port_range_high - limits.port_range_low + 1
                       : kUnknown;
   int64_t ports = UsableEphemeralPorts(limits);
-  out.push_back({"ephemeral_ports", "connections per (source address, destination)",
-                 static_cast<double>(ports), Known(ports) ? absl::StrCat(ports, " ports") : "unknown",
-                 absl::StrCat(Num(limits.port_range_high), " - ", Num(limits.port_range_low),
-                              " + 1 = ", Num(range), ", rounded down to even, - ",
-                              Num(ReservedPortsInRange(limits)),
-                              " reserved (connect() scans both parities since 4.6)")});
+  out.push_back(
+      {"ephemeral_ports", "connections per (source address, destination)",
+       static_cast<double>(ports), Known(ports) ? absl::StrCat(ports, " ports") : "unknown",
+       absl::StrCat(Num(limits.port_range_high), " - ", Num(limits.port_range_low), " + 1 = ",
+                    Num(range), ", rounded down to even, - ", Num(ReservedPortsInRange(limits)),
+                    " reserved (connect() scans both parities since 4.6)")});
 
   bool reuse = TimeWaitReuseApplies(limits, in.loopback_destination);
   double hold = PortHoldSeconds(limits, in.loopback_destination);
@@ -182,21 +181,30 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
       reuse ? absl::StrFormat(" (tcp_tw_reuse=%d reuses TIME_WAIT ports after %g s)",
                               limits.tcp_tw_reuse, hold)
             : " TIME_WAIT (fixed TCP_TIMEWAIT_LEN; tcp_fin_timeout is FIN_WAIT2 only)";
-  out.push_back({"new_connections_per_second", "new connections/s to one destination",
-                 rate1 < 0 ? -1 : std::floor(rate1),
-                 rate1 < 0 ? "unknown" : absl::StrFormat("%.0f/s", std::floor(rate1)),
-                 absl::StrFormat("%s ports / %g s%s, client closing first", Num(ports), hold,
-                                 reuse_note)});
+  out.push_back(
+      {"new_connections_per_second", "new connections/s to one destination",
+       rate1 < 0 ? -1 : std::floor(rate1),
+       rate1 < 0 ? "unknown" : absl::StrFormat("%.0f/s", std::floor(rate1)),
+       absl::StrFormat("%s ports / %g s%s, client closing first", Num(ports), hold, reuse_note)});
   if (in.source_addresses > 1) {
     double rate_n = MaxConnectRate(limits, in.source_addresses, in.loopback_destination);
-    out.push_back({"new_connections_per_second_all_sources",
-                   absl::StrCat("new connections/s with ", in.source_addresses, " source addresses"),
-                   rate_n < 0 ? -1 : std::floor(rate_n),
-                   rate_n < 0 ? "unknown" : absl::StrFormat("%.0f/s", std::floor(rate_n)),
-                   absl::StrFormat("%d addresses * %s ports / %g s", in.source_addresses,
-                                   Num(ports), hold)});
+    out.push_back(
+        {"new_connections_per_second_all_sources",
+         absl::StrCat("new connections/s with ", in.source_addresses, " source addresses"),
+         rate_n < 0 ? -1 : std::floor(rate_n),
+         rate_n < 0 ? "unknown" : absl::StrFormat("%.0f/s", std::floor(rate_n)),
+         absl::StrFormat("%d addresses * %s ports / %g s", in.source_addresses, Num(ports), hold)});
   }
-  if (!reuse) {
+  if (!reuse && !in.loopback_destination && limits.tcp_tw_reuse == 2 && limits.tcp_timestamps > 0) {
+    double hold_lo = PortHoldSeconds(limits, true);
+    double rate_lo = MaxConnectRate(limits, 1, true);
+    out.push_back(
+        {"new_connections_per_second_loopback", "new connections/s to one loopback destination",
+         rate_lo < 0 ? -1 : std::floor(rate_lo),
+         rate_lo < 0 ? "unknown" : absl::StrFormat("%.0f/s", std::floor(rate_lo)),
+         absl::StrFormat("%s ports / %g s (tcp_tw_reuse=2 reuses loopback TIME_WAIT ports)",
+                         Num(ports), hold_lo)});
+  } else if (!reuse) {
     double rate_reuse = Known(ports) ? static_cast<double>(ports) / 1.0 : -1;
     out.push_back({"new_connections_per_second_tw_reuse",
                    "new connections/s with tcp_tw_reuse=1 (and tcp_timestamps=1)",
@@ -206,7 +214,8 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
   }
 
   int64_t backlog = EffectiveBacklog(limits, in.requested_backlog);
-  out.push_back({"effective_backlog", absl::StrCat("accept queue of listen(", in.requested_backlog, ")"),
+  out.push_back({"effective_backlog",
+                 absl::StrCat("accept queue of listen(", in.requested_backlog, ")"),
                  static_cast<double>(backlog), Num(backlog),
                  absl::StrCat("min(", in.requested_backlog, ", somaxconn ", Num(limits.somaxconn),
                               "); when full: ",
@@ -220,10 +229,9 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
                  absl::StrCat("tcp_syn_retries ", Num(limits.tcp_syn_retries),
                               ": 1 + 2 + 4 + ... s from the initial 1 s RTO, each step <= 120 s")});
   double synack = SynAckGiveUpSeconds(limits);
-  out.push_back({"synack_give_up", "server gives up an unanswered SYN-ACK", synack,
-                 FormatSeconds(synack),
-                 absl::StrCat("tcp_synack_retries ", Num(limits.tcp_synack_retries),
-                              ": 1 + 2 + 4 + ... s")});
+  out.push_back(
+      {"synack_give_up", "server gives up an unanswered SYN-ACK", synack, FormatSeconds(synack),
+       absl::StrCat("tcp_synack_retries ", Num(limits.tcp_synack_retries), ": 1 + 2 + 4 + ... s")});
   double dead = DeadPeerSeconds(limits);
   out.push_back({"dead_peer_detection", "a dead peer noticed with unacked data", dead,
                  FormatSeconds(dead),
@@ -237,12 +245,12 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
                               Num(limits.tcp_keepalive_intvl), " * probes ",
                               Num(limits.tcp_keepalive_probes))});
   int64_t max_conns = MaxOpenConnectionsPerProcess(limits);
-  out.push_back({"max_connections_per_process", "open connections one process can hold",
-                 static_cast<double>(max_conns), Num(max_conns),
-                 absl::StrCat("RLIMIT_NOFILE soft ", Num(limits.nofile_soft), " - 3 open (hard ",
-                              Num(limits.nofile_hard), ", raisable up to fs.nr_open ",
-                              Num(limits.nr_open), "; fs.file-max ", Num(limits.file_max),
-                              " for the system)")});
+  out.push_back(
+      {"max_connections_per_process", "open connections one process can hold",
+       static_cast<double>(max_conns), Num(max_conns),
+       absl::StrCat("RLIMIT_NOFILE soft ", Num(limits.nofile_soft), " - 3 open (hard ",
+                    Num(limits.nofile_hard), ", raisable up to fs.nr_open ", Num(limits.nr_open),
+                    "; fs.file-max ", Num(limits.file_max), " for the system)")});
   BufferMemory memory = BufferMemoryFor(limits, in.connections);
   out.push_back(
       {"buffer_memory", absl::StrCat("TCP buffer memory of ", in.connections, " connections"),

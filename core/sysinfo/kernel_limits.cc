@@ -47,7 +47,8 @@ int64_t FromRlim(rlim_t value) {
 
 std::vector<std::pair<int64_t, int64_t>> ParsePortRanges(absl::string_view text) {
   std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (absl::string_view piece : absl::StrSplit(text, absl::ByAnyChar(", \t\n"), absl::SkipEmpty())) {
+  for (absl::string_view piece :
+       absl::StrSplit(text, absl::ByAnyChar(", \t\n"), absl::SkipEmpty())) {
     std::vector<absl::string_view> ends = absl::StrSplit(piece, absl::MaxSplits('-', 1));
     int64_t low = 0;
     int64_t high = 0;
@@ -95,7 +96,8 @@ KernelLimits ReadKernelLimits(const ProcFs& proc) {
   l.tcp_abort_on_overflow = ReadInt(proc, "net.ipv4.tcp_abort_on_overflow");
   l.netdev_max_backlog = ReadInt(proc, "net.core.netdev_max_backlog");
 
-  if (absl::StatusOr<std::vector<int64_t>> range = proc.ReadSysctlInts("net.ipv4.ip_local_port_range");
+  if (absl::StatusOr<std::vector<int64_t>> range =
+          proc.ReadSysctlInts("net.ipv4.ip_local_port_range");
       range.ok() && range->size() == 2) {
     l.port_range_low = (*range)[0];
     l.port_range_high = (*range)[1];

@@ -29,16 +29,16 @@ struct KernelLimits {
   int64_t netdev_max_backlog = kUnknown;     // per-CPU input queue of received packets
 
   // Client side: ports and TIME_WAIT.
-  int64_t port_range_low = kUnknown;   // net.ipv4.ip_local_port_range, inclusive
+  int64_t port_range_low = kUnknown;  // net.ipv4.ip_local_port_range, inclusive
   int64_t port_range_high = kUnknown;
   // net.ipv4.ip_local_reserved_ports as inclusive ranges ("8080,9000-9009").
   std::vector<std::pair<int64_t, int64_t>> reserved_ports;
   bool reserved_ports_known = false;
-  int64_t tcp_tw_reuse = kUnknown;        // 0 off, 1 on, 2 loopback only (current default)
+  int64_t tcp_tw_reuse = kUnknown;           // 0 off, 1 on, 2 loopback only (current default)
   int64_t tcp_tw_reuse_delay_ms = kUnknown;  // 6.13+: TIME_WAIT age before reuse; 1000 ms before
-  int64_t tcp_timestamps = kUnknown;      // tw_reuse needs them (1 or 2)
-  int64_t tcp_fin_timeout = kUnknown;     // FIN_WAIT2 only; TIME_WAIT is fixed at 60 s
-  int64_t tcp_max_tw_buckets = kUnknown;  // TIME_WAIT sockets beyond this are destroyed at once
+  int64_t tcp_timestamps = kUnknown;         // tw_reuse needs them (1 or 2)
+  int64_t tcp_fin_timeout = kUnknown;        // FIN_WAIT2 only; TIME_WAIT is fixed at 60 s
+  int64_t tcp_max_tw_buckets = kUnknown;     // TIME_WAIT sockets beyond this are destroyed at once
   int64_t ip_unprivileged_port_start = kUnknown;
 
   // Timers.
@@ -49,7 +49,8 @@ struct KernelLimits {
   int64_t tcp_keepalive_intvl = kUnknown;
   int64_t tcp_keepalive_probes = kUnknown;
 
-  // Memory. tcp_rmem/tcp_wmem are bytes {min, default, max}; tcp_mem is pages {low, pressure, high}.
+  // Memory. tcp_rmem/tcp_wmem are bytes {min, default, max}; tcp_mem is pages {low, pressure,
+  // high}.
   std::array<int64_t, 3> tcp_rmem = {kUnknown, kUnknown, kUnknown};
   std::array<int64_t, 3> tcp_wmem = {kUnknown, kUnknown, kUnknown};
   std::array<int64_t, 3> tcp_mem = {kUnknown, kUnknown, kUnknown};
@@ -60,8 +61,8 @@ struct KernelLimits {
   // File descriptors.
   int64_t nofile_soft = kUnknown;  // RLIMIT_NOFILE of this process (RLIM_INFINITY as INT64_MAX)
   int64_t nofile_hard = kUnknown;
-  int64_t nr_open = kUnknown;      // fs.nr_open: the most RLIMIT_NOFILE can be raised to
-  int64_t file_max = kUnknown;     // fs.file-max: open files in the whole system
+  int64_t nr_open = kUnknown;   // fs.nr_open: the most RLIMIT_NOFILE can be raised to
+  int64_t file_max = kUnknown;  // fs.file-max: open files in the whole system
 
   int64_t io_uring_disabled = kUnknown;  // kernel.io_uring_disabled (6.6+)
 

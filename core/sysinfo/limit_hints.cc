@@ -32,8 +32,9 @@ std::string PortsHint(const KernelLimits& limits, const HintContext& context) {
   double hold = PortHoldSeconds(limits, context.loopback_destination);
   double rate = MaxConnectRate(limits, context.source_addresses, context.loopback_destination);
   bool reuse = TimeWaitReuseApplies(limits, context.loopback_destination);
-  std::string sources =
-      context.source_addresses > 1 ? absl::StrCat(" x ", context.source_addresses, " source addresses") : "";
+  std::string sources = context.source_addresses > 1
+                            ? absl::StrCat(" x ", context.source_addresses, " source addresses")
+                            : "";
   std::string hold_text = reuse ? absl::StrFormat("a %g s tcp_tw_reuse delay", hold)
                                 : absl::StrFormat("%g s TIME_WAIT", hold);
   std::string fix = reuse ? "widen it (sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\") or "
@@ -43,8 +44,8 @@ std::string PortsHint(const KernelLimits& limits, const HintContext& context) {
   return absl::StrFormat(
       "ip_local_port_range %d-%d gives %d ports%s; at %s that is %.0f new connections/s to one "
       "destination; %s",
-      limits.port_range_low, limits.port_range_high, ports, sources, hold_text,
-      std::floor(rate), fix);
+      limits.port_range_low, limits.port_range_high, ports, sources, hold_text, std::floor(rate),
+      fix);
 }
 
 std::string FdHint(const KernelLimits& limits) {
@@ -58,13 +59,13 @@ std::string FdHint(const KernelLimits& limits) {
   std::string raise =
       limits.nofile_soft < target
           ? absl::StrCat("raise it with 'ulimit -n ", target, "'")
-          : absl::StrCat("raise the hard limit (limits.conf / systemd LimitNOFILE=, up to fs.nr_open ",
-                         Num(limits.nr_open), ")");
-  return absl::StrCat("RLIMIT_NOFILE is ", Num(limits.nofile_soft), " (hard ",
-                      Num(limits.nofile_hard), "): at most ",
-                      Num(MaxOpenConnectionsPerProcess(limits)),
-                      " connections per process; ", raise, "; ENFILE means fs.file-max ",
-                      Num(limits.file_max), " for the whole system");
+          : absl::StrCat(
+                "raise the hard limit (limits.conf / systemd LimitNOFILE=, up to fs.nr_open ",
+                Num(limits.nr_open), ")");
+  return absl::StrCat(
+      "RLIMIT_NOFILE is ", Num(limits.nofile_soft), " (hard ", Num(limits.nofile_hard),
+      "): at most ", Num(MaxOpenConnectionsPerProcess(limits)), " connections per process; ", raise,
+      "; ENFILE means fs.file-max ", Num(limits.file_max), " for the whole system");
 }
 
 std::string ConnectTimeoutHint(const KernelLimits& limits, const HintContext& context) {
@@ -82,9 +83,8 @@ std::string ConnectTimeoutHint(const KernelLimits& limits, const HintContext& co
           ? absl::StrCat(", or nf_conntrack_max ", Num(limits.nf_conntrack_max), " is full")
           : "";
   return absl::StrCat("tcp_syn_retries ", Num(limits.tcp_syn_retries), ": connect gives up after ",
-                      FormatSeconds(seconds),
-                      " of unanswered SYNs; the server's accept queue (", queue,
-                      ") may be full and dropping SYNs (TcpExt.ListenOverflows)", conntrack);
+                      FormatSeconds(seconds), " of unanswered SYNs; the server's accept queue (",
+                      queue, ") may be full and dropping SYNs (TcpExt.ListenOverflows)", conntrack);
 }
 
 std::string DataTimeoutHint(const KernelLimits& limits) {
@@ -116,8 +116,9 @@ std::string NoBufsHint(const KernelLimits& limits) {
     return "";
   }
   return absl::StrCat("tcp_mem allows ", FormatBytes(memory.limit_bytes),
-                      " of TCP buffers in total (pressure from ", FormatBytes(memory.pressure_bytes),
-                      "); each connection may take up to ", FormatBytes(memory.at_max_bytes),
+                      " of TCP buffers in total (pressure from ",
+                      FormatBytes(memory.pressure_bytes), "); each connection may take up to ",
+                      FormatBytes(memory.at_max_bytes),
                       " (tcp_rmem+tcp_wmem max); use smaller SO_RCVBUF/SO_SNDBUF or raise "
                       "net.ipv4.tcp_mem");
 }

@@ -49,9 +49,7 @@ std::string Count(double value) {
 }
 
 // Rounds up to a round number a person would type: multiples of 1024 (fds, queues).
-int64_t RoundUp1024(double value) {
-  return static_cast<int64_t>(std::ceil(value / 1024.0)) * 1024;
-}
+int64_t RoundUp1024(double value) { return static_cast<int64_t>(std::ceil(value / 1024.0)) * 1024; }
 
 void SetStatus(PlanCheck& check, double warn_fraction) {
   if (check.have < 0) {
@@ -100,15 +98,16 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
   }
   // Fixes, cheapest first: a wider range, then TIME_WAIT reuse, then more source addresses.
   KernelLimits wide = l;
-  wide.port_range_low = std::min(l.port_range_low == kUnknown ? kWideLow : l.port_range_low, kWideLow);
+  wide.port_range_low =
+      std::min(l.port_range_low == kUnknown ? kWideLow : l.port_range_low, kWideLow);
   wide.port_range_high = kWideHigh;
   int64_t wide_ports = UsableEphemeralPorts(wide);
   bool widen = ports == kUnknown || wide_ports > ports;
   int64_t best_ports = widen ? wide_ports : ports;
   std::vector<std::string> steps;
   if (widen) {
-    c.sysctl_lines.push_back(absl::StrCat("net.ipv4.ip_local_port_range = ", wide.port_range_low,
-                                          " ", kWideHigh));
+    c.sysctl_lines.push_back(
+        absl::StrCat("net.ipv4.ip_local_port_range = ", wide.port_range_low, " ", kWideHigh));
     steps.push_back(absl::StrCat("widen the range to ", best_ports,
                                  " ports: sysctl -w net.ipv4.ip_local_port_range=\"",
                                  wide.port_range_low, " ", kWideHigh, "\""));
@@ -121,26 +120,29 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
       c.sysctl_lines.push_back("net.ipv4.tcp_timestamps = 1");
     }
     need_now = static_cast<double>(o.connections) + std::ceil(o.conn_rate * 1.0);
-    steps.push_back(absl::StrCat("reuse TIME_WAIT ports after 1 s: sysctl -w net.ipv4.tcp_tw_reuse=1",
-                                 l.tcp_timestamps == 0 ? " net.ipv4.tcp_timestamps=1" : "",
-                                 " (needs timestamps on both ends)"));
+    steps.push_back(
+        absl::StrCat("reuse TIME_WAIT ports after 1 s: sysctl -w net.ipv4.tcp_tw_reuse=1",
+                     l.tcp_timestamps == 0 ? " net.ipv4.tcp_timestamps=1" : "",
+                     " (needs timestamps on both ends)"));
   }
   if (need_now > static_cast<double>(best_ports * sources)) {
-    int64_t needed_sources =
-        static_cast<int64_t>(std::ceil(need_now / static_cast<double>(std::max<int64_t>(1, best_ports))));
+    int64_t needed_sources = static_cast<int64_t>(
+        std::ceil(need_now / static_cast<double>(std::max<int64_t>(1, best_ports))));
     std::string where =
         loopback ? absl::StrCat("127.0.0.1-127.0.0.", std::min<int64_t>(needed_sources, 254),
                                 " are already local on lo")
                  : "add them with 'ip addr add ADDR/32 dev IFACE'";
-    steps.push_back(absl::StrCat("spread over ", needed_sources, " source addresses (--source-ips ",
-                                 needed_sources, "; ", where,
-                                 "; bind with IP_BIND_ADDRESS_NO_PORT so ports stay per destination)"));
+    steps.push_back(absl::StrCat(
+        "spread over ", needed_sources, " source addresses (--source-ips ", needed_sources, "; ",
+        where, "; bind with IP_BIND_ADDRESS_NO_PORT so ports stay per destination)"));
   }
+  // The steps above add up; spreading over source addresses alone is the alternative.
+  c.fix = absl::StrJoin(steps, ", and ");
   if (ports != kUnknown && c.need > static_cast<double>(ports * sources)) {
-    int64_t sources_alone = static_cast<int64_t>(std::ceil(c.need / static_cast<double>(std::max<int64_t>(1, ports))));
-    steps.push_back(absl::StrCat("or, with no sysctl, --source-ips ", sources_alone));
+    int64_t sources_alone =
+        static_cast<int64_t>(std::ceil(c.need / static_cast<double>(std::max<int64_t>(1, ports))));
+    absl::StrAppend(&c.fix, "; or, with no sysctl, --source-ips ", sources_alone);
   }
-  c.fix = absl::StrJoin(steps, "; ");
   return c;
 }
 
@@ -151,24 +153,27 @@ PlanCheck NofileCheck(const PlanOptions& o, bool loopback, const KernelLimits& l
   c.unit = "fds";
   c.need = static_cast<double>(o.connections + o.reserved_fds);
   c.have = l.nofile_soft == kUnknown ? -1 : static_cast<double>(l.nofile_soft);
-  c.formula = absl::StrCat("need ", o.connections, " connections + ", o.reserved_fds,
-                           " other fds; have soft limit ", Count(c.have), " (hard ",
-                           l.nofile_hard == kUnknown ? "?" : Count(static_cast<double>(l.nofile_hard)),
-                           ")", loopback ? "; the server on this host needs as many" : "");
+  c.formula =
+      absl::StrCat("need ", o.connections, " connections + ", o.reserved_fds,
+                   " other fds; have soft limit ", Count(c.have), " (hard ",
+                   l.nofile_hard == kUnknown ? "?" : Count(static_cast<double>(l.nofile_hard)), ")",
+                   loopback ? "; the server on this host needs as many" : "");
   SetStatus(c, 0.9);
   c.error_phase = Phase::kSocket;
   c.error = "socket EMFILE";
   c.symptom = absl::StrCat("socket() fails with EMFILE (Too many open files) at ",
-                           Count(c.have - static_cast<double>(o.reserved_fds)),
-                           " connections", loopback ? "; the server's accept() too" : "");
+                           Count(c.have - static_cast<double>(o.reserved_fds)), " connections",
+                           loopback ? "; the server's accept() too" : "");
   if (c.status == CheckStatus::kOk) {
     return c;
   }
   int64_t target = RoundUp1024(c.need);
   if (l.nofile_hard != kUnknown && target <= l.nofile_hard) {
     c.shell_lines.push_back(absl::StrCat("ulimit -n ", target));
-    c.fix = absl::StrCat("raise the soft limit in the shell that runs the load (and the server): "
-                         "ulimit -n ", target);
+    c.fix = absl::StrCat(
+        "raise the soft limit in the shell that runs the load (and the server): "
+        "ulimit -n ",
+        target);
     return c;
   }
   if (l.nr_open != kUnknown && target > l.nr_open) {
@@ -192,8 +197,9 @@ PlanCheck FileMaxCheck(const PlanOptions& o, bool loopback, const KernelLimits& 
   double per_side = static_cast<double>(o.connections + o.reserved_fds);
   c.need = loopback ? 2 * per_side : per_side;
   c.have = l.file_max == kUnknown ? -1 : static_cast<double>(l.file_max);
-  c.formula = absl::StrCat("need ", Count(c.need), loopback ? " (client + server on this host)" : "",
-                           "; have ", Count(c.have), " for the whole system");
+  c.formula =
+      absl::StrCat("need ", Count(c.need), loopback ? " (client + server on this host)" : "",
+                   "; have ", Count(c.have), " for the whole system");
   SetStatus(c, 0.9);
   c.error_phase = Phase::kSocket;
   c.error = "socket ENFILE";
@@ -214,14 +220,18 @@ PlanCheck BacklogCheck(const PlanOptions& o, const KernelLimits& l) {
   int64_t requested = static_cast<int64_t>(o.backlog);
   int64_t effective = EffectiveBacklog(l, requested);
   bool paced = o.conn_rate > 0;
-  c.need = paced ? std::ceil(o.conn_rate * kAcceptStallSeconds) : static_cast<double>(o.connections);
+  c.need =
+      paced ? std::ceil(o.conn_rate * kAcceptStallSeconds) : static_cast<double>(o.connections);
   c.have = effective == kUnknown ? -1 : static_cast<double>(effective);
   c.formula = absl::StrCat(
-      "need ", paced ? absl::StrFormat("%g/s * %g s accept pause", o.conn_rate, kAcceptStallSeconds)
-                     : absl::StrCat(o.connections, " unpaced connects at once"),
-      " = ", Count(c.need), "; have min(backlog ", requested > 0 ? absl::StrCat(requested) : "somaxconn",
-      ", somaxconn ", l.somaxconn == kUnknown ? "?" : absl::StrCat(l.somaxconn), ") = ",
-      Count(c.have));
+      "need ",
+      paced ? absl::StrFormat("%g/s * %g s accept pause", o.conn_rate, kAcceptStallSeconds)
+            : absl::StrCat(o.connections, " unpaced connects at once"),
+      " = ", Count(c.need), "; have ",
+      requested > 0 ? absl::StrCat("min(backlog ", requested, ", somaxconn ",
+                                   l.somaxconn == kUnknown ? "?" : absl::StrCat(l.somaxconn),
+                                   ") = ", Count(c.have))
+                    : absl::StrCat("somaxconn ", Count(c.have), " (server default)"));
   // A queue shorter than the burst only overflows when the server falls behind: a warning.
   SetStatus(c, 1.0);
   if (c.status == CheckStatus::kBreaks) {
@@ -235,15 +245,15 @@ PlanCheck BacklogCheck(const PlanOptions& o, const KernelLimits& l) {
   double timeout = ConnectTimeoutSeconds(l);
   c.error_phase = Phase::kConnect;
   c.error = l.tcp_abort_on_overflow == 1 ? "read ECONNRESET" : "connect ETIMEDOUT";
-  c.symptom =
-      l.tcp_abort_on_overflow == 1
-          ? "a full accept queue answers the final ACK with RST (tcp_abort_on_overflow=1): "
-            "ECONNRESET on the first read or write"
-          : absl::StrCat("a full accept queue drops SYNs (TcpExt.ListenOverflows): connect() "
-                         "stalls 1 s, 3 s, 7 s ... and fails with ETIMEDOUT after ",
-                         FormatSeconds(timeout), " (tcp_syn_retries ",
-                         l.tcp_syn_retries == kUnknown ? "?" : absl::StrCat(l.tcp_syn_retries),
-                         "); syncookies do not help a full accept queue");
+  c.symptom = l.tcp_abort_on_overflow == 1
+                  ? "a full accept queue answers the final ACK with RST (tcp_abort_on_overflow=1): "
+                    "ECONNRESET on the first read or write"
+                  : absl::StrCat(
+                        "a full accept queue drops SYNs (TcpExt.ListenOverflows): connect() "
+                        "stalls 1 s, 3 s, 7 s ... and fails with ETIMEDOUT after ",
+                        FormatSeconds(timeout), " (tcp_syn_retries ",
+                        l.tcp_syn_retries == kUnknown ? "?" : absl::StrCat(l.tcp_syn_retries),
+                        "); syncookies do not help a full accept queue");
   if (c.status != CheckStatus::kOk) {
     int64_t target = std::max<int64_t>(RoundUp1024(c.need), requested);
     if (l.somaxconn == kUnknown || target > l.somaxconn) {
@@ -252,12 +262,10 @@ PlanCheck BacklogCheck(const PlanOptions& o, const KernelLimits& l) {
     if (l.tcp_max_syn_backlog != kUnknown && target > l.tcp_max_syn_backlog) {
       c.sysctl_lines.push_back(absl::StrCat("net.ipv4.tcp_max_syn_backlog = ", target));
     }
-    c.fix = absl::StrCat("listen with a backlog of at least ", target,
-                         " (socklab-server --backlog ", target, ")",
-                         c.sysctl_lines.empty() ? ""
-                                                : absl::StrCat(" and sysctl -w net.core.somaxconn=",
-                                                               target),
-                         paced ? "" : ", or pace the connects (--connect-rate)");
+    c.fix = absl::StrCat(
+        "listen with a backlog of at least ", target, " (socklab-server --backlog ", target, ")",
+        c.sysctl_lines.empty() ? "" : absl::StrCat(" and sysctl -w net.core.somaxconn=", target),
+        paced ? "" : ", or pace the connects (--connect-rate)");
   }
   return c;
 }
@@ -267,15 +275,21 @@ PlanCheck ConntrackCheck(const PlanOptions& o, const KernelLimits& l) {
   c.key = "conntrack";
   c.limit = "net.netfilter.nf_conntrack_max";
   c.unit = "flows";
-  double time_wait = l.nf_conntrack_time_wait == kUnknown ? 120.0
-                                                          : static_cast<double>(l.nf_conntrack_time_wait);
+  double time_wait =
+      l.nf_conntrack_time_wait == kUnknown ? 120.0 : static_cast<double>(l.nf_conntrack_time_wait);
   double others = l.nf_conntrack_count == kUnknown ? 0 : static_cast<double>(l.nf_conntrack_count);
   c.need = static_cast<double>(o.connections) + std::ceil(o.conn_rate * time_wait) + others;
   c.have = static_cast<double>(l.nf_conntrack_max);
-  c.formula = absl::StrFormat("need %d open + %g/s * %g s conntrack TIME_WAIT + %.0f tracked now = %s; have %d",
-                              o.connections, o.conn_rate, time_wait, others, Count(c.need),
-                              l.nf_conntrack_max);
+  c.formula = absl::StrFormat(
+      "need %d open + %g/s * %g s conntrack TIME_WAIT + %.0f tracked now = %s; have %d",
+      o.connections, o.conn_rate, time_wait, others, Count(c.need), l.nf_conntrack_max);
   SetStatus(c, 0.8);
+  // Since 4.x conntrack hooks a namespace only when a rule needs it: an empty table most likely
+  // means this traffic is not tracked, so the limit may never apply.
+  if (c.status == CheckStatus::kBreaks && l.nf_conntrack_count == 0) {
+    c.status = CheckStatus::kWarn;
+    c.formula += " (nothing tracked now: probably no rule tracks this traffic)";
+  }
   c.error_phase = Phase::kConnect;
   c.error = "connect ETIMEDOUT";
   c.symptom =
@@ -299,8 +313,8 @@ PlanCheck MemoryCheck(const PlanOptions& o, const KernelLimits& l) {
   c.need = memory.at_defaults_bytes < 0 ? 0 : memory.at_defaults_bytes;
   c.have = memory.limit_bytes;
   c.formula = absl::StrCat(
-      o.connections, " * (tcp_rmem ", l.tcp_rmem[1], " + tcp_wmem ", l.tcp_wmem[1], ") = ",
-      memory.at_defaults_bytes < 0 ? "?" : FormatBytes(memory.at_defaults_bytes),
+      o.connections, " * (tcp_rmem ", l.tcp_rmem[1], " + tcp_wmem ", l.tcp_wmem[1],
+      ") = ", memory.at_defaults_bytes < 0 ? "?" : FormatBytes(memory.at_defaults_bytes),
       " if every queue fills to its default; tcp_mem pressure ",
       memory.pressure_bytes < 0 ? "?" : FormatBytes(memory.pressure_bytes), ", limit ",
       memory.limit_bytes < 0 ? "?" : FormatBytes(memory.limit_bytes));
@@ -316,9 +330,10 @@ PlanCheck MemoryCheck(const PlanOptions& o, const KernelLimits& l) {
       "above tcp_mem pressure the kernel shrinks buffers; at the limit sends stall, 'TCP: out of "
       "memory' appears in dmesg and connections may be reset";
   if (c.status != CheckStatus::kOk) {
-    c.fix = absl::StrCat("cap per-connection buffers (SO_RCVBUF/SO_SNDBUF) or, if the RAM is there, "
-                         "raise net.ipv4.tcp_mem (pages) above ",
-                         static_cast<int64_t>(std::ceil(c.need / static_cast<double>(l.page_size))));
+    c.fix = absl::StrCat(
+        "cap per-connection buffers (SO_RCVBUF/SO_SNDBUF) or, if the RAM is there, "
+        "raise net.ipv4.tcp_mem (pages) above ",
+        static_cast<int64_t>(std::ceil(c.need / static_cast<double>(l.page_size))));
   }
   return c;
 }
@@ -330,7 +345,8 @@ PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, bool loopback, const Kernel
   c.unit = "TIME_WAIT sockets";
   c.need = std::ceil(o.conn_rate * kTimeWaitSeconds);
   c.have = l.tcp_max_tw_buckets == kUnknown ? -1 : static_cast<double>(l.tcp_max_tw_buckets);
-  c.formula = absl::StrFormat("%g/s * 60 s = %s; have %s", o.conn_rate, Count(c.need), Count(c.have));
+  c.formula =
+      absl::StrFormat("%g/s * 60 s = %s; have %s", o.conn_rate, Count(c.need), Count(c.have));
   c.status = c.have >= 0 && c.need > c.have ? CheckStatus::kWarn : CheckStatus::kOk;
   (void)loopback;
   c.error_phase = Phase::kConnect;
@@ -444,10 +460,10 @@ Plan MakePlan(const PlanOptions& options, const KernelLimits& limits) {
 }
 
 std::string SysctlSnippet(const Plan& plan, absl::string_view command_line) {
-  std::string out = absl::StrCat(
-      "# Written by: ", command_line, "\n# Workload: ", plan.assumptions,
-      "\n# Apply with: sysctl -p <this file>, or copy it to /etc/sysctl.d/ and run sysctl --system.\n"
-      "# socklab never applies it itself.\n");
+  std::string out = absl::StrCat("# Written by: ", command_line, "\n# Workload: ", plan.assumptions,
+                                 "\n# Apply with: sysctl -p <this file>, or copy it to "
+                                 "/etc/sysctl.d/ and run sysctl --system.\n"
+                                 "# socklab never applies it itself.\n");
   std::vector<std::string> lines = plan.SuggestedSysctls();
   if (lines.empty()) {
     absl::StrAppend(&out, "# No sysctl change needed for this workload.\n");

@@ -15,11 +15,11 @@ namespace socklab {
 // while `conn_rate` new connections per second replace ones the client closes (the client
 // closing first, as `socklab load --churn` does, leaves the TIME_WAIT on the client).
 struct PlanOptions {
-  uint64_t connections = 0;     // held open at once
-  double conn_rate = 0;         // new connections/s; 0: open `connections` once, unpaced
-  SocketAddress target;         // destination address:port
-  uint64_t source_ips = 1;      // client source addresses spread over
-  uint64_t backlog = 0;         // the server's listen() backlog; 0: the server asks for somaxconn
+  uint64_t connections = 0;  // held open at once
+  double conn_rate = 0;      // new connections/s; 0: open `connections` once, unpaced
+  SocketAddress target;      // destination address:port
+  uint64_t source_ips = 1;   // client source addresses spread over
+  uint64_t backlog = 0;      // the server's listen() backlog; 0: the server asks for somaxconn
   // FDs the client process needs besides its connections (stdio, epoll/io_uring, timers).
   uint64_t reserved_fds = 16;
 
@@ -36,17 +36,17 @@ absl::string_view CheckStatusName(CheckStatus status);  // "ok", "warn", "breaks
 
 // One limit held against the workload.
 struct PlanCheck {
-  std::string key;          // "ephemeral_ports", "nofile", ...
-  std::string limit;        // the parameters involved: "net.ipv4.ip_local_port_range"
-  double need = 0;          // what the workload needs, in `unit`
-  double have = -1;         // what the machine gives; negative: unknown
-  std::string unit;         // "ports", "fds", ...
-  std::string formula;      // how `need` and `have` were computed, with the numbers
+  std::string key;      // "ephemeral_ports", "nofile", ...
+  std::string limit;    // the parameters involved: "net.ipv4.ip_local_port_range"
+  double need = 0;      // what the workload needs, in `unit`
+  double have = -1;     // what the machine gives; negative: unknown
+  std::string unit;     // "ports", "fds", ...
+  std::string formula;  // how `need` and `have` were computed, with the numbers
   CheckStatus status = CheckStatus::kOk;
-  Phase error_phase = Phase::kConnect;  // where the error shows when it breaks
-  std::string error;        // "connect EADDRNOTAVAIL"
-  std::string symptom;      // what the user sees, in words
-  std::string fix;          // the exact fix, in words and commands
+  Phase error_phase = Phase::kConnect;    // where the error shows when it breaks
+  std::string error;                      // "connect EADDRNOTAVAIL"
+  std::string symptom;                    // what the user sees, in words
+  std::string fix;                        // the exact fix, in words and commands
   std::vector<std::string> sysctl_lines;  // "net.ipv4.ip_local_port_range = 1024 65535"
   std::vector<std::string> shell_lines;   // "ulimit -n 65536" (not sysctls)
 

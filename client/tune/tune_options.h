@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/sysinfo/plan.h"
+
+namespace socklab::client {
+
+// Everything `socklab tune` was asked, copied once from the flags. Thread affinity: none.
+struct TuneOptions {
+  std::string root = "/";  // read /proc/sys below this directory (fixture trees in tests)
+  bool json = false;
+  bool plan = false;
+  // Plan inputs (only with --plan).
+  uint64_t connections = 0;
+  uint64_t conn_rate = 0;
+  std::string target;
+  uint64_t source_ips = 1;
+  uint64_t backlog = 0;
+  std::string sysctl_file;  // write the suggested settings here (never applied)
+  // Which plan flags the user gave, so that using one without --plan is an error.
+  bool any_plan_flag = false;
+
+  // UsageError (exit 2) for flags that contradict each other or values out of range.
+  absl::Status Validate() const;
+  // The plan inputs as the library takes them; call after Validate().
+  absl::StatusOr<PlanOptions> ToPlanOptions() const;
+};
+
+}  // namespace socklab::client

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/sysinfo/derivations.h"
+#include "core/sysinfo/kernel_limits.h"
+#include "core/sysinfo/machine.h"
+#include "core/sysinfo/plan.h"
+#include "nlohmann/json_fwd.hpp"
+
+namespace socklab::client {
+
+// One row of the parameter table.
+struct ParamRow {
+  std::string name;     // "net.core.somaxconn", "RLIMIT_NOFILE"
+  std::string value;    // as the kernel shows it ("32768 60999"), or "unreadable"
+  std::string meaning;  // what it means on this machine, in numbers
+  std::string status;   // "ok", "low", "note", "limits your plan", "may limit your plan", ...
+};
+
+// Everything `socklab tune` reports, built once and rendered as text or JSON.
+struct TuneReport {
+  MachineInfo machine;
+  KernelLimits limits;
+  std::vector<ParamRow> parameters;
+  std::vector<Derivation> derivations;
+  bool has_plan = false;
+  Plan plan;
+};
+
+// Builds the report; `plan` may be null. Pure. Thread affinity: none.
+TuneReport MakeTuneReport(const MachineInfo& machine, const KernelLimits& limits, const Plan* plan);
+
+std::string TuneReportToText(const TuneReport& report);
+nlohmann::json TuneReportToJson(const TuneReport& report);
+
+}  // namespace socklab::client
