@@ -1,0 +1,68 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/base/unique_fd.h"
+#include "core/loop/event_loop.h"
+#include "core/net/address.h"
+#include "server/echo_worker.h"
+#include "server/server_options.h"
+#include "server/server_stats.h"
+
+namespace socklab::server {
+
+// The RFC 862 echo server: `threads` workers, each an EventLoop on its own thread with its own
+// SO_REUSEPORT listener (or one shared listener with reuse_port = false).
+//
+// Thread affinity: Start/Wait/destructor from one controlling thread; Shutdown() and Stats()
+// from any thread. Owns the workers, their threads and the listeners.
+class EchoServer {
+ public:
+  // Resolves the backend (auto falls back to epoll with a reason), binds the listeners and
+  // starts serving. Setup failures are ErrnoErrors naming the address and the errno
+  // ("bind 127.0.0.1:7007: Address already in use (EADDRINUSE). ...").
+  static absl::StatusOr<std::unique_ptr<EchoServer>> Start(const ServerOptions& options);
+  // Shuts down (draining up to the drain timeout) and waits.
+  ~EchoServer();
+
+  // The bound address, with the real port when the options asked for port 0.
+  const SocketAddress& address() const { return address_; }
+  loop::Backend backend() const { return backend_; }
+  // Why auto did not choose io_uring (empty when it did, or when epoll was asked for).
+  const std::string& fallback_reason() const { return fallback_reason_; }
+  int threads() const { return static_cast<int>(workers_.size()); }
+  const ServerOptions& options() const { return options_; }
+
+  // Any thread: stop accepting, let connections with echo bytes outstanding finish up to
+  // options().drain_timeout, then close the rest. Returns at once; Wait() for the end.
+  void Shutdown();
+  // Waits for every worker to finish (after Shutdown(), or a worker's fatal loop error). The
+  // error is the first worker's loop failure, if any.
+  absl::Status Wait();
+  // Any thread: true once Shutdown() ran or a worker stopped on a loop failure.
+  bool stopping() const { return shared_.draining.load(std::memory_order_acquire); }
+
+  // Any thread: the counters summed over the workers.
+  StatsSnapshot Stats() const;
+
+ private:
+  EchoServer() = default;
+
+  ServerOptions options_;
+  SocketAddress address_;
+  loop::Backend backend_ = loop::Backend::kEpoll;
+  std::string fallback_reason_;
+  SharedState shared_;
+  UniqueFd shared_listener_;  // only with reuse_port = false
+  std::vector<std::unique_ptr<EchoWorker>> workers_;
+  std::vector<std::thread> threads_;
+  std::vector<absl::Status> results_;
+  bool waited_ = false;
+};
+
+}  // namespace socklab::server

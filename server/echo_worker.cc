@@ -1,0 +1,481 @@
+#include "server/echo_worker.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/time/time.h"
+#include "core/base/check.h"
+#include "core/base/clock.h"
+#include "core/base/status.h"
+#include "core/base/status_macros.h"
+#include "core/net/socket.h"
+
+namespace socklab::server {
+namespace {
+
+using loop::Completion;
+using loop::Op;
+using loop::Token;
+
+// The worker's own operations use generation 0, which no connection has.
+constexpr Token kAcceptToken = ConnectionTable::MakeToken(0, 0);
+constexpr Token kBackoffToken = ConnectionTable::MakeToken(1, 0);
+constexpr Token kSweepToken = ConnectionTable::MakeToken(2, 0);
+
+// Accept back-off after running out of fds: long enough that a full fd table costs a few
+// syscalls per second, short enough that the first freed fd is used soon.
+constexpr int64_t kBackoffMinNs = 10'000'000;     // 10 ms
+constexpr int64_t kBackoffMaxNs = 1'000'000'000;  // 1 s
+
+// Spare 16 KiB chunks kept per worker after a burst (1 MiB).
+constexpr size_t kPoolSpareChunks = 64;
+
+absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
+  if (options.nodelay) {
+    SOCKLAB_RETURN_IF_ERROR(SetNoDelay(fd, true));
+  }
+  if (options.linger.mode != Linger::Mode::kOff) {
+    SOCKLAB_RETURN_IF_ERROR(SetLinger(fd, options.linger));
+  }
+  if (options.rcvbuf > 0) {
+    SOCKLAB_RETURN_IF_ERROR(SetReceiveBuffer(fd, options.rcvbuf));
+  }
+  if (options.sndbuf > 0) {
+    SOCKLAB_RETURN_IF_ERROR(SetSendBuffer(fd, options.sndbuf));
+  }
+  return absl::OkStatus();
+}
+
+int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
+
+}  // namespace
+
+EchoWorker::EchoWorker(const ServerOptions& options, int listener, bool owned,
+                       SharedState* shared)
+    : options_(options),
+      shared_(shared),
+      listener_(listener),
+      owns_listener_(owned),
+      pool_(kPoolSpareChunks) {
+  // Timeouts are checked by one periodic sweep over the table rather than a timer per
+  // connection: no timer churn on the data path, and a check costs a few ns per connection.
+  int64_t shortest = 0;
+  for (absl::Duration d : {options.idle_timeout, options.write_timeout}) {
+    int64_t ns = ToNanos(d);
+    if (ns > 0 && (shortest == 0 || ns < shortest)) {
+      shortest = ns;
+    }
+  }
+  if (shortest > 0) {
+    sweep_period_ns_ = std::clamp<int64_t>(shortest / 8, 5'000'000, 1'000'000'000);
+  }
+}
+
+EchoWorker::~EchoWorker() {
+  // Connections still in the table (Run() never ran or failed) give their fds back.
+  for (size_t slot = 0; slot < table_.capacity(); ++slot) {
+    Connection& conn = table_.at(static_cast<uint32_t>(slot));
+    if (conn.in_use && !conn.closing && conn.fd >= 0) {
+      ::close(conn.fd);
+    }
+  }
+  loop_.reset();
+  for (size_t slot = 0; slot < table_.capacity(); ++slot) {
+    table_.at(static_cast<uint32_t>(slot)).echo.Clear(pool_);
+  }
+  if (owns_listener_ && listener_open_) {
+    ::close(listener_);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const ServerOptions& options,
+                                                               loop::Backend backend,
+                                                               int listener, bool owned,
+                                                               SharedState* shared) {
+  std::unique_ptr<EchoWorker> worker(new EchoWorker(options, listener, owned, shared));
+  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_, loop::EventLoop::Create(backend, worker.get()));
+  return worker;
+}
+
+absl::Status EchoWorker::Run() {
+  UpdateAccept();
+  if (sweep_period_ns_ > 0) {
+    loop_->AddTimer(MonotonicNanos() + sweep_period_ns_, kSweepToken);
+    sweep_armed_ = true;
+  }
+  while (true) {
+    int64_t now = MonotonicNanos();
+    if (!draining_ && shared_->draining.load(std::memory_order_acquire)) {
+      StartDrain(now);
+    }
+    int64_t wait_ns = -1;  // until a completion, a timer or a Wake()
+    if (draining_) {
+      int64_t deadline = shared_->drain_deadline_ns.load(std::memory_order_relaxed);
+      if (!forced_ && now >= deadline) {
+        forced_ = true;
+        CloseAll();
+      }
+      if (table_.in_use() == 0 && !accept_armed_) {
+        break;
+      }
+      if (!forced_) {
+        wait_ns = deadline - now;
+      }
+    } else {
+      UpdateAccept();  // another worker may have freed room below --max-connections
+    }
+    absl::StatusOr<int> delivered = loop_->RunOnce(wait_ns);
+    if (!delivered.ok()) {
+      return delivered.status();
+    }
+  }
+  MaybeCloseListener();
+  return absl::OkStatus();
+}
+
+void EchoWorker::OnCompletion(const Completion& c) {
+  if (c.op == Op::kAccept) {
+    OnAccept(c);
+    return;
+  }
+  if (c.op == Op::kTimer) {
+    OnTimer(c.token);
+    return;
+  }
+  Connection* conn = table_.Find(c.token);
+  // A connection is freed only once its last operation completed, so no completion can be
+  // stale; one that is means the in-flight count is wrong.
+  SOCKLAB_CHECK(conn != nullptr, "completion for a freed connection");
+  uint32_t slot = ConnectionTable::SlotOf(c.token);
+  switch (c.op) {
+    case Op::kReceive:
+      OnReceive(*conn, slot, c);
+      break;
+    case Op::kSend:
+      OnSend(*conn, slot, c);
+      break;
+    case Op::kClose:
+      OnClose(*conn, slot, c);
+      break;
+    default:
+      SOCKLAB_CHECK(false, "unexpected operation on a connection");
+  }
+  FreeIfDone(*conn, slot);
+}
+
+void EchoWorker::UpdateAccept() {
+  uint64_t max = options_.max_connections;
+  bool at_limit = max > 0 && shared_->open.load(std::memory_order_relaxed) >= max;
+  if (at_limit && !limit_paused_) {
+    stats_.AddAcceptPauseLimit();
+  }
+  limit_paused_ = at_limit;
+  bool wanted = listener_open_ && !draining_ && !limit_paused_ && !backoff_armed_;
+  if (wanted && !accept_armed_) {
+    accept_armed_ = true;
+    accept_cancel_sent_ = false;
+    loop_->Accept(listener_, kAcceptToken);
+  } else if (!wanted && accept_armed_ && !accept_cancel_sent_) {
+    // Connections that arrive meanwhile wait in the kernel's backlog.
+    accept_cancel_sent_ = true;
+    loop_->CancelAccept(listener_);
+  }
+}
+
+void EchoWorker::ArmBackoff(int64_t now) {
+  if (backoff_armed_) {
+    return;
+  }
+  backoff_ns_ = backoff_ns_ == 0 ? kBackoffMinNs : std::min(backoff_ns_ * 2, kBackoffMaxNs);
+  backoff_armed_ = true;
+  loop_->AddTimer(now + backoff_ns_, kBackoffToken);
+}
+
+void EchoWorker::OnAccept(const Completion& c) {
+  int64_t now = MonotonicNanos();
+  if (!c.more) {
+    accept_armed_ = false;
+    accept_cancel_sent_ = false;
+  }
+  if (c.res >= 0) {
+    OnAccepted(c.res, now);
+  } else {
+    int err = -c.res;
+    switch (err) {
+      case ECANCELED:  // our CancelAccept (limit, back-off or drain)
+        break;
+      case ECONNABORTED:
+        // The peer gave up while the connection sat in the backlog: nothing to do but count.
+        stats_.RecordErrno(Phase::kAccept, err, now);
+        break;
+      case EMFILE:
+      case ENFILE:
+      case ENOBUFS:
+      case ENOMEM:
+        // Out of fds or socket memory: the connection stays in the backlog, so accepting again
+        // at once would fail again at once. Back off and retry.
+        stats_.RecordErrno(Phase::kAccept, err, now);
+        stats_.AddAcceptPauseNoFds();
+        ArmBackoff(now);
+        break;
+      default:
+        // Unknown accept failures (EPERM from a firewall hook, ...) must not spin either.
+        stats_.RecordErrno(Phase::kAccept, err, now);
+        ArmBackoff(now);
+        break;
+    }
+  }
+  if (!draining_) {
+    UpdateAccept();
+  }
+  MaybeCloseListener();
+}
+
+void EchoWorker::OnAccepted(int fd, int64_t now) {
+  if (draining_) {
+    ::close(fd);
+    return;
+  }
+  uint64_t max = options_.max_connections;
+  uint64_t open = shared_->open.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (max > 0 && open > max) {
+    // An accept completed after the limit was reached (another worker took the last place, or
+    // a multishot accept posted before our cancel): closing keeps the limit exact.
+    shared_->open.fetch_sub(1, std::memory_order_relaxed);
+    stats_.AddRejectedOverLimit();
+    ::close(fd);
+    return;
+  }
+  if (absl::Status st = ApplySocketOptions(fd, options_); !st.ok()) {
+    stats_.RecordErrno(Phase::kAccept, ErrnoOf(st).value_or(EINVAL), now);
+    shared_->open.fetch_sub(1, std::memory_order_relaxed);
+    ::close(fd);
+    return;
+  }
+  backoff_ns_ = 0;
+  uint32_t slot = table_.Allocate();
+  Connection& conn = table_.at(slot);
+  conn.fd = fd;
+  conn.last_activity_ns = now;
+  conn.send_progress_ns = now;
+  stats_.AddAccepted();
+  StartReceive(conn, slot);
+}
+
+void EchoWorker::StartReceive(Connection& conn, uint32_t slot) {
+  conn.receiving = true;
+  conn.cancel_receive_sent = false;
+  ++conn.in_flight;
+  loop_->Receive(conn.fd, table_.TokenOf(slot));
+}
+
+void EchoWorker::StartSend(Connection& conn, uint32_t slot) {
+  if (conn.sending || conn.closing || conn.echo.empty()) {
+    return;
+  }
+  // One send in flight per connection keeps the bytes in order without relying on the
+  // backend's ordering; its bytes stay put in the queue's front chunk until it completes.
+  conn.sending = true;
+  ++conn.in_flight;
+  loop_->Send(conn.fd, conn.echo.front_data(), conn.echo.front_size(), table_.TokenOf(slot));
+}
+
+void EchoWorker::CloseConnection(Connection& conn, uint32_t slot) {
+  if (conn.closing) {
+    return;
+  }
+  conn.closing = true;
+  ++conn.in_flight;
+  // The loop cancels the receive and any send (each completes with -ECANCELED), then closes.
+  loop_->Close(conn.fd, table_.TokenOf(slot));
+}
+
+void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
+  if (conn.closing && conn.in_flight == 0) {
+    conn.echo.Clear(pool_);
+    table_.Free(slot);
+  }
+}
+
+void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c) {
+  int64_t now = MonotonicNanos();
+  if (!c.more) {
+    conn.receiving = false;
+    conn.cancel_receive_sent = false;
+    --conn.in_flight;
+  }
+  size_t cap = options_.max_pending_bytes;
+  if (c.res > 0) {
+    stats_.AddBytesIn(static_cast<uint64_t>(c.res));
+    if (conn.closing) {
+      return;  // closing (timeout, error, forced drain): nobody will read the echo
+    }
+    conn.last_activity_ns = now;
+    if (conn.echo.empty()) {
+      conn.send_progress_ns = now;  // the write timeout counts from when bytes start waiting
+    }
+    conn.echo.Append(c.data, static_cast<size_t>(c.res), pool_);
+    StartSend(conn, slot);
+    if (conn.echo.size() > cap) {
+      if (conn.receiving && !conn.cancel_receive_sent) {
+        // Backpressure: the peer is not reading its echo. Stop reading so its bytes wait in our
+        // socket receive buffer and its TCP window closes, instead of in our memory.
+        conn.cancel_receive_sent = true;
+        stats_.AddBackpressurePause();
+        loop_->CancelReceive(conn.fd);
+      }
+    } else if (!conn.receiving && !conn.eof) {
+      StartReceive(conn, slot);  // the receive ended without EOF or error: keep reading
+    }
+    return;
+  }
+  if (c.res == 0) {
+    conn.eof = true;
+    // Half close: the echo of everything received still goes out before our FIN.
+    if (!conn.sending && conn.echo.empty()) {
+      CloseConnection(conn, slot);
+    }
+    return;
+  }
+  int err = -c.res;
+  if (err == ECANCELED) {
+    // Our CancelReceive (backpressure) or Close. Resume if the echo drained meanwhile.
+    if (!conn.closing && !conn.eof && !conn.receiving && conn.echo.size() <= cap / 2) {
+      StartReceive(conn, slot);
+    }
+    return;
+  }
+  if (conn.closing) {
+    return;
+  }
+  stats_.RecordErrno(Phase::kRead, err, now);
+  CloseConnection(conn, slot);
+}
+
+void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
+  int64_t now = MonotonicNanos();
+  conn.sending = false;
+  --conn.in_flight;
+  if (c.res >= 0) {
+    stats_.AddBytesOut(static_cast<uint64_t>(c.res));
+    conn.echo.Consume(static_cast<size_t>(c.res), pool_);
+    if (conn.closing) {
+      return;
+    }
+    if (c.res > 0) {
+      conn.last_activity_ns = now;
+      conn.send_progress_ns = now;
+    }
+    if (!conn.receiving && !conn.eof && conn.echo.size() <= options_.max_pending_bytes / 2) {
+      StartReceive(conn, slot);  // backpressure released
+    }
+    if (!conn.echo.empty()) {
+      StartSend(conn, slot);  // the rest of a short send, or bytes that arrived meanwhile
+    } else if (conn.eof || draining_) {
+      CloseConnection(conn, slot);
+    }
+    return;
+  }
+  int err = -c.res;
+  if (err == ECANCELED || conn.closing) {
+    return;
+  }
+  stats_.RecordErrno(Phase::kWrite, err, now);
+  CloseConnection(conn, slot);
+}
+
+void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& c) {
+  --conn.in_flight;
+  if (c.res < 0) {
+    stats_.RecordErrno(Phase::kClose, -c.res, MonotonicNanos());
+  }
+  stats_.AddClosed();
+  uint64_t before = shared_->open.fetch_sub(1, std::memory_order_relaxed);
+  uint64_t max = options_.max_connections;
+  if (max > 0 && before >= max) {
+    // There is room again: workers paused at the limit re-check it when woken.
+    for (EchoWorker* worker : shared_->workers) {
+      if (worker != this) {
+        worker->Wake();
+      }
+    }
+  }
+}
+
+void EchoWorker::OnTimer(Token token) {
+  int64_t now = MonotonicNanos();
+  if (token == kBackoffToken) {
+    backoff_armed_ = false;
+    if (!draining_) {
+      UpdateAccept();
+    }
+    return;
+  }
+  if (token == kSweepToken) {
+    Sweep(now);
+    if (!draining_ || table_.in_use() > 0) {
+      loop_->AddTimer(now + sweep_period_ns_, kSweepToken);
+    } else {
+      sweep_armed_ = false;
+    }
+  }
+}
+
+void EchoWorker::Sweep(int64_t now) {
+  int64_t idle_ns = ToNanos(options_.idle_timeout);
+  int64_t write_ns = ToNanos(options_.write_timeout);
+  for (size_t i = 0; i < table_.capacity(); ++i) {
+    uint32_t slot = static_cast<uint32_t>(i);
+    Connection& conn = table_.at(slot);
+    if (!conn.in_use || conn.closing) {
+      continue;
+    }
+    if (idle_ns > 0 && now - conn.last_activity_ns >= idle_ns) {
+      stats_.AddIdleTimeout();
+      stats_.RecordClass(Phase::kRead, ErrorClass::kDeadline, now);
+      CloseConnection(conn, slot);
+    } else if (write_ns > 0 && !conn.echo.empty() && now - conn.send_progress_ns >= write_ns) {
+      stats_.AddWriteTimeout();
+      stats_.RecordClass(Phase::kWrite, ErrorClass::kDeadline, now);
+      CloseConnection(conn, slot);
+    }
+  }
+}
+
+void EchoWorker::StartDrain(int64_t /*now*/) {
+  draining_ = true;
+  UpdateAccept();  // cancels the accept
+  MaybeCloseListener();
+  // Connections with no echo outstanding close now; the others when their echo has gone out
+  // (OnSend) or at the drain deadline.
+  for (size_t i = 0; i < table_.capacity(); ++i) {
+    uint32_t slot = static_cast<uint32_t>(i);
+    Connection& conn = table_.at(slot);
+    if (conn.in_use && !conn.closing && !conn.sending && conn.echo.empty()) {
+      CloseConnection(conn, slot);
+    }
+  }
+}
+
+void EchoWorker::CloseAll() {
+  for (size_t i = 0; i < table_.capacity(); ++i) {
+    uint32_t slot = static_cast<uint32_t>(i);
+    Connection& conn = table_.at(slot);
+    if (conn.in_use && !conn.closing) {
+      CloseConnection(conn, slot);
+    }
+  }
+}
+
+void EchoWorker::MaybeCloseListener() {
+  // A reuseport listener closes as soon as its accept is disarmed, so the kernel stops
+  // steering new connections to it while the others drain.
+  if (draining_ && owns_listener_ && listener_open_ && !accept_armed_) {
+    ::close(listener_);
+    listener_open_ = false;
+  }
+}
+
+}  // namespace socklab::server

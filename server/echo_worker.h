@@ -1,0 +1,96 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/base/unique_fd.h"
+#include "core/loop/event_loop.h"
+#include "server/connection_table.h"
+#include "server/echo_buffer.h"
+#include "server/server_options.h"
+#include "server/server_stats.h"
+
+namespace socklab::server {
+
+// What the workers of one server share. Thread affinity: any thread (atomics only).
+struct SharedState {
+  std::atomic<uint64_t> open{0};  // connections open across all workers (--max-connections)
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> drain_deadline_ns{0};
+  // Every worker, filled before any thread starts and read-only after: a worker that frees a
+  // connection at the --max-connections limit wakes the others, which may be paused.
+  std::vector<class EchoWorker*> workers;
+};
+
+// One thread's share of the server: an EventLoop, a listener (its own SO_REUSEPORT socket, or
+// the shared one) and the connections accepted on it.
+//
+// Thread affinity: constructed on any thread, then Run() on the worker thread, which alone
+// touches the loop and the connections. Wake() and stats() may be used from any thread.
+class EchoWorker final : public loop::CompletionHandler {
+ public:
+  // `listener` is owned (reuseport) or not (`owned` false: the shared listener, closed by the
+  // server after every worker stopped). `options` and `shared` must outlive the worker.
+  static absl::StatusOr<std::unique_ptr<EchoWorker>> Create(const ServerOptions& options,
+                                                            loop::Backend backend, int listener,
+                                                            bool owned, SharedState* shared);
+  ~EchoWorker() override;
+
+  // The worker thread's body: serves until the server drains, then returns. The error is the
+  // loop's own failure (never a connection's).
+  absl::Status Run();
+  // Any thread: makes the worker re-check the shared state (drain, accept limit).
+  void Wake() { loop_->Wake(); }
+  const WorkerStats& stats() const { return stats_; }
+  loop::Backend backend() const { return loop_->backend(); }
+
+  void OnCompletion(const loop::Completion& completion) override;
+
+ private:
+  EchoWorker(const ServerOptions& options, int listener, bool owned, SharedState* shared);
+
+  void OnAccept(const loop::Completion& c);
+  void OnAccepted(int fd, int64_t now);
+  void OnReceive(Connection& conn, uint32_t slot, const loop::Completion& c);
+  void OnSend(Connection& conn, uint32_t slot, const loop::Completion& c);
+  void OnClose(Connection& conn, uint32_t slot, const loop::Completion& c);
+  void OnTimer(loop::Token token);
+
+  // Brings the accept state in line with what is wanted now (not draining, below the limit,
+  // not backing off); loop thread.
+  void UpdateAccept();
+  void StartReceive(Connection& conn, uint32_t slot);
+  void StartSend(Connection& conn, uint32_t slot);
+  void CloseConnection(Connection& conn, uint32_t slot);
+  void FreeIfDone(Connection& conn, uint32_t slot);
+  void Sweep(int64_t now);
+  void StartDrain(int64_t now);
+  void CloseAll();
+  void MaybeCloseListener();
+  void ArmBackoff(int64_t now);
+
+  const ServerOptions& options_;
+  SharedState* shared_;
+  int listener_;
+  bool owns_listener_;
+  std::unique_ptr<loop::EventLoop> loop_;
+  ConnectionTable table_;
+  ChunkPool pool_;
+  WorkerStats stats_;
+
+  bool accept_armed_ = false;
+  bool accept_cancel_sent_ = false;
+  bool listener_open_ = true;
+  bool backoff_armed_ = false;
+  int64_t backoff_ns_ = 0;
+  bool limit_paused_ = false;
+  bool sweep_armed_ = false;
+  int64_t sweep_period_ns_ = 0;
+  bool draining_ = false;
+  bool forced_ = false;
+};
+
+}  // namespace socklab::server

@@ -1,0 +1,240 @@
+// socklab-server: the echo server. Flags are read here only, into ServerOptions.
+
+#include <signal.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "core/base/clock.h"
+#include "core/base/status.h"
+#include "core/base/units.h"
+#include "core/cli/flags.h"
+#include "core/sysinfo/machine.h"
+#include "nlohmann/json.hpp"
+#include "server/echo_server.h"
+#include "server/server_options.h"
+#include "server/server_stats.h"
+
+namespace socklab::server {
+namespace {
+
+constexpr char kProgram[] = "socklab-server";
+
+std::string DurationOrOff(absl::Duration d) {
+  return d == absl::ZeroDuration() ? "off" : absl::FormatDuration(d);
+}
+
+std::string BytesOrDefault(int bytes) {
+  return bytes == 0 ? "default" : FormatBytes(bytes);
+}
+
+// The effective configuration, one line, for stderr.
+std::string ConfigText(const EchoServer& server) {
+  const ServerOptions& o = server.options();
+  std::string backend(loop::BackendName(server.backend()));
+  if (!server.fallback_reason().empty()) {
+    absl::StrAppend(&backend, " (io_uring unavailable: ", server.fallback_reason(), ")");
+  }
+  return absl::StrCat(
+      "listen=", server.address().ToString(), " backend=", backend, " threads=", server.threads(),
+      " listeners=", o.reuse_port ? "reuseport" : "shared", " backlog=", o.backlog,
+      " reuseaddr=", o.reuse_addr ? "on" : "off", " linger=", LingerToString(o.linger),
+      " nodelay=", o.nodelay ? "on" : "off", " rcvbuf=", BytesOrDefault(o.rcvbuf),
+      " sndbuf=", BytesOrDefault(o.sndbuf), " idle-timeout=", DurationOrOff(o.idle_timeout),
+      " write-timeout=", DurationOrOff(o.write_timeout), " max-connections=",
+      o.max_connections == 0 ? std::string("unlimited") : absl::StrCat(o.max_connections),
+      " max-pending=", FormatBytes(static_cast<double>(o.max_pending_bytes)),
+      " drain-timeout=", absl::FormatDuration(o.drain_timeout));
+}
+
+nlohmann::json ConfigJson(const EchoServer& server) {
+  const ServerOptions& o = server.options();
+  return {{"listen", server.address().ToString()},
+          {"backend", std::string(loop::BackendName(server.backend()))},
+          {"fallback_reason", server.fallback_reason()},
+          {"threads", server.threads()},
+          {"reuseport", o.reuse_port},
+          {"backlog", o.backlog},
+          {"reuseaddr", o.reuse_addr},
+          {"linger", LingerToString(o.linger)},
+          {"nodelay", o.nodelay},
+          {"rcvbuf", o.rcvbuf},
+          {"sndbuf", o.sndbuf},
+          {"idle_timeout_s", absl::ToDoubleSeconds(o.idle_timeout)},
+          {"write_timeout_s", absl::ToDoubleSeconds(o.write_timeout)},
+          {"max_connections", o.max_connections},
+          {"max_pending_bytes", o.max_pending_bytes},
+          {"drain_timeout_s", absl::ToDoubleSeconds(o.drain_timeout)}};
+}
+
+int Main(int argc, char** argv) {
+  // A peer that resets while we send must cost an EPIPE completion, not the process (sends use
+  // MSG_NOSIGNAL too; this also covers any write path that does not).
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app("socklab-server: a TCP echo server (RFC 862) on io_uring or epoll", kProgram);
+  ServerOptions options;
+  std::string listen = "127.0.0.1:7007";
+  std::string backend = "auto";
+  std::string linger = "off";
+  uint64_t backlog = 0;
+  uint64_t max_connections = 0;
+  uint64_t rcvbuf = 0;
+  uint64_t sndbuf = 0;
+  uint64_t max_pending = options.max_pending_bytes;
+  bool no_reuseport = false;
+  app.add_option("-l,--listen", listen, "ADDR:PORT to listen on; port 0 picks a free port")
+      ->capture_default_str();
+  app.add_option("--backend", backend, "auto | io_uring | epoll")->capture_default_str();
+  app.add_option("-t,--threads", options.threads, "event-loop threads (default: CPUs)");
+  app.add_flag("--no-reuseport", no_reuseport,
+               "one listener shared by all threads instead of one SO_REUSEPORT listener each");
+  cli::AddCountFlag(app, "--backlog", &backlog, "listen backlog (default: net.core.somaxconn)");
+  app.add_flag("--reuseaddr,!--no-reuseaddr", options.reuse_addr, "SO_REUSEADDR (default on)");
+  app.add_option("--linger", linger,
+                 "off | rst (close sends RST) | SECONDS, for accepted sockets")
+      ->capture_default_str();
+  app.add_flag("--nodelay", options.nodelay, "TCP_NODELAY on accepted sockets");
+  cli::AddByteSizeFlag(app, "--rcvbuf", &rcvbuf, "SO_RCVBUF for accepted sockets (e.g. 256k)");
+  cli::AddByteSizeFlag(app, "--sndbuf", &sndbuf, "SO_SNDBUF for accepted sockets (e.g. 256k)");
+  cli::AddDurationFlag(app, "--idle-timeout", &options.idle_timeout,
+                       "close connections with no bytes either way for this long (default off)");
+  cli::AddDurationFlag(app, "--write-timeout", &options.write_timeout,
+                       "close connections whose peer takes no echo bytes for this long");
+  cli::AddCountFlag(app, "--max-connections", &max_connections,
+                    "stop accepting at this many open connections (default unlimited)");
+  cli::AddByteSizeFlag(app, "--max-pending", &max_pending,
+                       "echo bytes held per connection before reading pauses (default 256k)");
+  cli::AddDurationFlag(app, "--drain-timeout", &options.drain_timeout,
+                       "on SIGINT/SIGTERM, time left for outstanding echoes (default 5s)");
+  cli::AddDurationFlag(app, "--stats-interval", &options.stats_interval,
+                       "print a stats line on stderr this often (e.g. 1s; default off)");
+  app.add_flag("--json", options.json, "print the final summary as JSON on stdout");
+  if (int code = cli::ParseOrExit(app, argc, argv); code >= 0) {
+    return code;
+  }
+
+  absl::StatusOr<SocketAddress> address = SocketAddress::Parse(listen);
+  if (!address.ok()) {
+    return cli::ReportFailure(kProgram, address.status());
+  }
+  options.listen = *address;
+  absl::StatusOr<loop::BackendChoice> choice = loop::ParseBackendChoice(backend);
+  if (!choice.ok()) {
+    return cli::ReportFailure(kProgram, choice.status());
+  }
+  options.backend = *choice;
+  absl::StatusOr<Linger> parsed_linger = ParseLinger(linger);
+  if (!parsed_linger.ok()) {
+    return cli::ReportFailure(kProgram, parsed_linger.status());
+  }
+  options.linger = *parsed_linger;
+  options.reuse_port = !no_reuseport;
+  if (backlog > 1'000'000'000 || rcvbuf > (1u << 30) || sndbuf > (1u << 30)) {
+    return cli::ReportFailure(kProgram, UsageError("--backlog/--rcvbuf/--sndbuf out of range",
+                                                   "use a backlog up to 1G and buffers up to 1G"));
+  }
+  options.backlog = static_cast<int>(backlog);
+  options.rcvbuf = static_cast<int>(rcvbuf);
+  options.sndbuf = static_cast<int>(sndbuf);
+  options.max_connections = max_connections;
+  options.max_pending_bytes = max_pending;
+  if (absl::Status st = options.Validate(); !st.ok()) {
+    return cli::ReportFailure(kProgram, st);
+  }
+  ResolvedOptions resolved = ResolveDefaults(options);
+  for (const std::string& warning : resolved.warnings) {
+    std::fprintf(stderr, "%s: warning: %s\n", kProgram, warning.c_str());
+  }
+
+  // SIGINT/SIGTERM are taken synchronously by this thread (sigtimedwait); blocked before the
+  // workers start so that they inherit the mask and never run a handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<EchoServer>> started = EchoServer::Start(resolved.options);
+  if (!started.ok()) {
+    // Bind/listen failures (EADDRINUSE, EACCES on a low port, EADDRNOTAVAIL) are the user's to
+    // fix, like a bad flag: exit 2.
+    cli::ReportFailure(kProgram, started.status());
+    return ErrnoOf(started.status()).has_value() ? 2 : cli::ExitCodeFor(started.status());
+  }
+  EchoServer& server = **started;
+  int64_t start_ns = MonotonicNanos();
+  std::printf("listening %s backend=%s threads=%d\n", server.address().ToString().c_str(),
+              std::string(loop::BackendName(server.backend())).c_str(), server.threads());
+  std::fflush(stdout);
+  MachineInfo machine = ReadMachineInfo();
+  std::fprintf(stderr, "%s: %s\n%s: %s\n", kProgram, ConfigText(server).c_str(), kProgram,
+               MachineInfoToText(machine).c_str());
+
+  // Wait for a stop signal, printing stats lines meanwhile.
+  int64_t interval_ns = absl::ToInt64Nanoseconds(options.stats_interval);
+  int64_t tick_ns = interval_ns > 0 ? interval_ns : 1'000'000'000;
+  StatsSnapshot before = server.Stats();
+  int64_t before_ns = start_ns;
+  int signal_number = 0;
+  int64_t next_ns = start_ns + tick_ns;
+  while (!server.stopping()) {
+    int64_t wait_ns = std::max<int64_t>(next_ns - MonotonicNanos(), 0);
+    timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000),
+                static_cast<long>(wait_ns % 1'000'000'000)};
+    int sig = sigtimedwait(&stop_signals, nullptr, &ts);
+    if (sig > 0) {
+      signal_number = sig;
+      break;
+    }
+    int64_t now_ns = MonotonicNanos();
+    if (now_ns < next_ns) {
+      continue;  // EINTR (a debugger, SIGCHLD ...): wait out the rest
+    }
+    next_ns += tick_ns;
+    if (next_ns <= now_ns) {
+      next_ns = now_ns + tick_ns;  // stalled for several ticks: skip, do not burst
+    }
+    if (interval_ns > 0) {
+      StatsSnapshot now = server.Stats();
+      std::fprintf(stderr, "%s: t=%.1fs %s\n", kProgram, (now_ns - start_ns) / 1e9,
+                   IntervalLine(now, before, (now_ns - before_ns) / 1e9).c_str());
+      before = std::move(now);
+      before_ns = now_ns;
+    }
+  }
+  if (signal_number != 0) {
+    std::fprintf(stderr, "%s: %s: draining (up to %s)\n", kProgram,
+                 signal_number == SIGINT ? "SIGINT" : "SIGTERM",
+                 absl::FormatDuration(options.drain_timeout).c_str());
+  }
+  server.Shutdown();
+  absl::Status run = server.Wait();
+  double uptime = (MonotonicNanos() - start_ns) / 1e9;
+  StatsSnapshot total = server.Stats();
+  std::fprintf(stderr, "%s summary: backend=%s threads=%d uptime %.1fs\n%s", kProgram,
+               std::string(loop::BackendName(server.backend())).c_str(), server.threads(), uptime,
+               SummaryText(total).c_str());
+  if (options.json) {
+    nlohmann::json j = SummaryJson(total);
+    j["config"] = ConfigJson(server);
+    j["machine"] = MachineInfoToJson(machine);
+    j["uptime_s"] = uptime;
+    std::printf("%s\n", j.dump(2).c_str());
+    std::fflush(stdout);
+  }
+  if (!run.ok()) {
+    return cli::ReportFailure(kProgram, run) == 2 ? 2 : 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace socklab::server
+
+int main(int argc, char** argv) { return socklab::server::Main(argc, argv); }

@@ -1,0 +1,135 @@
+#include "server/server_options.h"
+
+#include <sched.h>
+
+#include <string>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/base/status.h"
+#include "core/base/units.h"
+
+namespace socklab::server {
+namespace {
+
+// Far above anything a machine can hold open; refusing it catches typos ("10M" for "10k").
+constexpr uint64_t kMaxConnectionsLimit = 100'000'000;
+constexpr int kMaxThreads = 1024;
+// SO_RCVBUF/SO_SNDBUF take an int and the kernel doubles it.
+constexpr int kMaxSocketBuffer = 1 << 30;
+
+int CpusAvailable() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) {
+      return n;
+    }
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+}  // namespace
+
+absl::StatusOr<Linger> ParseLinger(absl::string_view text) {
+  Linger linger;
+  if (text == "off") {
+    return linger;
+  }
+  if (text == "rst" || text == "reset") {
+    linger.mode = Linger::Mode::kReset;
+    return linger;
+  }
+  int seconds = 0;
+  if (absl::SimpleAtoi(text, &seconds)) {
+    // Whole seconds, as SO_LINGER's l_linger is.
+  } else if (absl::StatusOr<absl::Duration> d = ParseDuration(text); d.ok()) {
+    seconds = static_cast<int>(absl::ToInt64Seconds(*d));
+    if (*d != absl::Seconds(seconds)) {
+      return UsageError(absl::StrCat("--linger ", text, " is not a whole number of seconds"),
+                        "SO_LINGER counts whole seconds; use off, rst or e.g. 5");
+    }
+  } else {
+    return UsageError(absl::StrCat("bad --linger value '", text, "'"),
+                      "use off, rst (close sends RST) or SECONDS (e.g. 5)");
+  }
+  if (seconds < 0 || seconds > 3600) {
+    return UsageError(absl::StrCat("--linger ", text, " is out of range"),
+                      "use 0..3600 seconds, off or rst");
+  }
+  // {1, 0} is the abortive close: say rst, which is what the user gets.
+  linger.mode = seconds == 0 ? Linger::Mode::kReset : Linger::Mode::kSeconds;
+  linger.seconds = seconds;
+  return linger;
+}
+
+std::string LingerToString(const Linger& linger) {
+  switch (linger.mode) {
+    case Linger::Mode::kOff:
+      return "off";
+    case Linger::Mode::kReset:
+      return "rst";
+    case Linger::Mode::kSeconds:
+      return absl::StrCat(linger.seconds, "s");
+  }
+  return "off";
+}
+
+absl::Status ServerOptions::Validate() const {
+  if (listen.family() != AF_INET && listen.family() != AF_INET6) {
+    return UsageError("--listen has no address", "use e.g. 127.0.0.1:7007 or [::1]:7007");
+  }
+  if (threads < 0 || threads > kMaxThreads) {
+    return UsageError(absl::StrCat("--threads ", threads, " is out of range"),
+                      absl::StrCat("use 1..", kMaxThreads, " (default: one per CPU)"));
+  }
+  if (backlog < 0) {
+    return UsageError(absl::StrCat("--backlog ", backlog, " is negative"),
+                      "use a positive count (default: net.core.somaxconn)");
+  }
+  if (rcvbuf < 0 || rcvbuf > kMaxSocketBuffer || sndbuf < 0 || sndbuf > kMaxSocketBuffer) {
+    return UsageError("--rcvbuf/--sndbuf out of range", "use 0 (kernel default) up to 1G");
+  }
+  if (idle_timeout < absl::ZeroDuration() || write_timeout < absl::ZeroDuration() ||
+      drain_timeout < absl::ZeroDuration() || stats_interval < absl::ZeroDuration()) {
+    return UsageError("a negative duration", "durations are like 500ms, 30s, 2m");
+  }
+  if (stats_interval > absl::ZeroDuration() && stats_interval < absl::Milliseconds(10)) {
+    return UsageError("--stats-interval below 10ms",
+                      "use e.g. 1s; 0 turns the periodic lines off");
+  }
+  if (max_connections > kMaxConnectionsLimit) {
+    return UsageError(absl::StrCat("--max-connections ", max_connections, " is out of range"),
+                      "use 0 (unlimited) or a count such as 10k");
+  }
+  if (max_pending_bytes < 1024) {
+    return UsageError("the per-connection pending cap is below 1 KiB", "use at least 1024");
+  }
+  if (linger.mode == Linger::Mode::kSeconds && (linger.seconds < 1 || linger.seconds > 3600)) {
+    return UsageError("--linger seconds out of range", "use off, rst or 1..3600");
+  }
+  return absl::OkStatus();
+}
+
+ResolvedOptions ResolveDefaults(const ServerOptions& options, const ProcFs& proc) {
+  ResolvedOptions out{options, {}};
+  if (out.options.threads == 0) {
+    out.options.threads = CpusAvailable();
+  }
+  absl::StatusOr<int64_t> somaxconn = proc.ReadSysctlInt("net.core.somaxconn");
+  if (out.options.backlog == 0) {
+    out.options.backlog = somaxconn.ok() ? static_cast<int>(*somaxconn) : 4096;
+  } else if (somaxconn.ok() && out.options.backlog > *somaxconn) {
+    out.warnings.push_back(absl::StrCat("--backlog ", out.options.backlog,
+                                        " is above net.core.somaxconn=", *somaxconn,
+                                        ": the kernel caps it at ", *somaxconn,
+                                        " (raise it with sysctl -w net.core.somaxconn=",
+                                        out.options.backlog, ")"));
+  }
+  return out;
+}
+
+}  // namespace socklab::server

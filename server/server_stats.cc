@@ -1,0 +1,102 @@
+#include "server/server_stats.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/base/units.h"
+#include "nlohmann/json.hpp"
+
+namespace socklab::server {
+
+void StatsSnapshot::Add(const StatsSnapshot& other) {
+  open += other.open;
+  accepted += other.accepted;
+  closed += other.closed;
+  bytes_in += other.bytes_in;
+  bytes_out += other.bytes_out;
+  accept_pauses_limit += other.accept_pauses_limit;
+  accept_pauses_no_fds += other.accept_pauses_no_fds;
+  rejected_over_limit += other.rejected_over_limit;
+  backpressure_pauses += other.backpressure_pauses;
+  idle_timeouts += other.idle_timeouts;
+  write_timeouts += other.write_timeouts;
+  errors.Merge(other.errors);
+}
+
+void WorkerStats::RecordErrno(Phase phase, int err, int64_t now_ns) {
+  std::lock_guard<std::mutex> lock(errors_mu_);
+  errors_.RecordErrno(phase, err, now_ns);
+}
+
+void WorkerStats::RecordClass(Phase phase, ErrorClass error_class, int64_t now_ns) {
+  std::lock_guard<std::mutex> lock(errors_mu_);
+  errors_.RecordClass(phase, error_class, now_ns);
+}
+
+StatsSnapshot WorkerStats::Snapshot() const {
+  StatsSnapshot s;
+  s.open = open_.load(kRelaxed);
+  s.accepted = accepted_.load(kRelaxed);
+  s.closed = closed_.load(kRelaxed);
+  s.bytes_in = bytes_in_.load(kRelaxed);
+  s.bytes_out = bytes_out_.load(kRelaxed);
+  s.accept_pauses_limit = accept_pauses_limit_.load(kRelaxed);
+  s.accept_pauses_no_fds = accept_pauses_no_fds_.load(kRelaxed);
+  s.rejected_over_limit = rejected_over_limit_.load(kRelaxed);
+  s.backpressure_pauses = backpressure_pauses_.load(kRelaxed);
+  s.idle_timeouts = idle_timeouts_.load(kRelaxed);
+  s.write_timeouts = write_timeouts_.load(kRelaxed);
+  std::lock_guard<std::mutex> lock(errors_mu_);
+  s.errors = errors_;
+  return s;
+}
+
+std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, double seconds) {
+  if (seconds <= 0) {
+    seconds = 1;
+  }
+  std::string line = absl::StrCat(
+      "open=", now.open, " accepted=+", now.accepted - before.accepted, " closed=+",
+      now.closed - before.closed, " in=", FormatBytes((now.bytes_in - before.bytes_in) / seconds),
+      "/s out=", FormatBytes((now.bytes_out - before.bytes_out) / seconds), "/s");
+  uint64_t pauses = (now.accept_pauses_limit + now.accept_pauses_no_fds) -
+                    (before.accept_pauses_limit + before.accept_pauses_no_fds);
+  if (pauses > 0) {
+    absl::StrAppend(&line, " accept_pauses=+", pauses);
+  }
+  std::string errors = now.errors.ToText();
+  absl::StrAppend(&line, " errors: ", errors.empty() ? "none" : errors);
+  return line;
+}
+
+std::string SummaryText(const StatsSnapshot& s) {
+  std::string errors = s.errors.ToText();
+  return absl::StrCat(
+      "  connections: accepted ", s.accepted, ", closed ", s.closed, ", open ", s.open, "\n",
+      "  bytes: in ", FormatBytes(static_cast<double>(s.bytes_in)), " (", s.bytes_in,
+      "), out ", FormatBytes(static_cast<double>(s.bytes_out)), " (", s.bytes_out, ")\n",
+      "  accept pauses: ", s.accept_pauses_limit, " at --max-connections, ",
+      s.accept_pauses_no_fds, " out of fds; ", s.rejected_over_limit, " rejected over the limit\n",
+      "  backpressure pauses: ", s.backpressure_pauses, "; timeouts: idle ", s.idle_timeouts,
+      ", write ", s.write_timeouts, "\n",
+      "  errors: ", errors.empty() ? "none" : errors, "\n");
+}
+
+nlohmann::json SummaryJson(const StatsSnapshot& s) {
+  nlohmann::json j;
+  j["accepted"] = s.accepted;
+  j["closed"] = s.closed;
+  j["open"] = s.open;
+  j["bytes_in"] = s.bytes_in;
+  j["bytes_out"] = s.bytes_out;
+  j["accept_pauses"] = {{"max_connections", s.accept_pauses_limit},
+                        {"no_fds", s.accept_pauses_no_fds}};
+  j["rejected_over_limit"] = s.rejected_over_limit;
+  j["backpressure_pauses"] = s.backpressure_pauses;
+  j["timeouts"] = {{"idle", s.idle_timeouts}, {"write", s.write_timeouts}};
+  j["errors"] = s.errors.ToJson();
+  return j;
+}
+
+}  // namespace socklab::server
