@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "core/base/check.h"
 #include "core/base/status.h"
 #include "core/net/socket.h"
 
@@ -85,6 +86,7 @@ EpollLoop::EpollLoop(CompletionHandler* handler, const LoopOptions& options, Uni
 EpollLoop::~EpollLoop() = default;
 
 EpollLoop::FdState& EpollLoop::State(int fd) {
+  SOCKLAB_CHECK(fd >= 0, "operation submitted on a negative fd");
   if (static_cast<size_t>(fd) >= fds_.size()) {
     fds_.resize(static_cast<size_t>(fd) + 1);
   }

@@ -125,7 +125,9 @@ class EventLoop {
 
   // Cancels every operation on `fd` (each completes with -ECANCELED), then closes it (the loop
   // takes ownership of `fd`). The close itself completes last, with 0 or -errno.
-  // An fd with a pending operation must be closed this way, never with ::close().
+  // An fd with a pending operation must be closed this way, never with ::close(). On io_uring a
+  // send or connect already in the kernel may complete with its real result instead of
+  // -ECANCELED; either way each pending operation completes exactly once, before kClose.
   virtual void Close(int fd, Token token) = 0;
 
   // Fires once at `deadline_ns` on the MonotonicNanos() clock: op kTimer, res 0. Timers are

@@ -55,7 +55,14 @@ void LoopBase::DeliverDeferred() {
 
 void LoopBase::DeliverExpiredTimers() {
   int64_t now = MonotonicNanos();
-  while (auto expired = timers_.PopExpired(now)) {
+  // Bounded by the timers present now: a handler that adds an already-expired timer gets it in
+  // the next iteration instead of looping here forever.
+  size_t budget = timers_.size();
+  while (budget-- > 0) {
+    auto expired = timers_.PopExpired(now);
+    if (!expired) {
+      break;
+    }
     Deliver(Op::kTimer, expired->token, -1, 0, false);
   }
 }

@@ -168,6 +168,7 @@ UringLoop::~UringLoop() {
 }
 
 UringLoop::FdState& UringLoop::State(int fd) {
+  SOCKLAB_CHECK(fd >= 0, "operation submitted on a negative fd");
   if (static_cast<size_t>(fd) >= fds_.size()) {
     fds_.resize(static_cast<size_t>(fd) + 1);
   }
