@@ -1,0 +1,67 @@
+#include "core/sysinfo/limit_hints.h"
+
+#include "gtest/gtest.h"
+#include "tests/core/sysinfo/limits_fixture.h"
+
+namespace socklab {
+namespace {
+
+using testing_fixture::LimitsTree;
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(LimitHint, PortsForConnectEaddrnotavail) {
+  LimitsTree tree("hints_ports");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  std::string hint = LimitHint(Phase::kConnect, ErrorClass::kAddrNotAvail, l);
+  EXPECT_TRUE(Contains(hint, "ip_local_port_range 32768-60999 gives 28232 ports")) << hint;
+  EXPECT_TRUE(Contains(hint, "60 s TIME_WAIT that is 470 new connections/s")) << hint;
+  EXPECT_TRUE(Contains(hint, "net.ipv4.ip_local_port_range=\"1024 65535\"")) << hint;
+  // Loopback with tcp_tw_reuse=2: ports come back after 1 s.
+  std::string loopback = LimitHint(Phase::kConnect, ErrorClass::kAddrNotAvail, l,
+                                   HintContext{.loopback_destination = true});
+  EXPECT_TRUE(Contains(loopback, "28232 new connections/s")) << loopback;
+  // On bind() EADDRNOTAVAIL means "not a local address": no limit explains it.
+  EXPECT_EQ(LimitHint(Phase::kBind, ErrorClass::kAddrNotAvail, l), "");
+}
+
+TEST(LimitHint, FdsConnectTimeoutAndDeadPeer) {
+  LimitsTree tree("hints_other");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  std::string fds = LimitHint(Phase::kSocket, ErrorClass::kNoFds, l);
+  EXPECT_TRUE(Contains(fds, "RLIMIT_NOFILE is 1024 (hard 524288)")) << fds;
+  EXPECT_TRUE(Contains(fds, "at most 1021 connections")) << fds;
+  EXPECT_TRUE(Contains(fds, "ulimit -n 524288")) << fds;
+  EXPECT_EQ(fds, LimitHint(Phase::kAccept, ErrorClass::kNoFds, l));
+
+  std::string connect =
+      LimitHint(Phase::kConnect, ErrorClass::kTimedOut, l, HintContext{.requested_backlog = 8192});
+  EXPECT_TRUE(Contains(connect, "tcp_syn_retries 6")) << connect;
+  EXPECT_TRUE(Contains(connect, "127 s")) << connect;
+  EXPECT_TRUE(Contains(connect, "min(backlog 8192, somaxconn 4096) = 4096")) << connect;
+
+  std::string read = LimitHint(Phase::kRead, ErrorClass::kTimedOut, l);
+  EXPECT_TRUE(Contains(read, "924.6 s")) << read;
+  EXPECT_TRUE(Contains(read, "7875 s")) << read;
+}
+
+TEST(LimitHint, NoHintWhereNoLimitExplains) {
+  LimitsTree tree("hints_none");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  EXPECT_EQ(LimitHint(Phase::kConnect, ErrorClass::kRefused, l), "");
+  EXPECT_EQ(LimitHint(Phase::kWrite, ErrorClass::kBrokenPipe, l), "");
+  EXPECT_EQ(LimitHint(Phase::kRead, ErrorClass::kEof, l), "");
+  // A reset is a limit's doing only with tcp_abort_on_overflow=1.
+  EXPECT_EQ(LimitHint(Phase::kRead, ErrorClass::kReset, l), "");
+  l.tcp_abort_on_overflow = 1;
+  EXPECT_TRUE(Contains(LimitHint(Phase::kRead, ErrorClass::kReset, l), "tcp_abort_on_overflow=1"));
+  // Unknown inputs give no hint rather than a wrong number.
+  KernelLimits unknown;
+  EXPECT_EQ(LimitHint(Phase::kConnect, ErrorClass::kAddrNotAvail, unknown), "");
+  EXPECT_EQ(LimitHint(Phase::kSocket, ErrorClass::kNoFds, unknown), "");
+}
+
+}  // namespace
+}  // namespace socklab

@@ -1,0 +1,142 @@
+#include "core/sysinfo/plan.h"
+
+#include "gtest/gtest.h"
+#include "tests/core/sysinfo/limits_fixture.h"
+
+namespace socklab {
+namespace {
+
+using testing_fixture::LimitsTree;
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+PlanOptions Workload(uint64_t connections, double rate, const std::string& target) {
+  PlanOptions options;
+  options.connections = connections;
+  options.conn_rate = rate;
+  options.target = *SocketAddress::Parse(target);
+  return options;
+}
+
+const PlanCheck* Find(const Plan& plan, const std::string& key) {
+  for (const PlanCheck& check : plan.checks) {
+    if (check.key == key) {
+      return &check;
+    }
+  }
+  return nullptr;
+}
+
+TEST(Plan, ChurnBeyondThePortRangeNamesEaddrnotavailAndItsFix) {
+  LimitsTree tree("plan_ports");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.Write("proc/self/limits", "Max open files 100000 100000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  // 1000 open + 500/s * 60 s = 31000 ports > 28232.
+  Plan plan = MakePlan(Workload(1000, 500, "10.1.2.3:7007"), limits);
+  const PlanCheck* first = plan.FirstBreak();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->key, "ephemeral_ports");
+  EXPECT_EQ(first->error, "connect EADDRNOTAVAIL");
+  EXPECT_EQ(first->error_phase, Phase::kConnect);
+  EXPECT_DOUBLE_EQ(first->need, 31000);
+  EXPECT_DOUBLE_EQ(first->have, 28232);
+  EXPECT_TRUE(Contains(first->fix, "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\""))
+      << first->fix;
+  // Without sysctls, 31000 / 28232 -> 2 source addresses.
+  EXPECT_TRUE(Contains(first->fix, "--source-ips 2")) << first->fix;
+  ASSERT_EQ(first->sysctl_lines.size(), 1u);
+  EXPECT_EQ(first->sysctl_lines[0], "net.ipv4.ip_local_port_range = 1024 65535");
+
+  std::string snippet = SysctlSnippet(plan, "socklab tune --plan ...");
+  EXPECT_TRUE(Contains(snippet, "\nnet.ipv4.ip_local_port_range = 1024 65535\n")) << snippet;
+  EXPECT_TRUE(Contains(snippet, "never applies")) << snippet;
+}
+
+TEST(Plan, WiderRangeNotEnoughAddsTimeWaitReuseThenSources) {
+  LimitsTree tree("plan_reuse");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  // 2000/s * 60 s = 120000 TIME_WAIT ports: more than 64512 even when widened; with
+  // tcp_tw_reuse=1, 2000 * 1 s fits.
+  Plan plan = MakePlan(Workload(0, 2000, "10.1.2.3:7007"), limits);
+  const PlanCheck* ports = Find(plan, "ephemeral_ports");
+  ASSERT_NE(ports, nullptr);
+  EXPECT_EQ(ports->status, CheckStatus::kBreaks);
+  EXPECT_TRUE(Contains(ports->fix, "net.ipv4.tcp_tw_reuse=1")) << ports->fix;
+  std::vector<std::string> sysctls = plan.SuggestedSysctls();
+  EXPECT_NE(std::find(sysctls.begin(), sysctls.end(), "net.ipv4.tcp_tw_reuse = 1"), sysctls.end());
+
+  // The same rate to a loopback target: tcp_tw_reuse=2 (the fixture default) already applies.
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "2");
+  limits = ReadKernelLimits(ProcFs(tree.root()));
+  Plan loopback = MakePlan(Workload(0, 2000, "127.0.0.1:7007"), limits);
+  EXPECT_TRUE(loopback.loopback_target);
+  EXPECT_EQ(Find(loopback, "ephemeral_ports")->status, CheckStatus::kOk);
+  EXPECT_EQ(loopback.FirstBreak(), nullptr);
+}
+
+TEST(Plan, FdLimitBreaksFirstWithUlimitFix) {
+  LimitsTree tree("plan_fds");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));  // nofile 1024/524288
+  Plan plan = MakePlan(Workload(5000, 0, "127.0.0.1:7007"), limits);
+  const PlanCheck* first = plan.FirstBreak();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->key, "nofile");
+  EXPECT_EQ(first->error, "socket EMFILE");
+  EXPECT_DOUBLE_EQ(first->need, 5016);  // 5000 + 16 reserved
+  ASSERT_EQ(first->shell_lines.size(), 1u);
+  EXPECT_EQ(first->shell_lines[0], "ulimit -n 5120");  // rounded up to 1024s, within hard
+  // Unpaced, 5000 connects at once against an accept queue of 4096: a warning, not a break.
+  EXPECT_EQ(Find(plan, "accept_queue")->status, CheckStatus::kWarn);
+
+  // Beyond the hard limit and fs.nr_open: both named.
+  Plan big = MakePlan(Workload(2'000'000, 0, "10.0.0.1:7007"), limits);
+  const PlanCheck* fds = Find(big, "nofile");
+  ASSERT_NE(fds, nullptr);
+  EXPECT_TRUE(Contains(fds->fix, "fs.nr_open")) << fds->fix;
+  EXPECT_TRUE(Contains(fds->fix, "ulimit -Hn")) << fds->fix;
+}
+
+TEST(Plan, FittingWorkloadHasNoBreak) {
+  LimitsTree tree("plan_fits");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  Plan plan = MakePlan(Workload(100, 1, "127.0.0.1:7007"), limits);
+  EXPECT_EQ(plan.FirstBreak(), nullptr);
+  EXPECT_TRUE(plan.SuggestedSysctls().empty());
+  EXPECT_TRUE(Contains(SysctlSnippet(plan, "x"), "No sysctl change needed"));
+}
+
+TEST(Plan, BacklogAboveSomaxconnIsFlagged) {
+  LimitsTree tree("plan_backlog");
+  tree.SetSysctl("net.core.somaxconn", "128");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  PlanOptions options = Workload(100, 10, "127.0.0.1:7007");
+  options.backlog = 1024;
+  Plan plan = MakePlan(options, limits);
+  const PlanCheck* queue = Find(plan, "accept_queue");
+  ASSERT_NE(queue, nullptr);
+  EXPECT_EQ(queue->status, CheckStatus::kWarn);
+  EXPECT_DOUBLE_EQ(queue->have, 128);
+  EXPECT_EQ(queue->error, "connect ETIMEDOUT");
+  EXPECT_TRUE(Contains(queue->symptom, "127 s")) << queue->symptom;
+  ASSERT_FALSE(queue->sysctl_lines.empty());
+  EXPECT_EQ(queue->sysctl_lines[0], "net.core.somaxconn = 1024");
+}
+
+TEST(Plan, ValidateRejectsUnusablePlans) {
+  PlanOptions none;
+  EXPECT_EQ(none.Validate().code(), absl::StatusCode::kInvalidArgument);  // no target
+  PlanOptions nothing = Workload(0, 0, "127.0.0.1:7007");
+  EXPECT_EQ(nothing.Validate().code(), absl::StatusCode::kInvalidArgument);
+  PlanOptions sources = Workload(10, 0, "127.0.0.1:7007");
+  sources.source_ips = 0;
+  EXPECT_EQ(sources.Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Workload(10, 0, "127.0.0.1:7007").Validate().ok());
+}
+
+}  // namespace
+}  // namespace socklab
