@@ -1,0 +1,350 @@
+#include "server/echo_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/loop/event_loop.h"
+#include "gtest/gtest.h"
+#include "tests/server/test_client.h"
+
+namespace socklab::server {
+namespace {
+
+using namespace socklab::server::testing;
+
+class EchoServerTest : public ::testing::TestWithParam<loop::BackendChoice> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == loop::BackendChoice::kIoUring) {
+      absl::StatusOr<loop::BackendSelection> s = loop::SelectBackend(GetParam());
+      if (!s.ok()) {
+        GTEST_SKIP() << "io_uring unavailable: " << s.status().message();
+      }
+    }
+  }
+
+  ServerOptions BaseOptions() {
+    ServerOptions o;
+    o.listen = *SocketAddress::Parse("127.0.0.1:0");
+    o.backend = GetParam();
+    o.threads = 2;
+    o.drain_timeout = absl::Seconds(2);
+    return o;
+  }
+
+  void StartServer(const ServerOptions& options) {
+    absl::StatusOr<std::unique_ptr<EchoServer>> s = EchoServer::Start(options);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = *std::move(s);
+    ASSERT_NE(server_->address().port(), 0);
+  }
+
+  // Polls `cond` every 10 ms for up to 20 s.
+  template <typename Cond>
+  bool Eventually(Cond cond) {
+    for (int i = 0; i < 2000; ++i) {
+      if (cond()) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return cond();
+  }
+
+  std::unique_ptr<EchoServer> server_;
+};
+
+// Sends `data` from a second thread (so a large echo cannot deadlock on full buffers), then
+// half-closes; returns everything read until EOF.
+std::string EchoThroughHalfClose(const SocketAddress& address, const std::string& data) {
+  UniqueFd fd = Connect(address);
+  if (!fd) {
+    return "<connect failed>";
+  }
+  std::thread writer([&] {
+    SendAll(fd.get(), data);
+    shutdown(fd.get(), SHUT_WR);
+  });
+  std::string got = RecvUntilEof(fd.get());
+  writer.join();
+  return got;
+}
+
+TEST_P(EchoServerTest, ByteExactEchoFromOneByteToFourMiB) {
+  StartServer(BaseOptions());
+  uint32_t seed = 1;
+  for (size_t size : {size_t{1}, size_t{7}, size_t{1000}, size_t{16384}, size_t{65537},
+                      size_t{1} << 20, size_t{4} << 20}) {
+    std::string data = RandomBytes(size, seed++);
+    std::string got = EchoThroughHalfClose(server_->address(), data);
+    ASSERT_EQ(got.size(), data.size()) << "size " << size;
+    ASSERT_TRUE(got == data) << "echo differs for size " << size;
+  }
+  EXPECT_TRUE(Eventually([&] { return server_->Stats().closed == 7; }));
+  StatsSnapshot s = server_->Stats();
+  EXPECT_EQ(s.bytes_in, s.bytes_out);
+  EXPECT_EQ(s.errors.Total(), 0u) << s.errors.ToText();
+}
+
+TEST_P(EchoServerTest, FiveHundredConcurrentConnections) {
+  StartServer(BaseOptions());
+  constexpr int kClients = 500;
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(Connect(server_->address()));
+    ASSERT_TRUE(clients.back().valid()) << "client " << i;
+  }
+  std::vector<std::string> sent;
+  for (int i = 0; i < kClients; ++i) {
+    sent.push_back(RandomBytes(64 + i % 7, 1000 + i));
+    ASSERT_TRUE(SendAll(clients[i].get(), sent[i]));
+  }
+  EXPECT_TRUE(Eventually([&] { return server_->Stats().open == kClients; }));
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(RecvExactly(clients[i].get(), sent[i].size()), sent[i]) << "client " << i;
+  }
+  clients.clear();
+  EXPECT_TRUE(Eventually([&] { return server_->Stats().open == 0; }));
+  EXPECT_EQ(server_->Stats().accepted, static_cast<uint64_t>(kClients));
+}
+
+TEST_P(EchoServerTest, PipelinedWritesComeBackInOrder) {
+  StartServer(BaseOptions());
+  UniqueFd fd = Connect(server_->address());
+  ASSERT_TRUE(fd.valid());
+  std::string all;
+  for (int i = 0; i < 2000; ++i) {
+    std::string msg = RandomBytes(1 + i % 97, 77 + i);
+    ASSERT_TRUE(SendAll(fd.get(), msg));  // many small writes, none read yet
+    all += msg;
+  }
+  EXPECT_EQ(RecvExactly(fd.get(), all.size()), all);
+}
+
+TEST_P(EchoServerTest, InterleavedWritesOnTwoConnectionsStaySeparate) {
+  StartServer(BaseOptions());
+  UniqueFd a = Connect(server_->address());
+  UniqueFd b = Connect(server_->address());
+  ASSERT_TRUE(a.valid() && b.valid());
+  std::string sent_a;
+  std::string sent_b;
+  for (int i = 0; i < 200; ++i) {
+    std::string x = RandomBytes(1 + (i * 37) % 500, 5000 + i);
+    std::string y = RandomBytes(1 + (i * 53) % 500, 9000 + i);
+    ASSERT_TRUE(SendAll(a.get(), x));
+    ASSERT_TRUE(SendAll(b.get(), y));
+    sent_a += x;
+    sent_b += y;
+    if (i % 10 == 9) {  // read some back mid-stream too
+      ASSERT_EQ(RecvExactly(b.get(), sent_b.size()), sent_b);
+      sent_b.clear();
+    }
+  }
+  EXPECT_EQ(RecvExactly(a.get(), sent_a.size()), sent_a);
+  EXPECT_EQ(RecvExactly(b.get(), sent_b.size()), sent_b);
+}
+
+TEST_P(EchoServerTest, HalfCloseSendsTheRestThenCloses) {
+  StartServer(BaseOptions());
+  UniqueFd fd = Connect(server_->address());
+  ASSERT_TRUE(fd.valid());
+  // 2 MiB, more than the server holds before backpressure, then FIN at once: the server must
+  // still send everything back before its own FIN.
+  std::string data = RandomBytes(2 << 20, 42);
+  std::thread writer([&] {
+    SendAll(fd.get(), data);
+    shutdown(fd.get(), SHUT_WR);
+  });
+  int error = -1;
+  std::string got = RecvUntilEof(fd.get(), &error);
+  writer.join();
+  EXPECT_EQ(error, 0);
+  EXPECT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data);
+}
+
+TEST_P(EchoServerTest, ClientThatNeverReadsCannotGrowServerMemory) {
+  ServerOptions options = BaseOptions();
+  options.threads = 1;
+  StartServer(options);
+  // Warm up: the loop's shared receive buffers and the chunk pool get touched by any traffic,
+  // so take the baseline after an echo of a few MiB.
+  ASSERT_EQ(EchoThroughHalfClose(server_->address(), RandomBytes(8 << 20, 3)).size(),
+            size_t{8} << 20);
+  int64_t rss_before = VmRssKiB();
+
+  UniqueFd hog = Connect(server_->address());
+  ASSERT_TRUE(hog.valid());
+  fcntl(hog.get(), F_SETFL, O_NONBLOCK);
+  std::string block = RandomBytes(1 << 20, 4);
+  uint64_t sent = 0;
+  constexpr uint64_t kTarget = uint64_t{64} << 20;
+  auto last_progress = std::chrono::steady_clock::now();
+  // Send until 64 MiB went out or the peer's window stayed shut for 2 s (bounded loop).
+  while (sent < kTarget &&
+         std::chrono::steady_clock::now() - last_progress < std::chrono::seconds(2)) {
+    size_t off = sent % block.size();
+    ssize_t n = send(hog.get(), block.data() + off, block.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<uint64_t>(n);
+      last_progress = std::chrono::steady_clock::now();
+    } else {
+      pollfd p{hog.get(), POLLOUT, 0};
+      poll(&p, 1, 100);
+    }
+  }
+  // Another client is served meanwhile.
+  UniqueFd other = Connect(server_->address());
+  ASSERT_TRUE(other.valid());
+  std::string msg = RandomBytes(1000, 5);
+  ASSERT_TRUE(SendAll(other.get(), msg));
+  EXPECT_EQ(RecvExactly(other.get(), msg.size()), msg);
+
+  int64_t rss_after = VmRssKiB();
+  StatsSnapshot s = server_->Stats();
+  uint64_t held = s.bytes_in - s.bytes_out;  // echo bytes the server holds in memory
+  // The cap (256 KiB) plus at most one receive chunk of overshoot per loop iteration.
+  EXPECT_LE(held, options.max_pending_bytes + (256u << 10)) << "sent " << sent;
+  EXPECT_GE(s.backpressure_pauses, 1u);
+  // The whole process (test client included) grows far less than what the client pushed.
+  EXPECT_LT(rss_after - rss_before, 24 * 1024) << "sent " << sent << " bytes";
+  RecordProperty("hog_sent_bytes", std::to_string(sent));
+}
+
+TEST_P(EchoServerTest, IdleTimeoutClosesAndClientReadsEof) {
+  ServerOptions options = BaseOptions();
+  options.idle_timeout = absl::Milliseconds(300);
+  StartServer(options);
+  UniqueFd fd = Connect(server_->address());
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(SendAll(fd.get(), "ping"));
+  ASSERT_EQ(RecvExactly(fd.get(), 4), "ping");
+  int error = -1;
+  EXPECT_EQ(RecvUntilEof(fd.get(), &error), "");
+  EXPECT_EQ(error, 0);
+  EXPECT_TRUE(Eventually([&] { return server_->Stats().idle_timeouts == 1; }));
+  EXPECT_EQ(server_->Stats().errors.count(Phase::kRead, ErrorClass::kDeadline), 1u);
+}
+
+TEST_P(EchoServerTest, LingerRstMakesClientReadFailWithReset) {
+  ServerOptions options = BaseOptions();
+  options.linger.mode = Linger::Mode::kReset;
+  options.idle_timeout = absl::Milliseconds(200);
+  StartServer(options);
+  UniqueFd fd = Connect(server_->address());
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(SendAll(fd.get(), "x"));
+  ASSERT_EQ(RecvExactly(fd.get(), 1), "x");
+  int error = 0;
+  RecvUntilEof(fd.get(), &error);
+  EXPECT_EQ(error, ECONNRESET);
+}
+
+TEST_P(EchoServerTest, MaxConnectionsHolds) {
+  ServerOptions options = BaseOptions();
+  options.max_connections = 3;
+  StartServer(options);
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(Connect(server_->address()));
+    ASSERT_TRUE(clients.back().valid());
+    ASSERT_TRUE(SendAll(clients.back().get(), "m"));
+  }
+  // Exactly three are served; the other two wait in the backlog (or, when a multishot accept
+  // had already taken them, were closed at once and counted as rejected).
+  std::vector<int> served;
+  std::vector<int> waiting;
+  ASSERT_TRUE(Eventually([&] {
+    int n = 0;
+    for (auto& c : clients) {
+      n += Readable(c.get(), 0) ? 1 : 0;
+    }
+    return n >= 3;
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int ended = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (!Readable(clients[i].get(), 0)) {
+      waiting.push_back(i);
+      continue;
+    }
+    std::string got = RecvExactly(clients[i].get(), 1);
+    if (got == "m") {
+      served.push_back(i);
+    } else {
+      ++ended;  // EOF: rejected over the limit
+    }
+  }
+  EXPECT_EQ(served.size(), 3u);
+  EXPECT_EQ(static_cast<uint64_t>(ended), server_->Stats().rejected_over_limit);
+  EXPECT_LE(server_->Stats().open, 3u);
+  EXPECT_GE(server_->Stats().accept_pauses_limit, 1u);
+
+  // Room again: close the served ones; the waiting ones and a newcomer are served.
+  for (int i : served) {
+    clients[i].Reset();
+  }
+  UniqueFd newcomer = Connect(server_->address());
+  ASSERT_TRUE(newcomer.valid());
+  ASSERT_TRUE(SendAll(newcomer.get(), "n"));
+  for (int i : waiting) {
+    EXPECT_EQ(RecvExactly(clients[i].get(), 1), "m") << "waiting client " << i;
+  }
+  EXPECT_EQ(RecvExactly(newcomer.get(), 1), "n");
+  EXPECT_LE(server_->Stats().open, 3u);
+}
+
+TEST_P(EchoServerTest, ShutdownClosesIdleConnectionsAndFinishes) {
+  StartServer(BaseOptions());
+  UniqueFd fd = Connect(server_->address());
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(SendAll(fd.get(), "abc"));
+  ASSERT_EQ(RecvExactly(fd.get(), 3), "abc");
+  server_->Shutdown();
+  EXPECT_TRUE(server_->Wait().ok());
+  int error = -1;
+  RecvUntilEof(fd.get(), &error);
+  EXPECT_EQ(error, 0);
+  EXPECT_EQ(server_->Stats().open, 0u);
+}
+
+TEST_P(EchoServerTest, SharedListenerWithoutReuseport) {
+  ServerOptions options = BaseOptions();
+  options.reuse_port = false;
+  StartServer(options);
+  for (int i = 0; i < 20; ++i) {
+    std::string data = RandomBytes(5000, 600 + i);
+    ASSERT_EQ(EchoThroughHalfClose(server_->address(), data), data);
+  }
+}
+
+TEST_P(EchoServerTest, PortInUseIsAnAddrInUseError) {
+  StartServer(BaseOptions());
+  ServerOptions again = BaseOptions();
+  again.listen = server_->address();
+  again.reuse_port = false;
+  absl::StatusOr<std::unique_ptr<EchoServer>> second = EchoServer::Start(again);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(ErrnoOf(second.status()), EADDRINUSE);
+  EXPECT_NE(second.status().message().find("EADDRINUSE"), absl::string_view::npos)
+      << second.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EchoServerTest,
+                         ::testing::Values(loop::BackendChoice::kEpoll,
+                                           loop::BackendChoice::kIoUring),
+                         [](const auto& info) {
+                           return info.param == loop::BackendChoice::kEpoll ? "epoll"
+                                                                            : "io_uring";
+                         });
+
+}  // namespace
+}  // namespace socklab::server

@@ -1,0 +1,79 @@
+#include "server/server_options.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace socklab::server {
+namespace {
+
+TEST(ParseLingerTest, AcceptsOffRstAndSeconds) {
+  EXPECT_EQ(ParseLinger("off")->mode, Linger::Mode::kOff);
+  EXPECT_EQ(ParseLinger("rst")->mode, Linger::Mode::kReset);
+  EXPECT_EQ(ParseLinger("0")->mode, Linger::Mode::kReset);
+  absl::StatusOr<Linger> five = ParseLinger("5");
+  ASSERT_TRUE(five.ok());
+  EXPECT_EQ(five->mode, Linger::Mode::kSeconds);
+  EXPECT_EQ(five->seconds, 5);
+  EXPECT_EQ(ParseLinger("2s")->seconds, 2);
+  EXPECT_EQ(LingerToString(*five), "5s");
+}
+
+TEST(ParseLingerTest, RefusesNonsense) {
+  for (const char* bad : {"", "soon", "-1", "1500ms", "99999"}) {
+    absl::StatusOr<Linger> l = ParseLinger(bad);
+    EXPECT_FALSE(l.ok()) << bad;
+    EXPECT_EQ(l.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ServerOptionsTest, DefaultsAreValid) { EXPECT_TRUE(ServerOptions().Validate().ok()); }
+
+TEST(ServerOptionsTest, RefusesOutOfRangeValues) {
+  ServerOptions o;
+  o.threads = -1;
+  EXPECT_FALSE(o.Validate().ok());
+  o = ServerOptions();
+  o.idle_timeout = absl::Seconds(-1);
+  EXPECT_FALSE(o.Validate().ok());
+  o = ServerOptions();
+  o.stats_interval = absl::Milliseconds(1);
+  EXPECT_FALSE(o.Validate().ok());
+  o = ServerOptions();
+  o.listen = SocketAddress();
+  absl::Status st = o.Validate();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find(";"), absl::string_view::npos) << "message names the fix: " << st;
+}
+
+class ResolveDefaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("socklab_server_opts_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(root_ / "proc/sys/net/core");
+    std::ofstream(root_ / "proc/sys/net/core/somaxconn") << "128\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  std::filesystem::path root_;
+};
+
+TEST_F(ResolveDefaultsTest, BacklogDefaultsToSomaxconnAndWarnsAbove) {
+  ProcFs proc(root_.string());
+  ResolvedOptions r = ResolveDefaults(ServerOptions(), proc);
+  EXPECT_EQ(r.options.backlog, 128);
+  EXPECT_GE(r.options.threads, 1);
+  EXPECT_TRUE(r.warnings.empty());
+
+  ServerOptions big;
+  big.backlog = 1000;
+  r = ResolveDefaults(big, proc);
+  EXPECT_EQ(r.options.backlog, 1000);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("somaxconn=128"), std::string::npos) << r.warnings[0];
+}
+
+}  // namespace
+}  // namespace socklab::server

@@ -1,0 +1,124 @@
+#pragma once
+
+// Blocking loopback clients for the server tests: real kernel sockets with generous receive
+// timeouts so a broken server fails a test instead of hanging it.
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/base/unique_fd.h"
+#include "core/net/address.h"
+#include "core/net/socket.h"
+
+namespace socklab::server::testing {
+
+inline UniqueFd Connect(const SocketAddress& address, int timeout_s = 20) {
+  absl::StatusOr<UniqueFd> fd = ConnectTcp(address);
+  if (!fd.ok()) {
+    return UniqueFd();
+  }
+  timeval tv{timeout_s, 0};
+  setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  return std::move(*fd);
+}
+
+inline std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s) {
+    c = static_cast<char>(rng());
+  }
+  return s;
+}
+
+inline bool SendAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads exactly n bytes (fewer on EOF, error or the socket's receive timeout).
+inline std::string RecvExactly(int fd, size_t n) {
+  std::string out(n, '\0');
+  size_t off = 0;
+  while (off < n) {
+    ssize_t r = recv(fd, out.data() + off, n - off, 0);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      break;
+    }
+    off += static_cast<size_t>(r);
+  }
+  out.resize(off);
+  return out;
+}
+
+// Reads until EOF; `error` gets the errno if the read failed instead.
+inline std::string RecvUntilEof(int fd, int* error = nullptr) {
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t r = recv(fd, buf, sizeof(buf), 0);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r < 0) {
+      if (error != nullptr) {
+        *error = errno;
+      }
+      return out;
+    }
+    if (r == 0) {
+      if (error != nullptr) {
+        *error = 0;
+      }
+      return out;
+    }
+    out.append(buf, static_cast<size_t>(r));
+  }
+}
+
+// Whether fd becomes readable (data, EOF or error) within timeout_ms.
+inline bool Readable(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, timeout_ms) == 1;
+}
+
+// VmRSS of a process in KiB (-1 if unreadable).
+inline int64_t VmRssKiB(const std::string& pid = "self") {
+  std::ifstream in("/proc/" + pid + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      int64_t kib = -1;
+      in >> kib;
+      return kib;
+    }
+    std::getline(in, key);
+  }
+  return -1;
+}
+
+}  // namespace socklab::server::testing
