@@ -1,0 +1,293 @@
+#include "client/states/states_command.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/cli/flags.h"
+#include "core/net/socket.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace socklab::client {
+namespace {
+
+// `socklab states ARGS` as the real main runs it (CLI11 app, AddStatesCommand, ParseOrExit),
+// in a forked child so exit codes, stdout and stderr are the program's own.
+int ChildMain(const std::vector<std::string>& args) {
+  signal(SIGPIPE, SIG_IGN);
+  CLI::App app("socklab", "socklab");
+  app.require_subcommand(1);
+  cli::Command command = AddStatesCommand(app);
+  std::vector<std::string> words = {"socklab", "states"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) {
+    argv.push_back(word.data());
+  }
+  int code = cli::ParseOrExit(app, static_cast<int>(argv.size()), argv.data());
+  if (code < 0) {
+    code = command.run();
+  }
+  fflush(stdout);
+  fflush(stderr);
+  return code;
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+RunResult RunStatesCli(const std::vector<std::string>& args) {
+  RunResult result;
+  int out_pipe[2];
+  int err_pipe[2];
+  EXPECT_EQ(pipe2(out_pipe, O_CLOEXEC), 0);
+  EXPECT_EQ(pipe2(err_pipe, O_CLOEXEC), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    _exit(ChildMain(args));
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  // Bounded: 30 s of silence ends the wait (the child is then killed).
+  while (open_fds > 0 && ::poll(fds, 2, 30'000) > 0) {
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd >= 0 && fds[i].revents != 0) {
+        char buffer[4096];
+        ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+        if (n <= 0) {
+          close(fds[i].fd);
+          fds[i].fd = -1;
+          --open_fds;
+        } else {
+          sinks[i]->append(buffer, static_cast<size_t>(n));
+        }
+      }
+    }
+  }
+  for (pollfd& fd : fds) {
+    if (fd.fd >= 0) {
+      close(fd.fd);
+    }
+  }
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+TEST(StatesCommandTest, BadFlagsExitTwoWithOneLine) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--state", "bogus"},
+      {"--port", "0"},
+      {"--port", "70000"},
+      {"--local", "not-an-address"},
+      {"--remote", "1.2.3.4:99999"},
+      {"--format", "xml"},
+      {"-4", "-6"},
+      {"--interval", "1ms"},
+      {"--interval", "5"},
+      {"--watch"},  // stdout is a pipe
+      {"--watch", "--list"},
+      {"--json", "--format", "csv"},
+      {"--source", "sysfs"},
+      {"--no-such-flag"},
+      {"--count", "many"},
+      {"--watch", "--count", "3"},
+  };
+  for (const std::vector<std::string>& args : bad) {
+    RunResult result = RunStatesCli(args);
+    std::string joined = absl::StrJoin(args, " ");
+    EXPECT_EQ(result.exit_code, 2) << joined << "\n" << result.err;
+    EXPECT_TRUE(result.out.empty()) << joined;
+    std::vector<absl::string_view> lines = absl::StrSplit(result.err, '\n', absl::SkipEmpty());
+    EXPECT_EQ(lines.size(), 1u) << joined << "\n" << result.err;
+    EXPECT_EQ(result.err.rfind("socklab", 0), 0u) << result.err;
+    EXPECT_NE(result.err.find(';'), std::string::npos) << joined << ": no fix in " << result.err;
+  }
+}
+
+TEST(StatesCommandTest, OneShotTableAndList) {
+  absl::StatusOr<UniqueFd> listener =
+      ListenTcp({.address = SocketAddress::Loopback(AF_INET, 0), .backlog = 50});
+  ASSERT_TRUE(listener.ok());
+  std::string port = std::to_string(LocalAddressOf(listener->get())->port());
+
+  RunResult table = RunStatesCli({"--port", port});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("port " + port), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("LISTEN"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("accept queue 0 of 50 max"), std::string::npos) << table.out;
+
+  RunResult list = RunStatesCli({"--port", port, "--list", "--source", "netlink"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("State"), std::string::npos);
+  EXPECT_NE(list.out.find("127.0.0.1:" + port), std::string::npos) << list.out;
+
+  RunResult none = RunStatesCli({"--port", port, "--state", "time-wait"});
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_NE(none.out.find("no matching sockets"), std::string::npos) << none.out;
+}
+
+TEST(StatesCommandTest, JsonLinesParsePerSample) {
+  absl::StatusOr<UniqueFd> listener = ListenTcp({.address = SocketAddress::Loopback(AF_INET, 0)});
+  ASSERT_TRUE(listener.ok());
+  uint16_t port = LocalAddressOf(listener->get())->port();
+  for (const char* source : {"proc", "netlink"}) {
+    RunResult result = RunStatesCli({"--port", std::to_string(port), "--format", "json", "-n", "3",
+                                     "-i", "20ms", "--list", "--source", source, "-v"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::vector<std::string> lines = absl::StrSplit(result.out, '\n', absl::SkipEmpty());
+    ASSERT_EQ(lines.size(), 3u) << result.out;
+    for (const std::string& line : lines) {
+      nlohmann::json sample = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      ASSERT_FALSE(sample.is_discarded()) << line;
+      EXPECT_TRUE(sample.contains("time"));
+      EXPECT_EQ(sample["source"], source);
+      EXPECT_EQ(sample["states"]["LISTEN"], 1);
+      EXPECT_EQ(sample["total"], 1);
+      ASSERT_EQ(sample["sockets"].size(), 1u);
+      EXPECT_EQ(sample["sockets"][0]["local"], "127.0.0.1:" + std::to_string(port));
+      EXPECT_EQ(sample["sockets"][0]["backlog"], 511);
+    }
+    // --verbose: one cost line per sample on stderr.
+    std::vector<std::string> cost = absl::StrSplit(result.err, '\n', absl::SkipEmpty());
+    EXPECT_EQ(cost.size(), 3u) << result.err;
+    EXPECT_NE(result.err.find("sockets read"), std::string::npos);
+  }
+}
+
+TEST(StatesCommandTest, CsvSeries) {
+  RunResult result =
+      RunStatesCli({"--format", "csv", "--count", "2", "-i", "10ms", "-s", "listen"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::string> lines = absl::StrSplit(result.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << result.out;
+  EXPECT_EQ(lines[0].rfind("time,total,ESTABLISHED,", 0), 0u) << lines[0];
+  size_t columns = std::count(lines[0].begin(), lines[0].end(), ',');
+  EXPECT_EQ(std::count(lines[1].begin(), lines[1].end(), ','), static_cast<long>(columns));
+}
+
+// --watch on a pseudo-terminal: draws on the alternate screen, quits on 'q' with exit 0, and
+// leaves the terminal as it found it.
+TEST(StatesCommandTest, WatchQuitsOnQAndRestoresTerminal) {
+  int master = -1;
+  pid_t child = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    _exit(ChildMain({"--watch", "-i", "50ms", "--state", "listen"}));
+  }
+  termios before{};
+  std::string screen;
+  bool drawn = false;
+  for (int i = 0; i < 300 && !drawn; ++i) {  // bounded: 30 s
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      char buffer[4096];
+      ssize_t n = read(master, buffer, sizeof(buffer));
+      if (n <= 0) {
+        break;
+      }
+      screen.append(buffer, static_cast<size_t>(n));
+      drawn = screen.find("q or Ctrl-C quits") != std::string::npos;
+    }
+  }
+  ASSERT_TRUE(drawn) << screen;
+  EXPECT_NE(screen.find("\x1b[?1049h"), std::string::npos);
+  EXPECT_NE(screen.find("LISTEN"), std::string::npos);
+  // While the view runs the terminal is in raw mode.
+  ASSERT_EQ(tcgetattr(master, &before), 0);
+  EXPECT_EQ(before.c_lflag & ICANON, 0u);
+
+  ASSERT_EQ(write(master, "q", 1), 1);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 300 && done == 0; ++i) {  // bounded: 30 s
+    char buffer[4096];
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      ssize_t n = read(master, buffer, sizeof(buffer));
+      if (n > 0) {
+        screen.append(buffer, static_cast<size_t>(n));
+      }
+    }
+    done = waitpid(child, &status, WNOHANG);
+  }
+  if (done == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    FAIL() << "--watch did not quit on q";
+  }
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(screen.find("\x1b[?1049l"), std::string::npos) << "alternate screen not left";
+  termios after{};
+  ASSERT_EQ(tcgetattr(master, &after), 0);
+  EXPECT_NE(after.c_lflag & ICANON, 0u) << "terminal left in raw mode";
+  EXPECT_NE(after.c_lflag & ECHO, 0u);
+  close(master);
+}
+
+// Ctrl-C as a signal (kill -INT) ends a series cleanly with exit 0.
+TEST(StatesCommandTest, SigintEndsSeriesCleanly) {
+  int out_pipe[2];
+  ASSERT_EQ(pipe2(out_pipe, O_CLOEXEC), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    _exit(ChildMain({"-i", "20ms", "--format", "csv", "-s", "listen"}));
+  }
+  close(out_pipe[1]);
+  std::string out;
+  for (int i = 0; i < 300 && std::count(out.begin(), out.end(), '\n') < 3; ++i) {
+    pollfd p{out_pipe[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      char buffer[4096];
+      ssize_t n = read(out_pipe[0], buffer, sizeof(buffer));
+      if (n <= 0) {
+        break;
+      }
+      out.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  ASSERT_GE(std::count(out.begin(), out.end(), '\n'), 3) << out;
+  kill(child, SIGINT);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 300 && done == 0; ++i) {
+    ::poll(nullptr, 0, 100);
+    done = waitpid(child, &status, WNOHANG);
+  }
+  if (done == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+  }
+  close(out_pipe[0]);
+  ASSERT_NE(done, 0) << "SIGINT did not end the series";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace socklab::client
