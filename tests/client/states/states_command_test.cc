@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/base/clock.h"
 #include "core/cli/flags.h"
 #include "core/net/socket.h"
 #include "gtest/gtest.h"
@@ -222,14 +223,16 @@ TEST(StatesCommandTest, WatchQuitsOnQAndRestoresTerminal) {
   ASSERT_EQ(write(master, "q", 1), 1);
   int status = 0;
   pid_t done = 0;
-  for (int i = 0; i < 300 && done == 0; ++i) {  // bounded: 30 s
+  // Bounded: 30 s. The master reports POLLHUP as soon as the child's side closes, which is
+  // before the child can be reaped, so an empty read sleeps a little instead of spinning.
+  for (int64_t end = MonotonicNanos() + 30'000'000'000; done == 0 && MonotonicNanos() < end;) {
     char buffer[4096];
     pollfd p{master, POLLIN, 0};
-    if (::poll(&p, 1, 100) > 0) {
-      ssize_t n = read(master, buffer, sizeof(buffer));
-      if (n > 0) {
-        screen.append(buffer, static_cast<size_t>(n));
-      }
+    ssize_t n = ::poll(&p, 1, 100) > 0 ? read(master, buffer, sizeof(buffer)) : 0;
+    if (n > 0) {
+      screen.append(buffer, static_cast<size_t>(n));
+    } else {
+      ::poll(nullptr, 0, 10);
     }
     done = waitpid(child, &status, WNOHANG);
   }
