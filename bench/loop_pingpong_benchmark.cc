@@ -3,9 +3,12 @@
 // per connection. Compares the backends, and io_uring with and without DEFER_TASKRUN, in one
 // run; the ratios are printed at the end.
 //
-//   build/bench/loop_pingpong_benchmark [--benchmark_min_time=2]
+//   build/bench/loop_pingpong_benchmark --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true
+// The ratios use the median over repetitions: these machines are shared and noisy.
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -134,9 +137,20 @@ class PingClient : public CompletionHandler {
   char message_[kMessageSize] = {};
 };
 
-std::map<std::string, double>& Rates() {
-  static std::map<std::string, double> rates;
+// msgs/s of every finished run, by "variant/connections".
+std::map<std::string, std::vector<double>>& Rates() {
+  static std::map<std::string, std::vector<double>> rates;
   return rates;
+}
+
+// The median over --benchmark_repetitions (the framework's sizing runs are short and few).
+double MedianRate(const std::string& key) {
+  std::vector<double> v = Rates()[key];
+  if (v.empty()) {
+    return 0;
+  }
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 void BM_LoopPingPong(benchmark::State& state, Variant variant) {
@@ -207,18 +221,16 @@ void BM_LoopPingPong(benchmark::State& state, Variant variant) {
     label += " (" + static_cast<UringLoop&>(**client_loop).setup_mode() + ")";
   }
   state.SetLabel(label);
-  // The framework reruns a benchmark with growing iteration counts and reports the last run;
-  // the last write here is that run.
-  if (elapsed_ns > 0) {
-    Rates()[std::string(VariantName(variant)) + "/" + std::to_string(connections)] =
-        static_cast<double>(done) * 1e9 / static_cast<double>(elapsed_ns);
+  // Only runs long enough to be reported count (the framework first sizes the iteration count
+  // with short runs).
+  if (elapsed_ns > 200'000'000) {
+    Rates()[std::string(VariantName(variant)) + "/" + std::to_string(connections)].push_back(
+        static_cast<double>(done) * 1e9 / static_cast<double>(elapsed_ns));
   }
 }
 
 void BM_LoopPingPong_Epoll(benchmark::State& state) { BM_LoopPingPong(state, Variant::kEpoll); }
-void BM_LoopPingPong_IoUring(benchmark::State& state) {
-  BM_LoopPingPong(state, Variant::kIoUring);
-}
+void BM_LoopPingPong_IoUring(benchmark::State& state) { BM_LoopPingPong(state, Variant::kIoUring); }
 void BM_LoopPingPong_IoUringNoDeferTaskrun(benchmark::State& state) {
   BM_LoopPingPong(state, Variant::kIoUringNoDefer);
 }
@@ -236,12 +248,13 @@ std::string KernelRelease() {
 }
 
 void PrintRatio(const char* what, const std::string& a, const std::string& b) {
-  auto& rates = Rates();
-  if (rates.count(a) == 0 || rates.count(b) == 0 || rates[b] <= 0) {
+  double ra = MedianRate(a);
+  double rb = MedianRate(b);
+  if (ra <= 0 || rb <= 0) {
     return;
   }
-  std::printf("ratio %-44s %.2f  (%s %.0f msgs/s vs %s %.0f msgs/s)\n", what, rates[a] / rates[b],
-              a.c_str(), rates[a], b.c_str(), rates[b]);
+  std::printf("ratio %-44s %.2f  (median %s %.0f msgs/s vs %s %.0f msgs/s)\n", what, ra / rb,
+              a.c_str(), ra, b.c_str(), rb);
 }
 
 }  // namespace

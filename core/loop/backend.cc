@@ -1,7 +1,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status.h"
-#include "core/loop/event_loop.h"
 #include "core/loop/epoll_loop.h"
+#include "core/loop/event_loop.h"
 #include "core/loop/uring_loop.h"
 
 namespace socklab::loop {
@@ -42,8 +42,8 @@ absl::string_view OpName(Op op) {
 }
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(Backend backend,
-                                                          CompletionHandler* handler,
-                                                          const LoopOptions& options) {
+                                                             CompletionHandler* handler,
+                                                             const LoopOptions& options) {
   if (backend == Backend::kIoUring) {
     return UringLoop::Create(handler, options);
   }

@@ -38,9 +38,9 @@ struct OpNeed {
 };
 
 constexpr OpNeed kNeededOps[] = {
-    {IORING_OP_ACCEPT, "IORING_OP_ACCEPT"},   {IORING_OP_CONNECT, "IORING_OP_CONNECT"},
-    {IORING_OP_RECV, "IORING_OP_RECV"},       {IORING_OP_SEND, "IORING_OP_SEND"},
-    {IORING_OP_CLOSE, "IORING_OP_CLOSE"},     {IORING_OP_ASYNC_CANCEL, "IORING_OP_ASYNC_CANCEL"},
+    {IORING_OP_ACCEPT, "IORING_OP_ACCEPT"}, {IORING_OP_CONNECT, "IORING_OP_CONNECT"},
+    {IORING_OP_RECV, "IORING_OP_RECV"},     {IORING_OP_SEND, "IORING_OP_SEND"},
+    {IORING_OP_CLOSE, "IORING_OP_CLOSE"},   {IORING_OP_ASYNC_CANCEL, "IORING_OP_ASYNC_CANCEL"},
     {IORING_OP_READ, "IORING_OP_READ"},
 };
 
@@ -57,8 +57,7 @@ IoUringSupport ProbeIoUring(const ProcFs& proc) {
   utsname uts{};
   int major = 0;
   int minor = 0;
-  if (uname(&uts) == 0 && std::sscanf(uts.release, "%d.%d", &major, &minor) == 2 &&
-      (major < 6)) {
+  if (uname(&uts) == 0 && std::sscanf(uts.release, "%d.%d", &major, &minor) == 2 && (major < 6)) {
     return Refused(ENOSYS, absl::StrCat("kernel ", uts.release,
                                         " lacks multishot receive (io_uring needs 6.0 here)"));
   }

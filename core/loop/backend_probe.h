@@ -12,7 +12,8 @@ struct IoUringSupport {
   // One line for reports and the auto fallback, e.g. "io_uring_setup refused: Operation not
   // permitted (EPERM); seccomp filter, container runtime or kernel.io_uring_disabled".
   std::string reason;
-  int err = 0;  // the errno behind the refusal (EPERM, ENOSYS, ...), or ENOSYS for a missing feature
+  // The errno behind the refusal (EPERM, ENOSYS, ...); ENOSYS for a missing feature.
+  int err = 0;
 };
 
 // Probes what the io_uring backend needs, cheapest check first: kernel.io_uring_disabled (6.6+;

@@ -384,16 +384,14 @@ absl::StatusOr<int> EpollLoop::RunOnce(int64_t max_wait_ns) {
     timespec ts{};
     ts.tv_sec = timeout_ns / 1'000'000'000;
     ts.tv_nsec = timeout_ns % 1'000'000'000;
-    n = epoll_pwait2(epoll_fd_.get(), events, kMaxEvents, timeout_ns < 0 ? nullptr : &ts,
-                     nullptr);
+    n = epoll_pwait2(epoll_fd_.get(), events, kMaxEvents, timeout_ns < 0 ? nullptr : &ts, nullptr);
     if (n < 0 && errno == ENOSYS) {
       use_pwait2_ = false;
     }
   }
   if (!use_pwait2_) {
     // Round up: waking before the deadline would only spin back into the wait.
-    int timeout_ms =
-        timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+    int timeout_ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
     n = epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms);
   }
   if (n < 0) {

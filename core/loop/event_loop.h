@@ -1,6 +1,5 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -8,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/net/address.h"
 
 namespace socklab::loop {
@@ -24,7 +24,7 @@ namespace socklab::loop {
 enum class Backend { kEpoll, kIoUring };
 enum class BackendChoice { kAuto, kEpoll, kIoUring };
 
-absl::string_view BackendName(Backend backend);              // "epoll", "io_uring"
+absl::string_view BackendName(Backend backend);                            // "epoll", "io_uring"
 absl::StatusOr<BackendChoice> ParseBackendChoice(absl::string_view text);  // auto|io_uring|epoll
 
 // An opaque 64-bit value chosen by the submitter and handed back in the completion. Callers pack

@@ -80,9 +80,9 @@ absl::Status UringLoop::Init() {
   std::vector<Mode> modes;
   if (options_.io_uring_defer_taskrun) {
     // 6.1+. R_DISABLED (5.10): the issuer becomes the thread that enables the ring in RunOnce.
-    modes.push_back({IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                         IORING_SETUP_R_DISABLED,
-                     "single_issuer+defer_taskrun"});
+    modes.push_back(
+        {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+         "single_issuer+defer_taskrun"});
   }
   // 5.19: task work runs at our next kernel entry instead of interrupting the loop; TASKRUN_FLAG
   // tells liburing to enter the kernel when some is pending.
@@ -133,8 +133,8 @@ absl::Status UringLoop::Init() {
   }
   int mask = io_uring_buf_ring_mask(buffer_count_);
   for (unsigned i = 0; i < buffer_count_; ++i) {
-    io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t{i} * buffer_size_,
-                          buffer_size_, static_cast<unsigned short>(i), mask, static_cast<int>(i));
+    io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t{i} * buffer_size_, buffer_size_,
+                          static_cast<unsigned short>(i), mask, static_cast<int>(i));
   }
   io_uring_buf_ring_advance(buf_ring_.get(), static_cast<int>(buffer_count_));
 
@@ -203,8 +203,8 @@ void UringLoop::EnsureEnabled() {
   if (needs_enable_) {
     // Debian's liburing 2.3 declares io_uring_enable_rings but does not export it (it is missing
     // from the 2.3 symbol map), so the register call is made directly.
-    long ret = syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS,
-                       nullptr, 0);
+    long ret =
+        syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
     SOCKLAB_CHECK(ret == 0, "io_uring_register(ENABLE_RINGS) failed");
     needs_enable_ = false;
   }
@@ -400,9 +400,8 @@ void UringLoop::Wake() {
 }
 
 void UringLoop::ReturnBuffer(int bid) {
-  io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t(bid) * buffer_size_,
-                        buffer_size_, static_cast<unsigned short>(bid),
-                        io_uring_buf_ring_mask(buffer_count_), 0);
+  io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t(bid) * buffer_size_, buffer_size_,
+                        static_cast<unsigned short>(bid), io_uring_buf_ring_mask(buffer_count_), 0);
   io_uring_buf_ring_advance(buf_ring_.get(), 1);
 }
 
@@ -628,17 +627,16 @@ absl::StatusOr<int> UringLoop::RunOnce(int64_t max_wait_ns) {
   EnsureEnabled();
   delivered_ = 0;
   DispatchSynthetic();
-  int64_t timeout_ns = (delivered_ > 0 || HasDeferred() || !flush_queue_.empty())
-                           ? 0
-                           : WaitTimeoutNs(max_wait_ns);
+  int64_t timeout_ns =
+      (delivered_ > 0 || HasDeferred() || !flush_queue_.empty()) ? 0 : WaitTimeoutNs(max_wait_ns);
   // One io_uring_enter: submits the iteration's SQEs, runs deferred task work and waits for one
   // CQE or the timeout (IORING_FEAT_EXT_ARG, 5.11), whichever first.
   __kernel_timespec ts{};
   ts.tv_sec = timeout_ns < 0 ? 0 : timeout_ns / 1'000'000'000;
   ts.tv_nsec = timeout_ns < 0 ? 0 : timeout_ns % 1'000'000'000;
   io_uring_cqe* first = nullptr;
-  int ret = io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout_ns < 0 ? nullptr : &ts,
-                                             nullptr);
+  int ret =
+      io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout_ns < 0 ? nullptr : &ts, nullptr);
   if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
     return ErrnoError(-ret, "io_uring_enter");
   }

@@ -57,9 +57,9 @@ class UringLoop final : public LoopBase {
 
   // What the backend did behind the user's back, for tests and benchmarks. Loop thread only.
   struct Counters {
-    uint64_t receive_rearms = 0;  // multishot receives re-armed after ENOBUFS or no F_MORE
-    uint64_t enobufs = 0;         // of which the buffer ring ran dry
-    uint64_t stashed_bytes = 0;   // bytes held between CancelReceive and the next Receive
+    uint64_t receive_rearms = 0;   // multishot receives re-armed after ENOBUFS or no F_MORE
+    uint64_t enobufs = 0;          // of which the buffer ring ran dry
+    uint64_t stashed_bytes = 0;    // bytes held between CancelReceive and the next Receive
     uint64_t sq_full_flushes = 0;  // io_uring_get_sqe found the SQ full
   };
   const Counters& counters() const { return counters_; }
@@ -91,7 +91,7 @@ class UringLoop final : public LoopBase {
     Multishot receive;
     bool send_inflight = false;
     absl::InlinedVector<PendingSend, 1> sends;  // not yet submitted
-    uint32_t inflight = 0;  // kernel ops on this fd (records not yet finished)
+    uint32_t inflight = 0;                      // kernel ops on this fd (records not yet finished)
     bool closing = false;
     bool close_submitted = false;
     Token close_token = 0;

@@ -215,9 +215,8 @@ TEST_P(EventLoopTest, CloseCancelsPendingThenCompletesClose) {
   loop_->Receive(server.get(), kServerRecv);
   ASSERT_TRUE(loop_->RunOnce(0).ok());
   loop_->Close(server.Release(), kCloseToken);
-  ASSERT_TRUE(RunUntil(*loop_, [&] {
-    return !rec_.records.empty() && rec_.records.back().op == Op::kClose;
-  }));
+  ASSERT_TRUE(RunUntil(
+      *loop_, [&] { return !rec_.records.empty() && rec_.records.back().op == Op::kClose; }));
   ASSERT_EQ(rec_.records.size(), 2u);
   EXPECT_EQ(rec_.records[0].op, Op::kReceive);
   EXPECT_EQ(rec_.records[0].res, -ECANCELED);
@@ -230,9 +229,8 @@ TEST_P(EventLoopTest, CloseCancelsPendingThenCompletesClose) {
   loop_->Accept(listener.get(), kAcceptToken);
   ASSERT_TRUE(loop_->RunOnce(0).ok());
   loop_->Close(listener.Release(), kCloseToken);
-  ASSERT_TRUE(RunUntil(*loop_, [&] {
-    return !rec_.records.empty() && rec_.records.back().op == Op::kClose;
-  }));
+  ASSERT_TRUE(RunUntil(
+      *loop_, [&] { return !rec_.records.empty() && rec_.records.back().op == Op::kClose; }));
   ASSERT_EQ(rec_.records.size(), 2u);
   EXPECT_EQ(rec_.records[0].op, Op::kAccept);
   EXPECT_EQ(rec_.records[0].res, -ECANCELED);
@@ -553,9 +551,8 @@ TEST_P(EventLoopTest, CloseWithStalledSendCompletesSendThenClose) {
   rec_.hook = nullptr;
   rec_.records.clear();
   loop_->Close(client.Release(), kCloseToken);
-  ASSERT_TRUE(RunUntil(*loop_, [&] {
-    return !rec_.records.empty() && rec_.records.back().op == Op::kClose;
-  }));
+  ASSERT_TRUE(RunUntil(
+      *loop_, [&] { return !rec_.records.empty() && rec_.records.back().op == Op::kClose; }));
   for (const Record& r : rec_.records) {
     if (r.op == Op::kSend) {
       ++send_completions;

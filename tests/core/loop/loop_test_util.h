@@ -87,14 +87,14 @@ inline std::string BackendParamName(const ::testing::TestParamInfo<Backend>& inf
 }
 
 // Skips the current test when `backend` cannot run here (io_uring refused or missing).
-#define SOCKLAB_SKIP_IF_UNAVAILABLE(backend)                                         \
-  do {                                                                               \
-    if ((backend) == ::socklab::loop::Backend::kIoUring) {                           \
+#define SOCKLAB_SKIP_IF_UNAVAILABLE(backend)                                                     \
+  do {                                                                                           \
+    if ((backend) == ::socklab::loop::Backend::kIoUring) {                                       \
       auto selection = ::socklab::loop::SelectBackend(::socklab::loop::BackendChoice::kIoUring); \
-      if (!selection.ok()) {                                                         \
-        GTEST_SKIP() << selection.status();                                          \
-      }                                                                              \
-    }                                                                                \
+      if (!selection.ok()) {                                                                     \
+        GTEST_SKIP() << selection.status();                                                      \
+      }                                                                                          \
+    }                                                                                            \
   } while (0)
 
 }  // namespace socklab::loop::testing

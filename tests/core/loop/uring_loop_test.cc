@@ -69,9 +69,7 @@ TEST_F(UringLoopTest, CreatedOnOneThreadRunOnAnother) {
   ASSERT_TRUE(address.ok());
   (*loop)->Accept(listener->get(), 1);  // submitted from the creating thread
   bool accepted = false;
-  std::thread runner([&] {
-    accepted = RunUntil(**loop, [&] { return !rec.records.empty(); });
-  });
+  std::thread runner([&] { accepted = RunUntil(**loop, [&] { return !rec.records.empty(); }); });
   auto client = ConnectTcp(*address);
   ASSERT_TRUE(client.ok());
   runner.join();
