@@ -103,6 +103,7 @@ void EpollLoop::PrepareForOp(FdState& st) {
   st.registered = false;
   st.readable = true;
   st.writable = true;
+  st.short_read_drains = false;
 }
 
 void EpollLoop::QueueIfRunnable(int fd, FdState& st) {
@@ -220,6 +221,7 @@ void EpollLoop::Close(int fd, Token token) {
     st.registered = false;
     st.readable = true;
     st.writable = true;
+    st.short_read_drains = false;
   }
   // close() also drops the fd from the epoll set (the loop owns the last reference). Its errors
   // other than EBADF do not keep the fd open on Linux, so EINTR is success.
@@ -309,7 +311,7 @@ void EpollLoop::DoReceives(int fd, FdState& st) {
   while (st.receive_armed && st.readable && budget-- > 0) {
     ssize_t n = ::recv(fd, buffer_.get(), size, MSG_DONTWAIT);
     if (n > 0) {
-      if (static_cast<size_t>(n) < size) {
+      if (static_cast<size_t>(n) < size && st.short_read_drains) {
         // A short read drained the receive queue; anything arriving later raises a new edge,
         // so the read that would return EAGAIN is skipped.
         st.readable = false;
@@ -416,6 +418,7 @@ absl::StatusOr<int> EpollLoop::RunOnce(int64_t max_wait_ns) {
     if (mask & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       st.readable = true;
     }
+    st.short_read_drains = (mask & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0;
     if (mask & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
       st.writable = true;
     }

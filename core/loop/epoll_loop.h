@@ -19,8 +19,9 @@ namespace socklab::loop {
 // changes, so backpressure (CancelReceive), a send that hits EAGAIN and a connect cost no
 // epoll_ctl at all, where level triggering would need an EPOLL_CTL_MOD each time the wanted set
 // changes (twice per stalled send). The price is that the loop must remember readiness itself:
-// two bits per fd, set by events and cleared only by EAGAIN or a short read/write (a short TCP
-// read means the receive queue was empty; later data raises a new edge). Operations are tried
+// two bits per fd, set by events and cleared only by EAGAIN or a short read (a short TCP read
+// means the receive queue was empty and later data raises a new edge, unless the event already
+// reported the peer's FIN, see FdState::short_read_drains). Operations are tried
 // optimistically first, so an fd is registered only when an operation first has to wait.
 //
 // Thread affinity and ownership: see EventLoop. Owns the epoll fd, the wake eventfd and the one
@@ -52,6 +53,10 @@ class EpollLoop final : public LoopBase {
     bool registered = false;  // believed to be in the epoll set
     bool readable = true;     // optimistic until EAGAIN says otherwise
     bool writable = true;
+    // The last event had no EPOLLRDHUP/HUP/ERR, so a short read means the queue is drained. When
+    // the event did carry a hangup (or no event was seen since the fd went idle), a FIN may sit
+    // behind the data already signalled: read on until EAGAIN or EOF instead.
+    bool short_read_drains = false;
     bool queued = false;  // on run_
     bool accept_armed = false;
     bool receive_armed = false;

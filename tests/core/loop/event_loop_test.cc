@@ -278,6 +278,35 @@ TEST_P(EventLoopTest, CancelReceiveHoldsBytesUntilReceiveResumes) {
   EXPECT_EQ(ReceiveBytes(kServerRecv, 2), "ij");
 }
 
+TEST_P(EventLoopTest, BytesAndEofWaitingDuringCancelAreDeliveredInOrder) {
+  UniqueFd listener = Listen();
+  auto [server, client] = ConnectedPair(listener.get());
+  ASSERT_TRUE(server.valid());
+  loop_->Receive(server.get(), kServerRecv);
+  ASSERT_TRUE(loop_->RunOnce(0).ok());
+  loop_->CancelReceive(server.get());
+  // Sent while the cancel may still be on its way to the kernel.
+  ASSERT_EQ(::send(client.get(), "xyz", 3, MSG_NOSIGNAL), 3);
+  ASSERT_EQ(::shutdown(client.get(), SHUT_WR), 0);
+  auto cancelled = Take(*loop_, rec_, Op::kReceive, kServerRecv);
+  ASSERT_TRUE(cancelled.has_value());
+  EXPECT_EQ(cancelled->res, -ECANCELED);
+  int64_t until = MonotonicNanos() + 100'000'000;
+  RunUntil(*loop_, [&] { return MonotonicNanos() > until; });
+  EXPECT_TRUE(rec_.records.empty());
+  loop_->Receive(server.get(), kServerRecv);
+  EXPECT_EQ(ReceiveBytes(kServerRecv, 3), "xyz");
+  auto eof = Take(*loop_, rec_, Op::kReceive, kServerRecv);
+  ASSERT_TRUE(eof.has_value());
+  EXPECT_EQ(eof->res, 0);
+  EXPECT_FALSE(eof->more);
+  // A receive after EOF reports EOF again, as read(2) does.
+  loop_->Receive(server.get(), kServerRecv);
+  auto again = Take(*loop_, rec_, Op::kReceive, kServerRecv);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->res, 0);
+}
+
 TEST_P(EventLoopTest, TimersFireInOrderAndCancelledNeverFire) {
   int64_t now = MonotonicNanos();
   loop_->AddTimer(now + 30'000'000, 30);
