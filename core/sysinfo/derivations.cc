@@ -51,12 +51,10 @@ int64_t UsableEphemeralPorts(const KernelLimits& limits) {
       limits.port_range_high < limits.port_range_low) {
     return kUnknown;
   }
+  // Both ends are usable: connect() scans the ports of the range start's parity first, then the
+  // others (Linux 4.6+), so parity orders the search but removes no port. Measured on 6.18 in a
+  // private namespace: 40000-40010 gives 11 connections, then EADDRNOTAVAIL.
   int64_t count = limits.port_range_high - limits.port_range_low + 1;
-  // __inet_hash_connect(): "if (likely(remaining > 1)) remaining &= ~1U;" (Linux 4.6+).
-  if (count > 1) {
-    count &= ~int64_t{1};
-  }
-  // Reserved ports overlapping the rounded-off last port still count once; a clamp suffices.
   return std::max<int64_t>(0, count - ReservedPortsInRange(limits));
 }
 
@@ -167,12 +165,13 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
                       ? limits.port_range_high - limits.port_range_low + 1
                       : kUnknown;
   int64_t ports = UsableEphemeralPorts(limits);
-  out.push_back(
-      {"ephemeral_ports", "connections per (source address, destination)",
-       static_cast<double>(ports), Known(ports) ? absl::StrCat(ports, " ports") : "unknown",
-       absl::StrCat(Num(limits.port_range_high), " - ", Num(limits.port_range_low), " + 1 = ",
-                    Num(range), ", rounded down to even, - ", Num(ReservedPortsInRange(limits)),
-                    " reserved (connect() scans both parities since 4.6)")});
+  out.push_back({"ephemeral_ports", "connections per (source address, destination)",
+                 static_cast<double>(ports),
+                 Known(ports) ? absl::StrCat(ports, " ports") : "unknown",
+                 absl::StrCat(Num(limits.port_range_high), " - ", Num(limits.port_range_low),
+                              " + 1 = ", Num(range), " - ", Num(ReservedPortsInRange(limits)),
+                              " reserved (connect() tries the start's parity first, then the rest; "
+                              "bind(0) the other way round)")});
 
   bool reuse = TimeWaitReuseApplies(limits, in.loopback_destination);
   double hold = PortHoldSeconds(limits, in.loopback_destination);

@@ -25,9 +25,9 @@ inline constexpr double kRtoMaxSeconds = 120.0;
 int64_t ReservedPortsInRange(const KernelLimits& limits);
 
 // Local ports connect() can pick for one (source address, destination address:port): the
-// ip_local_port_range size, minus reserved ports, rounded down to even. The rounding is the
-// kernel's: since Linux 4.6 __inet_hash_connect() scans ports of the range start's parity first
-// and then the other parity (bind(port 0) prefers the opposite), over an even count of ports.
+// ip_local_port_range size minus reserved ports. Since Linux 4.6 __inet_hash_connect() scans the
+// ports with the range start's parity first and then the others (bind(port 0) prefers the
+// opposite half), so connect() and bind(0) users collide late, but every port is usable.
 // Ports are shared by all destinations only when bound before connect (bind without
 // IP_BIND_ADDRESS_NO_PORT); an unbound connect() may reuse a port towards another destination.
 int64_t UsableEphemeralPorts(const KernelLimits& limits);
