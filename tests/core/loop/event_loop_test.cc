@@ -37,6 +37,34 @@ constexpr Token kServerSend = 5;
 constexpr Token kClientSend = 6;
 constexpr Token kCloseToken = 7;
 
+// Sends `payload` from a plain blocking socket on its own thread (the peer the loop serves).
+class BlockingWriter {
+ public:
+  BlockingWriter(int fd, const std::string& payload)
+      : thread_([fd, &payload] {
+          size_t off = 0;
+          while (off < payload.size()) {
+            ssize_t n = ::send(fd, payload.data() + off, payload.size() - off, MSG_NOSIGNAL);
+            if (n <= 0) {
+              return;
+            }
+            off += static_cast<size_t>(n);
+          }
+        }) {}
+  ~BlockingWriter() { thread_.join(); }
+
+ private:
+  std::thread thread_;
+};
+
+std::string Pattern(size_t size) {
+  std::string s(size, '\0');
+  for (size_t i = 0; i < size; ++i) {
+    s[i] = static_cast<char>((i * 7 + i / 1000) & 0xff);
+  }
+  return s;
+}
+
 class EventLoopTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -307,6 +335,46 @@ TEST_P(EventLoopTest, BytesAndEofWaitingDuringCancelAreDeliveredInOrder) {
   EXPECT_EQ(again->res, 0);
 }
 
+TEST_P(EventLoopTest, CloseFromInsideAReceiveCompletionEndsDeliveryAtOnce) {
+  UniqueFd listener = Listen();
+  auto [server, client] = ConnectedPair(listener.get());
+  ASSERT_TRUE(server.valid());
+  const std::string payload = Pattern(1 << 20);
+  int data_after_close = 0;
+  bool closed = false;
+  int server_fd = server.Release();
+  rec_.hook = [&](const Completion& c) {
+    if (c.op == Op::kReceive && c.res > 0) {
+      if (closed) {
+        ++data_after_close;
+      } else {
+        closed = true;
+        loop_->Close(server_fd, kCloseToken);
+      }
+    }
+  };
+  loop_->Receive(server_fd, kServerRecv);
+  {
+    // The writer may see EPIPE/ECONNRESET once the server closes; it just stops.
+    BlockingWriter writer(client.get(), payload);
+    ASSERT_TRUE(RunUntil(*loop_, [&] {
+      return !rec_.records.empty() && rec_.records.back().op == Op::kClose;
+    }));
+    ::shutdown(client.get(), SHUT_RDWR);
+  }
+  EXPECT_EQ(data_after_close, 0);
+  int cancels = 0;
+  for (const Record& r : rec_.records) {
+    if (r.op == Op::kReceive && r.res == -ECANCELED) {
+      ++cancels;
+      EXPECT_FALSE(r.more);
+    }
+  }
+  EXPECT_EQ(cancels, 1);
+  EXPECT_EQ(rec_.records.back().res, 0);
+  EXPECT_EQ(rec_.records.back().token, kCloseToken);
+}
+
 TEST_P(EventLoopTest, TimersFireInOrderAndCancelledNeverFire) {
   int64_t now = MonotonicNanos();
   loop_->AddTimer(now + 30'000'000, 30);
@@ -418,34 +486,6 @@ TEST_P(EventLoopTest, AcceptWithFdTableFullEndsWithEmfile) {
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "10 create, 11 connect, 12 dup, 13 setrlimit, 14 no completion, 15 not EMFILE, "
          "16 more=true, 17 completions after disarm";
-}
-
-// Sends `payload` from a plain blocking socket on its own thread (the peer the loop serves).
-class BlockingWriter {
- public:
-  BlockingWriter(int fd, const std::string& payload)
-      : thread_([fd, &payload] {
-          size_t off = 0;
-          while (off < payload.size()) {
-            ssize_t n = ::send(fd, payload.data() + off, payload.size() - off, MSG_NOSIGNAL);
-            if (n <= 0) {
-              return;
-            }
-            off += static_cast<size_t>(n);
-          }
-        }) {}
-  ~BlockingWriter() { thread_.join(); }
-
- private:
-  std::thread thread_;
-};
-
-std::string Pattern(size_t size) {
-  std::string s(size, '\0');
-  for (size_t i = 0; i < size; ++i) {
-    s[i] = static_cast<char>((i * 7 + i / 1000) & 0xff);
-  }
-  return s;
 }
 
 TEST_P(EventLoopTest, TinyReceiveBuffersStillDeliverEveryByte) {
