@@ -48,13 +48,13 @@ class StopSignals {
 absl::StatusOr<StatesSample> TakeSample(const StatesOptions& options) {
   StatesSample sample;
   sample.time = absl::Now();
-  absl::StatusOr<tcpstat::TcpSnapshot> snapshot =
-      tcpstat::ReadTcpSnapshot(options.filter, {.source = options.source});
+  absl::StatusOr<tcpstat::TcpSnapshot> snapshot = tcpstat::ReadTcpSnapshot(
+      options.filter, {.source = options.source, .keep_sockets = options.list});
   if (!snapshot.ok()) {
     return snapshot.status();
   }
   sample.snapshot = *std::move(snapshot);
-  sample.tally = tcpstat::TallyStates(sample.snapshot.sockets);
+  sample.tally = sample.snapshot.tally;
   return sample;
 }
 

@@ -21,8 +21,35 @@ std::vector<int> FamiliesFor(const Filter& filter) {
   return {AF_INET, AF_INET6};
 }
 
+// Collects what a read keeps: every match (or only the tally), and the matching listeners
+// apart, which the tally's accept-queue sums and the /proc backlog lookup need.
+class Collector {
+ public:
+  Collector(const Filter& filter, bool keep_sockets, TcpSnapshot* snapshot)
+      : filter_(filter), keep_(keep_sockets), snapshot_(snapshot) {}
+  void operator()(const TcpSocket& socket) {
+    if (!filter_.Matches(socket)) {
+      return;
+    }
+    ++snapshot_->tally.counts[static_cast<int>(socket.state)];
+    ++snapshot_->tally.total;
+    if (keep_) {
+      snapshot_->sockets.push_back(socket);
+    } else if (socket.is_listen()) {
+      listeners_.push_back(socket);
+    }
+  }
+  std::vector<TcpSocket>& listeners() { return keep_ ? snapshot_->sockets : listeners_; }
+
+ private:
+  const Filter& filter_;
+  bool keep_;
+  TcpSnapshot* snapshot_;
+  std::vector<TcpSocket> listeners_;
+};
+
 // /proc has no maximum accept queue for listeners; netlink does. Fills it in by inode.
-void AddListenBacklogs(const Filter& filter, TcpSnapshot* snapshot) {
+void AddListenBacklogs(const Filter& filter, std::vector<TcpSocket>& sockets) {
   absl::flat_hash_map<uint64_t, uint32_t> backlog_by_inode;
   for (int family : FamiliesFor(filter)) {
     absl::StatusOr<NetlinkDumpStats> dumped = DumpTcpSocketsNetlink(
@@ -35,7 +62,7 @@ void AddListenBacklogs(const Filter& filter, TcpSnapshot* snapshot) {
       return;  // optional information: the /proc sample stands without it
     }
   }
-  for (TcpSocket& socket : snapshot->sockets) {
+  for (TcpSocket& socket : sockets) {
     if (socket.is_listen()) {
       if (auto it = backlog_by_inode.find(socket.inode); it != backlog_by_inode.end()) {
         socket.accept_backlog = it->second;
@@ -44,7 +71,8 @@ void AddListenBacklogs(const Filter& filter, TcpSnapshot* snapshot) {
   }
 }
 
-absl::Status ReadProc(const Filter& filter, const ReadOptions& options, TcpSnapshot* snapshot) {
+absl::Status ReadProc(const Filter& filter, const ReadOptions& options, Collector& collect,
+                      TcpSnapshot* snapshot) {
   ProcFs proc(options.proc_root);
   for (int family : FamiliesFor(filter)) {
     int64_t start = MonotonicNanos();
@@ -60,11 +88,8 @@ absl::Status ReadProc(const Filter& filter, const ReadOptions& options, TcpSnaps
       return text.status();
     }
     snapshot->bytes_read += text->size();
-    ProcParseStats stats = ParseProcNetTcp(*text, [&](const TcpSocket& socket) {
-      if (filter.Matches(socket)) {
-        snapshot->sockets.push_back(socket);
-      }
-    });
+    ProcParseStats stats =
+        ParseProcNetTcp(*text, [&](const TcpSocket& socket) { collect(socket); });
     snapshot->sockets_read += stats.sockets;
     snapshot->skipped_lines += stats.skipped_lines;
     snapshot->parse_nanos += MonotonicNanos() - read_done;
@@ -72,16 +97,13 @@ absl::Status ReadProc(const Filter& filter, const ReadOptions& options, TcpSnaps
   return absl::OkStatus();
 }
 
-absl::Status ReadNetlink(const Filter& filter, TcpSnapshot* snapshot) {
+absl::Status ReadNetlink(const Filter& filter, Collector& collect, TcpSnapshot* snapshot) {
   for (int family : FamiliesFor(filter)) {
     int64_t start = MonotonicNanos();
     SOCKLAB_ASSIGN_OR_RETURN(
         NetlinkDumpStats stats,
-        DumpTcpSocketsNetlink(family, filter.states, [&](const TcpSocket& socket) {
-          if (filter.Matches(socket)) {
-            snapshot->sockets.push_back(socket);
-          }
-        }));
+        DumpTcpSocketsNetlink(family, filter.states,
+                              [&](const TcpSocket& socket) { collect(socket); }));
     // Receiving and decoding interleave per message; the whole dump counts as reading.
     snapshot->read_nanos += MonotonicNanos() - start;
     snapshot->sockets_read += stats.sockets;
@@ -108,17 +130,19 @@ std::optional<Source> ParseSourceName(absl::string_view text) {
 
 absl::StatusOr<TcpSnapshot> ReadTcpSnapshot(const Filter& filter, const ReadOptions& options) {
   TcpSnapshot snapshot;
+  Collector collect(filter, options.keep_sockets, &snapshot);
   if (options.source == Source::kNetlink) {
-    SOCKLAB_RETURN_IF_ERROR(ReadNetlink(filter, &snapshot));
-    return snapshot;
+    SOCKLAB_RETURN_IF_ERROR(ReadNetlink(filter, collect, &snapshot));
+  } else {
+    SOCKLAB_RETURN_IF_ERROR(ReadProc(filter, options, collect, &snapshot));
+    if (options.listen_backlog && snapshot.tally.Count(TcpState::kListen) != 0) {
+      AddListenBacklogs(filter, collect.listeners());
+    }
   }
-  SOCKLAB_RETURN_IF_ERROR(ReadProc(filter, options, &snapshot));
-  if (options.listen_backlog) {
-    for (const TcpSocket& socket : snapshot.sockets) {
-      if (socket.is_listen()) {
-        AddListenBacklogs(filter, &snapshot);
-        break;
-      }
+  for (const TcpSocket& socket : collect.listeners()) {
+    if (socket.is_listen()) {
+      snapshot.tally.listen_queue += socket.rx_queue;
+      snapshot.tally.listen_backlog += socket.accept_backlog.value_or(0);
     }
   }
   return snapshot;
@@ -130,9 +154,10 @@ absl::StatusOr<std::vector<TcpSocket>> ReadTcpSockets(const Filter& filter, Sour
 }
 
 absl::StatusOr<StateTally> SampleStates(const Filter& filter, Source source) {
-  SOCKLAB_ASSIGN_OR_RETURN(TcpSnapshot snapshot,
-                           ReadTcpSnapshot(filter, {.source = source, .listen_backlog = false}));
-  return TallyStates(snapshot.sockets);
+  SOCKLAB_ASSIGN_OR_RETURN(
+      TcpSnapshot snapshot,
+      ReadTcpSnapshot(filter, {.source = source, .listen_backlog = false, .keep_sockets = false}));
+  return snapshot.tally;
 }
 
 }  // namespace socklab::tcpstat

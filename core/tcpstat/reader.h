@@ -35,11 +35,15 @@ struct ReadOptions {
   // kProc only: when a LISTEN socket matched, ask netlink for the listeners' maximum accept
   // queue (absent from /proc, see TcpSocket::accept_backlog). Failure leaves it unset.
   bool listen_backlog = true;
+  // False: only the tally is wanted, TcpSnapshot::sockets stays empty. Copying 10,000 records
+  // of ~300 bytes into fresh memory costs more than parsing them, so tallies skip it.
+  bool keep_sockets = true;
 };
 
 // One read of the socket tables and what it cost.
 struct TcpSnapshot {
-  std::vector<TcpSocket> sockets;  // the sockets that matched the filter, in kernel order
+  std::vector<TcpSocket> sockets;  // the sockets that matched (if keep_sockets), kernel order
+  StateTally tally;                // counts of the sockets that matched (always)
   size_t sockets_read = 0;         // all sockets the source reported, before filtering
   size_t skipped_lines = 0;        // kProc: malformed lines skipped (see ParseProcNetTcp)
   size_t bytes_read = 0;           // text or netlink bytes received

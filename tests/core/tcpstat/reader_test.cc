@@ -94,6 +94,16 @@ TEST_P(ReaderTest, ListenerWithAcceptQueueAndBacklog) {
   EXPECT_EQ(*found->accept_backlog, 37u);
   EXPECT_NE(found->inode, 0u);
   EXPECT_EQ(found->uid, static_cast<uint32_t>(getuid()));
+
+  // A tally-only read keeps no records but still sums the accept queue and its maximum.
+  absl::StatusOr<TcpSnapshot> tally_only =
+      ReadTcpSnapshot({.port = port}, {.source = GetParam(), .keep_sockets = false});
+  ASSERT_TRUE(tally_only.ok()) << tally_only.status();
+  EXPECT_TRUE(tally_only->sockets.empty());
+  EXPECT_EQ(tally_only->tally.Count(TcpState::kListen), 1u);
+  EXPECT_EQ(tally_only->tally.Count(TcpState::kEstablished), 4u);
+  EXPECT_EQ(tally_only->tally.listen_queue, 2u);
+  EXPECT_EQ(tally_only->tally.listen_backlog, 37u);
 }
 
 TEST_P(ReaderTest, EstablishedPairWithQueues) {
