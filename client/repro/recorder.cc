@@ -1,0 +1,207 @@
+#include "client/repro/recorder.h"
+
+#include <errno.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/repro/sock_util.h"
+#include "client/repro/state_sampler.h"
+#include "core/base/clock.h"
+#include "core/base/errno_name.h"
+
+namespace socklab::repro {
+namespace {
+
+double NanosToSeconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+std::string FormatTook(int64_t ns) {
+  if (ns < 1'000'000) {
+    return absl::StrFormat("%.3f ms", static_cast<double>(ns) / 1e6);
+  }
+  if (ns < 1'000'000'000) {
+    return absl::StrFormat("%.1f ms", static_cast<double>(ns) / 1e6);
+  }
+  return absl::StrFormat("%.2f s", NanosToSeconds(ns));
+}
+
+}  // namespace
+
+Recorder::Recorder(std::string name) : start_ns_(MonotonicNanos()) {
+  result_.name = std::move(name);
+}
+
+double Recorder::SecondsSinceStart() const { return NanosToSeconds(MonotonicNanos() - start_ns_); }
+
+void Recorder::Step(std::string text) {
+  result_.steps.push_back({SecondsSinceStart(), std::move(text)});
+}
+
+void Recorder::Note(std::string text) { result_.notes.push_back(std::move(text)); }
+
+CallResult Recorder::Call(std::string what, const std::function<long()>& fn) {
+  CallResult r;
+  r.start_ns = MonotonicNanos();
+  errno = 0;
+  r.ret = fn();
+  r.err = r.ret < 0 ? errno : 0;  // read before anything else can touch errno
+  r.end_ns = MonotonicNanos();
+  std::string text =
+      r.ret < 0 ? absl::StrCat(what, " = -1 ", ErrnoName(r.err), " (", ErrnoMessage(r.err), ")")
+                : absl::StrCat(what, " = ", r.ret);
+  absl::StrAppend(&text, "  [", FormatTook(r.end_ns - r.start_ns), "]");
+  result_.steps.push_back({NanosToSeconds(r.start_ns - start_ns_), std::move(text)});
+  return r;
+}
+
+void Recorder::CheckErrno(std::string call, Phase phase, int expected_errno,
+                          const CallResult& result, int64_t since_ns) {
+  Check check;
+  check.call = std::move(call);
+  check.phase = phase;
+  check.expected = ErrnoName(expected_errno);
+  if (result.failed()) {
+    check.observed = ErrnoName(result.err);
+    check.observed_errno = result.err;
+    check.error_class = std::string(ClassKey(Classify(phase, result.err)));
+  } else {
+    check.observed = absl::StrCat("returned ", result.ret);
+  }
+  check.seconds = NanosToSeconds(result.end_ns - (since_ns != 0 ? since_ns : result.start_ns));
+  check.ok = result.failed() && result.err == expected_errno;
+  result_.checks.push_back(std::move(check));
+}
+
+void Recorder::CheckOk(std::string call, Phase phase, const CallResult& result, int64_t since_ns) {
+  Check check;
+  check.call = std::move(call);
+  check.phase = phase;
+  check.expected = "OK";
+  if (result.failed()) {
+    check.observed = ErrnoName(result.err);
+    check.observed_errno = result.err;
+    check.error_class = std::string(ClassKey(Classify(phase, result.err)));
+  } else {
+    check.observed = "OK";
+  }
+  check.seconds = NanosToSeconds(result.end_ns - (since_ns != 0 ? since_ns : result.start_ns));
+  check.ok = !result.failed();
+  result_.checks.push_back(std::move(check));
+}
+
+void Recorder::CheckEof(std::string call, const CallResult& result, int64_t since_ns) {
+  Check check;
+  check.call = std::move(call);
+  check.phase = Phase::kRead;
+  check.expected = "EOF";
+  if (result.failed()) {
+    check.observed = ErrnoName(result.err);
+    check.observed_errno = result.err;
+    check.error_class = std::string(ClassKey(Classify(Phase::kRead, result.err)));
+  } else if (result.ret == 0) {
+    check.observed = "EOF";
+    check.error_class = std::string(ClassKey(ErrorClass::kEof));
+  } else {
+    check.observed = absl::StrCat("returned ", result.ret);
+  }
+  check.seconds = NanosToSeconds(result.end_ns - (since_ns != 0 ? since_ns : result.start_ns));
+  check.ok = result.ret == 0;
+  result_.checks.push_back(std::move(check));
+}
+
+void Recorder::CheckState(std::string what, absl::string_view expected,
+                          absl::string_view observed, double seconds) {
+  CheckText(std::move(what), Phase::kClose, expected, observed, seconds);
+}
+
+void Recorder::CheckText(std::string what, Phase phase, absl::string_view expected,
+                         absl::string_view observed, double seconds) {
+  Check check;
+  check.call = std::move(what);
+  check.phase = phase;
+  check.expected = std::string(expected);
+  check.observed = std::string(observed);
+  check.seconds = seconds;
+  check.ok = expected == observed;
+  result_.checks.push_back(std::move(check));
+}
+
+const StateSnapshot& Recorder::States(std::string label, const std::vector<Watched>& sockets,
+                                      const std::vector<uint16_t>& ports) {
+  StateSnapshot snapshot;
+  snapshot.label = std::move(label);
+  snapshot.at_seconds = SecondsSinceStart();
+  for (const Watched& w : sockets) {
+    SocketState s;
+    s.who = w.who;
+    s.local = LocalText(w.fd);
+    s.remote = PeerText(w.fd);
+    s.state = TcpStateName(TcpStateOf(w.fd));
+    snapshot.sockets.push_back(std::move(s));
+  }
+  if (!ports.empty()) {
+    for (SocketState& s : SampleSocketsOnPorts(ports)) {
+      snapshot.sockets.push_back(std::move(s));
+    }
+  }
+  result_.states.push_back(std::move(snapshot));
+  return result_.states.back();
+}
+
+void Recorder::Skip(std::string reason) {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  result_.outcome = Outcome::kSkipped;
+  result_.reason = std::move(reason);
+}
+
+void Recorder::Fail(std::string reason) {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  result_.outcome = Outcome::kError;
+  result_.reason = std::move(reason);
+}
+
+ScenarioResult Recorder::Finish(std::vector<CounterDelta> counters, std::string counters_scope) {
+  result_.seconds = SecondsSinceStart();
+  result_.counters = std::move(counters);
+  result_.counters_scope = std::move(counters_scope);
+  if (!stopped_) {
+    if (result_.checks.empty()) {
+      result_.outcome = Outcome::kError;
+      result_.reason = "the scenario made no check";
+    } else {
+      result_.outcome = Outcome::kReproduced;
+      for (const Check& c : result_.checks) {
+        if (!c.ok) {
+          result_.outcome = Outcome::kNotReproduced;
+          result_.reason = absl::StrCat(c.call, ": expected ", c.expected, ", observed ",
+                                        c.observed);
+          break;
+        }
+      }
+    }
+  }
+  return std::move(result_);
+}
+
+absl::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kReproduced:
+      return "ok";
+    case Outcome::kNotReproduced:
+      return "FAILED";
+    case Outcome::kSkipped:
+      return "skipped";
+    case Outcome::kError:
+      return "error";
+  }
+  return "error";
+}
+
+}  // namespace socklab::repro

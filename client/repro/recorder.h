@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "client/repro/scenario.h"
+#include "core/net/error_class.h"
+
+namespace socklab::repro {
+
+// What one syscall did: its return value and the errno read right after it (never a canned
+// value), with timestamps.
+struct CallResult {
+  long ret = 0;
+  int err = 0;          // errno right after the call when ret < 0, else 0
+  int64_t start_ns = 0;  // monotonic
+  int64_t end_ns = 0;
+  bool failed() const { return ret < 0; }
+};
+
+// A socket of the scenario whose TCP state each snapshot shows.
+struct Watched {
+  std::string who;
+  int fd = -1;  // not owned
+};
+
+// Collects one scenario run: steps, calls, checks, state snapshots. A scenario body gets one and
+// fills it; the runner owns it. Thread affinity: the scenario's thread only.
+class Recorder {
+ public:
+  explicit Recorder(std::string name);
+
+  // A step in words ("the server closes with SO_LINGER {1,0}").
+  void Step(std::string text);
+  // Runs `fn` (one syscall returning its raw result), reads errno right after it, and records
+  // "<what> = <ret>" or "<what> = -1 ENAME (message)" with the time the call took.
+  CallResult Call(std::string what, const std::function<long()>& fn);
+  void Note(std::string text);
+
+  // Checks. `since_ns` (monotonic) is where "time until it appeared" starts; 0 means the start
+  // of the call itself.
+  // The call failed with exactly `expected_errno`.
+  void CheckErrno(std::string call, Phase phase, int expected_errno, const CallResult& result,
+                  int64_t since_ns = 0);
+  // The call succeeded (ret >= 0).
+  void CheckOk(std::string call, Phase phase, const CallResult& result, int64_t since_ns = 0);
+  // A read returned 0: the peer's FIN (Java's EOFException / read() == -1).
+  void CheckEof(std::string call, const CallResult& result, int64_t since_ns = 0);
+  // A socket was seen in TCP state `expected` (names as in `ss`: "TIME_WAIT").
+  void CheckState(std::string what, absl::string_view expected, absl::string_view observed,
+                  double seconds);
+  // A check of anything else, as text.
+  void CheckText(std::string what, Phase phase, absl::string_view expected,
+                 absl::string_view observed, double seconds);
+
+  // A snapshot of the TCP states of `sockets` (TCP_INFO on each fd) plus, when the state
+  // sampler is available, every socket on `ports` (including TIME_WAIT and orphans, which have
+  // no fd). Returns the snapshot it added.
+  const StateSnapshot& States(std::string label, const std::vector<Watched>& sockets,
+                              const std::vector<uint16_t>& ports = {});
+
+  // The scenario could not run here / its setup broke: the body should return at once.
+  void Skip(std::string reason);
+  void Fail(std::string reason);
+  bool stopped() const { return stopped_; }
+
+  int64_t start_ns() const { return start_ns_; }
+  double SecondsSinceStart() const;
+
+  // Finishes the run: the outcome follows from the checks unless Skip/Fail was called.
+  ScenarioResult Finish(std::vector<CounterDelta> counters, std::string counters_scope);
+
+ private:
+  ScenarioResult result_;
+  int64_t start_ns_;
+  bool stopped_ = false;
+};
+
+}  // namespace socklab::repro

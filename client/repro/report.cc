@@ -1,0 +1,277 @@
+#include "client/repro/report.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/base/errno_name.h"
+
+namespace socklab::repro {
+namespace {
+
+absl::StatusOr<Outcome> OutcomeFromName(const std::string& name) {
+  for (Outcome o : {Outcome::kReproduced, Outcome::kNotReproduced, Outcome::kSkipped,
+                    Outcome::kError}) {
+    if (OutcomeName(o) == name) {
+      return o;
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown outcome ", name));
+}
+
+absl::StatusOr<Phase> PhaseFromName(const std::string& name) {
+  for (int p = 0; p < kPhaseCount; ++p) {
+    if (PhaseName(static_cast<Phase>(p)) == name) {
+      return static_cast<Phase>(p);
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown phase ", name));
+}
+
+std::string FormatSeconds(double s) {
+  if (s < 0.001) {
+    return absl::StrFormat("%.3f ms", s * 1e3);
+  }
+  if (s < 1) {
+    return absl::StrFormat("%.1f ms", s * 1e3);
+  }
+  return absl::StrFormat("%.2f s", s);
+}
+
+// Wraps `text` at 96 columns with `indent` spaces on continuation lines.
+std::string Wrap(absl::string_view text, size_t indent) {
+  std::string out;
+  size_t col = indent;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (col + word.size() + 1 > 96 && col > indent) {
+      absl::StrAppend(&out, "\n", std::string(indent, ' '));
+      col = indent;
+    } else if (!out.empty()) {
+      out += ' ';
+      ++col;
+    }
+    absl::StrAppend(&out, word);
+    col += word.size();
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json ResultToJson(const ScenarioResult& r) {
+  nlohmann::json j;
+  j["name"] = r.name;
+  j["outcome"] = std::string(OutcomeName(r.outcome));
+  j["reason"] = r.reason;
+  j["seconds"] = r.seconds;
+  j["checks"] = nlohmann::json::array();
+  for (const Check& c : r.checks) {
+    j["checks"].push_back({{"call", c.call},
+                           {"phase", std::string(PhaseName(c.phase))},
+                           {"expected", c.expected},
+                           {"observed", c.observed},
+                           {"errno", c.observed_errno},
+                           {"errno_name", c.observed_errno != 0 ? ErrnoName(c.observed_errno) : ""},
+                           {"class", c.error_class},
+                           {"seconds", c.seconds},
+                           {"ok", c.ok}});
+  }
+  j["steps"] = nlohmann::json::array();
+  for (const StepLine& s : r.steps) {
+    j["steps"].push_back({{"at_seconds", s.at_seconds}, {"text", s.text}});
+  }
+  j["states"] = nlohmann::json::array();
+  for (const StateSnapshot& snap : r.states) {
+    nlohmann::json sockets = nlohmann::json::array();
+    for (const SocketState& s : snap.sockets) {
+      sockets.push_back({{"who", s.who},
+                         {"local", s.local},
+                         {"remote", s.remote},
+                         {"state", s.state},
+                         {"timer", s.timer}});
+    }
+    j["states"].push_back(
+        {{"label", snap.label}, {"at_seconds", snap.at_seconds}, {"sockets", sockets}});
+  }
+  j["counters"] = CounterDeltasToJson(r.counters);
+  j["counters_scope"] = r.counters_scope;
+  j["notes"] = r.notes;
+  j["kernel"] = r.kernel_lines;
+  return j;
+}
+
+absl::StatusOr<ScenarioResult> ResultFromJson(const nlohmann::json& j) {
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError("scenario result is not a JSON object");
+  }
+  ScenarioResult r;
+  r.name = j.value("name", "");
+  absl::StatusOr<Outcome> outcome = OutcomeFromName(j.value("outcome", ""));
+  if (!outcome.ok()) {
+    return outcome.status();
+  }
+  r.outcome = *outcome;
+  r.reason = j.value("reason", "");
+  r.seconds = j.value("seconds", 0.0);
+  const nlohmann::json checks = j.value("checks", nlohmann::json::array());
+  for (const nlohmann::json& c : checks) {
+    Check check;
+    check.call = c.value("call", "");
+    absl::StatusOr<Phase> phase = PhaseFromName(c.value("phase", ""));
+    if (!phase.ok()) {
+      return phase.status();
+    }
+    check.phase = *phase;
+    check.expected = c.value("expected", "");
+    check.observed = c.value("observed", "");
+    check.observed_errno = c.value("errno", 0);
+    check.error_class = c.value("class", "");
+    check.seconds = c.value("seconds", 0.0);
+    check.ok = c.value("ok", false);
+    r.checks.push_back(std::move(check));
+  }
+  const nlohmann::json steps = j.value("steps", nlohmann::json::array());
+  for (const nlohmann::json& s : steps) {
+    r.steps.push_back({s.value("at_seconds", 0.0), s.value("text", "")});
+  }
+  const nlohmann::json states = j.value("states", nlohmann::json::array());
+  for (const nlohmann::json& snap : states) {
+    StateSnapshot out;
+    out.label = snap.value("label", "");
+    out.at_seconds = snap.value("at_seconds", 0.0);
+    const nlohmann::json sockets = snap.value("sockets", nlohmann::json::array());
+    for (const nlohmann::json& s : sockets) {
+      out.sockets.push_back({s.value("who", ""), s.value("local", ""), s.value("remote", ""),
+                             s.value("state", ""), s.value("timer", "")});
+    }
+    r.states.push_back(std::move(out));
+  }
+  // value() returns a copy: keep it alive while iterating.
+  const nlohmann::json counters = j.value("counters", nlohmann::json::object());
+  for (const auto& [name, delta] : counters.items()) {
+    r.counters.push_back({name, delta.is_number() ? delta.get<int64_t>() : 0});
+  }
+  r.counters_scope = j.value("counters_scope", "");
+  r.notes = j.value("notes", std::vector<std::string>{});
+  r.kernel_lines = j.value("kernel", std::vector<std::string>{});
+  return r;
+}
+
+std::string ObservedSummary(const ScenarioResult& r) {
+  if (r.outcome == Outcome::kSkipped || (r.outcome == Outcome::kError && r.checks.empty())) {
+    return "-";
+  }
+  std::vector<std::string> parts;
+  for (const Check& c : r.checks) {
+    if (std::find(parts.begin(), parts.end(), c.observed) == parts.end()) {
+      parts.push_back(c.observed);
+    }
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r) {
+  std::string out = absl::StrCat("== ", info.name, ": ", info.title, "\n");
+  absl::StrAppend(&out, "expected   ", info.expected, "\n");
+  for (const Check& c : r.checks) {
+    std::string observed = c.observed_errno != 0 ? DescribeErrno(c.observed_errno) : c.observed;
+    absl::StrAppend(&out, "observed   ", c.call, ": ", observed, " after ",
+                    FormatSeconds(c.seconds), c.ok ? "" : absl::StrCat("   (expected ", c.expected, ")"),
+                    "\n");
+  }
+  if (!r.steps.empty()) {
+    absl::StrAppend(&out, "steps\n");
+    for (const StepLine& s : r.steps) {
+      absl::StrAppend(&out, absl::StrFormat("  %+8.3fs  ", s.at_seconds), s.text, "\n");
+    }
+  }
+  if (!r.states.empty()) {
+    absl::StrAppend(&out, "tcp states\n");
+    for (const StateSnapshot& snap : r.states) {
+      absl::StrAppend(&out, absl::StrFormat("  %+8.3fs  ", snap.at_seconds), snap.label, "\n");
+      if (snap.sockets.empty()) {
+        absl::StrAppend(&out, "             (no socket of this scenario is left)\n");
+      }
+      for (const SocketState& s : snap.sockets) {
+        absl::StrAppend(&out, absl::StrFormat("             %-12s %-21s -> %-21s %s", s.who,
+                                              s.local, s.remote, s.state),
+                        s.timer.empty() ? "" : absl::StrCat("  ", s.timer), "\n");
+      }
+    }
+  }
+  absl::StrAppend(&out, "counters   (", r.counters_scope.empty() ? "-" : r.counters_scope, ") ",
+                  r.counters.empty() ? "none of the explanatory counters moved"
+                                     : CounterDeltasToText(r.counters),
+                  "\n");
+  absl::StrAppend(&out, "java       ", Wrap(info.java, 11), "\n");
+  absl::StrAppend(&out, "cause      ", Wrap(info.cause, 11), "\n");
+  absl::StrAppend(&out, "fix/code   ", Wrap(info.fix_code, 11), "\n");
+  for (const std::string& k : r.kernel_lines) {
+    absl::StrAppend(&out, "fix/kernel ", Wrap(k, 11), "\n");
+  }
+  for (const std::string& n : r.notes) {
+    absl::StrAppend(&out, "note       ", Wrap(n, 11), "\n");
+  }
+  absl::StrAppend(&out, "verdict    ", OutcomeName(r.outcome));
+  if (r.outcome == Outcome::kReproduced) {
+    absl::StrAppend(&out, " (reproduced in ", FormatSeconds(r.seconds), ")");
+  } else if (!r.reason.empty()) {
+    absl::StrAppend(&out, ": ", r.reason);
+  }
+  absl::StrAppend(&out, "\n");
+  return out;
+}
+
+std::string RenderTable(const std::vector<ScenarioResult>& results) {
+  std::string out = absl::StrFormat("%-20s %-44s %-34s %9s  %s\n", "scenario", "expected",
+                                    "observed", "time", "ok");
+  for (const ScenarioResult& r : results) {
+    const Scenario* s = FindScenario(r.name);
+    std::string expected = s != nullptr ? s->info.expected : "?";
+    std::string verdict = std::string(OutcomeName(r.outcome));
+    if (r.outcome == Outcome::kSkipped || r.outcome == Outcome::kError) {
+      absl::StrAppend(&verdict, ": ", r.reason);
+    }
+    absl::StrAppend(&out, absl::StrFormat("%-20s %-44s %-34s %9s  %s\n", r.name, expected,
+                                          ObservedSummary(r), FormatSeconds(r.seconds), verdict));
+  }
+  return out;
+}
+
+nlohmann::json RenderRunJson(const MachineInfo& machine,
+                             const std::vector<ScenarioResult>& results) {
+  nlohmann::json j;
+  j["machine"] = MachineInfoToJson(machine);
+  j["scenarios"] = nlohmann::json::array();
+  int counts[4] = {0, 0, 0, 0};
+  for (const ScenarioResult& r : results) {
+    nlohmann::json one = ResultToJson(r);
+    if (const Scenario* s = FindScenario(r.name); s != nullptr) {
+      one["title"] = s->info.title;
+      one["expected_text"] = s->info.expected;
+      one["java"] = s->info.java;
+      one["cause"] = s->info.cause;
+      one["fix_code"] = s->info.fix_code;
+    }
+    j["scenarios"].push_back(std::move(one));
+    ++counts[static_cast<int>(r.outcome)];
+  }
+  j["summary"] = {{"reproduced", counts[0]},
+                  {"not_reproduced", counts[1]},
+                  {"skipped", counts[2]},
+                  {"error", counts[3]}};
+  return j;
+}
+
+std::string RenderList() {
+  std::string out;
+  for (const Scenario& s : AllScenarios()) {
+    absl::StrAppend(&out, absl::StrFormat("%-20s %-44s %s%s\n", s.info.name, s.info.expected,
+                                          s.info.title, s.info.needs_netns ? " [netns]" : ""));
+  }
+  return out;
+}
+
+}  // namespace socklab::repro

@@ -1,0 +1,156 @@
+#include "client/repro/runner.h"
+
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "client/repro/recorder.h"
+#include "client/repro/report.h"
+#include "core/base/errno_name.h"
+#include "core/base/status.h"
+#include "core/net/netns.h"
+#include "core/sysinfo/proc_fs.h"
+#include "core/sysinfo/tcp_counters.h"
+#include "nlohmann/json.hpp"
+
+namespace socklab::repro {
+namespace {
+
+// Namespace support does not change during a run: probe once.
+const absl::Status& NetnsAvailability() {
+  static const absl::Status* const kStatus = new absl::Status(CheckNetnsAvailable());
+  return *kStatus;
+}
+
+ScenarioResult Stopped(const std::string& name, Outcome outcome, std::string reason) {
+  ScenarioResult r;
+  r.name = name;
+  r.outcome = outcome;
+  r.reason = std::move(reason);
+  return r;
+}
+
+// The body of the child: counters before and after, in the child's own namespace.
+std::string RunInThisProcess(const Scenario& scenario) {
+  Recorder rec(scenario.info.name);
+  absl::StatusOr<TcpCounters> before = ReadTcpCounters();
+  scenario.body(rec);
+  absl::StatusOr<TcpCounters> after = ReadTcpCounters();
+  std::vector<CounterDelta> deltas;
+  if (before.ok() && after.ok()) {
+    deltas = DiffCounters(*before, *after);
+  }
+  std::string scope = scenario.info.needs_netns
+                          ? "private namespace: only this scenario's packets"
+                          : "host namespace: includes other traffic on this machine";
+  return ResultToJson(rec.Finish(std::move(deltas), std::move(scope))).dump();
+}
+
+void AddKernelLines(const ScenarioInfo& info, ScenarioResult& r) {
+  ProcFs proc;
+  for (const KernelKnob& knob : info.kernel) {
+    absl::StatusOr<std::string> value = proc.ReadSysctl(knob.sysctl);
+    r.kernel_lines.push_back(absl::StrCat(knob.sysctl, " = ",
+                                          value.ok() ? absl::StrCat("\"", absl::StrReplaceAll(*value, {{"\t", " "}}), "\"") : "?",
+                                          " here: ", knob.advice));
+  }
+}
+
+}  // namespace
+
+absl::Status ReproOptions::Validate() const {
+  if (list) {
+    return absl::OkStatus();
+  }
+  if (!all && names.empty()) {
+    return UsageError("no scenario given",
+                      "name one or more, or use --all; --list shows them");
+  }
+  if (all && !names.empty()) {
+    return UsageError("--all and scenario names together", "use one or the other");
+  }
+  for (const std::string& name : names) {
+    if (FindScenario(name) == nullptr) {
+      return UsageError(absl::StrCat("unknown scenario '", name, "'"),
+                        absl::StrCat("choose from: ", absl::StrJoin(ScenarioNames(), ", ")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<const Scenario*> ReproOptions::Selected() const {
+  std::vector<const Scenario*> out;
+  if (all) {
+    for (const Scenario& s : AllScenarios()) {
+      out.push_back(&s);
+    }
+    return out;
+  }
+  for (const std::string& name : names) {
+    if (const Scenario* s = FindScenario(name); s != nullptr) {
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+ScenarioResult RunScenario(const Scenario& scenario) {
+  const ScenarioInfo& info = scenario.info;
+  if ((info.needs_root || info.needs_netns) && geteuid() != 0) {
+    ScenarioResult r = Stopped(info.name, Outcome::kSkipped,
+                               "needs root (a private network namespace / a privilege drop)");
+    AddKernelLines(info, r);
+    return r;
+  }
+  if (info.needs_netns && !NetnsAvailability().ok()) {
+    ScenarioResult r = Stopped(info.name, Outcome::kSkipped,
+                               std::string(NetnsAvailability().message()));
+    AddKernelLines(info, r);
+    return r;
+  }
+  ChildOptions options;
+  options.new_netns = info.needs_netns;
+  options.timeout = info.timeout;
+  absl::StatusOr<ChildOutput> child =
+      RunInChild(options, [&scenario] { return RunInThisProcess(scenario); });
+  ScenarioResult result;
+  if (!child.ok()) {
+    std::optional<int> err = ErrnoOf(child.status());
+    result = Stopped(info.name,
+                     err.has_value() && (*err == EPERM || *err == EACCES) ? Outcome::kSkipped
+                                                                          : Outcome::kError,
+                     std::string(child.status().message()));
+  } else if (child->exit.timed_out) {
+    result = Stopped(info.name, Outcome::kError,
+                     absl::StrCat("did not finish within ", absl::FormatDuration(info.timeout),
+                                  "; the child was killed"));
+  } else if (child->output.empty()) {
+    result = Stopped(info.name, Outcome::kError,
+                     child->exit.signal != 0
+                         ? absl::StrCat("the scenario's child died of signal ", child->exit.signal)
+                         : absl::StrCat("the scenario's child exited with ",
+                                        child->exit.exit_code, " and no result"));
+  } else {
+    nlohmann::json json = nlohmann::json::parse(child->output, nullptr, /*allow_exceptions=*/false);
+    absl::StatusOr<ScenarioResult> parsed = ResultFromJson(json);
+    result = parsed.ok() ? *std::move(parsed)
+                         : Stopped(info.name, Outcome::kError,
+                                   absl::StrCat("unreadable result: ", parsed.status().message()));
+  }
+  AddKernelLines(info, result);
+  return result;
+}
+
+int ExitCodeForResults(const std::vector<ScenarioResult>& results) {
+  bool skipped = false;
+  for (const ScenarioResult& r : results) {
+    if (r.outcome == Outcome::kNotReproduced || r.outcome == Outcome::kError) {
+      return 1;
+    }
+    skipped = skipped || r.outcome == Outcome::kSkipped;
+  }
+  return skipped ? 3 : 0;
+}
+
+}  // namespace socklab::repro

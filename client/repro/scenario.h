@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/net/error_class.h"
+#include "core/sysinfo/tcp_counters.h"
+
+namespace socklab::repro {
+
+// What a scenario is, independent of any run: its name, the error it reproduces, and what a
+// reader needs to understand and fix it. Plain data; thread affinity: none.
+
+// A kernel parameter that explains or fixes the error. The runner fills in its value on this
+// machine (through ProcFs) when it reports.
+struct KernelKnob {
+  std::string sysctl;  // "net.ipv4.ip_local_port_range"
+  std::string advice;  // what to change and the command: "sysctl -w net.ipv4...=\"1024 65535\""
+};
+
+struct ScenarioInfo {
+  std::string name;      // "refused"
+  std::string title;     // one line: "connect to a port nobody listens on"
+  std::string expected;  // "ECONNREFUSED on connect"
+  std::string java;      // what a Java program would have thrown
+  std::string cause;     // two or three sentences
+  std::string fix_code;  // socket options, how to close, how to retry
+  std::vector<KernelKnob> kernel;
+  // Runs in a forked child inside a private network namespace (needs root).
+  bool needs_netns = false;
+  // Needs root outside a namespace too (privilege drops, for example).
+  bool needs_root = false;
+  // The child is killed after this long; scenarios bound their own waits well below it.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+// One comparison of what the kernel did against what the scenario expects.
+struct Check {
+  std::string call;      // "connect", "read after the RST", "state of the client"
+  Phase phase = Phase::kRead;
+  std::string expected;  // "ECONNREFUSED", "EOF", "OK", "TIME_WAIT"
+  std::string observed;  // the errno name the syscall returned, "returned 0", a state name
+  int observed_errno = 0;  // errno right after the call; 0 when it did not fail
+  std::string error_class;  // ClassKey of observed_errno ("refused"), empty when none
+  double seconds = 0;       // how long until it appeared (see Recorder::Check*)
+  bool ok = false;
+};
+
+// One line of the narrative: a call with its result, or a step in words.
+struct StepLine {
+  double at_seconds = 0;  // since the scenario started
+  std::string text;
+};
+
+// The TCP state of one of the scenario's sockets.
+struct SocketState {
+  std::string who;    // "client", "server", "accepted"
+  std::string local;  // "127.0.0.1:40213"
+  std::string remote;
+  std::string state;  // "ESTABLISHED", "TIME_WAIT"
+  std::string timer;  // "timewait 59.8s" when the sampler knows it
+};
+
+struct StateSnapshot {
+  std::string label;  // "after the client's close()"
+  double at_seconds = 0;
+  std::vector<SocketState> sockets;
+};
+
+enum class Outcome {
+  kReproduced,     // every check saw what it expected
+  kNotReproduced,  // the kernel did something else: a real finding, exit non-zero
+  kSkipped,        // could not run here (no root, no namespaces, a tool missing)
+  kError,          // the scenario's own setup broke (or the child crashed / timed out)
+};
+
+// The result of one run. Built in the child that ran the scenario, sent to the parent as JSON.
+struct ScenarioResult {
+  std::string name;
+  Outcome outcome = Outcome::kError;
+  std::string reason;  // why skipped / error / not reproduced
+  double seconds = 0;  // wall time of the whole scenario
+  std::vector<Check> checks;
+  std::vector<StepLine> steps;
+  std::vector<StateSnapshot> states;
+  std::vector<CounterDelta> counters;
+  std::string counters_scope;  // "host namespace" or "private namespace"
+  std::vector<std::string> notes;
+  // Filled by the runner in the parent: "name = value here -> advice".
+  std::vector<std::string> kernel_lines;
+};
+
+absl::string_view OutcomeName(Outcome outcome);  // "ok", "FAILED", "skipped", "error"
+
+}  // namespace socklab::repro

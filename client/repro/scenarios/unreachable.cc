@@ -1,0 +1,56 @@
+#include <netinet/in.h>
+
+#include "client/repro/scenarios/scenarios.h"
+#include "client/repro/sock_util.h"
+
+namespace socklab::repro {
+namespace {
+
+// 192.0.2.1 is TEST-NET-1 (RFC 5737), and the namespace has nothing but lo: no packet can leave.
+constexpr uint32_t kTestNet1 = 0xC0000201;
+
+void Run(Recorder& rec) {
+  rec.Step("the private namespace has only lo: no default route");
+  RunNamespaceTool(rec, {"ip", "-4", "route", "show"});
+  if (rec.stopped()) {
+    return;
+  }
+  CallResult s1 = NewTcpSocket(rec, "client");
+  UniqueFd a(static_cast<int>(s1.ret));
+  CallResult c1 = ConnectTo(rec, a.get(), kTestNet1, 80, "client");
+  rec.CheckErrno("connect with no route to the network", Phase::kConnect, ENETUNREACH, c1);
+
+  rec.Step("an explicit unreachable route, as a router (or `ip route add unreachable`) sets up");
+  if (!RunNamespaceTool(rec, {"ip", "route", "add", "unreachable", "192.0.2.0/24"})) {
+    return;
+  }
+  CallResult s2 = NewTcpSocket(rec, "client");
+  UniqueFd b(static_cast<int>(s2.ret));
+  CallResult c2 = ConnectTo(rec, b.get(), kTestNet1, 80, "client");
+  rec.CheckErrno("connect through an unreachable route", Phase::kConnect, EHOSTUNREACH, c2);
+  rec.Note("on a real network EHOSTUNREACH also arrives as an ICMP host-unreachable from a "
+           "router, or when ARP/neighbour discovery gets no answer on the local segment (after "
+           "about 3 s); a firewall rule 'reject with icmp host-unreachable' does the same");
+}
+
+}  // namespace
+
+Scenario UnreachableScenario() {
+  return {{.name = "unreachable",
+           .title = "no route to the network / an unreachable route",
+           .expected = "ENETUNREACH and EHOSTUNREACH on connect",
+           .java = "java.net.SocketException: Network is unreachable; "
+                   "java.net.NoRouteToHostException: No route to host",
+           .cause = "The routing table has no route to the destination (ENETUNREACH: typically "
+                    "no default route, or IPv6 without IPv6 connectivity), or the route says "
+                    "unreachable / a router answered ICMP host-unreachable (EHOSTUNREACH). Both "
+                    "fail at once, without a timeout.",
+           .fix_code = "Check the address and `ip route get ADDR`; prefer IPv4 or IPv6 "
+                       "consistently (Java: -Djava.net.preferIPv4Stack=true when IPv6 has no "
+                       "route); look for firewall reject rules.",
+           .kernel = {},
+           .needs_netns = true},
+          &Run};
+}
+
+}  // namespace socklab::repro
