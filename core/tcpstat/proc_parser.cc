@@ -73,13 +73,14 @@ bool Decimal(absl::string_view text, uint64_t* out) {
 
 // "HEX:HEX" split at its only ':'.
 bool SplitColon(absl::string_view text, absl::string_view* left, absl::string_view* right) {
-  size_t colon = text.find(':');
-  if (colon == absl::string_view::npos) {
+  const char* colon = static_cast<const char*>(memchr(text.data(), ':', text.size()));
+  if (colon == nullptr) {
     return false;
   }
-  *left = text.substr(0, colon);
-  *right = text.substr(colon + 1);
-  return right->find(':') == absl::string_view::npos;
+  size_t at = static_cast<size_t>(colon - text.data());
+  *left = text.substr(0, at);
+  *right = text.substr(at + 1);
+  return memchr(right->data(), ':', right->size()) == nullptr;
 }
 
 // "0100007F:1F90" (IPv4) or 32 hex digits ':' port (IPv6). The kernel prints each 32-bit word
@@ -135,34 +136,51 @@ int64_t TicksPerSecond() {
 
 constexpr size_t kFieldsNeeded = 10;
 
-// Splits `line` at spaces and tabs into the first kFieldsNeeded fields; returns how many there
-// were (up to kFieldsNeeded).
-size_t Fields(absl::string_view line, std::array<absl::string_view, kFieldsNeeded>* fields) {
-  size_t count = 0;
-  size_t i = 0;
-  const size_t n = line.size();
-  while (count < kFieldsNeeded) {
-    while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) {
+// Field separators: the kernel pads with spaces; tabs and '\r' are accepted too.
+constexpr std::array<bool, 256> MakeSeparatorTable() {
+  std::array<bool, 256> table{};
+  table[' '] = true;
+  table['\t'] = true;
+  table['\r'] = true;
+  return table;
+}
+constexpr std::array<bool, 256> kSeparator = MakeSeparatorTable();
+
+using LineFields = std::array<absl::string_view, kFieldsNeeded>;
+
+// Splits the line starting at `pos` into its first kFieldsNeeded fields in one pass (the
+// remaining columns are only skipped to the '\n'). Returns the position of the line's '\n', or
+// npos when the text ends first; `*count` is the number of fields found.
+size_t SplitLine(absl::string_view text, size_t pos, LineFields* fields, size_t* count) {
+  const char* data = text.data();
+  const size_t n = text.size();
+  size_t i = pos;
+  *count = 0;
+  while (*count < kFieldsNeeded) {
+    while (i < n && kSeparator[static_cast<unsigned char>(data[i])]) {
       ++i;
     }
     if (i == n) {
-      break;
+      return absl::string_view::npos;
+    }
+    if (data[i] == '\n') {
+      return i;
     }
     size_t start = i;
-    while (i < n && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
+    while (i < n && !kSeparator[static_cast<unsigned char>(data[i])] && data[i] != '\n') {
       ++i;
     }
-    (*fields)[count++] = line.substr(start, i - start);
+    (*fields)[(*count)++] = absl::string_view(data + start, i - start);
   }
-  return count;
+  const void* newline = i < n ? memchr(data + i, '\n', n - i) : nullptr;
+  return newline == nullptr ? absl::string_view::npos
+                            : static_cast<size_t>(static_cast<const char*>(newline) - data);
 }
 
 enum class LineKind { kSocket, kHeader, kBlank, kBad };
 
-// One complete line (without its '\n').
-LineKind ParseLine(absl::string_view line, TcpSocket* socket) {
-  std::array<absl::string_view, kFieldsNeeded> f;
-  size_t count = Fields(line, &f);
+// The fields of one complete line.
+LineKind ParseLine(const LineFields& f, size_t count, TcpSocket* socket) {
   if (count == 0) {
     return LineKind::kBlank;
   }
@@ -242,22 +260,20 @@ ProcParseStats ParseProcNetTcp(absl::string_view text,
   ProcParseStats stats;
   TcpSocket socket;
   size_t pos = 0;
+  LineFields fields;
   while (pos < text.size()) {
-    const void* found = memchr(text.data() + pos, '\n', text.size() - pos);
-    if (found == nullptr) {
+    size_t count = 0;
+    size_t end = SplitLine(text, pos, &fields, &count);
+    if (end == absl::string_view::npos) {
       // A final line without '\n' was cut short (the kernel terminates every line); a complete
       // looking prefix could still hold a truncated number, so it is never parsed.
-      absl::string_view rest = text.substr(pos);
-      std::array<absl::string_view, kFieldsNeeded> unused;
-      if (Fields(rest, &unused) > 0) {
+      if (count > 0) {
         ++stats.skipped_lines;
       }
       break;
     }
-    size_t end = static_cast<const char*>(found) - text.data();
-    absl::string_view line = text.substr(pos, end - pos);
     pos = end + 1;
-    switch (ParseLine(line, &socket)) {
+    switch (ParseLine(fields, count, &socket)) {
       case LineKind::kSocket:
         ++stats.sockets;
         on_socket(socket);

@@ -3,12 +3,14 @@
 #include <errno.h>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "core/base/clock.h"
 #include "core/base/status.h"
 #include "core/base/status_macros.h"
 #include "core/sysinfo/proc_fs.h"
 #include "core/tcpstat/netlink_reader.h"
 #include "core/tcpstat/proc_parser.h"
+#include "core/tcpstat/proc_text.h"
 
 namespace socklab::tcpstat {
 namespace {
@@ -76,8 +78,9 @@ absl::Status ReadProc(const Filter& filter, const ReadOptions& options, Collecto
   ProcFs proc(options.proc_root);
   for (int family : FamiliesFor(filter)) {
     int64_t start = MonotonicNanos();
-    absl::StatusOr<std::string> text =
-        proc.ReadFile(family == AF_INET ? "proc/net/tcp" : "proc/net/tcp6");
+    absl::StatusOr<absl::string_view> text =
+        ReadProcText(absl::StrCat(proc.root(), proc.root().ends_with('/') ? "" : "/",
+                                  family == AF_INET ? "proc/net/tcp" : "proc/net/tcp6"));
     int64_t read_done = MonotonicNanos();
     snapshot->read_nanos += read_done - start;
     if (!text.ok()) {
