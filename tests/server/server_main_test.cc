@@ -215,6 +215,10 @@ TEST(ServerMainTest, SigtermDrainsAndExitsZero) {
   ASSERT_TRUE(fd.valid());
   ASSERT_TRUE(SendAll(fd.get(), "hello"));
   ASSERT_EQ(RecvExactly(fd.get(), 5), "hello");
+  // Long enough for a few 100ms stats lines however slow the machine is.
+  for (int i = 0; i < 200 && server.err().find("open=") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
   ASSERT_TRUE(server.Exited(20000)) << server.err();
   EXPECT_EQ(server.exit_code(), 0) << server.err();
