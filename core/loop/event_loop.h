@@ -58,8 +58,10 @@ class CompletionHandler {
 struct LoopOptions {
   // io_uring: submission queue entries (the completion queue is twice that).
   unsigned ring_entries = 4096;
-  // Receive buffers shared by all connections of the loop (the io_uring provided-buffer ring,
-  // the epoll read buffer): count x size bytes per loop, none per connection.
+  // Receive buffers shared by all connections of the loop, none per connection: io_uring
+  // registers count (rounded up to a power of two, at most 32768) buffers of size bytes as its
+  // provided-buffer ring; epoll reads into one buffer of size bytes. A receive completion carries
+  // at most size bytes.
   unsigned receive_buffer_count = 1024;
   unsigned receive_buffer_size = 16 * 1024;
   // io_uring: ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (6.1+; falls back
