@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -10,6 +12,7 @@
 #include "core/base/errno_name.h"
 #include "core/base/status.h"
 #include "core/net/netns.h"
+#include "core/sysinfo/limit_hints.h"
 #include "core/sysinfo/proc_fs.h"
 #include "core/sysinfo/tcp_counters.h"
 #include "nlohmann/json.hpp"
@@ -48,6 +51,21 @@ std::string RunInThisProcess(const Scenario& scenario) {
 }
 
 void AddKernelLines(const ScenarioInfo& info, ScenarioResult& r) {
+  // First the limit that explains an observed errno, with this machine's numbers.
+  std::vector<std::string> hints;
+  for (const Check& c : r.checks) {
+    // Limits explain running out of something (fds, ports, queues), which shows in these
+    // phases; a bind conflict is about one port, not about a range.
+    if (c.observed_errno == 0 || c.phase == Phase::kBind || c.phase == Phase::kListen) {
+      continue;
+    }
+    std::string hint = LimitHint(c.phase, Classify(c.phase, c.observed_errno),
+                                 ThisMachineLimits(), {.loopback_destination = true});
+    if (!hint.empty() && std::find(hints.begin(), hints.end(), hint) == hints.end()) {
+      hints.push_back(hint);
+      r.kernel_lines.push_back(absl::StrCat("limit here: ", hint));
+    }
+  }
   ProcFs proc;
   for (const KernelKnob& knob : info.kernel) {
     absl::StatusOr<std::string> value = proc.ReadSysctl(knob.sysctl);

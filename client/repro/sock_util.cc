@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/net/netns.h"
+#include "core/tcpstat/tcp_state.h"
 #include "core/base/clock.h"
 #include "core/net/address.h"
 
@@ -206,35 +207,11 @@ int TcpStateOf(int fd) {
 }
 
 std::string TcpStateName(int state) {
-  // include/net/tcp_states.h; the values are kernel ABI (TCP_INFO, /proc/net/tcp, sock_diag).
-  switch (state) {
-    case TCP_ESTABLISHED:
-      return "ESTABLISHED";
-    case TCP_SYN_SENT:
-      return "SYN_SENT";
-    case TCP_SYN_RECV:
-      return "SYN_RECV";
-    case TCP_FIN_WAIT1:
-      return "FIN_WAIT1";
-    case TCP_FIN_WAIT2:
-      return "FIN_WAIT2";
-    case TCP_TIME_WAIT:
-      return "TIME_WAIT";
-    case TCP_CLOSE:
-      return "CLOSE";
-    case TCP_CLOSE_WAIT:
-      return "CLOSE_WAIT";
-    case TCP_LAST_ACK:
-      return "LAST_ACK";
-    case TCP_LISTEN:
-      return "LISTEN";
-    case TCP_CLOSING:
-      return "CLOSING";
-    case 12:
-      return "NEW_SYN_RECV";
-    default:
-      return state < 0 ? "-" : absl::StrCat("state ", state);
+  std::optional<tcpstat::TcpState> known = tcpstat::TcpStateFromCode(state);
+  if (!known.has_value()) {
+    return state < 0 ? "-" : absl::StrCat("state ", state);
   }
+  return std::string(tcpstat::TcpStateName(*known));
 }
 
 bool WaitForTcpState(int fd, int state, absl::Duration timeout) {
