@@ -15,7 +15,7 @@ struct Connection {
   uint32_t generation = 0;  // bumped when the slot is freed; 0 is never a connection's
   uint8_t in_flight = 0;    // loop operations not yet completed for good (more == false)
   bool in_use = false;
-  bool receiving = false;        // a Receive is armed (until its more == false completion)
+  bool receiving = false;  // a Receive is armed (until its more == false completion)
   bool cancel_receive_sent = false;
   bool sending = false;          // one Send in flight, from echo.front_data()
   bool eof = false;              // the peer's FIN arrived
@@ -35,7 +35,9 @@ class ConnectionTable {
     return (uint64_t{generation} << 32) | slot;
   }
   static constexpr uint32_t SlotOf(loop::Token token) { return static_cast<uint32_t>(token); }
-  static constexpr uint32_t GenerationOf(loop::Token token) { return static_cast<uint32_t>(token >> 32); }
+  static constexpr uint32_t GenerationOf(loop::Token token) {
+    return static_cast<uint32_t>(token >> 32);
+  }
 
   // A free slot, marked in use with a fresh generation. The reference is valid until the next
   // Allocate() (the table may grow).

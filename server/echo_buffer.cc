@@ -61,8 +61,7 @@ void EchoQueue::Consume(size_t n, ChunkPool& pool) {
   size_ -= n;
   // A fully sent chunk goes back to the pool; the last one too, unless more may be appended to
   // it (it is not full): an idle connection then holds nothing.
-  while (head_ != nullptr && head_->begin == head_->end &&
-         (head_->next != nullptr || size_ == 0)) {
+  while (head_ != nullptr && head_->begin == head_->end && (head_->next != nullptr || size_ == 0)) {
     Chunk* done = head_;
     head_ = head_->next;
     if (head_ == nullptr) {

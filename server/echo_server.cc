@@ -43,9 +43,8 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOption
 
   for (int i = 0; i < opts.threads; ++i) {
     int fd = opts.reuse_port ? listeners[i].get() : server->shared_listener_.get();
-    absl::StatusOr<std::unique_ptr<EchoWorker>> worker =
-        EchoWorker::Create(server->options_, server->backend_, fd, opts.reuse_port,
-                           &server->shared_);
+    absl::StatusOr<std::unique_ptr<EchoWorker>> worker = EchoWorker::Create(
+        server->options_, server->backend_, fd, opts.reuse_port, &server->shared_);
     if (!worker.ok() && server->backend_ == loop::Backend::kIoUring &&
         opts.backend == loop::BackendChoice::kAuto && i == 0) {
       // The probe passed but the real ring did not (e.g. more entries than RLIMIT_MEMLOCK

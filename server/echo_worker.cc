@@ -52,8 +52,7 @@ int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
 
 }  // namespace
 
-EchoWorker::EchoWorker(const ServerOptions& options, int listener, bool owned,
-                       SharedState* shared)
+EchoWorker::EchoWorker(const ServerOptions& options, int listener, bool owned, SharedState* shared)
     : options_(options),
       shared_(shared),
       listener_(listener),
@@ -91,9 +90,8 @@ EchoWorker::~EchoWorker() {
 }
 
 absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const ServerOptions& options,
-                                                               loop::Backend backend,
-                                                               int listener, bool owned,
-                                                               SharedState* shared) {
+                                                               loop::Backend backend, int listener,
+                                                               bool owned, SharedState* shared) {
   std::unique_ptr<EchoWorker> worker(new EchoWorker(options, listener, owned, shared));
   SOCKLAB_ASSIGN_OR_RETURN(worker->loop_, loop::EventLoop::Create(backend, worker.get()));
   return worker;

@@ -29,9 +29,7 @@ std::string DurationOrOff(absl::Duration d) {
   return d == absl::ZeroDuration() ? "off" : absl::FormatDuration(d);
 }
 
-std::string BytesOrDefault(int bytes) {
-  return bytes == 0 ? "default" : FormatBytes(bytes);
-}
+std::string BytesOrDefault(int bytes) { return bytes == 0 ? "default" : FormatBytes(bytes); }
 
 // The effective configuration, one line, for stderr.
 std::string ConfigText(const EchoServer& server) {
@@ -96,8 +94,7 @@ int Main(int argc, char** argv) {
                "one listener shared by all threads instead of one SO_REUSEPORT listener each");
   cli::AddCountFlag(app, "--backlog", &backlog, "listen backlog (default: net.core.somaxconn)");
   app.add_flag("--reuseaddr,!--no-reuseaddr", options.reuse_addr, "SO_REUSEADDR (default on)");
-  app.add_option("--linger", linger,
-                 "off | rst (close sends RST) | SECONDS, for accepted sockets")
+  app.add_option("--linger", linger, "off | rst (close sends RST) | SECONDS, for accepted sockets")
       ->capture_default_str();
   app.add_flag("--nodelay", options.nodelay, "TCP_NODELAY on accepted sockets");
   cli::AddByteSizeFlag(app, "--rcvbuf", &rcvbuf, "SO_RCVBUF for accepted sockets (e.g. 256k)");

@@ -98,8 +98,7 @@ absl::Status ServerOptions::Validate() const {
     return UsageError("a negative duration", "durations are like 500ms, 30s, 2m");
   }
   if (stats_interval > absl::ZeroDuration() && stats_interval < absl::Milliseconds(10)) {
-    return UsageError("--stats-interval below 10ms",
-                      "use e.g. 1s; 0 turns the periodic lines off");
+    return UsageError("--stats-interval below 10ms", "use e.g. 1s; 0 turns the periodic lines off");
   }
   if (max_connections > kMaxConnectionsLimit) {
     return UsageError(absl::StrCat("--max-connections ", max_connections, " is out of range"),
@@ -123,11 +122,10 @@ ResolvedOptions ResolveDefaults(const ServerOptions& options, const ProcFs& proc
   if (out.options.backlog == 0) {
     out.options.backlog = somaxconn.ok() ? static_cast<int>(*somaxconn) : 4096;
   } else if (somaxconn.ok() && out.options.backlog > *somaxconn) {
-    out.warnings.push_back(absl::StrCat("--backlog ", out.options.backlog,
-                                        " is above net.core.somaxconn=", *somaxconn,
-                                        ": the kernel caps it at ", *somaxconn,
-                                        " (raise it with sysctl -w net.core.somaxconn=",
-                                        out.options.backlog, ")"));
+    out.warnings.push_back(
+        absl::StrCat("--backlog ", out.options.backlog, " is above net.core.somaxconn=", *somaxconn,
+                     ": the kernel caps it at ", *somaxconn,
+                     " (raise it with sysctl -w net.core.somaxconn=", out.options.backlog, ")"));
   }
   return out;
 }

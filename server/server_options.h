@@ -20,17 +20,17 @@ namespace socklab::server {
 struct ServerOptions {
   SocketAddress listen = *SocketAddress::Parse("127.0.0.1:7007");
   loop::BackendChoice backend = loop::BackendChoice::kAuto;
-  int threads = 0;             // 0: one per CPU this process may run on
-  bool reuse_port = true;      // one SO_REUSEPORT listener per thread; false: one shared
-  int backlog = 0;             // 0: net.core.somaxconn
+  int threads = 0;         // 0: one per CPU this process may run on
+  bool reuse_port = true;  // one SO_REUSEPORT listener per thread; false: one shared
+  int backlog = 0;         // 0: net.core.somaxconn
   bool reuse_addr = true;
-  Linger linger;               // applied to accepted sockets
+  Linger linger;  // applied to accepted sockets
   bool nodelay = false;
-  int rcvbuf = 0;              // 0: kernel default (autotuning stays on)
+  int rcvbuf = 0;  // 0: kernel default (autotuning stays on)
   int sndbuf = 0;
   absl::Duration idle_timeout = absl::ZeroDuration();   // zero: off
   absl::Duration write_timeout = absl::ZeroDuration();  // zero: off
-  uint64_t max_connections = 0;                          // 0: unlimited
+  uint64_t max_connections = 0;                         // 0: unlimited
   absl::Duration drain_timeout = absl::Seconds(5);
   absl::Duration stats_interval = absl::ZeroDuration();  // zero: no periodic lines
   bool json = false;

@@ -74,13 +74,12 @@ std::string SummaryText(const StatsSnapshot& s) {
   std::string errors = s.errors.ToText();
   return absl::StrCat(
       "  connections: accepted ", s.accepted, ", closed ", s.closed, ", open ", s.open, "\n",
-      "  bytes: in ", FormatBytes(static_cast<double>(s.bytes_in)), " (", s.bytes_in,
-      "), out ", FormatBytes(static_cast<double>(s.bytes_out)), " (", s.bytes_out, ")\n",
-      "  accept pauses: ", s.accept_pauses_limit, " at --max-connections, ",
-      s.accept_pauses_no_fds, " out of fds; ", s.rejected_over_limit, " rejected over the limit\n",
+      "  bytes: in ", FormatBytes(static_cast<double>(s.bytes_in)), " (", s.bytes_in, "), out ",
+      FormatBytes(static_cast<double>(s.bytes_out)), " (", s.bytes_out, ")\n",
+      "  accept pauses: ", s.accept_pauses_limit, " at --max-connections, ", s.accept_pauses_no_fds,
+      " out of fds; ", s.rejected_over_limit, " rejected over the limit\n",
       "  backpressure pauses: ", s.backpressure_pauses, "; timeouts: idle ", s.idle_timeouts,
-      ", write ", s.write_timeouts, "\n",
-      "  errors: ", errors.empty() ? "none" : errors, "\n");
+      ", write ", s.write_timeouts, "\n", "  errors: ", errors.empty() ? "none" : errors, "\n");
 }
 
 nlohmann::json SummaryJson(const StatsSnapshot& s) {

@@ -19,10 +19,10 @@ struct StatsSnapshot {
   uint64_t closed = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  uint64_t accept_pauses_limit = 0;  // accepting stopped at --max-connections
+  uint64_t accept_pauses_limit = 0;   // accepting stopped at --max-connections
   uint64_t accept_pauses_no_fds = 0;  // accepting backed off after EMFILE/ENFILE/ENOBUFS
-  uint64_t rejected_over_limit = 0;  // accepted past the limit while pausing; closed at once
-  uint64_t backpressure_pauses = 0;  // receives stopped because the peer did not read
+  uint64_t rejected_over_limit = 0;   // accepted past the limit while pausing; closed at once
+  uint64_t backpressure_pauses = 0;   // receives stopped because the peer did not read
   uint64_t idle_timeouts = 0;
   uint64_t write_timeouts = 0;
   ErrorCounts errors;
@@ -35,8 +35,14 @@ struct StatsSnapshot {
 // error table, which changes rarely, sits behind a mutex.
 class WorkerStats {
  public:
-  void AddAccepted() { Bump(accepted_); Bump(open_); }
-  void AddClosed() { Bump(closed_); open_.store(open_.load(kRelaxed) - 1, kRelaxed); }
+  void AddAccepted() {
+    Bump(accepted_);
+    Bump(open_);
+  }
+  void AddClosed() {
+    Bump(closed_);
+    open_.store(open_.load(kRelaxed) - 1, kRelaxed);
+  }
   void AddBytesIn(uint64_t n) { Bump(bytes_in_, n); }
   void AddBytesOut(uint64_t n) { Bump(bytes_out_, n); }
   void AddAcceptPauseLimit() { Bump(accept_pauses_limit_); }

@@ -39,8 +39,8 @@ std::string ServerBinary() {
 
 // How the child is set up between fork and exec (async-signal-safe calls only).
 struct ChildSetup {
-  rlim_t nofile = 0;               // 0: inherit
-  bool refuse_io_uring = false;    // seccomp: io_uring_setup fails with EPERM
+  rlim_t nofile = 0;             // 0: inherit
+  bool refuse_io_uring = false;  // seccomp: io_uring_setup fails with EPERM
 };
 
 #if defined(__x86_64__)
@@ -207,8 +207,8 @@ class ServerProcess {
 bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
 
 TEST(ServerMainTest, SigtermDrainsAndExitsZero) {
-  ServerProcess server({"--listen", "127.0.0.1:0", "--threads", "2", "--stats-interval", "100ms",
-                        "--json"});
+  ServerProcess server(
+      {"--listen", "127.0.0.1:0", "--threads", "2", "--stats-interval", "100ms", "--json"});
   SocketAddress address = server.Address();
   ASSERT_NE(address.port(), 0) << server.err();
   UniqueFd fd = Connect(address);
