@@ -1,0 +1,102 @@
+#include "client/repro/report.h"
+
+#include "client/repro/registry.h"
+#include "client/repro/runner.h"
+#include "gtest/gtest.h"
+
+namespace socklab::repro {
+namespace {
+
+ScenarioResult Sample() {
+  ScenarioResult r;
+  r.name = "refused";
+  r.outcome = Outcome::kReproduced;
+  r.seconds = 0.0123;
+  Check c;
+  c.call = "connect";
+  c.phase = Phase::kConnect;
+  c.expected = "ECONNREFUSED";
+  c.observed = "ECONNREFUSED";
+  c.observed_errno = ECONNREFUSED;
+  c.error_class = "refused";
+  c.seconds = 0.0001;
+  c.ok = true;
+  r.checks.push_back(c);
+  r.steps.push_back({0.001, "client: connect(fd 4, 127.0.0.1:40000) = -1 ECONNREFUSED"});
+  r.states.push_back({"after", 0.002, {{"client", "127.0.0.1:1", "-", "CLOSE", ""}}});
+  r.counters.push_back({"Tcp.OutRsts", 1});
+  r.counters_scope = "host namespace";
+  r.notes.push_back("a note");
+  r.kernel_lines.push_back("net.x = 1 here: advice");
+  return r;
+}
+
+TEST(Report, JsonRoundTrips) {
+  ScenarioResult r = Sample();
+  absl::StatusOr<ScenarioResult> back = ResultFromJson(ResultToJson(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(ResultToJson(*back), ResultToJson(r));
+  EXPECT_EQ(back->checks[0].phase, Phase::kConnect);
+  EXPECT_EQ(back->counters[0].delta, 1);
+}
+
+TEST(Report, RejectsGarbage) {
+  EXPECT_FALSE(ResultFromJson(nlohmann::json::array()).ok());
+  nlohmann::json bad = ResultToJson(Sample());
+  bad["outcome"] = "maybe";
+  EXPECT_FALSE(ResultFromJson(bad).ok());
+}
+
+TEST(Report, TextNamesErrnoJavaCauseAndVerdict) {
+  const Scenario* s = FindScenario("refused");
+  ASSERT_NE(s, nullptr);
+  std::string text = RenderScenarioText(s->info, Sample());
+  EXPECT_NE(text.find("Connection refused (ECONNREFUSED)"), std::string::npos) << text;
+  EXPECT_NE(text.find("java.net.ConnectException: Connection refused"), std::string::npos);
+  EXPECT_NE(text.find("Tcp.OutRsts +1"), std::string::npos);
+  EXPECT_NE(text.find("verdict    ok"), std::string::npos);
+}
+
+TEST(Report, TableHasOneRowPerResultAndSkipsSayWhy) {
+  ScenarioResult skipped;
+  skipped.name = "permission";
+  skipped.outcome = Outcome::kSkipped;
+  skipped.reason = "needs root";
+  std::string table = RenderTable({Sample(), skipped});
+  EXPECT_NE(table.find("refused"), std::string::npos);
+  EXPECT_NE(table.find("skipped: needs root"), std::string::npos);
+  EXPECT_EQ(ExitCodeForResults({Sample()}), 0);
+  EXPECT_EQ(ExitCodeForResults({Sample(), skipped}), 3);
+  ScenarioResult failed = Sample();
+  failed.outcome = Outcome::kNotReproduced;
+  EXPECT_EQ(ExitCodeForResults({failed, skipped}), 1);
+}
+
+TEST(Options, UnknownNamesAreUsageErrorsListingTheNames) {
+  ReproOptions options;
+  options.names = {"refused", "nope"};
+  absl::Status s = options.Validate();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("unknown scenario 'nope'"), std::string::npos);
+  EXPECT_NE(s.message().find("time-wait"), std::string::npos);
+  EXPECT_FALSE(ReproOptions{}.Validate().ok());
+  ReproOptions all;
+  all.all = true;
+  EXPECT_TRUE(all.Validate().ok());
+  EXPECT_EQ(all.Selected().size(), AllScenarios().size());
+}
+
+TEST(Registry, NamesAreUniqueAndEveryScenarioIsExplained) {
+  std::set<std::string> names;
+  for (const Scenario& s : AllScenarios()) {
+    EXPECT_TRUE(names.insert(s.info.name).second) << s.info.name;
+    EXPECT_FALSE(s.info.java.empty()) << s.info.name;
+    EXPECT_FALSE(s.info.cause.empty()) << s.info.name;
+    EXPECT_FALSE(s.info.fix_code.empty()) << s.info.name;
+    EXPECT_NE(s.body, nullptr);
+  }
+  EXPECT_GE(names.size(), 21u);
+}
+
+}  // namespace
+}  // namespace socklab::repro
