@@ -1,16 +1,281 @@
 #include "client/load/load_command.h"
 
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "client/load/load_engine.h"
+#include "client/load/load_options.h"
+#include "core/base/status.h"
+#include "core/stats/load_report.h"
+#include "core/tcpstat/reader.h"
+#include "core/tcpstat/tcp_state.h"
+#include "nlohmann/json.hpp"
 
 namespace socklab::client {
+namespace {
 
-// Placeholder until the load command lands.
+constexpr char kProgram[] = "socklab load";
+
+// The raw flag values; turned into LoadOptions by BuildOptions after the parse.
+struct LoadFlags {
+  std::string target;
+  uint64_t connections = 10;
+  uint64_t threads = 0;
+  std::string backend = "auto";
+  uint64_t pipeline = 1;
+  uint64_t rate = 0;
+  uint64_t churn = 0;
+  uint64_t connect_rate = 0;
+  std::string close = "fin";
+  std::string size = "64";
+  absl::Duration duration = absl::Seconds(10);
+  uint64_t messages = 0;
+  absl::Duration warmup = absl::ZeroDuration();
+  absl::Duration connect_timeout = absl::Seconds(2);
+  absl::Duration read_timeout = absl::Seconds(5);
+  std::string bind;
+  std::string source_ips;
+  uint64_t max_errors = 0;
+  bool progress = false;
+  bool states = false;
+  std::string json;
+  std::string hgrm;
+  bool ipv4 = false;
+  bool ipv6 = false;
+  CLI::Option* duration_option = nullptr;
+};
+
+std::atomic<bool> g_interrupted{false};
+
+void OnInterrupt(int) { g_interrupted.store(true); }
+
+absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
+  LoadOptions o;
+  if (f.ipv4 && f.ipv6) {
+    return UsageError("-4 and -6 together", "give one of them");
+  }
+  absl::StatusOr<SocketAddress> target =
+      ParseTarget(f.target, f.ipv4 ? AF_INET : (f.ipv6 ? AF_INET6 : AF_UNSPEC));
+  if (!target.ok()) {
+    return target.status();
+  }
+  o.target = *target;
+  o.target_text = f.target;
+  if (f.connections > static_cast<uint64_t>(kMaxConnections)) {
+    return UsageError(absl::StrCat("--connections ", f.connections, " is out of range"),
+                      "use 1 to 1000000");
+  }
+  o.connections = static_cast<int>(f.connections);
+  o.threads = static_cast<int>(std::min<uint64_t>(f.threads, 100000));
+  absl::StatusOr<loop::BackendChoice> backend = loop::ParseBackendChoice(f.backend);
+  if (!backend.ok()) {
+    return backend.status();
+  }
+  o.backend = *backend;
+  o.backend_text = f.backend;
+  o.pipeline = static_cast<int>(std::min<uint64_t>(f.pipeline, 1 << 20));
+  o.rate = static_cast<double>(f.rate);
+  o.churn = f.churn;
+  o.connect_rate = static_cast<double>(f.connect_rate);
+  if (f.close == "fin") {
+    o.close = CloseMode::kFin;
+  } else if (f.close == "rst") {
+    o.close = CloseMode::kRst;
+  } else {
+    return UsageError(absl::StrCat("--close ", f.close), "use fin or rst");
+  }
+  absl::StatusOr<std::pair<uint32_t, uint32_t>> size = ParseSizeRange(f.size);
+  if (!size.ok()) {
+    return size.status();
+  }
+  o.size_min = size->first;
+  o.size_max = size->second;
+  o.messages = f.messages;
+  // -n alone runs until the messages are done; with -d as well, whichever comes first.
+  o.duration = (f.messages > 0 && f.duration_option->count() == 0) ? absl::ZeroDuration()
+                                                                  : f.duration;
+  o.warmup = f.warmup;
+  o.connect_timeout = f.connect_timeout;
+  o.read_timeout = f.read_timeout;
+  if (!f.bind.empty() && !f.source_ips.empty()) {
+    return UsageError("--bind and --source-ips together", "give one of them");
+  }
+  if (!f.bind.empty()) {
+    absl::StatusOr<SocketAddress> bind = ParseBindAddress(f.bind);
+    if (!bind.ok()) {
+      return bind.status();
+    }
+    o.sources.push_back(*bind);
+    o.sources_text = f.bind;
+  }
+  if (!f.source_ips.empty()) {
+    absl::StatusOr<std::vector<SocketAddress>> sources = ParseSourceRange(f.source_ips);
+    if (!sources.ok()) {
+      return sources.status();
+    }
+    o.sources = std::move(*sources);
+    o.sources_text = f.source_ips;
+  }
+  o.max_errors = f.max_errors;
+  o.progress = f.progress || isatty(STDERR_FILENO) == 1;
+  o.states = f.states;
+  o.json_path = f.json;
+  o.hgrm_path = f.hgrm;
+  if (absl::Status valid = o.Validate(); !valid.ok()) {
+    return valid;
+  }
+  return o;
+}
+
+// Samples the TCP states of the target port's sockets (both ends, as `socklab states` does).
+void SampleStatesInto(uint16_t port, LoadSecond* second) {
+  tcpstat::Filter filter;
+  filter.port = port;
+  absl::StatusOr<tcpstat::StateTally> tally = tcpstat::SampleStates(filter);
+  if (!tally.ok()) {
+    return;
+  }
+  for (tcpstat::TcpState state : tcpstat::kReportedTcpStates) {
+    second->states.emplace_back(std::string(tcpstat::TcpStateName(state)), tally->Count(state));
+  }
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    return ErrnoError(errno, absl::StrCat("write ", path), "check the directory exists and is writable");
+  }
+  return absl::OkStatus();
+}
+
+int Run(const LoadFlags& flags) {
+  absl::StatusOr<LoadOptions> options = BuildOptions(flags);
+  if (!options.ok()) {
+    return cli::ReportFailure(kProgram, options.status());
+  }
+  const bool json_to_stdout = options->json_path == "-";
+  LoadHooks hooks;
+  hooks.interrupt = &g_interrupted;
+  const uint16_t port = options->target.port();
+  const bool progress = options->progress;
+  const bool states = options->states;
+  hooks.on_second = [progress, states, port](LoadSecond* second) {
+    if (states) {
+      SampleStatesInto(port, second);
+    }
+    if (progress) {
+      std::fprintf(stderr, "%s\n", LoadProgressLine(*second).c_str());
+    }
+  };
+  struct sigaction action = {};
+  action.sa_handler = OnInterrupt;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  absl::StatusOr<LoadResult> result = RunLoad(*options, hooks);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  if (!result.ok()) {
+    return cli::ReportFailure(kProgram, result.status());
+  }
+  // With --json - the JSON owns stdout; the text goes to stderr so both stay readable.
+  FILE* text_out = json_to_stdout ? stderr : stdout;
+  std::fprintf(text_out, "%s%s", LoadConfigToText(result->config).c_str(),
+               LoadSummaryToText(*result).c_str());
+  if (states && !result->series.empty()) {
+    const LoadSecond& last = result->series.back();
+    std::string tally;
+    for (const auto& [name, count] : last.states) {
+      if (count > 0) {
+        absl::StrAppend(&tally, tally.empty() ? "" : ", ", name, " ", count);
+      }
+    }
+    std::fprintf(text_out, "states      port %u at the end: %s\n", port,
+                 tally.empty() ? "no sockets" : tally.c_str());
+  }
+  std::fflush(text_out);
+  int code = result->abort_reason.empty() || result->abort_reason == "interrupted" ? 0 : 1;
+  if (!options->json_path.empty()) {
+    const std::string json = LoadResultToJson(*result).dump(2) + "\n";
+    if (json_to_stdout) {
+      std::fputs(json.c_str(), stdout);
+    } else if (absl::Status written = WriteFile(options->json_path, json); !written.ok()) {
+      cli::ReportFailure(kProgram, written);
+      code = 1;
+    }
+  }
+  if (!options->hgrm_path.empty()) {
+    if (absl::Status written =
+            WriteFile(options->hgrm_path, result->rtt.PercentileDistribution(1e6));
+        !written.ok()) {
+      cli::ReportFailure(kProgram, written);
+      code = 1;
+    }
+  }
+  if (code == 1 && !result->abort_reason.empty()) {
+    std::fprintf(stderr, "%s: %s\n", kProgram, result->abort_reason.c_str());
+  }
+  return code;
+}
+
+}  // namespace
+
 cli::Command AddLoadCommand(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("load", "(not built yet)");
-  return {sub, [] {
-            std::fprintf(stderr, "socklab load: not built yet\n");
-            return 1;
-          }};
+  auto flags = std::make_shared<LoadFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "load", "Drive a TCP echo server: throughput, latency percentiles, every error by class");
+  sub->add_option("target", flags->target, "HOST:PORT of the echo server (127.0.0.1:7007, [::1]:7007)")
+      ->required();
+  cli::AddCountFlag(*sub, "-c,--connections", &flags->connections,
+                    "Connections (default 10)");
+  cli::AddCountFlag(*sub, "-t,--threads", &flags->threads,
+                    "Event-loop threads (default: one per CPU, at most one per connection)");
+  sub->add_option("--backend", flags->backend, "auto|io_uring|epoll (default auto)");
+  cli::AddCountFlag(*sub, "--pipeline", &flags->pipeline,
+                    "Messages in flight per connection (default 1)");
+  cli::AddCountFlag(*sub, "-R,--rate", &flags->rate,
+                    "Open loop: total messages/s on a schedule; latency from the scheduled time");
+  cli::AddCountFlag(*sub, "--churn", &flags->churn,
+                    "Reconnect after every N messages (1: one connection per request)");
+  cli::AddCountFlag(*sub, "--connect-rate", &flags->connect_rate,
+                    "At most this many new connections/s");
+  sub->add_option("--close", flags->close, "How the client closes: fin (default) or rst");
+  sub->add_option("-s,--size", flags->size, "Message bytes, or MIN-MAX uniform (default 64)");
+  flags->duration_option = cli::AddDurationFlag(*sub, "-d,--duration", &flags->duration,
+                                                "Run time, warmup included (default 10s)");
+  cli::AddCountFlag(*sub, "-n,--messages", &flags->messages,
+                    "Total round trips, then stop (with -d: whichever comes first)");
+  cli::AddDurationFlag(*sub, "--warmup", &flags->warmup,
+                       "Leading time excluded from the results (default 0)");
+  cli::AddDurationFlag(*sub, "--connect-timeout", &flags->connect_timeout,
+                       "Per connection attempt (default 2s)");
+  cli::AddDurationFlag(*sub, "--read-timeout", &flags->read_timeout,
+                       "Per message round trip (default 5s)");
+  sub->add_option("--bind", flags->bind, "Local ADDR[:PORT] to connect from");
+  sub->add_option("--source-ips", flags->source_ips,
+                  "Rotate local addresses FIRST-LAST (127.0.0.2-127.0.0.40)");
+  cli::AddCountFlag(*sub, "--max-errors", &flags->max_errors,
+                    "Abort (exit 1) after more than N errors");
+  sub->add_flag("--progress", flags->progress,
+                "Progress line each second on stderr (default: when stderr is a terminal)");
+  sub->add_flag("--states", flags->states,
+                "Sample the TCP states of the target port each second");
+  sub->add_option("--json", flags->json, "Write the full result as JSON to FILE (- = stdout)");
+  sub->add_option("--hgrm", flags->hgrm,
+                  "Write the latency distribution in HdrHistogram .hgrm format (ms) to FILE");
+  sub->add_flag("-4", flags->ipv4, "Use IPv4 (localhost -> 127.0.0.1)");
+  sub->add_flag("-6", flags->ipv6, "Use IPv6 (localhost -> ::1)");
+  return {sub, [flags] { return Run(*flags); }};
 }
 
 }  // namespace socklab::client

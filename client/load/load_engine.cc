@@ -1,0 +1,218 @@
+#include "client/load/load_engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/load/load_worker.h"
+#include "client/load/payload.h"
+#include "core/base/clock.h"
+#include "core/base/status_macros.h"
+#include "core/net/error_class.h"
+#include "core/sysinfo/limit_hints.h"
+#include "core/sysinfo/machine.h"
+#include "core/sysinfo/tcp_counters.h"
+
+namespace socklab::client {
+namespace {
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selection, int threads,
+                    const MachineInfo& machine) {
+  LoadConfig c;
+  c.target = o.target.ToString();
+  c.backend = std::string(loop::BackendName(selection.backend));
+  c.backend_requested = o.backend_text;
+  c.backend_fallback_reason = selection.fallback_reason;
+  c.machine = machine;
+  c.connections = o.connections;
+  c.threads = threads;
+  c.pipeline = o.pipeline;
+  c.rate = o.rate;
+  c.churn = o.churn;
+  c.connect_rate = o.connect_rate;
+  c.close_mode = o.close == CloseMode::kRst ? "rst" : "fin";
+  c.size_min = o.size_min;
+  c.size_max = o.size_max;
+  c.duration_s = Seconds(o.duration);
+  c.messages = o.messages;
+  c.warmup_s = Seconds(o.warmup);
+  c.connect_timeout_s = Seconds(o.connect_timeout);
+  c.read_timeout_s = Seconds(o.read_timeout);
+  if (o.sources.size() == 1) {
+    c.bind = o.sources[0].port() != 0 ? o.sources[0].ToString() : o.sources[0].HostString();
+  } else if (!o.sources.empty()) {
+    c.source_ips = o.sources_text;
+  }
+  c.max_errors = o.max_errors;
+  return c;
+}
+
+// One line per error class a kernel limit explains, from the tune engineer's LimitHint (the
+// one place those numbers are derived).
+std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& options) {
+  std::vector<std::string> hints;
+  std::set<std::string> seen;
+  HintContext context;
+  const std::string host = options.target.HostString();
+  context.loopback_destination = host.rfind("127.", 0) == 0 || host == "::1";
+  context.source_addresses = std::max<int64_t>(1, static_cast<int64_t>(options.sources.size()));
+  errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t, int, int64_t) {
+    std::string hint = LimitHint(phase, error_class, ThisMachineLimits(), context);
+    if (!hint.empty() && seen.insert(hint).second) {
+      hints.push_back(absl::StrCat(PhaseName(phase), " ", ClassLabel(error_class), ": ", hint));
+    }
+  });
+  return hints;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& hooks) {
+  SOCKLAB_RETURN_IF_ERROR(options.Validate());
+  SOCKLAB_ASSIGN_OR_RETURN(loop::BackendSelection selection,
+                           loop::SelectBackend(options.backend));
+  const MachineInfo machine = ReadMachineInfo();
+  int threads = options.threads > 0 ? options.threads : std::max(1, machine.cpus);
+  threads = std::min(threads, options.connections);
+
+  const PayloadPattern pattern(options.size_max);
+  LoadShared shared;
+  shared.options = &options;
+  shared.pattern = &pattern;
+  shared.backend = selection.backend;
+
+  LoadResult result;
+  result.config = ConfigOf(options, selection, threads, machine);
+  absl::StatusOr<TcpCounters> counters_before = ReadTcpCounters();
+
+  std::vector<std::unique_ptr<LoadWorker>> workers;
+  for (int t = 0; t < threads; ++t) {
+    std::vector<int> ids;
+    for (int id = t; id < options.connections; id += threads) {
+      ids.push_back(id);
+    }
+    const double share = static_cast<double>(ids.size()) / options.connections;
+    // -n split by connections, the remainder to the first workers.
+    const uint64_t n = options.messages;
+    const int64_t budget = static_cast<int64_t>(n / threads + (static_cast<uint64_t>(t) < n % threads ? 1 : 0));
+    workers.push_back(std::make_unique<LoadWorker>(&shared, std::move(ids), budget,
+                                                   options.rate * share,
+                                                   options.connect_rate / threads));
+  }
+
+  shared.start_ns = MonotonicNanos();
+  shared.measure_start_ns = shared.start_ns + absl::ToInt64Nanoseconds(options.warmup);
+  shared.end_ns = options.duration > absl::ZeroDuration()
+                      ? shared.start_ns + absl::ToInt64Nanoseconds(options.duration)
+                      : 0;
+  result.start_ns = shared.start_ns;
+  std::vector<std::thread> running;
+  for (auto& worker : workers) {
+    running.emplace_back([w = worker.get()] { w->Run(); });
+  }
+
+  // The engine thread: once a second, gather the workers' counters into the time series.
+  WorkerCounters previous;
+  int64_t next_second = shared.start_ns + 1'000'000'000;
+  for (;;) {
+    bool all_done = true;
+    for (const auto& worker : workers) {
+      all_done = all_done && worker->done();
+    }
+    const int64_t now = MonotonicNanos();
+    if (hooks.interrupt != nullptr && hooks.interrupt->load(std::memory_order_relaxed) &&
+        !shared.stop.load()) {
+      shared.Abort("interrupted");
+    }
+    if (now >= next_second || all_done) {
+      Histogram interval;
+      WorkerCounters sum;
+      for (auto& worker : workers) {
+        const WorkerCounters w = worker->TakeInterval(&interval);
+        sum.messages_completed += w.messages_completed;
+        sum.bytes_sent += w.bytes_sent;
+        sum.bytes_received += w.bytes_received;
+        sum.errors += w.errors + w.data_errors;
+        sum.connections_opened += w.connections_opened;
+        sum.open_connections += w.open_connections;
+      }
+      LoadSecond second;
+      second.t_s = (now - shared.start_ns) / 1e9;
+      second.warmup = now <= shared.measure_start_ns;
+      second.messages = sum.messages_completed - previous.messages_completed;
+      second.bytes_sent = sum.bytes_sent - previous.bytes_sent;
+      second.bytes_received = sum.bytes_received - previous.bytes_received;
+      second.errors = sum.errors - previous.errors;
+      second.connects = sum.connections_opened - previous.connections_opened;
+      second.open_connections = sum.open_connections;
+      second.p50_ns = interval.ValueAtPercentile(50);
+      second.p99_ns = interval.ValueAtPercentile(99);
+      second.max_ns = interval.max();
+      previous = sum;
+      // The last partial second is kept only when it holds something.
+      if (!all_done || interval.count() > 0 || second.errors > 0) {
+        if (hooks.on_second) {
+          hooks.on_second(&second);
+        }
+        result.series.push_back(std::move(second));
+      }
+      next_second += 1'000'000'000;
+    }
+    if (all_done) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::clamp<int64_t>((next_second - MonotonicNanos()) / 1'000'000, 1, 50)));
+  }
+  for (std::thread& thread : running) {
+    thread.join();
+  }
+  const int64_t finished_ns = MonotonicNanos();
+
+  for (auto& worker : workers) {
+    if (!worker->status().ok()) {
+      return worker->status();
+    }
+  }
+
+  int64_t last_completion = 0;
+  for (auto& worker : workers) {
+    const WorkerCounters& w = worker->counters();
+    result.messages_sent += w.messages_sent;
+    result.messages_completed += w.messages_completed;
+    result.messages_failed += w.messages_failed;
+    result.bytes_sent += w.bytes_sent;
+    result.bytes_received += w.bytes_received;
+    result.data_errors += w.data_errors;
+    result.connections_opened += w.connections_opened;
+    result.connect_attempts += w.connect_attempts;
+    result.peak_open_connections += w.peak_open_connections;
+    last_completion = std::max(last_completion, w.last_completion_ns);
+    result.rtt.Merge(worker->rtt());
+    result.rtt_uncorrected.Merge(worker->rtt_uncorrected());
+    result.connect.Merge(worker->connect_latency());
+    result.errors.Merge(worker->error_counts());
+  }
+  // The measured window ends at the planned end (duration; echoes drained after it count, which
+  // adds at most a round trip's worth) or at the last echo (messages, or a run cut short).
+  int64_t window_end = last_completion > 0 ? last_completion : finished_ns;
+  if (shared.end_ns > 0 && shared.abort_reason.empty()) {
+    window_end = std::min(shared.end_ns, finished_ns);
+  }
+  result.elapsed_s = std::max<int64_t>(0, window_end - shared.measure_start_ns) / 1e9;
+  result.abort_reason = shared.abort_reason;
+  result.hints = HintsFor(result.errors, options);
+  absl::StatusOr<TcpCounters> counters_after = ReadTcpCounters();
+  if (counters_before.ok() && counters_after.ok()) {
+    result.kernel_counters_available = true;
+    result.kernel = DiffCounters(*counters_before, *counters_after);
+  }
+  return result;
+}
+
+}  // namespace socklab::client

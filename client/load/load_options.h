@@ -1,0 +1,75 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/loop/event_loop.h"
+#include "core/net/address.h"
+
+namespace socklab::client {
+
+enum class CloseMode { kFin, kRst };
+
+// Everything `socklab load` does, as plain values. Filled by client/load/load_command.cc from the
+// flags (and directly by tests). Thread affinity: none; the engine copies what it needs.
+struct LoadOptions {
+  SocketAddress target;
+  std::string target_text;  // as the user wrote it, for the report
+  int connections = 10;
+  int threads = 0;  // 0: one per CPU, at most one per connection
+  loop::BackendChoice backend = loop::BackendChoice::kAuto;
+  std::string backend_text = "auto";
+  int pipeline = 1;          // messages in flight per connection
+  double rate = 0;           // total messages/s; 0 = closed loop
+  uint64_t churn = 0;        // reconnect after this many messages per connection; 0 = never
+  double connect_rate = 0;   // new connections/s, all threads together; 0 = no cap
+  CloseMode close = CloseMode::kFin;
+  uint32_t size_min = 64;
+  uint32_t size_max = 64;
+  absl::Duration duration = absl::Seconds(10);  // ZeroDuration() with messages: until done
+  uint64_t messages = 0;                        // total round trips; 0 = run for duration
+  absl::Duration warmup = absl::ZeroDuration();
+  absl::Duration connect_timeout = absl::Seconds(2);
+  absl::Duration read_timeout = absl::Seconds(5);
+  // Local addresses to connect from, used round-robin by connection (from --bind or
+  // --source-ips); empty = let the kernel choose.
+  std::vector<SocketAddress> sources;
+  std::string sources_text;
+  uint64_t max_errors = 0;  // 0 = never abort on errors
+  bool progress = false;    // progress line each second on stderr
+  bool states = false;      // sample the target port's TCP states each second
+  std::string json_path;    // "-" = stdout
+  std::string hgrm_path;
+
+  // Bad combinations are UsageErrors ("<problem>; <fix>").
+  absl::Status Validate() const;
+};
+
+// Limits Validate() enforces.
+inline constexpr uint32_t kMaxMessageSize = 16 * 1024 * 1024;
+inline constexpr int kMaxConnections = 1'000'000;
+inline constexpr size_t kMaxSourceAddresses = 65'536;
+
+// "64", "4k", "100-1400", "1k-64k": one size or a uniform MIN-MAX range (ParseByteSize forms).
+absl::StatusOr<std::pair<uint32_t, uint32_t>> ParseSizeRange(absl::string_view text);
+
+// "127.0.0.2-127.0.0.40" (or one address, or an IPv6 range differing in the last 32 bits):
+// every address in the range, port 0.
+absl::StatusOr<std::vector<SocketAddress>> ParseSourceRange(absl::string_view text);
+
+// "127.0.0.2" or "127.0.0.2:40000" / "[::1]:40000".
+absl::StatusOr<SocketAddress> ParseBindAddress(absl::string_view text);
+
+// The target, with -4/-6 (`family` AF_INET/AF_INET6, AF_UNSPEC for neither) applied to
+// "localhost"; a literal of the other family is a UsageError.
+absl::StatusOr<SocketAddress> ParseTarget(absl::string_view text, int family);
+
+}  // namespace socklab::client

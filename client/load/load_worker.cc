@@ -1,0 +1,658 @@
+#include "client/load/load_worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/check.h"
+#include "core/base/clock.h"
+#include "core/base/errno_name.h"
+#include "core/base/status.h"
+#include "core/net/socket.h"
+
+namespace socklab::client {
+namespace {
+
+constexpr loop::Token kTickToken = ~loop::Token{0};
+// The tick checks deadlines and publishes counters; 20 ms keeps the read/connect deadlines
+// within 20 ms of their setting and costs one pass over the connections 50 times a second.
+constexpr int64_t kTickNs = 20'000'000;
+constexpr int64_t kBackoffMinNs = 10'000'000;
+constexpr int64_t kBackoffMaxNs = 1'000'000'000;
+// Failed connects before an unreachable target (never connected once) aborts the run.
+constexpr uint64_t kUnreachableAfter = 3;
+
+int64_t ToNs(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
+
+}  // namespace
+
+void LoadShared::Abort(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(abort_mutex);
+    if (abort_reason.empty()) {
+      abort_reason = reason;
+    }
+  }
+  stop.store(true, std::memory_order_release);
+}
+
+LoadWorker::LoadWorker(LoadShared* shared, std::vector<int> connection_ids, int64_t budget,
+                       double rate_share, double connect_rate_share)
+    : shared_(shared), options_(*shared->options), budget_(budget) {
+  conns_.resize(connection_ids.size());
+  for (size_t i = 0; i < conns_.size(); ++i) {
+    conns_[i].slot = static_cast<uint32_t>(i);
+    conns_[i].id = connection_ids[i];
+    conns_[i].ring.resize(options_.pipeline);
+  }
+  if (rate_share > 0 && !conns_.empty()) {
+    interval_ns_ = 1e9 * static_cast<double>(conns_.size()) / rate_share;
+  }
+  if (connect_rate_share > 0) {
+    connect_interval_ns_ = 1e9 / connect_rate_share;
+  }
+}
+
+LoadWorker::~LoadWorker() = default;
+
+void LoadWorker::Run() {
+  absl::StatusOr<std::unique_ptr<loop::EventLoop>> loop =
+      loop::EventLoop::Create(shared_->backend, this);
+  if (!loop.ok()) {
+    status_ = loop.status();
+    shared_->Abort(absl::StrCat("event loop: ", loop.status().message()));
+    done_.store(true, std::memory_order_release);
+    return;
+  }
+  loop_ = std::move(*loop);
+  now_ns_ = MonotonicNanos();
+  next_connect_ns_ = now_ns_;
+  for (Conn& c : conns_) {
+    // Open loop: spread the connections' schedules over one interval so they do not send in
+    // lockstep.
+    if (interval_ns_ > 0) {
+      c.next_intended_ns =
+          shared_->start_ns + static_cast<int64_t>(interval_ns_ * c.slot / conns_.size());
+    }
+    StartConnect(c);
+  }
+  tick_timer_ = loop_->AddTimer(now_ns_ + kTickNs, kTickToken);
+  if (conns_.empty()) {
+    BeginStop(true);
+  }
+  absl::Status run = loop_->Run();
+  if (!run.ok()) {
+    status_ = run;
+    shared_->Abort(absl::StrCat("event loop: ", run.message()));
+  }
+  now_ns_ = MonotonicNanos();
+  Publish();
+  // Connections still owned here (a failed loop) are closed by their fds; the loop closed the
+  // rest.
+  for (Conn& c : conns_) {
+    if (c.fd >= 0 && c.state != State::kClosing) {
+      UniqueFd owned(c.fd);
+    }
+  }
+  loop_.reset();
+  done_.store(true, std::memory_order_release);
+}
+
+WorkerCounters LoadWorker::TakeInterval(Histogram* interval_into) {
+  std::lock_guard<std::mutex> lock(publish_mutex_);
+  interval_into->Merge(published_interval_);
+  published_interval_.Reset();
+  return published_;
+}
+
+void LoadWorker::Publish() {
+  std::lock_guard<std::mutex> lock(publish_mutex_);
+  published_ = counters_;
+  published_.errors = errors_.Total();
+  published_interval_.Merge(interval_);
+  interval_.Reset();
+}
+
+bool LoadWorker::MayIssue(int64_t intended_ns) const {
+  if (stopping_) {
+    return false;
+  }
+  return shared_->end_ns == 0 || intended_ns < shared_->end_ns;
+}
+
+void LoadWorker::CountError() {
+  const uint64_t total = shared_->errors.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (options_.max_errors > 0 && total > options_.max_errors) {
+    shared_->Abort(absl::StrCat("more than ", options_.max_errors, " errors (--max-errors)"));
+  }
+}
+
+void LoadWorker::RecordErrno(Phase phase, int err) {
+  SOCKLAB_CHECK(!IsProgrammerError(phase, err), ErrnoName(err).c_str());
+  errors_.RecordErrno(phase, err, now_ns_);
+  CountError();
+}
+
+void LoadWorker::RecordClass(Phase phase, ErrorClass error_class) {
+  errors_.RecordClass(phase, error_class, now_ns_);
+  CountError();
+}
+
+void LoadWorker::ConnectFailed() {
+  const uint64_t failures =
+      shared_->connect_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (failures >= kUnreachableAfter && shared_->connects_ok.load(std::memory_order_relaxed) == 0) {
+    shared_->Abort(absl::StrCat("could not reach ", options_.target.ToString(), " (",
+                                failures, " connection attempts failed, none succeeded)"));
+  }
+}
+
+void LoadWorker::ArmTimer(Conn& c, int64_t at_ns) {
+  CancelTimer(c);
+  c.timer = loop_->AddTimer(at_ns, TokenOf(c));
+  c.timer_armed = true;
+}
+
+void LoadWorker::CancelTimer(Conn& c) {
+  if (c.timer_armed) {
+    loop_->CancelTimer(c.timer);
+    c.timer_armed = false;
+  }
+}
+
+void LoadWorker::ScheduleRetry(Conn& c) {
+  if (stopping_) {
+    c.state = State::kIdle;
+    return;
+  }
+  // Exponential backoff with jitter so a refused or overloaded target is not hammered in
+  // lockstep by every connection.
+  const int shift = std::min(c.failures, 7);
+  const int64_t base = std::min(kBackoffMaxNs, kBackoffMinNs << shift);
+  const int64_t jitter =
+      static_cast<int64_t>(PayloadPattern::Mix(c.uid ^ now_ns_) % static_cast<uint64_t>(base));
+  ++c.failures;
+  c.state = State::kWaiting;
+  ArmTimer(c, now_ns_ + base / 2 + jitter / 2);
+}
+
+void LoadWorker::StartConnect(Conn& c) {
+  if (stopping_) {
+    c.state = State::kIdle;
+    return;
+  }
+  if (connect_interval_ns_ > 0 && !c.connect_slot_reserved) {
+    const int64_t at = std::max(now_ns_, next_connect_ns_);
+    next_connect_ns_ = at + static_cast<int64_t>(connect_interval_ns_);
+    if (at > now_ns_) {
+      c.connect_slot_reserved = true;
+      c.state = State::kWaiting;
+      ArmTimer(c, at);
+      return;
+    }
+  }
+  c.connect_slot_reserved = false;
+  if (options_.messages > 0 && options_.churn > 0) {
+    // With churn, each incarnation takes its messages from the budget up front, so no
+    // connection is opened that will find nothing left to send.
+    c.reserved = std::min<int64_t>(budget_, static_cast<int64_t>(options_.churn));
+    budget_ -= c.reserved;
+    if (c.reserved == 0) {
+      budget_exhausted_ = true;
+      c.state = State::kIdle;
+      MaybeFinish();
+      return;
+    }
+  }
+  ++c.gen;
+  c.uid = (static_cast<uint64_t>(c.id) << 32) | c.gen;
+  c.head = c.count = 0;
+  c.next_seq = c.send_seq = 0;
+  c.send_offset = 0;
+  c.issued = c.completed = 0;
+  ++counters_.connect_attempts;
+
+  absl::StatusOr<UniqueFd> fd =
+      CreateTcpSocket(options_.target.family(), Blocking::kNonBlocking);
+  if (!fd.ok()) {
+    RecordErrno(Phase::kSocket, ErrnoOf(fd.status()).value_or(EIO));
+    ConnectFailed();
+    ScheduleRetry(c);
+    return;
+  }
+  // Echo latency, not Nagle's: small messages must leave at once.
+  (void)SetNoDelay(fd->get(), true);
+  if (!options_.sources.empty()) {
+    const SocketAddress& source = options_.sources[c.id % options_.sources.size()];
+    if (source.port() == 0) {
+      // Lets connect() pick the port for the whole 4-tuple (Linux 4.2+), so each source address
+      // gets the full port range towards the target instead of sharing bind()'s.
+      (void)SetIntOption(fd->get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1,
+                         "IP_BIND_ADDRESS_NO_PORT");
+    } else {
+      (void)SetReuseAddr(fd->get(), true);
+    }
+    absl::Status bound = Bind(fd->get(), source);
+    if (!bound.ok()) {
+      RecordErrno(Phase::kBind, ErrnoOf(bound).value_or(EIO));
+      ConnectFailed();
+      ScheduleRetry(c);
+      return;
+    }
+  }
+  c.fd = fd->Release();
+  c.state = State::kConnecting;
+  c.connect_start_ns = now_ns_;
+  loop_->Connect(c.fd, options_.target, TokenOf(c));
+}
+
+void LoadWorker::OnConnect(Conn& c, int res) {
+  if (c.state != State::kConnecting) {
+    return;  // cancelled by our own close (deadline, stop)
+  }
+  if (res < 0) {
+    RecordErrno(Phase::kConnect, -res);
+    ConnectFailed();
+    CloseConn(c, AfterClose::kRetry);
+    return;
+  }
+  c.state = State::kOpen;
+  c.failures = 0;
+  shared_->connects_ok.fetch_add(1, std::memory_order_relaxed);
+  ++counters_.connections_opened;
+  counters_.peak_open_connections =
+      std::max(counters_.peak_open_connections, ++counters_.open_connections);
+  if (InWindow(now_ns_)) {
+    connect_.Record(now_ns_ - c.connect_start_ns);
+  }
+  c.receiving = true;
+  loop_->Receive(c.fd, TokenOf(c));
+  if (interval_ns_ > 0 && !c.schedule_started && c.next_intended_ns < now_ns_) {
+    // The first connect of the run takes time the schedule did not plan for; start the
+    // schedule from now rather than charge the handshake to the first messages.
+    c.next_intended_ns = now_ns_;
+  }
+  FillPipeline(c);
+}
+
+void LoadWorker::FillPipeline(Conn& c) {
+  while (c.state == State::kOpen && c.count < c.ring.size()) {
+    if (options_.churn > 0 && c.issued >= options_.churn) {
+      break;
+    }
+    int64_t intended = now_ns_;
+    if (interval_ns_ > 0) {
+      if (c.next_intended_ns > now_ns_) {
+        if (!c.timer_armed && MayIssue(c.next_intended_ns)) {
+          ArmTimer(c, c.next_intended_ns);
+        }
+        break;
+      }
+      intended = c.next_intended_ns;
+    }
+    if (!MayIssue(intended)) {
+      break;
+    }
+    if (options_.messages > 0 && options_.churn > 0) {
+      if (c.reserved <= 0) {
+        break;
+      }
+      --c.reserved;
+    } else if (options_.messages > 0) {
+      if (budget_ <= 0) {
+        budget_exhausted_ = true;
+        break;
+      }
+      --budget_;
+    }
+    if (interval_ns_ > 0) {
+      c.next_intended_ns = intended + static_cast<int64_t>(interval_ns_);
+      c.schedule_started = true;
+    }
+    Message& m = RingAt(c, c.count);
+    m.seq = c.next_seq++;
+    m.size = PayloadPattern::MessageSize(c.uid, m.seq, options_.size_min, options_.size_max);
+    m.received = 0;
+    m.intended_ns = intended;
+    m.sent_ns = 0;
+    m.data = shared_->pattern->MessageStart(c.uid, m.seq);
+    m.bad = false;
+    ++c.count;
+    ++c.issued;
+  }
+  TrySend(c);
+  MaybeFinish();
+}
+
+void LoadWorker::TrySend(Conn& c) {
+  if (c.state != State::kOpen || c.send_in_flight || c.count == 0) {
+    return;
+  }
+  const uint64_t head_seq = RingAt(c, 0).seq;
+  if (c.send_seq < head_seq) {
+    // The echo of the message being sent completed before its send completion arrived.
+    c.send_seq = head_seq;
+    c.send_offset = 0;
+  }
+  const uint64_t index = c.send_seq - head_seq;
+  if (index >= c.count) {
+    return;  // everything issued is sent
+  }
+  Message& m = RingAt(c, index);
+  if (c.send_offset == 0) {
+    m.sent_ns = now_ns_;
+    if (InWindow(now_ns_)) {
+      ++counters_.messages_sent;
+    }
+  }
+  c.send_in_flight = true;
+  loop_->Send(c.fd, m.data + c.send_offset, m.size - c.send_offset, TokenOf(c));
+}
+
+void LoadWorker::OnSend(Conn& c, int res) {
+  c.send_in_flight = false;
+  if (c.state != State::kOpen) {
+    return;
+  }
+  if (res < 0) {
+    RecordErrno(Phase::kWrite, -res);
+    FailConn(c);
+    return;
+  }
+  if (InWindow(now_ns_)) {
+    counters_.bytes_sent += res;
+  }
+  // The message sent may have been completed (popped) already: its size comes from the seq.
+  const uint32_t size = PayloadPattern::MessageSize(c.uid, c.send_seq, options_.size_min,
+                                                    options_.size_max);
+  c.send_offset += res;
+  if (c.send_offset >= size) {
+    ++c.send_seq;
+    c.send_offset = 0;
+  }
+  TrySend(c);
+}
+
+void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
+  if (!completion.more) {
+    c.receiving = false;
+  }
+  if (c.state != State::kOpen) {
+    return;
+  }
+  if (completion.res < 0) {
+    RecordErrno(Phase::kRead, -completion.res);
+    FailConn(c);
+    return;
+  }
+  if (completion.res == 0) {
+    RecordClass(Phase::kRead, ErrorClass::kEof);
+    FailConn(c);
+    return;
+  }
+  if (InWindow(now_ns_)) {
+    counters_.bytes_received += completion.res;
+  }
+  const std::byte* data = completion.data;
+  size_t left = static_cast<size_t>(completion.res);
+  while (left > 0) {
+    if (c.count == 0) {
+      // Bytes nobody asked for: the server sent more than it was sent.
+      ++counters_.data_errors;
+      CountError();
+      break;
+    }
+    Message& m = RingAt(c, 0);
+    const size_t take = std::min<size_t>(left, m.size - m.received);
+    if (!m.bad && !PayloadPattern::Matches(m.data, m.received, data, take)) {
+      m.bad = true;
+    }
+    m.received += take;
+    data += take;
+    left -= take;
+    if (m.received == m.size) {
+      CompleteHead(c);
+      if (c.state != State::kOpen) {
+        return;
+      }
+    }
+  }
+  if (!completion.more && c.state == State::kOpen) {
+    // A multishot receive that ended without an error (the backend ran out of buffers):
+    // re-arm.
+    c.receiving = true;
+    loop_->Receive(c.fd, TokenOf(c));
+  }
+  FillPipeline(c);
+}
+
+void LoadWorker::CompleteHead(Conn& c) {
+  Message& m = RingAt(c, 0);
+  if (InWindow(now_ns_)) {
+    ++counters_.messages_completed;
+    counters_.last_completion_ns = now_ns_;
+    rtt_.Record(now_ns_ - m.intended_ns);
+    interval_.Record(now_ns_ - m.intended_ns);
+    if (interval_ns_ > 0) {
+      rtt_uncorrected_.Record(now_ns_ - m.sent_ns);
+    }
+    if (m.bad) {
+      ++counters_.data_errors;
+    }
+  }
+  if (m.bad) {
+    CountError();
+  }
+  c.head = (c.head + 1) % c.ring.size();
+  --c.count;
+  ++c.completed;
+  // An incarnation is over after --churn messages, or with -n once its reserved share (which
+  // may be smaller at the end of the budget) is done.
+  if (options_.churn > 0 && c.count == 0 &&
+      (c.completed >= options_.churn || (options_.messages > 0 && c.reserved == 0))) {
+    // Reconnect only when there is something left to send: with -n the last connection of each
+    // worker must not open just to close again.
+    const bool more = MayIssue(now_ns_) && (options_.messages == 0 || budget_ + c.reserved > 0);
+    if (!more && options_.messages > 0) {
+      budget_exhausted_ = true;
+    }
+    CloseConn(c, more ? AfterClose::kReopen : AfterClose::kNothing);
+    return;
+  }
+  if (stopping_ && c.count == 0) {
+    CloseConn(c, AfterClose::kNothing);
+  }
+}
+
+void LoadWorker::FailConn(Conn& c) {
+  counters_.messages_failed += c.count;
+  c.count = 0;
+  CloseConn(c, AfterClose::kRetry);
+}
+
+void LoadWorker::CloseConn(Conn& c, AfterClose after) {
+  CancelTimer(c);
+  if (c.state == State::kOpen) {
+    --counters_.open_connections;
+  }
+  budget_ += c.reserved;  // what this incarnation will not send now
+  c.reserved = 0;
+  if (c.state == State::kClosing) {
+    c.after_close = std::min(c.after_close, after);
+    return;
+  }
+  if (c.fd < 0) {
+    c.state = State::kIdle;
+    return;
+  }
+  if (options_.close == CloseMode::kRst) {
+    (void)SetLinger(c.fd, Linger{Linger::Mode::kReset, 0});
+  }
+  counters_.messages_failed += c.count;
+  c.count = 0;
+  c.state = State::kClosing;
+  c.after_close = after;
+  ++closing_;
+  loop_->Close(c.fd, TokenOf(c));
+  c.fd = -1;
+}
+
+void LoadWorker::OnClosed(Conn& c) {
+  --closing_;
+  c.state = State::kIdle;
+  c.receiving = false;
+  c.send_in_flight = false;
+  switch (c.after_close) {
+    case AfterClose::kNothing:
+      break;
+    case AfterClose::kReopen:
+      StartConnect(c);
+      break;
+    case AfterClose::kRetry:
+      ScheduleRetry(c);
+      break;
+  }
+  MaybeFinish();
+}
+
+void LoadWorker::OnConnTimer(Conn& c) {
+  c.timer_armed = false;
+  if (c.state == State::kWaiting) {
+    StartConnect(c);
+  } else if (c.state == State::kOpen) {
+    FillPipeline(c);
+  }
+}
+
+void LoadWorker::OnTick() {
+  if (shared_->stop.load(std::memory_order_acquire)) {
+    BeginStop(true);
+  } else if (shared_->end_ns > 0 && now_ns_ >= shared_->end_ns) {
+    BeginStop(false);
+  }
+  const int64_t connect_timeout = ToNs(options_.connect_timeout);
+  const int64_t read_timeout = ToNs(options_.read_timeout);
+  for (Conn& c : conns_) {
+    if (c.state == State::kConnecting && now_ns_ - c.connect_start_ns >= connect_timeout) {
+      RecordClass(Phase::kConnect, ErrorClass::kDeadline);
+      ConnectFailed();
+      CloseConn(c, AfterClose::kRetry);
+    } else if (c.state == State::kOpen && c.count > 0) {
+      const Message& oldest = RingAt(c, 0);
+      if (oldest.sent_ns > 0 && now_ns_ - oldest.sent_ns >= read_timeout) {
+        RecordClass(Phase::kRead, ErrorClass::kDeadline);
+        FailConn(c);
+      } else if (stopping_ && now_ns_ >= drain_deadline_ns_) {
+        CloseConn(c, AfterClose::kNothing);
+      }
+    }
+  }
+  Publish();
+  MaybeFinish();
+  if (tick_timer_ != 0) {
+    tick_timer_ = loop_->AddTimer(now_ns_ + kTickNs, kTickToken);
+  }
+}
+
+void LoadWorker::BeginStop(bool hard) {
+  if (!stopping_) {
+    stopping_ = true;
+    // Let the messages in flight finish (so the counts add up), but not for longer than a
+    // round trip may take.
+    drain_deadline_ns_ = now_ns_ + std::min<int64_t>(ToNs(options_.read_timeout), 2'000'000'000);
+  }
+  if (hard) {
+    drain_deadline_ns_ = now_ns_;
+  }
+  for (Conn& c : conns_) {
+    switch (c.state) {
+      case State::kWaiting:
+        CancelTimer(c);
+        c.state = State::kIdle;
+        break;
+      case State::kConnecting:
+        CloseConn(c, AfterClose::kNothing);
+        break;
+      case State::kOpen:
+        if (c.count == 0 || now_ns_ >= drain_deadline_ns_) {
+          CloseConn(c, AfterClose::kNothing);
+        }
+        break;
+      case State::kIdle:
+      case State::kClosing:
+        c.after_close = AfterClose::kNothing;
+        break;
+    }
+  }
+  MaybeFinish();
+}
+
+void LoadWorker::MaybeFinish() {
+  if (!stopping_ && budget_exhausted_) {
+    // -n: this worker's share is issued; stop once the connections are idle.
+    bool idle = true;
+    for (const Conn& c : conns_) {
+      if (c.count > 0 || c.reserved > 0) {
+        idle = false;
+        break;
+      }
+    }
+    if (idle) {
+      BeginStop(false);
+      return;
+    }
+  }
+  if (!stopping_ || closing_ > 0) {
+    return;
+  }
+  for (const Conn& c : conns_) {
+    if (c.state != State::kIdle) {
+      return;
+    }
+  }
+  if (tick_timer_ != 0) {
+    loop_->CancelTimer(tick_timer_);
+    tick_timer_ = 0;
+  }
+  loop_->RequestStop();
+}
+
+void LoadWorker::OnCompletion(const loop::Completion& completion) {
+  now_ns_ = MonotonicNanos();
+  if (completion.token == kTickToken) {
+    OnTick();
+    return;
+  }
+  const uint32_t slot = static_cast<uint32_t>(completion.token >> 32);
+  const uint32_t gen = static_cast<uint32_t>(completion.token);
+  SOCKLAB_CHECK(slot < conns_.size(), "completion for an unknown connection");
+  Conn& c = conns_[slot];
+  if (completion.op == loop::Op::kClose) {
+    OnClosed(c);
+    return;
+  }
+  if (gen != c.gen) {
+    return;  // a stale timer of an earlier incarnation
+  }
+  switch (completion.op) {
+    case loop::Op::kConnect:
+      OnConnect(c, completion.res);
+      break;
+    case loop::Op::kSend:
+      OnSend(c, completion.res);
+      break;
+    case loop::Op::kReceive:
+      OnReceive(c, completion);
+      break;
+    case loop::Op::kTimer:
+      OnConnTimer(c);
+      break;
+    case loop::Op::kAccept:
+    case loop::Op::kClose:
+      break;
+  }
+}
+
+}  // namespace socklab::client

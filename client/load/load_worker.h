@@ -1,0 +1,187 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/load/load_options.h"
+#include "client/load/payload.h"
+#include "core/loop/event_loop.h"
+#include "core/stats/error_counts.h"
+#include "core/stats/histogram.h"
+
+namespace socklab::client {
+
+// State the loop threads of one run share. Owned by the engine; outlives the workers.
+struct LoadShared {
+  const LoadOptions* options = nullptr;
+  const PayloadPattern* pattern = nullptr;
+  loop::Backend backend = loop::Backend::kEpoll;
+  int64_t start_ns = 0;
+  int64_t measure_start_ns = 0;  // start + warmup
+  int64_t end_ns = 0;            // 0: bounded by messages only
+  std::atomic<bool> stop{false};  // end the run now (interrupt, abort)
+  std::atomic<uint64_t> errors{0};  // for --max-errors (socket errors and data errors)
+  std::atomic<uint64_t> connects_ok{0};
+  std::atomic<uint64_t> connect_failures{0};
+  std::mutex abort_mutex;
+  std::string abort_reason;  // guarded by abort_mutex
+
+  // Any thread: ends the run, keeping the first reason.
+  void Abort(const std::string& reason);
+};
+
+// Cumulative counters one worker publishes for the per-second series (and the final result).
+struct WorkerCounters {
+  uint64_t messages_sent = 0;
+  uint64_t messages_completed = 0;
+  uint64_t messages_failed = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t data_errors = 0;
+  uint64_t errors = 0;  // socket errors (ErrorCounts total)
+  uint64_t connections_opened = 0;
+  uint64_t connect_attempts = 0;
+  int64_t open_connections = 0;
+  int64_t peak_open_connections = 0;
+  int64_t last_completion_ns = 0;  // monotonic
+};
+
+// One loop thread of a load run: owns an EventLoop and the connections given to it.
+// Thread affinity: Run() and the completion callbacks on the worker's own thread; Publish-side
+// accessors (TakeInterval) from the engine thread under the worker's mutex; the final
+// accessors only after the thread has been joined.
+class LoadWorker : public loop::CompletionHandler {
+ public:
+  // `connection_ids` are global connection numbers (they pick source addresses); `budget` is
+  // this worker's share of -n (a fixed split: no thread takes another's messages, so the
+  // counts are exact); the rates are this worker's shares.
+  LoadWorker(LoadShared* shared, std::vector<int> connection_ids, int64_t budget,
+             double rate_share, double connect_rate_share);
+  ~LoadWorker() override;
+
+  // The thread body: creates the loop, runs until the worker's part of the run is over.
+  void Run();
+  absl::Status status() const { return status_; }  // after join
+  bool done() const { return done_.load(std::memory_order_acquire); }
+
+  // Engine thread: the counters so far, and the interval latencies since the last call.
+  WorkerCounters TakeInterval(Histogram* interval_into);
+
+  // After join.
+  const WorkerCounters& counters() const { return counters_; }
+  const Histogram& rtt() const { return rtt_; }
+  const Histogram& rtt_uncorrected() const { return rtt_uncorrected_; }
+  const Histogram& connect_latency() const { return connect_; }
+  const ErrorCounts& error_counts() const { return errors_; }
+
+  void OnCompletion(const loop::Completion& completion) override;
+
+ private:
+  struct Message {
+    uint64_t seq = 0;
+    uint32_t size = 0;
+    uint32_t received = 0;
+    int64_t intended_ns = 0;  // schedule (open loop) or queueing time (closed loop)
+    int64_t sent_ns = 0;      // first byte handed to the kernel; 0 = not yet
+    const std::byte* data = nullptr;
+    bool bad = false;
+  };
+  enum class State : uint8_t { kIdle, kWaiting, kConnecting, kOpen, kClosing };
+  enum class AfterClose : uint8_t { kNothing, kReopen, kRetry };
+  struct Conn {
+    uint32_t slot = 0;  // index in conns_
+    int id = 0;         // global connection number
+    uint32_t gen = 0;
+    State state = State::kIdle;
+    AfterClose after_close = AfterClose::kNothing;
+    int fd = -1;
+    uint64_t uid = 0;  // this incarnation, for the payload
+    int64_t connect_start_ns = 0;
+    int failures = 0;  // consecutive, for the backoff
+    bool connect_slot_reserved = false;
+    bool receiving = false;
+    bool send_in_flight = false;
+    loop::TimerId timer = 0;
+    bool timer_armed = false;
+    // The in-flight messages, oldest first: a ring of capacity --pipeline.
+    std::vector<Message> ring;
+    size_t head = 0;
+    size_t count = 0;
+    uint64_t next_seq = 0;
+    uint64_t issued = 0;  // on this incarnation, for --churn
+    int64_t reserved = 0;  // -n with --churn: messages taken from the budget, not yet issued
+    uint64_t completed = 0;
+    // The send cursor: message `send_seq`, `send_offset` bytes of it already sent.
+    uint64_t send_seq = 0;
+    uint32_t send_offset = 0;
+    int64_t next_intended_ns = 0;  // open loop schedule
+    bool schedule_started = false;
+  };
+
+  Message& RingAt(Conn& c, size_t i) { return c.ring[(c.head + i) % c.ring.size()]; }
+  loop::Token TokenOf(const Conn& c) const {
+    return (static_cast<uint64_t>(c.slot) << 32) | c.gen;
+  }
+
+  void StartConnect(Conn& c);
+  void OnConnect(Conn& c, int res);
+  void FillPipeline(Conn& c);
+  void TrySend(Conn& c);
+  void OnSend(Conn& c, int res);
+  void OnReceive(Conn& c, const loop::Completion& completion);
+  void CompleteHead(Conn& c);
+  void OnClosed(Conn& c);
+  void OnConnTimer(Conn& c);
+  void OnTick();
+  // Ends the connection after an error: its in-flight messages fail, it reconnects after a
+  // backoff.
+  void FailConn(Conn& c);
+  void CloseConn(Conn& c, AfterClose after);
+  void ArmTimer(Conn& c, int64_t at_ns);
+  void CancelTimer(Conn& c);
+  void ScheduleRetry(Conn& c);
+  void BeginStop(bool hard);
+  void MaybeFinish();
+  void RecordErrno(Phase phase, int err);
+  void RecordClass(Phase phase, ErrorClass error_class);
+  void CountError();
+  void ConnectFailed();
+  bool InWindow(int64_t now) const { return now >= shared_->measure_start_ns; }
+  bool MayIssue(int64_t intended_ns) const;
+  void Publish();
+
+  LoadShared* shared_;
+  const LoadOptions& options_;
+  std::unique_ptr<loop::EventLoop> loop_;
+  std::vector<Conn> conns_;
+  double interval_ns_ = 0;          // open loop: per-connection send interval
+  double connect_interval_ns_ = 0;  // connect-rate pacing for this worker
+  int64_t next_connect_ns_ = 0;
+  bool stopping_ = false;
+  int64_t budget_ = 0;  // -n messages left to issue
+  bool budget_exhausted_ = false;
+  int64_t drain_deadline_ns_ = 0;
+  int closing_ = 0;  // connections whose close has not completed
+  loop::TimerId tick_timer_ = 0;
+  int64_t now_ns_ = 0;  // cached per completion
+  absl::Status status_;
+  std::atomic<bool> done_{false};
+
+  WorkerCounters counters_;
+  Histogram rtt_;
+  Histogram rtt_uncorrected_;
+  Histogram connect_;
+  Histogram interval_;
+  ErrorCounts errors_;
+
+  std::mutex publish_mutex_;
+  WorkerCounters published_;         // guarded by publish_mutex_
+  Histogram published_interval_;     // guarded by publish_mutex_
+};
+
+}  // namespace socklab::client

@@ -1,0 +1,223 @@
+#include "client/load/load_engine.h"
+
+#include <netinet/in.h>
+
+#include "core/net/socket.h"
+#include "gtest/gtest.h"
+#include "tests/client/load/echo_fixture.h"
+
+namespace socklab::client {
+namespace {
+
+using testing::EchoFixture;
+
+// Every suite runs on both backends; io_uring skips where the kernel refuses it.
+class LoadEngineTest : public ::testing::TestWithParam<loop::BackendChoice> {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<loop::BackendSelection> selection = loop::SelectBackend(GetParam());
+    if (!selection.ok()) {
+      GTEST_SKIP() << "backend unavailable: " << selection.status();
+    }
+  }
+
+  LoadOptions Options(const SocketAddress& target) {
+    LoadOptions o;
+    o.target = target;
+    o.target_text = target.ToString();
+    o.backend = GetParam();
+    o.connections = 4;
+    o.threads = 2;
+    o.duration = absl::ZeroDuration();
+    o.connect_timeout = absl::Seconds(5);
+    o.read_timeout = absl::Seconds(10);
+    return o;
+  }
+};
+
+// Counts that must add up after a clean run against a correct echo server.
+void ExpectClean(const LoadResult& r) {
+  EXPECT_EQ(r.abort_reason, "");
+  EXPECT_EQ(r.errors.Total(), 0u) << r.errors.ToText();
+  EXPECT_EQ(r.data_errors, 0u);
+  EXPECT_EQ(r.messages_failed, 0u);
+  EXPECT_EQ(r.messages_sent, r.messages_completed);
+  EXPECT_EQ(r.bytes_sent, r.bytes_received);
+  EXPECT_EQ(r.rtt.count(), r.messages_completed);
+  EXPECT_GT(r.messages_completed, 0u);
+}
+
+TEST_P(LoadEngineTest, ClosedLoopCountsAddUp) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.messages = 2000;
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectClean(*r);
+  EXPECT_EQ(r->messages_completed, 2000u);
+  EXPECT_EQ(r->bytes_sent, 2000u * 64);
+  EXPECT_EQ(r->connections_opened, 4u);
+  EXPECT_EQ(r->connect.count(), 4u);
+  EXPECT_EQ(r->config.backend, GetParam() == loop::BackendChoice::kEpoll ? "epoll" : "io_uring");
+}
+
+TEST_P(LoadEngineTest, PipelinedVariableSizesVerifyEveryByte) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.messages = 3000;
+  o.pipeline = 8;
+  o.size_min = 100;
+  o.size_max = 40000;  // larger than one receive buffer: echoes arrive in pieces
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectClean(*r);
+  EXPECT_EQ(r->messages_completed, 3000u);
+  EXPECT_GT(r->bytes_sent, 3000u * 100);
+}
+
+TEST_P(LoadEngineTest, OpenLoopReportsCorrectedAndUncorrected) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.rate = 400;
+  o.duration = absl::Milliseconds(1500);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectClean(*r);
+  EXPECT_EQ(r->rtt_uncorrected.count(), r->rtt.count());
+  // The schedule issues exactly rate x duration messages (the first ones are due at start).
+  EXPECT_LE(r->messages_completed, 600u + 4);
+  EXPECT_FALSE(r->series.empty());
+}
+
+TEST_P(LoadEngineTest, ChurnReconnectsWithFinAndRst) {
+  for (CloseMode close : {CloseMode::kFin, CloseMode::kRst}) {
+    EchoFixture server;
+    LoadOptions o = Options(server.address());
+    o.messages = 400;
+    o.churn = 4;
+    o.close = close;
+    o.connect_rate = 2000;
+    absl::StatusOr<LoadResult> r = RunLoad(o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ExpectClean(*r);
+    EXPECT_EQ(r->messages_completed, 400u);
+    EXPECT_EQ(r->connections_opened, 100u);
+  }
+}
+
+TEST_P(LoadEngineTest, WarmupIsExcluded) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.rate = 200;
+  o.duration = absl::Milliseconds(1500);
+  o.warmup = absl::Milliseconds(1000);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->errors.Total(), 0u);
+  EXPECT_LE(r->messages_completed, 110u + 4);  // only the last 0.5 s of 200 msg/s
+  EXPECT_EQ(r->rtt.count(), r->messages_completed);
+  EXPECT_EQ(r->connect.count(), 0u);  // the connects happened during the warmup
+}
+
+TEST_P(LoadEngineTest, RefusedConnectsAreCountedAndAbortTheRun) {
+  // A bound socket that never listens: the kernel answers SYNs with RST.
+  absl::StatusOr<UniqueFd> fd = CreateTcpSocket(AF_INET, Blocking::kBlocking);
+  ASSERT_TRUE(fd.ok());
+  ASSERT_TRUE(Bind(fd->get(), SocketAddress::Loopback(AF_INET, 0)).ok());
+  LoadOptions o = Options(*LocalAddressOf(fd->get()));
+  o.duration = absl::Seconds(30);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GE(r->errors.count(Phase::kConnect, ErrorClass::kRefused), 3u);
+  EXPECT_NE(r->abort_reason.find("could not reach"), std::string::npos) << r->abort_reason;
+  EXPECT_EQ(r->connections_opened, 0u);
+}
+
+TEST_P(LoadEngineTest, ServerResetCountsReadReset) {
+  EchoFixture server(EchoFixture::Mode::kResetWhenIdle, /*idle_ms=*/50);
+  LoadOptions o = Options(server.address());
+  o.rate = 20;  // 5 msg/s per connection: 200 ms idle gaps, so the server resets
+  o.duration = absl::Milliseconds(1500);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const uint64_t resets = r->errors.count(Phase::kRead, ErrorClass::kReset) +
+                          r->errors.count(Phase::kWrite, ErrorClass::kReset) +
+                          r->errors.count(Phase::kWrite, ErrorClass::kBrokenPipe);
+  EXPECT_GT(r->errors.count(Phase::kRead, ErrorClass::kReset), 0u) << r->errors.ToText();
+  EXPECT_EQ(resets, r->errors.Total()) << r->errors.ToText();
+  EXPECT_GT(r->connections_opened, 4u);  // reconnected after the resets
+  EXPECT_EQ(r->data_errors, 0u);
+}
+
+TEST_P(LoadEngineTest, StalledServerTriggersReadDeadline) {
+  EchoFixture server(EchoFixture::Mode::kNeverRead);
+  LoadOptions o = Options(server.address());
+  o.connections = 2;
+  o.size_min = o.size_max = 4 * 1024 * 1024;  // more than both socket buffers hold
+  o.read_timeout = absl::Milliseconds(300);
+  o.duration = absl::Milliseconds(1000);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GE(r->errors.count(Phase::kRead, ErrorClass::kDeadline), 2u) << r->errors.ToText();
+  EXPECT_EQ(r->messages_completed, 0u);
+  EXPECT_GE(r->messages_failed, 2u);
+}
+
+TEST_P(LoadEngineTest, MaxErrorsAborts) {
+  EchoFixture server(EchoFixture::Mode::kResetWhenIdle, /*idle_ms=*/20);
+  LoadOptions o = Options(server.address());
+  o.rate = 40;
+  o.duration = absl::Seconds(20);
+  o.max_errors = 2;
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->abort_reason.find("--max-errors"), std::string::npos) << r->abort_reason;
+  EXPECT_GT(r->errors.Total(), 2u);
+}
+
+TEST_P(LoadEngineTest, SourceAddressesAndIpv6) {
+  {
+    EchoFixture server;
+    LoadOptions o = Options(server.address());
+    o.messages = 200;
+    o.sources = *ParseSourceRange("127.0.0.2-127.0.0.4");
+    absl::StatusOr<LoadResult> r = RunLoad(o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ExpectClean(*r);
+  }
+  {
+    absl::StatusOr<UniqueFd> probe = CreateTcpSocket(AF_INET6, Blocking::kBlocking);
+    if (!probe.ok() || !Bind(probe->get(), SocketAddress::Loopback(AF_INET6, 0)).ok()) {
+      GTEST_SKIP() << "no IPv6 loopback";
+    }
+    EchoFixture server(EchoFixture::Mode::kEcho, 0, AF_INET6);
+    LoadOptions o = Options(server.address());
+    o.messages = 200;
+    absl::StatusOr<LoadResult> r = RunLoad(o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ExpectClean(*r);
+  }
+}
+
+TEST_P(LoadEngineTest, InterruptEndsTheRun) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.duration = absl::Seconds(60);
+  std::atomic<bool> interrupt{true};
+  LoadHooks hooks;
+  hooks.interrupt = &interrupt;
+  absl::StatusOr<LoadResult> r = RunLoad(o, hooks);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->abort_reason, "interrupted");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoadEngineTest,
+                         ::testing::Values(loop::BackendChoice::kEpoll,
+                                           loop::BackendChoice::kIoUring),
+                         [](const auto& info) {
+                           return info.param == loop::BackendChoice::kEpoll ? "epoll"
+                                                                            : "io_uring";
+                         });
+
+}  // namespace
+}  // namespace socklab::client
