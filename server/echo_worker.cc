@@ -73,6 +73,9 @@ EchoWorker::EchoWorker(const ServerOptions& options, int listener, bool owned, S
 }
 
 EchoWorker::~EchoWorker() {
+  for (int fd : parked_) {
+    ::close(fd);
+  }
   // Connections still in the table (Run() never ran or failed) give their fds back.
   for (size_t slot = 0; slot < table_.capacity(); ++slot) {
     Connection& conn = table_.at(static_cast<uint32_t>(slot));
@@ -164,6 +167,12 @@ void EchoWorker::OnCompletion(const Completion& c) {
 }
 
 void EchoWorker::UpdateAccept() {
+  // Callers hold no Connection reference: activating a parked fd may grow the table.
+  while (!parked_.empty() && !draining_ && TryReserve()) {
+    int fd = parked_.front();
+    parked_.pop_front();
+    Activate(fd, MonotonicNanos());
+  }
   uint64_t max = options_.max_connections;
   bool at_limit = max > 0 && shared_->open.load(std::memory_order_relaxed) >= max;
   if (at_limit && !limit_paused_) {
@@ -231,21 +240,34 @@ void EchoWorker::OnAccept(const Completion& c) {
   MaybeCloseListener();
 }
 
+bool EchoWorker::TryReserve() {
+  uint64_t max = options_.max_connections;
+  uint64_t open = shared_->open.load(std::memory_order_relaxed);
+  do {
+    if (max > 0 && open >= max) {
+      return false;
+    }
+  } while (!shared_->open.compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
+  return true;
+}
+
 void EchoWorker::OnAccepted(int fd, int64_t now) {
   if (draining_) {
     ::close(fd);
     return;
   }
-  uint64_t max = options_.max_connections;
-  uint64_t open = shared_->open.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (max > 0 && open > max) {
-    // An accept completed after the limit was reached (another worker took the last place, or
-    // a multishot accept posted before our cancel): closing keeps the limit exact.
-    shared_->open.fetch_sub(1, std::memory_order_relaxed);
-    stats_.AddRejectedOverLimit();
-    ::close(fd);
+  if (!TryReserve()) {
+    // Workers accept concurrently, and a multishot accept may complete before its cancel: rather
+    // than close a connection the kernel already completed (the client would see a spurious
+    // EOF), hold it unread until a place frees up. The limit on open connections stays exact.
+    parked_.push_back(fd);
+    stats_.AddParkedOverLimit();
     return;
   }
+  Activate(fd, now);
+}
+
+void EchoWorker::Activate(int fd, int64_t now) {
   if (absl::Status st = ApplySocketOptions(fd, options_); !st.ok()) {
     stats_.RecordErrno(Phase::kAccept, ErrnoOf(st).value_or(EINVAL), now);
     shared_->open.fetch_sub(1, std::memory_order_relaxed);
@@ -444,6 +466,10 @@ void EchoWorker::Sweep(int64_t now) {
 
 void EchoWorker::StartDrain(int64_t /*now*/) {
   draining_ = true;
+  for (int fd : parked_) {
+    ::close(fd);
+  }
+  parked_.clear();
   UpdateAccept();  // cancels the accept
   MaybeCloseListener();
   // Connections with no echo outstanding close now; the others when their echo has gone out

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -54,6 +55,10 @@ class EchoWorker final : public loop::CompletionHandler {
 
   void OnAccept(const loop::Completion& c);
   void OnAccepted(int fd, int64_t now);
+  // Takes one place below --max-connections (always succeeds without a limit).
+  bool TryReserve();
+  // Sets up an accepted fd whose place is reserved and starts receiving.
+  void Activate(int fd, int64_t now);
   void OnReceive(Connection& conn, uint32_t slot, const loop::Completion& c);
   void OnSend(Connection& conn, uint32_t slot, const loop::Completion& c);
   void OnClose(Connection& conn, uint32_t slot, const loop::Completion& c);
@@ -81,6 +86,9 @@ class EchoWorker final : public loop::CompletionHandler {
   ChunkPool pool_;
   WorkerStats stats_;
 
+  // Accepted while another worker took the last place (or before a multishot accept's cancel
+  // landed): held unread, as if still in the backlog, until there is room.
+  std::deque<int> parked_;
   bool accept_armed_ = false;
   bool accept_cancel_sent_ = false;
   bool listener_open_ = true;

@@ -17,7 +17,7 @@ void StatsSnapshot::Add(const StatsSnapshot& other) {
   bytes_out += other.bytes_out;
   accept_pauses_limit += other.accept_pauses_limit;
   accept_pauses_no_fds += other.accept_pauses_no_fds;
-  rejected_over_limit += other.rejected_over_limit;
+  parked_over_limit += other.parked_over_limit;
   backpressure_pauses += other.backpressure_pauses;
   idle_timeouts += other.idle_timeouts;
   write_timeouts += other.write_timeouts;
@@ -43,7 +43,7 @@ StatsSnapshot WorkerStats::Snapshot() const {
   s.bytes_out = bytes_out_.load(kRelaxed);
   s.accept_pauses_limit = accept_pauses_limit_.load(kRelaxed);
   s.accept_pauses_no_fds = accept_pauses_no_fds_.load(kRelaxed);
-  s.rejected_over_limit = rejected_over_limit_.load(kRelaxed);
+  s.parked_over_limit = parked_over_limit_.load(kRelaxed);
   s.backpressure_pauses = backpressure_pauses_.load(kRelaxed);
   s.idle_timeouts = idle_timeouts_.load(kRelaxed);
   s.write_timeouts = write_timeouts_.load(kRelaxed);
@@ -77,7 +77,7 @@ std::string SummaryText(const StatsSnapshot& s) {
       "  bytes: in ", FormatBytes(static_cast<double>(s.bytes_in)), " (", s.bytes_in, "), out ",
       FormatBytes(static_cast<double>(s.bytes_out)), " (", s.bytes_out, ")\n",
       "  accept pauses: ", s.accept_pauses_limit, " at --max-connections, ", s.accept_pauses_no_fds,
-      " out of fds; ", s.rejected_over_limit, " rejected over the limit\n",
+      " out of fds; ", s.parked_over_limit, " parked over the limit\n",
       "  backpressure pauses: ", s.backpressure_pauses, "; timeouts: idle ", s.idle_timeouts,
       ", write ", s.write_timeouts, "\n", "  errors: ", errors.empty() ? "none" : errors, "\n");
 }
@@ -91,7 +91,7 @@ nlohmann::json SummaryJson(const StatsSnapshot& s) {
   j["bytes_out"] = s.bytes_out;
   j["accept_pauses"] = {{"max_connections", s.accept_pauses_limit},
                         {"no_fds", s.accept_pauses_no_fds}};
-  j["rejected_over_limit"] = s.rejected_over_limit;
+  j["parked_over_limit"] = s.parked_over_limit;
   j["backpressure_pauses"] = s.backpressure_pauses;
   j["timeouts"] = {{"idle", s.idle_timeouts}, {"write", s.write_timeouts}};
   j["errors"] = s.errors.ToJson();

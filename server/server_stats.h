@@ -21,7 +21,7 @@ struct StatsSnapshot {
   uint64_t bytes_out = 0;
   uint64_t accept_pauses_limit = 0;   // accepting stopped at --max-connections
   uint64_t accept_pauses_no_fds = 0;  // accepting backed off after EMFILE/ENFILE/ENOBUFS
-  uint64_t rejected_over_limit = 0;   // accepted past the limit while pausing; closed at once
+  uint64_t parked_over_limit = 0;     // accepted past the limit (a race); held unread until room
   uint64_t backpressure_pauses = 0;   // receives stopped because the peer did not read
   uint64_t idle_timeouts = 0;
   uint64_t write_timeouts = 0;
@@ -47,7 +47,7 @@ class WorkerStats {
   void AddBytesOut(uint64_t n) { Bump(bytes_out_, n); }
   void AddAcceptPauseLimit() { Bump(accept_pauses_limit_); }
   void AddAcceptPauseNoFds() { Bump(accept_pauses_no_fds_); }
-  void AddRejectedOverLimit() { Bump(rejected_over_limit_); }
+  void AddParkedOverLimit() { Bump(parked_over_limit_); }
   void AddBackpressurePause() { Bump(backpressure_pauses_); }
   void AddIdleTimeout() { Bump(idle_timeouts_); }
   void AddWriteTimeout() { Bump(write_timeouts_); }
@@ -70,7 +70,7 @@ class WorkerStats {
   std::atomic<uint64_t> bytes_out_{0};
   std::atomic<uint64_t> accept_pauses_limit_{0};
   std::atomic<uint64_t> accept_pauses_no_fds_{0};
-  std::atomic<uint64_t> rejected_over_limit_{0};
+  std::atomic<uint64_t> parked_over_limit_{0};
   std::atomic<uint64_t> backpressure_pauses_{0};
   std::atomic<uint64_t> idle_timeouts_{0};
   std::atomic<uint64_t> write_timeouts_{0};

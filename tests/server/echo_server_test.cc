@@ -21,6 +21,12 @@ namespace {
 
 using namespace socklab::server::testing;
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 class EchoServerTest : public ::testing::TestWithParam<loop::BackendChoice> {
  protected:
   void SetUp() override {
@@ -178,8 +184,8 @@ TEST_P(EchoServerTest, ClientThatNeverReadsCannotGrowServerMemory) {
   StartServer(options);
   // Warm up: the loop's shared receive buffers and the chunk pool get touched by any traffic,
   // so take the baseline after an echo of a few MiB.
-  ASSERT_EQ(EchoThroughHalfClose(server_->address(), RandomBytes(8 << 20, 3)).size(),
-            size_t{8} << 20);
+  ASSERT_EQ(EchoThroughHalfClose(server_->address(), RandomBytes(20 << 20, 3)).size(),
+            size_t{20} << 20);
   int64_t rss_before = VmRssKiB();
 
   UniqueFd hog = Connect(server_->address());
@@ -219,7 +225,10 @@ TEST_P(EchoServerTest, ClientThatNeverReadsCannotGrowServerMemory) {
   EXPECT_LT(held * 4, sent) << "the server held most of what was sent";
   EXPECT_GE(s.backpressure_pauses, 1u);
   // The whole process (test client included) grows far less than what the client pushed.
-  EXPECT_LT(rss_after - rss_before, 24 * 1024) << "sent " << sent << " bytes";
+  // Sanitizer builds are exempt: their shadow memory is not the program's.
+  if (!kSanitized) {
+    EXPECT_LT(rss_after - rss_before, 16 * 1024) << "sent " << sent << " bytes";
+  }
   RecordProperty("hog_sent_bytes", std::to_string(sent));
   RecordProperty("server_held_bytes", std::to_string(held));
 }
@@ -237,6 +246,28 @@ TEST_P(EchoServerTest, IdleTimeoutClosesAndClientReadsEof) {
   EXPECT_EQ(error, 0);
   EXPECT_TRUE(Eventually([&] { return server_->Stats().idle_timeouts == 1; }));
   EXPECT_EQ(server_->Stats().errors.count(Phase::kRead, ErrorClass::kDeadline), 1u);
+}
+
+TEST_P(EchoServerTest, WriteTimeoutClosesAPeerThatDoesNotRead) {
+  ServerOptions options = BaseOptions();
+  options.write_timeout = absl::Milliseconds(300);
+  StartServer(options);
+  UniqueFd fd = Connect(server_->address());
+  ASSERT_TRUE(fd.valid());
+  fcntl(fd.get(), F_SETFL, O_NONBLOCK);
+  // Push until the windows are shut (bounded), without reading: the echo cannot go out.
+  std::string block = RandomBytes(1 << 20, 8);
+  for (int i = 0; i < 64; ++i) {
+    if (send(fd.get(), block.data(), block.size(), MSG_NOSIGNAL) <= 0) {
+      pollfd p{fd.get(), POLLOUT, 0};
+      if (poll(&p, 1, 200) == 0) {
+        break;
+      }
+    }
+  }
+  EXPECT_TRUE(Eventually([&] { return server_->Stats().write_timeouts == 1; }));
+  EXPECT_TRUE(Eventually([&] { return server_->Stats().open == 0; }));
+  EXPECT_EQ(server_->Stats().errors.count(Phase::kWrite, ErrorClass::kDeadline), 1u);
 }
 
 TEST_P(EchoServerTest, LingerRstMakesClientReadFailWithReset) {
@@ -263,8 +294,8 @@ TEST_P(EchoServerTest, MaxConnectionsHolds) {
     ASSERT_TRUE(clients.back().valid());
     ASSERT_TRUE(SendAll(clients.back().get(), "m"));
   }
-  // Exactly three are served; the other two wait in the backlog (or, when a multishot accept
-  // had already taken them, were closed at once and counted as rejected).
+  // Exactly three are served; the other two wait (in the backlog, or parked unread by a worker
+  // that accepted them concurrently), and none is closed.
   std::vector<int> served;
   std::vector<int> waiting;
   ASSERT_TRUE(Eventually([&] {
@@ -275,22 +306,17 @@ TEST_P(EchoServerTest, MaxConnectionsHolds) {
     return n >= 3;
   }));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  int ended = 0;
   for (int i = 0; i < 5; ++i) {
     if (!Readable(clients[i].get(), 0)) {
       waiting.push_back(i);
       continue;
     }
-    std::string got = RecvExactly(clients[i].get(), 1);
-    if (got == "m") {
-      served.push_back(i);
-    } else {
-      ++ended;  // EOF: rejected over the limit
-    }
+    EXPECT_EQ(RecvExactly(clients[i].get(), 1), "m") << "client " << i;
+    served.push_back(i);
   }
   EXPECT_EQ(served.size(), 3u);
-  EXPECT_EQ(static_cast<uint64_t>(ended), server_->Stats().rejected_over_limit);
-  EXPECT_LE(server_->Stats().open, 3u);
+  EXPECT_EQ(waiting.size(), 2u);
+  EXPECT_EQ(server_->Stats().open, 3u);
   EXPECT_GE(server_->Stats().accept_pauses_limit, 1u);
 
   // Room again: close the served ones; the waiting ones and a newcomer are served.
