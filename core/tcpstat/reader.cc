@@ -55,7 +55,8 @@ void AddListenBacklogs(const Filter& filter, std::vector<TcpSocket>& sockets) {
   absl::flat_hash_map<uint64_t, uint32_t> backlog_by_inode;
   for (int family : FamiliesFor(filter)) {
     absl::StatusOr<NetlinkDumpStats> dumped = DumpTcpSocketsNetlink(
-        family, TcpStateSet::Of({TcpState::kListen}), [&](const TcpSocket& socket) {
+        {.family = family, .states = TcpStateSet::Of({TcpState::kListen}), .port = filter.port},
+        [&](const TcpSocket& socket) {
           if (socket.accept_backlog.has_value()) {
             backlog_by_inode[socket.inode] = *socket.accept_backlog;
           }
@@ -105,7 +106,7 @@ absl::Status ReadNetlink(const Filter& filter, Collector& collect, TcpSnapshot* 
     int64_t start = MonotonicNanos();
     SOCKLAB_ASSIGN_OR_RETURN(
         NetlinkDumpStats stats,
-        DumpTcpSocketsNetlink(family, filter.states,
+        DumpTcpSocketsNetlink({.family = family, .states = filter.states, .port = filter.port},
                               [&](const TcpSocket& socket) { collect(socket); }));
     // Receiving and decoding interleave per message; the whole dump counts as reading.
     snapshot->read_nanos += MonotonicNanos() - start;

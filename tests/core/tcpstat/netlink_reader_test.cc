@@ -27,12 +27,13 @@ TEST(NetlinkReaderTest, KernelAppliesTheStateFilter) {
 
   size_t listeners_seen = 0;
   bool ours = false;
-  absl::StatusOr<NetlinkDumpStats> stats = DumpTcpSocketsNetlink(
-      AF_INET, TcpStateSet::Of({TcpState::kListen}), [&](const TcpSocket& socket) {
-        EXPECT_EQ(socket.state, TcpState::kListen);
-        ++listeners_seen;
-        ours = ours || socket.local.port() == port;
-      });
+  absl::StatusOr<NetlinkDumpStats> stats =
+      DumpTcpSocketsNetlink({.family = AF_INET, .states = TcpStateSet::Of({TcpState::kListen})},
+                            [&](const TcpSocket& socket) {
+                              EXPECT_EQ(socket.state, TcpState::kListen);
+                              ++listeners_seen;
+                              ours = ours || socket.local.port() == port;
+                            });
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_TRUE(ours);
   EXPECT_EQ(stats->sockets, listeners_seen);
@@ -40,16 +41,49 @@ TEST(NetlinkReaderTest, KernelAppliesTheStateFilter) {
 
   // The same dump for every state returns more (our ESTABLISHED pair at least).
   size_t everything = 0;
-  ASSERT_TRUE(DumpTcpSocketsNetlink(AF_INET, TcpStateSet::All(), [&](const TcpSocket&) {
-                ++everything;
-              }).ok());
+  ASSERT_TRUE(
+      DumpTcpSocketsNetlink({.family = AF_INET}, [&](const TcpSocket&) { ++everything; }).ok());
   EXPECT_GE(everything, listeners_seen + 2);
+}
+
+// The port filter runs in the kernel: only our port's sockets come back, and nothing else.
+TEST(NetlinkReaderTest, KernelAppliesThePortFilter) {
+  UniqueFd listener = testing::Listen(AF_INET);
+  uint16_t port = testing::PortOf(listener.get());
+  UniqueFd other = testing::Listen(AF_INET);
+  uint16_t other_port = testing::PortOf(other.get());
+  testing::Pair a = testing::Connect(listener.get(), SocketAddress::Loopback(AF_INET, port));
+  testing::Pair b = testing::Connect(other.get(), SocketAddress::Loopback(AF_INET, other_port));
+  size_t seen = 0;
+  absl::StatusOr<NetlinkDumpStats> stats =
+      DumpTcpSocketsNetlink({.family = AF_INET, .port = port}, [&](const TcpSocket& socket) {
+        EXPECT_TRUE(socket.local.port() == port || socket.remote.port() == port)
+            << socket.local.ToString() << " " << socket.remote.ToString();
+        ++seen;
+      });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  // The listener, the server side (local port) and the client side (remote port).
+  EXPECT_EQ(seen, 3u);
+  EXPECT_EQ(stats->sockets, 3u);
+  // With a state filter too.
+  seen = 0;
+  ASSERT_TRUE(DumpTcpSocketsNetlink(
+                  {.family = AF_INET, .states = TcpStateSet::Of({TcpState::kListen}), .port = port},
+                  [&](const TcpSocket&) { ++seen; })
+                  .ok());
+  EXPECT_EQ(seen, 1u);
+  // No such socket on IPv6.
+  seen = 0;
+  ASSERT_TRUE(DumpTcpSocketsNetlink({.family = AF_INET6, .port = port}, [&](const TcpSocket&) {
+                ++seen;
+              }).ok());
+  EXPECT_EQ(seen, 0u);
 }
 
 TEST(NetlinkReaderTest, EmptyStateSetReturnsNothing) {
   size_t seen = 0;
-  absl::StatusOr<NetlinkDumpStats> stats =
-      DumpTcpSocketsNetlink(AF_INET6, TcpStateSet::None(), [&](const TcpSocket&) { ++seen; });
+  absl::StatusOr<NetlinkDumpStats> stats = DumpTcpSocketsNetlink(
+      {.family = AF_INET6, .states = TcpStateSet::None()}, [&](const TcpSocket&) { ++seen; });
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(seen, 0u);
 }
