@@ -118,6 +118,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
 
   // The engine thread: once a second, gather the workers' counters into the time series.
   WorkerCounters previous;
+  int64_t previous_ns = shared.start_ns;
   int64_t next_second = shared.start_ns + 1'000'000'000;
   for (;;) {
     bool all_done = true;
@@ -143,6 +144,8 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
       }
       LoadSecond second;
       second.t_s = (now - shared.start_ns) / 1e9;
+      second.interval_s = (now - previous_ns) / 1e9;
+      previous_ns = now;
       second.warmup = now <= shared.measure_start_ns;
       second.messages = sum.messages_completed - previous.messages_completed;
       second.bytes_sent = sum.bytes_sent - previous.bytes_sent;

@@ -145,9 +145,9 @@ std::string LoadSummaryToText(const LoadResult& r) {
 }
 
 std::string LoadProgressLine(const LoadSecond& p) {
-  return absl::StrFormat("[%6.1fs]%s %8d msg/s  p99 %-8s open %-6d errors %d", p.t_s,
-                         p.warmup ? " warmup" : "", p.messages, FormatLatency(p.p99_ns),
-                         p.open_connections, p.errors);
+  return absl::StrFormat("[%6.1fs]%s %8.0f msg/s  p99 %-8s open %-6d errors %d", p.t_s,
+                         p.warmup ? " warmup" : "", PerSecond(p.messages, p.interval_s),
+                         FormatLatency(p.p99_ns), p.open_connections, p.errors);
 }
 
 nlohmann::json HistogramToJson(const Histogram& h) {
@@ -216,6 +216,7 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   nlohmann::json series = nlohmann::json::array();
   for (const LoadSecond& p : r.series) {
     nlohmann::json point = {{"t_s", p.t_s},
+                            {"interval_s", p.interval_s},
                             {"warmup", p.warmup},
                             {"messages", p.messages},
                             {"bytes_sent", p.bytes_sent},

@@ -41,6 +41,7 @@ struct LoadConfig {
 // One second of the run (the per-second time series).
 struct LoadSecond {
   double t_s = 0;  // end of the interval, seconds since the start
+  double interval_s = 1;  // its length (the last one of a run is usually shorter)
   bool warmup = false;
   uint64_t messages = 0;  // round trips completed in this interval
   uint64_t bytes_sent = 0;

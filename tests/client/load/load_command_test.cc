@@ -101,7 +101,7 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   EXPECT_EQ(j["bytes"]["sent"], j["bytes"]["received"]);
   EXPECT_EQ(j["errors"]["total"], 0);
   ASSERT_FALSE(j["series"].empty());
-  for (const char* key : {"t_s", "warmup", "messages", "bytes_sent", "bytes_received", "errors",
+  for (const char* key : {"t_s", "interval_s", "warmup", "messages", "bytes_sent", "bytes_received", "errors",
                           "connects", "open_connections", "p50_ns", "p99_ns", "max_ns",
                           "states"}) {
     EXPECT_TRUE(j["series"][0].contains(key)) << key;
