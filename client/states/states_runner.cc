@@ -104,7 +104,7 @@ void EmitSample(const StatesSample& sample, const StatesOptions& options, size_t
   Emit(out, text + RenderSeriesRow(sample, options.format));
 }
 
-int RunWatch(const StatesOptions& options, std::FILE* out, std::FILE* err) {
+int RunWatch(const StatesOptions& options, std::FILE* out) {
   absl::StatusOr<std::unique_ptr<TerminalSession>> session =
       TerminalSession::Open(STDIN_FILENO, fileno(out));
   if (!session.ok()) {
@@ -135,7 +135,6 @@ int RunWatch(const StatesOptions& options, std::FILE* out, std::FILE* err) {
   if (!failure.ok()) {
     return cli::ReportFailure(kProgram, failure);
   }
-  (void)err;
   return 0;
 }
 
@@ -147,7 +146,7 @@ int RunStates(const StatesOptions& options, std::FILE* out, std::FILE* err) {
   }
   StopSignals signals;
   if (options.watch) {
-    return RunWatch(options, out, err);
+    return RunWatch(options, out);
   }
   const bool series = options.IsSeries();
   const int64_t interval = absl::ToInt64Nanoseconds(options.EffectiveInterval());
