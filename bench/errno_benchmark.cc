@@ -11,7 +11,7 @@
 namespace socklab {
 namespace {
 
-constexpr std::array<int, 8> kErrnos = {ECONNREFUSED, ECONNRESET, EPIPE,  EMFILE,
+constexpr std::array<int, 8> kErrnos = {ECONNREFUSED,  ECONNRESET, EPIPE,   EMFILE,
                                         EADDRNOTAVAIL, ETIMEDOUT,  ENOBUFS, EPROTO};
 
 void BM_Classify_Errno(benchmark::State& state) {

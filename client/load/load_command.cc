@@ -100,8 +100,8 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   o.size_max = size->second;
   o.messages = f.messages;
   // -n alone runs until the messages are done; with -d as well, whichever comes first.
-  o.duration = (f.messages > 0 && f.duration_option->count() == 0) ? absl::ZeroDuration()
-                                                                  : f.duration;
+  o.duration =
+      (f.messages > 0 && f.duration_option->count() == 0) ? absl::ZeroDuration() : f.duration;
   o.warmup = f.warmup;
   o.connect_timeout = f.connect_timeout;
   o.read_timeout = f.read_timeout;
@@ -153,7 +153,8 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
   out << text;
   out.close();
   if (!out) {
-    return ErrnoError(errno, absl::StrCat("write ", path), "check the directory exists and is writable");
+    return ErrnoError(errno, absl::StrCat("write ", path),
+                      "check the directory exists and is writable");
   }
   return absl::OkStatus();
 }
@@ -234,10 +235,10 @@ cli::Command AddLoadCommand(CLI::App& app) {
   auto flags = std::make_shared<LoadFlags>();
   CLI::App* sub = app.add_subcommand(
       "load", "Drive a TCP echo server: throughput, latency percentiles, every error by class");
-  sub->add_option("target", flags->target, "HOST:PORT of the echo server (127.0.0.1:7007, [::1]:7007)")
+  sub->add_option("target", flags->target,
+                  "HOST:PORT of the echo server (127.0.0.1:7007, [::1]:7007)")
       ->required();
-  cli::AddCountFlag(*sub, "-c,--connections", &flags->connections,
-                    "Connections (default 10)");
+  cli::AddCountFlag(*sub, "-c,--connections", &flags->connections, "Connections (default 10)");
   cli::AddCountFlag(*sub, "-t,--threads", &flags->threads,
                     "Event-loop threads (default: one per CPU, at most one per connection)");
   sub->add_option("--backend", flags->backend, "auto|io_uring|epoll (default auto)");
@@ -268,8 +269,7 @@ cli::Command AddLoadCommand(CLI::App& app) {
                     "Abort (exit 1) after more than N errors");
   sub->add_flag("--progress", flags->progress,
                 "Progress line each second on stderr (default: when stderr is a terminal)");
-  sub->add_flag("--states", flags->states,
-                "Sample the TCP states of the target port each second");
+  sub->add_flag("--states", flags->states, "Sample the TCP states of the target port each second");
   sub->add_option("--json", flags->json, "Write the full result as JSON to FILE (- = stdout)");
   sub->add_option("--hgrm", flags->hgrm,
                   "Write the latency distribution in HdrHistogram .hgrm format (ms) to FILE");

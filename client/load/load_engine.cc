@@ -74,8 +74,7 @@ std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& 
 
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& hooks) {
   SOCKLAB_RETURN_IF_ERROR(options.Validate());
-  SOCKLAB_ASSIGN_OR_RETURN(loop::BackendSelection selection,
-                           loop::SelectBackend(options.backend));
+  SOCKLAB_ASSIGN_OR_RETURN(loop::BackendSelection selection, loop::SelectBackend(options.backend));
   const MachineInfo machine = ReadMachineInfo();
   int threads = options.threads > 0 ? options.threads : std::max(1, machine.cpus);
   threads = std::min(threads, options.connections);
@@ -99,10 +98,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     const double share = static_cast<double>(ids.size()) / options.connections;
     // -n split by connections, the remainder to the first workers.
     const uint64_t n = options.messages;
-    const int64_t budget = static_cast<int64_t>(n / threads + (static_cast<uint64_t>(t) < n % threads ? 1 : 0));
-    workers.push_back(std::make_unique<LoadWorker>(&shared, std::move(ids), budget,
-                                                   options.rate * share,
-                                                   options.connect_rate / threads));
+    const int64_t budget =
+        static_cast<int64_t>(n / threads + (static_cast<uint64_t>(t) < n % threads ? 1 : 0));
+    workers.push_back(std::make_unique<LoadWorker>(
+        &shared, std::move(ids), budget, options.rate * share, options.connect_rate / threads));
   }
 
   shared.start_ns = MonotonicNanos();

@@ -102,9 +102,9 @@ absl::StatusOr<std::vector<SocketAddress>> ParseSourceRange(absl::string_view te
 
 absl::StatusOr<SocketAddress> ParseBindAddress(absl::string_view text) {
   // "127.0.0.2:40000" and "[::1]:40000" have a port; "127.0.0.2" and "::1" do not.
-  const bool has_port = (!text.empty() && text.front() == '[') ||
-                        (text.find(':') != absl::string_view::npos &&
-                         text.find(':') == text.rfind(':'));
+  const bool has_port =
+      (!text.empty() && text.front() == '[') ||
+      (text.find(':') != absl::string_view::npos && text.find(':') == text.rfind(':'));
   if (has_port) {
     return SocketAddress::Parse(text);
   }
@@ -147,18 +147,17 @@ absl::Status LoadOptions::Validate() const {
                       "use 0 (one per CPU) to 1024");
   }
   if (pipeline < 1 || pipeline > 65536) {
-    return UsageError(absl::StrCat("--pipeline ", pipeline, " is out of range"),
-                      "use 1 to 65536");
+    return UsageError(absl::StrCat("--pipeline ", pipeline, " is out of range"), "use 1 to 65536");
   }
   if (rate < 0 || connect_rate < 0) {
-    return UsageError("negative rate", "use a positive number of messages (connections) per second");
+    return UsageError("negative rate",
+                      "use a positive number of messages (connections) per second");
   }
   if (size_min == 0 || size_max < size_min || size_max > kMaxMessageSize) {
     return UsageError("bad message size", "use 1 <= MIN <= MAX <= 16M");
   }
   if (messages == 0 && duration <= absl::ZeroDuration()) {
-    return UsageError("neither --duration nor --messages bounds the run",
-                      "give -d 10s or -n 100k");
+    return UsageError("neither --duration nor --messages bounds the run", "give -d 10s or -n 100k");
   }
   if (warmup < absl::ZeroDuration() || (messages == 0 && warmup >= duration)) {
     return UsageError("--warmup is not shorter than --duration",

@@ -27,10 +27,10 @@ struct LoadOptions {
   int threads = 0;  // 0: one per CPU, at most one per connection
   loop::BackendChoice backend = loop::BackendChoice::kAuto;
   std::string backend_text = "auto";
-  int pipeline = 1;          // messages in flight per connection
-  double rate = 0;           // total messages/s; 0 = closed loop
-  uint64_t churn = 0;        // reconnect after this many messages per connection; 0 = never
-  double connect_rate = 0;   // new connections/s, all threads together; 0 = no cap
+  int pipeline = 1;         // messages in flight per connection
+  double rate = 0;          // total messages/s; 0 = closed loop
+  uint64_t churn = 0;       // reconnect after this many messages per connection; 0 = never
+  double connect_rate = 0;  // new connections/s, all threads together; 0 = no cap
   CloseMode close = CloseMode::kFin;
   uint32_t size_min = 64;
   uint32_t size_max = 64;

@@ -141,11 +141,10 @@ void LoadWorker::RecordClass(Phase phase, ErrorClass error_class) {
 }
 
 void LoadWorker::ConnectFailed() {
-  const uint64_t failures =
-      shared_->connect_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  const uint64_t failures = shared_->connect_failures.fetch_add(1, std::memory_order_relaxed) + 1;
   if (failures >= kUnreachableAfter && shared_->connects_ok.load(std::memory_order_relaxed) == 0) {
-    shared_->Abort(absl::StrCat("could not reach ", options_.target.ToString(), " (",
-                                failures, " connection attempts failed, none succeeded)"));
+    shared_->Abort(absl::StrCat("could not reach ", options_.target.ToString(), " (", failures,
+                                " connection attempts failed, none succeeded)"));
   }
 }
 
@@ -214,8 +213,7 @@ void LoadWorker::StartConnect(Conn& c) {
   c.issued = c.completed = 0;
   ++counters_.connect_attempts;
 
-  absl::StatusOr<UniqueFd> fd =
-      CreateTcpSocket(options_.target.family(), Blocking::kNonBlocking);
+  absl::StatusOr<UniqueFd> fd = CreateTcpSocket(options_.target.family(), Blocking::kNonBlocking);
   if (!fd.ok()) {
     RecordErrno(Phase::kSocket, ErrnoOf(fd.status()).value_or(EIO));
     ConnectFailed();
@@ -365,8 +363,8 @@ void LoadWorker::OnSend(Conn& c, int res) {
     counters_.bytes_sent += res;
   }
   // The message sent may have been completed (popped) already: its size comes from the seq.
-  const uint32_t size = PayloadPattern::MessageSize(c.uid, c.send_seq, options_.size_min,
-                                                    options_.size_max);
+  const uint32_t size =
+      PayloadPattern::MessageSize(c.uid, c.send_seq, options_.size_min, options_.size_max);
   c.send_offset += res;
   if (c.send_offset >= size) {
     ++c.send_seq;

@@ -22,9 +22,9 @@ struct LoadShared {
   const PayloadPattern* pattern = nullptr;
   loop::Backend backend = loop::Backend::kEpoll;
   int64_t start_ns = 0;
-  int64_t measure_start_ns = 0;  // start + warmup
-  int64_t end_ns = 0;            // 0: bounded by messages only
-  std::atomic<bool> stop{false};  // end the run now (interrupt, abort)
+  int64_t measure_start_ns = 0;     // start + warmup
+  int64_t end_ns = 0;               // 0: bounded by messages only
+  std::atomic<bool> stop{false};    // end the run now (interrupt, abort)
   std::atomic<uint64_t> errors{0};  // for --max-errors (socket errors and data errors)
   std::atomic<uint64_t> connects_ok{0};
   std::atomic<uint64_t> connect_failures{0};
@@ -60,8 +60,8 @@ class LoadWorker : public loop::CompletionHandler {
   // `connection_ids` are global connection numbers (they pick source addresses); `budget` is
   // this worker's share of -n (a fixed split: no thread takes another's messages, so the
   // counts are exact); the rates are this worker's shares.
-  LoadWorker(LoadShared* shared, std::vector<int> connection_ids, int64_t budget,
-             double rate_share, double connect_rate_share);
+  LoadWorker(LoadShared* shared, std::vector<int> connection_ids, int64_t budget, double rate_share,
+             double connect_rate_share);
   ~LoadWorker() override;
 
   // The thread body: creates the loop, runs until the worker's part of the run is over.
@@ -113,7 +113,7 @@ class LoadWorker : public loop::CompletionHandler {
     size_t head = 0;
     size_t count = 0;
     uint64_t next_seq = 0;
-    uint64_t issued = 0;  // on this incarnation, for --churn
+    uint64_t issued = 0;   // on this incarnation, for --churn
     int64_t reserved = 0;  // -n with --churn: messages taken from the budget, not yet issued
     uint64_t completed = 0;
     // The send cursor: message `send_seq`, `send_offset` bytes of it already sent.
@@ -124,9 +124,7 @@ class LoadWorker : public loop::CompletionHandler {
   };
 
   Message& RingAt(Conn& c, size_t i) { return c.ring[(c.head + i) % c.ring.size()]; }
-  loop::Token TokenOf(const Conn& c) const {
-    return (static_cast<uint64_t>(c.slot) << 32) | c.gen;
-  }
+  loop::Token TokenOf(const Conn& c) const { return (static_cast<uint64_t>(c.slot) << 32) | c.gen; }
 
   void StartConnect(Conn& c);
   void OnConnect(Conn& c, int res);
@@ -180,8 +178,8 @@ class LoadWorker : public loop::CompletionHandler {
   ErrorCounts errors_;
 
   std::mutex publish_mutex_;
-  WorkerCounters published_;         // guarded by publish_mutex_
-  Histogram published_interval_;     // guarded by publish_mutex_
+  WorkerCounters published_;      // guarded by publish_mutex_
+  Histogram published_interval_;  // guarded by publish_mutex_
 };
 
 }  // namespace socklab::client

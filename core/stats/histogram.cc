@@ -123,8 +123,8 @@ int64_t Histogram::ValueAtPercentile(double percentile) const {
 std::string Histogram::PercentileDistribution(double unit_ns, int ticks_per_half_distance) const {
   // Follows HdrHistogram's AbstractHistogram.outputPercentileDistribution and its
   // PercentileIterator, so HdrHistogram's plotter (and people used to wrk2) read it unchanged.
-  std::string out = absl::StrFormat("%12s %14s %10s %14s\n\n", "Value", "Percentile",
-                                    "TotalCount", "1/(1-Percentile)");
+  std::string out = absl::StrFormat("%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount",
+                                    "1/(1-Percentile)");
   auto row = [&](int64_t value, double level, uint64_t total) {
     const double p = level / 100.0;
     if (level < 100.0) {

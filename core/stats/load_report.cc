@@ -57,8 +57,7 @@ std::string LoadConfigToText(const LoadConfig& c) {
   }
   absl::StrAppend(&out, "\n");
   absl::StrAppend(&out, "machine     ", MachineInfoToText(c.machine), "\n");
-  absl::StrAppend(&out, "load        ", c.connections, " connections on ", c.threads,
-                  " threads, ");
+  absl::StrAppend(&out, "load        ", c.connections, " connections on ", c.threads, " threads, ");
   if (c.rate > 0) {
     absl::StrAppendFormat(&out, "open loop at %.0f msg/s", c.rate);
   } else {
@@ -71,8 +70,8 @@ std::string LoadConfigToText(const LoadConfig& c) {
   } else {
     absl::StrAppendFormat(&out, "%gs", c.duration_s);
   }
-  absl::StrAppendFormat(&out, ", warmup %gs, connect timeout %gs, read timeout %gs",
-                        c.warmup_s, c.connect_timeout_s, c.read_timeout_s);
+  absl::StrAppendFormat(&out, ", warmup %gs, connect timeout %gs, read timeout %gs", c.warmup_s,
+                        c.connect_timeout_s, c.read_timeout_s);
   if (c.max_errors > 0) {
     absl::StrAppend(&out, ", max errors ", c.max_errors);
   }
@@ -123,11 +122,11 @@ std::string LoadSummaryToText(const LoadResult& r) {
     absl::StrAppend(&out, "errors      ", r.errors.Total(), "\n");
     r.errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
                          int64_t first_seen_ns) {
-      const std::string label = first_errno != 0 ? std::string(ClassLabel(
-                                                       Classify(phase, first_errno)))
-                                                 : std::string(ClassLabel(error_class));
-      absl::StrAppendFormat(&out, "  %-8s %-14s %10d  first at %.3fs\n", PhaseName(phase),
-                            label, count, (first_seen_ns - r.start_ns) / 1e9);
+      const std::string label = first_errno != 0
+                                    ? std::string(ClassLabel(Classify(phase, first_errno)))
+                                    : std::string(ClassLabel(error_class));
+      absl::StrAppendFormat(&out, "  %-8s %-14s %10d  first at %.3fs\n", PhaseName(phase), label,
+                            count, (first_seen_ns - r.start_ns) / 1e9);
     });
     for (const std::string& hint : r.hints) {
       absl::StrAppend(&out, "  hint: ", hint, "\n");
@@ -211,8 +210,8 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
     cell["first_seen_s"] = (cell["first_seen_ns"].get<int64_t>() - r.start_ns) / 1e9;
   }
   json["errors"] = {{"total", r.errors.Total()}, {"by_class", errors}, {"hints", r.hints}};
-  json["kernel"] = r.kernel_counters_available ? CounterDeltasToJson(r.kernel)
-                                               : nlohmann::json(nullptr);
+  json["kernel"] =
+      r.kernel_counters_available ? CounterDeltasToJson(r.kernel) : nlohmann::json(nullptr);
   nlohmann::json series = nlohmann::json::array();
   for (const LoadSecond& p : r.series) {
     nlohmann::json point = {{"t_s", p.t_s},

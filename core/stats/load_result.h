@@ -40,7 +40,7 @@ struct LoadConfig {
 
 // One second of the run (the per-second time series).
 struct LoadSecond {
-  double t_s = 0;  // end of the interval, seconds since the start
+  double t_s = 0;         // end of the interval, seconds since the start
   double interval_s = 1;  // its length (the last one of a run is usually shorter)
   bool warmup = false;
   uint64_t messages = 0;  // round trips completed in this interval
@@ -60,7 +60,7 @@ struct LoadSecond {
 struct LoadResult {
   LoadConfig config;
 
-  double elapsed_s = 0;  // the measured window (after warmup)
+  double elapsed_s = 0;             // the measured window (after warmup)
   uint64_t messages_sent = 0;       // messages whose first byte was handed to the kernel
   uint64_t messages_completed = 0;  // full echo received
   uint64_t messages_failed = 0;     // lost to a connection error or deadline

@@ -47,10 +47,10 @@ std::string ReadAll(const std::string& path) {
 
 TEST(LoadCommandTest, BadUsageExitsTwo) {
   EXPECT_EQ(RunLoadCommand({}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1"}), 2);                        // no port
+  EXPECT_EQ(RunLoadCommand({"127.0.0.1"}), 2);  // no port
   EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-c", "0"}), 2);
   EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-c", "lots"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-d", "5"}), 2);           // unitless duration
+  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-d", "5"}), 2);  // unitless duration
   EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--close", "slam"}), 2);
   EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--backend", "kqueue"}), 2);
   EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-s", "10-5"}), 2);
@@ -72,26 +72,43 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   testing::EchoFixture server;
   const std::string json_path = TempPath("out.json");
   const std::string hgrm_path = TempPath("out.hgrm");
-  ASSERT_EQ(RunLoadCommand({server.address().ToString(), "-c", "3", "-t", "1", "-R", "300",
-                            "-d", "1500ms", "--warmup", "200ms", "--backend", "epoll", "--states",
+  ASSERT_EQ(RunLoadCommand({server.address().ToString(), "-c", "3", "-t", "1", "-R", "300", "-d",
+                            "1500ms", "--warmup", "200ms", "--backend", "epoll", "--states",
                             "--json", json_path, "--hgrm", hgrm_path}),
             0);
   const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
   for (const char* key :
        {"config", "machine", "elapsed_s", "messages", "bytes", "throughput", "connections",
-        "latency_ns", "latency_uncorrected_ns", "connect_latency_ns", "errors", "kernel",
-        "series", "aborted", "abort_reason"}) {
+        "latency_ns", "latency_uncorrected_ns", "connect_latency_ns", "errors", "kernel", "series",
+        "aborted", "abort_reason"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
-  for (const char* key :
-       {"target", "backend", "backend_requested", "backend_fallback_reason", "connections",
-        "threads", "pipeline", "rate", "mode", "churn", "connect_rate", "close", "size_min",
-        "size_max", "duration_s", "messages", "warmup_s", "connect_timeout_s", "read_timeout_s",
-        "bind", "source_ips", "max_errors"}) {
+  for (const char* key : {"target",
+                          "backend",
+                          "backend_requested",
+                          "backend_fallback_reason",
+                          "connections",
+                          "threads",
+                          "pipeline",
+                          "rate",
+                          "mode",
+                          "churn",
+                          "connect_rate",
+                          "close",
+                          "size_min",
+                          "size_max",
+                          "duration_s",
+                          "messages",
+                          "warmup_s",
+                          "connect_timeout_s",
+                          "read_timeout_s",
+                          "bind",
+                          "source_ips",
+                          "max_errors"}) {
     EXPECT_TRUE(j["config"].contains(key)) << key;
   }
-  for (const char* key : {"count", "min", "mean", "stdev", "p50", "p90", "p99", "p99_9",
-                          "p99_99", "max"}) {
+  for (const char* key :
+       {"count", "min", "mean", "stdev", "p50", "p90", "p99", "p99_9", "p99_99", "max"}) {
     EXPECT_TRUE(j["latency_ns"].contains(key)) << key;
   }
   EXPECT_EQ(j["config"]["backend"], "epoll");
@@ -101,9 +118,9 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   EXPECT_EQ(j["bytes"]["sent"], j["bytes"]["received"]);
   EXPECT_EQ(j["errors"]["total"], 0);
   ASSERT_FALSE(j["series"].empty());
-  for (const char* key : {"t_s", "interval_s", "warmup", "messages", "bytes_sent", "bytes_received", "errors",
-                          "connects", "open_connections", "p50_ns", "p99_ns", "max_ns",
-                          "states"}) {
+  for (const char* key :
+       {"t_s", "interval_s", "warmup", "messages", "bytes_sent", "bytes_received", "errors",
+        "connects", "open_connections", "p50_ns", "p99_ns", "max_ns", "states"}) {
     EXPECT_TRUE(j["series"][0].contains(key)) << key;
   }
   EXPECT_TRUE(j["series"][0]["states"].contains("ESTABLISHED"));

@@ -215,8 +215,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, LoadEngineTest,
                          ::testing::Values(loop::BackendChoice::kEpoll,
                                            loop::BackendChoice::kIoUring),
                          [](const auto& info) {
-                           return info.param == loop::BackendChoice::kEpoll ? "epoll"
-                                                                            : "io_uring";
+                           return info.param == loop::BackendChoice::kEpoll ? "epoll" : "io_uring";
                          });
 
 }  // namespace

@@ -114,8 +114,7 @@ TEST(HistogramTest, HgrmHasHdrHistogramShape) {
   const std::string text = h.PercentileDistribution(1e6);
   EXPECT_EQ(text.rfind("       Value     Percentile TotalCount 1/(1-Percentile)\n\n", 0), 0u)
       << text;
-  EXPECT_NE(text.find("       0.001 0.000000000000          1           1.00\n"),
-            std::string::npos)
+  EXPECT_NE(text.find("       0.001 0.000000000000          1           1.00\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find(" 1.000000000000       1000\n"), std::string::npos) << text;
   EXPECT_NE(text.find("#[Mean    =        0.500"), std::string::npos) << text;

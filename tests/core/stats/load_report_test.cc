@@ -56,10 +56,10 @@ TEST(LoadReportTest, TextStatesConfigurationAndSummary) {
 
 TEST(LoadReportTest, JsonHasEveryDocumentedField) {
   const nlohmann::json j = LoadResultToJson(SampleResult());
-  for (const char* key : {"config", "machine", "elapsed_s", "messages", "bytes", "throughput",
-                          "connections", "latency_ns", "latency_uncorrected_ns",
-                          "connect_latency_ns", "errors", "kernel", "series", "aborted",
-                          "abort_reason"}) {
+  for (const char* key :
+       {"config", "machine", "elapsed_s", "messages", "bytes", "throughput", "connections",
+        "latency_ns", "latency_uncorrected_ns", "connect_latency_ns", "errors", "kernel", "series",
+        "aborted", "abort_reason"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["config"]["mode"], "open");
