@@ -132,8 +132,15 @@ std::string LimitHint(Phase phase, ErrorClass error_class, const KernelLimits& l
       // On bind() EADDRNOTAVAIL means the address is not local: no limit explains that.
       return phase == Phase::kConnect ? PortsHint(limits, context) : "";
     case ErrorClass::kAddrInUse:
-      // bind(port 0) and connect() on a bound socket run out of ports as EADDRINUSE.
-      return phase == Phase::kBind || phase == Phase::kConnect ? PortsHint(limits, context) : "";
+      // bind(port 0) runs out of ports as EADDRINUSE; a bound port reserves it for every
+      // destination, which IP_BIND_ADDRESS_NO_PORT (4.2+) avoids. A named port that is taken is
+      // no limit.
+      if (phase != Phase::kBind || !context.bind_port_zero) {
+        return "";
+      }
+      return absl::StrCat(PortsHint(limits, context),
+                          "; bind(port 0) holds a port for every destination: set "
+                          "IP_BIND_ADDRESS_NO_PORT before bind");
     case ErrorClass::kNoFds:
       return FdHint(limits);
     case ErrorClass::kTimedOut:

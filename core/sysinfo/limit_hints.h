@@ -14,6 +14,9 @@ struct HintContext {
   bool loopback_destination = false;  // tcp_tw_reuse=2 applies to loopback only
   int64_t source_addresses = 1;       // distinct client addresses in use
   int64_t requested_backlog = 0;      // the server's listen() backlog; 0: unknown
+  // The failing bind() asked for port 0 (a client binding its source address before connect):
+  // only then is a bind EADDRINUSE the port range running out rather than a taken port.
+  bool bind_port_zero = false;
 };
 
 // One line naming the kernel limit that explains `error_class` seen in `phase`, with this

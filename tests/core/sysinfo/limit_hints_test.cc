@@ -23,6 +23,12 @@ TEST(LimitHint, PortsForConnectEaddrnotavail) {
   std::string loopback = LimitHint(Phase::kConnect, ErrorClass::kAddrNotAvail, l,
                                    HintContext{.loopback_destination = true});
   EXPECT_TRUE(Contains(loopback, "28232 new connections/s")) << loopback;
+  // bind(port 0) running out is EADDRINUSE; a taken named port is no limit.
+  EXPECT_EQ(LimitHint(Phase::kBind, ErrorClass::kAddrInUse, l), "");
+  std::string bind_zero =
+      LimitHint(Phase::kBind, ErrorClass::kAddrInUse, l, HintContext{.bind_port_zero = true});
+  EXPECT_TRUE(Contains(bind_zero, "28232 ports")) << bind_zero;
+  EXPECT_TRUE(Contains(bind_zero, "IP_BIND_ADDRESS_NO_PORT")) << bind_zero;
   // On bind() EADDRNOTAVAIL means "not a local address": no limit explains it.
   EXPECT_EQ(LimitHint(Phase::kBind, ErrorClass::kAddrNotAvail, l), "");
 }
