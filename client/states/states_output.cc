@@ -244,9 +244,8 @@ std::string RenderSamplingCost(const StatesSample& sample, tcpstat::Source sourc
       "sample %.3f ms (read %.3f ms, parse %.3f ms), %u sockets read, %u matched, %s, source %s",
       static_cast<double>(snapshot.total_nanos()) / 1e6,
       static_cast<double>(snapshot.read_nanos) / 1e6,
-      static_cast<double>(snapshot.parse_nanos) / 1e6, snapshot.sockets_read,
-      snapshot.sockets.size(), FormatBytes(static_cast<double>(snapshot.bytes_read)),
-      tcpstat::SourceName(source));
+      static_cast<double>(snapshot.parse_nanos) / 1e6, snapshot.sockets_read, snapshot.tally.total,
+      FormatBytes(static_cast<double>(snapshot.bytes_read)), tcpstat::SourceName(source));
   if (snapshot.skipped_lines != 0) {
     absl::StrAppend(&out, ", ", snapshot.skipped_lines, " malformed lines skipped");
   }
