@@ -110,8 +110,8 @@ void Recorder::CheckEof(std::string call, const CallResult& result, int64_t sinc
   result_.checks.push_back(std::move(check));
 }
 
-void Recorder::CheckState(std::string what, absl::string_view expected,
-                          absl::string_view observed, double seconds) {
+void Recorder::CheckState(std::string what, absl::string_view expected, absl::string_view observed,
+                          double seconds) {
   CheckText(std::move(what), Phase::kClose, expected, observed, seconds);
 }
 
@@ -180,8 +180,8 @@ ScenarioResult Recorder::Finish(std::vector<CounterDelta> counters, std::string 
       for (const Check& c : result_.checks) {
         if (!c.ok) {
           result_.outcome = Outcome::kNotReproduced;
-          result_.reason = absl::StrCat(c.call, ": expected ", c.expected, ", observed ",
-                                        c.observed);
+          result_.reason =
+              absl::StrCat(c.call, ": expected ", c.expected, ", observed ", c.observed);
           break;
         }
       }

@@ -16,7 +16,7 @@ namespace socklab::repro {
 // value), with timestamps.
 struct CallResult {
   long ret = 0;
-  int err = 0;          // errno right after the call when ret < 0, else 0
+  int err = 0;           // errno right after the call when ret < 0, else 0
   int64_t start_ns = 0;  // monotonic
   int64_t end_ns = 0;
   bool failed() const { return ret < 0; }

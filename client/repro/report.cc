@@ -12,8 +12,8 @@ namespace socklab::repro {
 namespace {
 
 absl::StatusOr<Outcome> OutcomeFromName(const std::string& name) {
-  for (Outcome o : {Outcome::kReproduced, Outcome::kNotReproduced, Outcome::kSkipped,
-                    Outcome::kError}) {
+  for (Outcome o :
+       {Outcome::kReproduced, Outcome::kNotReproduced, Outcome::kSkipped, Outcome::kError}) {
     if (OutcomeName(o) == name) {
       return o;
     }
@@ -178,8 +178,8 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
   for (const Check& c : r.checks) {
     std::string observed = c.observed_errno != 0 ? DescribeErrno(c.observed_errno) : c.observed;
     absl::StrAppend(&out, "observed   ", c.call, ": ", observed, " after ",
-                    FormatSeconds(c.seconds), c.ok ? "" : absl::StrCat("   (expected ", c.expected, ")"),
-                    "\n");
+                    FormatSeconds(c.seconds),
+                    c.ok ? "" : absl::StrCat("   (expected ", c.expected, ")"), "\n");
   }
   if (!r.steps.empty()) {
     absl::StrAppend(&out, "steps\n");
@@ -195,8 +195,9 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
         absl::StrAppend(&out, "             (no socket of this scenario is left)\n");
       }
       for (const SocketState& s : snap.sockets) {
-        absl::StrAppend(&out, absl::StrFormat("             %-12s %-21s -> %-21s %s", s.who,
-                                              s.local, s.remote, s.state),
+        absl::StrAppend(&out,
+                        absl::StrFormat("             %-12s %-21s -> %-21s %s", s.who, s.local,
+                                        s.remote, s.state),
                         s.timer.empty() ? "" : absl::StrCat("  ", s.timer), "\n");
       }
     }
@@ -225,17 +226,32 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
 }
 
 std::string RenderTable(const std::vector<ScenarioResult>& results) {
-  std::string out = absl::StrFormat("%-20s %-44s %-34s %9s  %s\n", "scenario", "expected",
-                                    "observed", "time", "ok");
+  struct Row {
+    std::string name, expected, observed, time, verdict;
+  };
+  std::vector<Row> rows = {{"scenario", "expected", "observed", "time", "ok"}};
   for (const ScenarioResult& r : results) {
     const Scenario* s = FindScenario(r.name);
-    std::string expected = s != nullptr ? s->info.expected : "?";
-    std::string verdict = std::string(OutcomeName(r.outcome));
-    if (r.outcome == Outcome::kSkipped || r.outcome == Outcome::kError) {
-      absl::StrAppend(&verdict, ": ", r.reason);
+    Row row{r.name, s != nullptr ? s->info.expected : "?", ObservedSummary(r),
+            r.outcome == Outcome::kSkipped ? "-" : FormatSeconds(r.seconds),
+            std::string(OutcomeName(r.outcome))};
+    if (r.outcome != Outcome::kReproduced && !r.reason.empty()) {
+      absl::StrAppend(&row.verdict, ": ", r.reason);
     }
-    absl::StrAppend(&out, absl::StrFormat("%-20s %-44s %-34s %9s  %s\n", r.name, expected,
-                                          ObservedSummary(r), FormatSeconds(r.seconds), verdict));
+    rows.push_back(std::move(row));
+  }
+  size_t w[4] = {0, 0, 0, 0};
+  for (const Row& row : rows) {
+    w[0] = std::max(w[0], row.name.size());
+    w[1] = std::max(w[1], row.expected.size());
+    w[2] = std::max(w[2], row.observed.size());
+    w[3] = std::max(w[3], row.time.size());
+  }
+  std::string out;
+  for (const Row& row : rows) {
+    absl::StrAppend(&out, absl::StrFormat("%-*s  %-*s  %-*s  %*s  %s\n", w[0], row.name, w[1],
+                                          row.expected, w[2], row.observed, w[3], row.time,
+                                          row.verdict));
   }
   return out;
 }

@@ -24,7 +24,8 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
 // One row per result: scenario, expected, observed, time, ok.
 std::string RenderTable(const std::vector<ScenarioResult>& results);
 // {"machine": ..., "scenarios": [{info + result}], "summary": {...}}
-nlohmann::json RenderRunJson(const MachineInfo& machine, const std::vector<ScenarioResult>& results);
+nlohmann::json RenderRunJson(const MachineInfo& machine,
+                             const std::vector<ScenarioResult>& results);
 
 // `--list`: "name  expected  title".
 std::string RenderList();

@@ -49,8 +49,8 @@ int Run(const repro::ReproOptions& options) {
 
 cli::Command AddReproCommand(CLI::App& app) {
   auto options = std::make_shared<repro::ReproOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "repro", "Reproduce a socket error on real kernel sockets and explain it");
+  CLI::App* sub =
+      app.add_subcommand("repro", "Reproduce a socket error on real kernel sockets and explain it");
   sub->add_option("names", options->names, "Scenarios to run (see --list)");
   sub->add_flag("--list", options->list, "List the scenarios and exit");
   sub->add_flag("--all", options->all, "Run every scenario and print a table");

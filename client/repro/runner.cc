@@ -59,8 +59,8 @@ void AddKernelLines(const ScenarioInfo& info, ScenarioResult& r) {
     if (c.observed_errno == 0 || c.phase == Phase::kBind || c.phase == Phase::kListen) {
       continue;
     }
-    std::string hint = LimitHint(c.phase, Classify(c.phase, c.observed_errno),
-                                 ThisMachineLimits(), {.loopback_destination = true});
+    std::string hint = LimitHint(c.phase, Classify(c.phase, c.observed_errno), ThisMachineLimits(),
+                                 {.loopback_destination = true});
     if (!hint.empty() && std::find(hints.begin(), hints.end(), hint) == hints.end()) {
       hints.push_back(hint);
       r.kernel_lines.push_back(absl::StrCat("limit here: ", hint));
@@ -69,9 +69,10 @@ void AddKernelLines(const ScenarioInfo& info, ScenarioResult& r) {
   ProcFs proc;
   for (const KernelKnob& knob : info.kernel) {
     absl::StatusOr<std::string> value = proc.ReadSysctl(knob.sysctl);
-    r.kernel_lines.push_back(absl::StrCat(knob.sysctl, " = ",
-                                          value.ok() ? absl::StrCat("\"", absl::StrReplaceAll(*value, {{"\t", " "}}), "\"") : "?",
-                                          " here: ", knob.advice));
+    r.kernel_lines.push_back(absl::StrCat(
+        knob.sysctl, " = ",
+        value.ok() ? absl::StrCat("\"", absl::StrReplaceAll(*value, {{"\t", " "}}), "\"") : "?",
+        " here: ", knob.advice));
   }
 }
 
@@ -82,8 +83,7 @@ absl::Status ReproOptions::Validate() const {
     return absl::OkStatus();
   }
   if (!all && names.empty()) {
-    return UsageError("no scenario given",
-                      "name one or more, or use --all; --list shows them");
+    return UsageError("no scenario given", "name one or more, or use --all; --list shows them");
   }
   if (all && !names.empty()) {
     return UsageError("--all and scenario names together", "use one or the other");
@@ -122,8 +122,8 @@ ScenarioResult RunScenario(const Scenario& scenario) {
     return r;
   }
   if (info.needs_netns && !NetnsAvailability().ok()) {
-    ScenarioResult r = Stopped(info.name, Outcome::kSkipped,
-                               std::string(NetnsAvailability().message()));
+    ScenarioResult r =
+        Stopped(info.name, Outcome::kSkipped, std::string(NetnsAvailability().message()));
     AddKernelLines(info, r);
     return r;
   }
@@ -135,10 +135,10 @@ ScenarioResult RunScenario(const Scenario& scenario) {
   ScenarioResult result;
   if (!child.ok()) {
     std::optional<int> err = ErrnoOf(child.status());
-    result = Stopped(info.name,
-                     err.has_value() && (*err == EPERM || *err == EACCES) ? Outcome::kSkipped
-                                                                          : Outcome::kError,
-                     std::string(child.status().message()));
+    result = Stopped(
+        info.name,
+        err.has_value() && (*err == EPERM || *err == EACCES) ? Outcome::kSkipped : Outcome::kError,
+        std::string(child.status().message()));
   } else if (child->exit.timed_out) {
     result = Stopped(info.name, Outcome::kError,
                      absl::StrCat("did not finish within ", absl::FormatDuration(info.timeout),
@@ -147,8 +147,8 @@ ScenarioResult RunScenario(const Scenario& scenario) {
     result = Stopped(info.name, Outcome::kError,
                      child->exit.signal != 0
                          ? absl::StrCat("the scenario's child died of signal ", child->exit.signal)
-                         : absl::StrCat("the scenario's child exited with ",
-                                        child->exit.exit_code, " and no result"));
+                         : absl::StrCat("the scenario's child exited with ", child->exit.exit_code,
+                                        " and no result"));
   } else {
     nlohmann::json json = nlohmann::json::parse(child->output, nullptr, /*allow_exceptions=*/false);
     absl::StatusOr<ScenarioResult> parsed = ResultFromJson(json);

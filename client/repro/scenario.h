@@ -38,11 +38,11 @@ struct ScenarioInfo {
 
 // One comparison of what the kernel did against what the scenario expects.
 struct Check {
-  std::string call;      // "connect", "read after the RST", "state of the client"
+  std::string call;  // "connect", "read after the RST", "state of the client"
   Phase phase = Phase::kRead;
-  std::string expected;  // "ECONNREFUSED", "EOF", "OK", "TIME_WAIT"
-  std::string observed;  // the errno name the syscall returned, "returned 0", a state name
-  int observed_errno = 0;  // errno right after the call; 0 when it did not fail
+  std::string expected;     // "ECONNREFUSED", "EOF", "OK", "TIME_WAIT"
+  std::string observed;     // the errno name the syscall returned, "returned 0", a state name
+  int observed_errno = 0;   // errno right after the call; 0 when it did not fail
   std::string error_class;  // ClassKey of observed_errno ("refused"), empty when none
   double seconds = 0;       // how long until it appeared (see Recorder::Check*)
   bool ok = false;

@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/net/netns.h"
-#include "core/tcpstat/tcp_state.h"
 #include "core/base/clock.h"
 #include "core/net/address.h"
+#include "core/net/netns.h"
+#include "core/tcpstat/tcp_state.h"
 
 namespace socklab::repro {
 namespace {
@@ -38,16 +38,16 @@ std::string Who(const std::string& who) { return who.empty() ? "" : absl::StrCat
 
 CallResult NewTcpSocket(Recorder& rec, const std::string& who, bool nonblocking) {
   int type = SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
-  return rec.Call(absl::StrCat(Who(who), "socket(AF_INET, SOCK_STREAM", nonblocking ? "|SOCK_NONBLOCK" : "",
-                               ")"),
+  return rec.Call(absl::StrCat(Who(who), "socket(AF_INET, SOCK_STREAM",
+                               nonblocking ? "|SOCK_NONBLOCK" : "", ")"),
                   [type] { return socket(AF_INET, type, IPPROTO_TCP); });
 }
 
 CallResult BindLoopback(Recorder& rec, int fd, uint16_t port, const std::string& who) {
   sockaddr_in sin = Ipv4(INADDR_LOOPBACK, port);
-  CallResult r = rec.Call(
-      absl::StrCat(Who(who), "bind(fd ", fd, ", ", Ipv4Text(INADDR_LOOPBACK, port), ")"),
-      [&] { return bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof(sin)); });
+  CallResult r =
+      rec.Call(absl::StrCat(Who(who), "bind(fd ", fd, ", ", Ipv4Text(INADDR_LOOPBACK, port), ")"),
+               [&] { return bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof(sin)); });
   if (!r.failed() && port == 0) {
     rec.Step(absl::StrCat(Who(who), "fd ", fd, " got ", LocalText(fd)));
   }
@@ -112,9 +112,8 @@ UniqueFd AcceptOne(Recorder& rec, int listener_fd) {
     rec.Fail("no connection arrived at the listener within 10 s");
     return UniqueFd();
   }
-  CallResult a = rec.Call(absl::StrCat("server: accept(fd ", listener_fd, ")"), [&] {
-    return accept4(listener_fd, nullptr, nullptr, SOCK_CLOEXEC);
-  });
+  CallResult a = rec.Call(absl::StrCat("server: accept(fd ", listener_fd, ")"),
+                          [&] { return accept4(listener_fd, nullptr, nullptr, SOCK_CLOEXEC); });
   if (a.failed()) {
     rec.Fail("accept() failed");
     return UniqueFd();
@@ -140,7 +139,8 @@ Pair ConnectedPair(Recorder& rec, int backlog) {
 
 CallResult RecvSome(Recorder& rec, const std::string& who, int fd, int flags) {
   char buf[4096];
-  return rec.Call(absl::StrCat(Who(who), "recv(fd ", fd, ", 4096", flags & MSG_DONTWAIT ? ", MSG_DONTWAIT" : "", ")"),
+  return rec.Call(absl::StrCat(Who(who), "recv(fd ", fd, ", 4096",
+                               flags & MSG_DONTWAIT ? ", MSG_DONTWAIT" : "", ")"),
                   [&] { return recv(fd, buf, sizeof(buf), flags); });
 }
 

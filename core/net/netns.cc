@@ -188,7 +188,8 @@ absl::StatusOr<ChildOutput> RunInChild(const ChildOptions& options,
     if (options.new_netns) {
       if (unshare(CLONE_NEWNET) != 0) {
         int err = errno;
-        WriteAll(write_end.get(), absl::StrCat(std::string(1, kSetupFailed), err, " unshare(CLONE_NEWNET)"));
+        WriteAll(write_end.get(),
+                 absl::StrCat(std::string(1, kSetupFailed), err, " unshare(CLONE_NEWNET)"));
         _exit(3);
       }
       struct stat ns {};
@@ -196,8 +197,8 @@ absl::StatusOr<ChildOutput> RunInChild(const ChildOptions& options,
         private_netns_ino = ns.st_ino;
       }
       if (absl::Status up = BringLoopbackUp(); !up.ok()) {
-        WriteAll(write_end.get(), absl::StrCat(std::string(1, kSetupFailed), ErrnoOf(up).value_or(0),
-                                               " ", up.message()));
+        WriteAll(write_end.get(), absl::StrCat(std::string(1, kSetupFailed),
+                                               ErrnoOf(up).value_or(0), " ", up.message()));
         _exit(3);
       }
     }
@@ -224,7 +225,8 @@ absl::StatusOr<ChildOutput> RunInChild(const ChildOptions& options,
   if (!raw.empty() && raw[0] == kSetupFailed) {
     std::string text = raw.substr(1);
     int err = atoi(text.c_str());
-    std::string what = text.substr(text.find(' ') == std::string::npos ? text.size() : text.find(' ') + 1);
+    std::string what =
+        text.substr(text.find(' ') == std::string::npos ? text.size() : text.find(' ') + 1);
     return ErrnoError(err == 0 ? EPERM : err, absl::StrCat("network namespace: ", what),
                       "run as root (CAP_SYS_ADMIN and CAP_NET_ADMIN) outside a seccomp profile "
                       "that forbids unshare");
@@ -336,8 +338,8 @@ absl::StatusOr<std::string> RunTool(const std::vector<std::string>& args, absl::
   }
   std::string command = absl::StrJoin(args, " ");
   if (exit.timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat(command, ": no answer within ",
-                                                    absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat(command, ": no answer within ", absl::FormatDuration(timeout)));
   }
   if (exit.exit_code == 127) {
     return absl::NotFoundError(absl::StrCat(command, ": ", program,

@@ -59,7 +59,7 @@ struct ChildOptions {
 };
 
 struct ChildOutput {
-  std::string output;      // what `body` returned
+  std::string output;       // what `body` returned
   ChildProcess::Exit exit;  // exit_code 0 when `body` returned normally
 };
 

@@ -21,11 +21,12 @@ void Run(Recorder& rec) {
   UniqueFd second(static_cast<int>(s.ret));
   SetSockOptInt(rec, second.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
   CallResult b = BindLoopback(rec, second.get(), port, "second");
-  rec.CheckErrno("bind (port held by a listener, even with SO_REUSEADDR)", Phase::kBind,
-                 EADDRINUSE, b);
+  rec.CheckErrno("bind (port held by a listener, even with SO_REUSEADDR)", Phase::kBind, EADDRINUSE,
+                 b);
 
-  rec.Step("case 2: two sockets with SO_REUSEADDR bind the same port while neither listens: "
-           "both binds succeed, the conflict shows up at listen()");
+  rec.Step(
+      "case 2: two sockets with SO_REUSEADDR bind the same port while neither listens: "
+      "both binds succeed, the conflict shows up at listen()");
   CallResult a1 = NewTcpSocket(rec, "a");
   CallResult a2 = NewTcpSocket(rec, "b");
   if (a1.failed() || a2.failed()) {

@@ -16,8 +16,9 @@ void Run(Recorder& rec) {
   if (rec.stopped()) {
     return;
   }
-  rec.Step("the server closes normally (FIN) and is gone; the client does not notice, it does "
-           "not read");
+  rec.Step(
+      "the server closes normally (FIN) and is gone; the client does not notice, it does "
+      "not read");
   CloseFd(rec, "server", p.server);
   if (!WaitForTcpState(p.client.get(), TCP_CLOSE_WAIT, absl::Seconds(5))) {
     return rec.Fail("the client never reached CLOSE_WAIT");
@@ -49,10 +50,9 @@ void Run(Recorder& rec) {
   }
   ChildProcess child(pid);
   ChildProcess::Exit exit = child.Wait(absl::Seconds(10));
-  std::string observed =
-      exit.signal == SIGPIPE ? "killed by SIGPIPE"
-      : exit.signal != 0     ? absl::StrCat("killed by signal ", exit.signal)
-                             : absl::StrCat("exit ", exit.exit_code);
+  std::string observed = exit.signal == SIGPIPE ? "killed by SIGPIPE"
+                         : exit.signal != 0     ? absl::StrCat("killed by signal ", exit.signal)
+                                                : absl::StrCat("exit ", exit.exit_code);
   rec.Step(absl::StrCat("the child: ", observed));
   rec.CheckText("send without MSG_NOSIGNAL, SIGPIPE default", Phase::kWrite, "killed by SIGPIPE",
                 observed, 0);

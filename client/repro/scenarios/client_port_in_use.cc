@@ -46,8 +46,9 @@ void Run(Recorder& rec) {
   }
   uint16_t server_port = LocalPort(listener.get());
 
-  rec.Step("case 1: like socket.bind(new InetSocketAddress(ip, PORT)) without setReuseAddress: "
-           "the client closed first, its PORT is in TIME_WAIT, the program restarts");
+  rec.Step(
+      "case 1: like socket.bind(new InetSocketAddress(ip, PORT)) without setReuseAddress: "
+      "the client closed first, its PORT is in TIME_WAIT, the program restarts");
   uint16_t port = ConnectAndActiveClose(rec, listener.get(), /*reuse_addr=*/false);
   if (port == 0) {
     return;
@@ -60,8 +61,9 @@ void Run(Recorder& rec) {
                  b1);
   again.Reset();
 
-  rec.Step("case 2: SO_REUSEADDR only on the new socket is not enough: the TIME_WAIT socket "
-           "inherited the old socket's flag");
+  rec.Step(
+      "case 2: SO_REUSEADDR only on the new socket is not enough: the TIME_WAIT socket "
+      "inherited the old socket's flag");
   CallResult s2 = NewTcpSocket(rec, "client");
   UniqueFd half(static_cast<int>(s2.ret));
   SetSockOptInt(rec, half.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
@@ -81,9 +83,10 @@ void Run(Recorder& rec) {
   rec.CheckOk("bind with SO_REUSEADDR on both sockets", Phase::kBind, b3);
   CallResult c3 = ConnectTo(rec, both.get(), INADDR_LOOPBACK, server_port, "client");
   rec.CheckOk("connect over the same 4-tuple as the TIME_WAIT socket", Phase::kConnect, c3);
-  rec.Note("case 3 works because TCP timestamps (net.ipv4.tcp_timestamps) let the kernel tell "
-           "old segments from new ones, so a connect from an explicitly bound port may recycle "
-           "the TIME_WAIT 4-tuple; without timestamps this connect fails with EADDRNOTAVAIL");
+  rec.Note(
+      "case 3 works because TCP timestamps (net.ipv4.tcp_timestamps) let the kernel tell "
+      "old segments from new ones, so a connect from an explicitly bound port may recycle "
+      "the TIME_WAIT 4-tuple; without timestamps this connect fails with EADDRNOTAVAIL");
   rec.States("after the reconnect", {{"client", both.get()}}, {port3});
 }
 

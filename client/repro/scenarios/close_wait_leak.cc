@@ -14,8 +14,9 @@ void Run(Recorder& rec) {
     return;
   }
   uint16_t port = LocalPort(p.client.get());
-  rec.Step("the server closes (idle timeout, say); the application on the client side reads "
-           "EOF and forgets to close()");
+  rec.Step(
+      "the server closes (idle timeout, say); the application on the client side reads "
+      "EOF and forgets to close()");
   CloseFd(rec, "server", p.server);
   RecvSome(rec, "client", p.client.get());
   usleep(200'000);
@@ -23,9 +24,10 @@ void Run(Recorder& rec) {
              {port});
   rec.CheckState("the leaked client socket", "CLOSE_WAIT", TcpStateName(TcpStateOf(p.client.get())),
                  rec.SecondsSinceStart());
-  rec.Note("CLOSE_WAIT has no timer: the socket, its fd and its port stay until the process "
-           "closes the fd or exits. `ss -tan state close-wait` counting up = a leak; the peer's "
-           "end sits in FIN_WAIT2 until tcp_fin_timeout");
+  rec.Note(
+      "CLOSE_WAIT has no timer: the socket, its fd and its port stay until the process "
+      "closes the fd or exits. `ss -tan state close-wait` counting up = a leak; the peer's "
+      "end sits in FIN_WAIT2 until tcp_fin_timeout");
   CloseFd(rec, "client", p.client);
 }
 
@@ -42,8 +44,9 @@ Scenario CloseWaitLeakScenario() {
                     "connection until EMFILE.",
            .fix_code = "Close on every path (try-with-resources, RAII, finally); treat read() == 0 "
                        "or -1 as the end; return pooled connections that saw EOF to nobody.",
-           .kernel = {{"net.ipv4.tcp_fin_timeout", "bounds the PEER's orphaned FIN_WAIT2, not "
-                                                   "our CLOSE_WAIT"}}},
+           .kernel = {{"net.ipv4.tcp_fin_timeout",
+                       "bounds the PEER's orphaned FIN_WAIT2, not "
+                       "our CLOSE_WAIT"}}},
           &Run};
 }
 

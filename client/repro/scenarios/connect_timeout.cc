@@ -50,8 +50,9 @@ void Run(Recorder& rec) {
                 static_cast<double>(p1.end_ns - c1.start_ns) / 1e9);
   app.Reset();
 
-  rec.Step("case 2: the kernel's timeout: a blocking connect with TCP_SYNCNT 1 (one SYN "
-           "retransmission: 1 s + 2 s)");
+  rec.Step(
+      "case 2: the kernel's timeout: a blocking connect with TCP_SYNCNT 1 (one SYN "
+      "retransmission: 1 s + 2 s)");
   CallResult s2 = NewTcpSocket(rec, "client");
   UniqueFd kernel(static_cast<int>(s2.ret));
   SetSockOptInt(rec, kernel.get(), IPPROTO_TCP, TCP_SYNCNT, 1, "TCP_SYNCNT");
@@ -78,10 +79,12 @@ Scenario ConnectTimeoutScenario() {
            .kernel = {{"net.ipv4.tcp_syn_retries",
                        "SYN retransmissions before ETIMEDOUT (6 = about 127 s): "
                        "sysctl -w net.ipv4.tcp_syn_retries=3"},
-                      {"net.core.somaxconn", "the cap on every listen() backlog: "
-                                             "sysctl -w net.core.somaxconn=4096"},
-                      {"net.ipv4.tcp_max_syn_backlog", "half-open connections per listener: "
-                                                       "sysctl -w net.ipv4.tcp_max_syn_backlog=8192"}},
+                      {"net.core.somaxconn",
+                       "the cap on every listen() backlog: "
+                       "sysctl -w net.core.somaxconn=4096"},
+                      {"net.ipv4.tcp_max_syn_backlog",
+                       "half-open connections per listener: "
+                       "sysctl -w net.ipv4.tcp_max_syn_backlog=8192"}},
            .timeout = absl::Seconds(30)},
           &Run};
 }

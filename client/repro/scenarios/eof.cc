@@ -19,18 +19,19 @@ void Run(Recorder& rec) {
 }  // namespace
 
 Scenario EofScenario() {
-  return {{.name = "eof",
-           .title = "the peer closes normally",
-           .expected = "read returns 0 (EOF)",
-           .java = "java.io.EOFException (DataInputStream.readFully); InputStream.read() returns -1",
-           .cause = "The peer closed its side (FIN) before we read all we expected. read() "
-                    "returning 0 is not an error for the kernel: it is the end of the stream. "
-                    "Our socket is now in CLOSE_WAIT until we close it.",
-           .fix_code = "Treat read() == 0 as the end: close the socket (else it leaks in "
-                       "CLOSE_WAIT). If the protocol expected more, the peer gave up: check its "
-                       "idle timeout against yours (pooled connections).",
-           .kernel = {}},
-          &Run};
+  return {
+      {.name = "eof",
+       .title = "the peer closes normally",
+       .expected = "read returns 0 (EOF)",
+       .java = "java.io.EOFException (DataInputStream.readFully); InputStream.read() returns -1",
+       .cause = "The peer closed its side (FIN) before we read all we expected. read() "
+                "returning 0 is not an error for the kernel: it is the end of the stream. "
+                "Our socket is now in CLOSE_WAIT until we close it.",
+       .fix_code = "Treat read() == 0 as the end: close the socket (else it leaks in "
+                   "CLOSE_WAIT). If the protocol expected more, the peer gave up: check its "
+                   "idle timeout against yours (pooled connections).",
+       .kernel = {}},
+      &Run};
 }
 
 }  // namespace socklab::repro

@@ -28,10 +28,11 @@ void Run(Recorder& rec) {
   SendBytes(rec, "server", p.server.get(), 10);
   RecvSome(rec, "client", p.client.get());
   absl::StatusOr<std::string> fin = ProcFs().ReadSysctl("net.ipv4.tcp_fin_timeout");
-  rec.Note(absl::StrCat("with shutdown() the socket stays in FIN_WAIT2 as long as the peer "
-                        "does; after close() it becomes an orphan that the kernel kills after "
-                        "net.ipv4.tcp_fin_timeout (",
-                        fin.ok() ? *fin : "?", " s here) or TCP_LINGER2"));
+  rec.Note(
+      absl::StrCat("with shutdown() the socket stays in FIN_WAIT2 as long as the peer "
+                   "does; after close() it becomes an orphan that the kernel kills after "
+                   "net.ipv4.tcp_fin_timeout (",
+                   fin.ok() ? *fin : "?", " s here) or TCP_LINGER2"));
 }
 
 }  // namespace
@@ -47,8 +48,9 @@ Scenario FinWait2Scenario() {
                     "CLOSE_WAIT.",
            .fix_code = "Fix the peer's missing close(); bound orphaned FIN_WAIT2 per socket with "
                        "TCP_LINGER2.",
-           .kernel = {{"net.ipv4.tcp_fin_timeout", "lifetime of orphaned FIN_WAIT2 sockets: "
-                                                   "sysctl -w net.ipv4.tcp_fin_timeout=30"}}},
+           .kernel = {{"net.ipv4.tcp_fin_timeout",
+                       "lifetime of orphaned FIN_WAIT2 sockets: "
+                       "sysctl -w net.ipv4.tcp_fin_timeout=30"}}},
           &Run};
 }
 

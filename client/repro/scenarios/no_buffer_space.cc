@@ -35,16 +35,16 @@ void Run(Recorder& rec) {
   rec.CheckErrno("TCP send with full buffers (Linux says EAGAIN, never ENOBUFS)", Phase::kWrite,
                  EAGAIN, last);
 
-  rec.Step("part 2, UDP: where ENOBUFS does come from. lo gets MTU 1500 (private namespace), so "
-           "a 60000-byte datagram is built from ~40 IP fragments; with SO_SNDBUF at its minimum, "
-           "the fragments after the first exceed twice the send buffer");
+  rec.Step(
+      "part 2, UDP: where ENOBUFS does come from. lo gets MTU 1500 (private namespace), so "
+      "a 60000-byte datagram is built from ~40 IP fragments; with SO_SNDBUF at its minimum, "
+      "the fragments after the first exceed twice the send buffer");
   if (absl::Status mtu = SetLoopbackMtu(1500); !mtu.ok()) {
     return rec.Fail(std::string(mtu.message()));
   }
   rec.Step("# ip link set lo mtu 1500   (SIOCSIFMTU, private namespace only)");
-  CallResult u = rec.Call("udp: socket(AF_INET, SOCK_DGRAM)", [] {
-    return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  });
+  CallResult u = rec.Call("udp: socket(AF_INET, SOCK_DGRAM)",
+                          [] { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); });
   UniqueFd udp(static_cast<int>(u.ret));
   SetSockOptInt(rec, udp.get(), SOL_SOCKET, SO_SNDBUF, 1, "SO_SNDBUF (the kernel rounds up)");
   sockaddr_in to{};
@@ -58,9 +58,10 @@ void Run(Recorder& rec) {
   });
   rec.CheckErrno("UDP sendto of a fragmented datagram over a tiny SO_SNDBUF", Phase::kWrite,
                  ENOBUFS, sent);
-  rec.Note("other real sources of ENOBUFS on Linux: a netlink socket whose receive buffer "
-           "overflowed (lost notifications), a full qdisc or device queue for UDP/raw sends, "
-           "and neighbour-table or route-cache limits");
+  rec.Note(
+      "other real sources of ENOBUFS on Linux: a netlink socket whose receive buffer "
+      "overflowed (lost notifications), a full qdisc or device queue for UDP/raw sends, "
+      "and neighbour-table or route-cache limits");
 }
 
 }  // namespace
@@ -81,10 +82,12 @@ Scenario NoBufferSpaceScenario() {
            .fix_code = "For UDP: a larger SO_SNDBUF, datagrams that fit the path MTU (no "
                        "fragmentation), retry with backoff. For netlink: a larger SO_RCVBUF and "
                        "resync on ENOBUFS. On Windows clients: the port-exhaustion fixes.",
-           .kernel = {{"net.core.wmem_default", "the default SO_SNDBUF for UDP: "
-                                                "sysctl -w net.core.wmem_default=1048576"},
-                      {"net.core.wmem_max", "the cap on SO_SNDBUF: "
-                                            "sysctl -w net.core.wmem_max=4194304"}},
+           .kernel = {{"net.core.wmem_default",
+                       "the default SO_SNDBUF for UDP: "
+                       "sysctl -w net.core.wmem_default=1048576"},
+                      {"net.core.wmem_max",
+                       "the cap on SO_SNDBUF: "
+                       "sysctl -w net.core.wmem_max=4194304"}},
            .needs_netns = true},
           &Run};
 }

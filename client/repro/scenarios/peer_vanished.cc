@@ -25,12 +25,14 @@ void Run(Recorder& rec) {
   }
   BoundBlockingCalls(data_client.get(), absl::Seconds(15));
   BoundBlockingCalls(idle_client.get(), absl::Seconds(15));
-  rec.Step("client A sends data and waits for the answer; TCP_USER_TIMEOUT bounds how long "
-           "its data may stay unacknowledged");
+  rec.Step(
+      "client A sends data and waits for the answer; TCP_USER_TIMEOUT bounds how long "
+      "its data may stay unacknowledged");
   SetSockOptInt(rec, data_client.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, 1000,
                 "TCP_USER_TIMEOUT (ms)");
-  rec.Step("client B is idle and relies on keepalive: first probe after 1 s idle, then every "
-           "1 s, give up after 2 unanswered probes");
+  rec.Step(
+      "client B is idle and relies on keepalive: first probe after 1 s idle, then every "
+      "1 s, give up after 2 unanswered probes");
   SetSockOptInt(rec, idle_client.get(), SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
   SetSockOptInt(rec, idle_client.get(), IPPROTO_TCP, TCP_KEEPIDLE, 1, "TCP_KEEPIDLE (s)");
   SetSockOptInt(rec, idle_client.get(), IPPROTO_TCP, TCP_KEEPINTVL, 1, "TCP_KEEPINTVL (s)");
@@ -38,9 +40,10 @@ void Run(Recorder& rec) {
   rec.States("before the peer vanishes",
              {{"client A", data_client.get()}, {"client B", idle_client.get()}});
 
-  rec.Step("the server's host \"vanishes\": every packet to port 5000 is dropped from now on, "
-           "without any RST or ICMP (a pulled cable, a crashed VM, a stateful firewall that "
-           "forgot the flow)");
+  rec.Step(
+      "the server's host \"vanishes\": every packet to port 5000 is dropped from now on, "
+      "without any RST or ICMP (a pulled cable, a crashed VM, a stateful firewall that "
+      "forgot the flow)");
   if (!RunNamespaceTool(rec, {"nft", "add", "table", "inet", "socklab"}) ||
       !RunNamespaceTool(rec, {"nft", "add", "chain", "inet", "socklab", "input",
                               "{ type filter hook input priority 0; policy accept; }"}) ||
@@ -54,14 +57,15 @@ void Run(Recorder& rec) {
   CallResult r = RecvSome(rec, "client A", data_client.get());
   rec.CheckErrno("read with unacknowledged data (TCP_USER_TIMEOUT)", Phase::kRead, ETIMEDOUT, r,
                  vanished_at);
-  rec.States("after client A gave up", {{"client A", data_client.get()},
-                                        {"client B", idle_client.get()}});
+  rec.States("after client A gave up",
+             {{"client A", data_client.get()}, {"client B", idle_client.get()}});
   CallResult k = RecvSome(rec, "client B", idle_client.get());
   rec.CheckErrno("read on the idle connection (keepalive)", Phase::kRead, ETIMEDOUT, k,
                  vanished_at);
   rec.States("after client B gave up", {{"client B", idle_client.get()}});
-  rec.Note("without TCP_USER_TIMEOUT, client A would retransmit for tcp_retries2 (15: about "
-           "15 minutes); without keepalive, client B would wait forever");
+  rec.Note(
+      "without TCP_USER_TIMEOUT, client A would retransmit for tcp_retries2 (15: about "
+      "15 minutes); without keepalive, client B would wait forever");
 }
 
 }  // namespace
@@ -80,11 +84,13 @@ Scenario PeerVanishedScenario() {
            .fix_code = "Set TCP_USER_TIMEOUT (ms) on connections that send; enable SO_KEEPALIVE "
                        "with TCP_KEEPIDLE/INTVL/CNT on idle ones (Java 11+: "
                        "ExtendedSocketOptions.TCP_KEEPIDLE...); keep application read timeouts.",
-           .kernel = {{"net.ipv4.tcp_retries2", "retransmissions before ETIMEDOUT on data "
-                                                 "(15 = ~924 s): sysctl -w net.ipv4.tcp_retries2=8"},
-                      {"net.ipv4.tcp_keepalive_time", "idle seconds before the first probe "
-                                                      "(7200 by default): sysctl -w "
-                                                      "net.ipv4.tcp_keepalive_time=60"}},
+           .kernel = {{"net.ipv4.tcp_retries2",
+                       "retransmissions before ETIMEDOUT on data "
+                       "(15 = ~924 s): sysctl -w net.ipv4.tcp_retries2=8"},
+                      {"net.ipv4.tcp_keepalive_time",
+                       "idle seconds before the first probe "
+                       "(7200 by default): sysctl -w "
+                       "net.ipv4.tcp_keepalive_time=60"}},
            .needs_netns = true,
            .timeout = absl::Seconds(40)},
           &Run};

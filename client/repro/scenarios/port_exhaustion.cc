@@ -54,8 +54,9 @@ void Run(Recorder& rec) {
   for (size_t i = 0; i < clients.size(); ++i) {
     accepted.push_back(AcceptOne(rec, listener.get()));
   }
-  rec.Step("the clients close first (active close: their ports go to TIME_WAIT for 60 s); the "
-           "server reads EOF and closes");
+  rec.Step(
+      "the clients close first (active close: their ports go to TIME_WAIT for 60 s); the "
+      "server reads EOF and closes");
   for (UniqueFd& c : clients) {
     CloseFd(rec, "client", c);
   }
@@ -89,8 +90,9 @@ void Run(Recorder& rec) {
     }
     usleep(20'000);
   } else {
-    rec.Step("this kernel has no tcp_tw_reuse_delay: wait 1.1 s (a TIME_WAIT socket must be "
-             "at least 1 s old to be reused)");
+    rec.Step(
+        "this kernel has no tcp_tw_reuse_delay: wait 1.1 s (a TIME_WAIT socket must be "
+        "at least 1 s old to be reused)");
     usleep(1'100'000);
   }
   CallResult reused = ConnectNew(rec, clients);

@@ -14,14 +14,14 @@ void Run(Recorder& rec) {
   }
   rec.Step("the server accepted and never writes");
   timeval tv{0, 300'000};
-  rec.Call("client: setsockopt(SO_RCVTIMEO, 300 ms)", [&] {
-    return setsockopt(p.client.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  });
+  rec.Call("client: setsockopt(SO_RCVTIMEO, 300 ms)",
+           [&] { return setsockopt(p.client.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); });
   CallResult r = RecvSome(rec, "client", p.client.get());
   rec.CheckErrno("read", Phase::kRead, EAGAIN, r);
   rec.States("after the timeout", {{"client", p.client.get()}, {"server", p.server.get()}});
-  rec.Note("the connection is still ESTABLISHED: a read timeout says nothing about the peer "
-           "being gone (that is peer-vanished)");
+  rec.Note(
+      "the connection is still ESTABLISHED: a read timeout says nothing about the peer "
+      "being gone (that is peer-vanished)");
 }
 
 }  // namespace

@@ -16,9 +16,8 @@ void RunLinger(Recorder& rec) {
   rec.States("connected", {{"client", p.client.get()}, {"server", p.server.get()}});
   rec.Step("the server sets SO_LINGER {l_onoff=1, l_linger=0}: close() will send RST, not FIN");
   linger lg{1, 0};
-  rec.Call("server: setsockopt(SO_LINGER, {1, 0})", [&] {
-    return setsockopt(p.server.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  });
+  rec.Call("server: setsockopt(SO_LINGER, {1, 0})",
+           [&] { return setsockopt(p.server.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)); });
   int64_t closed_at = 0;
   {
     CallResult c = CloseFd(rec, "server", p.server);
@@ -38,8 +37,9 @@ void RunUnread(Recorder& rec) {
   if (!WaitReadable(p.server.get(), absl::Seconds(5))) {
     return rec.Fail("the 100 bytes never reached the server");
   }
-  rec.Step("the server has 100 unread bytes in its receive buffer and closes without reading "
-           "them (RFC 2525 2.17: data would be lost, so the kernel sends RST instead of FIN)");
+  rec.Step(
+      "the server has 100 unread bytes in its receive buffer and closes without reading "
+      "them (RFC 2525 2.17: data would be lost, so the kernel sends RST instead of FIN)");
   rec.States("before the server's close", {{"client", p.client.get()}, {"server", p.server.get()}});
   CallResult c = CloseFd(rec, "server", p.server);
   CallResult r = RecvSome(rec, "client", p.client.get());

@@ -17,14 +17,15 @@ void Run(Recorder& rec) {
   const int b = p.server.get();
   std::vector<Watched> both = {{"A (client)", a}, {"B (server)", b}};
   uint16_t a_port = LocalPort(a);
-  rec.Step("on loopback a FIN is delivered before shutdown() even returns, so two closes can "
-           "never cross by chance; an nftables rule holds A's FIN \"in flight\" instead");
+  rec.Step(
+      "on loopback a FIN is delivered before shutdown() even returns, so two closes can "
+      "never cross by chance; an nftables rule holds A's FIN \"in flight\" instead");
   if (!RunNamespaceTool(rec, {"nft", "add", "table", "inet", "socklab"}) ||
       !RunNamespaceTool(rec, {"nft", "add", "chain", "inet", "socklab", "output",
                               "{ type filter hook output priority 0; policy accept; }"}) ||
-      !RunNamespaceTool(rec, {"nft", "add", "rule", "inet", "socklab", "output", "tcp", "sport",
-                              absl::StrCat(a_port), "tcp", "flags", "&", "fin", "==", "fin",
-                              "drop"})) {
+      !RunNamespaceTool(rec,
+                        {"nft", "add", "rule", "inet", "socklab", "output", "tcp", "sport",
+                         absl::StrCat(a_port), "tcp", "flags", "&", "fin", "==", "fin", "drop"})) {
     return;
   }
   rec.Call(absl::StrCat("A: shutdown(fd ", a, ", SHUT_WR)"), [&] { return shutdown(a, SHUT_WR); });
@@ -40,13 +41,15 @@ void Run(Recorder& rec) {
   }
   bool done = WaitForTcpState(a, TCP_CLOSE, absl::Seconds(5));
   WaitForTcpState(b, TCP_CLOSE, absl::Seconds(2));
-  rec.States("both FINs ACKed: each fd shows CLOSE, the connection lives on as TIME_WAIT on "
-             "both sides",
-             both, {a_port});
+  rec.States(
+      "both FINs ACKed: each fd shows CLOSE, the connection lives on as TIME_WAIT on "
+      "both sides",
+      both, {a_port});
   rec.CheckState("A after its FIN was ACKed (its fd; TIME_WAIT lives on without an fd)", "CLOSE",
                  done ? "CLOSE" : TcpStateName(TcpStateOf(a)), rec.SecondsSinceStart());
-  rec.Note("here B went FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT and only A passed CLOSING; both "
-           "pass CLOSING only when both FINs are in flight at once, which needs real latency");
+  rec.Note(
+      "here B went FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT and only A passed CLOSING; both "
+      "pass CLOSING only when both FINs are in flight at once, which needs real latency");
 }
 
 }  // namespace

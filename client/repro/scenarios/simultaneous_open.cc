@@ -46,9 +46,10 @@ void Run(Recorder& rec) {
   if (rec.stopped()) {
     return;
   }
-  rec.Step("on loopback A's SYN would reach B before B calls connect(), and B's kernel would "
-           "answer RST (B is bound, not listening); an nftables rule drops the first SYNs so "
-           "both sockets are in SYN_SENT before either SYN arrives");
+  rec.Step(
+      "on loopback A's SYN would reach B before B calls connect(), and B's kernel would "
+      "answer RST (B is bound, not listening); an nftables rule drops the first SYNs so "
+      "both sockets are in SYN_SENT before either SYN arrives");
   if (!RunNamespaceTool(rec, {"nft", "add", "table", "inet", "socklab"}) ||
       !RunNamespaceTool(rec, {"nft", "add", "chain", "inet", "socklab", "output",
                               "{ type filter hook output priority 0; policy accept; }"}) ||
@@ -59,10 +60,12 @@ void Run(Recorder& rec) {
   CallResult ca = ConnectTo(rec, a.get(), INADDR_LOOPBACK, kPortB, "A");
   CallResult cb = ConnectTo(rec, b.get(), INADDR_LOOPBACK, kPortA, "B");
   rec.States("both connects sent a SYN (dropped)", {{"A", a.get()}, {"B", b.get()}});
-  rec.Step("in one nft transaction, the SYN rule is replaced by one that drops SYN-ACKs, so the "
-           "side that receives a SYN while in SYN_SENT stays visibly in SYN_RECV");
-  if (!RunNamespaceTool(rec, {"nft", "flush chain inet socklab output; add rule inet socklab "
-                                     "output tcp flags & (syn|ack) == syn|ack drop"})) {
+  rec.Step(
+      "in one nft transaction, the SYN rule is replaced by one that drops SYN-ACKs, so the "
+      "side that receives a SYN while in SYN_SENT stays visibly in SYN_RECV");
+  if (!RunNamespaceTool(rec, {"nft",
+                              "flush chain inet socklab output; add rule inet socklab "
+                              "output tcp flags & (syn|ack) == syn|ack drop"})) {
     return;
   }
   rec.Step("the SYN retransmissions (after the 1 s initial RTO) go through");
@@ -94,16 +97,15 @@ void Run(Recorder& rec) {
   bool a_recv = seq_a.find("SYN_RECV") != std::string::npos;
   bool b_recv = seq_b.find("SYN_RECV") != std::string::npos;
   rec.CheckText("a side that got a SYN while in SYN_SENT", Phase::kConnect,
-                "SYN_SENT -> SYN_RECV -> ESTABLISHED",
-                a_recv ? seq_a : (b_recv ? seq_b : seq_a), rec.SecondsSinceStart());
-  rec.CheckText("both ends", Phase::kConnect, "ESTABLISHED/ESTABLISHED",
-                absl::StrCat(TcpStateName(TcpStateOf(a.get())), "/",
-                             TcpStateName(TcpStateOf(b.get()))),
+                "SYN_SENT -> SYN_RECV -> ESTABLISHED", a_recv ? seq_a : (b_recv ? seq_b : seq_a),
                 rec.SecondsSinceStart());
+  rec.CheckText(
+      "both ends", Phase::kConnect, "ESTABLISHED/ESTABLISHED",
+      absl::StrCat(TcpStateName(TcpStateOf(a.get())), "/", TcpStateName(TcpStateOf(b.get()))),
+      rec.SecondsSinceStart());
   rec.Note(absl::StrCat(
       "connect() results: A ", ca.failed() ? ErrnoName(ca.err) : "0", ", B ",
-      cb.failed() ? ErrnoName(cb.err) : "0",
-      "; one connection, no listener, no accept(). ",
+      cb.failed() ? ErrnoName(cb.err) : "0", "; one connection, no listener, no accept(). ",
       a_recv && b_recv
           ? "Both SYN retransmissions left in the same timer run, so both SYNs crossed and both "
             "sides passed SYN_RECV, as in RFC 793 figure 8"

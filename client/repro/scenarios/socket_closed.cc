@@ -19,9 +19,10 @@ void Run(Recorder& rec) {
   CallResult r = rec.Call(absl::StrCat("client: recv(fd ", stale, ", 16)"),
                           [&] { return recv(stale, buf, sizeof(buf), 0); });
   rec.CheckErrno("read on a closed fd", Phase::kRead, EBADF, r);
-  rec.Note("a real program rarely gets EBADF: the fd number is reused by the next open(), "
-           "socket() or accept(), and the stale read/write silently goes to the wrong file; "
-           "socklab aborts on EBADF in its data path for that reason");
+  rec.Note(
+      "a real program rarely gets EBADF: the fd number is reused by the next open(), "
+      "socket() or accept(), and the stale read/write silently goes to the wrong file; "
+      "socklab aborts on EBADF in its data path for that reason");
 }
 
 }  // namespace

@@ -19,8 +19,9 @@ void Run(Recorder& rec) {
   uint16_t client_port = LocalPort(p.client.get());
   std::vector<Watched> both = {{"client", p.client.get()}, {"server", p.server.get()}};
   rec.States("connected", both);
-  rec.Step("the client closes first (the active closer); shutdown(SHUT_WR) keeps its fd so "
-           "TCP_INFO can still show its state");
+  rec.Step(
+      "the client closes first (the active closer); shutdown(SHUT_WR) keeps its fd so "
+      "TCP_INFO can still show its state");
   rec.Call(absl::StrCat("client: shutdown(fd ", p.client.get(), ", SHUT_WR)"),
            [&] { return shutdown(p.client.get(), SHUT_WR); });
   WaitForTcpState(p.client.get(), TCP_FIN_WAIT2, absl::Seconds(2));
@@ -30,8 +31,9 @@ void Run(Recorder& rec) {
   WaitForTcpState(p.client.get(), TCP_CLOSE, absl::Seconds(2));
   rec.States("server closed (LAST_ACK), the client ACKed its FIN", {{"client", p.client.get()}},
              {client_port});
-  rec.Step("the client's fd now shows CLOSE: the kernel moved the connection into a small "
-           "TIME_WAIT socket that no fd points at (`ss -tan state time-wait` shows it)");
+  rec.Step(
+      "the client's fd now shows CLOSE: the kernel moved the connection into a small "
+      "TIME_WAIT socket that no fd points at (`ss -tan state time-wait` shows it)");
   CloseFd(rec, "client", p.client);
 
   const StateSnapshot& snap = rec.States("after both closed", {}, {client_port});
@@ -51,11 +53,12 @@ void Run(Recorder& rec) {
   CallResult b = BindLoopback(rec, probe.get(), client_port, "probe");
   rec.CheckErrno("bind to the client's old port (held by TIME_WAIT)", Phase::kBind, EADDRINUSE, b);
   absl::StatusOr<std::string> fin = ProcFs().ReadSysctl("net.ipv4.tcp_fin_timeout");
-  rec.Note(absl::StrCat("TIME_WAIT lasts TCP_TIMEWAIT_LEN = 60 s, a constant compiled into the "
-                        "kernel (include/net/tcp.h); net.ipv4.tcp_fin_timeout (",
-                        fin.ok() ? *fin : "?",
-                        " s here) only limits orphaned FIN_WAIT2 sockets and does not shorten "
-                        "TIME_WAIT"));
+  rec.Note(
+      absl::StrCat("TIME_WAIT lasts TCP_TIMEWAIT_LEN = 60 s, a constant compiled into the "
+                   "kernel (include/net/tcp.h); net.ipv4.tcp_fin_timeout (",
+                   fin.ok() ? *fin : "?",
+                   " s here) only limits orphaned FIN_WAIT2 sockets and does not shorten "
+                   "TIME_WAIT"));
 }
 
 }  // namespace
@@ -73,13 +76,16 @@ Scenario TimeWaitScenario() {
            .fix_code = "Reuse connections; let the server close first where the protocol allows; "
                        "SO_REUSEADDR on servers. Do not use SO_LINGER {1,0} to skip TIME_WAIT "
                        "(it turns every close into a reset).",
-           .kernel = {{"net.ipv4.tcp_max_tw_buckets", "the cap on TIME_WAIT sockets (beyond it "
-                                                      "they are destroyed early, "
-                                                      "TCPTimeWaitOverflow)"},
-                      {"net.ipv4.tcp_tw_reuse", "lets outgoing connects reuse TIME_WAIT ports: "
-                                                "sysctl -w net.ipv4.tcp_tw_reuse=1"},
-                      {"net.ipv4.tcp_fin_timeout", "does NOT change TIME_WAIT (only orphaned "
-                                                   "FIN_WAIT2)"}}},
+           .kernel = {{"net.ipv4.tcp_max_tw_buckets",
+                       "the cap on TIME_WAIT sockets (beyond it "
+                       "they are destroyed early, "
+                       "TCPTimeWaitOverflow)"},
+                      {"net.ipv4.tcp_tw_reuse",
+                       "lets outgoing connects reuse TIME_WAIT ports: "
+                       "sysctl -w net.ipv4.tcp_tw_reuse=1"},
+                      {"net.ipv4.tcp_fin_timeout",
+                       "does NOT change TIME_WAIT (only orphaned "
+                       "FIN_WAIT2)"}}},
           &Run};
 }
 

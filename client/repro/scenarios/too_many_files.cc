@@ -32,9 +32,8 @@ int HighestOpenFd() {
 }
 
 void Run(Recorder& rec) {
-  CallResult spare_call = rec.Call("server: open(\"/dev/null\") as a spare fd", [] {
-    return open("/dev/null", O_RDONLY | O_CLOEXEC);
-  });
+  CallResult spare_call = rec.Call("server: open(\"/dev/null\") as a spare fd",
+                                   [] { return open("/dev/null", O_RDONLY | O_CLOEXEC); });
   UniqueFd spare(static_cast<int>(spare_call.ret));
   UniqueFd listener = OpenListener(rec, "server", 16);
   if (rec.stopped()) {
@@ -72,21 +71,21 @@ void Run(Recorder& rec) {
   UniqueFd unexpected(last.failed() ? -1 : static_cast<int>(last.ret));
   rec.CheckErrno("socket", Phase::kSocket, EMFILE, last);
 
-  CallResult a = rec.Call(absl::StrCat("server: accept(fd ", listener.get(), ")"), [&] {
-    return accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
-  });
+  CallResult a = rec.Call(absl::StrCat("server: accept(fd ", listener.get(), ")"),
+                          [&] { return accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC); });
   UniqueFd accepted_bad(a.failed() ? -1 : static_cast<int>(a.ret));
   rec.CheckErrno("accept", Phase::kAccept, EMFILE, a);
-  rec.Step("the connection stays in the accept queue: a level-triggered poll/epoll reports the "
-           "listener readable again at once, so a naive server spins at 100% CPU");
+  rec.Step(
+      "the connection stays in the accept queue: a level-triggered poll/epoll reports the "
+      "listener readable again at once, so a naive server spins at 100% CPU");
   rec.States("while the server is out of fds", {{"client", client.get()}});
 
-  rec.Step("how a server survives: close the spare fd, accept the connection, close it at once "
-           "(the client gets a clean EOF instead of hanging), reopen the spare");
+  rec.Step(
+      "how a server survives: close the spare fd, accept the connection, close it at once "
+      "(the client gets a clean EOF instead of hanging), reopen the spare");
   CloseFd(rec, "server", spare);
-  CallResult a2 = rec.Call(absl::StrCat("server: accept(fd ", listener.get(), ")"), [&] {
-    return accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
-  });
+  CallResult a2 = rec.Call(absl::StrCat("server: accept(fd ", listener.get(), ")"),
+                           [&] { return accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC); });
   rec.CheckOk("accept after releasing the spare fd", Phase::kAccept, a2);
   UniqueFd accepted(a2.failed() ? -1 : static_cast<int>(a2.ret));
   if (accepted.valid()) {
@@ -115,10 +114,12 @@ Scenario TooManyFilesScenario() {
                        "startup up to the hard limit (setrlimit; systemd LimitNOFILE=, "
                        "/etc/security/limits.conf); servers keep a spare fd to accept-and-close "
                        "on EMFILE and back off instead of spinning.",
-           .kernel = {{"fs.file-max", "the system-wide ceiling (ENFILE when reached): "
-                                      "sysctl -w fs.file-max=N"},
-                      {"fs.nr_open", "the ceiling for any RLIMIT_NOFILE hard limit: "
-                                     "sysctl -w fs.nr_open=N"}}},
+           .kernel = {{"fs.file-max",
+                       "the system-wide ceiling (ENFILE when reached): "
+                       "sysctl -w fs.file-max=N"},
+                      {"fs.nr_open",
+                       "the ceiling for any RLIMIT_NOFILE hard limit: "
+                       "sysctl -w fs.nr_open=N"}}},
           &Run};
 }
 

@@ -28,9 +28,10 @@ void Run(Recorder& rec) {
   UniqueFd b(static_cast<int>(s2.ret));
   CallResult c2 = ConnectTo(rec, b.get(), kTestNet1, 80, "client");
   rec.CheckErrno("connect through an unreachable route", Phase::kConnect, EHOSTUNREACH, c2);
-  rec.Note("on a real network EHOSTUNREACH also arrives as an ICMP host-unreachable from a "
-           "router, or when ARP/neighbour discovery gets no answer on the local segment (after "
-           "about 3 s); a firewall rule 'reject with icmp host-unreachable' does the same");
+  rec.Note(
+      "on a real network EHOSTUNREACH also arrives as an ICMP host-unreachable from a "
+      "router, or when ARP/neighbour discovery gets no answer on the local segment (after "
+      "about 3 s); a firewall rule 'reject with icmp host-unreachable' does the same");
 }
 
 }  // namespace

@@ -83,11 +83,10 @@ TEST(WriteNetnsSysctl, RefusesOutsideAPrivateNamespace) {
 }
 
 TEST(RunInChild, ATimeoutKillsTheChild) {
-  absl::StatusOr<ChildOutput> out =
-      RunInChild({.timeout = absl::Milliseconds(300)}, [] {
-        pause();
-        return std::string("never");
-      });
+  absl::StatusOr<ChildOutput> out = RunInChild({.timeout = absl::Milliseconds(300)}, [] {
+    pause();
+    return std::string("never");
+  });
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_TRUE(out->exit.timed_out);
   EXPECT_EQ(out->output, "");
