@@ -1,12 +1,15 @@
 // One end-to-end check that `socklab tune --plan` predicts port exhaustion correctly: in a
 // private network namespace with a narrowed ip_local_port_range, a connect/close churn at a rate
 // the plan says exhausts the ports gets connect EADDRNOTAVAIL, and one at a rate it calls safe
-// gets none.
+// gets none. The churn is the real client, `socklab load --churn 1 --connect-rate R`, against the
+// real `socklab-server`.
 //
 // The namespace lives only in a forked child (unshare(CLONE_NEWNET)) and dies with it, so nothing
 // is left behind and the host's sysctls are never touched.
+#include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -16,17 +19,15 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "core/base/clock.h"
-#include "core/base/status.h"
-#include "core/net/error_class.h"
-#include "core/net/socket.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/tune/run_socklab.h"
@@ -78,31 +79,33 @@ bool BringLoUp() {
   return ok;
 }
 
-// A blocking connect/close loop at `rate` per second for `seconds`: the client closes first, so
-// each closed connection leaves its port in TIME_WAIT on the client, as `socklab load --churn`.
-ChurnCounts Churn(const SocketAddress& target, double rate, double seconds) {
-  ChurnCounts counts;
-  int64_t start = MonotonicNanos();
-  int64_t total = static_cast<int64_t>(rate * seconds);
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t due = start + static_cast<int64_t>(static_cast<double>(i) * 1e9 / rate);
-    int64_t now = MonotonicNanos();
-    if (due > now) {
-      std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
-    }
-    absl::StatusOr<UniqueFd> connection = ConnectTcp(target);
-    if (connection.ok()) {
-      ++counts.ok;
-      continue;  // UniqueFd closes it: our FIN goes first
-    }
-    std::optional<int> err = ErrnoOf(connection.status());
-    if (err.has_value() && Classify(Phase::kConnect, *err) == ErrorClass::kAddrNotAvail) {
-      ++counts.addr_not_avail;
-    } else {
-      ++counts.other;
-    }
+// Starts `socklab-server --listen 127.0.0.1:0` with its output in `log` and returns its pid and
+// the address it reports ("listening 127.0.0.1:PORT ..."), polling for up to 10 s.
+pid_t StartServer(const std::string& log, std::string* address) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::string server =
+        std::filesystem::path(testing_tune::SocklabPath()).parent_path() / "socklab-server";
+    execl(server.c_str(), server.c_str(), "--listen", "127.0.0.1:0", "--threads", "1",
+          static_cast<char*>(nullptr));
+    _exit(127);
   }
-  return counts;
+  for (int i = 0; i < 1000 && pid > 0; ++i) {
+    std::string text = testing_tune::Slurp(log);
+    size_t at = text.find("listening ");
+    if (at != std::string::npos) {
+      size_t end = text.find_first_of(" \n", at + 10);
+      if (end != std::string::npos) {
+        *address = text.substr(at + 10, end - at - 10);
+        return pid;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pid;
 }
 
 // Runs in the child, inside its own network namespace. Returns the report line.
@@ -113,27 +116,24 @@ std::string ScenarioInNamespace(const std::string& tw_reuse, double rate, double
   if (!BringLoUp()) {
     return "error lo up";
   }
-  ListenOptions listen_options;
-  listen_options.address = *SocketAddress::Parse("127.0.0.1:0");
-  listen_options.backlog = 4096;
-  listen_options.blocking = Blocking::kBlocking;
-  absl::StatusOr<UniqueFd> listener = ListenTcp(listen_options);
-  if (!listener.ok()) {
-    return absl::StrCat("error listen ", listener.status().message());
+  // The server's port 0 comes from the wide default range, so it takes none of the narrowed 100.
+  std::string log = std::filesystem::path(::testing::TempDir()) /
+                    absl::StrCat("tune_prediction_server_", getpid(), ".log");
+  std::string target;
+  pid_t server = StartServer(log, &target);
+  if (target.empty()) {
+    return absl::StrCat("error server did not start: ", testing_tune::Slurp(log));
   }
-  SocketAddress target = *LocalAddressOf(listener->get());
-  // Narrow the range only now: the listener's port 0 came from the wide default range and so
-  // takes none of the 100.
   if (!WriteProc("/proc/sys/net/ipv4/ip_local_port_range", kPortRange).ok() ||
       !WriteProc("/proc/sys/net/ipv4/tcp_tw_reuse", tw_reuse).ok()) {
     return "error sysctl";
   }
 
   // The plan, asked inside the namespace so it reads the narrowed range.
-  testing_tune::RunResult plan = testing_tune::RunSocklab(
-      {"tune", "--plan", "--connections", "1", "--conn-rate", absl::StrFormat("%.0f", rate),
-       "--target", target.ToString(), "--json"},
-      30);
+  testing_tune::RunResult plan =
+      testing_tune::RunSocklab({"tune", "--plan", "--connections", "1", "--conn-rate",
+                                absl::StrFormat("%.0f", rate), "--target", target, "--json"},
+                               30);
   if (plan.exit_code != 0) {
     return absl::StrCat("error tune exit ", plan.exit_code, " ", plan.err);
   }
@@ -155,25 +155,27 @@ std::string ScenarioInNamespace(const std::string& tw_reuse, double rate, double
     }
   }
 
-  // The server: accept, wait for the client's FIN, close. One thread suffices because every
-  // client closes at once.
-  std::atomic<bool> stop{false};
-  std::thread server([&] {
-    while (!stop.load()) {
-      int fd = accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        continue;
-      }
-      char buffer[64];
-      while (read(fd, buffer, sizeof(buffer)) > 0) {
-      }
-      close(fd);
+  // One connection at a time, one echo each, reconnecting at `rate`: the client closes first.
+  testing_tune::RunResult load = testing_tune::RunSocklab(
+      {"load", target, "-c", "1", "--churn", "1", "--connect-rate", absl::StrFormat("%.0f", rate),
+       "-d", absl::StrFormat("%.0fs", seconds), "--json", "-"},
+      30);
+  kill(server, SIGTERM);
+  int status = 0;
+  waitpid(server, &status, 0);
+  nlohmann::json result = nlohmann::json::parse(load.out, nullptr, false);
+  if (result.is_discarded()) {
+    return absl::StrCat("error load exit ", load.exit_code, " ", load.err);
+  }
+  ChurnCounts counts;
+  counts.ok = result["connections"]["opened"].get<int>();
+  for (const auto& error : result["errors"]["by_class"]) {
+    if (error["phase"] == "connect" && error["class"] == "addr_not_avail") {
+      counts.addr_not_avail += error["count"].get<int>();
+    } else {
+      counts.other += error["count"].get<int>();
     }
-  });
-  ChurnCounts counts = Churn(target, rate, seconds);
-  stop.store(true);
-  shutdown(listener->get(), SHUT_RDWR);  // wakes the blocking accept()
-  server.join();
+  }
   return absl::StrFormat("result %s %s %.0f %.0f %d %d %d", breaks_first, port_status, need, have,
                          counts.ok, counts.addr_not_avail, counts.other);
 }
@@ -250,7 +252,7 @@ TEST_F(PlanPrediction, SixtySecondTimeWaitExhaustsPortsAtTheRateThePlanSays) {
   EXPECT_NE(slow.port_status, "breaks");
   EXPECT_EQ(slow.breaks_first, "-");
   EXPECT_EQ(slow.counts.addr_not_avail, 0);
-  EXPECT_EQ(slow.counts.ok, 3);
+  EXPECT_GE(slow.counts.ok, 2);
 }
 
 // tcp_tw_reuse=2 (the default) reuses loopback TIME_WAIT ports after 1 s: 100 ports allow 100/s.
@@ -270,7 +272,8 @@ TEST_F(PlanPrediction, LoopbackTimeWaitReuseMovesTheLimitAsThePlanSays) {
   EXPECT_EQ(safe.port_status, "ok");
   EXPECT_EQ(safe.breaks_first, "-");
   EXPECT_EQ(safe.counts.addr_not_avail, 0);
-  EXPECT_EQ(safe.counts.ok, 200);
+  // More connections than ports went through, so ports were reused.
+  EXPECT_GT(safe.counts.ok, 150);
 }
 
 }  // namespace
