@@ -16,6 +16,14 @@ bool Known(int64_t value) { return value != kUnknown; }
 
 std::string Num(int64_t value) { return Known(value) ? absl::StrCat(value) : "?"; }
 
+// "470/s"; below 10/s with one decimal, rounded down (100 ports / 60 s is 1.6/s, not 1/s).
+std::string RateText(double rate) {
+  if (rate < 10) {
+    return absl::StrFormat("%.1f/s", std::floor(rate * 10) / 10);
+  }
+  return absl::StrFormat("%.0f/s", std::floor(rate));
+}
+
 }  // namespace
 
 std::string FormatSeconds(double seconds) {
@@ -182,16 +190,14 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
             : " TIME_WAIT (fixed TCP_TIMEWAIT_LEN; tcp_fin_timeout is FIN_WAIT2 only)";
   out.push_back(
       {"new_connections_per_second", "new connections/s to one destination",
-       rate1 < 0 ? -1 : std::floor(rate1),
-       rate1 < 0 ? "unknown" : absl::StrFormat("%.0f/s", std::floor(rate1)),
+       rate1 < 0 ? -1 : std::floor(rate1), rate1 < 0 ? "unknown" : RateText(rate1),
        absl::StrFormat("%s ports / %g s%s, client closing first", Num(ports), hold, reuse_note)});
   if (in.source_addresses > 1) {
     double rate_n = MaxConnectRate(limits, in.source_addresses, in.loopback_destination);
     out.push_back(
         {"new_connections_per_second_all_sources",
          absl::StrCat("new connections/s with ", in.source_addresses, " source addresses"),
-         rate_n < 0 ? -1 : std::floor(rate_n),
-         rate_n < 0 ? "unknown" : absl::StrFormat("%.0f/s", std::floor(rate_n)),
+         rate_n < 0 ? -1 : std::floor(rate_n), rate_n < 0 ? "unknown" : RateText(rate_n),
          absl::StrFormat("%d addresses * %s ports / %g s", in.source_addresses, Num(ports), hold)});
   }
   if (!reuse && !in.loopback_destination && limits.tcp_tw_reuse == 2 && limits.tcp_timestamps > 0) {
@@ -199,8 +205,7 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
     double rate_lo = MaxConnectRate(limits, 1, true);
     out.push_back(
         {"new_connections_per_second_loopback", "new connections/s to one loopback destination",
-         rate_lo < 0 ? -1 : std::floor(rate_lo),
-         rate_lo < 0 ? "unknown" : absl::StrFormat("%.0f/s", std::floor(rate_lo)),
+         rate_lo < 0 ? -1 : std::floor(rate_lo), rate_lo < 0 ? "unknown" : RateText(rate_lo),
          absl::StrFormat("%s ports / %g s (tcp_tw_reuse=2 reuses loopback TIME_WAIT ports)",
                          Num(ports), hold_lo)});
   } else if (!reuse) {

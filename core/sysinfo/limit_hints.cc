@@ -45,7 +45,7 @@ std::string PortsHint(const KernelLimits& limits, const HintContext& context) {
       "ip_local_port_range %d-%d gives %d ports%s; at %s that is %s new connections/s to one "
       "destination; %s",
       limits.port_range_low, limits.port_range_high, ports, sources, hold_text,
-      // Below 10/s the fraction matters (100 ports / 60 s is 1.7/s, not 1).
+      // Below 10/s the fraction matters (100 ports / 60 s is 1.6/s rounded down, not 1).
       rate < 10 ? absl::StrFormat("%.1f", std::floor(rate * 10) / 10)
                 : absl::StrFormat("%.0f", std::floor(rate)),
       fix);
