@@ -63,6 +63,18 @@ void SetStatus(PlanCheck& check, double warn_fraction) {
   }
 }
 
+// How to get `count` source addresses for `socklab load --source-ips FIRST-LAST`: on loopback
+// all of 127.0.0.0/8 is already local.
+std::string SourcesHow(int64_t count, bool loopback) {
+  if (loopback && count <= 254) {
+    return absl::StrCat("socklab load --source-ips 127.0.0.1-127.0.0.", count,
+                        "; all of 127/8 is local on lo");
+  }
+  return absl::StrCat(
+      "add them with 'ip addr add ADDR/32 dev IFACE', then socklab load "
+      "--source-ips FIRST-LAST");
+}
+
 PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
   PlanCheck c;
   c.key = "ephemeral_ports";
@@ -128,20 +140,17 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
   if (need_now > static_cast<double>(best_ports * sources)) {
     int64_t needed_sources = static_cast<int64_t>(
         std::ceil(need_now / static_cast<double>(std::max<int64_t>(1, best_ports))));
-    std::string where =
-        loopback ? absl::StrCat("127.0.0.1-127.0.0.", std::min<int64_t>(needed_sources, 254),
-                                " are already local on lo")
-                 : "add them with 'ip addr add ADDR/32 dev IFACE'";
-    steps.push_back(absl::StrCat(
-        "spread over ", needed_sources, " source addresses (--source-ips ", needed_sources, "; ",
-        where, "; bind with IP_BIND_ADDRESS_NO_PORT so ports stay per destination)"));
+    steps.push_back(absl::StrCat("spread over ", needed_sources, " source addresses (",
+                                 SourcesHow(needed_sources, loopback),
+                                 "; each address has its own ports per destination)"));
   }
   // The steps above add up; spreading over source addresses alone is the alternative.
   c.fix = absl::StrJoin(steps, ", and ");
   if (ports != kUnknown && c.need > static_cast<double>(ports * sources)) {
     int64_t sources_alone =
         static_cast<int64_t>(std::ceil(c.need / static_cast<double>(std::max<int64_t>(1, ports))));
-    absl::StrAppend(&c.fix, "; or, with no sysctl, --source-ips ", sources_alone);
+    absl::StrAppend(&c.fix, "; or, with no sysctl, ", sources_alone, " source addresses (",
+                    SourcesHow(sources_alone, loopback), ")");
   }
   return c;
 }

@@ -46,7 +46,7 @@ TEST(Plan, ChurnBeyondThePortRangeNamesEaddrnotavailAndItsFix) {
   EXPECT_TRUE(Contains(first->fix, "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\""))
       << first->fix;
   // Without sysctls, 31000 / 28232 -> 2 source addresses.
-  EXPECT_TRUE(Contains(first->fix, "--source-ips 2")) << first->fix;
+  EXPECT_TRUE(Contains(first->fix, "with no sysctl, 2 source addresses")) << first->fix;
   ASSERT_EQ(first->sysctl_lines.size(), 1u);
   EXPECT_EQ(first->sysctl_lines[0], "net.ipv4.ip_local_port_range = 1024 65535");
 
