@@ -21,6 +21,8 @@ std::string ErrnoMessage(int err) {
   return absl::StrCat("Unknown error ", err);
 }
 
-std::string DescribeErrno(int err) { return absl::StrCat(ErrnoMessage(err), " (", ErrnoName(err), ")"); }
+std::string DescribeErrno(int err) {
+  return absl::StrCat(ErrnoMessage(err), " (", ErrnoName(err), ")");
+}
 
 }  // namespace socklab

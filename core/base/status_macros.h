@@ -4,11 +4,11 @@
 #include "absl/status/statusor.h"
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define SOCKLAB_RETURN_IF_ERROR(expr)          \
-  do {                                         \
+#define SOCKLAB_RETURN_IF_ERROR(expr)                   \
+  do {                                                  \
     if (absl::Status _status = (expr); !_status.ok()) { \
-      return _status;                          \
-    }                                          \
+      return _status;                                   \
+    }                                                   \
   } while (0)
 
 #define SOCKLAB_CONCAT_INNER_(a, b) a##b

@@ -18,7 +18,8 @@ struct Suffix {
 };
 
 // Splits "64KiB" into 64 and "KiB"; the number must be a whole non-negative integer.
-absl::StatusOr<uint64_t> ParseWithSuffixes(absl::string_view text, std::initializer_list<Suffix> suffixes,
+absl::StatusOr<uint64_t> ParseWithSuffixes(absl::string_view text,
+                                           std::initializer_list<Suffix> suffixes,
                                            absl::string_view what, absl::string_view forms) {
   absl::string_view trimmed = absl::StripAsciiWhitespace(text);
   uint64_t number = 0;
@@ -82,7 +83,8 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
                             {"g", kKiB * kKiB * kKiB},
                             {"G", kKiB * kKiB * kKiB},
                             {"GiB", kKiB * kKiB * kKiB}},
-                           "byte size", "bytes, optionally with K, M or G (powers of 1024): 64, 4K, 1M");
+                           "byte size",
+                           "bytes, optionally with K, M or G (powers of 1024): 64, 4K, 1M");
 }
 
 std::string FormatBytes(double bytes) {
@@ -92,7 +94,8 @@ std::string FormatBytes(double bytes) {
     bytes /= 1024.0;
     ++unit;
   }
-  return unit == 0 ? absl::StrFormat("%.0f B", bytes) : absl::StrFormat("%.1f %s", bytes, kUnits[unit]);
+  return unit == 0 ? absl::StrFormat("%.0f B", bytes)
+                   : absl::StrFormat("%.1f %s", bytes, kUnits[unit]);
 }
 
 }  // namespace socklab

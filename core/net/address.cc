@@ -12,7 +12,8 @@
 namespace socklab {
 namespace {
 
-constexpr absl::string_view kAddressForms = "write it as IP:PORT, e.g. 127.0.0.1:7007 or [::1]:7007";
+constexpr absl::string_view kAddressForms =
+    "write it as IP:PORT, e.g. 127.0.0.1:7007 or [::1]:7007";
 
 absl::StatusOr<uint16_t> ParsePort(absl::string_view text, absl::string_view whole) {
   unsigned value = 0;
@@ -93,7 +94,8 @@ SocketAddress SocketAddress::FromSockaddr(const sockaddr* sa, socklen_t len) {
   SocketAddress address;
   if (sa != nullptr && ((sa->sa_family == AF_INET && len >= sizeof(sockaddr_in)) ||
                         (sa->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)))) {
-    memcpy(&address.storage_, sa, sa->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    memcpy(&address.storage_, sa,
+           sa->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
   }
   return address;
 }

@@ -154,10 +154,9 @@ absl::string_view ClassExplanation(Phase phase, ErrorClass error_class) {
       return "the connection was reset while it waited in the accept queue; harmless, accept "
              "the next one";
     case ErrorClass::kPermission:
-      return phase == Phase::kBind
-                 ? "ports below net.ipv4.ip_unprivileged_port_start need root or "
-                   "CAP_NET_BIND_SERVICE; use a higher port"
-                 : "a firewall rule or a security policy refused the operation";
+      return phase == Phase::kBind ? "ports below net.ipv4.ip_unprivileged_port_start need root or "
+                                     "CAP_NET_BIND_SERVICE; use a higher port"
+                                   : "a firewall rule or a security policy refused the operation";
     case ErrorClass::kWouldBlock:
       return "SO_RCVTIMEO or SO_SNDTIMEO expired on a blocking socket (Java: Read timed "
              "out); the peer did not answer in time";

@@ -1,9 +1,10 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <optional>
 #include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace socklab {
 

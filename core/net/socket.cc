@@ -30,7 +30,8 @@ absl::StatusOr<UniqueFd> CreateTcpSocket(int family, Blocking blocking) {
   int fd = socket(family, type, IPPROTO_TCP);
   if (fd < 0) {
     int err = errno;
-    return ErrnoError(err, "socket", ClassExplanation(Phase::kSocket, Classify(Phase::kSocket, err)));
+    return ErrnoError(err, "socket",
+                      ClassExplanation(Phase::kSocket, Classify(Phase::kSocket, err)));
   }
   return UniqueFd(fd);
 }
@@ -113,7 +114,8 @@ absl::Status Listen(int fd, int backlog, const SocketAddress& address) {
 }
 
 absl::StatusOr<UniqueFd> ListenTcp(const ListenOptions& options) {
-  SOCKLAB_ASSIGN_OR_RETURN(UniqueFd fd, CreateTcpSocket(options.address.family(), options.blocking));
+  SOCKLAB_ASSIGN_OR_RETURN(UniqueFd fd,
+                           CreateTcpSocket(options.address.family(), options.blocking));
   SOCKLAB_RETURN_IF_ERROR(SetReuseAddr(fd.get(), options.reuse_addr));
   if (options.reuse_port) {
     SOCKLAB_RETURN_IF_ERROR(SetReusePort(fd.get(), true));

@@ -357,9 +357,8 @@ TEST_P(EventLoopTest, CloseFromInsideAReceiveCompletionEndsDeliveryAtOnce) {
   {
     // The writer may see EPIPE/ECONNRESET once the server closes; it just stops.
     BlockingWriter writer(client.get(), payload);
-    ASSERT_TRUE(RunUntil(*loop_, [&] {
-      return !rec_.records.empty() && rec_.records.back().op == Op::kClose;
-    }));
+    ASSERT_TRUE(RunUntil(
+        *loop_, [&] { return !rec_.records.empty() && rec_.records.back().op == Op::kClose; }));
     ::shutdown(client.get(), SHUT_RDWR);
   }
   EXPECT_EQ(data_after_close, 0);
