@@ -119,25 +119,31 @@ std::string SynRecvInNamespace() {
   std::string result;
   for (Source source : {Source::kProc, Source::kNetlink}) {
     std::string tally;
+    // The request socket as the test expects it: no inode (no struct socket behind it yet), the
+    // SYN-ACK retransmit timer running, our listener's port.
+    std::string request;
     for (int attempt = 0; attempt < 300; ++attempt) {
       absl::StatusOr<std::vector<TcpSocket>> sockets = ReadTcpSockets({.port = port}, source);
       if (!sockets.ok()) {
         return std::string(sockets.status().message());
       }
       tally = TallyToString(TallyStates(*sockets));
-      bool request_ok = false;
+      request = "no SYN_RECV socket";
       for (const TcpSocket& socket : *sockets) {
         if (socket.state == TcpState::kSynRecv) {
-          request_ok = socket.inode == 0 && socket.timer == TcpTimer::kRetransmit &&
-                       socket.local.port() == port;
+          request = absl::StrCat(
+              "request inode ", socket.inode, ", timer ", TcpTimerName(socket.timer),
+              ", local port ",
+              socket.local.port() == port ? "ours" : absl::StrCat(socket.local.port()));
         }
       }
-      if (tally == "SYN_SENT 1, SYN_RECV 1, LISTEN 1" && request_ok) {
+      if (tally == "SYN_SENT 1, SYN_RECV 1, LISTEN 1" &&
+          request == "request inode 0, timer on, local port ours") {
         break;
       }
       ::poll(nullptr, 0, 10);
     }
-    absl::StrAppend(&result, SourceName(source), ": ", tally, "\n");
+    absl::StrAppend(&result, SourceName(source), ": ", tally, "; ", request, "\n");
   }
   return result;
 }
@@ -178,8 +184,9 @@ TEST(NetlinkReaderTest, SynRecvAndSynSentInPrivateNamespace) {
     GTEST_SKIP() << out.substr(6);
   }
   EXPECT_EQ(out,
-            "proc: SYN_SENT 1, SYN_RECV 1, LISTEN 1\n"
-            "netlink: SYN_SENT 1, SYN_RECV 1, LISTEN 1\n");
+            "proc: SYN_SENT 1, SYN_RECV 1, LISTEN 1; request inode 0, timer on, local port ours\n"
+            "netlink: SYN_SENT 1, SYN_RECV 1, LISTEN 1; request inode 0, timer on, local port "
+            "ours\n");
 }
 
 }  // namespace
