@@ -251,11 +251,33 @@ TEST_P(ReaderTest, Ipv4MappedOnDualStackListener) {
   EXPECT_EQ(Read({.port = port, .family = AF_INET}).size(), 1u);
 }
 
+// Samples both sources until each reports `expected` for `filter` (state changes on loopback take
+// microseconds, but the test must not depend on that: at most 5 s), then checks both.
+void ExpectBothSourcesReport(const Filter& filter, const std::string& expected) {
+  std::string from_proc;
+  std::string from_netlink;
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    absl::StatusOr<StateTally> proc = SampleStates(filter, Source::kProc);
+    absl::StatusOr<StateTally> netlink = SampleStates(filter, Source::kNetlink);
+    ASSERT_TRUE(proc.ok()) << proc.status();
+    ASSERT_TRUE(netlink.ok()) << netlink.status();
+    from_proc = TallyToString(*proc);
+    from_netlink = TallyToString(*netlink);
+    if (from_proc == expected && from_netlink == expected) {
+      break;
+    }
+    ::poll(nullptr, 0, 10);
+  }
+  EXPECT_EQ(from_proc, expected) << "proc, " << filter.ToString();
+  EXPECT_EQ(from_netlink, expected) << "netlink, " << filter.ToString();
+}
+
 // The whole point of two sources: the same sockets give the same tallies, with and without a
-// state filter (applied in the kernel for netlink, in the reader for /proc).
+// state filter (applied in the kernel for netlink, in the reader for /proc), on IPv4, IPv6 and
+// IPv4-mapped IPv6 sockets (tcp6 lines with ::ffff: addresses, AF_INET6 records from netlink).
 TEST(ReaderSourcesTest, IdenticalTallies) {
+  // IPv4: 3 open pairs, 2 TIME_WAIT, one half-closed pair.
   UniqueFd listener = Listen(AF_INET);
-  UniqueFd listener6 = Listen(AF_INET6);
   uint16_t port = PortOf(listener.get());
   SocketAddress to = SocketAddress::Loopback(AF_INET, port);
   std::vector<Pair> open;
@@ -268,44 +290,52 @@ TEST(ReaderSourcesTest, IdenticalTallies) {
   Pair half = Connect(listener.get(), to);
   testing::MakeCloseWait(half);
 
-  StateTally expected;
-  expected.counts[static_cast<int>(TcpState::kListen)] = 1;
-  expected.counts[static_cast<int>(TcpState::kEstablished)] = 6;
-  expected.counts[static_cast<int>(TcpState::kTimeWait)] = 2;
-  expected.counts[static_cast<int>(TcpState::kCloseWait)] = 1;
-  expected.counts[static_cast<int>(TcpState::kFinWait2)] = 1;
-  expected.total = 11;
-
-  absl::StatusOr<StateTally> from_proc;
-  absl::StatusOr<StateTally> from_netlink;
-  for (int attempt = 0; attempt < 500; ++attempt) {
-    from_proc = SampleStates({.port = port}, Source::kProc);
-    from_netlink = SampleStates({.port = port}, Source::kNetlink);
-    ASSERT_TRUE(from_proc.ok()) << from_proc.status();
-    ASSERT_TRUE(from_netlink.ok()) << from_netlink.status();
-    if (*from_proc == expected && *from_netlink == expected) {
-      break;
-    }
-    ::poll(nullptr, 0, 10);
+  // IPv6: 2 open pairs, one TIME_WAIT, one half-closed pair.
+  UniqueFd listener6 = Listen(AF_INET6);
+  uint16_t port6 = PortOf(listener6.get());
+  SocketAddress to6 = SocketAddress::Loopback(AF_INET6, port6);
+  for (int i = 0; i < 2; ++i) {
+    open.push_back(Connect(listener6.get(), to6));
   }
-  EXPECT_EQ(TallyToString(*from_proc), TallyToString(expected));
-  EXPECT_EQ(TallyToString(*from_netlink), TallyToString(expected));
+  testing::MakeTimeWait(Connect(listener6.get(), to6));
+  Pair half6 = Connect(listener6.get(), to6);
+  testing::MakeCloseWait(half6);
 
-  Filter some{
-      .port = port,
-      .states = TcpStateSet::Of({TcpState::kTimeWait, TcpState::kCloseWait, TcpState::kListen})};
-  absl::StatusOr<StateTally> proc_some = SampleStates(some, Source::kProc);
-  absl::StatusOr<StateTally> netlink_some = SampleStates(some, Source::kNetlink);
-  ASSERT_TRUE(proc_some.ok() && netlink_some.ok());
-  EXPECT_EQ(TallyToString(*proc_some), "TIME_WAIT 2, CLOSE_WAIT 1, LISTEN 1");
-  EXPECT_EQ(TallyToString(*netlink_some), TallyToString(*proc_some));
+  // IPv4-mapped: an IPv4 client of a dual-stack listener, and one where the (mapped) server
+  // closes first, so the TIME_WAIT socket is an IPv6 one with mapped addresses.
+  UniqueFd mapped = testing::ListenMapped();
+  uint16_t port_mapped = PortOf(mapped.get());
+  SocketAddress to_mapped = SocketAddress::Loopback(AF_INET, port_mapped);
+  open.push_back(Connect(mapped.get(), to_mapped));
+  {
+    Pair closing = Connect(mapped.get(), to_mapped);
+    closing.server.Reset();
+    char byte;
+    ASSERT_EQ(::recv(closing.client.get(), &byte, 1, 0), 0);  // the server's FIN
+  }  // the client closes: LAST_ACK, then gone
 
-  // Unfiltered, both see every socket of the machine; compare what is stable here: our port.
+  ExpectBothSourcesReport({.port = port},
+                          "ESTABLISHED 6, FIN_WAIT2 1, TIME_WAIT 2, CLOSE_WAIT 1, LISTEN 1");
+  ExpectBothSourcesReport({.port = port6},
+                          "ESTABLISHED 4, FIN_WAIT2 1, TIME_WAIT 1, CLOSE_WAIT 1, LISTEN 1");
+  ExpectBothSourcesReport({.port = port_mapped}, "ESTABLISHED 2, TIME_WAIT 1, LISTEN 1");
+  // The mapped sockets are IPv6 ones (-6); only the plain client is IPv4 (-4).
+  ExpectBothSourcesReport({.port = port_mapped, .family = AF_INET6},
+                          "ESTABLISHED 1, TIME_WAIT 1, LISTEN 1");
+  ExpectBothSourcesReport({.port = port_mapped, .family = AF_INET}, "ESTABLISHED 1");
+
+  TcpStateSet some =
+      TcpStateSet::Of({TcpState::kTimeWait, TcpState::kCloseWait, TcpState::kListen});
+  ExpectBothSourcesReport({.port = port, .states = some}, "TIME_WAIT 2, CLOSE_WAIT 1, LISTEN 1");
+  ExpectBothSourcesReport({.port = port6, .states = some}, "TIME_WAIT 1, CLOSE_WAIT 1, LISTEN 1");
+  ExpectBothSourcesReport({.port = port_mapped, .states = some}, "TIME_WAIT 1, LISTEN 1");
+
+  // Unfiltered, both see every socket of the machine; what is stable here is our ports' share.
   absl::StatusOr<std::vector<TcpSocket>> all_proc = ReadTcpSockets({}, Source::kProc);
   absl::StatusOr<std::vector<TcpSocket>> all_netlink = ReadTcpSockets({}, Source::kNetlink);
   ASSERT_TRUE(all_proc.ok() && all_netlink.ok());
-  EXPECT_GE(all_proc->size(), 11u);
-  EXPECT_GE(all_netlink->size(), 11u);
+  EXPECT_GE(all_proc->size(), 11u + 8u + 4u);
+  EXPECT_GE(all_netlink->size(), 11u + 8u + 4u);
 }
 
 TEST(ReaderSourcesTest, ProcRootFixtureTree) {
