@@ -13,9 +13,14 @@
 
 namespace socklab::tcpstat {
 
-// One side of a connection to match: an IP address, a port, or both. An IPv4 address also
-// matches its IPv4-mapped form (::ffff:a.b.c.d) on dual-stack IPv6 sockets, so
-// `--local 127.0.0.1:7007` finds a server listening on [::]:7007. A value; thread affinity: none.
+// One side of a connection to match: an IP address, a port, or both. The address is compared
+// with the socket's own address, as `ss src/dst` does: an IPv4 address also matches its
+// IPv4-mapped form (::ffff:a.b.c.d), so `--local 127.0.0.1:7007` finds the connections a
+// dual-stack [::]:7007 server accepted from IPv4 clients, but not that listener itself (bound to
+// ::), nor one on 0.0.0.0:7007: wildcards are addresses of their own. To find a server by its
+// port whatever it is bound to, use `--local *:7007` (or `--port 7007`). Unlike ss, the mapped
+// form is not a filter of its own: ::ffff:127.0.0.1 matches plain IPv4 sockets too. A value;
+// thread affinity: none.
 struct Endpoint {
   // IPv4 is stored mapped (::ffff:a.b.c.d); nullopt matches any address.
   std::optional<in6_addr> address = std::nullopt;

@@ -59,6 +59,31 @@ TEST(EndpointTest, Ipv4MatchesMappedAddress) {
   EXPECT_FALSE(e.Matches(*SocketAddress::Parse("127.0.0.2:7007")));
   EXPECT_FALSE(e.Matches(*SocketAddress::Parse("127.0.0.1:7008")));
   EXPECT_FALSE(e.Matches(*SocketAddress::Parse("[::1]:7007")));
+  // The mapped form is the same filter.
+  Endpoint mapped = *Endpoint::Parse("[::ffff:127.0.0.1]:7007");
+  EXPECT_TRUE(mapped.Matches(*SocketAddress::Parse("127.0.0.1:7007")));
+  EXPECT_TRUE(mapped.Matches(*SocketAddress::Parse("[::ffff:127.0.0.1]:7007")));
+}
+
+// As `ss -tan src 127.0.0.1:7007`: a wildcard listener is bound to :: or 0.0.0.0, not to
+// 127.0.0.1, so only the connections it accepted match; *:7007 finds the listener.
+TEST(EndpointTest, WildcardListenersMatchOnlyByPort) {
+  TcpSocket dual_stack = Socket("[::]:7007", "[::]:0", TcpState::kListen);
+  TcpSocket any_v4 = Socket("0.0.0.0:7007", "0.0.0.0:0", TcpState::kListen);
+  TcpSocket accepted =
+      Socket("[::ffff:127.0.0.1]:7007", "[::ffff:127.0.0.1]:40000", TcpState::kEstablished);
+  Filter by_address{.local = *Endpoint::Parse("127.0.0.1:7007")};
+  EXPECT_FALSE(by_address.Matches(dual_stack));
+  EXPECT_FALSE(by_address.Matches(any_v4));
+  EXPECT_TRUE(by_address.Matches(accepted));
+  Filter by_port{.local = *Endpoint::Parse("*:7007")};
+  EXPECT_TRUE(by_port.Matches(dual_stack));
+  EXPECT_TRUE(by_port.Matches(any_v4));
+  EXPECT_TRUE(by_port.Matches(accepted));
+  // The wildcards by name.
+  EXPECT_TRUE(Filter{.local = *Endpoint::Parse("[::]:7007")}.Matches(dual_stack));
+  EXPECT_FALSE(Filter{.local = *Endpoint::Parse("[::]:7007")}.Matches(any_v4));
+  EXPECT_TRUE(Filter{.local = *Endpoint::Parse("0.0.0.0:7007")}.Matches(any_v4));
 }
 
 TEST(FilterTest, AllFieldsMustMatch) {
