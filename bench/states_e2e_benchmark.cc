@@ -20,6 +20,7 @@
 #include "core/base/unique_fd.h"
 #include "core/net/socket.h"
 #include "core/sysinfo/proc_fs.h"
+#include "core/tcpstat/netlink_reader.h"
 #include "core/tcpstat/proc_parser.h"
 #include "core/tcpstat/proc_text.h"
 #include "core/tcpstat/reader.h"
@@ -115,6 +116,21 @@ void BM_Sample_Netlink(benchmark::State& state) {
     matched = snapshot->tally.total;
   }
   state.counters["sockets"] = static_cast<double>(matched);
+}
+
+// The second trip of a /proc sample with a listener: the LISTEN-only netlink query for the
+// backlog (reader.cc AddListenBacklogs). inet_diag walks only the listening hash for it.
+void BM_Netlink_ListenOnly(benchmark::State& state) {
+  size_t listeners = 0;
+  for (auto _ : state) {
+    listeners = 0;
+    (void)socklab::tcpstat::DumpTcpSocketsNetlink(
+        {.family = AF_INET,
+         .states = socklab::tcpstat::TcpStateSet::Of({socklab::tcpstat::TcpState::kListen}),
+         .port = g_port},
+        [&](const TcpSocket&) { ++listeners; });
+  }
+  state.counters["sockets"] = static_cast<double>(listeners);
 }
 
 // `ss -tan`: netlink plus its own formatting, in a child process.
@@ -247,6 +263,9 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_Sample_Netlink", BM_Sample_Netlink)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
+  benchmark::RegisterBenchmark("BM_Netlink_ListenOnly", BM_Netlink_ListenOnly)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   if (have_ss) {
     benchmark::RegisterBenchmark("BM_Ss_Tan", BM_Ss_Tan)
         ->Unit(benchmark::kMillisecond)
@@ -282,6 +301,8 @@ int main(int argc, char** argv) {
   ratio("/proc sample without netlink backlog / kernel text", "BM_Sample_ProcNoBacklog/real_time",
         "BM_Proc_ReadOnly/real_time");
   ratio("netlink sample / /proc sample", "BM_Sample_Netlink/real_time", "BM_Sample_Proc/real_time");
+  ratio("netlink sample / its LISTEN-only backlog query", "BM_Sample_Netlink/real_time",
+        "BM_Netlink_ListenOnly/real_time");
   ratio("ss -tan / /proc sample", "BM_Ss_Tan/real_time", "BM_Sample_Proc/real_time");
   ratio("ss -tan / netlink sample", "BM_Ss_Tan/real_time", "BM_Sample_Netlink/real_time");
   ratio("socklab states (process) / ss -tan | awk (target < 1)",
