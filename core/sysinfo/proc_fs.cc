@@ -1,28 +1,42 @@
 #include "core/sysinfo/proc_fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "core/base/status.h"
+#include "core/base/unique_fd.h"
 
 namespace socklab {
 
 absl::StatusOr<std::string> ProcFs::ReadFile(absl::string_view relative_path) const {
   std::string path = absl::StrCat(root_, root_.ends_with('/') ? "" : "/", relative_path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return ErrnoError(errno == 0 ? ENOENT : errno, absl::StrCat("open ", path));
+  // open(2)/read(2) rather than an ifstream, so the errno in the message is the call's own.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return ErrnoError(errno, absl::StrCat("open ", path));
   }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
+  std::string contents;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n == 0) {
+      return contents;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return ErrnoError(errno, absl::StrCat("read ", path));
+    }
+    contents.append(buffer, static_cast<size_t>(n));
+  }
 }
 
 absl::StatusOr<std::string> ProcFs::ReadSysctl(absl::string_view name) const {
@@ -40,7 +54,8 @@ absl::StatusOr<std::vector<int64_t>> ProcFs::ReadSysctlInts(absl::string_view na
     return text.status();
   }
   std::vector<int64_t> values;
-  for (absl::string_view field : absl::StrSplit(*text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+  for (absl::string_view field :
+       absl::StrSplit(*text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
     int64_t value = 0;
     auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
     if (ec != std::errc() || end != field.data() + field.size()) {

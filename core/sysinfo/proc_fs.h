@@ -1,17 +1,17 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <string>
-#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace socklab {
 
 // Reads kernel settings below a root directory: "/" on a real machine, a fixture tree in tests.
-// Thread affinity: none (holds only the root path).
+// Thread affinity: none (holds only the root path; every read opens and closes its own fd).
 class ProcFs {
  public:
   explicit ProcFs(std::string root = "/") : root_(std::move(root)) {}
