@@ -116,8 +116,10 @@ KernelLimits ReadKernelLimits(const ProcFs& proc) {
   l.ip_unprivileged_port_start = ReadInt(proc, "net.ipv4.ip_unprivileged_port_start");
 
   l.tcp_syn_retries = ReadInt(proc, "net.ipv4.tcp_syn_retries");
+  l.tcp_syn_linear_timeouts = ReadInt(proc, "net.ipv4.tcp_syn_linear_timeouts");
   l.tcp_synack_retries = ReadInt(proc, "net.ipv4.tcp_synack_retries");
   l.tcp_retries2 = ReadInt(proc, "net.ipv4.tcp_retries2");
+  l.tcp_rto_max_ms = ReadInt(proc, "net.ipv4.tcp_rto_max_ms");
   l.tcp_keepalive_time = ReadInt(proc, "net.ipv4.tcp_keepalive_time");
   l.tcp_keepalive_intvl = ReadInt(proc, "net.ipv4.tcp_keepalive_intvl");
   l.tcp_keepalive_probes = ReadInt(proc, "net.ipv4.tcp_keepalive_probes");

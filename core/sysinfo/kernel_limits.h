@@ -43,8 +43,15 @@ struct KernelLimits {
 
   // Timers.
   int64_t tcp_syn_retries = kUnknown;
+  // 6.5+ (commit ccce324dabfe): the first N SYN retransmissions keep the initial 1 s RTO, and
+  // SYN_SENT may retransmit tcp_syn_retries + N times. Absent on older kernels (kUnknown), which
+  // behave as 0: every SYN RTO doubles. Use SynLinearTimeouts() (derivations.h), not the field.
+  int64_t tcp_syn_linear_timeouts = kUnknown;
   int64_t tcp_synack_retries = kUnknown;
   int64_t tcp_retries2 = kUnknown;
+  // 6.15+: the ceiling of every retransmission timeout, ms (1000..120000). Absent (kUnknown) on
+  // older kernels, where it is the compiled-in TCP_RTO_MAX of 120 s. Use RtoMaxSeconds().
+  int64_t tcp_rto_max_ms = kUnknown;
   int64_t tcp_keepalive_time = kUnknown;  // seconds
   int64_t tcp_keepalive_intvl = kUnknown;
   int64_t tcp_keepalive_probes = kUnknown;

@@ -1,11 +1,17 @@
 #include "core/sysinfo/kernel_limits.h"
 
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <limits>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -38,29 +44,106 @@ TEST(ParseNofileFromLimits, SoftHardAndUnlimited) {
   EXPECT_EQ(ParseNofileFromLimits("Max processes 10 10\n").first, KernelLimits::kUnknown);
 }
 
+// Every field, each from a sysctl holding a value no other sysctl holds, so a misspelled or
+// swapped name shows up as a wrong or unknown field.
 TEST(ReadKernelLimits, FixtureTreeValues) {
   LimitsTree tree("kernel_limits_fixture");
-  tree.SetSysctl("net.ipv4.ip_local_reserved_ports", "33000-33009,50000");
-  ProcFs proc(tree.root());
-  KernelLimits l = ReadKernelLimits(proc);
-  EXPECT_EQ(l.somaxconn, 4096);
-  EXPECT_EQ(l.tcp_max_syn_backlog, 512);
-  EXPECT_EQ(l.port_range_low, 32768);
-  EXPECT_EQ(l.port_range_high, 60999);
+  const std::map<std::string, std::string> values = {
+      {"net.core.somaxconn", "4001"},
+      {"net.ipv4.tcp_max_syn_backlog", "4002"},
+      {"net.ipv4.tcp_syncookies", "2"},
+      {"net.ipv4.tcp_abort_on_overflow", "1"},
+      {"net.core.netdev_max_backlog", "4003"},
+      {"net.ipv4.ip_local_port_range", "32770\t60001"},
+      {"net.ipv4.ip_local_reserved_ports", "33000-33009,50000"},
+      {"net.ipv4.tcp_tw_reuse", "0"},
+      {"net.ipv4.tcp_tw_reuse_delay", "4004"},
+      {"net.ipv4.tcp_timestamps", "3"},
+      {"net.ipv4.tcp_fin_timeout", "4005"},
+      {"net.ipv4.tcp_max_tw_buckets", "4006"},
+      {"net.ipv4.ip_unprivileged_port_start", "4007"},
+      {"net.ipv4.tcp_syn_retries", "7"},
+      {"net.ipv4.tcp_syn_linear_timeouts", "8"},
+      {"net.ipv4.tcp_synack_retries", "9"},
+      {"net.ipv4.tcp_retries2", "10"},
+      {"net.ipv4.tcp_rto_max_ms", "4008"},
+      {"net.ipv4.tcp_keepalive_time", "4009"},
+      {"net.ipv4.tcp_keepalive_intvl", "4010"},
+      {"net.ipv4.tcp_keepalive_probes", "11"},
+      {"net.ipv4.tcp_rmem", "4011\t4012\t4013"},
+      {"net.ipv4.tcp_wmem", "4014\t4015\t4016"},
+      {"net.ipv4.tcp_mem", "4017\t4018\t4019"},
+      {"net.core.rmem_max", "4020"},
+      {"net.core.wmem_max", "4021"},
+      {"fs.file-max", "4022"},
+      {"fs.nr_open", "4023"},
+      {"kernel.io_uring_disabled", "1"},
+      {"net.netfilter.nf_conntrack_max", "4024"},
+      {"net.netfilter.nf_conntrack_count", "4025"},
+      {"net.netfilter.nf_conntrack_tcp_timeout_time_wait", "4026"},
+  };
+  for (const auto& [name, value] : values) {
+    tree.SetSysctl(name, value);
+  }
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  EXPECT_EQ(l.somaxconn, 4001);
+  EXPECT_EQ(l.tcp_max_syn_backlog, 4002);
+  EXPECT_EQ(l.tcp_syncookies, 2);
+  EXPECT_EQ(l.tcp_abort_on_overflow, 1);
+  EXPECT_EQ(l.netdev_max_backlog, 4003);
+  EXPECT_EQ(l.port_range_low, 32770);
+  EXPECT_EQ(l.port_range_high, 60001);
   ASSERT_TRUE(l.reserved_ports_known);
-  ASSERT_EQ(l.reserved_ports.size(), 2u);
-  EXPECT_EQ(l.tcp_tw_reuse, 2);
-  EXPECT_EQ(l.tcp_tw_reuse_delay_ms, KernelLimits::kUnknown);  // pre-6.13 fixture
-  EXPECT_EQ(l.tcp_syn_retries, 6);
-  EXPECT_EQ(l.tcp_retries2, 15);
-  EXPECT_EQ(l.tcp_rmem, (std::array<int64_t, 3>{4096, 131072, 6291456}));
-  EXPECT_EQ(l.tcp_mem, (std::array<int64_t, 3>{100000, 200000, 300000}));
-  EXPECT_EQ(l.file_max, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(l.reserved_ports,
+            (std::vector<std::pair<int64_t, int64_t>>{{33000, 33009}, {50000, 50000}}));
+  EXPECT_EQ(l.tcp_tw_reuse, 0);
+  EXPECT_EQ(l.tcp_tw_reuse_delay_ms, 4004);
+  EXPECT_EQ(l.tcp_timestamps, 3);
+  EXPECT_EQ(l.tcp_fin_timeout, 4005);
+  EXPECT_EQ(l.tcp_max_tw_buckets, 4006);
+  EXPECT_EQ(l.ip_unprivileged_port_start, 4007);
+  EXPECT_EQ(l.tcp_syn_retries, 7);
+  EXPECT_EQ(l.tcp_syn_linear_timeouts, 8);
+  EXPECT_EQ(l.tcp_synack_retries, 9);
+  EXPECT_EQ(l.tcp_retries2, 10);
+  EXPECT_EQ(l.tcp_rto_max_ms, 4008);
+  EXPECT_EQ(l.tcp_keepalive_time, 4009);
+  EXPECT_EQ(l.tcp_keepalive_intvl, 4010);
+  EXPECT_EQ(l.tcp_keepalive_probes, 11);
+  EXPECT_EQ(l.tcp_rmem, (std::array<int64_t, 3>{4011, 4012, 4013}));
+  EXPECT_EQ(l.tcp_wmem, (std::array<int64_t, 3>{4014, 4015, 4016}));
+  EXPECT_EQ(l.tcp_mem, (std::array<int64_t, 3>{4017, 4018, 4019}));
+  EXPECT_EQ(l.rmem_max, 4020);
+  EXPECT_EQ(l.wmem_max, 4021);
+  EXPECT_EQ(l.page_size, sysconf(_SC_PAGESIZE));
   // RLIMIT_NOFILE of a fixture comes from its proc/self/limits, not from this process.
   EXPECT_EQ(l.nofile_soft, 1024);
   EXPECT_EQ(l.nofile_hard, 524288);
+  EXPECT_EQ(l.file_max, 4022);
+  EXPECT_EQ(l.nr_open, 4023);
+  EXPECT_EQ(l.io_uring_disabled, 1);
+  EXPECT_TRUE(l.conntrack_loaded);
+  EXPECT_EQ(l.nf_conntrack_max, 4024);
+  EXPECT_EQ(l.nf_conntrack_count, 4025);
+  EXPECT_EQ(l.nf_conntrack_time_wait, 4026);
+}
+
+// The fixture's own defaults: a 6.1 machine without the newer sysctls and without conntrack.
+TEST(ReadKernelLimits, DefaultFixtureHasNoNewerSysctls) {
+  LimitsTree tree("kernel_limits_defaults");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  EXPECT_EQ(l.somaxconn, 4096);
+  EXPECT_EQ(l.port_range_low, 32768);
+  EXPECT_EQ(l.port_range_high, 60999);
+  EXPECT_TRUE(l.reserved_ports_known);
+  EXPECT_TRUE(l.reserved_ports.empty());
+  EXPECT_EQ(l.file_max, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(l.tcp_syn_linear_timeouts, KernelLimits::kUnknown);  // < 6.5
+  EXPECT_EQ(l.tcp_tw_reuse_delay_ms, KernelLimits::kUnknown);    // < 6.13
+  EXPECT_EQ(l.tcp_rto_max_ms, KernelLimits::kUnknown);           // < 6.15
   EXPECT_FALSE(l.conntrack_loaded);
   EXPECT_EQ(l.nf_conntrack_max, KernelLimits::kUnknown);
+  EXPECT_EQ(l.nf_conntrack_count, KernelLimits::kUnknown);
 }
 
 TEST(ReadKernelLimits, MissingFilesAreUnknownNotZero) {
@@ -79,54 +162,98 @@ TEST(ReadKernelLimits, MissingFilesAreUnknownNotZero) {
   EXPECT_EQ(l.nf_conntrack_count, 12);
 }
 
-// `sysctl -n NAME` through a shell, as a user would check it; "" when it fails.
-std::string Sysctl(const std::string& name) {
+// `sysctl -n NAME` through a shell, as a user would check it; nullopt when sysctl fails (no
+// such key).
+std::optional<std::string> Sysctl(const std::string& name) {
   std::string command = "sysctl -n " + name + " 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
-    return "";
+    return std::nullopt;
   }
   std::string out;
   char buffer[256];
   while (fgets(buffer, sizeof(buffer), pipe) != nullptr) {
     out += buffer;
   }
-  pclose(pipe);
+  int status = pclose(pipe);
+  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return std::nullopt;
+  }
   return std::string(absl::StripAsciiWhitespace(out));
 }
 
-int64_t SysctlInt(const std::string& name) {
-  int64_t value = KernelLimits::kUnknown;
-  std::vector<std::string> fields =
-      absl::StrSplit(Sysctl(name), absl::ByAnyChar(" \t"), absl::SkipEmpty());
-  if (fields.empty() || !absl::SimpleAtoi(fields[0], &value)) {
-    return KernelLimits::kUnknown;
+// The integer fields of `sysctl -n NAME`; empty when sysctl fails.
+std::vector<int64_t> SysctlInts(const std::string& name) {
+  std::optional<std::string> text = Sysctl(name);
+  std::vector<int64_t> values;
+  if (!text.has_value()) {
+    return values;
   }
-  return value;
+  for (absl::string_view field : absl::StrSplit(*text, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+    int64_t value = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(field, &value)) << name << ": " << *text;
+    values.push_back(value);
+  }
+  return values;
 }
 
 TEST(ReadKernelLimits, RealMachineAgreesWithSysctlAndUlimit) {
-  if (Sysctl("net.core.somaxconn").empty()) {
+  if (!Sysctl("net.core.somaxconn").has_value()) {
     GTEST_SKIP() << "no sysctl(8) on this machine";
   }
   KernelLimits l = ReadKernelLimits();
-  EXPECT_EQ(l.somaxconn, SysctlInt("net.core.somaxconn"));
-  EXPECT_EQ(l.tcp_max_syn_backlog, SysctlInt("net.ipv4.tcp_max_syn_backlog"));
-  EXPECT_EQ(l.tcp_syn_retries, SysctlInt("net.ipv4.tcp_syn_retries"));
-  EXPECT_EQ(l.tcp_retries2, SysctlInt("net.ipv4.tcp_retries2"));
-  EXPECT_EQ(l.tcp_tw_reuse, SysctlInt("net.ipv4.tcp_tw_reuse"));
-  EXPECT_EQ(l.tcp_keepalive_time, SysctlInt("net.ipv4.tcp_keepalive_time"));
-  EXPECT_EQ(l.nr_open, SysctlInt("fs.nr_open"));
-  EXPECT_EQ(l.file_max, SysctlInt("fs.file-max"));
-  std::vector<std::string> range = absl::StrSplit(Sysctl("net.ipv4.ip_local_port_range"),
-                                                  absl::ByAnyChar(" \t"), absl::SkipEmpty());
-  ASSERT_EQ(range.size(), 2u);
-  EXPECT_EQ(std::to_string(l.port_range_low), range[0]);
-  EXPECT_EQ(std::to_string(l.port_range_high), range[1]);
-  std::vector<std::string> rmem =
-      absl::StrSplit(Sysctl("net.ipv4.tcp_rmem"), absl::ByAnyChar(" \t"), absl::SkipEmpty());
-  ASSERT_EQ(rmem.size(), 3u);
-  EXPECT_EQ(std::to_string(l.tcp_rmem[2]), rmem[2]);
+  // Every sysctl field, spelled here independently of kernel_limits.cc: a field the reader
+  // leaves unknown must be one sysctl(8) cannot read either, and a read one must agree.
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> fields = {
+      {"net.core.somaxconn", {l.somaxconn}},
+      {"net.ipv4.tcp_max_syn_backlog", {l.tcp_max_syn_backlog}},
+      {"net.ipv4.tcp_syncookies", {l.tcp_syncookies}},
+      {"net.ipv4.tcp_abort_on_overflow", {l.tcp_abort_on_overflow}},
+      {"net.core.netdev_max_backlog", {l.netdev_max_backlog}},
+      {"net.ipv4.ip_local_port_range", {l.port_range_low, l.port_range_high}},
+      {"net.ipv4.tcp_tw_reuse", {l.tcp_tw_reuse}},
+      {"net.ipv4.tcp_tw_reuse_delay", {l.tcp_tw_reuse_delay_ms}},
+      {"net.ipv4.tcp_timestamps", {l.tcp_timestamps}},
+      {"net.ipv4.tcp_fin_timeout", {l.tcp_fin_timeout}},
+      {"net.ipv4.tcp_max_tw_buckets", {l.tcp_max_tw_buckets}},
+      {"net.ipv4.ip_unprivileged_port_start", {l.ip_unprivileged_port_start}},
+      {"net.ipv4.tcp_syn_retries", {l.tcp_syn_retries}},
+      {"net.ipv4.tcp_syn_linear_timeouts", {l.tcp_syn_linear_timeouts}},
+      {"net.ipv4.tcp_synack_retries", {l.tcp_synack_retries}},
+      {"net.ipv4.tcp_retries2", {l.tcp_retries2}},
+      {"net.ipv4.tcp_rto_max_ms", {l.tcp_rto_max_ms}},
+      {"net.ipv4.tcp_keepalive_time", {l.tcp_keepalive_time}},
+      {"net.ipv4.tcp_keepalive_intvl", {l.tcp_keepalive_intvl}},
+      {"net.ipv4.tcp_keepalive_probes", {l.tcp_keepalive_probes}},
+      {"net.ipv4.tcp_rmem", {l.tcp_rmem.begin(), l.tcp_rmem.end()}},
+      {"net.ipv4.tcp_wmem", {l.tcp_wmem.begin(), l.tcp_wmem.end()}},
+      {"net.ipv4.tcp_mem", {l.tcp_mem.begin(), l.tcp_mem.end()}},
+      {"net.core.rmem_max", {l.rmem_max}},
+      {"net.core.wmem_max", {l.wmem_max}},
+      {"fs.nr_open", {l.nr_open}},
+      {"fs.file-max", {l.file_max}},
+      {"kernel.io_uring_disabled", {l.io_uring_disabled}},
+      {"net.netfilter.nf_conntrack_max", {l.nf_conntrack_max}},
+      {"net.netfilter.nf_conntrack_tcp_timeout_time_wait", {l.nf_conntrack_time_wait}},
+  };
+  int read = 0;
+  for (const auto& [name, ours] : fields) {
+    std::vector<int64_t> theirs = SysctlInts(name);
+    if (theirs.empty()) {
+      for (int64_t value : ours) {
+        EXPECT_EQ(value, KernelLimits::kUnknown) << name << " is read but sysctl cannot";
+      }
+      continue;
+    }
+    EXPECT_EQ(ours, theirs) << name << " differs from sysctl -n";
+    ++read;
+  }
+  EXPECT_GE(read, 25);
+  std::optional<std::string> reserved = Sysctl("net.ipv4.ip_local_reserved_ports");
+  EXPECT_EQ(l.reserved_ports_known, reserved.has_value());
+  if (reserved.has_value()) {
+    EXPECT_EQ(l.reserved_ports, ParsePortRanges(*reserved));
+  }
 
   // The shell popen starts inherits this process's RLIMIT_NOFILE.
   FILE* pipe = popen("ulimit -n; ulimit -Hn", "r");
