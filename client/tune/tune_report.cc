@@ -49,16 +49,29 @@ std::vector<ParamRow> MakeRows(const KernelLimits& l) {
   double connect_timeout = ConnectTimeoutSeconds(l);
 
   add("net.core.somaxconn", Value(l.somaxconn),
-      absl::StrCat("listen(B) gets an accept queue of min(B, ", Value(l.somaxconn), ")"),
+      absl::StrCat("listen(B) gets a backlog of min(B, ", Value(l.somaxconn),
+                   "): the accept queue holds one more, the SYN queue as many"),
       Judge(l.somaxconn, l.somaxconn < 1024));
+  // Since ~4.4 the SYN queue is full at the listener's backlog (inet_csk_reqsk_queue_is_full()
+  // against sk_max_ack_backlog); tcp_max_syn_backlog is read only by tcp_conn_request()'s
+  // tcp_syncookies=0 branch.
   add("net.ipv4.tcp_max_syn_backlog", Value(l.tcp_max_syn_backlog),
-      "half-open (SYN_RECV) connections per listener before SYN cookies or drops",
+      l.tcp_syncookies == 0
+          ? absl::StrCat("with tcp_syncookies=0: SYNs of peers not proven alive are dropped once a "
+                         "listener's SYN queue holds 3/4 of this (",
+                         l.tcp_max_syn_backlog == kUnknown
+                             ? std::string("?")
+                             : absl::StrCat(l.tcp_max_syn_backlog - l.tcp_max_syn_backlog / 4),
+                         "); the queue itself is capped by the listen backlog")
+          : "not a limit here: the SYN queue is capped by the listen backlog, then SYN cookies; "
+            "this only counts with tcp_syncookies=0",
       Judge(l.tcp_max_syn_backlog, false));
   add("net.ipv4.tcp_syncookies", Value(l.tcp_syncookies),
-      l.tcp_syncookies == 0 ? "off: a SYN flood or burst beyond the SYN queue is dropped"
+      l.tcp_syncookies == 0 ? "off: SYNs beyond a listener's backlog in SYN_RECV are dropped"
       : l.tcp_syncookies == 2
           ? "cookies for every SYN (options like window scaling are lost)"
-          : "cookies once the SYN queue overflows; no help for a full accept queue",
+          : "cookies once a listener's SYN queue holds its backlog; no help for a full accept "
+            "queue",
       Judge(l.tcp_syncookies, l.tcp_syncookies == 0, "note"));
   add("net.ipv4.tcp_abort_on_overflow", Value(l.tcp_abort_on_overflow),
       l.tcp_abort_on_overflow == 1
@@ -113,10 +126,18 @@ std::vector<ParamRow> MakeRows(const KernelLimits& l) {
   add("net.ipv4.ip_unprivileged_port_start", Value(l.ip_unprivileged_port_start),
       "ports below this need CAP_NET_BIND_SERVICE to bind (EACCES)",
       Judge(l.ip_unprivileged_port_start, false));
+  SynSchedule syn = SynSentSchedule(l);
   add("net.ipv4.tcp_syn_retries", Value(l.tcp_syn_retries),
       absl::StrCat("unanswered connect() fails with ETIMEDOUT after ",
-                   FormatSeconds(connect_timeout)),
+                   FormatSeconds(connect_timeout), " (SYNs at ", SynSendTimesText(syn, 8), ")"),
       Judge(l.tcp_syn_retries, false));
+  if (l.tcp_syn_linear_timeouts != kUnknown) {
+    add("net.ipv4.tcp_syn_linear_timeouts", Value(l.tcp_syn_linear_timeouts),
+        absl::StrCat("the first ", l.tcp_syn_linear_timeouts,
+                     " SYN retransmissions keep the 1 s RTO and add to tcp_syn_retries: ",
+                     syn.max_retransmissions, " retransmissions at most (6.5+)"),
+        "ok");
+  }
   add("net.ipv4.tcp_synack_retries", Value(l.tcp_synack_retries),
       absl::StrCat("a server drops a half-open connection after ",
                    FormatSeconds(SynAckGiveUpSeconds(l))),
@@ -125,6 +146,12 @@ std::vector<ParamRow> MakeRows(const KernelLimits& l) {
       absl::StrCat("a peer that stops acknowledging data: ETIMEDOUT after ",
                    FormatSeconds(DeadPeerSeconds(l))),
       Judge(l.tcp_retries2, false));
+  if (l.tcp_rto_max_ms != kUnknown) {
+    add("net.ipv4.tcp_rto_max_ms", Value(l.tcp_rto_max_ms),
+        "ms the retransmission timeout backs off to at most (TCP_RTO_MAX before 6.15); enters "
+        "the tcp_retries2 and SYN give-up times",
+        "ok");
+  }
   int64_t keepalive = KeepaliveDetectSeconds(l);
   add("net.ipv4.tcp_keepalive_time/intvl/probes",
       absl::StrCat(Value(l.tcp_keepalive_time), " ", Value(l.tcp_keepalive_intvl), " ",

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/base/units.h"
 
 namespace socklab {
@@ -16,12 +18,25 @@ bool Known(int64_t value) { return value != kUnknown; }
 
 std::string Num(int64_t value) { return Known(value) ? absl::StrCat(value) : "?"; }
 
-// "470/s"; below 10/s with one decimal, rounded down (100 ports / 60 s is 1.6/s, not 1/s).
-std::string RateText(double rate) {
-  if (rate < 10) {
-    return absl::StrFormat("%.1f/s", std::floor(rate * 10) / 10);
+// Seconds to whole milliseconds: the kernel's timers run on integer jiffies, and comparing
+// integers keeps the give-up rule exact.
+int64_t Ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
+
+int64_t ILog2(int64_t value) {
+  int64_t bits = -1;
+  while (value > 0) {
+    value >>= 1;
+    ++bits;
   }
-  return absl::StrFormat("%.0f/s", std::floor(rate));
+  return bits;
+}
+
+int64_t RangeSize(const KernelLimits& limits) {
+  if (!Known(limits.port_range_low) || !Known(limits.port_range_high) ||
+      limits.port_range_high < limits.port_range_low) {
+    return kUnknown;
+  }
+  return limits.port_range_high - limits.port_range_low + 1;
 }
 
 }  // namespace
@@ -37,6 +52,26 @@ std::string FormatSeconds(double seconds) {
     return absl::StrFormat("%g s (%.1f min)", seconds, seconds / 60);
   }
   return absl::StrFormat("%g s", seconds);
+}
+
+std::string FormatRateNumber(double per_second) {
+  if (per_second < 0) {
+    return "unknown";
+  }
+  if (std::isinf(per_second)) {
+    return "unlimited";
+  }
+  if (per_second < 10) {
+    return absl::StrFormat("%.1f", std::floor(per_second * 10) / 10);
+  }
+  return absl::StrFormat("%.0f", std::floor(per_second));
+}
+
+std::string FormatRate(double per_second) {
+  if (per_second < 0 || std::isinf(per_second)) {
+    return FormatRateNumber(per_second);
+  }
+  return absl::StrCat(FormatRateNumber(per_second), "/s");
 }
 
 int64_t ReservedPortsInRange(const KernelLimits& limits) {
@@ -55,14 +90,20 @@ int64_t ReservedPortsInRange(const KernelLimits& limits) {
 }
 
 int64_t UsableEphemeralPorts(const KernelLimits& limits) {
-  if (!Known(limits.port_range_low) || !Known(limits.port_range_high) ||
-      limits.port_range_high < limits.port_range_low) {
+  int64_t count = RangeSize(limits);
+  if (!Known(count)) {
     return kUnknown;
   }
-  // Both ends are usable: connect() scans the ports of the range start's parity first, then the
-  // others (Linux 4.6+), so parity orders the search but removes no port. Measured on 6.18 in a
-  // private namespace: 40000-40010 gives 11 connections, then EADDRNOTAVAIL.
-  int64_t count = limits.port_range_high - limits.port_range_low + 1;
+  // __inet_hash_connect(): `if (likely(remaining > 1)) remaining &= ~1U;`.
+  int64_t scanned = count > 1 ? (count & ~int64_t{1}) : count;
+  return std::max<int64_t>(0, scanned - ReservedPortsInRange(limits));
+}
+
+int64_t MaxEphemeralPorts(const KernelLimits& limits) {
+  int64_t count = RangeSize(limits);
+  if (!Known(count)) {
+    return kUnknown;
+  }
   return std::max<int64_t>(0, count - ReservedPortsInRange(limits));
 }
 
@@ -72,14 +113,16 @@ bool TimeWaitReuseApplies(const KernelLimits& limits, bool loopback_destination)
   return reuse && limits.tcp_timestamps > 0;
 }
 
-double PortHoldSeconds(const KernelLimits& limits, bool loopback_destination) {
-  if (!TimeWaitReuseApplies(limits, loopback_destination)) {
-    return kTimeWaitSeconds;
-  }
+double TwReuseDelaySeconds(const KernelLimits& limits) {
   if (Known(limits.tcp_tw_reuse_delay_ms)) {
     return std::max(0.001, static_cast<double>(limits.tcp_tw_reuse_delay_ms) / 1000.0);
   }
-  return 1.0;
+  return kTwReuseDelaySeconds;
+}
+
+double PortHoldSeconds(const KernelLimits& limits, bool loopback_destination) {
+  return TimeWaitReuseApplies(limits, loopback_destination) ? TwReuseDelaySeconds(limits)
+                                                            : kTimeWaitSeconds;
 }
 
 double MaxConnectRate(const KernelLimits& limits, int64_t source_addresses,
@@ -92,6 +135,11 @@ double MaxConnectRate(const KernelLimits& limits, int64_t source_addresses,
   if (free_ports <= 0) {
     return 0;
   }
+  // inet_twsk_alloc() refuses a TIME_WAIT socket beyond tcp_max_tw_buckets: the closing socket
+  // is destroyed and its port is free at once.
+  if (Known(limits.tcp_max_tw_buckets) && free_ports >= limits.tcp_max_tw_buckets) {
+    return std::numeric_limits<double>::infinity();
+  }
   return static_cast<double>(free_ports) / PortHoldSeconds(limits, loopback_destination);
 }
 
@@ -103,29 +151,99 @@ int64_t EffectiveBacklog(const KernelLimits& limits, int64_t requested) {
   return requested > 0 ? std::min(requested, limits.somaxconn) : limits.somaxconn;
 }
 
-double RetransmitGiveUpSeconds(int64_t retries, double rto_base) {
-  if (retries < 0 || rto_base <= 0) {
+int64_t AcceptQueueCapacity(const KernelLimits& limits, int64_t requested) {
+  int64_t backlog = EffectiveBacklog(limits, requested);
+  return Known(backlog) ? backlog + 1 : kUnknown;
+}
+
+double RtoMaxSeconds(const KernelLimits& limits) {
+  return Known(limits.tcp_rto_max_ms) && limits.tcp_rto_max_ms > 0
+             ? static_cast<double>(limits.tcp_rto_max_ms) / 1000.0
+             : kRtoMaxSeconds;
+}
+
+int64_t SynLinearTimeouts(const KernelLimits& limits) {
+  return Known(limits.tcp_syn_linear_timeouts)
+             ? std::max<int64_t>(0, limits.tcp_syn_linear_timeouts)
+             : 0;
+}
+
+double RetransmitGiveUpSeconds(int64_t retries, double rto_base, double rto_max) {
+  if (retries < 0 || rto_base <= 0 || rto_max < rto_base) {
     return -1;
   }
-  // ilog2(TCP_RTO_MAX / rto_base), as the kernel computes it in jiffies.
-  int64_t threshold = static_cast<int64_t>(std::floor(std::log2(kRtoMaxSeconds / rto_base) + 1e-9));
+  int64_t base = Ms(rto_base);
+  int64_t max = Ms(rto_max);
+  // ilog2(rto_max / rto_base), as the kernel computes it in jiffies.
+  int64_t threshold = ILog2(max / base);
+  int64_t ms = 0;
   if (retries <= threshold) {
-    return (std::ldexp(1.0, static_cast<int>(retries) + 1) - 1) * rto_base;
+    ms = ((int64_t{2} << retries) - 1) * base;
+  } else {
+    ms = ((int64_t{2} << threshold) - 1) * base + (retries - threshold) * max;
   }
-  return (std::ldexp(1.0, static_cast<int>(threshold) + 1) - 1) * rto_base +
-         static_cast<double>(retries - threshold) * kRtoMaxSeconds;
+  return static_cast<double>(ms) / 1000.0;
+}
+
+SynSchedule SynSentSchedule(int64_t syn_retries, int64_t linear_timeouts, double rto_max) {
+  SynSchedule schedule;
+  if (syn_retries < 0 || linear_timeouts < 0 || rto_max < kInitialRtoSeconds) {
+    return schedule;
+  }
+  schedule.model_seconds = RetransmitGiveUpSeconds(syn_retries, kInitialRtoSeconds, rto_max);
+  schedule.max_retransmissions = syn_retries + linear_timeouts;
+  const int64_t model = Ms(schedule.model_seconds);
+  const int64_t max = Ms(rto_max);
+  int64_t rto = Ms(kInitialRtoSeconds);
+  int64_t now = 0;
+  schedule.sends.push_back(0);
+  // Each pass is one expiry of the retransmission timer with `sent` retransmissions done.
+  for (int64_t sent = 0;; ++sent) {
+    now += rto;
+    // tcp_write_timeout(): the count rule, then retransmits_timed_out() (false before any
+    // retransmission) against the time model since the first SYN (retrans_stamp).
+    if (sent >= schedule.max_retransmissions || (sent > 0 && now >= model)) {
+      schedule.give_up_seconds = static_cast<double>(now) / 1000.0;
+      return schedule;
+    }
+    schedule.sends.push_back(static_cast<double>(now) / 1000.0);
+    // tcp_retransmit_timer(): linear while total_rto <= tcp_syn_linear_timeouts.
+    if (sent + 1 > linear_timeouts) {
+      rto = std::min(rto * 2, max);
+    }
+  }
+}
+
+SynSchedule SynSentSchedule(const KernelLimits& limits) {
+  if (!Known(limits.tcp_syn_retries)) {
+    return SynSchedule{};
+  }
+  return SynSentSchedule(limits.tcp_syn_retries, SynLinearTimeouts(limits), RtoMaxSeconds(limits));
+}
+
+std::string SynSendTimesText(const SynSchedule& schedule, size_t max_items) {
+  if (schedule.sends.empty()) {
+    return "?";
+  }
+  std::vector<std::string> times;
+  for (size_t i = 0; i < schedule.sends.size() && i < max_items; ++i) {
+    times.push_back(absl::StrFormat("%g", schedule.sends[i]));
+  }
+  return absl::StrCat(absl::StrJoin(times, ", "), schedule.sends.size() > max_items ? ", ..." : "",
+                      " s");
 }
 
 double ConnectTimeoutSeconds(const KernelLimits& limits) {
-  return RetransmitGiveUpSeconds(limits.tcp_syn_retries, kInitialRtoSeconds);
+  return SynSentSchedule(limits).give_up_seconds;
 }
 
 double SynAckGiveUpSeconds(const KernelLimits& limits) {
-  return RetransmitGiveUpSeconds(limits.tcp_synack_retries, kInitialRtoSeconds);
+  return RetransmitGiveUpSeconds(limits.tcp_synack_retries, kInitialRtoSeconds,
+                                 RtoMaxSeconds(limits));
 }
 
 double DeadPeerSeconds(const KernelLimits& limits) {
-  return RetransmitGiveUpSeconds(limits.tcp_retries2, kRtoMinSeconds);
+  return RetransmitGiveUpSeconds(limits.tcp_retries2, kRtoMinSeconds, RtoMaxSeconds(limits));
 }
 
 int64_t KeepaliveDetectSeconds(const KernelLimits& limits) {
@@ -169,78 +287,137 @@ BufferMemory BufferMemoryFor(const KernelLimits& limits, int64_t connections) {
 
 std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationInputs& in) {
   std::vector<Derivation> out;
-  int64_t range = Known(limits.port_range_low) && Known(limits.port_range_high)
-                      ? limits.port_range_high - limits.port_range_low + 1
-                      : kUnknown;
+  int64_t range = RangeSize(limits);
   int64_t ports = UsableEphemeralPorts(limits);
-  out.push_back({"ephemeral_ports", "connections per (source address, destination)",
-                 static_cast<double>(ports),
-                 Known(ports) ? absl::StrCat(ports, " ports") : "unknown",
-                 absl::StrCat(Num(limits.port_range_high), " - ", Num(limits.port_range_low),
-                              " + 1 = ", Num(range), " - ", Num(ReservedPortsInRange(limits)),
-                              " reserved (connect() tries the start's parity first, then the rest; "
-                              "bind(0) the other way round)")});
+  int64_t max_ports = MaxEphemeralPorts(limits);
+  bool odd = Known(range) && range > 1 && range % 2 == 1;
+  out.push_back(
+      {"ephemeral_ports", "connections per (source address, destination)",
+       static_cast<double>(ports),
+       !Known(ports) ? "unknown"
+       : odd         ? absl::StrCat(ports, " ports (", max_ports, " only sometimes)")
+                     : absl::StrCat(ports, " ports"),
+       absl::StrCat(Num(limits.port_range_high), " - ", Num(limits.port_range_low),
+                    " + 1 = ", Num(range),
+                    odd ? absl::StrCat(", odd: connect() scans ", range - 1,
+                                       " per call (remaining &= ~1), the last only from some "
+                                       "start offsets")
+                        : "",
+                    " - ", Num(ReservedPortsInRange(limits)),
+                    " reserved (connect() tries the start's parity first, then the rest; "
+                    "bind(0) the other way round)")});
 
-  bool reuse = TimeWaitReuseApplies(limits, in.loopback_destination);
-  double hold = PortHoldSeconds(limits, in.loopback_destination);
+  // Rates: what the settings give now, then what each alternative would give.
+  const bool reuse = TimeWaitReuseApplies(limits, in.loopback_destination);
+  const double hold = PortHoldSeconds(limits, in.loopback_destination);
+  const bool tw_capped =
+      Known(ports) && Known(limits.tcp_max_tw_buckets) && ports >= limits.tcp_max_tw_buckets;
+  const std::string cap_note =
+      tw_capped ? absl::StrCat("; tcp_max_tw_buckets ", limits.tcp_max_tw_buckets,
+                               " <= ports: TIME_WAIT beyond it is destroyed, freeing the port")
+                : "";
+  auto rate_value = [](double rate) {
+    return rate < 0 || std::isinf(rate) ? rate : std::floor(rate);
+  };
   double rate1 = MaxConnectRate(limits, 1, in.loopback_destination);
   std::string reuse_note =
       reuse ? absl::StrFormat(" (tcp_tw_reuse=%d reuses TIME_WAIT ports after %g s)",
                               limits.tcp_tw_reuse, hold)
             : " TIME_WAIT (fixed TCP_TIMEWAIT_LEN; tcp_fin_timeout is FIN_WAIT2 only)";
-  out.push_back(
-      {"new_connections_per_second", "new connections/s to one destination",
-       rate1 < 0 ? -1 : std::floor(rate1), rate1 < 0 ? "unknown" : RateText(rate1),
-       absl::StrFormat("%s ports / %g s%s, client closing first", Num(ports), hold, reuse_note)});
+  out.push_back({"new_connections_per_second", "new connections/s to one destination",
+                 rate_value(rate1), FormatRate(rate1),
+                 absl::StrFormat("%s ports / %g s%s, client closing first%s", Num(ports), hold,
+                                 reuse_note, cap_note)});
+
+  // Each source address has its own ports towards a destination.
+  double per_source = Known(ports) ? static_cast<double>(ports) / hold : -1;
+  out.push_back({"per_extra_source_address", "each extra source address adds",
+                 rate_value(per_source),
+                 Known(ports) ? absl::StrCat("+", ports, " ports held, +", FormatRate(per_source))
+                              : "unknown",
+                 absl::StrFormat("+%s ports per destination / %g s; add addresses with 'ip addr "
+                                 "add' (127/8 is all local on lo), then socklab load --source-ips "
+                                 "FIRST-LAST",
+                                 Num(ports), hold)});
   if (in.source_addresses > 1) {
     double rate_n = MaxConnectRate(limits, in.source_addresses, in.loopback_destination);
     out.push_back(
         {"new_connections_per_second_all_sources",
          absl::StrCat("new connections/s with ", in.source_addresses, " source addresses"),
-         rate_n < 0 ? -1 : std::floor(rate_n), rate_n < 0 ? "unknown" : RateText(rate_n),
-         absl::StrFormat("%d addresses * %s ports / %g s", in.source_addresses, Num(ports), hold)});
+         rate_value(rate_n), FormatRate(rate_n),
+         absl::StrFormat("%d addresses * %s ports / %g s%s", in.source_addresses, Num(ports), hold,
+                         cap_note)});
   }
   if (!reuse && !in.loopback_destination && limits.tcp_tw_reuse == 2 && limits.tcp_timestamps > 0) {
     double hold_lo = PortHoldSeconds(limits, true);
     double rate_lo = MaxConnectRate(limits, 1, true);
     out.push_back(
         {"new_connections_per_second_loopback", "new connections/s to one loopback destination",
-         rate_lo < 0 ? -1 : std::floor(rate_lo), rate_lo < 0 ? "unknown" : RateText(rate_lo),
+         rate_value(rate_lo), FormatRate(rate_lo),
          absl::StrFormat("%s ports / %g s (tcp_tw_reuse=2 reuses loopback TIME_WAIT ports)",
                          Num(ports), hold_lo)});
-  } else if (!reuse) {
-    double rate_reuse = Known(ports) ? static_cast<double>(ports) / 1.0 : -1;
+  }
+  // What tcp_tw_reuse=1 would give to any destination, whenever it is not already in force.
+  if (limits.tcp_tw_reuse != 1 || limits.tcp_timestamps <= 0) {
+    KernelLimits with_reuse = limits;
+    with_reuse.tcp_tw_reuse = 1;
+    with_reuse.tcp_timestamps = std::max<int64_t>(1, limits.tcp_timestamps);
+    double delay = TwReuseDelaySeconds(limits);
+    double rate_reuse = MaxConnectRate(with_reuse, 1, /*loopback_destination=*/false);
     out.push_back({"new_connections_per_second_tw_reuse",
-                   "new connections/s with tcp_tw_reuse=1 (and tcp_timestamps=1)",
-                   rate_reuse < 0 ? -1 : rate_reuse,
-                   rate_reuse < 0 ? "unknown" : absl::StrFormat("%.0f/s", rate_reuse),
-                   absl::StrFormat("%s ports / 1 s reuse delay", Num(ports))});
+                   absl::StrCat("new connections/s to any destination with tcp_tw_reuse=1",
+                                limits.tcp_timestamps <= 0 ? " and tcp_timestamps=1" : ""),
+                   rate_value(rate_reuse), FormatRate(rate_reuse),
+                   absl::StrFormat("%s ports / %g s %s", Num(ports), delay,
+                                   Known(limits.tcp_tw_reuse_delay_ms)
+                                       ? absl::StrCat("tcp_tw_reuse_delay (",
+                                                      limits.tcp_tw_reuse_delay_ms, " ms)")
+                                       : std::string("reuse delay (fixed before 6.13)"))});
   }
 
   int64_t backlog = EffectiveBacklog(limits, in.requested_backlog);
-  out.push_back({"effective_backlog",
-                 absl::StrCat("accept queue of listen(", in.requested_backlog, ")"),
-                 static_cast<double>(backlog), Num(backlog),
-                 absl::StrCat("min(", in.requested_backlog, ", somaxconn ", Num(limits.somaxconn),
-                              "); when full: ",
-                              limits.tcp_abort_on_overflow == 1
-                                  ? "RST to the client's final ACK (tcp_abort_on_overflow=1)"
-                                  : "SYNs dropped (ListenOverflows), the client retries the SYN",
-                              "; syncookies do not help a full accept queue")});
-  double connect_timeout = ConnectTimeoutSeconds(limits);
-  out.push_back({"connect_timeout", "connect() ETIMEDOUT when SYNs go unanswered", connect_timeout,
-                 FormatSeconds(connect_timeout),
-                 absl::StrCat("tcp_syn_retries ", Num(limits.tcp_syn_retries),
-                              ": 1 + 2 + 4 + ... s from the initial 1 s RTO, each step <= 120 s")});
+  int64_t queue = AcceptQueueCapacity(limits, in.requested_backlog);
+  out.push_back(
+      {"effective_backlog", absl::StrCat("accept queue of listen(", in.requested_backlog, ")"),
+       static_cast<double>(backlog), Num(backlog),
+       absl::StrCat(
+           "min(", in.requested_backlog, ", somaxconn ", Num(limits.somaxconn), "); it holds ",
+           Num(queue),
+           " = backlog + 1 completed connections (sk_acceptq_is_full tests >), and the same "
+           "backlog caps the SYN queue (then ",
+           limits.tcp_syncookies == 0 ? "SYNs are dropped: tcp_syncookies=0"
+                                      : "SYN cookies, tcp_syncookies",
+           "); when the accept queue is full: ",
+           limits.tcp_abort_on_overflow == 1
+               ? "RST to the client's final ACK (tcp_abort_on_overflow=1)"
+               : "SYNs dropped (ListenOverflows), the client retries the SYN",
+           "; syncookies do not help a full accept queue")});
+  SynSchedule syn = SynSentSchedule(limits);
+  int64_t linear = SynLinearTimeouts(limits);
+  out.push_back(
+      {"connect_timeout", "connect() ETIMEDOUT when SYNs go unanswered", syn.give_up_seconds,
+       FormatSeconds(syn.give_up_seconds),
+       absl::StrCat("tcp_syn_retries ", Num(limits.tcp_syn_retries), ", tcp_syn_linear_timeouts ",
+                    linear,
+                    Known(limits.tcp_syn_linear_timeouts) ? "" : " (no such sysctl: kernel < 6.5)",
+                    ": SYNs at ", SynSendTimesText(syn), " (the first ", linear,
+                    " retransmissions keep the 1 s RTO, then it doubles up to ",
+                    absl::StrFormat("%g", RtoMaxSeconds(limits)),
+                    " s); ETIMEDOUT at the first timer expiry with ", Num(limits.tcp_syn_retries),
+                    " + ", linear, " = ", syn.max_retransmissions, " retransmissions sent or (2^(",
+                    Num(limits.tcp_syn_retries),
+                    "+1) - 1) * 1 s = ", FormatSeconds(syn.model_seconds), " elapsed")});
   double synack = SynAckGiveUpSeconds(limits);
   out.push_back(
       {"synack_give_up", "server gives up an unanswered SYN-ACK", synack, FormatSeconds(synack),
        absl::StrCat("tcp_synack_retries ", Num(limits.tcp_synack_retries), ": 1 + 2 + 4 + ... s")});
   double dead = DeadPeerSeconds(limits);
-  out.push_back({"dead_peer_detection", "a dead peer noticed with unacked data", dead,
-                 FormatSeconds(dead),
-                 absl::StrCat("tcp_retries2 ", Num(limits.tcp_retries2),
-                              ": RTO doubles from 200 ms up to 120 s; ETIMEDOUT on read/write")});
+  out.push_back(
+      {"dead_peer_detection", "a dead peer noticed with unacked data", dead, FormatSeconds(dead),
+       absl::StrCat("tcp_retries2 ", Num(limits.tcp_retries2), ": RTO doubles from 200 ms up to ",
+                    absl::StrFormat("%g", RtoMaxSeconds(limits)), " s",
+                    Known(limits.tcp_rto_max_ms) ? " (tcp_rto_max_ms)" : "",
+                    "; ETIMEDOUT on read/write")});
   int64_t keepalive = KeepaliveDetectSeconds(limits);
   out.push_back({"keepalive_detection", "a dead idle peer noticed with SO_KEEPALIVE",
                  static_cast<double>(keepalive),

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,53 +18,101 @@ namespace socklab {
 inline constexpr double kTimeWaitSeconds = 60.0;
 // TCP_TIMEOUT_INIT: the first SYN retransmission timeout (RFC 6298).
 inline constexpr double kInitialRtoSeconds = 1.0;
-// TCP_RTO_MIN / TCP_RTO_MAX: the data retransmission timer's floor and ceiling.
+// TCP_RTO_MIN / TCP_RTO_MAX: the data retransmission timer's floor and ceiling. Since 6.15
+// net.ipv4.tcp_rto_max_ms replaces the ceiling (RtoMaxSeconds); the floor in the kernel's
+// give-up model stays the constant TCP_RTO_MIN whatever tcp_rto_min_us says.
 inline constexpr double kRtoMinSeconds = 0.2;
 inline constexpr double kRtoMaxSeconds = 120.0;
+// The tcp_tw_reuse delay before net.ipv4.tcp_tw_reuse_delay (6.13) made it a sysctl.
+inline constexpr double kTwReuseDelaySeconds = 1.0;
 
 // Ports of ip_local_port_range that are also in ip_local_reserved_ports.
 int64_t ReservedPortsInRange(const KernelLimits& limits);
 
-// Local ports connect() can pick for one (source address, destination address:port): the
-// ip_local_port_range size minus reserved ports. Since Linux 4.6 __inet_hash_connect() scans the
-// ports with the range start's parity first and then the others (bind(port 0) prefers the
-// opposite half), so connect() and bind(0) users collide late, but every port is usable.
+// Local ports connect() is guaranteed to find for one (source address, destination address:port):
+// the ip_local_port_range size rounded down to even, minus reserved ports.
+// __inet_hash_connect() scans `remaining &= ~1U` ports per call (an even count: one parity first,
+// then the other, since commit 07f4c90062f8 / 1580ab63fc9a, Linux 4.x), starting at a varying
+// offset; with an odd-sized range one end port is reached only from some offsets. Measured on
+// 6.18: 40000-40010 (11 ports) gave 10 connections in 4 of 40 trials and 11 in 36, so 10 is what
+// a plan can rely on; the default 32768-60999 is even-sized and loses nothing.
 // Ports are shared by all destinations only when bound before connect (bind without
 // IP_BIND_ADDRESS_NO_PORT); an unbound connect() may reuse a port towards another destination.
 int64_t UsableEphemeralPorts(const KernelLimits& limits);
+// The most connect() may find: the whole range minus reserved ports (the odd end included).
+int64_t MaxEphemeralPorts(const KernelLimits& limits);
 
 // Whether tcp_tw_reuse lets connect() take over a TIME_WAIT port for this destination: value 1,
 // or value 2 (loopback only) with a loopback destination; and it needs tcp_timestamps.
 bool TimeWaitReuseApplies(const KernelLimits& limits, bool loopback_destination);
 
+// The age a TIME_WAIT socket needs before tcp_tw_reuse takes its port: tcp_tw_reuse_delay
+// (6.13+, ms) or the fixed 1 s before.
+double TwReuseDelaySeconds(const KernelLimits& limits);
+
 // How long a closed connection's port stays unusable for a new connect() to the same
-// destination when the client closes first: 60 s, or with tcp_tw_reuse the reuse delay
-// (net.ipv4.tcp_tw_reuse_delay since 6.13, a fixed 1 s before).
+// destination when the client closes first: 60 s, or with tcp_tw_reuse the reuse delay.
 double PortHoldSeconds(const KernelLimits& limits, bool loopback_destination);
 
 // New connections per second the client can sustain to one destination while also holding
 // `open_connections` open: (ports * source_addresses - open) / hold. Negative when unknown;
-// 0 when the open connections alone take every port.
+// 0 when the open connections alone take every port. +infinity when tcp_max_tw_buckets is no
+// more than the free ports: TIME_WAIT sockets beyond the cap are destroyed at once (their ports
+// freed), so churn alone can never exhaust the range (the plan applies the same cap).
 double MaxConnectRate(const KernelLimits& limits, int64_t source_addresses,
                       bool loopback_destination, int64_t open_connections = 0);
 
-// The accept queue listen(requested) really gets: min(requested, somaxconn). A requested value
-// <= 0 means "the caller's default" and gives somaxconn.
+// The backlog listen(requested) really gets: min(requested, somaxconn). A requested value
+// <= 0 means "the caller's default" and gives somaxconn. The accept queue then holds one more
+// than this (sk_acceptq_is_full() tests ack_backlog > max_ack_backlog): listen(2) queues 3
+// completed connections (measured on 6.18). Since ~4.4 the same value also caps the SYN queue
+// (inet_csk_reqsk_queue_is_full() compares against sk_max_ack_backlog); tcp_max_syn_backlog
+// matters only with tcp_syncookies=0 (tcp_conn_request() then drops SYNs from peers not proven
+// alive once the SYN queue is 3/4 of it).
 int64_t EffectiveBacklog(const KernelLimits& limits, int64_t requested);
+// Completed connections the accept queue holds: EffectiveBacklog + 1.
+int64_t AcceptQueueCapacity(const KernelLimits& limits, int64_t requested);
+
+// The RTO ceiling: tcp_rto_max_ms (6.15+) or TCP_RTO_MAX (120 s).
+double RtoMaxSeconds(const KernelLimits& limits);
+// tcp_syn_linear_timeouts, 0 when the kernel has none (< 6.5).
+int64_t SynLinearTimeouts(const KernelLimits& limits);
 
 // The kernel's tcp_model_timeout(): the time until `retries` retransmissions, starting from
-// `rto_base` seconds and doubling up to 120 s, have all gone unanswered:
+// `rto_base` seconds and doubling up to `rto_max`, have all gone unanswered:
 //   retries <= t: (2^(retries+1) - 1) * rto_base
-//   otherwise:    (2^(t+1) - 1) * rto_base + (retries - t) * 120,  t = ilog2(120 / rto_base).
-double RetransmitGiveUpSeconds(int64_t retries, double rto_base);
+//   otherwise:    (2^(t+1) - 1) * rto_base + (retries - t) * rto_max,  t = ilog2(rto_max/rto_base).
+double RetransmitGiveUpSeconds(int64_t retries, double rto_base, double rto_max = kRtoMaxSeconds);
+
+// When an unanswered connect() sends its SYNs and gives up (net/ipv4/tcp_timer.c, 6.5+):
+// tcp_retransmit_timer() keeps the 1 s initial RTO for the first L = tcp_syn_linear_timeouts
+// retransmissions and doubles it after (up to rto_max); tcp_write_timeout() fails the connect
+// with ETIMEDOUT at the first timer expiry where either N + L retransmissions (N =
+// tcp_syn_retries or TCP_SYNCNT) have been sent, or RetransmitGiveUpSeconds(N, 1 s) has passed
+// since the first SYN. With L = 0 (older kernels) both rules give (2^(N+1) - 1) s. Measured on
+// 6.18 against dropped SYNs: N=2: 7 s either way (6 SYNs with L=4, 3 with L=0); N=3: 19 s with
+// L=4 (8 SYNs), 15 s with L=0 (4 SYNs); N=6: 131 s (133.8 s measured, timer slack) with L=4,
+// 127 s (129.8 s) with L=0.
+struct SynSchedule {
+  std::vector<double> sends;        // seconds after connect() at which a SYN goes out, first is 0
+  double give_up_seconds = -1;      // ETIMEDOUT; negative when unknown
+  double model_seconds = -1;        // RetransmitGiveUpSeconds(N, 1 s, rto_max)
+  int64_t max_retransmissions = 0;  // N + L
+};
+SynSchedule SynSentSchedule(int64_t syn_retries, int64_t linear_timeouts,
+                            double rto_max = kRtoMaxSeconds);
+SynSchedule SynSentSchedule(const KernelLimits& limits);
+// "0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s"; at most `max_items` times, then "...".
+std::string SynSendTimesText(const SynSchedule& schedule, size_t max_items = 12);
 
 // connect() ETIMEDOUT when no SYN-ACK ever comes (e.g. the peer's accept queue is full and its
-// kernel drops our SYNs): RetransmitGiveUpSeconds(tcp_syn_retries, 1 s); 127 s for 6.
+// kernel drops our SYNs): SynSentSchedule(limits).give_up_seconds; 131 s for 6 retries and 4
+// linear timeouts, 127 s for 6 retries on a kernel before 6.5.
 double ConnectTimeoutSeconds(const KernelLimits& limits);
 // How long a server keeps retransmitting an unanswered SYN-ACK: tcp_synack_retries, 1 s base.
 double SynAckGiveUpSeconds(const KernelLimits& limits);
-// A peer that vanished while data was unacknowledged: tcp_retries2 from the 200 ms minimum RTO;
-// 924.6 s for 15. (TCP_USER_TIMEOUT overrides it per socket.)
+// A peer that vanished while data was unacknowledged: tcp_retries2 from the 200 ms minimum RTO
+// up to RtoMaxSeconds; 924.6 s for 15. (TCP_USER_TIMEOUT overrides it per socket.)
 double DeadPeerSeconds(const KernelLimits& limits);
 // An idle connection with SO_KEEPALIVE: time + intvl * probes; 7875 s for 7200/75/9.
 int64_t KeepaliveDetectSeconds(const KernelLimits& limits);
@@ -72,7 +121,7 @@ int64_t KeepaliveDetectSeconds(const KernelLimits& limits);
 // and no more than fs.file-max for the whole system.
 int64_t MaxOpenConnectionsPerProcess(const KernelLimits& limits, int64_t fds_in_use = 3);
 
-// Kernel memory the socket buffers of `connections` TCP connections may take.
+// Kernel memory the socket buffers of `connections` TCP connections may take. Plain value.
 struct BufferMemory {
   double at_defaults_bytes = -1;  // N * (tcp_rmem[1] + tcp_wmem[1]): queues full at defaults
   double at_max_bytes = -1;       // N * (tcp_rmem[2] + tcp_wmem[2]): autotuned to the max
@@ -82,16 +131,16 @@ struct BufferMemory {
 BufferMemory BufferMemoryFor(const KernelLimits& limits, int64_t connections);
 
 // One derived number, ready for the tune report: a stable key, a title, its value in words and
-// the formula with the machine's numbers filled in.
+// the formula with the machine's numbers filled in. Plain value; thread affinity: none.
 struct Derivation {
   std::string key;      // "new_connections_per_second"
   std::string title;    // "new connections/s to one destination"
-  double value = -1;    // the number itself (negative: unknown)
+  double value = -1;    // the number itself (negative: unknown; +infinity: no limit)
   std::string text;     // "470/s"
   std::string formula;  // "28232 ports / 60 s TIME_WAIT"
 };
 
-// What a report's derivations assume about the workload.
+// What a report's derivations assume about the workload. Plain value; thread affinity: none.
 struct DerivationInputs {
   int64_t source_addresses = 1;
   bool loopback_destination = false;
@@ -104,5 +153,10 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
 
 // "127 s", "924.6 s", "2.2 h"; "unknown" for negative values.
 std::string FormatSeconds(double seconds);
+// "470/s"; below 10/s one decimal, rounded down (100 ports / 60 s is 1.6/s, not 1/s);
+// "unlimited" for +infinity, "unknown" for negative values.
+std::string FormatRate(double per_second);
+// The same number without the unit: "470", "1.6" (for "470 new connections/s").
+std::string FormatRateNumber(double per_second);
 
 }  // namespace socklab

@@ -20,7 +20,9 @@ namespace {
 
 constexpr int64_t kUnknown = KernelLimits::kUnknown;
 // The widest ip_local_port_range that stays clear of privileged ports; the ends have different
-// parity, which the kernel asks for since 6.3 ("prefer different parity for start/end values").
+// parity (an even-sized range), which ip-sysctl.rst and the kernel's "prefer different parity for
+// start/end values" warning ask for since commit 07f4c90062f8 (Linux 4.x, which also moved the
+// default end from 61000 to 60999): connect() scans an even count of ports.
 constexpr int64_t kWideLow = 1024;
 constexpr int64_t kWideHigh = 65535;
 // How long a server may pause between accept() batches before we call its queue too short.
@@ -126,16 +128,22 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
   }
   double need_now = c.need;
   if (need_now > static_cast<double>(best_ports * sources) && !reuse && o.conn_rate > 0) {
-    // tcp_tw_reuse=1 lets connect() take a TIME_WAIT port whose last timestamp is 1 s old.
+    // tcp_tw_reuse=1 lets connect() take a TIME_WAIT port once it is tcp_tw_reuse_delay old
+    // (6.13+; a fixed 1 s before), with the same tcp_max_tw_buckets cap as above.
+    double delay = TwReuseDelaySeconds(l);
     c.sysctl_lines.push_back("net.ipv4.tcp_tw_reuse = 1");
     if (l.tcp_timestamps == 0) {
       c.sysctl_lines.push_back("net.ipv4.tcp_timestamps = 1");
     }
-    need_now = static_cast<double>(o.connections) + std::ceil(o.conn_rate * 1.0);
-    steps.push_back(
-        absl::StrCat("reuse TIME_WAIT ports after 1 s: sysctl -w net.ipv4.tcp_tw_reuse=1",
-                     l.tcp_timestamps == 0 ? " net.ipv4.tcp_timestamps=1" : "",
-                     " (needs timestamps on both ends)"));
+    double reuse_waiting = o.conn_rate * delay;
+    if (l.tcp_max_tw_buckets != kUnknown) {
+      reuse_waiting = std::min(reuse_waiting, static_cast<double>(l.tcp_max_tw_buckets));
+    }
+    need_now = static_cast<double>(o.connections) + std::ceil(reuse_waiting);
+    steps.push_back(absl::StrFormat(
+        "reuse TIME_WAIT ports after %g s: sysctl -w net.ipv4.tcp_tw_reuse=1%s (needs timestamps "
+        "on both ends)",
+        delay, l.tcp_timestamps == 0 ? " net.ipv4.tcp_timestamps=1" : ""));
   }
   if (need_now > static_cast<double>(best_ports * sources)) {
     int64_t needed_sources = static_cast<int64_t>(
@@ -228,19 +236,22 @@ PlanCheck BacklogCheck(const PlanOptions& o, const KernelLimits& l) {
   c.unit = "queued connections";
   int64_t requested = static_cast<int64_t>(o.backlog);
   int64_t effective = EffectiveBacklog(l, requested);
+  // The queue holds one more than the backlog (sk_acceptq_is_full() tests >).
+  int64_t capacity = AcceptQueueCapacity(l, requested);
   bool paced = o.conn_rate > 0;
   c.need =
       paced ? std::ceil(o.conn_rate * kAcceptStallSeconds) : static_cast<double>(o.connections);
-  c.have = effective == kUnknown ? -1 : static_cast<double>(effective);
+  c.have = capacity == kUnknown ? -1 : static_cast<double>(capacity);
   c.formula = absl::StrCat(
       "need ",
       paced ? absl::StrFormat("%g/s * %g s accept pause", o.conn_rate, kAcceptStallSeconds)
             : absl::StrCat(o.connections, " unpaced connects at once"),
       " = ", Count(c.need), "; have ",
-      requested > 0 ? absl::StrCat("min(backlog ", requested, ", somaxconn ",
-                                   l.somaxconn == kUnknown ? "?" : absl::StrCat(l.somaxconn),
-                                   ") = ", Count(c.have))
-                    : absl::StrCat("somaxconn ", Count(c.have), " (server default)"));
+      requested > 0
+          ? absl::StrCat("min(backlog ", requested, ", somaxconn ",
+                         l.somaxconn == kUnknown ? "?" : absl::StrCat(l.somaxconn), ")")
+          : absl::StrCat("somaxconn ", Count(static_cast<double>(effective)), " (server default)"),
+      " + 1 = ", Count(c.have), " (the queue holds backlog + 1)");
   // A queue shorter than the burst only overflows when the server falls behind: a warning.
   SetStatus(c, 1.0);
   if (c.status == CheckStatus::kBreaks) {
@@ -251,30 +262,45 @@ PlanCheck BacklogCheck(const PlanOptions& o, const KernelLimits& l) {
     c.status = CheckStatus::kWarn;
     c.formula += absl::StrCat("; listen(", requested, ") is silently cut to somaxconn");
   }
-  double timeout = ConnectTimeoutSeconds(l);
+  SynSchedule syn = SynSentSchedule(l);
   c.error_phase = Phase::kConnect;
   c.error = l.tcp_abort_on_overflow == 1 ? "read ECONNRESET" : "connect ETIMEDOUT";
-  c.symptom = l.tcp_abort_on_overflow == 1
-                  ? "a full accept queue answers the final ACK with RST (tcp_abort_on_overflow=1): "
-                    "ECONNRESET on the first read or write"
-                  : absl::StrCat(
-                        "a full accept queue drops SYNs (TcpExt.ListenOverflows): connect() "
-                        "stalls 1 s, 3 s, 7 s ... and fails with ETIMEDOUT after ",
-                        FormatSeconds(timeout), " (tcp_syn_retries ",
-                        l.tcp_syn_retries == kUnknown ? "?" : absl::StrCat(l.tcp_syn_retries),
-                        "); syncookies do not help a full accept queue");
+  c.symptom =
+      l.tcp_abort_on_overflow == 1
+          ? "a full accept queue answers the final ACK with RST (tcp_abort_on_overflow=1): "
+            "ECONNRESET on the first read or write"
+          : absl::StrCat(
+                "a full accept queue drops SYNs (TcpExt.ListenOverflows): connect() resends the "
+                "SYN at ",
+                SynSendTimesText(syn, 8), " and fails with ETIMEDOUT after ",
+                FormatSeconds(syn.give_up_seconds), " (tcp_syn_retries ",
+                l.tcp_syn_retries == kUnknown ? "?" : absl::StrCat(l.tcp_syn_retries),
+                " + tcp_syn_linear_timeouts ", SynLinearTimeouts(l),
+                "), or earlier at the client's own connect deadline; syncookies do not help a "
+                "full accept queue");
   if (c.status != CheckStatus::kOk) {
+    // The listen backlog caps both queues. tcp_max_syn_backlog only matters with
+    // tcp_syncookies=0: tcp_conn_request() then drops SYNs of peers not proven alive once the
+    // SYN queue holds 3/4 of it.
     int64_t target = std::max<int64_t>(RoundUp1024(c.need), requested);
     if (l.somaxconn == kUnknown || target > l.somaxconn) {
       c.sysctl_lines.push_back(absl::StrCat("net.core.somaxconn = ", target));
     }
-    if (l.tcp_max_syn_backlog != kUnknown && target > l.tcp_max_syn_backlog) {
-      c.sysctl_lines.push_back(absl::StrCat("net.ipv4.tcp_max_syn_backlog = ", target));
+    std::string syn_backlog;
+    if (l.tcp_syncookies == 0 && l.tcp_max_syn_backlog != kUnknown &&
+        static_cast<double>(target) > 0.75 * static_cast<double>(l.tcp_max_syn_backlog)) {
+      int64_t syn_target = RoundUp1024(static_cast<double>(target) * 4.0 / 3.0);
+      c.sysctl_lines.push_back(absl::StrCat("net.ipv4.tcp_max_syn_backlog = ", syn_target));
+      syn_backlog = absl::StrCat(
+          "; with tcp_syncookies=0 also sysctl -w net.ipv4.tcp_max_syn_backlog=", syn_target,
+          " (unproven peers are dropped once the SYN queue is 3/4 of it)");
     }
-    c.fix = absl::StrCat(
-        "listen with a backlog of at least ", target, " (socklab-server --backlog ", target, ")",
-        c.sysctl_lines.empty() ? "" : absl::StrCat(" and sysctl -w net.core.somaxconn=", target),
-        paced ? "" : ", or pace the connects (--connect-rate)");
+    c.fix = absl::StrCat("listen with a backlog of at least ", target,
+                         " (socklab-server --backlog ", target, ")",
+                         l.somaxconn == kUnknown || target > l.somaxconn
+                             ? absl::StrCat(" and sysctl -w net.core.somaxconn=", target)
+                             : "",
+                         syn_backlog, paced ? "" : ", or pace the connects (--connect-rate)");
   }
   return c;
 }

@@ -14,6 +14,7 @@ namespace socklab {
 // A planned workload, as `socklab tune --plan` takes it: `connections` held open to `target`
 // while `conn_rate` new connections per second replace ones the client closes (the client
 // closing first, as `socklab load --churn` does, leaves the TIME_WAIT on the client).
+// Plain value, copied into the Plan; thread affinity: none.
 struct PlanOptions {
   uint64_t connections = 0;  // held open at once
   double conn_rate = 0;      // new connections/s; 0: open `connections` once, unpaced
@@ -34,7 +35,7 @@ enum class CheckStatus : uint8_t {
 };
 absl::string_view CheckStatusName(CheckStatus status);  // "ok", "warn", "breaks"
 
-// One limit held against the workload.
+// One limit held against the workload. Plain value owned by its Plan; thread affinity: none.
 struct PlanCheck {
   std::string key;      // "ephemeral_ports", "nofile", ...
   std::string limit;    // the parameters involved: "net.ipv4.ip_local_port_range"
@@ -53,6 +54,8 @@ struct PlanCheck {
   double ratio() const { return have > 0 ? need / have : (need > 0 && have == 0 ? 1e18 : 0); }
 };
 
+// The verdict on one workload. Owns its options and checks (no references into the KernelLimits
+// it was made from). Thread affinity: none; not synchronized, so share it read-only.
 struct Plan {
   PlanOptions options;
   bool loopback_target = false;  // the server runs on this host (fds, file-max count twice)
@@ -61,7 +64,8 @@ struct Plan {
   // from zero in proportion, the first kBreaks check is the limit it hits first.
   std::vector<PlanCheck> checks;
 
-  // The first check that breaks, or nullptr when the plan fits.
+  // The first check that breaks, or nullptr when the plan fits. Points into `checks`: valid while
+  // this Plan lives and `checks` is not modified.
   const PlanCheck* FirstBreak() const;
   // The sysctl lines of every breaking check (and of warn checks), without duplicates.
   std::vector<std::string> SuggestedSysctls() const;

@@ -1,6 +1,8 @@
 #include "core/sysinfo/derivations.h"
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/core/sysinfo/limits_fixture.h"
@@ -18,11 +20,20 @@ TEST(Derivations, EphemeralPortsFromTheRange) {
   // 60999 - 32768 + 1 = 28232, no reserved ports.
   EXPECT_EQ(UsableEphemeralPorts(l), 28232);
 
-  // Both ends count, whatever the parity: 40000..40010 is 11 ports (measured on 6.18: 11
-  // connections, then EADDRNOTAVAIL).
+  // An odd-sized range: __inet_hash_connect() scans `remaining &= ~1U` = 10 of 40000..40010 per
+  // call, so 10 are guaranteed and the 11th is found only from some start offsets (measured on
+  // 6.18 in a private namespace: 10 connections in 4 of 40 trials, 11 in the other 36).
   l.port_range_low = 40000;
   l.port_range_high = 40010;
-  EXPECT_EQ(UsableEphemeralPorts(l), 11);
+  EXPECT_EQ(UsableEphemeralPorts(l), 10);
+  EXPECT_EQ(MaxEphemeralPorts(l), 11);
+  // Even-sized: nothing lost. 40000..40009 = 10 of 10.
+  l.port_range_high = 40009;
+  EXPECT_EQ(UsableEphemeralPorts(l), 10);
+  EXPECT_EQ(MaxEphemeralPorts(l), 10);
+  // A one-port range is scanned as is.
+  l.port_range_high = 40000;
+  EXPECT_EQ(UsableEphemeralPorts(l), 1);
 
   // Reserved ports inside the range are subtracted, those outside are not:
   // 40010-40019 (10) and 40050 (1) inside, 80 outside.
@@ -58,11 +69,25 @@ TEST(Derivations, ConnectRateFollowsTimeWaitAndReuse) {
   // 6.13+ names the delay: 2500 ms -> 28232 / 2.5 = 11292.8/s.
   l.tcp_tw_reuse_delay_ms = 2500;
   EXPECT_NEAR(MaxConnectRate(l, 1, true), 11292.8, 1e-6);
+  EXPECT_DOUBLE_EQ(TwReuseDelaySeconds(l), 2.5);
   // Without timestamps tcp_tw_reuse has nothing to decide on.
   l.tcp_tw_reuse = 1;
   l.tcp_timestamps = 0;
   EXPECT_FALSE(TimeWaitReuseApplies(l, true));
   EXPECT_DOUBLE_EQ(PortHoldSeconds(l, true), 60.0);
+}
+
+TEST(Derivations, TimeWaitBucketsCapMakesChurnUnlimited) {
+  LimitsTree tree("derivations_tw_buckets");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.SetSysctl("net.ipv4.tcp_max_tw_buckets", "1000");
+  KernelLimits l = FixtureLimits(tree);
+  // 28232 free ports >= 1000 TIME_WAIT sockets at most: the rest are destroyed, their ports free.
+  EXPECT_TRUE(std::isinf(MaxConnectRate(l, 1, false)));
+  // 27500 held open leave 732 < 1000: the cap no longer saves them, 732 / 60 s = 12.2/s.
+  EXPECT_NEAR(MaxConnectRate(l, 1, false, 27500), 12.2, 1e-9);
+  EXPECT_EQ(MaxConnectRate(l, 1, false, 30000), 0);
+  EXPECT_EQ(FormatRate(MaxConnectRate(l, 1, false)), "unlimited");
 }
 
 TEST(Derivations, BacklogIsCappedBySomaxconn) {
@@ -72,6 +97,9 @@ TEST(Derivations, BacklogIsCappedBySomaxconn) {
   EXPECT_EQ(EffectiveBacklog(l, 1024), 128);
   EXPECT_EQ(EffectiveBacklog(l, 64), 64);
   EXPECT_EQ(EffectiveBacklog(l, 0), 128);
+  // The accept queue holds one more (measured on 6.18: listen(2) queued 3).
+  EXPECT_EQ(AcceptQueueCapacity(l, 2), 3);
+  EXPECT_EQ(AcceptQueueCapacity(l, 1024), 129);
 }
 
 TEST(Derivations, RetransmissionTimersMatchTheKernelModel) {
@@ -98,6 +126,76 @@ TEST(Derivations, RetransmissionTimersMatchTheKernelModel) {
   EXPECT_NEAR(DeadPeerSeconds(l), 924.6, 1e-9);
   // 7200 + 75 * 9 = 7875 s.
   EXPECT_EQ(KeepaliveDetectSeconds(l), 7875);
+}
+
+std::vector<double> Sends(const SynSchedule& schedule) { return schedule.sends; }
+
+// Against tcp_write_timeout()/tcp_retransmit_timer() of 6.5+, and measured on 6.18 in a private
+// namespace whose nftables rule drops the SYNs (timings include 0.1-3 s of timer slack).
+TEST(Derivations, SynRetriesWithLinearTimeouts) {
+  // N=3, L=4: SYNs 0 1 2 3 4 5 7 11, the 8th timer expiry at 19 s has sent 3 + 4 = 7
+  // retransmissions. Measured: ETIMEDOUT after 19.46 s, 8 SYNs.
+  SynSchedule n3 = SynSentSchedule(3, 4);
+  EXPECT_EQ(Sends(n3), (std::vector<double>{0, 1, 2, 3, 4, 5, 7, 11}));
+  EXPECT_DOUBLE_EQ(n3.give_up_seconds, 19.0);
+  EXPECT_EQ(n3.max_retransmissions, 7);
+  EXPECT_DOUBLE_EQ(n3.model_seconds, 15.0);
+  // N=3, L=0: 0 1 3 7, gives up at 15 s. Measured: 15.31 s, 4 SYNs.
+  SynSchedule n3_exp = SynSentSchedule(3, 0);
+  EXPECT_EQ(Sends(n3_exp), (std::vector<double>{0, 1, 3, 7}));
+  EXPECT_DOUBLE_EQ(n3_exp.give_up_seconds, 15.0);
+  // N=2, L=4: the time rule ends it first, at the expiry at 7 s >= (2^3 - 1) s, after 5 of the
+  // 6 retransmissions the count allows. Measured: 7.13 s, 6 SYNs (3 with L=0, also 7.15 s).
+  SynSchedule n2 = SynSentSchedule(2, 4);
+  EXPECT_EQ(Sends(n2), (std::vector<double>{0, 1, 2, 3, 4, 5}));
+  EXPECT_DOUBLE_EQ(n2.give_up_seconds, 7.0);
+  EXPECT_EQ(SynSentSchedule(2, 0).sends.size(), 3u);
+  EXPECT_DOUBLE_EQ(SynSentSchedule(2, 0).give_up_seconds, 7.0);
+  // The defaults, N=6, L=4: 11 SYNs, the last at 67 s, ETIMEDOUT at 67 + 64 = 131 s.
+  // Measured: 133.82 s and 11 SYNs; with L=0 129.75 s and 7 SYNs (127 s modelled).
+  SynSchedule n6 = SynSentSchedule(6, 4);
+  EXPECT_EQ(Sends(n6), (std::vector<double>{0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67}));
+  EXPECT_DOUBLE_EQ(n6.give_up_seconds, 131.0);
+  EXPECT_EQ(SynSendTimesText(n6), "0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s");
+  EXPECT_EQ(SynSendTimesText(n6, 4), "0, 1, 2, 3, ... s");
+  EXPECT_DOUBLE_EQ(SynSentSchedule(6, 0).give_up_seconds, 127.0);
+  // A 5 s RTO ceiling (tcp_rto_max_ms 5000): 0 1 3 7 12 17 22, both rules at 27 s =
+  // (2^3 - 1) * 1 s + (6 - 2) * 5 s.
+  SynSchedule capped = SynSentSchedule(6, 0, 5.0);
+  EXPECT_EQ(Sends(capped), (std::vector<double>{0, 1, 3, 7, 12, 17, 22}));
+  EXPECT_DOUBLE_EQ(capped.give_up_seconds, 27.0);
+}
+
+TEST(Derivations, ConnectTimeoutReadsLinearTimeoutsWhenPresent) {
+  LimitsTree tree("derivations_syn_linear");
+  KernelLimits absent = FixtureLimits(tree);  // no tcp_syn_linear_timeouts: kernel < 6.5
+  EXPECT_EQ(SynLinearTimeouts(absent), 0);
+  EXPECT_DOUBLE_EQ(ConnectTimeoutSeconds(absent), 127.0);
+  tree.SetSysctl("net.ipv4.tcp_syn_linear_timeouts", "4");
+  KernelLimits present = FixtureLimits(tree);
+  EXPECT_EQ(SynLinearTimeouts(present), 4);
+  EXPECT_DOUBLE_EQ(ConnectTimeoutSeconds(present), 131.0);
+  tree.SetSysctl("net.ipv4.tcp_syn_retries", "3");
+  EXPECT_DOUBLE_EQ(ConnectTimeoutSeconds(FixtureLimits(tree)), 19.0);
+  tree.SetSysctl("net.ipv4.tcp_syn_linear_timeouts", "0");
+  EXPECT_DOUBLE_EQ(ConnectTimeoutSeconds(FixtureLimits(tree)), 15.0);
+}
+
+TEST(Derivations, RtoMaxReadWhenPresent) {
+  LimitsTree tree("derivations_rto_max");
+  KernelLimits absent = FixtureLimits(tree);  // kernel < 6.15: TCP_RTO_MAX
+  EXPECT_DOUBLE_EQ(RtoMaxSeconds(absent), 120.0);
+  EXPECT_NEAR(DeadPeerSeconds(absent), 924.6, 1e-9);
+  tree.SetSysctl("net.ipv4.tcp_rto_max_ms", "5000");
+  KernelLimits present = FixtureLimits(tree);
+  EXPECT_DOUBLE_EQ(RtoMaxSeconds(present), 5.0);
+  // ilog2(5000 / 200 = 25) = 4: (2^5 - 1) * 0.2 + (15 - 4) * 5 = 6.2 + 55 = 61.2 s.
+  EXPECT_NEAR(DeadPeerSeconds(present), 61.2, 1e-9);
+  EXPECT_NEAR(RetransmitGiveUpSeconds(15, 0.2, 5.0), 61.2, 1e-9);
+  // SYN side: 6 retries, no linear timeouts in this fixture: 27 s (see above).
+  EXPECT_DOUBLE_EQ(ConnectTimeoutSeconds(present), 27.0);
+  // SYN-ACK: 5 retries, ilog2(5) = 2: 7 + 3 * 5 = 22 s.
+  EXPECT_DOUBLE_EQ(SynAckGiveUpSeconds(present), 22.0);
 }
 
 TEST(Derivations, FdsAndBufferMemory) {
@@ -137,9 +235,67 @@ TEST(Derivations, DeriveAllShowsFormulasWithTheNumbers) {
   const Derivation* dead = find("dead_peer_detection");
   ASSERT_NE(dead, nullptr);
   EXPECT_NE(dead->text.find("924.6 s"), std::string::npos) << dead->text;
-  ASSERT_NE(find("connect_timeout"), nullptr);
-  EXPECT_EQ(find("connect_timeout")->value, 127);
-  ASSERT_NE(find("new_connections_per_second_tw_reuse"), nullptr);
+  const Derivation* connect = find("connect_timeout");
+  ASSERT_NE(connect, nullptr);
+  EXPECT_EQ(connect->value, 127);
+  EXPECT_NE(connect->formula.find("tcp_syn_linear_timeouts 0 (no such sysctl: kernel < 6.5)"),
+            std::string::npos)
+      << connect->formula;
+  const Derivation* reuse = find("new_connections_per_second_tw_reuse");
+  ASSERT_NE(reuse, nullptr);
+  EXPECT_EQ(reuse->value, 28232);  // 28232 ports / 1 s before 6.13
+  // Plain `socklab tune` (one source address) still says what another address adds.
+  const Derivation* per_source = find("per_extra_source_address");
+  ASSERT_NE(per_source, nullptr);
+  EXPECT_EQ(per_source->text, "+28232 ports held, +470/s") << per_source->text;
+  EXPECT_EQ(find("new_connections_per_second_all_sources"), nullptr);
+  const Derivation* backlog = find("effective_backlog");
+  ASSERT_NE(backlog, nullptr);
+  EXPECT_NE(backlog->formula.find("it holds 4097 = backlog + 1"), std::string::npos)
+      << backlog->formula;
+}
+
+TEST(Derivations, DeriveAllShowsLinearTimeoutsAndReuseDelay) {
+  LimitsTree tree("derivations_all_new");
+  tree.SetSysctl("net.ipv4.tcp_syn_linear_timeouts", "4");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse_delay", "2500");
+  KernelLimits l = FixtureLimits(tree);  // tcp_tw_reuse=2
+  DerivationInputs inputs;
+  inputs.source_addresses = 3;
+  std::vector<Derivation> all = DeriveAll(l, inputs);
+  auto find = [&all](const std::string& key) -> const Derivation* {
+    for (const Derivation& d : all) {
+      if (d.key == key) {
+        return &d;
+      }
+    }
+    return nullptr;
+  };
+  const Derivation* connect = find("connect_timeout");
+  ASSERT_NE(connect, nullptr);
+  EXPECT_EQ(connect->value, 131);
+  EXPECT_NE(connect->formula.find("tcp_syn_retries 6, tcp_syn_linear_timeouts 4: SYNs at 0, 1, 2, "
+                                  "3, 4, 5, 7, 11, 19, 35, 67 s"),
+            std::string::npos)
+      << connect->formula;
+  EXPECT_NE(connect->formula.find("6 + 4 = 10 retransmissions"), std::string::npos);
+  // tcp_tw_reuse=2 and a remote destination: both the loopback figure and what
+  // tcp_tw_reuse=1 would give, with the 2.5 s delay: 28232 / 2.5 = 11292.8/s.
+  ASSERT_NE(find("new_connections_per_second_loopback"), nullptr);
+  const Derivation* reuse = find("new_connections_per_second_tw_reuse");
+  ASSERT_NE(reuse, nullptr);
+  EXPECT_EQ(reuse->value, 11292);
+  EXPECT_NE(reuse->formula.find("/ 2.5 s tcp_tw_reuse_delay (2500 ms)"), std::string::npos)
+      << reuse->formula;
+  const Derivation* sources = find("new_connections_per_second_all_sources");
+  ASSERT_NE(sources, nullptr);
+  EXPECT_EQ(sources->value, 1411);  // 3 * 28232 / 60 = 1411.6
+  ASSERT_NE(find("per_extra_source_address"), nullptr);
+
+  // tcp_tw_reuse=1 already: no alternative line.
+  l.tcp_tw_reuse = 1;
+  all = DeriveAll(l, inputs);
+  EXPECT_EQ(find("new_connections_per_second_tw_reuse"), nullptr);
 }
 
 }  // namespace

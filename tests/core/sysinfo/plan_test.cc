@@ -1,5 +1,11 @@
 #include "core/sysinfo/plan.h"
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/sysinfo/derivations.h"
 #include "gtest/gtest.h"
 #include "tests/core/sysinfo/limits_fixture.h"
 
@@ -120,11 +126,74 @@ TEST(Plan, BacklogAboveSomaxconnIsFlagged) {
   const PlanCheck* queue = Find(plan, "accept_queue");
   ASSERT_NE(queue, nullptr);
   EXPECT_EQ(queue->status, CheckStatus::kWarn);
-  EXPECT_DOUBLE_EQ(queue->have, 128);
+  EXPECT_DOUBLE_EQ(queue->have, 129);  // min(1024, 128) + 1: the queue holds backlog + 1
+  EXPECT_TRUE(Contains(queue->formula, "min(backlog 1024, somaxconn 128) + 1 = 129"))
+      << queue->formula;
   EXPECT_EQ(queue->error, "connect ETIMEDOUT");
-  EXPECT_TRUE(Contains(queue->symptom, "127 s")) << queue->symptom;
-  ASSERT_FALSE(queue->sysctl_lines.empty());
-  EXPECT_EQ(queue->sysctl_lines[0], "net.core.somaxconn = 1024");
+  // The fixture predates tcp_syn_linear_timeouts: 1, 3, 7, ... and 127 s.
+  EXPECT_TRUE(Contains(queue->symptom, "resends the SYN at 0, 1, 3, 7, 15, 31, 63 s"))
+      << queue->symptom;
+  EXPECT_TRUE(Contains(queue->symptom, "ETIMEDOUT after 127 s")) << queue->symptom;
+  // With syncookies on (the fixture's 1), tcp_max_syn_backlog is no limit: only somaxconn.
+  EXPECT_EQ(queue->sysctl_lines, (std::vector<std::string>{"net.core.somaxconn = 1024"}));
+  EXPECT_FALSE(Contains(queue->fix, "tcp_max_syn_backlog")) << queue->fix;
+}
+
+TEST(Plan, SynBacklogIsAdvisedOnlyWithoutSyncookies) {
+  LimitsTree tree("plan_syn_backlog");
+  tree.SetSysctl("net.core.somaxconn", "128");
+  tree.SetSysctl("net.ipv4.tcp_syncookies", "0");
+  tree.SetSysctl("net.ipv4.tcp_syn_linear_timeouts", "4");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  PlanOptions options = Workload(100, 10, "127.0.0.1:7007");
+  options.backlog = 1024;
+  Plan plan = MakePlan(options, limits);
+  const PlanCheck* queue = Find(plan, "accept_queue");
+  ASSERT_NE(queue, nullptr);
+  // 1024 > 3/4 of 512: unproven peers would be dropped; 1024 * 4/3 rounds up to 2048.
+  EXPECT_EQ(queue->sysctl_lines, (std::vector<std::string>{"net.core.somaxconn = 1024",
+                                                           "net.ipv4.tcp_max_syn_backlog = 2048"}));
+  EXPECT_TRUE(Contains(queue->fix, "with tcp_syncookies=0 also")) << queue->fix;
+  // tcp_syn_linear_timeouts 4: SYNs every second first, ETIMEDOUT after 131 s.
+  EXPECT_TRUE(Contains(queue->symptom, "resends the SYN at 0, 1, 2, 3, 4, 5, 7, 11, ... s"))
+      << queue->symptom;
+  EXPECT_TRUE(Contains(queue->symptom, "131 s (tcp_syn_retries 6 + tcp_syn_linear_timeouts 4)"))
+      << queue->symptom;
+}
+
+TEST(Plan, TimeWaitReuseFixUsesTheReuseDelay) {
+  LimitsTree tree("plan_reuse_delay");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse_delay", "2500");
+  tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  // 2000/s * 60 s = 120000 > 64512 widened ports; with reuse 2000/s * 2.5 s = 5000 fits.
+  Plan plan = MakePlan(Workload(0, 2000, "10.1.2.3:7007"), limits);
+  const PlanCheck* ports = Find(plan, "ephemeral_ports");
+  ASSERT_NE(ports, nullptr);
+  EXPECT_TRUE(Contains(ports->fix, "reuse TIME_WAIT ports after 2.5 s")) << ports->fix;
+  EXPECT_FALSE(Contains(ports->fix, "spread over")) << ports->fix;
+  // 40000/s * 2.5 s = 100000 > 64512 even with reuse: source addresses too, 100000 / 64512 -> 2.
+  Plan fast_plan = MakePlan(Workload(0, 40000, "10.1.2.3:7007"), limits);
+  const PlanCheck* fast = Find(fast_plan, "ephemeral_ports");
+  ASSERT_NE(fast, nullptr);
+  EXPECT_TRUE(Contains(fast->fix, "spread over 2 source addresses")) << fast->fix;
+}
+
+TEST(Plan, TimeWaitBucketsCapKeepsChurnWithinThePorts) {
+  LimitsTree tree("plan_tw_buckets");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.SetSysctl("net.ipv4.tcp_max_tw_buckets", "1000");
+  tree.Write("proc/self/limits", "Max open files 100000 100000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  // 1000 open + min(500/s * 60 s, 1000 buckets) = 2000 of 28232: fits, as MaxConnectRate says.
+  Plan plan = MakePlan(Workload(1000, 500, "10.1.2.3:7007"), limits);
+  const PlanCheck* ports = Find(plan, "ephemeral_ports");
+  ASSERT_NE(ports, nullptr);
+  EXPECT_DOUBLE_EQ(ports->need, 2000);
+  EXPECT_EQ(ports->status, CheckStatus::kOk);
+  EXPECT_TRUE(Contains(ports->formula, "capped by tcp_max_tw_buckets")) << ports->formula;
+  EXPECT_TRUE(std::isinf(MaxConnectRate(limits, 1, false, 1000)));
 }
 
 TEST(Plan, ValidateRejectsUnusablePlans) {
