@@ -41,14 +41,17 @@ std::string PortsHint(const KernelLimits& limits, const HintContext& context) {
                             "add source addresses"
                           : "widen it (sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"), "
                             "set net.ipv4.tcp_tw_reuse=1 or add source addresses";
-  return absl::StrFormat(
-      "ip_local_port_range %d-%d gives %d ports%s; at %s that is %s new connections/s to one "
-      "destination; %s",
-      limits.port_range_low, limits.port_range_high, ports, sources, hold_text,
-      // Below 10/s the fraction matters (100 ports / 60 s is 1.6/s rounded down, not 1).
-      rate < 10 ? absl::StrFormat("%.1f", std::floor(rate * 10) / 10)
-                : absl::StrFormat("%.0f", std::floor(rate)),
-      fix);
+  // MaxConnectRate() applies the tcp_max_tw_buckets cap, as the plan does.
+  std::string rate_text =
+      std::isinf(rate)
+          ? absl::StrCat("no limit on new connections/s to one destination (",
+                         "tcp_max_tw_buckets ", limits.tcp_max_tw_buckets,
+                         " destroys TIME_WAIT beyond it), so open connections hold "
+                         "them all")
+          : absl::StrCat(FormatRateNumber(rate), " new connections/s to one destination");
+  return absl::StrFormat("ip_local_port_range %d-%d gives %d ports%s; at %s that is %s; %s",
+                         limits.port_range_low, limits.port_range_high, ports, sources, hold_text,
+                         rate_text, fix);
 }
 
 std::string FdHint(const KernelLimits& limits) {
@@ -71,23 +74,70 @@ std::string FdHint(const KernelLimits& limits) {
       "; ENFILE means fs.file-max ", Num(limits.file_max), " for the whole system");
 }
 
-std::string ConnectTimeoutHint(const KernelLimits& limits, const HintContext& context) {
-  double seconds = ConnectTimeoutSeconds(limits);
-  if (seconds < 0) {
-    return "";
-  }
+// Why SYNs go unanswered, the same for the kernel's ETIMEDOUT and for our own deadline: the
+// server's accept queue (or, with tcp_syncookies=0, its SYN queue) is full, or conntrack is.
+std::string UnansweredSynCauses(const KernelLimits& limits, const HintContext& context) {
   int64_t backlog = EffectiveBacklog(limits, context.requested_backlog);
   std::string queue = context.requested_backlog > 0
                           ? absl::StrCat("min(backlog ", context.requested_backlog, ", somaxconn ",
                                          Num(limits.somaxconn), ") = ", Num(backlog))
                           : absl::StrCat("somaxconn ", Num(limits.somaxconn));
+  std::string syn_queue =
+      limits.tcp_syncookies == 0
+          ? absl::StrCat(
+                "; with tcp_syncookies=0 also its SYN queue (the same backlog, 3/4 of "
+                "tcp_max_syn_backlog ",
+                Num(limits.tcp_max_syn_backlog), " for unproven peers)")
+          : "";
   std::string conntrack =
       limits.conntrack_loaded
           ? absl::StrCat(", or nf_conntrack_max ", Num(limits.nf_conntrack_max), " is full")
           : "";
-  return absl::StrCat("tcp_syn_retries ", Num(limits.tcp_syn_retries), ": connect gives up after ",
-                      FormatSeconds(seconds), " of unanswered SYNs; the server's accept queue (",
-                      queue, ") may be full and dropping SYNs (TcpExt.ListenOverflows)", conntrack);
+  return absl::StrCat("the server's accept queue (", queue,
+                      ", holding one more) may be full and dropping SYNs "
+                      "(TcpExt.ListenOverflows on the server)",
+                      syn_queue, conntrack);
+}
+
+std::string SynRetriesText(const KernelLimits& limits) {
+  return absl::StrCat("tcp_syn_retries ", Num(limits.tcp_syn_retries),
+                      " + tcp_syn_linear_timeouts ", SynLinearTimeouts(limits));
+}
+
+std::string ConnectTimeoutHint(const KernelLimits& limits, const HintContext& context) {
+  SynSchedule syn = SynSentSchedule(limits);
+  if (syn.give_up_seconds < 0) {
+    return "";
+  }
+  return absl::StrCat(SynRetriesText(limits), ": connect gives up after ",
+                      FormatSeconds(syn.give_up_seconds), " of unanswered SYNs (sent at ",
+                      SynSendTimesText(syn, 8), "); ", UnansweredSynCauses(limits, context));
+}
+
+// Our own --connect-timeout (2 s by default) fires long before the kernel's ETIMEDOUT, so an
+// accept queue that drops SYNs is seen as (connect, deadline), not (connect, timed_out).
+std::string ConnectDeadlineHint(const KernelLimits& limits, const HintContext& context) {
+  SynSchedule syn = SynSentSchedule(limits);
+  if (syn.give_up_seconds < 0) {
+    return "";
+  }
+  std::string sent;
+  if (context.connect_deadline_seconds > 0) {
+    size_t before = 0;
+    for (double at : syn.sends) {
+      before += at < context.connect_deadline_seconds ? 1 : 0;
+    }
+    sent = absl::StrFormat(
+        "the %g s connect deadline fired after %d SYN%s (sent at %s) went "
+        "unanswered",
+        context.connect_deadline_seconds, before, before == 1 ? "" : "s", SynSendTimesText(syn, 8));
+  } else {
+    sent = absl::StrCat("the connect deadline (--connect-timeout) fired while SYNs (sent at ",
+                        SynSendTimesText(syn, 8), ") went unanswered");
+  }
+  return absl::StrCat(sent, "; ", UnansweredSynCauses(limits, context),
+                      "; the kernel itself would give up only after ",
+                      FormatSeconds(syn.give_up_seconds), " (", SynRetriesText(limits), ")");
 }
 
 std::string DataTimeoutHint(const KernelLimits& limits) {
@@ -149,6 +199,9 @@ std::string LimitHint(Phase phase, ErrorClass error_class, const KernelLimits& l
     case ErrorClass::kTimedOut:
       return phase == Phase::kConnect ? ConnectTimeoutHint(limits, context)
                                       : DataTimeoutHint(limits);
+    case ErrorClass::kDeadline:
+      // A read deadline is the client's own patience with the server, no kernel limit.
+      return phase == Phase::kConnect ? ConnectDeadlineHint(limits, context) : "";
     case ErrorClass::kReset:
       return phase == Phase::kRead || phase == Phase::kWrite || phase == Phase::kConnect
                  ? OverflowResetHint(limits, context)

@@ -9,7 +9,7 @@
 namespace socklab {
 
 // What the caller knows about the workload that hit the error; every field is optional and
-// only sharpens the numbers.
+// only sharpens the numbers. Plain value; thread affinity: none.
 struct HintContext {
   bool loopback_destination = false;  // tcp_tw_reuse=2 applies to loopback only
   int64_t source_addresses = 1;       // distinct client addresses in use
@@ -17,6 +17,9 @@ struct HintContext {
   // The failing bind() asked for port 0 (a client binding its source address before connect):
   // only then is a bind EADDRINUSE the port range running out rather than a taken port.
   bool bind_port_zero = false;
+  // The client's own connect deadline (socklab load --connect-timeout), seconds; 0: unknown.
+  // Sharpens the (connect, deadline) hint: how many SYNs went out before it fired.
+  double connect_deadline_seconds = 0;
 };
 
 // One line naming the kernel limit that explains `error_class` seen in `phase`, with this
@@ -28,6 +31,9 @@ struct HintContext {
 //     source addresses"
 //   EMFILE: "RLIMIT_NOFILE is 1024 (hard 1048576): at most 1021 connections per process; raise it
 //     with 'ulimit -n 1048576'"
+//   connect deadline (ours, not the kernel's: --connect-timeout fires long before the SYN retries
+//     give ETIMEDOUT, so a full accept queue shows up as this): the accept-queue hint, worded for
+//     the deadline.
 // Cheap (string formatting only); call it once per error class, not per error.
 // Thread affinity: none; `limits` is read, not kept.
 std::string LimitHint(Phase phase, ErrorClass error_class, const KernelLimits& limits,

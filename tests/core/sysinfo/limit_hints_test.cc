@@ -48,9 +48,49 @@ TEST(LimitHint, FdsConnectTimeoutAndDeadPeer) {
   EXPECT_TRUE(Contains(connect, "127 s")) << connect;
   EXPECT_TRUE(Contains(connect, "min(backlog 8192, somaxconn 4096) = 4096")) << connect;
 
+  EXPECT_TRUE(Contains(connect, "sent at 0, 1, 3, 7, 15, 31, 63 s")) << connect;
+
   std::string read = LimitHint(Phase::kRead, ErrorClass::kTimedOut, l);
   EXPECT_TRUE(Contains(read, "924.6 s")) << read;
   EXPECT_TRUE(Contains(read, "7875 s")) << read;
+}
+
+// socklab load's --connect-timeout (2 s by default) fires long before the kernel's ETIMEDOUT, so
+// a full accept queue is seen as (connect, deadline): it gets the same explanation.
+TEST(LimitHint, ConnectDeadlineGetsTheAcceptQueueHint) {
+  LimitsTree tree("hints_deadline");
+  tree.SetSysctl("net.ipv4.tcp_syn_linear_timeouts", "4");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  std::string deadline =
+      LimitHint(Phase::kConnect, ErrorClass::kDeadline, l, HintContext{.requested_backlog = 8192});
+  EXPECT_TRUE(Contains(deadline, "the connect deadline (--connect-timeout) fired")) << deadline;
+  EXPECT_TRUE(Contains(deadline, "accept queue (min(backlog 8192, somaxconn 4096) = 4096"))
+      << deadline;
+  EXPECT_TRUE(Contains(deadline, "TcpExt.ListenOverflows")) << deadline;
+  EXPECT_TRUE(Contains(deadline,
+                       "would give up only after 131 s (tcp_syn_retries 6 + "
+                       "tcp_syn_linear_timeouts 4)"))
+      << deadline;
+  // Knowing the deadline: 2 s leaves the SYNs at 0 and 1 s unanswered.
+  std::string two_seconds = LimitHint(Phase::kConnect, ErrorClass::kDeadline, l,
+                                      HintContext{.connect_deadline_seconds = 2});
+  EXPECT_TRUE(Contains(two_seconds, "the 2 s connect deadline fired after 2 SYNs")) << two_seconds;
+  // With tcp_syncookies=0 the SYN queue can drop them too.
+  l.tcp_syncookies = 0;
+  EXPECT_TRUE(
+      Contains(LimitHint(Phase::kConnect, ErrorClass::kDeadline, l), "tcp_max_syn_backlog 512"));
+  // A read deadline is the client's own patience, not a kernel limit.
+  EXPECT_EQ(LimitHint(Phase::kRead, ErrorClass::kDeadline, l), "");
+}
+
+TEST(LimitHint, PortsHintAppliesTheTimeWaitBucketsCap) {
+  LimitsTree tree("hints_tw_buckets");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.SetSysctl("net.ipv4.tcp_max_tw_buckets", "1000");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  std::string hint = LimitHint(Phase::kConnect, ErrorClass::kAddrNotAvail, l);
+  EXPECT_TRUE(Contains(hint, "no limit on new connections/s")) << hint;
+  EXPECT_TRUE(Contains(hint, "tcp_max_tw_buckets 1000")) << hint;
 }
 
 TEST(LimitHint, NoHintWhereNoLimitExplains) {
