@@ -87,14 +87,28 @@ void AddListenBacklogs(const Filter& filter, std::vector<TcpSocket>& sockets) {
   }
 }
 
+// The table of `family` below `root` ("/" or a fixture tree, with its trailing '/').
+// /proc/net is a link to /proc/self/net: the network namespace of the thread-group leader, not
+// necessarily the caller's (a thread may have unshare()d or setns()ed its own). /proc/thread-self
+// (Linux 3.17) is the calling thread, as the netlink socket is; older kernels and fixture trees
+// have only proc/net.
+absl::StatusOr<absl::string_view> ReadTcpTable(absl::string_view root, int family) {
+  absl::string_view file = family == AF_INET ? "tcp" : "tcp6";
+  absl::StatusOr<absl::string_view> text =
+      ReadProcText(absl::StrCat(root, "proc/thread-self/net/", file));
+  if (!text.ok() && ErrnoOf(text.status()) == ENOENT) {
+    text = ReadProcText(absl::StrCat(root, "proc/net/", file));
+  }
+  return text;
+}
+
 absl::Status ReadProc(const Filter& filter, const ReadOptions& options, Collector& collect,
                       TcpSnapshot* snapshot) {
   ProcFs proc(options.proc_root);
+  const std::string root = absl::StrCat(proc.root(), proc.root().ends_with('/') ? "" : "/");
   for (int family : FamiliesFor(filter)) {
     int64_t start = MonotonicNanos();
-    absl::StatusOr<absl::string_view> text =
-        ReadProcText(absl::StrCat(proc.root(), proc.root().ends_with('/') ? "" : "/",
-                                  family == AF_INET ? "proc/net/tcp" : "proc/net/tcp6"));
+    absl::StatusOr<absl::string_view> text = ReadTcpTable(root, family);
     int64_t read_done = MonotonicNanos();
     snapshot->read_nanos += read_done - start;
     if (!text.ok()) {

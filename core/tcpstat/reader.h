@@ -14,9 +14,11 @@
 
 namespace socklab::tcpstat {
 
-// Where the sockets come from. Both see the calling thread's network namespace.
+// Where the sockets come from. Both see the calling thread's network namespace (a thread that
+// unshare(CLONE_NEWNET)s sees its own, not the process's).
 enum class Source {
-  // /proc/net/tcp and /proc/net/tcp6: text the kernel generates on every read (the default,
+  // /proc/thread-self/net/tcp{,6} (/proc/net/tcp{,6} before Linux 3.17, whose /proc/net is the
+  // thread-group leader's namespace): text the kernel generates on every read (the default,
   // works everywhere /proc is mounted).
   kProc,
   // NETLINK_SOCK_DIAG / inet_diag (what `ss` uses): binary records, the state filter applied
@@ -30,7 +32,8 @@ std::optional<Source> ParseSourceName(absl::string_view text);
 struct ReadOptions {
   Source source = Source::kProc;
   // kProc only: the root the /proc files are read below ("/" on a real machine, a fixture tree
-  // in tests), as ProcFs takes it.
+  // in tests, where proc/net/tcp{,6} serve when proc/thread-self/net does not exist), as ProcFs
+  // takes it.
   std::string proc_root = "/";
   // kProc only: when a LISTEN socket matched, ask netlink for the listeners' maximum accept
   // queue (absent from /proc, see TcpSocket::accept_backlog). Failure leaves it unset.

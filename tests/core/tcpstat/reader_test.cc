@@ -3,13 +3,17 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/net/socket.h"
 #include "gtest/gtest.h"
 #include "tests/core/tcpstat/socket_fixtures.h"
@@ -336,6 +340,57 @@ TEST(ReaderSourcesTest, IdenticalTallies) {
   ASSERT_TRUE(all_proc.ok() && all_netlink.ok());
   EXPECT_GE(all_proc->size(), 11u + 8u + 4u);
   EXPECT_GE(all_netlink->size(), 11u + 8u + 4u);
+}
+
+// Both sources read the calling thread's network namespace: a thread that unshare()s its own
+// sees only its own sockets, /proc too (/proc/net would be the main thread's namespace). The
+// namespace dies with the thread.
+TEST(ReaderSourcesTest, CallingThreadsNetworkNamespace) {
+  struct Seen {
+    std::string skip;
+    std::string error;
+    uint16_t port = 0;
+    std::vector<TcpSnapshot> snapshots;  // proc, netlink
+  } seen;
+  std::thread thread([&seen] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      seen.skip = absl::StrCat("unshare(CLONE_NEWNET): errno ", errno);
+      return;
+    }
+    // Loopback is down in a new namespace (no 127.0.0.1 yet): listen on the wildcard, which
+    // nothing can reach but this namespace.
+    absl::StatusOr<UniqueFd> listener = ListenTcp({.address = *SocketAddress::ParseHost("0.0.0.0"),
+                                                   .backlog = 21,
+                                                   .blocking = Blocking::kBlocking});
+    if (!listener.ok()) {
+      seen.error = std::string(listener.status().message());
+      return;
+    }
+    seen.port = PortOf(listener->get());
+    for (Source source : {Source::kProc, Source::kNetlink}) {
+      absl::StatusOr<TcpSnapshot> snapshot = ReadTcpSnapshot({}, {.source = source});
+      if (!snapshot.ok()) {
+        seen.error = std::string(snapshot.status().message());
+        return;
+      }
+      seen.snapshots.push_back(*std::move(snapshot));
+    }
+  });
+  thread.join();
+  if (!seen.skip.empty()) {
+    GTEST_SKIP() << seen.skip;
+  }
+  ASSERT_EQ(seen.error, "");
+  ASSERT_EQ(seen.snapshots.size(), 2u);
+  for (const TcpSnapshot& snapshot : seen.snapshots) {
+    // The namespace's only socket: nothing of the test process's own namespace.
+    EXPECT_EQ(snapshot.sockets_read, 1u);
+    ASSERT_EQ(snapshot.sockets.size(), 1u);
+    EXPECT_EQ(snapshot.sockets[0].state, TcpState::kListen);
+    EXPECT_EQ(snapshot.sockets[0].local.port(), seen.port);
+    // /proc's backlog comes from netlink by inode: found only if both read the same namespace.
+    EXPECT_EQ(snapshot.sockets[0].accept_backlog, std::optional<uint32_t>(21));
+  }
 }
 
 TEST(ReaderSourcesTest, ProcRootFixtureTree) {
