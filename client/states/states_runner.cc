@@ -19,7 +19,7 @@ namespace {
 
 constexpr absl::string_view kProgram = "socklab states";
 
-volatile int g_stop = 0;
+volatile sig_atomic_t g_stop = 0;
 
 void OnStopSignal(int) { g_stop = 1; }
 

@@ -182,7 +182,7 @@ int TerminalSession::Width() const {
   return 80;
 }
 
-bool TerminalSession::WaitForQuit(int64_t deadline_nanos, const volatile int* stop) {
+bool TerminalSession::WaitForQuit(int64_t deadline_nanos, const volatile sig_atomic_t* stop) {
   while (*stop == 0) {
     int64_t left = deadline_nanos - MonotonicNanos();
     if (left <= 0) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <signal.h>
 #include <termios.h>
 
 #include <cstddef>
@@ -60,7 +61,7 @@ class TerminalSession {
 
   // Waits until `deadline_nanos` (MonotonicNanos) for a key; true when the user asked to quit
   // (q, Q, Ctrl-C, Ctrl-D) or `*stop` was set by a signal handler.
-  bool WaitForQuit(int64_t deadline_nanos, const volatile int* stop);
+  bool WaitForQuit(int64_t deadline_nanos, const volatile sig_atomic_t* stop);
 
  private:
   TerminalSession(int in_fd, int out_fd) : in_fd_(in_fd), out_fd_(out_fd) {}
