@@ -26,10 +26,13 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOption
   listen.reuse_port = opts.reuse_port;
   listen.blocking = Blocking::kNonBlocking;
 
-  // The first listener resolves port 0; the others (reuseport) bind the same port.
+  // The first listener resolves port 0; the others (reuseport) bind the same port. The first
+  // binds before it sets SO_REUSEPORT: a port in use, even by another socklab-server of this
+  // user (whose reuseport group a plain bind would silently join), is EADDRINUSE.
   std::vector<UniqueFd> listeners;
   int count = opts.reuse_port ? opts.threads : 1;
   for (int i = 0; i < count; ++i) {
+    listen.exclusive_bind = i == 0;
     SOCKLAB_ASSIGN_OR_RETURN(UniqueFd fd, ListenTcp(listen));
     if (i == 0) {
       SOCKLAB_ASSIGN_OR_RETURN(server->address_, LocalAddressOf(fd.get()));

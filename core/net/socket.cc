@@ -117,7 +117,8 @@ absl::StatusOr<UniqueFd> ListenTcp(const ListenOptions& options) {
   SOCKLAB_ASSIGN_OR_RETURN(UniqueFd fd,
                            CreateTcpSocket(options.address.family(), options.blocking));
   SOCKLAB_RETURN_IF_ERROR(SetReuseAddr(fd.get(), options.reuse_addr));
-  if (options.reuse_port) {
+  bool reuse_port_before_bind = options.reuse_port && !options.exclusive_bind;
+  if (reuse_port_before_bind) {
     SOCKLAB_RETURN_IF_ERROR(SetReusePort(fd.get(), true));
   }
   if (options.address.is_v6()) {
@@ -125,6 +126,12 @@ absl::StatusOr<UniqueFd> ListenTcp(const ListenOptions& options) {
         SetIntOption(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only, "IPV6_V6ONLY"));
   }
   SOCKLAB_RETURN_IF_ERROR(Bind(fd.get(), options.address));
+  if (options.reuse_port && !reuse_port_before_bind) {
+    // Bound without SO_REUSEPORT, so nobody else listens here. Setting it now, before listen()
+    // hashes the socket and creates its reuseport group, lets later members join; a check with
+    // a separate probe socket instead would leave a window between the probe and the bind.
+    SOCKLAB_RETURN_IF_ERROR(SetReusePort(fd.get(), true));
+  }
   SOCKLAB_RETURN_IF_ERROR(Listen(fd.get(), options.backlog, options.address));
   return fd;
 }

@@ -51,6 +51,15 @@ struct ListenOptions {
   Blocking blocking = Blocking::kNonBlocking;
   // IPv6 listeners accept only IPv6 (IPV6_V6ONLY), so "[::]:P" and "0.0.0.0:P" can coexist.
   bool v6_only = true;
+  // With reuse_port: bind before setting SO_REUSEPORT (it is set between bind and listen), so
+  // the bind fails with EADDRINUSE when any socket already listens on the port. A plain
+  // SO_REUSEPORT bind would instead silently join a group of the same user's listeners (another
+  // server already running) and share its traffic. Sockets bound afterwards with reuse_port
+  // join this listener's group as usual. SO_REUSEADDR (reuse_addr) still lets the bind pass
+  // over TIME_WAIT and other non-listening sockets of the port (inet_bind_conflict: a listening
+  // socket conflicts unless both have SO_REUSEPORT, a non-listening one not when both have
+  // SO_REUSEADDR).
+  bool exclusive_bind = false;
 };
 
 // socket + options + bind + listen.

@@ -358,15 +358,45 @@ TEST_P(EchoServerTest, SharedListenerWithoutReuseport) {
 }
 
 TEST_P(EchoServerTest, PortInUseIsAnAddrInUseError) {
+  // Default flags on both (SO_REUSEPORT listeners, same user): the second server must not join
+  // the first one's reuseport group and share its traffic.
+  for (bool first_reuse_port : {true, false}) {
+    for (bool second_reuse_port : {true, false}) {
+      ServerOptions first = BaseOptions();
+      first.reuse_port = first_reuse_port;
+      StartServer(first);
+      ServerOptions again = BaseOptions();
+      again.listen = server_->address();
+      again.reuse_port = second_reuse_port;
+      absl::StatusOr<std::unique_ptr<EchoServer>> second = EchoServer::Start(again);
+      ASSERT_FALSE(second.ok()) << "reuse_port " << first_reuse_port << "/" << second_reuse_port;
+      EXPECT_EQ(ErrnoOf(second.status()).value_or(0), EADDRINUSE);
+      EXPECT_NE(second.status().message().find("EADDRINUSE"), absl::string_view::npos)
+          << second.status();
+      EXPECT_NE(second.status().message().find(server_->address().ToString()),
+                absl::string_view::npos)
+          << second.status();
+      server_.reset();
+    }
+  }
+}
+
+TEST_P(EchoServerTest, RestartOnTheSamePortPassesOverTimeWait) {
   StartServer(BaseOptions());
+  SocketAddress address = server_->address();
+  UniqueFd fd = Connect(address);
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(SendAll(fd.get(), "tw"));
+  ASSERT_EQ(RecvExactly(fd.get(), 2), "tw");
+  server_->Shutdown();  // the server closes first: its end of the connection is in TIME_WAIT
+  ASSERT_TRUE(server_->Wait().ok());
+  EXPECT_EQ(RecvUntilEof(fd.get()), "");
+  fd.Reset();
+  server_.reset();
   ServerOptions again = BaseOptions();
-  again.listen = server_->address();
-  again.reuse_port = false;
-  absl::StatusOr<std::unique_ptr<EchoServer>> second = EchoServer::Start(again);
-  ASSERT_FALSE(second.ok());
-  EXPECT_EQ(ErrnoOf(second.status()).value_or(0), EADDRINUSE);
-  EXPECT_NE(second.status().message().find("EADDRINUSE"), absl::string_view::npos)
-      << second.status();
+  again.listen = address;
+  StartServer(again);
+  EXPECT_EQ(server_->address(), address);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EchoServerTest,

@@ -265,6 +265,23 @@ TEST(ServerMainTest, PortInUseNamesEaddrinuse) {
   EXPECT_NE(server.err().find(address.ToString()), std::string::npos) << server.err();
 }
 
+TEST(ServerMainTest, SecondServerOnTheSamePortExitsTwoWithEaddrinuse) {
+  // Both with default flags (SO_REUSEPORT listeners, same user).
+  ServerProcess first({"--listen", "127.0.0.1:0", "--threads", "2"});
+  SocketAddress address = first.Address();
+  ASSERT_NE(address.port(), 0) << first.err();
+  ServerProcess second({"--listen", address.ToString(), "--threads", "2"});
+  ASSERT_TRUE(second.Exited(20000)) << "the second server is serving: " << second.out();
+  EXPECT_EQ(second.exit_code(), 2) << second.err();
+  EXPECT_NE(second.err().find("EADDRINUSE"), std::string::npos) << second.err();
+  EXPECT_NE(second.err().find(address.ToString()), std::string::npos) << second.err();
+  // The first one is unaffected.
+  UniqueFd fd = Connect(address);
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(SendAll(fd.get(), "still"));
+  EXPECT_EQ(RecvExactly(fd.get(), 5), "still");
+}
+
 TEST(ServerMainTest, AutoFallsBackToEpollWhenSeccompRefusesIoUring) {
   if (kAuditArch == 0) {
     GTEST_SKIP() << "no seccomp arch constant for this machine";

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 
+#include <vector>
+
 #include "core/base/status.h"
 #include "gtest/gtest.h"
 
@@ -42,6 +44,64 @@ TEST(ListenTcp, SecondListenerGetsEaddrinuseWithTheAddressAndAFix) {
                                           ": Address already in use (EADDRINUSE)"),
             absl::string_view::npos)
       << clash.status().message();
+}
+
+TEST(ListenTcp, ReusePortJoinsAGroupButExclusiveBindRefusesIt) {
+  ListenOptions group = LoopbackListener(AF_INET);
+  group.reuse_port = true;
+  group.exclusive_bind = true;
+  absl::StatusOr<UniqueFd> first = ListenTcp(group);
+  ASSERT_TRUE(first.ok()) << first.status();
+  group.address = *LocalAddressOf(first->get());
+  // A member of the same process joins: SO_REUSEPORT is set on the first one by now.
+  group.exclusive_bind = false;
+  absl::StatusOr<UniqueFd> member = ListenTcp(group);
+  ASSERT_TRUE(member.ok()) << member.status();
+  // Another server (same user) starting on the port: a plain reuseport bind would join the
+  // group silently; the exclusive one fails as a port in use should.
+  group.exclusive_bind = true;
+  absl::StatusOr<UniqueFd> intruder = ListenTcp(group);
+  ASSERT_FALSE(intruder.ok());
+  EXPECT_EQ(ErrnoOf(intruder.status()), EADDRINUSE);
+  // Connections reach both members of the group.
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 64; ++i) {
+    absl::StatusOr<UniqueFd> client = ConnectTcp(group.address);
+    ASSERT_TRUE(client.ok()) << client.status();
+    clients.push_back(*std::move(client));
+  }
+  int per_member[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    int fd = (i == 0 ? first : member)->get();
+    ASSERT_TRUE(SetNonBlocking(fd, true).ok());
+    while (UniqueFd(accept4(fd, nullptr, nullptr, SOCK_CLOEXEC)).valid()) {
+      ++per_member[i];
+    }
+  }
+  EXPECT_EQ(per_member[0] + per_member[1], 64);
+  EXPECT_GT(per_member[0], 0);
+  EXPECT_GT(per_member[1], 0);
+}
+
+TEST(ListenTcp, ExclusiveBindPassesOverTimeWait) {
+  absl::StatusOr<UniqueFd> listener = ListenTcp(LoopbackListener(AF_INET));
+  ASSERT_TRUE(listener.ok());
+  SocketAddress address = *LocalAddressOf(listener->get());
+  absl::StatusOr<UniqueFd> client = ConnectTcp(address);
+  ASSERT_TRUE(client.ok());
+  UniqueFd accepted(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(accepted.valid());
+  accepted.Reset();  // the server side closes first: its end goes to TIME_WAIT
+  char byte;
+  ASSERT_EQ(recv(client->get(), &byte, 1, 0), 0);
+  client->Reset();
+  listener->Reset();
+  ListenOptions again = LoopbackListener(AF_INET);
+  again.address = address;
+  again.reuse_port = true;
+  again.exclusive_bind = true;
+  absl::StatusOr<UniqueFd> restarted = ListenTcp(again);
+  EXPECT_TRUE(restarted.ok()) << restarted.status();
 }
 
 TEST(ConnectTcp, NothingListeningIsRefused) {
