@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
 #include "core/tcpstat/proc_parser.h"
@@ -23,34 +24,44 @@ using socklab::tcpstat::TcpSocket;
 constexpr int kSockets = 50'000;
 
 // Lines in the kernel's own format (get_tcp4_sock / get_timewait4_sock / tcp6 variants): a mix
-// of ESTABLISHED, TIME_WAIT and a few listeners, addresses and ports varying.
+// of ESTABLISHED, TIME_WAIT and a few listeners, addresses and ports varying. As the kernel
+// writes them, each tcp (IPv4) line, the header too, is padded with spaces to 149 characters plus
+// '\n' (tcp4_seq_show: seq_setwidth(seq, TMPSZ - 1) ... seq_pad(seq, '\n'), TMPSZ 150); tcp6
+// lines are not padded (tcp6_seq_show). The parser skips the padding, and bytes/s counts it.
 std::string SyntheticTable(bool v6) {
-  std::string text =
-      v6 ? "  sl  local_address                         remote_address                "
-           "        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-         : "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
-           "retrnsmt   uid  timeout inode                                        "
-           "             \n";
+  std::string text;
+  auto end_line = [&](std::string line) {
+    if (!v6 && line.size() < 149) {
+      line.append(149 - line.size(), ' ');
+    }
+    absl::StrAppend(&text, line, "\n");
+  };
+  end_line(v6 ? "  sl  local_address                         remote_address                        "
+                "st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
+              : "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   "
+                "uid  timeout inode");
+  auto address = [&](uint32_t v4) {
+    return v6 ? absl::StrFormat("0000000000000000FFFF0000%08X", v4) : absl::StrFormat("%08X", v4);
+  };
   for (int i = 0; i < kSockets; ++i) {
-    uint32_t local = 0x0100007F;
-    uint32_t remote = 0x0100007F + ((i % 200) << 24);
-    int state = i % 10 == 0 ? 0x06 : (i % 1000 == 0 ? 0x0A : 0x01);
-    std::string local_text = v6 ? absl::StrFormat("0000000000000000FFFF0000%08X", local)
-                                : absl::StrFormat("%08X", local);
-    std::string remote_text = v6 ? absl::StrFormat("0000000000000000FFFF0000%08X", remote)
-                                 : absl::StrFormat("%08X", remote);
-    if (state == 0x06) {
-      absl::StrAppendFormat(&text,
-                            "%4d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5d %8d %d %d "
-                            "0000000000000000\n",
-                            i, local_text, 7007, remote_text, 30000 + i % 30000, state, 0, 0, 3,
-                            1000 + i % 5000, 0, 0, 0, 0, 3);
-    } else {
-      absl::StrAppendFormat(&text,
-                            "%4d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5u %8d %u %d "
-                            "0000000000000000 20 4 30 10 -1\n",
-                            i, local_text, 7007, remote_text, 30000 + i % 30000, state, i % 7,
-                            i % 3, 0, 0, 0, 1000, 0, 100000 + i, 1);
+    std::string local = address(0x0100007F);
+    std::string remote = address(0x0100007F + ((i % 200) << 24));
+    if (i % 1000 == 0) {  // LISTEN on the wildcard: 0.0.0.0 or (dual-stack) ::
+      std::string any = v6 ? std::string(32, '0') : address(0);
+      end_line(absl::StrFormat(
+          "%4d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5u %8d %u %d "
+          "0000000000000000 100 0 0 10 0",
+          i, any, 7007 + i / 1000, any, 0, 0x0A, 0, i % 5, 0, 0, 0, 1000, 0, 100000 + i, 1));
+    } else if (i % 10 == 0) {  // TIME_WAIT
+      end_line(absl::StrFormat(
+          "%4d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5d %8d %d %d 0000000000000000", i,
+          local, 7007, remote, 30000 + i % 30000, 0x06, 0, 0, 3, 1000 + i % 5000, 0, 0, 0, 0, 3));
+    } else {  // ESTABLISHED
+      end_line(
+          absl::StrFormat("%4d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5u %8d %u %d "
+                          "0000000000000000 20 4 30 10 -1",
+                          i, local, 7007, remote, 30000 + i % 30000, 0x01, i % 7, i % 3, 0, 0, 0,
+                          1000, 0, 100000 + i, 1));
     }
   }
   return text;
