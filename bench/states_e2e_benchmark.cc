@@ -56,8 +56,8 @@ size_t RunPipeline(const std::string& command) {
 void BM_Proc_ReadOnly(benchmark::State& state) {
   size_t bytes = 0;
   for (auto _ : state) {
-    bytes = socklab::tcpstat::ReadProcText("/proc/net/tcp")->size();
-    bytes += socklab::tcpstat::ReadProcText("/proc/net/tcp6")->size();
+    bytes = socklab::tcpstat::ReadProcText("/proc/thread-self/net/tcp")->size();
+    bytes += socklab::tcpstat::ReadProcText("/proc/thread-self/net/tcp6")->size();
   }
   state.counters["bytes"] = static_cast<double>(bytes);
 }
@@ -66,8 +66,8 @@ void BM_Proc_ReadOnly(benchmark::State& state) {
 void BM_Proc_ReadProcFs(benchmark::State& state) {
   socklab::ProcFs proc;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(proc.ReadFile("proc/net/tcp")->size() +
-                             proc.ReadFile("proc/net/tcp6")->size());
+    benchmark::DoNotOptimize(proc.ReadFile("proc/thread-self/net/tcp")->size() +
+                             proc.ReadFile("proc/thread-self/net/tcp6")->size());
   }
 }
 
@@ -82,8 +82,8 @@ void BM_Sample_ProcNoBacklog(benchmark::State& state) {
 
 // Our parse + filter + tally of the same text, already in memory.
 void BM_Proc_ParseOnly(benchmark::State& state) {
-  std::string v4(*socklab::tcpstat::ReadProcText("/proc/net/tcp"));
-  std::string v6(*socklab::tcpstat::ReadProcText("/proc/net/tcp6"));
+  std::string v4(*socklab::tcpstat::ReadProcText("/proc/thread-self/net/tcp"));
+  std::string v6(*socklab::tcpstat::ReadProcText("/proc/thread-self/net/tcp6"));
   Filter filter{.port = g_port};
   for (auto _ : state) {
     StateTally tally;
