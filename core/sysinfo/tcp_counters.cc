@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/base/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -20,14 +20,16 @@ TcpCounters ParseSnmpText(absl::string_view text) {
   while (i + 1 < lines.size()) {
     std::vector<absl::string_view> names = absl::StrSplit(lines[i], ' ', absl::SkipEmpty());
     std::vector<absl::string_view> values = absl::StrSplit(lines[i + 1], ' ', absl::SkipEmpty());
-    if (names.empty() || values.empty() || names[0] != values[0] || !absl::EndsWith(names[0], ":")) {
+    if (names.empty() || values.empty() || names[0] != values[0] ||
+        !absl::EndsWith(names[0], ":")) {
       ++i;
       continue;
     }
     absl::string_view prefix = names[0].substr(0, names[0].size() - 1);
     for (size_t k = 1; k < names.size() && k < values.size(); ++k) {
       int64_t value = 0;
-      auto [end, ec] = std::from_chars(values[k].data(), values[k].data() + values[k].size(), value);
+      auto [end, ec] =
+          std::from_chars(values[k].data(), values[k].data() + values[k].size(), value);
       if (ec == std::errc() && end == values[k].data() + values[k].size()) {
         counters[absl::StrCat(prefix, ".", names[k])] = value;
       }
@@ -47,14 +49,38 @@ absl::StatusOr<TcpCounters> ReadTcpCounters(const ProcFs& proc) {
 
 const std::vector<absl::string_view>& ExplanatoryCounterNames() {
   static const auto* names = new std::vector<absl::string_view>{
-      "Tcp.ActiveOpens",          "Tcp.PassiveOpens",         "Tcp.AttemptFails",
-      "Tcp.EstabResets",          "Tcp.OutRsts",              "Tcp.RetransSegs",
-      "TcpExt.ListenOverflows",   "TcpExt.ListenDrops",       "TcpExt.TCPTimeouts",
-      "TcpExt.TCPSynRetrans",     "TcpExt.TCPAbortOnData",    "TcpExt.TCPAbortOnClose",
-      "TcpExt.TCPAbortOnTimeout", "TcpExt.TCPAbortOnLinger",  "TcpExt.TCPAbortOnMemory",
-      "TcpExt.TCPAbortFailed",    "TcpExt.TW",                "TcpExt.TWRecycled",
-      "TcpExt.TCPTimeWaitOverflow", "TcpExt.SyncookiesSent",  "TcpExt.TCPReqQFullDrop",
-      "TcpExt.TCPBacklogDrop",    "TcpExt.PAWSEstab",         "TcpExt.TCPRcvQDrop",
+      "Tcp.ActiveOpens",
+      "Tcp.PassiveOpens",
+      "Tcp.AttemptFails",
+      "Tcp.EstabResets",
+      "Tcp.OutRsts",
+      "Tcp.RetransSegs",
+      "TcpExt.ListenOverflows",
+      "TcpExt.ListenDrops",
+      "TcpExt.TCPTimeouts",
+      "TcpExt.TCPSynRetrans",
+      "TcpExt.TCPAbortOnData",
+      "TcpExt.TCPAbortOnClose",
+      "TcpExt.TCPAbortOnTimeout",
+      "TcpExt.TCPAbortOnLinger",
+      "TcpExt.TCPAbortOnMemory",
+      "TcpExt.TCPAbortFailed",
+      "TcpExt.TW",
+      "TcpExt.TWRecycled",
+      "TcpExt.TCPTimeWaitOverflow",
+      "TcpExt.SyncookiesSent",
+      "TcpExt.TCPReqQFullDrop",
+      "TcpExt.TCPBacklogDrop",
+      "TcpExt.PAWSEstab",
+      "TcpExt.TCPRcvQDrop",
+      // Errors that fail before TCP sees the packet. A connect() with no route (ENETUNREACH)
+      // counts only Ip.OutNoRoutes; a route of type unreachable (EHOSTUNREACH) counts nothing
+      // (checked on 6.18). A datagram that does not fit the send buffer (ENOBUFS) counts
+      // Udp.SndbufErrors and Ip.OutDiscards.
+      "Ip.OutNoRoutes",
+      "Ip.OutDiscards",
+      "Udp.SndbufErrors",
+      "Udp.RcvbufErrors",
   };
   return *names;
 }

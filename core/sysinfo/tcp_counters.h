@@ -1,6 +1,5 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <map>
 #include <string>
@@ -8,13 +7,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/sysinfo/proc_fs.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace socklab {
 
-// The kernel's protocol counters from /proc/net/snmp and /proc/net/netstat, keyed
-// "Tcp.ActiveOpens", "TcpExt.ListenOverflows". They are per network namespace.
+// The kernel's protocol counters from /proc/net/snmp and /proc/net/netstat (every section: Ip,
+// Icmp, Tcp, Udp, TcpExt, IpExt...), keyed "Tcp.ActiveOpens", "TcpExt.ListenOverflows",
+// "Ip.OutNoRoutes". They are per network namespace.
 using TcpCounters = std::map<std::string, int64_t, std::less<>>;
 
 // Parses the "Name: key key ...\nName: value value ..." pairs of either file (pure).
@@ -23,7 +24,8 @@ TcpCounters ParseSnmpText(absl::string_view text);
 // Reads both files below `proc` and merges them.
 absl::StatusOr<TcpCounters> ReadTcpCounters(const ProcFs& proc = ProcFs());
 
-// The counters that explain socket errors, in report order.
+// The counters that explain socket errors, in report order: TCP's, then the IP and UDP ones that
+// move when a call fails before TCP is involved (no route, a full datagram send buffer).
 const std::vector<absl::string_view>& ExplanatoryCounterNames();
 
 struct CounterDelta {
