@@ -107,8 +107,15 @@ int64_t Histogram::ValueAtPercentile(double percentile) const {
     return 0;
   }
   percentile = std::clamp(percentile, 0.0, 100.0);
-  uint64_t wanted =
-      static_cast<uint64_t>(std::ceil(percentile / 100.0 * static_cast<double>(count_)));
+  // The rank ceil(percentile / 100 * count) in integers: in floating point 99.9 / 100 * 1000 is
+  // 999.0000000000001, whose ceiling (1000) would make p99.9 of 1000 values the maximum. The
+  // percentile is taken in millionths of a percent (exact for every percentile written with up
+  // to six decimals), and count is split so the products stay within 64 bits.
+  constexpr uint64_t kScale = 100'000'000;  // 100% in millionths of a percent
+  const uint64_t scaled = static_cast<uint64_t>(std::llround(percentile * 1e6));
+  const uint64_t whole = count_ / kScale;
+  const uint64_t rest = count_ % kScale;  // rest * scaled < 1e16
+  uint64_t wanted = whole * scaled + (rest * scaled + kScale - 1) / kScale;
   wanted = std::clamp<uint64_t>(wanted, 1, count_);
   uint64_t seen = 0;
   for (int i = 0; i < kBucketCount; ++i) {

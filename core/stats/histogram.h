@@ -36,8 +36,9 @@ class Histogram {
   double stdev() const;
 
   // The smallest bucket value v such that at least ceil(percentile/100 * count) recorded values
-  // are <= v (percentile in [0, 100]); 0 for an empty histogram. The result is the highest value
-  // of its bucket, capped at max().
+  // are <= v (percentile in [0, 100], resolved to a millionth of a percent; the rank is computed
+  // in integers); 0 for an empty histogram. The result is the highest value of its bucket,
+  // capped at max().
   int64_t ValueAtPercentile(double percentile) const;
 
   // HdrHistogram's percentile-distribution text (the .hgrm format its plotter reads): the

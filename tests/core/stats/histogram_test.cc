@@ -10,8 +10,19 @@
 namespace socklab {
 namespace {
 
-int64_t ExactPercentile(const std::vector<int64_t>& sorted, double percentile) {
-  uint64_t rank = static_cast<uint64_t>(std::ceil(percentile / 100.0 * sorted.size()));
+// A percentile as the histogram is asked for it, and the same in hundredths of a percent, so the
+// reference rank below is computed without floating point (independently of the histogram's).
+struct Percentile {
+  double value;
+  uint64_t hundredths;
+};
+constexpr Percentile kPercentiles[] = {{0.0, 0},     {1.0, 100},    {10.0, 1000},  {25.0, 2500},
+                                       {50.0, 5000}, {75.0, 7500},  {90.0, 9000},  {99.0, 9900},
+                                       {99.9, 9990}, {99.99, 9999}, {100.0, 10000}};
+
+// The value of rank ceil(hundredths / 10000 * n) in sorted data (at least rank 1).
+int64_t ExactPercentile(const std::vector<int64_t>& sorted, uint64_t hundredths) {
+  uint64_t rank = (hundredths * sorted.size() + 9999) / 10000;
   rank = std::clamp<uint64_t>(rank, 1, sorted.size());
   return sorted[rank - 1];
 }
@@ -48,15 +59,39 @@ TEST(HistogramTest, PercentilesAgreeWithSortedDataWithinOnePercent) {
     h.Record(v);
   }
   std::sort(values.begin(), values.end());
-  for (double p : {0.0, 1.0, 10.0, 25.0, 50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
-    const int64_t exact = ExactPercentile(values, p);
-    const int64_t got = h.ValueAtPercentile(p);
+  for (const Percentile& p : kPercentiles) {
+    const int64_t exact = ExactPercentile(values, p.hundredths);
+    const int64_t got = h.ValueAtPercentile(p.value);
     EXPECT_LE(std::abs(static_cast<double>(got - exact)) / exact, 0.01)
-        << "p" << p << " exact " << exact << " got " << got;
+        << "p" << p.value << " exact " << exact << " got " << got;
   }
   EXPECT_EQ(h.count(), values.size());
   EXPECT_EQ(h.max(), values.back());
   EXPECT_EQ(h.min(), values.front());
+}
+
+// The rank must be exact, not a floating-point ceiling: 99.9 / 100 * 1000 is 999.0000000000001
+// in doubles, which would make p99.9 of 1000 values the maximum.
+TEST(HistogramTest, PercentileRanksAreExact) {
+  for (uint64_t n : {100u, 1000u, 10'000u, 200'000u, 7u}) {
+    // n - 1 small values and one outlier: every percentile whose rank is below n is small.
+    Histogram h;
+    std::vector<int64_t> values(n - 1, 100);
+    values.push_back(5'000'000);
+    for (int64_t v : values) {
+      h.Record(v);
+    }
+    for (const Percentile& p : kPercentiles) {
+      EXPECT_EQ(h.ValueAtPercentile(p.value), ExactPercentile(values, p.hundredths))
+          << "p" << p.value << " of " << n;
+    }
+  }
+  // Ranks past 2^64 / 10^8 take the split path.
+  Histogram big;
+  big.RecordN(100, 999'999'999'999);
+  big.RecordN(5'000'000, 1);
+  EXPECT_EQ(big.ValueAtPercentile(99.9999), 100);
+  EXPECT_EQ(big.ValueAtPercentile(100), 5'000'000);
 }
 
 TEST(HistogramTest, MeanAndStdevMatchExact) {
