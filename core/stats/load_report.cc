@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/base/errno_name.h"
 #include "core/base/units.h"
 #include "nlohmann/json.hpp"
 
@@ -122,9 +123,10 @@ std::string LoadSummaryToText(const LoadResult& r) {
     absl::StrAppend(&out, "errors      ", r.errors.Total(), "\n");
     r.errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
                          int64_t first_seen_ns) {
-      const std::string label = first_errno != 0
-                                    ? std::string(ClassLabel(Classify(phase, first_errno)))
-                                    : std::string(ClassLabel(error_class));
+      // The errno first seen in the cell (ENFILE, not the class's EMFILE), as ToText and the
+      // JSON name it.
+      const std::string label =
+          first_errno != 0 ? ErrnoName(first_errno) : std::string(ClassLabel(error_class));
       absl::StrAppendFormat(&out, "  %-8s %-14s %10d  first at %.3fs\n", PhaseName(phase), label,
                             count, (first_seen_ns - r.start_ns) / 1e9);
     });

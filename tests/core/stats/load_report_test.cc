@@ -2,6 +2,9 @@
 
 #include <errno.h>
 
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -70,6 +73,28 @@ TEST(LoadReportTest, JsonHasEveryDocumentedField) {
   EXPECT_DOUBLE_EQ(j["errors"]["by_class"][0]["first_seen_s"].get<double>(), 0.5);
   EXPECT_EQ(j["kernel"]["Tcp.OutRsts"], 3);
   EXPECT_EQ(j["series"][0]["states"]["ESTABLISHED"], 4);
+}
+
+// The text names the errno first seen in each cell, as the JSON does: ENFILE is in the no_fds
+// class (whose canonical errno is EMFILE) and EPROTO in 'other', but each is shown by its name.
+TEST(LoadReportTest, TextNamesTheErrnoSeenNotTheClass) {
+  LoadResult r = SampleResult();
+  r.errors.RecordErrno(Phase::kSocket, ENFILE, 1'100'000'000);
+  r.errors.RecordErrno(Phase::kRead, EPROTO, 1'200'000'000);
+  r.errors.RecordErrno(Phase::kConnect, ENETUNREACH, 1'300'000'000);
+  const std::string summary = LoadSummaryToText(r);
+  EXPECT_NE(summary.find("socket   ENFILE "), std::string::npos) << summary;
+  EXPECT_NE(summary.find("read     EPROTO "), std::string::npos) << summary;
+  EXPECT_NE(summary.find("connect  ENETUNREACH "), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("EMFILE"), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("EHOSTUNREACH"), std::string::npos) << summary;
+  EXPECT_EQ(summary.find(" other "), std::string::npos) << summary;
+  const nlohmann::json j = LoadResultToJson(r);
+  std::vector<std::string> names;
+  for (const nlohmann::json& cell : j["errors"]["by_class"]) {
+    names.push_back(cell["errno"]);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"ENFILE", "ENETUNREACH", "ECONNRESET", "EPROTO"}));
 }
 
 TEST(LoadReportTest, FormatLatencyPicksAUnit) {
