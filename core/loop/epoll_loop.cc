@@ -1,8 +1,10 @@
 #include "core/loop/epoll_loop.h"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,7 +33,8 @@ constexpr uint32_t kInterest = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
 // accept(2): "Linux accept() passes already-pending network errors on the new socket as an
 // error code from accept()... the application should treat them like EAGAIN by retrying." And an
-// aborted handshake is not the listener's problem.
+// aborted handshake is not the listener's problem. Each is delivered with more = true (counted by
+// the caller, the accept stays armed), except EINTR, which is no error of the connection.
 bool AcceptErrorIsTransient(int err) {
   switch (err) {
     case EINTR:
@@ -83,7 +86,7 @@ EpollLoop::EpollLoop(CompletionHandler* handler, const LoopOptions& options, Uni
       wake_fd_(std::move(wake_fd)),
       buffer_(new std::byte[options.receive_buffer_size]) {}
 
-EpollLoop::~EpollLoop() = default;
+EpollLoop::~EpollLoop() { StopCloser(); }
 
 EpollLoop::FdState& EpollLoop::State(int fd) {
   SOCKLAB_CHECK(fd >= 0, "operation submitted on a negative fd");
@@ -158,6 +161,7 @@ void EpollLoop::Accept(int listen_fd, Token token) {
     fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
   }
   st.accept_armed = true;
+  st.listener = true;
   st.accept_token = token;
   QueueIfRunnable(listen_fd, st);
 }
@@ -216,12 +220,25 @@ void EpollLoop::Close(int fd, Token token) {
   if (fd >= 0 && static_cast<size_t>(fd) < fds_.size() && fds_[fd]) {
     FdState& st = *fds_[fd];
     FailAll(fd, st, -ECANCELED);
+    if (st.listener && st.registered) {
+      // close() drops an epoll registration only with the file's last reference, and listeners
+      // are shared (a dup per loop, or a fork): left registered, this one would keep reporting
+      // the old fd number for the socket's new connections.
+      epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    }
     // Reset in place (the state object is stable); `queued` is kept because the fd may still be
     // listed on run_, where processing it finds nothing to do.
     st.registered = false;
     st.readable = true;
     st.writable = true;
     st.short_read_drains = false;
+    st.listener = false;
+  }
+  if (options_.close_may_block) {
+    // SO_LINGER: close() may wait up to the linger time. The state is reset already; the number
+    // stays taken until the closer's close(), so no new socket can meet a stale state.
+    CloseInBackground(fd, token);
+    return;
   }
   // close() also drops the fd from the epoll set (the loop owns the last reference). Its errors
   // other than EBADF do not keep the fd open on Linux, so EINTR is success.
@@ -230,6 +247,15 @@ void EpollLoop::Close(int fd, Token token) {
     res = -errno;
   }
   Defer(Op::kClose, token, fd, res, false);
+}
+
+size_t EpollLoop::UnreadBytes(int fd) {
+  // The receive path delivers what it reads at once, so the socket's queue is all there is.
+  int queued = 0;
+  if (ioctl(fd, SIOCINQ, &queued) != 0 || queued < 0) {
+    return 0;
+  }
+  return static_cast<size_t>(queued);
 }
 
 void EpollLoop::Wake() {
@@ -296,6 +322,9 @@ void EpollLoop::DoAccepts(int fd, FdState& st) {
       return;
     }
     if (AcceptErrorIsTransient(err)) {
+      if (err != EINTR) {
+        Deliver(Op::kAccept, st.accept_token, fd, -err, true);
+      }
       continue;
     }
     // EMFILE/ENFILE/ENOBUFS/...: disarm, so a full fd table does not turn into a busy loop on a
@@ -370,6 +399,11 @@ void EpollLoop::RunPasses() {
     for (int fd : run_batch_) {
       ProcessFd(fd);
     }
+  }
+  // Only with nothing deferred: Close() defers an fd's cancellations before it hands the fd to
+  // the closer, and they must reach the user before its kClose.
+  if (!HasDeferred()) {
+    DeliverBackgroundCloses();
   }
 }
 

@@ -40,6 +40,7 @@ class EpollLoop final : public LoopBase {
   void CancelReceive(int fd) override;
   void Send(int fd, const void* data, size_t size, Token token) override;
   void Close(int fd, Token token) override;
+  size_t UnreadBytes(int fd) override;
   absl::StatusOr<int> RunOnce(int64_t max_wait_ns) override;
   void Wake() override;
 
@@ -59,6 +60,7 @@ class EpollLoop final : public LoopBase {
     bool short_read_drains = false;
     bool queued = false;  // on run_
     bool accept_armed = false;
+    bool listener = false;  // Accept() was used on it since its last Close()
     bool receive_armed = false;
     bool connecting = false;
     Token accept_token = 0;

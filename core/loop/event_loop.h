@@ -67,6 +67,12 @@ struct LoopOptions {
   // io_uring: ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (6.1+; falls back
   // by itself where the kernel refuses them). Off only to measure what they buy.
   bool io_uring_defer_taskrun = true;
+  // The sockets closed through this loop may have SO_LINGER {1, N > 0}, whose close() waits up
+  // to N s for unacknowledged data even on a nonblocking socket (Linux inet_release). Each close
+  // then runs on a small pool of closer threads (see BlockingCloser) so that no submission or
+  // dispatch step ever waits; the kClose completion comes when that close returned. Off: closes
+  // run on the loop thread (epoll) or in the ring (io_uring), which costs no thread hop.
+  bool close_may_block = false;
 };
 
 // Which backend a choice resolves to, and why when auto fell back.
@@ -97,8 +103,11 @@ class EventLoop {
 
   // Multishot accept on a listening socket (not owned). Each connection completes with res = new
   // fd (SOCK_NONBLOCK | SOCK_CLOEXEC, owned by the handler from then on) and more = true.
-  // Errors such as -EMFILE complete with more = false: the accept is then disarmed and the
-  // caller decides when to re-arm (back off rather than spin on a full fd table).
+  // Errors that concern only the connection being handed over (-ECONNABORTED, -EPROTO,
+  // -ENETDOWN, ... which accept(2) says to treat like EAGAIN) complete with more = true too: the
+  // accept stays armed, and the caller gets to count them. Errors such as -EMFILE complete with
+  // more = false: the accept is then disarmed and the caller decides when to re-arm (back off
+  // rather than spin on a full fd table).
   // The epoll backend makes a blocking listener nonblocking. An io_uring accept holds its own
   // reference to the listener: CancelAccept() or Close() it through the loop, not ::close().
   virtual void Accept(int listen_fd, Token token) = 0;
@@ -119,6 +128,13 @@ class EventLoop {
   // keeps the few bytes its in-flight receive took meanwhile and delivers them first).
   virtual void CancelReceive(int fd) = 0;
 
+  // Bytes the peer sent on `fd` that have not reached the handler yet: the socket's receive
+  // queue (SIOCINQ) plus, on io_uring, what the kernel already completed or the loop holds but
+  // has not delivered. Closing a socket while this is not 0 makes Linux send RST instead of FIN
+  // (tcp_close: data was unread), so a graceful close waits for 0 (or EOF). 0 for an fd that is
+  // not a connected TCP socket.
+  virtual size_t UnreadBytes(int fd) = 0;
+
   // Sends up to `size` bytes from `data`, which the caller keeps alive and unchanged until the
   // completion. Completes once with the bytes sent (possibly fewer than `size`: resubmit the
   // rest) or -errno. Sends on one fd complete in submission order; submit one at a time per fd
@@ -130,6 +146,9 @@ class EventLoop {
   // An fd with a pending operation must be closed this way, never with ::close(). On io_uring a
   // send or connect already in the kernel may complete with its real result instead of
   // -ECANCELED; either way each pending operation completes exactly once, before kClose.
+  // Never blocks, also with SO_LINGER when LoopOptions::close_may_block says so. A listener
+  // closed this way gets every connection the kernel accepted for it and the user was not
+  // handed yet closed at once.
   virtual void Close(int fd, Token token) = 0;
 
   // Fires once at `deadline_ns` on the MonotonicNanos() clock: op kTimer, res 0. Timers are

@@ -1,10 +1,13 @@
 #include "core/loop/uring_loop.h"
 
+#include <linux/sockios.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -23,8 +26,9 @@ constexpr unsigned kMaxCqeBatch = 256;
 // under a flood of CQEs.
 constexpr int kMaxReapRounds = 4;
 
-// Errors a multishot accept ends with that concern only the one connection (see accept(2)):
-// the loop re-arms and the user never sees them.
+// Errors a multishot accept ends with that concern only the one connection (see accept(2)): the
+// loop re-arms, and the user sees them with more = true (except EINTR and EAGAIN, which are no
+// error of a connection).
 bool AcceptErrorIsTransient(int err) {
   switch (err) {
     case EINTR:
@@ -43,6 +47,8 @@ bool AcceptErrorIsTransient(int err) {
       return false;
   }
 }
+
+bool AcceptErrorIsReported(int err) { return err != EINTR && err != EAGAIN; }
 
 unsigned RoundUpPow2(unsigned v) {
   unsigned p = 1;
@@ -147,6 +153,7 @@ absl::Status UringLoop::Init() {
 }
 
 UringLoop::~UringLoop() {
+  StopCloser();
   if (ring_ready_) {
     // Cancels and waits for every in-flight op before the buffers they point into are freed
     // (members are destroyed after this body).
@@ -157,7 +164,9 @@ UringLoop::~UringLoop() {
       continue;
     }
     for (int fd : st->accepted) {
-      ::close(fd);
+      if (fd >= 0) {
+        ::close(fd);
+      }
     }
   }
   for (size_t fd = 0; fd < fds_.size(); ++fd) {
@@ -196,6 +205,7 @@ int32_t UringLoop::NewRecord(Kind kind, int fd, Token token) {
 
 void UringLoop::FreeRecord(int32_t index) {
   records_[index].kind = Kind::kFree;
+  records_[index].address.reset();
   free_records_.push_back(index);
 }
 
@@ -305,10 +315,12 @@ void UringLoop::CancelAccept(int listen_fd) {
 void UringLoop::Connect(int fd, const SocketAddress& address, Token token) {
   FdState& st = State(fd);
   int32_t index = NewRecord(Kind::kConnect, fd, token);
-  records_[index].address = address;
+  // Kept until the completion: the kernel reads the address when the SQE is submitted, which is
+  // after this call returns.
+  records_[index].address = std::make_unique<SocketAddress>(address);
+  const SocketAddress& kept = *records_[index].address;
   io_uring_sqe* sqe = GetSqe();
-  io_uring_prep_connect(sqe, fd, records_[index].address.sockaddr_ptr(),
-                        records_[index].address.length());
+  io_uring_prep_connect(sqe, fd, kept.sockaddr_ptr(), kept.length());
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
   ++st.inflight;
 }
@@ -369,8 +381,12 @@ void UringLoop::Close(int fd, Token token) {
   st.sends.clear();
   st.stash.clear();
   st.stash_terminal = false;
+  // A listener's connections accepted meanwhile go at once (their clients see EOF, as they
+  // would see RST from the closed listener's backlog), not at loop destruction.
   for (int accepted : st.accepted) {
-    ::close(accepted);
+    if (accepted >= 0) {
+      ::close(accepted);
+    }
   }
   st.accepted.clear();
   if (st.inflight > 0) {
@@ -387,11 +403,56 @@ void UringLoop::MaybeFinishClose(int fd, FdState& st) {
   if (!st.closing || st.inflight > 0 || st.close_submitted) {
     return;
   }
+  if (options_.close_may_block) {
+    // SO_LINGER: IORING_OP_CLOSE would run the lingering tcp_close as task work on this thread.
+    // With nothing in flight the ring holds no reference to the file, so the closer's close()
+    // drops the last one and waits there. The -ECANCELED completions still owed for earlier
+    // cancels go first (deferred: background closes are delivered only once the deferred queue
+    // is empty); the state is fresh before the number can be reused, which is only once the
+    // closer has closed it.
+    Token token = st.close_token;
+    for (Token cancelled : st.accept.cancels) {
+      Defer(Op::kAccept, cancelled, fd, -ECANCELED, false);
+    }
+    for (Token cancelled : st.receive.cancels) {
+      Defer(Op::kReceive, cancelled, fd, -ECANCELED, false);
+    }
+    st = FdState();
+    CloseInBackground(fd, token);
+    return;
+  }
   st.close_submitted = true;
   int32_t index = NewRecord(Kind::kClose, fd, st.close_token);
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_close(sqe, fd);
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
+}
+
+size_t UringLoop::UnreadBytes(int fd) {
+  // The socket first: task work that moves its bytes into CQEs runs only at a syscall's end (the
+  // ioctl's own included), so bytes are counted either in the queue or in the CQ scan below.
+  size_t unread = 0;
+  int queued = 0;
+  if (ioctl(fd, SIOCINQ, &queued) == 0 && queued > 0) {
+    unread = static_cast<size_t>(queued);
+  }
+  if (fd >= 0 && static_cast<size_t>(fd) < fds_.size() && fds_[fd]) {
+    unread += fds_[fd]->stash.size();
+  }
+  // Receive completions posted since the last reap (without DEFER_TASKRUN, task work runs at
+  // the end of any syscall this thread makes).
+  unsigned head;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    if (cqe->user_data == 0 || cqe->res <= 0) {
+      continue;
+    }
+    const OpRecord& r = records_[cqe->user_data - 1];
+    if (r.kind == Kind::kReceive && r.fd == fd) {
+      unread += static_cast<size_t>(cqe->res);
+    }
+  }
+  return unread;
 }
 
 void UringLoop::Wake() {
@@ -430,10 +491,22 @@ void UringLoop::ProcessFlushes() {
       Deliver(Op::kAccept, st.accept.token, fd, new_fd, true);
     }
     if (!st.closing && st.receive.armed && !st.stash.empty()) {
+      // In chunks of at most one receive buffer, as promised. Moved out first: a handler that
+      // closes the fd clears the stash while it still reads its chunk.
       std::string data = std::move(st.stash);
       st.stash.clear();
-      Deliver(Op::kReceive, st.receive.token, fd, static_cast<int>(data.size()), true,
-              reinterpret_cast<const std::byte*>(data.data()));
+      size_t off = 0;
+      while (off < data.size() && !st.closing && st.receive.armed) {
+        size_t n = std::min<size_t>(data.size() - off, buffer_size_);
+        Deliver(Op::kReceive, st.receive.token, fd, static_cast<int>(n), true,
+                reinterpret_cast<const std::byte*>(data.data() + off));
+        off += n;
+      }
+      if (off < data.size() && !st.closing) {
+        // The handler cancelled the receive again: the rest waits for the next Receive(). No
+        // CQE ran meanwhile, so the stash is still empty.
+        st.stash = data.substr(off);
+      }
     }
     if (!st.closing && st.receive.armed && st.stash_terminal) {
       st.stash_terminal = false;
@@ -449,6 +522,11 @@ void UringLoop::DispatchSynthetic() {
     DeliverDeferred();
     ProcessFlushes();
   }
+  // Only with nothing deferred: an fd's cancellations are deferred before its close is handed
+  // to the closer, and must reach the user before its kClose.
+  if (!HasDeferred()) {
+    DeliverBackgroundCloses();
+  }
 }
 
 void UringLoop::OnAccept(int32_t index, int res, bool final) {
@@ -461,9 +539,13 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
     st.accept.op = -1;
     --st.inflight;
   }
-  if (res >= 0) {
+  if (res >= 0 || (AcceptErrorIsTransient(-res) && AcceptErrorIsReported(-res))) {
+    // A connection, or an error of one connection (ECONNABORTED ...): the user counts it and the
+    // accept stays armed (re-armed below if the kernel ended it).
     if (st.closing) {
-      ::close(res);
+      if (res >= 0) {
+        ::close(res);
+      }
     } else if (st.accept.armed && st.accepted.empty() && !st.flush_queued) {
       Deliver(Op::kAccept, st.accept.token, fd, res, true);
     } else {

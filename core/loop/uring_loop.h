@@ -48,6 +48,7 @@ class UringLoop final : public LoopBase {
   void CancelReceive(int fd) override;
   void Send(int fd, const void* data, size_t size, Token token) override;
   void Close(int fd, Token token) override;
+  size_t UnreadBytes(int fd) override;
   absl::StatusOr<int> RunOnce(int64_t max_wait_ns) override;
   void Wake() override;
 
@@ -66,11 +67,13 @@ class UringLoop final : public LoopBase {
 
  private:
   enum class Kind : uint8_t { kAccept, kConnect, kReceive, kSend, kClose, kWake, kFree };
+  // 24 bytes: one per operation in flight, so every idle connection's multishot receive holds
+  // one. The address only a connect needs lives out of line.
   struct OpRecord {
     Kind kind = Kind::kFree;
     int fd = -1;
     Token token = 0;
-    SocketAddress address;  // kConnect: the kernel reads it at submission
+    std::unique_ptr<SocketAddress> address;  // kConnect: the kernel reads it at submission
   };
   // A user-visible multishot operation (accept or receive) and the kernel op behind it.
   struct Multishot {
@@ -100,6 +103,8 @@ class UringLoop final : public LoopBase {
     std::string stash;
     bool stash_terminal = false;
     int stash_res = 0;
+    // Accept results taken by the kernel while the user had no accept armed, in order: new fds,
+    // or -errno of the transient errors (delivered with more = true as well).
     std::vector<int> accepted;
   };
   // The provided-buffer ring (5.19): ring memory registered with the kernel plus the buffers.
@@ -147,8 +152,7 @@ class UringLoop final : public LoopBase {
   UniqueFd wake_fd_;
   uint64_t wake_value_ = 0;
 
-  // deque: records stay put while new ones are added (a connect's address is read by the kernel
-  // only when the SQE is submitted).
+  // deque: records stay put while new ones are added.
   std::deque<OpRecord> records_;
   std::vector<int32_t> free_records_;
   std::vector<std::unique_ptr<FdState>> fds_;
