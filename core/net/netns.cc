@@ -13,13 +13,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "core/base/clock.h"
 #include "core/base/status.h"
 #include "core/base/unique_fd.h"
@@ -96,18 +99,38 @@ absl::Status InterfaceIoctl(unsigned long request, ifreq* ifr, absl::string_view
   return absl::OkStatus();
 }
 
+// PATH first, as a shell would; then the sbin directories, because Debian keeps nft, ip and tc in
+// /usr/sbin, which a non-login shell's PATH (and ctest's environment) may lack.
 std::string FindProgram(const std::string& name) {
   if (name.find('/') != std::string::npos) {
     return name;
   }
-  // Debian keeps nft and ip in /usr/sbin, which a non-login shell's PATH may lack.
-  for (const char* dir : {"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"}) {
+  std::vector<std::string> dirs;
+  if (const char* path = getenv("PATH"); path != nullptr) {
+    for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
+      dirs.emplace_back(dir);
+    }
+  }
+  for (const char* dir : {"/usr/sbin", "/sbin"}) {
+    dirs.emplace_back(dir);
+  }
+  for (const std::string& dir : dirs) {
     std::string path = absl::StrCat(dir, "/", name);
     if (access(path.c_str(), X_OK) == 0) {
       return path;
     }
   }
   return name;
+}
+
+// dup2 that also works when `from` already is `to`: dup2 is then a no-op and would leave
+// FD_CLOEXEC set, so the program would start without that descriptor.
+void MoveFdTo(int from, int to) {
+  if (from == to) {
+    fcntl(to, F_SETFD, 0);
+  } else {
+    dup2(from, to);
+  }
 }
 
 }  // namespace
@@ -315,12 +338,14 @@ absl::StatusOr<std::string> RunTool(const std::vector<std::string>& args, absl::
   }
   if (pid == 0) {
     DieWithParent(parent);
-    int devnull = open("/dev/null", O_RDONLY);
+    // Every descriptor here is O_CLOEXEC; only 0, 1 and 2 (cleared by MoveFdTo) reach the
+    // program.
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) {
-      dup2(devnull, 0);
+      MoveFdTo(devnull, 0);
     }
-    dup2(write_end.get(), 1);
-    dup2(write_end.get(), 2);
+    MoveFdTo(write_end.get(), 1);
+    MoveFdTo(write_end.get(), 2);
     execv(program.c_str(), argv.data());
     _exit(127);
   }
