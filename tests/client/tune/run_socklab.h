@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ inline std::string Slurp(const std::filesystem::path& path) {
 }
 
 // Runs `program args...` with stdout and stderr captured in files; kills it after `timeout_s`
-// seconds (bounded: polls every 10 ms). `prefix` runs first (e.g. {"ip", "netns", "exec", "x"}).
+// seconds (bounded: polls every 10 ms), or when the calling process dies (PR_SET_PDEATHSIG).
 inline RunResult RunProgram(const std::vector<std::string>& argv, int timeout_s = 60) {
   static int counter = 0;
   std::filesystem::path dir =
@@ -48,8 +49,13 @@ inline RunResult RunProgram(const std::vector<std::string>& argv, int timeout_s 
   std::filesystem::path out_path = dir / "out";
   std::filesystem::path err_path = dir / "err";
   RunResult result;
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    // Dies with the caller: a scenario child killed by its alarm takes its programs along.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+      _exit(126);
+    }
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (out < 0 || err < 0) {
