@@ -72,6 +72,22 @@ std::string DescribeTimer(const TcpSocket& socket) {
   return out;
 }
 
+std::string DescribeAcceptQueues(const StateTally& tally) {
+  uint32_t listeners = tally.Count(TcpState::kListen);
+  if (listeners == 0) {
+    return "";
+  }
+  std::string out =
+      absl::StrCat(listeners == 1 ? "accept queue " : "accept queues ", tally.listen_queue);
+  if (tally.listen_backlog != 0) {
+    absl::StrAppend(&out, " of ", tally.listen_backlog, " max");
+  }
+  if (listeners > 1) {
+    absl::StrAppend(&out, ", summed over ", listeners, " listeners");
+  }
+  return out;
+}
+
 std::string RenderTallyTable(const StatesSample& sample, const StatesOptions& options) {
   const StateTally& tally = sample.tally;
   std::string out =
@@ -89,10 +105,7 @@ std::string RenderTallyTable(const StatesSample& sample, const StatesOptions& op
     }
     absl::StrAppend(&out, absl::StrFormat("%-12s %8u", TcpStateName(state), count));
     if (state == TcpState::kListen) {
-      absl::StrAppend(&out, "   accept queue ", tally.listen_queue);
-      if (tally.listen_backlog != 0) {
-        absl::StrAppend(&out, " of ", tally.listen_backlog, " max");
-      }
+      absl::StrAppend(&out, "   ", DescribeAcceptQueues(tally));
     }
     absl::StrAppend(&out, "\n");
   }
@@ -107,7 +120,7 @@ std::string RenderSeriesHeader(StatesFormat format) {
     for (TcpState state : tcpstat::kReportedTcpStates) {
       absl::StrAppend(&out, ",", TcpStateName(state));
     }
-    absl::StrAppend(&out, ",listen_queue,listen_backlog\n");
+    absl::StrAppend(&out, ",listeners,listen_queue,listen_backlog\n");
     return out;
   }
   out = absl::StrFormat("%-12s %7s", "TIME", "TOTAL");
@@ -127,7 +140,8 @@ std::string RenderSeriesRow(const StatesSample& sample, StatesFormat format) {
     for (TcpState state : tcpstat::kReportedTcpStates) {
       absl::StrAppend(&out, ",", tally.Count(state));
     }
-    absl::StrAppend(&out, ",", tally.listen_queue, ",", tally.listen_backlog, "\n");
+    absl::StrAppend(&out, ",", tally.Count(TcpState::kListen), ",", tally.listen_queue, ",",
+                    tally.listen_backlog, "\n");
     return out;
   }
   out = absl::StrFormat(
@@ -223,6 +237,7 @@ nlohmann::json SampleToJson(const StatesSample& sample, const StatesOptions& opt
       {"filter", options.filter.ToString()},
       {"states", tcpstat::TallyToJson(sample.tally)},
       {"total", sample.tally.total},
+      {"listeners", sample.tally.Count(TcpState::kListen)},
       {"listen_queue", sample.tally.listen_queue},
       {"listen_backlog", sample.tally.listen_backlog},
       {"sample_ms", static_cast<double>(sample.snapshot.total_nanos()) / 1e6},

@@ -27,18 +27,27 @@ std::string FormatTimerMs(int64_t ms);
 // The timer column of --list: "timewait 42.5s", "on 200ms retrans 2", "" for none.
 std::string DescribeTimer(const tcpstat::TcpSocket& socket);
 
+// The LISTEN sockets' accept queues: "accept queue 2 of 511 max" for one listener; with several
+// (an SO_REUSEPORT group, or IPv4 and IPv6 listeners of one port: each has its own queue and
+// maximum) the sums and how many: "accept queues 1 of 8192 max, summed over 2 listeners". The
+// maximum is left out when the source had none. "" without listeners.
+std::string DescribeAcceptQueues(const tcpstat::StateTally& tally);
+
 // One-shot table: a line naming the filter and source, then STATE / COUNT rows for the states
-// present, the listeners' accept queues and the total.
+// present, the listeners' accept queues (DescribeAcceptQueues) and the total.
 std::string RenderTallyTable(const StatesSample& sample, const StatesOptions& options);
 
 // Series (-i/--count) in table or CSV form: a header, then one row per sample with every state.
+// CSV ends with listeners,listen_queue,listen_backlog: the LISTEN sockets counted and the sums
+// of their accept queues and maximums, as in JSON.
 std::string RenderSeriesHeader(StatesFormat format);
 std::string RenderSeriesRow(const StatesSample& sample, StatesFormat format);
 
 // --list: the matching sockets, one per line, like `ss -tan` (table) or CSV rows.
 std::string RenderSocketList(const StatesSample& sample, StatesFormat format, bool with_header);
 
-// --format json: one object per sample (one line of JSON lines), sockets included with --list.
+// --format json: one object per sample (one line of JSON lines), sockets included with --list;
+// "listeners", "listen_queue" and "listen_backlog" as in the CSV series.
 nlohmann::json SampleToJson(const StatesSample& sample, const StatesOptions& options);
 nlohmann::json SocketToJson(const tcpstat::TcpSocket& socket);
 

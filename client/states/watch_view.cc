@@ -108,11 +108,7 @@ std::string RenderWatchFrame(const WatchHistory& history, const StatesOptions& o
   absl::StrAppend(&out, absl::StrFormat("%-12s %8u %8s", "total", now.total, total_change),
                   kLineEnd, kLineEnd);
   if (now.Count(TcpState::kListen) != 0) {
-    absl::StrAppend(&out, "accept queue ", now.listen_queue);
-    if (now.listen_backlog != 0) {
-      absl::StrAppend(&out, " of ", now.listen_backlog, " max");
-    }
-    absl::StrAppend(&out, " over ", now.Count(TcpState::kListen), " listener(s)", kLineEnd);
+    absl::StrAppend(&out, DescribeAcceptQueues(now), kLineEnd);
   }
   absl::StrAppend(&out, RenderSamplingCost(sample, options.source), kLineEnd);
   return out;

@@ -17,7 +17,8 @@ namespace socklab::tcpstat {
 struct StateTally {
   std::array<uint32_t, kMaxTcpState + 1> counts{};  // indexed by state code
   uint32_t total = 0;
-  // Sums over the LISTEN sockets counted: accept queue length (rx_queue) and the maximum
+  // Sums over the LISTEN sockets counted (Count(kListen) of them; each has its own queue, e.g.
+  // the members of an SO_REUSEPORT group): accept queue length (rx_queue) and the maximum
   // (accept_backlog, where the source reported one).
   uint64_t listen_queue = 0;
   uint64_t listen_backlog = 0;

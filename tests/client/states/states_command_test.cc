@@ -150,6 +150,33 @@ TEST(StatesCommandTest, OneShotTableAndList) {
   EXPECT_NE(none.out.find("no matching sockets"), std::string::npos) << none.out;
 }
 
+// Two SO_REUSEPORT listeners of one port, backlog 50 each: the table sums their queues and says
+// over how many; --list shows each one's maximum.
+TEST(StatesCommandTest, ReusePortListenersSummed) {
+  absl::StatusOr<UniqueFd> first = ListenTcp(
+      {.address = SocketAddress::Loopback(AF_INET, 0), .backlog = 50, .reuse_port = true});
+  ASSERT_TRUE(first.ok()) << first.status();
+  uint16_t port = LocalAddressOf(first->get())->port();
+  absl::StatusOr<UniqueFd> second = ListenTcp(
+      {.address = SocketAddress::Loopback(AF_INET, port), .backlog = 50, .reuse_port = true});
+  ASSERT_TRUE(second.ok()) << second.status();
+
+  RunResult table = RunStatesCli({"--port", std::to_string(port)});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("accept queues 0 of 100 max, summed over 2 listeners"),
+            std::string::npos)
+      << table.out;
+  RunResult json = RunStatesCli({"--port", std::to_string(port), "--format", "json", "--list"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json sample = nlohmann::json::parse(json.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(sample.is_discarded()) << json.out;
+  EXPECT_EQ(sample["listeners"], 2);
+  EXPECT_EQ(sample["listen_backlog"], 100);
+  ASSERT_EQ(sample["sockets"].size(), 2u);
+  EXPECT_EQ(sample["sockets"][0]["backlog"], 50);
+  EXPECT_EQ(sample["sockets"][1]["backlog"], 50);
+}
+
 TEST(StatesCommandTest, JsonLinesParsePerSample) {
   absl::StatusOr<UniqueFd> listener = ListenTcp({.address = SocketAddress::Loopback(AF_INET, 0)});
   ASSERT_TRUE(listener.ok());

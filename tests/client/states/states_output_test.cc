@@ -58,6 +58,43 @@ TEST(StatesOutputTest, TallyTable) {
             "total               3\n");
 }
 
+// Two listeners of one port (an SO_REUSEPORT group): each has its own queue of max 4096; the
+// table, CSV and JSON all give the sums with the number of listeners they are over.
+TEST(StatesOutputTest, AcceptQueuesOfSeveralListeners) {
+  StatesSample sample;
+  sample.time = absl::FromUnixMillis(1'700'000'000'123);
+  for (uint32_t queued : {0u, 3u}) {
+    TcpSocket listener = Socket("127.0.0.1:7007", "0.0.0.0:0", TcpState::kListen);
+    listener.rx_queue = queued;
+    listener.accept_backlog = 4096;
+    sample.snapshot.sockets.push_back(listener);
+  }
+  sample.tally = tcpstat::TallyStates(sample.snapshot.sockets);
+  EXPECT_EQ(DescribeAcceptQueues(sample.tally),
+            "accept queues 3 of 8192 max, summed over 2 listeners");
+  StatesOptions options;
+  EXPECT_NE(RenderTallyTable(sample, options)
+                .find("LISTEN              2   accept queues 3 of 8192 max, summed over 2 "
+                      "listeners\n"),
+            std::string::npos)
+      << RenderTallyTable(sample, options);
+  std::string header = RenderSeriesHeader(StatesFormat::kCsv);
+  EXPECT_TRUE(header.ends_with(",CLOSING,listeners,listen_queue,listen_backlog\n")) << header;
+  std::string row = RenderSeriesRow(sample, StatesFormat::kCsv);
+  EXPECT_TRUE(row.ends_with(",2,0,2,3,8192\n")) << row;  // LISTEN, CLOSING, listeners, sums
+  nlohmann::json json = SampleToJson(sample, options);
+  EXPECT_EQ(json["listeners"], 2);
+  EXPECT_EQ(json["listen_queue"], 3);
+  EXPECT_EQ(json["listen_backlog"], 8192);
+
+  // Without a maximum (the source had none) and with one listener.
+  sample.snapshot.sockets.resize(1);
+  sample.snapshot.sockets[0].accept_backlog.reset();
+  sample.tally = tcpstat::TallyStates(sample.snapshot.sockets);
+  EXPECT_EQ(DescribeAcceptQueues(sample.tally), "accept queue 0");
+  EXPECT_EQ(DescribeAcceptQueues(tcpstat::StateTally{}), "");
+}
+
 TEST(StatesOutputTest, SocketListLikeSs) {
   EXPECT_EQ(
       RenderSocketList(Sample(), StatesFormat::kTable, true),
@@ -80,6 +117,7 @@ TEST(StatesOutputTest, JsonSample) {
   nlohmann::json json = SampleToJson(Sample(), options);
   EXPECT_EQ(json["time"], "2023-11-14T22:13:20.123Z");
   EXPECT_EQ(json["states"]["TIME_WAIT"], 1);
+  EXPECT_EQ(json["listeners"], 1);
   EXPECT_EQ(json["listen_backlog"], 511);
   ASSERT_EQ(json["sockets"].size(), 3u);
   EXPECT_EQ(json["sockets"][2]["family"], "ipv6");
