@@ -33,6 +33,8 @@ struct TuneReport {
 TuneReport MakeTuneReport(const MachineInfo& machine, const KernelLimits& limits, const Plan* plan);
 
 std::string TuneReportToText(const TuneReport& report);
+// A derivation whose value is unlimited (+infinity, e.g. churn under a tcp_max_tw_buckets cap)
+// has "value": null and "text": "unlimited"; unknown ones have a negative value.
 nlohmann::json TuneReportToJson(const TuneReport& report);
 
 }  // namespace socklab::client

@@ -297,15 +297,14 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
        !Known(ports) ? "unknown"
        : odd         ? absl::StrCat(ports, " ports (", max_ports, " only sometimes)")
                      : absl::StrCat(ports, " ports"),
-       absl::StrCat(Num(limits.port_range_high), " - ", Num(limits.port_range_low),
-                    " + 1 = ", Num(range),
-                    odd ? absl::StrCat(", odd: connect() scans ", range - 1,
-                                       " per call (remaining &= ~1), the last only from some "
-                                       "start offsets")
-                        : "",
-                    " - ", Num(ReservedPortsInRange(limits)),
-                    " reserved (connect() tries the start's parity first, then the rest; "
-                    "bind(0) the other way round)")});
+       absl::StrCat(
+           Num(limits.port_range_high), " - ", Num(limits.port_range_low), " + 1 = ", Num(range),
+           odd ? absl::StrCat(" (odd-sized: connect() scans ", range, " & ~1 = ", range - 1,
+                              " per call, the ", range, "th only from some start offsets)")
+               : "",
+           " - ", Num(ReservedPortsInRange(limits)),
+           " reserved (connect() tries the start's parity first, then the rest; "
+           "bind(0) the other way round)")});
 
   // Rates: what the settings give now, then what each alternative would give.
   const bool reuse = TimeWaitReuseApplies(limits, in.loopback_destination);
@@ -316,8 +315,12 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
       tw_capped ? absl::StrCat("; tcp_max_tw_buckets ", limits.tcp_max_tw_buckets,
                                " <= ports: TIME_WAIT beyond it is destroyed, freeing the port")
                 : "";
+  // The value as the text shows it: rounded down, to one decimal below 10/s.
   auto rate_value = [](double rate) {
-    return rate < 0 || std::isinf(rate) ? rate : std::floor(rate);
+    if (rate < 0 || std::isinf(rate)) {
+      return rate;
+    }
+    return rate < 10 ? std::floor(rate * 10) / 10 : std::floor(rate);
   };
   double rate1 = MaxConnectRate(limits, 1, in.loopback_destination);
   std::string reuse_note =
@@ -331,14 +334,15 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
 
   // Each source address has its own ports towards a destination.
   double per_source = Known(ports) ? static_cast<double>(ports) / hold : -1;
-  out.push_back({"per_extra_source_address", "each extra source address adds",
-                 rate_value(per_source),
-                 Known(ports) ? absl::StrCat("+", ports, " ports held, +", FormatRate(per_source))
-                              : "unknown",
-                 absl::StrFormat("+%s ports per destination / %g s; add addresses with 'ip addr "
-                                 "add' (127/8 is all local on lo), then socklab load --source-ips "
-                                 "FIRST-LAST",
-                                 Num(ports), hold)});
+  out.push_back(
+      {"per_extra_source_address", "each extra source address adds", rate_value(per_source),
+       !Known(ports)       ? "unknown"
+       : std::isinf(rate1) ? absl::StrCat("+", ports, " ports held (the rate is unlimited already)")
+                           : absl::StrCat("+", ports, " ports held, +", FormatRate(per_source)),
+       absl::StrFormat("+%s ports per destination / %g s; add addresses with 'ip addr "
+                       "add' (127/8 is all local on lo), then socklab load --source-ips "
+                       "FIRST-LAST",
+                       Num(ports), hold)});
   if (in.source_addresses > 1) {
     double rate_n = MaxConnectRate(limits, in.source_addresses, in.loopback_destination);
     out.push_back(

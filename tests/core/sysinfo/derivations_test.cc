@@ -77,6 +77,25 @@ TEST(Derivations, ConnectRateFollowsTimeWaitAndReuse) {
   EXPECT_DOUBLE_EQ(PortHoldSeconds(l, true), 60.0);
 }
 
+TEST(Derivations, DeriveAllNamesTheOddPortAndSlowRates) {
+  LimitsTree tree("derivations_odd_range");
+  tree.SetSysctl("net.ipv4.ip_local_port_range", "40000 40010");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  std::vector<Derivation> all = DeriveAll(FixtureLimits(tree), DerivationInputs{});
+  ASSERT_GE(all.size(), 3u);
+  EXPECT_EQ(all[0].key, "ephemeral_ports");
+  EXPECT_EQ(all[0].value, 10);
+  EXPECT_EQ(all[0].text, "10 ports (11 only sometimes)");
+  EXPECT_NE(all[0].formula.find("connect() scans 11 & ~1 = 10 per call"), std::string::npos)
+      << all[0].formula;
+  // 10 / 60 = 0.167/s: value and text keep the decimal, rounded down.
+  EXPECT_EQ(all[1].key, "new_connections_per_second");
+  EXPECT_DOUBLE_EQ(all[1].value, 0.1);
+  EXPECT_EQ(all[1].text, "0.1/s");
+  EXPECT_EQ(all[2].key, "per_extra_source_address");
+  EXPECT_EQ(all[2].text, "+10 ports held, +0.1/s");
+}
+
 TEST(Derivations, TimeWaitBucketsCapMakesChurnUnlimited) {
   LimitsTree tree("derivations_tw_buckets");
   tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
