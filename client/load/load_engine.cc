@@ -84,6 +84,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   shared.options = &options;
   shared.pattern = &pattern;
   shared.backend = selection.backend;
+  shared.workers_starting = threads;
 
   LoadResult result;
   result.config = ConfigOf(options, selection, threads, machine);
@@ -96,7 +97,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
       ids.push_back(id);
     }
     const double share = static_cast<double>(ids.size()) / options.connections;
-    // -n split by connections, the remainder to the first workers.
+    // -n split by thread (a fixed share each), the remainder to the first workers.
     const uint64_t n = options.messages;
     const int64_t budget =
         static_cast<int64_t>(n / threads + (static_cast<uint64_t>(t) < n % threads ? 1 : 0));
@@ -137,7 +138,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
         sum.messages_completed += w.messages_completed;
         sum.bytes_sent += w.bytes_sent;
         sum.bytes_received += w.bytes_received;
-        sum.errors += w.errors + w.data_errors;
+        sum.errors += w.errors + w.data_errors + w.warmup_data_errors;
         sum.connections_opened += w.connections_opened;
         sum.open_connections += w.open_connections;
       }
@@ -191,24 +192,31 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     result.bytes_sent += w.bytes_sent;
     result.bytes_received += w.bytes_received;
     result.data_errors += w.data_errors;
+    result.warmup_data_errors += w.warmup_data_errors;
     result.connections_opened += w.connections_opened;
     result.connect_attempts += w.connect_attempts;
-    result.peak_open_connections += w.peak_open_connections;
     last_completion = std::max(last_completion, w.last_completion_ns);
     result.rtt.Merge(worker->rtt());
     result.rtt_uncorrected.Merge(worker->rtt_uncorrected());
     result.connect.Merge(worker->connect_latency());
     result.errors.Merge(worker->error_counts());
+    result.warmup_errors.Merge(worker->warmup_error_counts());
   }
-  // The measured window ends at the planned end (duration; echoes drained after it count, which
-  // adds at most a round trip's worth) or at the last echo (messages, or a run cut short).
+  result.peak_open_connections = shared.peak_open_connections.load();
+  // The measured window holds every counted echo, so msgs/s is count over time. A run that went
+  // its duration ends at the planned end, or at the last echo drained after it (messages still
+  // in flight at the end are counted: the window grows by their last round trip rather than
+  // crediting them to time that ended before they did). A run ended by -n, or cut short, ends at
+  // its last echo.
   int64_t window_end = last_completion > 0 ? last_completion : finished_ns;
-  if (shared.end_ns > 0 && shared.abort_reason.empty()) {
-    window_end = std::min(shared.end_ns, finished_ns);
+  if (shared.end_ns > 0 && shared.abort_reason.empty() && finished_ns >= shared.end_ns) {
+    window_end = std::max(shared.end_ns, last_completion);
   }
   result.elapsed_s = std::max<int64_t>(0, window_end - shared.measure_start_ns) / 1e9;
   result.abort_reason = shared.abort_reason;
-  result.hints = HintsFor(result.errors, options);
+  ErrorCounts all_errors = result.errors;
+  all_errors.Merge(result.warmup_errors);
+  result.hints = HintsFor(all_errors, options);
   absl::StatusOr<TcpCounters> counters_after = ReadTcpCounters();
   if (counters_before.ok() && counters_after.ok()) {
     result.kernel_counters_available = true;

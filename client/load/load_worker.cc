@@ -26,6 +26,12 @@ constexpr uint64_t kUnreachableAfter = 3;
 
 int64_t ToNs(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
 
+// Connect errors that are shortages on this machine, not an answer from the target.
+bool IsLocalShortage(ErrorClass error_class) {
+  return error_class == ErrorClass::kNoFds || error_class == ErrorClass::kAddrNotAvail ||
+         error_class == ErrorClass::kAddrInUse || error_class == ErrorClass::kNoBufs;
+}
+
 }  // namespace
 
 void LoadShared::Abort(const std::string& reason) {
@@ -62,6 +68,7 @@ void LoadWorker::Run() {
       loop::EventLoop::Create(shared_->backend, this);
   if (!loop.ok()) {
     status_ = loop.status();
+    shared_->workers_starting.fetch_sub(1, std::memory_order_relaxed);
     shared_->Abort(absl::StrCat("event loop: ", loop.status().message()));
     done_.store(true, std::memory_order_release);
     return;
@@ -78,6 +85,7 @@ void LoadWorker::Run() {
     }
     StartConnect(c);
   }
+  shared_->workers_starting.fetch_sub(1, std::memory_order_relaxed);
   tick_timer_ = loop_->AddTimer(now_ns_ + kTickNs, kTickToken);
   if (conns_.empty()) {
     BeginStop(true);
@@ -110,7 +118,7 @@ WorkerCounters LoadWorker::TakeInterval(Histogram* interval_into) {
 void LoadWorker::Publish() {
   std::lock_guard<std::mutex> lock(publish_mutex_);
   published_ = counters_;
-  published_.errors = errors_.Total();
+  published_.errors = errors_.Total() + warmup_errors_.Total();
   published_interval_.Merge(interval_);
   interval_.Reset();
 }
@@ -131,20 +139,39 @@ void LoadWorker::CountError() {
 
 void LoadWorker::RecordErrno(Phase phase, int err) {
   SOCKLAB_CHECK(!IsProgrammerError(phase, err), ErrnoName(err).c_str());
-  errors_.RecordErrno(phase, err, now_ns_);
+  ErrorsNow().RecordErrno(phase, err, now_ns_);
   CountError();
 }
 
 void LoadWorker::RecordClass(Phase phase, ErrorClass error_class) {
-  errors_.RecordClass(phase, error_class, now_ns_);
+  ErrorsNow().RecordClass(phase, error_class, now_ns_);
   CountError();
 }
 
-void LoadWorker::ConnectFailed() {
-  const uint64_t failures = shared_->connect_failures.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (failures >= kUnreachableAfter && shared_->connects_ok.load(std::memory_order_relaxed) == 0) {
-    shared_->Abort(absl::StrCat("could not reach ", options_.target.ToString(), " (", failures,
-                                " connection attempts failed, none succeeded)"));
+void LoadWorker::AttemptFailed(bool local, Phase phase, int err) {
+  if (shared_->connects_ok.load(std::memory_order_relaxed) > 0) {
+    return;  // the target was reached: every failure from now on is counted and retried
+  }
+  if (!local) {
+    const uint64_t failures = shared_->connect_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (failures >= kUnreachableAfter) {
+      shared_->Abort(absl::StrCat("could not reach ", options_.target.ToString(), " (", failures,
+                                  " connection attempts failed, none succeeded)"));
+    }
+    return;
+  }
+  // Running out of fds or ports while other connections are connecting is normal with a large
+  // -c (every connection starts before any connect completes): those will succeed or free what
+  // is missing. Only when nothing is alive can no retry ever succeed.
+  if (shared_->live_connections.load(std::memory_order_relaxed) > 0 ||
+      shared_->workers_starting.load(std::memory_order_relaxed) > 0) {
+    return;
+  }
+  const uint64_t stuck = shared_->stuck_local_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (stuck >= kUnreachableAfter) {
+    shared_->Abort(absl::StrCat("could not open a connection to ", options_.target.ToString(), ": ",
+                                PhaseName(phase), " ", ErrnoName(err), " (", stuck,
+                                " attempts failed on this machine, none succeeded)"));
   }
 }
 
@@ -209,14 +236,20 @@ void LoadWorker::StartConnect(Conn& c) {
   c.uid = (static_cast<uint64_t>(c.id) << 32) | c.gen;
   c.head = c.count = 0;
   c.next_seq = c.send_seq = 0;
+  c.window_seq = kNoSeq;
   c.send_offset = 0;
   c.issued = c.completed = 0;
-  ++counters_.connect_attempts;
+  c.connect_start_ns = now_ns_;
+  if (InWindow(now_ns_)) {
+    ++counters_.connect_attempts;
+  }
 
   absl::StatusOr<UniqueFd> fd = CreateTcpSocket(options_.target.family(), Blocking::kNonBlocking);
   if (!fd.ok()) {
-    RecordErrno(Phase::kSocket, ErrnoOf(fd.status()).value_or(EIO));
-    ConnectFailed();
+    // EMFILE, ENFILE, ENOBUFS: counted, retried with backoff; the run goes on.
+    const int err = ErrnoOf(fd.status()).value_or(EIO);
+    RecordErrno(Phase::kSocket, err);
+    AttemptFailed(/*local=*/true, Phase::kSocket, err);
     ScheduleRetry(c);
     return;
   }
@@ -234,15 +267,16 @@ void LoadWorker::StartConnect(Conn& c) {
     }
     absl::Status bound = Bind(fd->get(), source);
     if (!bound.ok()) {
-      RecordErrno(Phase::kBind, ErrnoOf(bound).value_or(EIO));
-      ConnectFailed();
+      const int err = ErrnoOf(bound).value_or(EIO);
+      RecordErrno(Phase::kBind, err);
+      AttemptFailed(/*local=*/true, Phase::kBind, err);
       ScheduleRetry(c);
       return;
     }
   }
   c.fd = fd->Release();
   c.state = State::kConnecting;
-  c.connect_start_ns = now_ns_;
+  shared_->live_connections.fetch_add(1, std::memory_order_relaxed);
   loop_->Connect(c.fd, options_.target, TokenOf(c));
 }
 
@@ -252,17 +286,22 @@ void LoadWorker::OnConnect(Conn& c, int res) {
   }
   if (res < 0) {
     RecordErrno(Phase::kConnect, -res);
-    ConnectFailed();
-    CloseConn(c, AfterClose::kRetry);
+    CloseConn(c, AfterClose::kRetry);  // first: the connection is no longer live
+    AttemptFailed(IsLocalShortage(Classify(Phase::kConnect, -res)), Phase::kConnect, -res);
     return;
   }
   c.state = State::kOpen;
   c.failures = 0;
   shared_->connects_ok.fetch_add(1, std::memory_order_relaxed);
-  ++counters_.connections_opened;
-  counters_.peak_open_connections =
-      std::max(counters_.peak_open_connections, ++counters_.open_connections);
-  if (InWindow(now_ns_)) {
+  ++counters_.open_connections;
+  // The true peak of all threads' open connections together.
+  const int64_t open = shared_->open_connections.fetch_add(1, std::memory_order_relaxed) + 1;
+  int64_t peak = shared_->peak_open_connections.load(std::memory_order_relaxed);
+  while (open > peak && !shared_->peak_open_connections.compare_exchange_weak(
+                            peak, open, std::memory_order_relaxed)) {
+  }
+  if (InWindow(c.connect_start_ns)) {
+    ++counters_.connections_opened;
     connect_.Record(now_ns_ - c.connect_start_ns);
   }
   c.receiving = true;
@@ -341,7 +380,10 @@ void LoadWorker::TrySend(Conn& c) {
   Message& m = RingAt(c, index);
   if (c.send_offset == 0) {
     m.sent_ns = now_ns_;
-    if (InWindow(now_ns_)) {
+    if (c.window_seq == kNoSeq && InWindow(now_ns_)) {
+      c.window_seq = m.seq;
+    }
+    if (Counted(c, m.seq)) {
       ++counters_.messages_sent;
     }
   }
@@ -359,7 +401,7 @@ void LoadWorker::OnSend(Conn& c, int res) {
     FailConn(c);
     return;
   }
-  if (InWindow(now_ns_)) {
+  if (Counted(c, c.send_seq)) {
     counters_.bytes_sent += res;
   }
   // The message sent may have been completed (popped) already: its size comes from the seq.
@@ -390,20 +432,26 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
     FailConn(c);
     return;
   }
-  if (InWindow(now_ns_)) {
-    counters_.bytes_received += completion.res;
-  }
   const std::byte* data = completion.data;
   size_t left = static_cast<size_t>(completion.res);
   while (left > 0) {
     if (c.count == 0) {
-      // Bytes nobody asked for: the server sent more than it was sent.
-      ++counters_.data_errors;
+      // Bytes nobody asked for: the server sent more than it was sent. They belong to no
+      // message, so the time they arrived decides whether they are counted.
+      if (InWindow(now_ns_)) {
+        counters_.bytes_received += left;
+        ++counters_.data_errors;
+      } else {
+        ++counters_.warmup_data_errors;
+      }
       CountError();
       break;
     }
     Message& m = RingAt(c, 0);
     const size_t take = std::min<size_t>(left, m.size - m.received);
+    if (Counted(c, m.seq)) {
+      counters_.bytes_received += take;
+    }
     if (!m.bad && !PayloadPattern::Matches(m.data, m.received, data, take)) {
       m.bad = true;
     }
@@ -428,7 +476,7 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
 
 void LoadWorker::CompleteHead(Conn& c) {
   Message& m = RingAt(c, 0);
-  if (InWindow(now_ns_)) {
+  if (Counted(c, m.seq)) {
     ++counters_.messages_completed;
     counters_.last_completion_ns = now_ns_;
     rtt_.Record(now_ns_ - m.intended_ns);
@@ -439,6 +487,8 @@ void LoadWorker::CompleteHead(Conn& c) {
     if (m.bad) {
       ++counters_.data_errors;
     }
+  } else if (m.bad) {
+    ++counters_.warmup_data_errors;
   }
   if (m.bad) {
     CountError();
@@ -464,9 +514,19 @@ void LoadWorker::CompleteHead(Conn& c) {
   }
 }
 
-void LoadWorker::FailConn(Conn& c) {
-  counters_.messages_failed += c.count;
+void LoadWorker::FailMessages(Conn& c) {
+  for (size_t i = 0; i < c.count; ++i) {
+    const Message& m = RingAt(c, i);
+    // A sent message belongs to the window it was sent in; one never sent, to when it failed.
+    if (m.sent_ns > 0 ? Counted(c, m.seq) : InWindow(now_ns_)) {
+      ++counters_.messages_failed;
+    }
+  }
   c.count = 0;
+}
+
+void LoadWorker::FailConn(Conn& c) {
+  FailMessages(c);
   CloseConn(c, AfterClose::kRetry);
 }
 
@@ -474,6 +534,10 @@ void LoadWorker::CloseConn(Conn& c, AfterClose after) {
   CancelTimer(c);
   if (c.state == State::kOpen) {
     --counters_.open_connections;
+    shared_->open_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (c.state == State::kOpen || c.state == State::kConnecting) {
+    shared_->live_connections.fetch_sub(1, std::memory_order_relaxed);
   }
   budget_ += c.reserved;  // what this incarnation will not send now
   c.reserved = 0;
@@ -488,8 +552,7 @@ void LoadWorker::CloseConn(Conn& c, AfterClose after) {
   if (options_.close == CloseMode::kRst) {
     (void)SetLinger(c.fd, Linger{Linger::Mode::kReset, 0});
   }
-  counters_.messages_failed += c.count;
-  c.count = 0;
+  FailMessages(c);
   c.state = State::kClosing;
   c.after_close = after;
   ++closing_;
@@ -535,8 +598,8 @@ void LoadWorker::OnTick() {
   for (Conn& c : conns_) {
     if (c.state == State::kConnecting && now_ns_ - c.connect_start_ns >= connect_timeout) {
       RecordClass(Phase::kConnect, ErrorClass::kDeadline);
-      ConnectFailed();
       CloseConn(c, AfterClose::kRetry);
+      AttemptFailed(/*local=*/false, Phase::kConnect, 0);
     } else if (c.state == State::kOpen && c.count > 0) {
       const Message& oldest = RingAt(c, 0);
       if (oldest.sent_ns > 0 && now_ns_ - oldest.sent_ns >= read_timeout) {

@@ -25,9 +25,19 @@ struct LoadShared {
   int64_t measure_start_ns = 0;     // start + warmup
   int64_t end_ns = 0;               // 0: bounded by messages only
   std::atomic<bool> stop{false};    // end the run now (interrupt, abort)
-  std::atomic<uint64_t> errors{0};  // for --max-errors (socket errors and data errors)
+  std::atomic<uint64_t> errors{0};  // for --max-errors (socket and data errors, warmup included)
   std::atomic<uint64_t> connects_ok{0};
+  // Failed attempts that say something about the target (see LoadWorker::AttemptFailed).
   std::atomic<uint64_t> connect_failures{0};
+  // Local failures (no fd, no port, no kernel memory) while no connection of the run was
+  // connecting or open, so none can free what is missing.
+  std::atomic<uint64_t> stuck_local_failures{0};
+  // Workers that have not yet started their first connects: until then "nothing is connecting"
+  // is not yet known (a thread may start late on a busy machine).
+  std::atomic<int> workers_starting{0};
+  std::atomic<int64_t> live_connections{0};  // connecting or open, all threads
+  std::atomic<int64_t> open_connections{0};  // open, all threads
+  std::atomic<int64_t> peak_open_connections{0};
   std::mutex abort_mutex;
   std::string abort_reason;  // guarded by abort_mutex
 
@@ -43,12 +53,12 @@ struct WorkerCounters {
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
   uint64_t data_errors = 0;
-  uint64_t errors = 0;  // socket errors (ErrorCounts total)
+  uint64_t warmup_data_errors = 0;
+  uint64_t errors = 0;  // socket errors, warmup included (both ErrorCounts' totals)
   uint64_t connections_opened = 0;
   uint64_t connect_attempts = 0;
   int64_t open_connections = 0;
-  int64_t peak_open_connections = 0;
-  int64_t last_completion_ns = 0;  // monotonic
+  int64_t last_completion_ns = 0;  // monotonic, of the last counted echo
 };
 
 // One loop thread of a load run: owns an EventLoop and the connections given to it.
@@ -78,6 +88,7 @@ class LoadWorker : public loop::CompletionHandler {
   const Histogram& rtt_uncorrected() const { return rtt_uncorrected_; }
   const Histogram& connect_latency() const { return connect_; }
   const ErrorCounts& error_counts() const { return errors_; }
+  const ErrorCounts& warmup_error_counts() const { return warmup_errors_; }
 
   void OnCompletion(const loop::Completion& completion) override;
 
@@ -91,6 +102,7 @@ class LoadWorker : public loop::CompletionHandler {
     const std::byte* data = nullptr;
     bool bad = false;
   };
+  static constexpr uint64_t kNoSeq = ~uint64_t{0};
   enum class State : uint8_t { kIdle, kWaiting, kConnecting, kOpen, kClosing };
   enum class AfterClose : uint8_t { kNothing, kReopen, kRetry };
   struct Conn {
@@ -113,6 +125,9 @@ class LoadWorker : public loop::CompletionHandler {
     size_t head = 0;
     size_t count = 0;
     uint64_t next_seq = 0;
+    // The first message of this incarnation sent after the warmup: it and every later one are
+    // counted (kNoSeq: none yet).
+    uint64_t window_seq = kNoSeq;
     uint64_t issued = 0;   // on this incarnation, for --churn
     int64_t reserved = 0;  // -n with --churn: messages taken from the budget, not yet issued
     uint64_t completed = 0;
@@ -139,6 +154,9 @@ class LoadWorker : public loop::CompletionHandler {
   // Ends the connection after an error: its in-flight messages fail, it reconnects after a
   // backoff.
   void FailConn(Conn& c);
+  // Counts the connection's in-flight messages as failed (those the window counts) and drops
+  // them.
+  void FailMessages(Conn& c);
   void CloseConn(Conn& c, AfterClose after);
   void ArmTimer(Conn& c, int64_t at_ns);
   void CancelTimer(Conn& c);
@@ -148,8 +166,16 @@ class LoadWorker : public loop::CompletionHandler {
   void RecordErrno(Phase phase, int err);
   void RecordClass(Phase phase, ErrorClass error_class);
   void CountError();
-  void ConnectFailed();
+  // An attempt to open a connection failed (its error recorded, the connection no longer
+  // connecting). `local` failures (socket and bind errors; connect EMFILE, EADDRNOTAVAIL,
+  // EADDRINUSE, ENOBUFS) are shortages on this machine: they are retried with backoff and never
+  // make the target "unreachable", unless nothing of the run is connecting or open (so nothing
+  // will free an fd or a port) and no connect ever succeeded. The others (refused, kernel
+  // timeout, unreachable, our deadline) count toward "could not reach the target".
+  void AttemptFailed(bool local, Phase phase, int err);
   bool InWindow(int64_t now) const { return now >= shared_->measure_start_ns; }
+  bool Counted(const Conn& c, uint64_t seq) const { return seq >= c.window_seq; }
+  ErrorCounts& ErrorsNow() { return InWindow(now_ns_) ? errors_ : warmup_errors_; }
   bool MayIssue(int64_t intended_ns) const;
   void Publish();
 
@@ -175,7 +201,8 @@ class LoadWorker : public loop::CompletionHandler {
   Histogram rtt_uncorrected_;
   Histogram connect_;
   Histogram interval_;
-  ErrorCounts errors_;
+  ErrorCounts errors_;         // in the measured window
+  ErrorCounts warmup_errors_;  // during the warmup
 
   std::mutex publish_mutex_;
   WorkerCounters published_;      // guarded by publish_mutex_

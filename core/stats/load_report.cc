@@ -25,6 +25,26 @@ void AppendLatencyLine(std::string* out, absl::string_view name, const Histogram
       h.count());
 }
 
+// One line per error cell: phase, the errno first seen in the cell (ENFILE, not the class's
+// EMFILE; as ToText and the JSON name it) or the class, count, first occurrence.
+void AppendErrorLines(std::string* out, const ErrorCounts& errors, int64_t start_ns) {
+  errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
+                     int64_t first_seen_ns) {
+    const std::string label =
+        first_errno != 0 ? ErrnoName(first_errno) : std::string(ClassLabel(error_class));
+    absl::StrAppendFormat(out, "  %-8s %-14s %10d  first at %.3fs\n", PhaseName(phase), label,
+                          count, (first_seen_ns - start_ns) / 1e9);
+  });
+}
+
+nlohmann::json ErrorsToJson(const ErrorCounts& errors, int64_t start_ns) {
+  nlohmann::json cells = errors.ToJson();
+  for (nlohmann::json& cell : cells) {
+    cell["first_seen_s"] = (cell["first_seen_ns"].get<int64_t>() - start_ns) / 1e9;
+  }
+  return cells;
+}
+
 std::string SizeText(const LoadConfig& c) {
   if (c.size_min == c.size_max) {
     return absl::StrCat(c.size_min, " B");
@@ -117,22 +137,25 @@ std::string LoadSummaryToText(const LoadResult& r) {
     AppendLatencyLine(&out, "latency", r.rtt);
   }
   AppendLatencyLine(&out, "connect", r.connect);
-  if (r.errors.Total() == 0) {
+  if (r.errors.Total() + r.data_errors == 0) {
     absl::StrAppend(&out, "errors      none\n");
   } else {
-    absl::StrAppend(&out, "errors      ", r.errors.Total(), "\n");
-    r.errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
-                         int64_t first_seen_ns) {
-      // The errno first seen in the cell (ENFILE, not the class's EMFILE), as ToText and the
-      // JSON name it.
-      const std::string label =
-          first_errno != 0 ? ErrnoName(first_errno) : std::string(ClassLabel(error_class));
-      absl::StrAppendFormat(&out, "  %-8s %-14s %10d  first at %.3fs\n", PhaseName(phase), label,
-                            count, (first_seen_ns - r.start_ns) / 1e9);
-    });
-    for (const std::string& hint : r.hints) {
-      absl::StrAppend(&out, "  hint: ", hint, "\n");
+    absl::StrAppend(&out, "errors      ", r.errors.Total() + r.data_errors, "\n");
+    AppendErrorLines(&out, r.errors, r.start_ns);
+    if (r.data_errors > 0) {
+      absl::StrAppendFormat(&out, "  %-8s %-14s %10d\n", "data", "mismatch", r.data_errors);
     }
+  }
+  if (r.warmup_errors.Total() + r.warmup_data_errors > 0) {
+    absl::StrAppend(&out, "warmup      ", r.warmup_errors.Total() + r.warmup_data_errors,
+                    " errors during the warmup (not counted above)\n");
+    AppendErrorLines(&out, r.warmup_errors, r.start_ns);
+    if (r.warmup_data_errors > 0) {
+      absl::StrAppendFormat(&out, "  %-8s %-14s %10d\n", "data", "mismatch", r.warmup_data_errors);
+    }
+  }
+  for (const std::string& hint : r.hints) {
+    absl::StrAppend(&out, "  hint: ", hint, "\n");
   }
   if (r.kernel_counters_available) {
     absl::StrAppend(&out, "kernel      ",
@@ -207,11 +230,12 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   json["latency_uncorrected_ns"] =
       c.rate > 0 ? HistogramToJson(r.rtt_uncorrected) : nlohmann::json(nullptr);
   json["connect_latency_ns"] = HistogramToJson(r.connect);
-  nlohmann::json errors = r.errors.ToJson();
-  for (nlohmann::json& cell : errors) {
-    cell["first_seen_s"] = (cell["first_seen_ns"].get<int64_t>() - r.start_ns) / 1e9;
-  }
-  json["errors"] = {{"total", r.errors.Total()}, {"by_class", errors}, {"hints", r.hints}};
+  json["errors"] = {{"total", r.errors.Total()},
+                    {"by_class", ErrorsToJson(r.errors, r.start_ns)},
+                    {"warmup_total", r.warmup_errors.Total()},
+                    {"warmup_by_class", ErrorsToJson(r.warmup_errors, r.start_ns)},
+                    {"warmup_data_errors", r.warmup_data_errors},
+                    {"hints", r.hints}};
   json["kernel"] =
       r.kernel_counters_available ? CounterDeltasToJson(r.kernel) : nlohmann::json(nullptr);
   nlohmann::json series = nlohmann::json::array();

@@ -57,18 +57,31 @@ struct LoadSecond {
 };
 
 // Everything a run measured. Owned by the caller; rendering is in load_report.h.
+//
+// The measured window starts after --warmup. A message belongs to it when its first byte was
+// sent after the warmup: sent, completed, failed, bytes, data errors and latency count only
+// those messages (so sent = completed + failed + any cut off by a hard stop). A failed message
+// that was never sent belongs to the window when it failed in it. Connection counters (attempts,
+// opened, connect latency) count attempts started after the warmup. Socket errors are events:
+// those seen during the warmup are kept apart in `warmup_errors`.
 struct LoadResult {
   LoadConfig config;
 
-  double elapsed_s = 0;             // the measured window (after warmup)
+  // The measured window: from the end of the warmup to the planned end, or to the last counted
+  // echo when that came later (the drain) or the run ended early (-n, abort).
+  double elapsed_s = 0;
   uint64_t messages_sent = 0;       // messages whose first byte was handed to the kernel
   uint64_t messages_completed = 0;  // full echo received
   uint64_t messages_failed = 0;     // lost to a connection error or deadline
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
-  uint64_t data_errors = 0;  // echoed messages whose bytes differed from what was sent
+  // Echoed messages whose bytes differed from what was sent, plus receives of bytes nobody
+  // sent (each such receive counts once).
+  uint64_t data_errors = 0;
+  uint64_t warmup_data_errors = 0;  // the same for messages sent during --warmup
   uint64_t connections_opened = 0;
   uint64_t connect_attempts = 0;
+  // The most connections open at once (all threads together, warmup included).
   int64_t peak_open_connections = 0;
 
   // Round trip from the intended send time (open loop: the schedule, coordinated omission
@@ -79,7 +92,8 @@ struct LoadResult {
   Histogram rtt_uncorrected;
   Histogram connect;
 
-  ErrorCounts errors;
+  ErrorCounts errors;         // socket errors in the measured window
+  ErrorCounts warmup_errors;  // socket errors during --warmup (not in `errors`)
   int64_t start_ns = 0;  // monotonic; first_seen_ns in errors is relative to this when rendered
   std::vector<std::string> hints;  // one line per error class a kernel limit explains
 

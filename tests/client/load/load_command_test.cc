@@ -1,15 +1,21 @@
 #include "client/load/load_command.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/loop/event_loop.h"
 #include "core/net/socket.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -43,6 +49,53 @@ std::string ReadAll(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Runs $SOCKLAB_BIN_DIR/socklab ARGS... in a child whose RLIMIT_NOFILE is `nofile`; returns the
+// exit code (-1 when the binary is missing, -2 when it did not exit normally) and its stdout.
+int RunSocklabWithFdLimit(rlim_t nofile, std::vector<std::string> args, std::string* out) {
+  const char* dir = std::getenv("SOCKLAB_BIN_DIR");
+  if (dir == nullptr) {
+    return -1;
+  }
+  const std::string binary = std::string(dir) + "/socklab";
+  if (access(binary.c_str(), X_OK) != 0) {
+    return -1;
+  }
+  args.insert(args.begin(), binary);
+  std::vector<char*> argv;
+  for (std::string& arg : args) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return -2;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    const rlimit limit = {nofile, nofile};
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    alarm(120);  // never outlive the test
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      _exit(126);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) {
+      out->append(buffer, n);
+    }
+  }
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
 }
 
 TEST(LoadCommandTest, BadUsageExitsTwo) {
@@ -129,6 +182,43 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   EXPECT_NE(hgrm.find("#[Mean"), std::string::npos);
   std::remove(json_path.c_str());
   std::remove(hgrm_path.c_str());
+}
+
+// Out of fds with connects still in flight (every connection starts before any connect
+// completes): `socket EMFILE` is counted and retried, the connections that opened carry the
+// load, and the run exits 0 rather than "could not reach the target".
+TEST(LoadCommandTest, RunningOutOfFdsIsCountedNotUnreachable) {
+  for (const char* backend : {"epoll", "io_uring"}) {
+    if (!loop::SelectBackend(*loop::ParseBackendChoice(backend)).ok()) {
+      continue;
+    }
+    testing::EchoFixture server;
+    std::string out;
+    const int code = RunSocklabWithFdLimit(64,
+                                           {"load", server.address().ToString(), "-c", "100", "-t",
+                                            "1", "-d", "2s", "--backend", backend, "--json", "-"},
+                                           &out);
+    if (code == -1) {
+      GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+    }
+    ASSERT_EQ(code, 0) << backend << ": " << out;
+    const nlohmann::json j = nlohmann::json::parse(out);
+    uint64_t emfile = 0;
+    for (const nlohmann::json& cell : j["errors"]["by_class"]) {
+      if (cell["phase"] == "socket" && cell["errno"] == "EMFILE") {
+        emfile += cell["count"].get<uint64_t>();
+      }
+    }
+    EXPECT_GT(emfile, 0u) << backend << ": " << j["errors"];
+    EXPECT_EQ(j["errors"]["total"].get<uint64_t>(), emfile) << backend << ": " << j["errors"];
+    EXPECT_FALSE(j["aborted"]) << j["abort_reason"];
+    EXPECT_GT(j["messages"]["completed"].get<uint64_t>(), 0u) << backend;
+    EXPECT_EQ(j["messages"]["data_errors"], 0) << backend;
+    const int opened = j["connections"]["opened"].get<int>();
+    EXPECT_GT(opened, 10) << backend;
+    EXPECT_LT(opened, 64) << backend;
+    EXPECT_EQ(j["connections"]["peak_open"].get<int>(), opened) << backend;
+  }
 }
 
 }  // namespace

@@ -97,6 +97,24 @@ TEST(LoadReportTest, TextNamesTheErrnoSeenNotTheClass) {
   EXPECT_EQ(names, (std::vector<std::string>{"ENFILE", "ENETUNREACH", "ECONNRESET", "EPROTO"}));
 }
 
+TEST(LoadReportTest, DataAndWarmupErrorsAreReported) {
+  LoadResult r = SampleResult();
+  r.data_errors = 7;
+  r.warmup_errors.RecordErrno(Phase::kConnect, ECONNREFUSED, 1'010'000'000);
+  const std::string summary = LoadSummaryToText(r);
+  EXPECT_NE(summary.find("errors      8\n"), std::string::npos) << summary;  // 1 socket + 7 data
+  EXPECT_NE(summary.find("  data     mismatch                7\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("warmup      1 errors during the warmup (not counted above)\n"
+                         "  connect  ECONNREFUSED            1  first at 0.010s\n"),
+            std::string::npos)
+      << summary;
+  const nlohmann::json j = LoadResultToJson(r);
+  EXPECT_EQ(j["errors"]["total"], 1);
+  EXPECT_EQ(j["errors"]["warmup_total"], 1);
+  EXPECT_EQ(j["errors"]["warmup_by_class"][0]["errno"], "ECONNREFUSED");
+  EXPECT_EQ(j["messages"]["data_errors"], 7);
+}
+
 TEST(LoadReportTest, FormatLatencyPicksAUnit) {
   EXPECT_EQ(FormatLatency(850), "850ns");
   EXPECT_EQ(FormatLatency(120'000), "120us");
