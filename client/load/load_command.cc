@@ -135,12 +135,20 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   return o;
 }
 
-// Samples the TCP states of the target port's sockets (both ends, as `socklab states` does).
-void SampleStatesInto(uint16_t port, LoadSecond* second) {
+// Samples the TCP states of the target port's sockets (both ends, as `socklab states` does). A
+// failed sample marks the second (unknown, not zero) and is reported on stderr once per run
+// (`*warned`).
+void SampleStatesInto(uint16_t port, LoadSecond* second, bool* warned) {
   tcpstat::Filter filter;
   filter.port = port;
   absl::StatusOr<tcpstat::StateTally> tally = tcpstat::SampleStates(filter);
   if (!tally.ok()) {
+    second->states_error = std::string(tally.status().message());
+    if (!*warned) {
+      *warned = true;
+      std::fprintf(stderr, "%s: --states: sampling failed: %s (such seconds show n/a)\n", kProgram,
+                   second->states_error.c_str());
+    }
     return;
   }
   for (tcpstat::TcpState state : tcpstat::kReportedTcpStates) {
@@ -170,9 +178,10 @@ int Run(const LoadFlags& flags) {
   const uint16_t port = options->target.port();
   const bool progress = options->progress;
   const bool states = options->states;
-  hooks.on_second = [progress, states, port](LoadSecond* second) {
+  auto states_warned = std::make_shared<bool>(false);
+  hooks.on_second = [progress, states, port, states_warned](LoadSecond* second) {
     if (states) {
-      SampleStatesInto(port, second);
+      SampleStatesInto(port, second, states_warned.get());
     }
     if (progress) {
       std::fprintf(stderr, "%s\n", LoadProgressLine(*second).c_str());
@@ -191,19 +200,8 @@ int Run(const LoadFlags& flags) {
   }
   // With --json - the JSON owns stdout; the text goes to stderr so both stay readable.
   FILE* text_out = json_to_stdout ? stderr : stdout;
-  std::fprintf(text_out, "%s%s", LoadConfigToText(result->config).c_str(),
-               LoadSummaryToText(*result).c_str());
-  if (states && !result->series.empty()) {
-    const LoadSecond& last = result->series.back();
-    std::string tally;
-    for (const auto& [name, count] : last.states) {
-      if (count > 0) {
-        absl::StrAppend(&tally, tally.empty() ? "" : ", ", name, " ", count);
-      }
-    }
-    std::fprintf(text_out, "states      port %u at the end: %s\n", port,
-                 tally.empty() ? "no sockets" : tally.c_str());
-  }
+  std::fprintf(text_out, "%s%s%s", LoadConfigToText(result->config).c_str(),
+               LoadSummaryToText(*result).c_str(), LoadStatesToText(*result).c_str());
   std::fflush(text_out);
   int code = result->abort_reason.empty() || result->abort_reason == "interrupted" ? 0 : 1;
   if (!options->json_path.empty()) {

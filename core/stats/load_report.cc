@@ -1,6 +1,8 @@
 #include "core/stats/load_report.h"
 
+#include <algorithm>
 #include <cinttypes>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -35,6 +37,17 @@ void AppendErrorLines(std::string* out, const ErrorCounts& errors, int64_t start
     absl::StrAppendFormat(out, "  %-8s %-14s %10d  first at %.3fs\n", PhaseName(phase), label,
                           count, (first_seen_ns - start_ns) / 1e9);
   });
+}
+
+// "ESTABLISHED 6 TIME_WAIT 3": the non-zero states of one sample.
+std::string NonZeroStates(const LoadSecond& p, absl::string_view separator) {
+  std::string text;
+  for (const auto& [name, count] : p.states) {
+    if (count > 0) {
+      absl::StrAppend(&text, text.empty() ? "" : separator, name, " ", count);
+    }
+  }
+  return text;
 }
 
 nlohmann::json ErrorsToJson(const ErrorCounts& errors, int64_t start_ns) {
@@ -169,9 +182,76 @@ std::string LoadSummaryToText(const LoadResult& r) {
 }
 
 std::string LoadProgressLine(const LoadSecond& p) {
-  return absl::StrFormat("[%6.1fs]%s %8.0f msg/s  p99 %-8s open %-6d errors %d", p.t_s,
-                         p.warmup ? " warmup" : "", PerSecond(p.messages, p.interval_s),
-                         FormatLatency(p.p99_ns), p.open_connections, p.errors);
+  std::string line = absl::StrFormat("[%6.1fs]%s %8.0f msg/s  p99 %-8s open %-6d errors %d", p.t_s,
+                                     p.warmup ? " warmup" : "", PerSecond(p.messages, p.interval_s),
+                                     FormatLatency(p.p99_ns), p.open_connections, p.errors);
+  if (!p.states_error.empty()) {
+    absl::StrAppend(&line, "  states n/a");
+  } else if (!p.states.empty()) {
+    const std::string states = NonZeroStates(p, " ");
+    absl::StrAppend(&line, "  ", states.empty() ? "no sockets" : states);
+  }
+  return line;
+}
+
+std::string LoadStatesToText(const LoadResult& r) {
+  // The columns: every state that was non-zero in some second, in the samples' order.
+  std::vector<std::string> columns;
+  bool sampled = false;
+  for (const LoadSecond& p : r.series) {
+    sampled = sampled || !p.states.empty() || !p.states_error.empty();
+    for (const auto& [name, count] : p.states) {
+      if (count > 0 && std::find(columns.begin(), columns.end(), name) == columns.end()) {
+        columns.push_back(name);
+      }
+    }
+  }
+  if (!sampled) {
+    return "";
+  }
+  std::string out =
+      "states      the target port's sockets (both ends) each second; * warmup, n/a: the "
+      "sample failed\n";
+  absl::StrAppendFormat(&out, "  %9s %10s %7s", "t", "msg/s", "errors");
+  for (const std::string& name : columns) {
+    absl::StrAppendFormat(&out, "  %*s", std::max<int>(6, name.size()), name);
+  }
+  absl::StrAppend(&out, "\n");
+  for (const LoadSecond& p : r.series) {
+    absl::StrAppendFormat(&out, "  %7.1fs%s %10.0f %7d", p.t_s, p.warmup ? "*" : " ",
+                          PerSecond(p.messages, p.interval_s), p.errors);
+    for (const std::string& name : columns) {
+      const int width = std::max<int>(6, name.size());
+      if (!p.states_error.empty()) {
+        absl::StrAppendFormat(&out, "  %*s", width, "n/a");
+        continue;
+      }
+      int64_t count = 0;
+      for (const auto& [state, n] : p.states) {
+        if (state == name) {
+          count = n;
+        }
+      }
+      absl::StrAppendFormat(&out, "  %*d", width, count);
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  if (!r.series.empty()) {
+    const LoadSecond& last = r.series.back();
+    std::string tally;
+    if (!last.states_error.empty()) {
+      tally = absl::StrCat("unavailable (", last.states_error, ")");
+    } else if (!last.states.empty()) {
+      tally = NonZeroStates(last, ", ");
+      if (tally.empty()) {
+        tally = "no sockets";
+      }
+    } else {
+      tally = "not sampled";
+    }
+    absl::StrAppend(&out, "  at the end: ", tally, "\n");
+  }
+  return out;
 }
 
 nlohmann::json HistogramToJson(const Histogram& h) {
@@ -252,7 +332,11 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                             {"p50_ns", p.p50_ns},
                             {"p99_ns", p.p99_ns},
                             {"max_ns", p.max_ns}};
-    if (!p.states.empty()) {
+    if (!p.states_error.empty()) {
+      // Unknown, not zero.
+      point["states"] = nullptr;
+      point["states_error"] = p.states_error;
+    } else if (!p.states.empty()) {
       nlohmann::json states = nlohmann::json::object();
       for (const auto& [name, count] : p.states) {
         states[name] = count;

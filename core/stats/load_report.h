@@ -15,8 +15,13 @@ std::string LoadConfigToText(const LoadConfig& config);
 // The summary: throughput, latency percentiles, connect latency, errors with first occurrence
 // and hints, kernel counter deltas.
 std::string LoadSummaryToText(const LoadResult& result);
-// One progress line for stderr: "[  3.0s] 41234 msg/s  p99 120us  open 64  errors 0".
+// One progress line for stderr: "[  3.0s] 41234 msg/s  p99 120us  open 64  errors 0", followed
+// with --states by the second's non-zero states ("ESTABLISHED 128 TIME_WAIT 40").
 std::string LoadProgressLine(const LoadSecond& second);
+// With --states: the per-second table (t, msg/s, errors and one column per state that was
+// non-zero in some second; "n/a" where a sample failed) and the tally at the end. Empty when no
+// second was sampled.
+std::string LoadStatesToText(const LoadResult& result);
 
 // "850ns", "120us", "1.25ms", "2.50s": compact latency text.
 std::string FormatLatency(int64_t ns);

@@ -54,6 +54,9 @@ struct LoadSecond {
   int64_t max_ns = 0;
   // Per TCP state counts of the target port's sockets (only with --states), state -> count.
   std::vector<std::pair<std::string, int64_t>> states;
+  // With --states: why this second's sample failed (then `states` is empty and the second's
+  // states are unknown, not zero); empty otherwise.
+  std::string states_error;
 };
 
 // Everything a run measured. Owned by the caller; rendering is in load_report.h.

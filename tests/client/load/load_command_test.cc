@@ -176,12 +176,45 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
         "connects", "open_connections", "p50_ns", "p99_ns", "max_ns", "states"}) {
     EXPECT_TRUE(j["series"][0].contains(key)) << key;
   }
-  EXPECT_TRUE(j["series"][0]["states"].contains("ESTABLISHED"));
+  // The first second is mid-run (1.5 s in all): both ends of the 3 connections are established.
+  EXPECT_GE(j["series"][0]["states"]["ESTABLISHED"].get<int>(), 3) << j["series"][0];
+  EXPECT_EQ(j["series"][0]["states"]["LISTEN"], 1) << j["series"][0];
   const std::string hgrm = ReadAll(hgrm_path);
   EXPECT_EQ(hgrm.rfind("       Value     Percentile TotalCount 1/(1-Percentile)", 0), 0u);
   EXPECT_NE(hgrm.find("#[Mean"), std::string::npos);
   std::remove(json_path.c_str());
   std::remove(hgrm_path.c_str());
+}
+
+// --states puts the per-second series in the text report too, and the TIME_WAIT build-up of
+// --churn 1 (the client closes first) shows in the last second.
+TEST(LoadCommandTest, StatesSeriesInTextAndJsonShowsTimeWaitUnderChurn) {
+  testing::EchoFixture server;
+  const std::string json_path = TempPath("churn.json");
+  ::testing::internal::CaptureStdout();
+  const int code = RunLoadCommand({server.address().ToString(), "-c", "2", "-t", "1", "--churn",
+                                   "1", "--connect-rate", "200", "-d", "1500ms", "--backend",
+                                   "epoll", "--states", "--json", json_path});
+  const std::string text = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(code, 0) << text;
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  ASSERT_FALSE(j["series"].empty());
+  const nlohmann::json& last = j["series"].back();
+  EXPECT_GT(last["states"]["TIME_WAIT"].get<int>(), 0) << last;
+  EXPECT_GT(j["connections"]["opened"].get<int>(), 10);
+  EXPECT_NE(text.find("states      the target port's sockets"), std::string::npos) << text;
+  EXPECT_NE(text.find("TIME_WAIT"), std::string::npos) << text;
+  EXPECT_NE(text.find("  at the end: "), std::string::npos) << text;
+  EXPECT_EQ(text.find("no sockets"), std::string::npos) << text;
+  // One table row ("    1.0s  ..." or "    1.0s* ...") per second of the series.
+  size_t rows = 0;
+  std::istringstream lines(text);
+  const std::regex row(R"(\s+\d+\.\ds[ *]\s+\d+\s+\d+(\s+\d+)+)");
+  for (std::string line; std::getline(lines, line);) {
+    rows += std::regex_match(line, row) ? 1 : 0;
+  }
+  EXPECT_EQ(rows, j["series"].size()) << text;
+  std::remove(json_path.c_str());
 }
 
 // Out of fds with connects still in flight (every connection starts before any connect

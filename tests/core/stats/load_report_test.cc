@@ -115,6 +115,57 @@ TEST(LoadReportTest, DataAndWarmupErrorsAreReported) {
   EXPECT_EQ(j["messages"]["data_errors"], 7);
 }
 
+TEST(LoadReportTest, StatesTableHasEveryStateSeenAndMarksFailedSamples) {
+  LoadResult r = SampleResult();
+  EXPECT_EQ(LoadStatesToText(LoadResult()), "");
+  r.series.clear();
+  LoadSecond a;
+  a.t_s = 1;
+  a.warmup = true;
+  a.messages = 500;
+  a.states = {{"ESTABLISHED", 6}, {"TIME_WAIT", 0}, {"LISTEN", 1}};
+  LoadSecond b;
+  b.t_s = 2;
+  b.messages = 1000;
+  b.errors = 2;
+  b.states_error = "open /proc/net/tcp: Permission denied (EACCES)";
+  LoadSecond c;
+  c.t_s = 2.5;
+  c.interval_s = 0.5;
+  c.messages = 100;
+  c.states = {{"ESTABLISHED", 0}, {"TIME_WAIT", 12}, {"LISTEN", 1}};
+  r.series = {a, b, c};
+  const std::string table = LoadStatesToText(r);
+  EXPECT_NE(table.find("         t      msg/s  errors  ESTABLISHED  LISTEN  TIME_WAIT\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("      1.0s*        500       0            6       1          0\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("      2.0s        1000       2          n/a     n/a        n/a\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("      2.5s         200       0            0       1         12\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("  at the end: TIME_WAIT 12, LISTEN 1\n"), std::string::npos) << table;
+
+  // A failed last sample is unavailable, never "no sockets".
+  r.series = {a, b};
+  const std::string failed = LoadStatesToText(r);
+  EXPECT_NE(failed.find("at the end: unavailable (open /proc/net/tcp"), std::string::npos)
+      << failed;
+  EXPECT_EQ(failed.find("no sockets"), std::string::npos) << failed;
+  EXPECT_NE(LoadProgressLine(b).find("states n/a"), std::string::npos) << LoadProgressLine(b);
+  EXPECT_NE(LoadProgressLine(a).find("ESTABLISHED 6 LISTEN 1"), std::string::npos)
+      << LoadProgressLine(a);
+
+  const nlohmann::json j = LoadResultToJson(r);
+  EXPECT_TRUE(j["series"][1]["states"].is_null());
+  EXPECT_EQ(j["series"][1]["states_error"], b.states_error);
+  EXPECT_EQ(j["series"][0]["states"]["ESTABLISHED"], 6);
+}
+
 TEST(LoadReportTest, FormatLatencyPicksAUnit) {
   EXPECT_EQ(FormatLatency(850), "850ns");
   EXPECT_EQ(FormatLatency(120'000), "120us");
