@@ -1,12 +1,12 @@
 #include "client/load/load_command.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -14,6 +14,7 @@
 #include "client/load/load_engine.h"
 #include "client/load/load_options.h"
 #include "core/base/status.h"
+#include "core/base/unique_fd.h"
 #include "core/stats/load_report.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
@@ -156,13 +157,26 @@ void SampleStatesInto(uint16_t port, LoadSecond* second, bool* warned) {
   }
 }
 
+// With open/write/close so a failure's errno is the call's own (an ofstream's is not reliable).
 absl::Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) {
-    return ErrnoError(errno, absl::StrCat("write ", path),
-                      "check the directory exists and is writable");
+  constexpr char kFix[] = "check the directory exists and is writable";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    return ErrnoError(errno, absl::StrCat("open ", path), kFix);
+  }
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return ErrnoError(errno, absl::StrCat("write ", path), kFix);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd.Release()) != 0) {
+    return ErrnoError(errno, absl::StrCat("write ", path), kFix);
   }
   return absl::OkStatus();
 }

@@ -186,6 +186,19 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   std::remove(hgrm_path.c_str());
 }
 
+// A --json file that cannot be written fails the run (exit 1) with the call's own errno.
+TEST(LoadCommandTest, UnwritableJsonExitsOneWithTheErrno) {
+  testing::EchoFixture server;
+  ::testing::internal::CaptureStderr();
+  const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "10", "--backend",
+                                   "epoll", "--json", "/nonexistent-socklab-dir/out.json"});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(err.find("open /nonexistent-socklab-dir/out.json: No such file or directory (ENOENT)"),
+            std::string::npos)
+      << err;
+}
+
 // --states puts the per-second series in the text report too, and the TIME_WAIT build-up of
 // --churn 1 (the client closes first) shows in the last second.
 TEST(LoadCommandTest, StatesSeriesInTextAndJsonShowsTimeWaitUnderChurn) {

@@ -15,7 +15,8 @@ namespace socklab::testing {
 
 // socklab-server from $SOCKLAB_BIN_DIR as a child process on 127.0.0.1 port 0; the port is
 // read from its "listening ADDR:PORT" line. ok() is false when the binary is missing (the test
-// then skips). The child is killed (SIGTERM, then reaped) on destruction.
+// then skips). The child is killed (SIGKILL: a test needs no clean shutdown and must not hang
+// on one) and reaped on destruction.
 // Thread affinity: the test thread.
 class ServerProcess {
  public:
