@@ -2,14 +2,18 @@
 
 #include <errno.h>
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/repro/sock_util.h"
 #include "client/repro/state_sampler.h"
 #include "core/base/clock.h"
 #include "core/base/errno_name.h"
+#include "core/sysinfo/kernel_limits.h"
+#include "core/sysinfo/limit_hints.h"
 
 namespace socklab::repro {
 namespace {
@@ -71,6 +75,7 @@ void Recorder::CheckErrno(std::string call, Phase phase, int expected_errno,
   check.seconds = NanosToSeconds(result.end_ns - (since_ns != 0 ? since_ns : result.start_ns));
   check.ok = result.failed() && result.err == expected_errno;
   result_.checks.push_back(std::move(check));
+  ExplainLimit(phase, result.err);
 }
 
 void Recorder::CheckOk(std::string call, Phase phase, const CallResult& result, int64_t since_ns) {
@@ -88,6 +93,7 @@ void Recorder::CheckOk(std::string call, Phase phase, const CallResult& result, 
   check.seconds = NanosToSeconds(result.end_ns - (since_ns != 0 ? since_ns : result.start_ns));
   check.ok = !result.failed();
   result_.checks.push_back(std::move(check));
+  ExplainLimit(phase, result.err);
 }
 
 void Recorder::CheckEof(std::string call, const CallResult& result, int64_t since_ns) {
@@ -108,6 +114,7 @@ void Recorder::CheckEof(std::string call, const CallResult& result, int64_t sinc
   check.seconds = NanosToSeconds(result.end_ns - (since_ns != 0 ? since_ns : result.start_ns));
   check.ok = result.ret == 0;
   result_.checks.push_back(std::move(check));
+  ExplainLimit(Phase::kRead, result.err);
 }
 
 void Recorder::CheckState(std::string what, absl::string_view expected, absl::string_view observed,
@@ -132,21 +139,76 @@ const StateSnapshot& Recorder::States(std::string label, const std::vector<Watch
   StateSnapshot snapshot;
   snapshot.label = std::move(label);
   snapshot.at_seconds = SecondsSinceStart();
+  std::vector<uint64_t> inodes;  // of the watched fds, to recognize them among sampled sockets
   for (const Watched& w : sockets) {
     SocketState s;
     s.who = w.who;
     s.local = LocalText(w.fd);
     s.remote = PeerText(w.fd);
     s.state = TcpStateName(TcpStateOf(w.fd));
+    s.detail = QueuesOf(w.fd);
     snapshot.sockets.push_back(std::move(s));
+    inodes.push_back(SocketInode(w.fd));
   }
   if (!ports.empty()) {
-    for (SocketState& s : SampleSocketsOnPorts(ports)) {
-      snapshot.sockets.push_back(std::move(s));
+    for (SampledSocket& sampled : SampleSocketsOnPorts(ports)) {
+      // A watched fd the sampler also found: one row, under the watched name, with what only
+      // the sampler knows (a timer, a listener's accept queue, the destination of a SYN_SENT
+      // socket, which getpeername does not give before the handshake).
+      auto it = sampled.inode == 0 ? inodes.end()
+                                   : std::find(inodes.begin(), inodes.end(), sampled.inode);
+      if (it == inodes.end()) {
+        snapshot.sockets.push_back(std::move(sampled.state));
+        continue;
+      }
+      SocketState& watched = snapshot.sockets[static_cast<size_t>(it - inodes.begin())];
+      if (watched.remote == "-" && !absl::EndsWith(sampled.state.remote, ":0")) {
+        watched.remote = sampled.state.remote;
+      }
+      if (watched.timer.empty()) {
+        watched.timer = sampled.state.timer;
+      }
+      if (watched.detail.empty()) {
+        watched.detail = sampled.state.detail;
+      }
     }
   }
   result_.states.push_back(std::move(snapshot));
   return result_.states.back();
+}
+
+void Recorder::ExplainLimits(std::string prefix) {
+  explain_limits_ = true;
+  limit_prefix_ = std::move(prefix);
+}
+
+void Recorder::ExplainLimit(Phase phase, int err) {
+  // Limits explain running out of something (fds, ports, queues), which shows in these phases;
+  // a bind conflict is about one port, not about a range.
+  if (!explain_limits_ || err == 0 || phase == Phase::kBind || phase == Phase::kListen) {
+    return;
+  }
+  ErrorClass error_class = Classify(phase, err);
+  if (error_class == ErrorClass::kNoFds) {
+    deferred_limits_.push_back({phase, error_class});
+    return;
+  }
+  AddLimitLine(phase, error_class);
+}
+
+void Recorder::AddLimitLine(Phase phase, ErrorClass error_class) {
+  // Read now, not ThisMachineLimits(): that is cached per process, and a forked scenario child
+  // would get its parent's (host namespace) copy.
+  std::string hint =
+      LimitHint(phase, error_class, ReadKernelLimits(), {.loopback_destination = true});
+  if (hint.empty()) {
+    return;
+  }
+  std::string line = absl::StrCat(limit_prefix_, hint);
+  std::vector<std::string>& lines = result_.kernel_lines;
+  if (std::find(lines.begin(), lines.end(), line) == lines.end()) {
+    lines.push_back(std::move(line));
+  }
 }
 
 void Recorder::Skip(std::string reason) {
@@ -169,6 +231,9 @@ void Recorder::Fail(std::string reason) {
 
 ScenarioResult Recorder::Finish(std::vector<CounterDelta> counters, std::string counters_scope) {
   result_.seconds = SecondsSinceStart();
+  for (const auto& [phase, error_class] : deferred_limits_) {
+    AddLimitLine(phase, error_class);
+  }
   result_.counters = std::move(counters);
   result_.counters_scope = std::move(counters_scope);
   if (!stopped_) {

@@ -57,11 +57,20 @@ class Recorder {
   void CheckText(std::string what, Phase phase, absl::string_view expected,
                  absl::string_view observed, double seconds);
 
-  // A snapshot of the TCP states of `sockets` (TCP_INFO on each fd) plus, when the state
-  // sampler is available, every socket on `ports` (including TIME_WAIT and orphans, which have
-  // no fd). Returns the snapshot it added.
+  // A snapshot of the TCP states of `sockets` (TCP_INFO and queue sizes on each fd) plus every
+  // socket on `ports` from the states sampler (including TIME_WAIT, orphans and unaccepted
+  // connections, which have no fd). A sampled socket that is one of `sockets` (same inode) is
+  // not listed twice: its timer and queues join the watched row. Returns the snapshot it added.
   const StateSnapshot& States(std::string label, const std::vector<Watched>& sockets,
                               const std::vector<uint16_t>& ports = {});
+
+  // From now on, every errno a check observes is explained by the limit behind it (LimitHint),
+  // with the kernel limits of this process and namespace at that moment, so a scenario that
+  // narrowed a sysctl in its namespace is explained with those numbers, not the host's. Lines
+  // start with `prefix` and end up in ScenarioResult::kernel_lines. EMFILE/ENFILE are explained
+  // at Finish instead: with the fd table full, the /proc files the limits come from cannot be
+  // opened. Off by default.
+  void ExplainLimits(std::string prefix);
 
   // The scenario could not run here / its setup broke: the body should return at once.
   void Skip(std::string reason);
@@ -75,9 +84,15 @@ class Recorder {
   ScenarioResult Finish(std::vector<CounterDelta> counters, std::string counters_scope);
 
  private:
+  void ExplainLimit(Phase phase, int err);
+  void AddLimitLine(Phase phase, ErrorClass error_class);
+
   ScenarioResult result_;
   int64_t start_ns_;
   bool stopped_ = false;
+  bool explain_limits_ = false;
+  std::string limit_prefix_;
+  std::vector<std::pair<Phase, ErrorClass>> deferred_limits_;
 };
 
 }  // namespace socklab::repro

@@ -90,7 +90,8 @@ nlohmann::json ResultToJson(const ScenarioResult& r) {
                          {"local", s.local},
                          {"remote", s.remote},
                          {"state", s.state},
-                         {"timer", s.timer}});
+                         {"timer", s.timer},
+                         {"detail", s.detail}});
     }
     j["states"].push_back(
         {{"label", snap.label}, {"at_seconds", snap.at_seconds}, {"sockets", sockets}});
@@ -144,7 +145,7 @@ absl::StatusOr<ScenarioResult> ResultFromJson(const nlohmann::json& j) {
     const nlohmann::json sockets = snap.value("sockets", nlohmann::json::array());
     for (const nlohmann::json& s : sockets) {
       out.sockets.push_back({s.value("who", ""), s.value("local", ""), s.value("remote", ""),
-                             s.value("state", ""), s.value("timer", "")});
+                             s.value("state", ""), s.value("timer", ""), s.value("detail", "")});
     }
     r.states.push_back(std::move(out));
   }
@@ -194,11 +195,27 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
       if (snap.sockets.empty()) {
         absl::StrAppend(&out, "             (no socket of this scenario is left)\n");
       }
+      // Columns as wide as this snapshot needs ("(not accepted)" is wider than "client").
+      size_t w_who = 12, w_local = 21, w_remote = 21, w_state = 0;
       for (const SocketState& s : snap.sockets) {
-        absl::StrAppend(&out,
-                        absl::StrFormat("             %-12s %-21s -> %-21s %s", s.who, s.local,
-                                        s.remote, s.state),
-                        s.timer.empty() ? "" : absl::StrCat("  ", s.timer), "\n");
+        w_who = std::max(w_who, s.who.size());
+        w_local = std::max(w_local, s.local.size());
+        w_remote = std::max(w_remote, s.remote.size());
+        w_state = std::max(w_state, s.state.size());
+      }
+      for (const SocketState& s : snap.sockets) {
+        std::string extra;
+        for (const std::string* part : {&s.timer, &s.detail}) {
+          if (!part->empty()) {
+            absl::StrAppend(&extra, extra.empty() ? "" : ", ", *part);
+          }
+        }
+        std::string line =
+            absl::StrFormat("             %-*s %-*s -> %-*s %-*s  %s", w_who, s.who, w_local,
+                            s.local, w_remote, s.remote, w_state, s.state, extra);
+        // No trailing blanks when there is nothing after the state.
+        line.erase(line.find_last_not_of(' ') + 1);
+        absl::StrAppend(&out, line, "\n");
       }
     }
   }
@@ -249,9 +266,9 @@ std::string RenderTable(const std::vector<ScenarioResult>& results) {
   }
   std::string out;
   for (const Row& row : rows) {
-    absl::StrAppend(&out, absl::StrFormat("%-*s  %-*s  %-*s  %*s  %s\n", w[0], row.name, w[1],
-                                          row.expected, w[2], row.observed, w[3], row.time,
-                                          row.verdict));
+    absl::StrAppend(
+        &out, absl::StrFormat("%-*s  %-*s  %-*s  %*s  %s\n", w[0], row.name, w[1], row.expected,
+                              w[2], row.observed, w[3], row.time, row.verdict));
   }
   return out;
 }
@@ -282,10 +299,18 @@ nlohmann::json RenderRunJson(const MachineInfo& machine,
 }
 
 std::string RenderList() {
+  // Columns as wide as their longest entry, so a long "expected" cannot shift the titles.
+  size_t w_name = 0;
+  size_t w_expected = 0;
+  for (const Scenario& s : AllScenarios()) {
+    w_name = std::max(w_name, s.info.name.size());
+    w_expected = std::max(w_expected, s.info.expected.size());
+  }
   std::string out;
   for (const Scenario& s : AllScenarios()) {
-    absl::StrAppend(&out, absl::StrFormat("%-20s %-44s %s%s\n", s.info.name, s.info.expected,
-                                          s.info.title, s.info.needs_netns ? " [netns]" : ""));
+    absl::StrAppend(
+        &out, absl::StrFormat("%-*s  %-*s  %s%s\n", w_name, s.info.name, w_expected,
+                              s.info.expected, s.info.title, s.info.needs_netns ? " [netns]" : ""));
   }
   return out;
 }

@@ -12,7 +12,6 @@
 #include "core/base/errno_name.h"
 #include "core/base/status.h"
 #include "core/net/netns.h"
-#include "core/sysinfo/limit_hints.h"
 #include "core/sysinfo/proc_fs.h"
 #include "core/sysinfo/tcp_counters.h"
 #include "nlohmann/json.hpp"
@@ -34,9 +33,14 @@ ScenarioResult Stopped(const std::string& name, Outcome outcome, std::string rea
   return r;
 }
 
-// The body of the child: counters before and after, in the child's own namespace.
+// The body of the child: counters before and after, and the limits behind the errnos, in the
+// child's own namespace (the parent's would be the host's).
 std::string RunInThisProcess(const Scenario& scenario) {
   Recorder rec(scenario.info.name);
+  if (scenario.info.limit_hints) {
+    rec.ExplainLimits(scenario.info.needs_netns ? "limit in the scenario's namespace: "
+                                                : "limit here: ");
+  }
   absl::StatusOr<TcpCounters> before = ReadTcpCounters();
   scenario.body(rec);
   absl::StatusOr<TcpCounters> after = ReadTcpCounters();
@@ -50,29 +54,16 @@ std::string RunInThisProcess(const Scenario& scenario) {
   return ResultToJson(rec.Finish(std::move(deltas), std::move(scope))).dump();
 }
 
-void AddKernelLines(const ScenarioInfo& info, ScenarioResult& r) {
-  // First the limit that explains an observed errno, with this machine's numbers.
-  std::vector<std::string> hints;
-  for (const Check& c : r.checks) {
-    // Limits explain running out of something (fds, ports, queues), which shows in these
-    // phases; a bind conflict is about one port, not about a range.
-    if (c.observed_errno == 0 || c.phase == Phase::kBind || c.phase == Phase::kListen) {
-      continue;
-    }
-    std::string hint = LimitHint(c.phase, Classify(c.phase, c.observed_errno), ThisMachineLimits(),
-                                 {.loopback_destination = true});
-    if (!hint.empty() && std::find(hints.begin(), hints.end(), hint) == hints.end()) {
-      hints.push_back(hint);
-      r.kernel_lines.push_back(absl::StrCat("limit here: ", hint));
-    }
-  }
+// The scenario's kernel knobs with their values on this host (where a reader would change them),
+// after the limit lines the child sent.
+void AddKnobLines(const ScenarioInfo& info, ScenarioResult& r) {
   ProcFs proc;
   for (const KernelKnob& knob : info.kernel) {
     absl::StatusOr<std::string> value = proc.ReadSysctl(knob.sysctl);
     r.kernel_lines.push_back(absl::StrCat(
         knob.sysctl, " = ",
         value.ok() ? absl::StrCat("\"", absl::StrReplaceAll(*value, {{"\t", " "}}), "\"") : "?",
-        " here: ", knob.advice));
+        " on this host: ", knob.advice));
   }
 }
 
@@ -118,13 +109,13 @@ ScenarioResult RunScenario(const Scenario& scenario) {
   if ((info.needs_root || info.needs_netns) && geteuid() != 0) {
     ScenarioResult r = Stopped(info.name, Outcome::kSkipped,
                                "needs root (a private network namespace / a privilege drop)");
-    AddKernelLines(info, r);
+    AddKnobLines(info, r);
     return r;
   }
   if (info.needs_netns && !NetnsAvailability().ok()) {
     ScenarioResult r =
         Stopped(info.name, Outcome::kSkipped, std::string(NetnsAvailability().message()));
-    AddKernelLines(info, r);
+    AddKnobLines(info, r);
     return r;
   }
   ChildOptions options;
@@ -156,7 +147,7 @@ ScenarioResult RunScenario(const Scenario& scenario) {
                          : Stopped(info.name, Outcome::kError,
                                    absl::StrCat("unreadable result: ", parsed.status().message()));
   }
-  AddKernelLines(info, result);
+  AddKnobLines(info, result);
   return result;
 }
 

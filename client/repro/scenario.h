@@ -34,6 +34,10 @@ struct ScenarioInfo {
   bool needs_root = false;
   // The child is killed after this long; scenarios bound their own waits well below it.
   absl::Duration timeout = absl::Seconds(30);
+  // Whether LimitHint's explanation of an observed errno applies. False when the errno comes
+  // from somewhere the generic hint does not describe (no-buffer-space: its ENOBUFS is UDP's,
+  // the hint is about TCP memory).
+  bool limit_hints = true;
 };
 
 // One comparison of what the kernel did against what the scenario expects.
@@ -56,11 +60,12 @@ struct StepLine {
 
 // The TCP state of one of the scenario's sockets.
 struct SocketState {
-  std::string who;    // "client", "server", "accepted"
+  std::string who;    // "client", "server" (a watched fd), or the sampler's "(no fd)", "(fd 7)"
   std::string local;  // "127.0.0.1:40213"
   std::string remote;
-  std::string state;  // "ESTABLISHED", "TIME_WAIT"
-  std::string timer;  // "timewait 59.8s" when the sampler knows it
+  std::string state;   // "ESTABLISHED", "TIME_WAIT"
+  std::string timer;   // "timer timewait 59.8s" when the sampler knows it
+  std::string detail;  // queues when not empty: "accept queue 1 (backlog 0)", "unread 5 B"
 };
 
 struct StateSnapshot {
@@ -88,7 +93,10 @@ struct ScenarioResult {
   std::vector<CounterDelta> counters;
   std::string counters_scope;  // "host namespace" or "private namespace"
   std::vector<std::string> notes;
-  // Filled by the runner in the parent: "name = value here -> advice".
+  // First, from the scenario's child (Recorder::ExplainLimits), the limits that explain its
+  // errnos with the numbers where and when they appeared ("limit in the scenario's namespace:
+  // ..."); then, added by the runner in the parent, each KernelKnob with its value on this host
+  // ("name = value on this host: advice").
   std::vector<std::string> kernel_lines;
 };
 

@@ -2,15 +2,19 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/clock.h"
+#include "core/base/errno_name.h"
 #include "core/net/address.h"
 #include "core/net/netns.h"
 #include "core/tcpstat/tcp_state.h"
@@ -41,6 +45,16 @@ CallResult NewTcpSocket(Recorder& rec, const std::string& who, bool nonblocking)
   return rec.Call(absl::StrCat(Who(who), "socket(AF_INET, SOCK_STREAM",
                                nonblocking ? "|SOCK_NONBLOCK" : "", ")"),
                   [type] { return socket(AF_INET, type, IPPROTO_TCP); });
+}
+
+UniqueFd OpenTcpSocket(Recorder& rec, const std::string& who, bool nonblocking) {
+  CallResult s = NewTcpSocket(rec, who, nonblocking);
+  if (s.failed()) {
+    rec.Fail(absl::StrCat("socket() for ", who.empty() ? "a socket" : who,
+                          " failed: ", ErrnoName(s.err), " (", ErrnoMessage(s.err), ")"));
+    return UniqueFd();
+  }
+  return UniqueFd(static_cast<int>(s.ret));
 }
 
 CallResult BindLoopback(Recorder& rec, int fd, uint16_t port, const std::string& who) {
@@ -204,6 +218,51 @@ int TcpStateOf(int fd) {
     return -1;
   }
   return info.tcpi_state;
+}
+
+uint64_t SocketInode(int fd) {
+  struct stat st {};
+  return fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+}
+
+std::string QueuesOf(int fd) {
+  if (TcpStateOf(fd) == TCP_LISTEN) {
+    return "";  // SIOCINQ is EINVAL on a listener; the sampler shows its accept queue
+  }
+  int unread = 0;  // SIOCINQ already leaves a received FIN out
+  int unacked = 0;
+  if (ioctl(fd, SIOCINQ, &unread) != 0) {
+    unread = 0;
+  }
+  if (ioctl(fd, SIOCOUTQ, &unacked) != 0) {
+    unacked = 0;
+  }
+  return DescribeQueues(TcpStateOf(fd), unread, unacked);
+}
+
+std::string DescribeQueues(int state, int64_t unread, int64_t unacked) {
+  if (state == TCP_CLOSE || state == TCP_LISTEN || state < 0) {
+    return "";  // no connection: the sequence numbers mean nothing
+  }
+  // The SYN also takes a sequence number: until it is acked (SYN_SENT, SYN_RECV) it is the 1.
+  if ((state == TCP_SYN_SENT || state == TCP_SYN_RECV) && unacked > 0) {
+    --unacked;
+  }
+  // After close() or shutdown(SHUT_WR) the FIN sits at the end of the send queue until acked.
+  bool fin_unacked =
+      unacked > 0 && (state == TCP_FIN_WAIT1 || state == TCP_CLOSING || state == TCP_LAST_ACK);
+  int64_t unacked_bytes = fin_unacked ? unacked - 1 : unacked;
+  std::string text;
+  if (unread > 0) {
+    absl::StrAppend(&text, "unread ", unread, " B");
+  }
+  if (unacked_bytes > 0) {
+    absl::StrAppend(&text, text.empty() ? "" : ", ", "unacked ", unacked_bytes, " B");
+  }
+  if (fin_unacked) {
+    absl::StrAppend(&text, text.empty() ? "" : ", ", "FIN unacked");
+  }
+  return text;
 }
 
 std::string TcpStateName(int state) {

@@ -36,6 +36,10 @@ Pair ConnectedPair(Recorder& rec, int backlog = 16);
 
 // "socket(AF_INET, SOCK_STREAM)" as recorded text, for scenario-specific calls.
 CallResult NewTcpSocket(Recorder& rec, const std::string& who, bool nonblocking = false);
+// NewTcpSocket that owns the result; a failure is the scenario's setup error (rec.Fail naming
+// the errno), never a check, so no later call runs on fd -1 and reports a misleading EBADF.
+// Returns an invalid fd then: the body should return when rec.stopped().
+UniqueFd OpenTcpSocket(Recorder& rec, const std::string& who, bool nonblocking = false);
 CallResult BindLoopback(Recorder& rec, int fd, uint16_t port, const std::string& who = "");
 CallResult ConnectTo(Recorder& rec, int fd, uint32_t ipv4_host_order, uint16_t port,
                      const std::string& who = "");
@@ -61,6 +65,15 @@ std::string PeerText(int fd);
 
 // The TCP state of a socket we hold, from getsockopt(TCP_INFO).tcpi_state; -1 on error.
 int TcpStateOf(int fd);
+// The socket's inode (fstat), as /proc/net/tcp lists it; 0 on error.
+uint64_t SocketInode(int fd);
+// "unread 5 B, unacked 4096 B" from SIOCINQ/SIOCOUTQ, "" when both are empty or fd listens.
+std::string QueuesOf(int fd);
+// The queue text for a socket in TCP state `state` (the kernel's number) with `unread` bytes
+// received and not read (not counting a received FIN) and `unacked` = write_seq - snd_una, as
+// SIOCOUTQ and /proc/net/tcp give it: that counts an unacknowledged SYN (left out: the state
+// says it) or FIN (shown as "FIN unacked") as one. "" without a connection (CLOSE, LISTEN).
+std::string DescribeQueues(int state, int64_t unread, int64_t unacked);
 // "ESTABLISHED", "TIME_WAIT", ... as `ss` spells them (with '_').
 std::string TcpStateName(int state);
 // Polls TCP_INFO every millisecond until the state is `state` or `timeout` passed.

@@ -7,12 +7,20 @@
 
 namespace socklab::repro {
 
+// One socket the kernel listed, with the inode that ties it to a file descriptor (0 when no fd
+// points at it: TIME_WAIT, orphans after close(), connections waiting in an accept queue).
+struct SampledSocket {
+  SocketState state;
+  uint64_t inode = 0;
+};
+
 // Every TCP socket of the calling process's network namespace whose local or remote port is in
-// `ports`, with its state and timer, including sockets no fd points at (TIME_WAIT, orphaned
-// FIN_WAIT2). It is the seam to core/tcpstat (the states sampler); until that library is
-// linked in it returns nothing and StateSamplerAvailable() is false, and scenarios fall back to
-// TCP_INFO on the fds they hold. Thread affinity: none.
-std::vector<SocketState> SampleSocketsOnPorts(const std::vector<uint16_t>& ports);
-bool StateSamplerAvailable();
+// `ports`, with its state, timer and queues, including the sockets no fd points at, read from
+// /proc/net/tcp{,6} through core/tcpstat (the states sampler). Each is labelled by who holds it:
+// "(fd 5)" for a descriptor of this process, "(other process)", or, without a descriptor,
+// "(no fd)" (TIME_WAIT), "(orphan)" (closed, still finishing its FIN handshake),
+// "(not accepted)" (complete, waiting in a listener's accept queue) or "(syn queue)" (a
+// request socket). A socket on two of the ports is listed once. Thread affinity: none.
+std::vector<SampledSocket> SampleSocketsOnPorts(const std::vector<uint16_t>& ports);
 
 }  // namespace socklab::repro

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/repro/scenarios/scenarios.h"
 #include "client/repro/sock_util.h"
-#include "client/repro/state_sampler.h"
+#include "core/base/errno_name.h"
 #include "core/sysinfo/proc_fs.h"
 
 namespace socklab::repro {
@@ -18,6 +18,8 @@ constexpr uint16_t kServerPort = 5000;  // a fixed port is safe in a private nam
 CallResult ConnectNew(Recorder& rec, std::vector<UniqueFd>& clients) {
   CallResult s = NewTcpSocket(rec, "client");
   if (s.failed()) {
+    // Not the error this scenario is about: its setup broke.
+    rec.Fail(absl::StrCat("socket() for a client failed: ", ErrnoName(s.err)));
     return s;
   }
   UniqueFd fd(static_cast<int>(s.ret));
@@ -46,6 +48,9 @@ void Run(Recorder& rec) {
       break;
     }
   }
+  if (rec.stopped()) {
+    return;
+  }
   rec.CheckErrno("connect with every ephemeral port in use", Phase::kConnect, EADDRNOTAVAIL, last);
   rec.Step(absl::StrCat(clients.size(), " connections hold all the ports"));
 
@@ -67,15 +72,17 @@ void Run(Recorder& rec) {
     }
   }
   clients.clear();
-  const StateSnapshot& snap = rec.States("after every connection closed", {}, ports);
+  const StateSnapshot& snap =
+      rec.States("after every connection closed", {{"server", listener.get()}}, ports);
   int time_wait = 0;
   for (const SocketState& s : snap.sockets) {
     time_wait += s.state == "TIME_WAIT" ? 1 : 0;
   }
-  if (StateSamplerAvailable()) {
-    rec.Step(absl::StrCat("TIME_WAIT tally: ", time_wait, " sockets"));
-  }
+  rec.Step(absl::StrCat("TIME_WAIT tally: ", time_wait, " sockets"));
   CallResult again = ConnectNew(rec, clients);
+  if (rec.stopped()) {
+    return;
+  }
   rec.CheckErrno("connect while every port sits in TIME_WAIT (tcp_tw_reuse=0)", Phase::kConnect,
                  EADDRNOTAVAIL, again);
 

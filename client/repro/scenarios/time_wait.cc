@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "client/repro/scenarios/scenarios.h"
 #include "client/repro/sock_util.h"
-#include "client/repro/state_sampler.h"
 #include "core/sysinfo/proc_fs.h"
 
 namespace socklab::repro {
@@ -37,19 +36,19 @@ void Run(Recorder& rec) {
   CloseFd(rec, "client", p.client);
 
   const StateSnapshot& snap = rec.States("after both closed", {}, {client_port});
-  if (StateSamplerAvailable()) {
-    std::string seen = "none";
-    for (const SocketState& s : snap.sockets) {
-      if (s.local.find(absl::StrCat(":", client_port)) != std::string::npos) {
-        seen = s.state;
-      }
+  std::string seen = "none";
+  for (const SocketState& s : snap.sockets) {
+    if (s.local.find(absl::StrCat(":", client_port)) != std::string::npos) {
+      seen = s.state;
     }
-    rec.CheckState("the client's connection after the close", "TIME_WAIT", seen,
-                   rec.SecondsSinceStart());
   }
-  rec.Step("the proof without a sampler: the port is still taken by the TIME_WAIT socket");
-  CallResult s = NewTcpSocket(rec, "probe");
-  UniqueFd probe(static_cast<int>(s.ret));
+  rec.CheckState("the client's connection after the close", "TIME_WAIT", seen,
+                 rec.SecondsSinceStart());
+  rec.Step("the proof without /proc/net/tcp: the port is still taken by the TIME_WAIT socket");
+  UniqueFd probe = OpenTcpSocket(rec, "probe");
+  if (rec.stopped()) {
+    return;
+  }
   CallResult b = BindLoopback(rec, probe.get(), client_port, "probe");
   rec.CheckErrno("bind to the client's old port (held by TIME_WAIT)", Phase::kBind, EADDRINUSE, b);
   absl::StatusOr<std::string> fin = ProcFs().ReadSysctl("net.ipv4.tcp_fin_timeout");
@@ -77,15 +76,15 @@ Scenario TimeWaitScenario() {
                        "SO_REUSEADDR on servers. Do not use SO_LINGER {1,0} to skip TIME_WAIT "
                        "(it turns every close into a reset).",
            .kernel = {{"net.ipv4.tcp_max_tw_buckets",
-                       "the cap on TIME_WAIT sockets (beyond it "
-                       "they are destroyed early, "
-                       "TCPTimeWaitOverflow)"},
+                       "the cap on TIME_WAIT sockets; beyond it new ones are destroyed at once "
+                       "(TcpExt.TCPTimeWaitOverflow): raise it on a busy client with "
+                       "sysctl -w net.ipv4.tcp_max_tw_buckets=262144"},
                       {"net.ipv4.tcp_tw_reuse",
                        "lets outgoing connects reuse TIME_WAIT ports: "
                        "sysctl -w net.ipv4.tcp_tw_reuse=1"},
                       {"net.ipv4.tcp_fin_timeout",
-                       "does NOT change TIME_WAIT (only orphaned "
-                       "FIN_WAIT2)"}}},
+                       "does NOT change TIME_WAIT; it bounds orphaned FIN_WAIT2 sockets: "
+                       "sysctl -w net.ipv4.tcp_fin_timeout=30"}}},
           &Run};
 }
 

@@ -23,7 +23,7 @@ ScenarioResult Sample() {
   c.ok = true;
   r.checks.push_back(c);
   r.steps.push_back({0.001, "client: connect(fd 4, 127.0.0.1:40000) = -1 ECONNREFUSED"});
-  r.states.push_back({"after", 0.002, {{"client", "127.0.0.1:1", "-", "CLOSE", ""}}});
+  r.states.push_back({"after", 0.002, {{"client", "127.0.0.1:1", "-", "CLOSE", "", "unread 5 B"}}});
   r.counters.push_back({"Tcp.OutRsts", 1});
   r.counters_scope = "host namespace";
   r.notes.push_back("a note");
