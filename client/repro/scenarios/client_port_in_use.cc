@@ -11,12 +11,10 @@ namespace {
 // Connects a client bound to `local_port` (0: ephemeral) to the listener, closes it first so it
 // sits in TIME_WAIT, and lets the server close its side. Returns the client's port, 0 on error.
 uint16_t ConnectAndActiveClose(Recorder& rec, int listener, bool reuse_addr) {
-  CallResult s = NewTcpSocket(rec, "client");
-  if (s.failed()) {
-    rec.Fail("socket() failed");
+  UniqueFd client = OpenTcpSocket(rec, "client");
+  if (!client.valid()) {
     return 0;
   }
-  UniqueFd client(static_cast<int>(s.ret));
   if (reuse_addr) {
     SetSockOptInt(rec, client.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
   }
@@ -54,8 +52,10 @@ void Run(Recorder& rec) {
     return;
   }
   rec.States("the old connection from the fixed port", {}, {port});
-  CallResult s1 = NewTcpSocket(rec, "client");
-  UniqueFd again(static_cast<int>(s1.ret));
+  UniqueFd again = OpenTcpSocket(rec, "client");
+  if (rec.stopped()) {
+    return;
+  }
   CallResult b1 = BindLoopback(rec, again.get(), port, "client");
   rec.CheckErrno("bind to the fixed port in TIME_WAIT, no SO_REUSEADDR", Phase::kBind, EADDRINUSE,
                  b1);
@@ -64,8 +64,10 @@ void Run(Recorder& rec) {
   rec.Step(
       "case 2: SO_REUSEADDR only on the new socket is not enough: the TIME_WAIT socket "
       "inherited the old socket's flag");
-  CallResult s2 = NewTcpSocket(rec, "client");
-  UniqueFd half(static_cast<int>(s2.ret));
+  UniqueFd half = OpenTcpSocket(rec, "client");
+  if (rec.stopped()) {
+    return;
+  }
   SetSockOptInt(rec, half.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
   CallResult b2 = BindLoopback(rec, half.get(), port, "client");
   rec.CheckErrno("bind with SO_REUSEADDR on the new socket only", Phase::kBind, EADDRINUSE, b2);
@@ -76,8 +78,10 @@ void Run(Recorder& rec) {
   if (port3 == 0) {
     return;
   }
-  CallResult s3 = NewTcpSocket(rec, "client");
-  UniqueFd both(static_cast<int>(s3.ret));
+  UniqueFd both = OpenTcpSocket(rec, "client");
+  if (rec.stopped()) {
+    return;
+  }
   SetSockOptInt(rec, both.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
   CallResult b3 = BindLoopback(rec, both.get(), port3, "client");
   rec.CheckOk("bind with SO_REUSEADDR on both sockets", Phase::kBind, b3);
@@ -87,7 +91,8 @@ void Run(Recorder& rec) {
       "case 3 works because TCP timestamps (net.ipv4.tcp_timestamps) let the kernel tell "
       "old segments from new ones, so a connect from an explicitly bound port may recycle "
       "the TIME_WAIT 4-tuple; without timestamps this connect fails with EADDRNOTAVAIL");
-  rec.States("after the reconnect", {{"client", both.get()}}, {port3});
+  rec.States("after the reconnect: the same 4-tuple, a new connection (not yet accepted)",
+             {{"client", both.get()}}, {port3});
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,20 +24,29 @@ void Run(Recorder& rec) {
   uint16_t port = LocalPort(listener.get());
   rec.Step("fill the accept queue: the server never calls accept()");
   std::vector<UniqueFd> fillers;
+  std::vector<Watched> watched;
   for (int i = 0; i < 2; ++i) {
-    CallResult s = NewTcpSocket(rec, "filler", /*nonblocking=*/true);
-    if (s.failed()) {
-      return rec.Fail("socket() failed");
+    const std::string who = absl::StrCat("filler ", i + 1);
+    fillers.push_back(OpenTcpSocket(rec, who, /*nonblocking=*/true));
+    if (rec.stopped()) {
+      return;
     }
-    fillers.emplace_back(static_cast<int>(s.ret));
-    ConnectTo(rec, fillers.back().get(), INADDR_LOOPBACK, port, "filler");
+    ConnectTo(rec, fillers.back().get(), INADDR_LOOPBACK, port, who);
+    watched.push_back({who, fillers.back().get()});
   }
   // Let the handshakes that can complete complete.
   WaitReadable(fillers.front().get(), absl::Milliseconds(200), POLLOUT);
+  watched.push_back({"server", listener.get()});
+  rec.States(
+      "the accept queue is full: filler 1 is established and waits to be accepted, filler 2's "
+      "SYN was dropped",
+      watched, {port});
 
   rec.Step("case 1: the application's own timeout: nonblocking connect + poll(POLLOUT, 300 ms)");
-  CallResult s1 = NewTcpSocket(rec, "client", /*nonblocking=*/true);
-  UniqueFd app(static_cast<int>(s1.ret));
+  UniqueFd app = OpenTcpSocket(rec, "client", /*nonblocking=*/true);
+  if (rec.stopped()) {
+    return;
+  }
   CallResult c1 = ConnectTo(rec, app.get(), INADDR_LOOPBACK, port, "client");
   if (!c1.failed() || c1.err != EINPROGRESS) {
     rec.CheckErrno("nonblocking connect", Phase::kConnect, EINPROGRESS, c1);
@@ -44,7 +54,9 @@ void Run(Recorder& rec) {
   }
   pollfd pfd{app.get(), POLLOUT, 0};
   CallResult p1 = rec.Call("client: poll(POLLOUT, 300 ms)", [&] { return poll(&pfd, 1, 300); });
-  rec.States("while the SYN is being dropped", {{"client", app.get()}});
+  watched.push_back({"client", app.get()});
+  rec.States("while the client's SYN is being dropped", watched, {port});
+  watched.pop_back();
   rec.CheckText("poll for the connect", Phase::kConnect, "deadline",
                 p1.ret == 0 ? "deadline" : absl::StrCat("poll returned ", p1.ret),
                 static_cast<double>(p1.end_ns - c1.start_ns) / 1e9);
@@ -53,11 +65,15 @@ void Run(Recorder& rec) {
   rec.Step(
       "case 2: the kernel's timeout: a blocking connect with TCP_SYNCNT 1 (one SYN "
       "retransmission: 1 s + 2 s)");
-  CallResult s2 = NewTcpSocket(rec, "client");
-  UniqueFd kernel(static_cast<int>(s2.ret));
+  UniqueFd kernel = OpenTcpSocket(rec, "client");
+  if (rec.stopped()) {
+    return;
+  }
   SetSockOptInt(rec, kernel.get(), IPPROTO_TCP, TCP_SYNCNT, 1, "TCP_SYNCNT");
   CallResult c2 = ConnectTo(rec, kernel.get(), INADDR_LOOPBACK, port, "client");
   rec.CheckErrno("connect", Phase::kConnect, ETIMEDOUT, c2);
+  watched.push_back({"client", kernel.get()});
+  rec.States("after the kernel gave up: the client's socket is back in CLOSE", watched, {port});
 }
 
 }  // namespace

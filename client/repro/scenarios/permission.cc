@@ -26,15 +26,20 @@ void Run(Recorder& rec) {
   if (g.failed() || gid.failed() || uid.failed()) {
     return rec.Fail("could not drop privileges");
   }
-  CallResult s = NewTcpSocket(rec, "server");
-  if (s.failed()) {
-    return rec.Fail("socket() failed");
+  UniqueFd fd = OpenTcpSocket(rec, "server");
+  if (rec.stopped()) {
+    return;
   }
-  UniqueFd fd(static_cast<int>(s.ret));
   CallResult b = BindLoopback(rec, fd.get(), 80, "server");
   rec.CheckErrno("bind to port 80 as an unprivileged user", Phase::kBind, EACCES, b);
+  rec.States("after the refused bind: the socket is still unbound", {{"server", fd.get()}});
   CallResult ok = BindLoopback(rec, fd.get(), 8080, "server");
   rec.CheckOk("bind to port 8080 (above ip_unprivileged_port_start)", Phase::kBind, ok);
+  if (!ok.failed() && !rec.Call(absl::StrCat("server: listen(fd ", fd.get(), ", 16)"),
+                                [&] { return listen(fd.get(), 16); })
+                           .failed()) {
+    rec.States("bound to 8080 and listening, without privileges", {{"server", fd.get()}}, {8080});
+  }
 }
 
 }  // namespace

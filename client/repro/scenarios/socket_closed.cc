@@ -1,11 +1,30 @@
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "client/repro/scenarios/scenarios.h"
 #include "client/repro/sock_util.h"
+#include "client/repro/state_sampler.h"
+#include "core/base/clock.h"
 
 namespace socklab::repro {
 namespace {
+
+// Polls the sampler (no fd is left to ask) until the socket bound to `local` is in `state`, for
+// up to 2 s: the peer's ACK of our FIN may be delayed.
+void WaitForOrphanState(const std::string& local, const std::string& state, uint16_t port) {
+  const int64_t deadline = MonotonicNanos() + 2'000'000'000;
+  while (MonotonicNanos() < deadline) {
+    for (const SampledSocket& s : SampleSocketsOnPorts({port})) {
+      if (s.state.local == local && s.state.state == state) {
+        return;
+      }
+    }
+    usleep(1000);
+  }
+}
 
 void Run(Recorder& rec) {
   Pair p = ConnectedPair(rec);
@@ -13,12 +32,21 @@ void Run(Recorder& rec) {
     return;
   }
   int stale = p.client.get();
+  uint16_t client_port = LocalPort(stale);
+  const std::string client_text = LocalText(stale);
+  rec.States("before the close", {{"client", stale}, {"server", p.server.get()}}, {client_port});
   rec.Step(absl::StrCat("the client closes fd ", stale, " and later uses the same number again"));
   CloseFd(rec, "client", p.client);
   char buf[16];
   CallResult r = rec.Call(absl::StrCat("client: recv(fd ", stale, ", 16)"),
                           [&] { return recv(stale, buf, sizeof(buf), 0); });
   rec.CheckErrno("read on a closed fd", Phase::kRead, EBADF, r);
+  // The number is not watched any more: it names nothing (or, in a real program, whatever was
+  // opened next). The sampler shows what became of the connection without it.
+  WaitForOrphanState(client_text, "FIN_WAIT2", client_port);
+  rec.States(absl::StrCat("after close(): fd ", stale,
+                          " is gone; its connection finishes without an fd (FIN_WAIT2, an orphan)"),
+             {{"server", p.server.get()}}, {client_port});
   rec.Note(
       "a real program rarely gets EBADF: the fd number is reused by the next open(), "
       "socket() or accept(), and the stale read/write silently goes to the wrong file; "

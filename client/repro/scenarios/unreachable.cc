@@ -15,19 +15,32 @@ void Run(Recorder& rec) {
   if (rec.stopped()) {
     return;
   }
-  CallResult s1 = NewTcpSocket(rec, "client");
-  UniqueFd a(static_cast<int>(s1.ret));
+  UniqueFd a = OpenTcpSocket(rec, "client");
+  if (rec.stopped()) {
+    return;
+  }
   CallResult c1 = ConnectTo(rec, a.get(), kTestNet1, 80, "client");
   rec.CheckErrno("connect with no route to the network", Phase::kConnect, ENETUNREACH, c1);
+  rec.States("after the failed connect", {{"client", a.get()}});
+  rec.Step(
+      "there is no SYN_SENT to see: connect() looked up the route inside the call, found none "
+      "and failed before building a SYN, so the socket never left CLOSE (Ip.OutNoRoutes "
+      "counts it)");
 
   rec.Step("an explicit unreachable route, as a router (or `ip route add unreachable`) sets up");
   if (!RunNamespaceTool(rec, {"ip", "route", "add", "unreachable", "192.0.2.0/24"})) {
     return;
   }
-  CallResult s2 = NewTcpSocket(rec, "client");
-  UniqueFd b(static_cast<int>(s2.ret));
+  UniqueFd b = OpenTcpSocket(rec, "client");
+  if (rec.stopped()) {
+    return;
+  }
   CallResult c2 = ConnectTo(rec, b.get(), kTestNet1, 80, "client");
   rec.CheckErrno("connect through an unreachable route", Phase::kConnect, EHOSTUNREACH, c2);
+  rec.States("after the second failed connect", {{"client", b.get()}});
+  rec.Step(
+      "again no SYN left: the route lookup returned the unreachable route and connect() "
+      "failed at once; the kernel counts this case in no SNMP counter");
   rec.Note(
       "on a real network EHOSTUNREACH also arrives as an ICMP host-unreachable from a "
       "router, or when ARP/neighbour discovery gets no answer on the local segment (after "
