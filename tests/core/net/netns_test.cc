@@ -37,11 +37,13 @@ ino_t NetnsInode() {
   return st.st_ino;
 }
 
-void SkipWithoutNetns() {
-  if (absl::Status s = CheckNetnsAvailable(); !s.ok()) {
-    GTEST_SKIP() << s;
-  }
-}
+// A macro, not a function: GTEST_SKIP only returns from the function it is written in.
+#define SKIP_WITHOUT_NETNS()                               \
+  do {                                                     \
+    if (absl::Status s = CheckNetnsAvailable(); !s.ok()) { \
+      GTEST_SKIP() << s;                                   \
+    }                                                      \
+  } while (false)
 
 TEST(RunInChild, ReturnsWhatTheBodyReturned) {
   absl::StatusOr<ChildOutput> out = RunInChild({}, [] { return std::string("hello"); });
@@ -51,7 +53,7 @@ TEST(RunInChild, ReturnsWhatTheBodyReturned) {
 }
 
 TEST(RunInChild, TheChildHasItsOwnNamespaceWithLoopbackUp) {
-  SkipWithoutNetns();
+  SKIP_WITHOUT_NETNS();
   const ino_t host = NetnsInode();
   absl::StatusOr<ChildOutput> out = RunInChild({.new_netns = true}, [host] {
     // lo is up: a listener on 127.0.0.1 accepts a connection.
@@ -74,7 +76,7 @@ TEST(RunInChild, TheChildHasItsOwnNamespaceWithLoopbackUp) {
 }
 
 TEST(RunInChild, SysctlWritesStayInTheNamespace) {
-  SkipWithoutNetns();
+  SKIP_WITHOUT_NETNS();
   ProcFs proc;
   absl::StatusOr<std::string> before = proc.ReadSysctl("net.ipv4.ip_local_port_range");
   ASSERT_TRUE(before.ok());
@@ -137,7 +139,7 @@ TEST(RunTool, RunsAProgramAndReportsFailures) {
 }
 
 TEST(RunInChild, NftRulesLiveAndDieWithTheNamespace) {
-  SkipWithoutNetns();
+  SKIP_WITHOUT_NETNS();
   if (!RunTool({"nft", "--version"}).ok()) {
     GTEST_SKIP() << "nft not installed";
   }
@@ -165,7 +167,7 @@ int LoopbackUp() {
 
 // Only ever inside a private namespace: the host's lo is never touched.
 TEST(BringLoopbackUp, BringsDownedLoopbackUpInAPrivateNamespace) {
-  SkipWithoutNetns();
+  SKIP_WITHOUT_NETNS();
   absl::StatusOr<ChildOutput> out = RunInChild({.new_netns = true}, [] {
     if (!InPrivateNetns()) {
       return std::string("not in a private namespace");
@@ -253,7 +255,7 @@ bool Eventually(const std::function<bool()>& done) {
 // A namespaced child running a tool grandchild is killed by its timeout: the grandchild dies
 // with it (PR_SET_PDEATHSIG) and the namespace, which no process holds any more, with both.
 TEST(RunInChild, AKilledNamespacedChildLeavesNoToolAndNoNamespace) {
-  SkipWithoutNetns();
+  SKIP_WITHOUT_NETNS();
   // A unique duration marks our `sleep` among whatever else runs on this machine.
   const std::string marker = absl::StrCat("30.", getpid(), "1");
   const std::string pid_file = absl::StrCat(testing::TempDir(), "netns_test_tool_", getpid());
