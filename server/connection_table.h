@@ -20,6 +20,7 @@ struct Connection {
   bool sending = false;          // one Send in flight, from echo.front_data()
   bool eof = false;              // the peer's FIN arrived
   bool closing = false;          // Close submitted
+  bool drain_check = false;      // on the worker's drain-check list
   int64_t last_activity_ns = 0;  // bytes either way
   int64_t send_progress_ns = 0;  // the peer last took bytes, or bytes started waiting
   EchoQueue echo;

@@ -1,9 +1,13 @@
 #include "server/echo_server.h"
 
+#include <errno.h>
+#include <fcntl.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/clock.h"
+#include "core/base/status.h"
 #include "core/base/status_macros.h"
 #include "core/net/socket.h"
 
@@ -40,14 +44,23 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOption
     }
     listeners.push_back(std::move(fd));
   }
-  if (!opts.reuse_port) {
-    server->shared_listener_ = std::move(listeners[0]);
-  }
+  // Each worker gets its own dup of its listener (with --no-reuseport, of the one shared
+  // listener) and closes it through its own loop when it drains: an io_uring accept holds a
+  // reference to the file it accepts on. The originals close when Start returns, so a socket
+  // stops listening when the last worker's fd for it is closed, and a worker that failed to
+  // start took nothing with it.
+  auto listener_for = [&](int i) -> absl::StatusOr<UniqueFd> {
+    UniqueFd dup(fcntl(listeners[opts.reuse_port ? i : 0].get(), F_DUPFD_CLOEXEC, 0));
+    if (!dup) {
+      return ErrnoError(errno, "dup listener");
+    }
+    return dup;
+  };
 
   for (int i = 0; i < opts.threads; ++i) {
-    int fd = opts.reuse_port ? listeners[i].get() : server->shared_listener_.get();
-    absl::StatusOr<std::unique_ptr<EchoWorker>> worker = EchoWorker::Create(
-        server->options_, server->backend_, fd, opts.reuse_port, &server->shared_);
+    SOCKLAB_ASSIGN_OR_RETURN(UniqueFd fd, listener_for(i));
+    absl::StatusOr<std::unique_ptr<EchoWorker>> worker =
+        EchoWorker::Create(server->options_, server->backend_, std::move(fd), &server->shared_);
     if (!worker.ok() && server->backend_ == loop::Backend::kIoUring &&
         opts.backend == loop::BackendChoice::kAuto && i == 0) {
       // The probe passed but the real ring did not (e.g. more entries than RLIMIT_MEMLOCK
@@ -55,14 +68,12 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOption
       server->fallback_reason_ =
           absl::StrCat("io_uring loop setup failed: ", worker.status().message());
       server->backend_ = loop::Backend::kEpoll;
-      worker = EchoWorker::Create(server->options_, server->backend_, fd, opts.reuse_port,
+      SOCKLAB_ASSIGN_OR_RETURN(UniqueFd again, listener_for(i));
+      worker = EchoWorker::Create(server->options_, server->backend_, std::move(again),
                                   &server->shared_);
     }
     if (!worker.ok()) {
       return worker.status();
-    }
-    if (opts.reuse_port) {
-      listeners[i].Release();  // the worker owns it now
     }
     server->workers_.push_back(*std::move(worker));
   }

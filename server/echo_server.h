@@ -17,7 +17,7 @@
 namespace socklab::server {
 
 // The RFC 862 echo server: `threads` workers, each an EventLoop on its own thread with its own
-// SO_REUSEPORT listener (or one shared listener with reuse_port = false).
+// SO_REUSEPORT listener (or one shared listener with reuse_port = false, a dup of it each).
 //
 // Thread affinity: Start/Wait/destructor from one controlling thread; Shutdown() and Stats()
 // from any thread. Owns the workers, their threads and the listeners.
@@ -58,7 +58,6 @@ class EchoServer {
   loop::Backend backend_ = loop::Backend::kEpoll;
   std::string fallback_reason_;
   SharedState shared_;
-  UniqueFd shared_listener_;  // only with reuse_port = false
   std::vector<std::unique_ptr<EchoWorker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<absl::Status> results_;

@@ -1,6 +1,9 @@
 #include "server/echo_worker.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +26,8 @@ using loop::Token;
 constexpr Token kAcceptToken = ConnectionTable::MakeToken(0, 0);
 constexpr Token kBackoffToken = ConnectionTable::MakeToken(1, 0);
 constexpr Token kSweepToken = ConnectionTable::MakeToken(2, 0);
+constexpr Token kListenerCloseToken = ConnectionTable::MakeToken(3, 0);
+constexpr Token kDrainCheckToken = ConnectionTable::MakeToken(4, 0);
 
 // Accept back-off after running out of fds: long enough that a full fd table costs a few
 // syscalls per second, short enough that the first freed fd is used soon.
@@ -50,14 +55,26 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
 
 int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
 
+// How long a draining connection must have been quiet before it closes. An empty receive queue
+// does not mean the peer has nothing more on its way: bytes it already sent may wait in its own
+// send queue behind our receive window, which the read that emptied the queue has just reopened.
+// They follow within about a round trip of the window update (later if TCP small queues defer
+// the peer's transmit); closing before they land would answer them with RST. Two smoothed RTTs
+// (TCP_INFO) plus a fixed margin cover that, and cost nothing for connections already idle.
+int64_t DrainQuietNs(int fd) {
+  constexpr int64_t kMarginNs = 50'000'000;  // 50 ms
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
+    return kMarginNs;
+  }
+  return kMarginNs + 2 * int64_t{info.tcpi_rtt} * 1000;
+}
+
 }  // namespace
 
-EchoWorker::EchoWorker(const ServerOptions& options, int listener, bool owned, SharedState* shared)
-    : options_(options),
-      shared_(shared),
-      listener_(listener),
-      owns_listener_(owned),
-      pool_(kPoolSpareChunks) {
+EchoWorker::EchoWorker(const ServerOptions& options, UniqueFd listener, SharedState* shared)
+    : options_(options), shared_(shared), listener_(listener.Release()), pool_(kPoolSpareChunks) {
   // Timeouts are checked by one periodic sweep over the table rather than a timer per
   // connection: no timer churn on the data path, and a check costs a few ns per connection.
   int64_t shortest = 0;
@@ -87,16 +104,21 @@ EchoWorker::~EchoWorker() {
   for (size_t slot = 0; slot < table_.capacity(); ++slot) {
     table_.at(static_cast<uint32_t>(slot)).echo.Clear(pool_);
   }
-  if (owns_listener_ && listener_open_) {
+  if (listener_open_) {
     ::close(listener_);
   }
 }
 
 absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const ServerOptions& options,
-                                                               loop::Backend backend, int listener,
-                                                               bool owned, SharedState* shared) {
-  std::unique_ptr<EchoWorker> worker(new EchoWorker(options, listener, owned, shared));
-  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_, loop::EventLoop::Create(backend, worker.get()));
+                                                               loop::Backend backend,
+                                                               UniqueFd listener,
+                                                               SharedState* shared) {
+  std::unique_ptr<EchoWorker> worker(new EchoWorker(options, std::move(listener), shared));
+  loop::LoopOptions loop_options;
+  // --linger SECONDS: close() blocks up to that long; the loop runs such closes elsewhere.
+  loop_options.close_may_block = options.linger.mode == Linger::Mode::kSeconds;
+  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_,
+                           loop::EventLoop::Create(backend, worker.get(), loop_options));
   return worker;
 }
 
@@ -118,7 +140,10 @@ absl::Status EchoWorker::Run() {
         forced_ = true;
         CloseAll();
       }
-      if (table_.in_use() == 0 && !accept_armed_) {
+      // After the previous batch as a whole: on io_uring a receive completion for a connection
+      // may follow the send completion that emptied its queue in the same batch.
+      RunDrainChecks();
+      if (table_.in_use() == 0 && !accept_armed_ && !listener_closing_) {
         break;
       }
       if (!forced_) {
@@ -132,13 +157,19 @@ absl::Status EchoWorker::Run() {
       return delivered.status();
     }
   }
-  MaybeCloseListener();
   return absl::OkStatus();
 }
 
 void EchoWorker::OnCompletion(const Completion& c) {
   if (c.op == Op::kAccept) {
     OnAccept(c);
+    return;
+  }
+  if (c.op == Op::kClose && c.token == kListenerCloseToken) {
+    listener_closing_ = false;
+    if (c.res < 0) {
+      stats_.RecordErrno(Phase::kClose, -c.res, MonotonicNanos());
+    }
     return;
   }
   if (c.op == Op::kTimer) {
@@ -184,7 +215,7 @@ void EchoWorker::UpdateAccept() {
     accept_armed_ = true;
     accept_cancel_sent_ = false;
     loop_->Accept(listener_, kAcceptToken);
-  } else if (!wanted && accept_armed_ && !accept_cancel_sent_) {
+  } else if (!wanted && accept_armed_ && !accept_cancel_sent_ && listener_open_) {
     // Connections that arrive meanwhile wait in the kernel's backlog.
     accept_cancel_sent_ = true;
     loop_->CancelAccept(listener_);
@@ -208,14 +239,14 @@ void EchoWorker::OnAccept(const Completion& c) {
   }
   if (c.res >= 0) {
     OnAccepted(c.res, now);
+  } else if (c.more) {
+    // An error of the one connection being handed over (ECONNABORTED: the peer gave up while it
+    // sat in the backlog; EPROTO, ...): counted, and the accept stays armed.
+    stats_.RecordErrno(Phase::kAccept, -c.res, now);
   } else {
     int err = -c.res;
     switch (err) {
-      case ECANCELED:  // our CancelAccept (limit, back-off or drain)
-        break;
-      case ECONNABORTED:
-        // The peer gave up while the connection sat in the backlog: nothing to do but count.
-        stats_.RecordErrno(Phase::kAccept, err, now);
+      case ECANCELED:  // our CancelAccept (limit, back-off) or the listener's Close (drain)
         break;
       case EMFILE:
       case ENFILE:
@@ -237,7 +268,6 @@ void EchoWorker::OnAccept(const Completion& c) {
   if (!draining_) {
     UpdateAccept();
   }
-  MaybeCloseListener();
 }
 
 bool EchoWorker::TryReserve() {
@@ -393,8 +423,10 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
     }
     if (!conn.echo.empty()) {
       StartSend(conn, slot);  // the rest of a short send, or bytes that arrived meanwhile
-    } else if (conn.eof || draining_) {
+    } else if (conn.eof) {
       CloseConnection(conn, slot);
+    } else if (draining_) {
+      QueueDrainCheck(conn, slot);
     }
     return;
   }
@@ -426,6 +458,12 @@ void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& 
 
 void EchoWorker::OnTimer(Token token) {
   int64_t now = MonotonicNanos();
+  if (token == kDrainCheckToken) {
+    if (now >= drain_timer_ns_) {
+      drain_timer_ns_ = 0;  // the Run loop looks at the drain checks after this batch
+    }
+    return;
+  }
   if (token == kBackoffToken) {
     backoff_armed_ = false;
     if (!draining_) {
@@ -470,16 +508,68 @@ void EchoWorker::StartDrain(int64_t /*now*/) {
     ::close(fd);
   }
   parked_.clear();
-  UpdateAccept();  // cancels the accept
-  MaybeCloseListener();
-  // Connections with no echo outstanding close now; the others when their echo has gone out
-  // (OnSend) or at the drain deadline.
+  // At once, so the kernel stops steering new connections to this (reuseport) listener while
+  // the others drain; with a shared listener only this worker's dup goes.
+  CloseListener();
+  // Connections with no echo outstanding close once nothing they sent is unread; the others
+  // when their echo has gone out (OnSend), or at the drain deadline.
   for (size_t i = 0; i < table_.capacity(); ++i) {
     uint32_t slot = static_cast<uint32_t>(i);
     Connection& conn = table_.at(slot);
     if (conn.in_use && !conn.closing && !conn.sending && conn.echo.empty()) {
-      CloseConnection(conn, slot);
+      QueueDrainCheck(conn, slot);
     }
+  }
+}
+
+void EchoWorker::QueueDrainCheck(Connection& conn, uint32_t slot) {
+  if (!conn.drain_check) {
+    conn.drain_check = true;
+    drain_checks_.push_back(table_.TokenOf(slot));
+  }
+}
+
+void EchoWorker::RunDrainChecks() {
+  if (drain_checks_.empty() || forced_) {
+    return;
+  }
+  int64_t now = MonotonicNanos();
+  drain_checks_batch_.clear();
+  drain_checks_batch_.swap(drain_checks_);
+  int64_t next_check_ns = 0;
+  for (Token token : drain_checks_batch_) {
+    Connection* conn = table_.Find(token);
+    if (conn == nullptr) {
+      continue;
+    }
+    uint32_t slot = ConnectionTable::SlotOf(token);
+    if (conn->closing || conn->sending || !conn->echo.empty()) {
+      conn->drain_check = false;  // OnSend queues it again once the echo is out
+      continue;
+    }
+    if (!conn->eof) {
+      if (loop_->UnreadBytes(conn->fd) > 0) {
+        // Bytes waiting to be received: a receive completes with them soon. Looked at again
+        // after that dispatch step (RunOnce waits for it, so this does not spin).
+        drain_checks_.push_back(token);
+        continue;
+      }
+      int64_t quiet_until = conn->last_activity_ns + DrainQuietNs(conn->fd);
+      if (now < quiet_until) {
+        drain_checks_.push_back(token);
+        if (next_check_ns == 0 || quiet_until < next_check_ns) {
+          next_check_ns = quiet_until;
+        }
+        continue;
+      }
+    }
+    conn->drain_check = false;
+    CloseConnection(*conn, slot);
+  }
+  if (next_check_ns > 0 && (drain_timer_ns_ == 0 || next_check_ns < drain_timer_ns_)) {
+    // Wakes RunOnce for the next look; an earlier timer still armed fires harmlessly.
+    drain_timer_ns_ = next_check_ns;
+    loop_->AddTimer(next_check_ns, kDrainCheckToken);
   }
 }
 
@@ -488,18 +578,24 @@ void EchoWorker::CloseAll() {
     uint32_t slot = static_cast<uint32_t>(i);
     Connection& conn = table_.at(slot);
     if (conn.in_use && !conn.closing) {
+      if (options_.linger.mode == Linger::Mode::kSeconds) {
+        // The drain deadline passed: no more waiting, the same as the kernel at process exit,
+        // which never lingers (inet_release skips it for an exiting task).
+        SetLinger(conn.fd, Linger{}).IgnoreError();
+      }
       CloseConnection(conn, slot);
     }
   }
 }
 
-void EchoWorker::MaybeCloseListener() {
-  // A reuseport listener closes as soon as its accept is disarmed, so the kernel stops
-  // steering new connections to it while the others drain.
-  if (draining_ && owns_listener_ && listener_open_ && !accept_armed_) {
-    ::close(listener_);
-    listener_open_ = false;
+void EchoWorker::CloseListener() {
+  if (!listener_open_) {
+    return;
   }
+  listener_open_ = false;
+  listener_closing_ = true;
+  // Not ::close(): an io_uring multishot accept holds its own reference to the listener.
+  loop_->Close(listener_, kListenerCloseToken);
 }
 
 }  // namespace socklab::server

@@ -27,17 +27,18 @@ struct SharedState {
 };
 
 // One thread's share of the server: an EventLoop, a listener (its own SO_REUSEPORT socket, or
-// the shared one) and the connections accepted on it.
+// its own dup of the shared one) and the connections accepted on it.
 //
 // Thread affinity: constructed on any thread, then Run() on the worker thread, which alone
 // touches the loop and the connections. Wake() and stats() may be used from any thread.
 class EchoWorker final : public loop::CompletionHandler {
  public:
-  // `listener` is owned (reuseport) or not (`owned` false: the shared listener, closed by the
-  // server after every worker stopped). `options` and `shared` must outlive the worker.
+  // `listener` is owned: a reuseport socket of its own, or a dup of a shared listener (so that
+  // each worker can close its fd through its loop while the others still accept on theirs).
+  // `options` and `shared` must outlive the worker.
   static absl::StatusOr<std::unique_ptr<EchoWorker>> Create(const ServerOptions& options,
-                                                            loop::Backend backend, int listener,
-                                                            bool owned, SharedState* shared);
+                                                            loop::Backend backend,
+                                                            UniqueFd listener, SharedState* shared);
   ~EchoWorker() override;
 
   // The worker thread's body: serves until the server drains, then returns. The error is the
@@ -51,7 +52,7 @@ class EchoWorker final : public loop::CompletionHandler {
   void OnCompletion(const loop::Completion& completion) override;
 
  private:
-  EchoWorker(const ServerOptions& options, int listener, bool owned, SharedState* shared);
+  EchoWorker(const ServerOptions& options, UniqueFd listener, SharedState* shared);
 
   void OnAccept(const loop::Completion& c);
   void OnAccepted(int fd, int64_t now);
@@ -73,14 +74,21 @@ class EchoWorker final : public loop::CompletionHandler {
   void FreeIfDone(Connection& conn, uint32_t slot);
   void Sweep(int64_t now);
   void StartDrain(int64_t now);
+  // While draining: a connection with nothing left to echo closes once nothing it sent is unread
+  // and it has been quiet for a moment (or at EOF): closing with bytes unread or still on their
+  // way would send RST, and the client would lose echo bytes. Queues the check for after the
+  // current dispatch step.
+  void QueueDrainCheck(Connection& conn, uint32_t slot);
+  void RunDrainChecks();
   void CloseAll();
-  void MaybeCloseListener();
+  // Closes the listener through the loop, which cancels its accept and closes whatever the
+  // kernel accepted for it meanwhile; the kClose completes the drain's listener part.
+  void CloseListener();
   void ArmBackoff(int64_t now);
 
   const ServerOptions& options_;
   SharedState* shared_;
   int listener_;
-  bool owns_listener_;
   std::unique_ptr<loop::EventLoop> loop_;
   ConnectionTable table_;
   ChunkPool pool_;
@@ -91,7 +99,8 @@ class EchoWorker final : public loop::CompletionHandler {
   std::deque<int> parked_;
   bool accept_armed_ = false;
   bool accept_cancel_sent_ = false;
-  bool listener_open_ = true;
+  bool listener_open_ = true;      // ours to close (not yet handed to the loop's Close)
+  bool listener_closing_ = false;  // Close submitted, kClose not yet delivered
   bool backoff_armed_ = false;
   int64_t backoff_ns_ = 0;
   bool limit_paused_ = false;
@@ -99,6 +108,9 @@ class EchoWorker final : public loop::CompletionHandler {
   int64_t sweep_period_ns_ = 0;
   bool draining_ = false;
   bool forced_ = false;
+  std::vector<loop::Token> drain_checks_;
+  std::vector<loop::Token> drain_checks_batch_;
+  int64_t drain_timer_ns_ = 0;  // deadline of the latest drain-check timer armed, 0 if none
 };
 
 }  // namespace socklab::server

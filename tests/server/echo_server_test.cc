@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -345,6 +346,132 @@ TEST_P(EchoServerTest, ShutdownClosesIdleConnectionsAndFinishes) {
   RecvUntilEof(fd.get(), &error);
   EXPECT_EQ(error, 0);
   EXPECT_EQ(server_->Stats().open, 0u);
+}
+
+// Pushes from `fd` (made nonblocking) without reading until the windows stay shut for 200 ms, at
+// most `limit` bytes, or the connection fails; returns what was sent.
+std::string FillWithoutReading(int fd, size_t limit, uint32_t seed) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::string block = RandomBytes(1 << 20, seed);
+  std::string sent;
+  while (sent.size() < limit) {
+    size_t off = sent.size() % block.size();
+    ssize_t n = send(fd, block.data() + off, block.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent.append(block, off, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      break;  // reset or closed by the server: nothing more goes out
+    }
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, 200) == 0) {
+      break;
+    }
+  }
+  return sent;
+}
+
+TEST_P(EchoServerTest, ShutdownWithBytesInFlightEchoesThemAllThenEndsWithFin) {
+  // At shutdown the client's bytes sit everywhere at once: in the server's receive buffer,
+  // its echo queue (backpressured), its send buffer and the client's receive buffer. Closing
+  // when the echo queue is momentarily empty would find bytes unread and send RST.
+  ServerOptions options = BaseOptions();
+  options.drain_timeout = absl::Seconds(30);  // generous: the test does not time the drain
+  StartServer(options);
+  UniqueFd fd = Connect(server_->address());
+  ASSERT_TRUE(fd.valid());
+  std::string sent = FillWithoutReading(fd.get(), size_t{32} << 20, 11);
+  ASSERT_GT(sent.size(), options.max_pending_bytes);
+  server_->Shutdown();
+  fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  int error = -1;
+  std::string got = RecvUntilEof(fd.get(), &error);
+  EXPECT_EQ(error, 0) << "not a clean EOF after " << got.size() << " of " << sent.size();
+  EXPECT_EQ(got.size(), sent.size());
+  EXPECT_TRUE(got == sent);
+  EXPECT_TRUE(server_->Wait().ok());
+  StatsSnapshot s = server_->Stats();
+  EXPECT_EQ(s.bytes_out, sent.size());
+  EXPECT_EQ(s.open, 0u);
+}
+
+TEST_P(EchoServerTest, ClientsConnectingDuringShutdownAreNeverLeftHanging) {
+  // Connections the kernel completes while the workers drain are served, refused, reset from
+  // the closed listener's backlog, or closed by the loop along with the listener; none stays
+  // open unserved until the server object goes away.
+  for (bool reuse_port : {true, false}) {
+    ServerOptions options = BaseOptions();
+    options.reuse_port = reuse_port;
+    StartServer(options);
+    SocketAddress address = server_->address();
+    std::vector<UniqueFd> clients;
+    std::atomic<bool> stop{false};
+    std::thread connector([&] {
+      for (int i = 0; i < 300 && !stop.load(); ++i) {
+        UniqueFd c = Connect(address, 5);
+        if (c.valid()) {
+          clients.push_back(std::move(c));
+        }
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    server_->Shutdown();
+    EXPECT_TRUE(server_->Wait().ok());
+    stop.store(true);
+    connector.join();
+    int hanging = 0;
+    for (const UniqueFd& c : clients) {
+      // EOF or RST: readable at once. 5 s is only a bound for a broken server.
+      if (!Readable(c.get(), 5000)) {
+        ++hanging;
+      }
+    }
+    EXPECT_EQ(hanging, 0) << "of " << clients.size() << " clients, reuse_port " << reuse_port;
+    server_.reset();
+  }
+}
+
+TEST_P(EchoServerTest, LingeringCloseOfAStalledPeerDoesNotStallOtherConnections) {
+  // --linger 3: closing a connection whose echo the peer never takes blocks close() for 3 s in
+  // the kernel (data unacknowledged in the send queue, none unread: unread bytes would make it
+  // an immediate RST instead). One thread, so both connections share one loop.
+  constexpr int kLingerS = 3;
+  ServerOptions options = BaseOptions();
+  options.threads = 1;
+  options.linger = Linger{Linger::Mode::kSeconds, kLingerS};
+  options.write_timeout = absl::Milliseconds(300);
+  options.sndbuf = 64 * 1024;
+  options.max_pending_bytes = 4 << 20;  // the server reads everything the peer sends
+  StartServer(options);
+  UniqueFd other = Connect(server_->address());
+  ASSERT_TRUE(other.valid());
+  ASSERT_TRUE(SendAll(other.get(), "warm"));
+  ASSERT_EQ(RecvExactly(other.get(), 4), "warm");
+  // A small receive buffer and 1 MiB sent: the echo cannot all fit into the windows and the
+  // server's send buffer, so it waits in the server's queue and the write timeout fires.
+  absl::StatusOr<UniqueFd> stalled = CreateTcpSocket(AF_INET, Blocking::kBlocking);
+  ASSERT_TRUE(stalled.ok());
+  ASSERT_TRUE(SetReceiveBuffer(stalled->get(), 4096).ok());
+  ASSERT_EQ(connect(stalled->get(), server_->address().sockaddr_ptr(), server_->address().length()),
+            0);
+  ASSERT_TRUE(SendAll(stalled->get(), RandomBytes(1 << 20, 12)));
+  ASSERT_TRUE(Eventually([&] { return server_->Stats().write_timeouts == 1; }));
+  auto timed_out = std::chrono::steady_clock::now();
+  // The server is closing the stalled connection now, which lingers; the loop serves on.
+  ASSERT_TRUE(SendAll(other.get(), "ping"));
+  EXPECT_EQ(RecvExactly(other.get(), 4), "ping");
+  double echo_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - timed_out).count();
+  // A correctness bound, not a speed claim: a loop blocked in close() answers after 3 s.
+  EXPECT_LT(echo_s, kLingerS / 2.0) << "the echo waited for the lingering close";
+  // And the close did linger, as the kernel does it (a lower bound, safe on a slow machine).
+  ASSERT_TRUE(Eventually([&] { return server_->Stats().closed == 1; }));
+  double close_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - timed_out).count();
+  EXPECT_GE(close_s, kLingerS * 0.75) << "the close did not linger";
+  EXPECT_EQ(server_->Stats().open, 1u);
+  EXPECT_EQ(server_->Stats().errors.count(Phase::kRead, ErrorClass::kReset), 0u);
 }
 
 TEST_P(EchoServerTest, SharedListenerWithoutReuseport) {
