@@ -348,30 +348,6 @@ TEST_P(EchoServerTest, ShutdownClosesIdleConnectionsAndFinishes) {
   EXPECT_EQ(server_->Stats().open, 0u);
 }
 
-// Pushes from `fd` (made nonblocking) without reading until the windows stay shut for 200 ms, at
-// most `limit` bytes, or the connection fails; returns what was sent.
-std::string FillWithoutReading(int fd, size_t limit, uint32_t seed) {
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  std::string block = RandomBytes(1 << 20, seed);
-  std::string sent;
-  while (sent.size() < limit) {
-    size_t off = sent.size() % block.size();
-    ssize_t n = send(fd, block.data() + off, block.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent.append(block, off, static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      break;  // reset or closed by the server: nothing more goes out
-    }
-    pollfd p{fd, POLLOUT, 0};
-    if (poll(&p, 1, 200) == 0) {
-      break;
-    }
-  }
-  return sent;
-}
-
 TEST_P(EchoServerTest, ShutdownWithBytesInFlightEchoesThemAllThenEndsWithFin) {
   // At shutdown the client's bytes sit everywhere at once: in the server's receive buffer,
   // its echo queue (backpressured), its send buffer and the client's receive buffer. Closing

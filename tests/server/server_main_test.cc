@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -206,9 +207,25 @@ class ServerProcess {
 
 bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
 
-TEST(ServerMainTest, SigtermDrainsAndExitsZero) {
+// The process-level behaviour on each backend (io_uring skipped where refused).
+class ServerMainBackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "io_uring" && !IoUringUsable()) {
+      GTEST_SKIP() << "io_uring unavailable";
+    }
+  }
+  std::vector<std::string> Args(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--backend", GetParam()});
+    return args;
+  }
+};
+
+TEST_P(ServerMainBackendTest, SigtermDrainsAndExitsZero) {
   ServerProcess server(
-      {"--listen", "127.0.0.1:0", "--threads", "2", "--stats-interval", "100ms", "--json"});
+      Args({"--listen", "127.0.0.1:0", "--threads", "2", "--stats-interval", "100ms", "--json"}));
+  EXPECT_NE(server.WaitListening().find("backend=" + GetParam()), std::string::npos)
+      << server.err();
   SocketAddress address = server.Address();
   ASSERT_NE(address.port(), 0) << server.err();
   UniqueFd fd = Connect(address);
@@ -231,7 +248,30 @@ TEST(ServerMainTest, SigtermDrainsAndExitsZero) {
   EXPECT_NE(server.out().find("\"bytes_in\": 5"), std::string::npos) << server.out();
 }
 
-TEST(ServerMainTest, BadFlagsExitTwoWithOneLine) {
+TEST_P(ServerMainBackendTest, SigtermWithBytesInFlightEchoesThemAllThenExitsZero) {
+  ServerProcess server(
+      Args({"--listen", "127.0.0.1:0", "--threads", "2", "--drain-timeout", "30s", "--json"}));
+  SocketAddress address = server.Address();
+  ASSERT_NE(address.port(), 0) << server.err();
+  UniqueFd fd = Connect(address);
+  ASSERT_TRUE(fd.valid());
+  // Sent and not yet read back: in the server's buffers and queue, and on the way back.
+  std::string sent = FillWithoutReading(fd.get(), size_t{32} << 20, 21);
+  ASSERT_GT(sent.size(), size_t{256} << 10);
+  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+  fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  int error = -1;
+  std::string got = RecvUntilEof(fd.get(), &error);
+  EXPECT_EQ(error, 0) << "not a clean EOF after " << got.size() << " of " << sent.size();
+  EXPECT_EQ(got.size(), sent.size());
+  EXPECT_TRUE(got == sent);
+  ASSERT_TRUE(server.Exited(40000)) << server.err();
+  EXPECT_EQ(server.exit_code(), 0) << server.err();
+  EXPECT_NE(server.out().find("\"bytes_out\": " + std::to_string(sent.size())), std::string::npos)
+      << server.out();
+}
+
+TEST_P(ServerMainBackendTest, BadFlagsExitTwoWithOneLine) {
   struct Case {
     std::vector<std::string> args;
     std::string expect;
@@ -240,11 +280,14 @@ TEST(ServerMainTest, BadFlagsExitTwoWithOneLine) {
            {{"--bogus"}, "bogus"},
            {{"--listen", "1.2.3"}, "1.2.3"},
            {{"--idle-timeout", "5"}, "5"},
-           {{"--backend", "kqueue"}, "kqueue"},
            {{"--linger", "later"}, "later"},
            {{"--threads", "-3"}, "threads"},
+           {{"--threads", "5000"}, "threads"},
+           {{"--backlog", "5000000000"}, "backlog"},
+           {{"--rcvbuf", "2G"}, "rcvbuf"},
+           {{"--listen", "127.0.0.1:0", "--max-pending", "10"}, "pending"},
        }) {
-    ServerProcess server(c.args);
+    ServerProcess server(Args(c.args));
     ASSERT_TRUE(server.Exited(20000));
     EXPECT_EQ(server.exit_code(), 2) << c.args[0] << ": " << server.err();
     const std::string& err = server.err();
@@ -254,33 +297,45 @@ TEST(ServerMainTest, BadFlagsExitTwoWithOneLine) {
   }
 }
 
-TEST(ServerMainTest, PortInUseNamesEaddrinuse) {
+TEST(ServerMainTest, UnknownBackendExitsTwoWithOneLine) {
+  ServerProcess server({"--backend", "kqueue"});
+  ASSERT_TRUE(server.Exited(20000));
+  EXPECT_EQ(server.exit_code(), 2) << server.err();
+  EXPECT_NE(server.err().find("kqueue"), std::string::npos) << server.err();
+  EXPECT_EQ(std::count(server.err().begin(), server.err().end(), '\n'), 1) << server.err();
+}
+
+TEST_P(ServerMainBackendTest, PortInUseNamesEaddrinuse) {
   absl::StatusOr<UniqueFd> taken = ListenTcp({.address = *SocketAddress::Parse("127.0.0.1:0")});
   ASSERT_TRUE(taken.ok());
   SocketAddress address = *LocalAddressOf(taken->get());
-  ServerProcess server({"--listen", address.ToString()});
+  ServerProcess server(Args({"--listen", address.ToString()}));
   ASSERT_TRUE(server.Exited(20000));
   EXPECT_EQ(server.exit_code(), 2);
   EXPECT_NE(server.err().find("EADDRINUSE"), std::string::npos) << server.err();
   EXPECT_NE(server.err().find(address.ToString()), std::string::npos) << server.err();
 }
 
-TEST(ServerMainTest, SecondServerOnTheSamePortExitsTwoWithEaddrinuse) {
+TEST_P(ServerMainBackendTest, SecondServerOnTheSamePortExitsTwoWithEaddrinuse) {
   // Both with default flags (SO_REUSEPORT listeners, same user).
-  ServerProcess first({"--listen", "127.0.0.1:0", "--threads", "2"});
+  ServerProcess first(Args({"--listen", "127.0.0.1:0", "--threads", "2"}));
   SocketAddress address = first.Address();
   ASSERT_NE(address.port(), 0) << first.err();
-  ServerProcess second({"--listen", address.ToString(), "--threads", "2"});
+  ServerProcess second(Args({"--listen", address.ToString(), "--threads", "2"}));
   ASSERT_TRUE(second.Exited(20000)) << "the second server is serving: " << second.out();
   EXPECT_EQ(second.exit_code(), 2) << second.err();
   EXPECT_NE(second.err().find("EADDRINUSE"), std::string::npos) << second.err();
   EXPECT_NE(second.err().find(address.ToString()), std::string::npos) << second.err();
+  EXPECT_EQ(std::count(second.err().begin(), second.err().end(), '\n'), 1) << second.err();
   // The first one is unaffected.
   UniqueFd fd = Connect(address);
   ASSERT_TRUE(fd.valid());
   ASSERT_TRUE(SendAll(fd.get(), "still"));
   EXPECT_EQ(RecvExactly(fd.get(), 5), "still");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ServerMainBackendTest, ::testing::Values("epoll", "io_uring"),
+                         [](const auto& info) { return info.param; });
 
 TEST(ServerMainTest, AutoFallsBackToEpollWhenSeccompRefusesIoUring) {
   if (kAuditArch == 0) {
@@ -306,11 +361,23 @@ TEST(ServerMainTest, AutoFallsBackToEpollWhenSeccompRefusesIoUring) {
 
 class FdExhaustionTest : public ::testing::TestWithParam<std::string> {};
 
+// The sum of N over the "accept_pauses=+N" fields of the --stats-interval lines in `err`.
+uint64_t IntervalAcceptPauses(const std::string& err) {
+  uint64_t total = 0;
+  const std::string key = "accept_pauses=+";
+  for (size_t pos = err.find(key); pos != std::string::npos; pos = err.find(key, pos + 1)) {
+    total += std::strtoull(err.c_str() + pos + key.size(), nullptr, 10);
+  }
+  return total;
+}
+
 TEST_P(FdExhaustionTest, SurvivesWithoutSpinningAndServesAfterOthersLeave) {
   if (GetParam() == "io_uring" && !IoUringUsable()) {
     GTEST_SKIP() << "io_uring unavailable";
   }
-  ServerProcess server({"--listen", "127.0.0.1:0", "--threads", "1", "--backend", GetParam()},
+  auto started = std::chrono::steady_clock::now();
+  ServerProcess server({"--listen", "127.0.0.1:0", "--threads", "1", "--backend", GetParam(),
+                        "--stats-interval", "100ms", "--json"},
                        {.nofile = 48});
   SocketAddress address = server.Address();
   ASSERT_NE(address.port(), 0) << server.err();
@@ -328,9 +395,23 @@ TEST_P(FdExhaustionTest, SurvivesWithoutSpinningAndServesAfterOthersLeave) {
   double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
   double cpu_s = static_cast<double>(ticks_after - ticks_before) / sysconf(_SC_CLK_TCK);
-  // A spin detector, not a speed bound: an accept loop retrying EMFILE burns ~100% of a CPU.
-  EXPECT_LT(cpu_s, 0.5 * wall_s) << "cpu " << cpu_s << " s over " << wall_s << " s";
+  // A spin detector, not a speed bound: an accept loop retrying EMFILE burns ~100% of a CPU,
+  // a backed-off one next to nothing.
+  EXPECT_LT(cpu_s, 0.2 * wall_s) << "cpu " << cpu_s << " s over " << wall_s << " s";
   ASSERT_FALSE(server.Exited(0)) << server.err();
+  // And a check scheduling cannot fool (a spinning server starved of CPU would pass the one
+  // above): the server's own count of accept pauses over the episode. Its back-off doubles from
+  // 10 ms to 1 s, so T seconds allow at most 8 + T pauses (7 doublings take 1.27 s), plus one
+  // restart of the back-off after the first successful accepts; a retry loop makes thousands.
+  std::string episode_err = server.err();
+  double episode_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  uint64_t episode_pauses = IntervalAcceptPauses(episode_err);
+  RecordProperty("episode_accept_pauses", std::to_string(episode_pauses));
+  RecordProperty("episode_cpu_s", std::to_string(cpu_s));
+  EXPECT_GE(episode_pauses, 1u) << episode_err;
+  EXPECT_LE(episode_pauses, 10 + static_cast<uint64_t>(std::ceil(episode_s)))
+      << "over " << episode_s << " s: " << episode_err;
 
   clients.clear();  // others leave
   UniqueFd fresh;
@@ -346,6 +427,12 @@ TEST_P(FdExhaustionTest, SurvivesWithoutSpinningAndServesAfterOthersLeave) {
   ASSERT_TRUE(server.Exited(20000));
   EXPECT_EQ(server.exit_code(), 0);
   EXPECT_NE(server.err().find("EMFILE"), std::string::npos) << server.err();
+  // The summary agrees: at least the pauses the interval lines showed.
+  std::string out = server.out();
+  size_t pos = out.find("\"no_fds\": ");
+  ASSERT_NE(pos, std::string::npos) << out;
+  uint64_t no_fds = std::strtoull(out.c_str() + pos + 10, nullptr, 10);
+  EXPECT_GE(no_fds, episode_pauses) << out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FdExhaustionTest, ::testing::Values("epoll", "io_uring"),

@@ -3,6 +3,7 @@
 // Blocking loopback clients for the server tests: real kernel sockets with generous receive
 // timeouts so a broken server fails a test instead of hanging it.
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -98,6 +99,30 @@ inline std::string RecvUntilEof(int fd, int* error = nullptr) {
     }
     out.append(buf, static_cast<size_t>(r));
   }
+}
+
+// Pushes from `fd` (made nonblocking) without reading until the windows stay shut for 200 ms, at
+// most `limit` bytes, or the connection fails; returns what was sent.
+inline std::string FillWithoutReading(int fd, size_t limit, uint32_t seed) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::string block = RandomBytes(1 << 20, seed);
+  std::string sent;
+  while (sent.size() < limit) {
+    size_t off = sent.size() % block.size();
+    ssize_t n = send(fd, block.data() + off, block.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent.append(block, off, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      break;  // reset or closed by the server: nothing more goes out
+    }
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, 200) == 0) {
+      break;
+    }
+  }
+  return sent;
 }
 
 // Whether fd becomes readable (data, EOF or error) within timeout_ms.
