@@ -207,6 +207,13 @@ int main(int argc, char** argv) {
   utsname u;
   uname(&u);
   benchmark::AddCustomContext("kernel", u.release);
+  // The benchmark measures each backend in turn: name the ones this machine runs.
+  absl::StatusOr<socklab::loop::BackendSelection> uring =
+      socklab::loop::SelectBackend(socklab::loop::BackendChoice::kIoUring);
+  benchmark::AddCustomContext(
+      "backends",
+      uring.ok() ? "epoll,io_uring"
+                 : "epoll (io_uring unavailable: " + std::string(uring.status().message()) + ")");
   benchmark::AddCustomContext("connections", std::to_string(socklab::g_connections));
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -25,7 +25,7 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOption
 
   ListenOptions listen;
   listen.address = opts.listen;
-  listen.backlog = opts.backlog;
+  listen.backlog = static_cast<int>(opts.backlog);  // Validate() bounded it
   listen.reuse_addr = opts.reuse_addr;
   listen.reuse_port = opts.reuse_port;
   listen.blocking = Blocking::kNonBlocking;

@@ -44,11 +44,12 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
   if (options.linger.mode != Linger::Mode::kOff) {
     SOCKLAB_RETURN_IF_ERROR(SetLinger(fd, options.linger));
   }
+  // Validate() bounded both to 1 GiB.
   if (options.rcvbuf > 0) {
-    SOCKLAB_RETURN_IF_ERROR(SetReceiveBuffer(fd, options.rcvbuf));
+    SOCKLAB_RETURN_IF_ERROR(SetReceiveBuffer(fd, static_cast<int>(options.rcvbuf)));
   }
   if (options.sndbuf > 0) {
-    SOCKLAB_RETURN_IF_ERROR(SetSendBuffer(fd, options.sndbuf));
+    SOCKLAB_RETURN_IF_ERROR(SetSendBuffer(fd, static_cast<int>(options.sndbuf)));
   }
   return absl::OkStatus();
 }

@@ -16,8 +16,10 @@ namespace {
 // Far above anything a machine can hold open; refusing it catches typos ("10M" for "10k").
 constexpr uint64_t kMaxConnectionsLimit = 100'000'000;
 constexpr int kMaxThreads = 1024;
+// listen() takes an int; the kernel caps it at net.core.somaxconn anyway.
+constexpr int64_t kMaxBacklog = 1'000'000'000;
 // SO_RCVBUF/SO_SNDBUF take an int and the kernel doubles it.
-constexpr int kMaxSocketBuffer = 1 << 30;
+constexpr int64_t kMaxSocketBuffer = 1 << 30;
 
 int CpusAvailable() {
   cpu_set_t set;
@@ -84,14 +86,19 @@ absl::Status ServerOptions::Validate() const {
   }
   if (threads < 0 || threads > kMaxThreads) {
     return UsageError(absl::StrCat("--threads ", threads, " is out of range"),
-                      absl::StrCat("use 1..", kMaxThreads, " (default: one per CPU)"));
+                      absl::StrCat("use 1..", kMaxThreads, ", or 0 for one per CPU"));
   }
-  if (backlog < 0) {
-    return UsageError(absl::StrCat("--backlog ", backlog, " is negative"),
-                      "use a positive count (default: net.core.somaxconn)");
+  if (backlog < 0 || backlog > kMaxBacklog) {
+    return UsageError(absl::StrCat("--backlog ", backlog, " is out of range"),
+                      "use a count up to 1G, or 0 for net.core.somaxconn");
   }
-  if (rcvbuf < 0 || rcvbuf > kMaxSocketBuffer || sndbuf < 0 || sndbuf > kMaxSocketBuffer) {
-    return UsageError("--rcvbuf/--sndbuf out of range", "use 0 (kernel default) up to 1G");
+  if (rcvbuf < 0 || rcvbuf > kMaxSocketBuffer) {
+    return UsageError(absl::StrCat("--rcvbuf ", rcvbuf, " is out of range"),
+                      "use 0 (kernel default) up to 1G");
+  }
+  if (sndbuf < 0 || sndbuf > kMaxSocketBuffer) {
+    return UsageError(absl::StrCat("--sndbuf ", sndbuf, " is out of range"),
+                      "use 0 (kernel default) up to 1G");
   }
   if (idle_timeout < absl::ZeroDuration() || write_timeout < absl::ZeroDuration() ||
       drain_timeout < absl::ZeroDuration() || stats_interval < absl::ZeroDuration()) {
@@ -120,7 +127,7 @@ ResolvedOptions ResolveDefaults(const ServerOptions& options, const ProcFs& proc
   }
   absl::StatusOr<int64_t> somaxconn = proc.ReadSysctlInt("net.core.somaxconn");
   if (out.options.backlog == 0) {
-    out.options.backlog = somaxconn.ok() ? static_cast<int>(*somaxconn) : 4096;
+    out.options.backlog = somaxconn.ok() ? *somaxconn : 4096;
   } else if (somaxconn.ok() && out.options.backlog > *somaxconn) {
     out.warnings.push_back(
         absl::StrCat("--backlog ", out.options.backlog, " is above net.core.somaxconn=", *somaxconn,

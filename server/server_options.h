@@ -22,12 +22,14 @@ struct ServerOptions {
   loop::BackendChoice backend = loop::BackendChoice::kAuto;
   int threads = 0;         // 0: one per CPU this process may run on
   bool reuse_port = true;  // one SO_REUSEPORT listener per thread; false: one shared
-  int backlog = 0;         // 0: net.core.somaxconn
+  // 64-bit so that Validate() sees what the user typed (a count or byte size) before anything
+  // is narrowed to the int the kernel takes.
+  int64_t backlog = 0;  // 0: net.core.somaxconn
   bool reuse_addr = true;
   Linger linger;  // applied to accepted sockets
   bool nodelay = false;
-  int rcvbuf = 0;  // 0: kernel default (autotuning stays on)
-  int sndbuf = 0;
+  int64_t rcvbuf = 0;  // 0: kernel default (autotuning stays on)
+  int64_t sndbuf = 0;
   absl::Duration idle_timeout = absl::ZeroDuration();   // zero: off
   absl::Duration write_timeout = absl::ZeroDuration();  // zero: off
   uint64_t max_connections = 0;                         // 0: unlimited

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/base/errno_name.h"
 #include "core/base/units.h"
 #include "nlohmann/json.hpp"
 
@@ -65,8 +66,25 @@ std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, 
   if (pauses > 0) {
     absl::StrAppend(&line, " accept_pauses=+", pauses);
   }
-  std::string errors = now.errors.ToText();
-  absl::StrAppend(&line, " errors: ", errors.empty() ? "none" : errors);
+  // Errors in this interval too, like every other field but the open gauge: the summary has
+  // the totals. Labelled as ErrorCounts::ToText does (the cell's first errno, else the class).
+  uint64_t errors = 0;
+  std::string cells;
+  now.errors.ForEach(
+      [&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno, int64_t) {
+        uint64_t delta = count - before.errors.count(phase, error_class);
+        if (delta == 0) {
+          return;
+        }
+        errors += delta;
+        absl::StrAppend(&cells, cells.empty() ? "" : ", ", PhaseName(phase), " ",
+                        first_errno != 0 ? ErrnoName(first_errno) : ClassLabel(error_class), " +",
+                        delta);
+      });
+  absl::StrAppend(&line, " errors=+", errors);
+  if (errors > 0) {
+    absl::StrAppend(&line, " (", cells, ")");
+  }
   return line;
 }
 

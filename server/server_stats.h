@@ -78,8 +78,9 @@ class WorkerStats {
   ErrorCounts errors_;
 };
 
-// "open=500 accepted=+20 closed=+3 in=1.2 MiB/s out=1.2 MiB/s errors: read ECONNRESET 1": one
-// --stats-interval line from two snapshots `seconds` apart.
+// "open=500 accepted=+20 closed=+3 in=1.2 MiB/s out=1.2 MiB/s errors=+1 (read ECONNRESET +1)":
+// one --stats-interval line from two snapshots `seconds` apart. Every field is for the interval
+// (counts as +N, bytes as rates) except open, the connections open now.
 std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, double seconds);
 
 // The final summary, several lines of text / one JSON object (without the run's header fields,

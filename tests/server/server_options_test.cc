@@ -42,6 +42,25 @@ TEST(ServerOptionsTest, RefusesOutOfRangeValues) {
   o.stats_interval = absl::Milliseconds(1);
   EXPECT_FALSE(o.Validate().ok());
   o = ServerOptions();
+  o.threads = 1025;
+  EXPECT_NE(o.Validate().message().find("or 0 for one per CPU"), absl::string_view::npos)
+      << o.Validate();
+  // Ranges the flags' 64-bit values are checked against here, before narrowing to an int.
+  o = ServerOptions();
+  o.backlog = int64_t{5'000'000'000};
+  EXPECT_NE(o.Validate().message().find("--backlog 5000000000"), absl::string_view::npos)
+      << o.Validate();
+  o = ServerOptions();
+  o.rcvbuf = int64_t{2} << 30;
+  EXPECT_NE(o.Validate().message().find("--rcvbuf"), absl::string_view::npos) << o.Validate();
+  o = ServerOptions();
+  o.sndbuf = -1;
+  EXPECT_NE(o.Validate().message().find("--sndbuf"), absl::string_view::npos) << o.Validate();
+  o = ServerOptions();
+  o.backlog = 1'000'000'000;
+  o.rcvbuf = o.sndbuf = 1 << 30;
+  EXPECT_TRUE(o.Validate().ok()) << o.Validate();
+  o = ServerOptions();
   o.listen = SocketAddress();
   absl::Status st = o.Validate();
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);

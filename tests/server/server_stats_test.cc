@@ -1,0 +1,43 @@
+#include "server/server_stats.h"
+
+#include <errno.h>
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace socklab::server {
+namespace {
+
+TEST(IntervalLineTest, EveryCountIsForTheIntervalButOpen) {
+  WorkerStats stats;
+  stats.AddAccepted();
+  stats.AddAccepted();
+  stats.RecordErrno(Phase::kRead, ECONNRESET, 1);
+  stats.RecordErrno(Phase::kAccept, EMFILE, 2);
+  StatsSnapshot before = stats.Snapshot();
+  stats.AddAccepted();
+  stats.AddClosed();
+  stats.RecordErrno(Phase::kRead, ECONNRESET, 3);
+  stats.RecordErrno(Phase::kRead, ECONNRESET, 4);
+  StatsSnapshot now = stats.Snapshot();
+  std::string line = IntervalLine(now, before, 1.0);
+  EXPECT_NE(line.find("open=2 accepted=+1 closed=+1"), std::string::npos) << line;
+  // Two resets in this interval; the earlier reset and the EMFILE belong to the last one.
+  EXPECT_NE(line.find("errors=+2 (read ECONNRESET +2)"), std::string::npos) << line;
+  EXPECT_EQ(line.find("EMFILE"), std::string::npos) << line;
+
+  std::string quiet = IntervalLine(now, now, 1.0);
+  EXPECT_NE(quiet.find("errors=+0"), std::string::npos) << quiet;
+  EXPECT_EQ(quiet.find("("), std::string::npos) << quiet;
+}
+
+TEST(SummaryTest, TotalsStayCumulative) {
+  WorkerStats stats;
+  stats.RecordErrno(Phase::kRead, ECONNRESET, 1);
+  stats.RecordErrno(Phase::kRead, ECONNRESET, 2);
+  EXPECT_NE(SummaryText(stats.Snapshot()).find("read ECONNRESET 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace socklab::server
