@@ -58,8 +58,8 @@ std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& 
   std::vector<std::string> hints;
   std::set<std::string> seen;
   HintContext context;
-  const std::string host = options.target.HostString();
-  context.loopback_destination = host.rfind("127.", 0) == 0 || host == "::1";
+  context.loopback_destination = options.target.IsLoopback();
+  context.connect_deadline_seconds = absl::ToDoubleSeconds(options.connect_timeout);
   context.source_addresses = std::max<int64_t>(1, static_cast<int64_t>(options.sources.size()));
   errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t, int, int64_t) {
     std::string hint = LimitHint(phase, error_class, ThisMachineLimits(), context);

@@ -104,6 +104,18 @@ SocketAddress SocketAddress::Loopback(int family, uint16_t port) {
   return *ParseHost(family == AF_INET6 ? "::1" : "127.0.0.1", port);
 }
 
+bool SocketAddress::IsLoopback() const {
+  if (family() == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&storage_);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (family() == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+  }
+  return false;
+}
+
 uint16_t SocketAddress::port() const {
   if (family() == AF_INET) {
     return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);

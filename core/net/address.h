@@ -39,6 +39,10 @@ class SocketAddress {
   std::string ToString() const;
   std::string HostString() const;
 
+  // 127.0.0.0/8, ::1 or ::ffff:127.x.y.z: the addresses the kernel treats as loopback for
+  // tcp_tw_reuse=2 (tcp_twsk_unique checks the mapped form too).
+  bool IsLoopback() const;
+
   friend bool operator==(const SocketAddress& a, const SocketAddress& b);
 
  private:

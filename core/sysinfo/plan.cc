@@ -1,10 +1,7 @@
 #include "core/sysinfo/plan.h"
 
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <set>
 
@@ -27,18 +24,6 @@ constexpr int64_t kWideLow = 1024;
 constexpr int64_t kWideHigh = 65535;
 // How long a server may pause between accept() batches before we call its queue too short.
 constexpr double kAcceptStallSeconds = 0.1;
-
-bool IsLoopback(const SocketAddress& address) {
-  if (address.family() == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(address.sockaddr_ptr());
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (address.family() == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address.sockaddr_ptr());
-    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) != 0;
-  }
-  return false;
-}
 
 std::string Count(double value) {
   if (value < 0) {
@@ -463,7 +448,7 @@ std::vector<std::string> Plan::SuggestedSysctls() const {
 Plan MakePlan(const PlanOptions& options, const KernelLimits& limits) {
   Plan plan;
   plan.options = options;
-  plan.loopback_target = IsLoopback(options.target);
+  plan.loopback_target = options.target.IsLoopback();
   plan.assumptions = absl::StrCat(
       options.connections, " connections held open to ", options.target.ToString(), " from ",
       options.source_ips, options.source_ips == 1 ? " source address" : " source addresses",

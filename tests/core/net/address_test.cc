@@ -39,5 +39,14 @@ TEST(SocketAddress, RoundTripsThroughSockaddr) {
   EXPECT_EQ(SocketAddress::FromSockaddr(nullptr, 0).family(), AF_UNSPEC);
 }
 
+TEST(SocketAddress, KnowsLoopbackInEveryForm) {
+  for (const char* host : {"127.0.0.1", "127.12.0.9", "::1", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(SocketAddress::ParseHost(host)->IsLoopback()) << host;
+  }
+  for (const char* host : {"10.0.0.1", "128.0.0.1", "::", "::2", "::ffff:10.0.0.1", "0.0.0.0"}) {
+    EXPECT_FALSE(SocketAddress::ParseHost(host)->IsLoopback()) << host;
+  }
+}
+
 }  // namespace
 }  // namespace socklab
