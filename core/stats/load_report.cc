@@ -172,7 +172,8 @@ std::string LoadSummaryToText(const LoadResult& r) {
   }
   if (r.kernel_counters_available) {
     absl::StrAppend(&out, "kernel      ",
-                    r.kernel.empty() ? "no TCP error counter moved" : CounterDeltasToText(r.kernel),
+                    r.kernel.empty() ? "none of the TCP, IP or UDP counters moved"
+                                     : CounterDeltasToText(r.kernel),
                     "\n");
   }
   if (!r.abort_reason.empty()) {
