@@ -32,9 +32,9 @@ struct LoadFlags {
   uint64_t threads = 0;
   std::string backend = "auto";
   uint64_t pipeline = 1;
-  uint64_t rate = 0;
+  double rate = 0;
   uint64_t churn = 0;
-  uint64_t connect_rate = 0;
+  double connect_rate = 0;
   std::string close = "fin";
   std::string size = "64";
   absl::Duration duration = absl::Seconds(10);
@@ -83,9 +83,9 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   o.backend = *backend;
   o.backend_text = f.backend;
   o.pipeline = static_cast<int>(std::min<uint64_t>(f.pipeline, 1 << 20));
-  o.rate = static_cast<double>(f.rate);
+  o.rate = f.rate;
   o.churn = f.churn;
-  o.connect_rate = static_cast<double>(f.connect_rate);
+  o.connect_rate = f.connect_rate;
   if (f.close == "fin") {
     o.close = CloseMode::kFin;
   } else if (f.close == "rst") {
@@ -256,12 +256,12 @@ cli::Command AddLoadCommand(CLI::App& app) {
   sub->add_option("--backend", flags->backend, "auto|io_uring|epoll (default auto)");
   cli::AddCountFlag(*sub, "--pipeline", &flags->pipeline,
                     "Messages in flight per connection (default 1)");
-  cli::AddCountFlag(*sub, "-R,--rate", &flags->rate,
-                    "Open loop: total messages/s on a schedule; latency from the scheduled time");
+  cli::AddRateFlag(*sub, "-R,--rate", &flags->rate,
+                   "Open loop: total messages/s on a schedule; latency from the scheduled time");
   cli::AddCountFlag(*sub, "--churn", &flags->churn,
                     "Reconnect after every N messages (1: one connection per request)");
-  cli::AddCountFlag(*sub, "--connect-rate", &flags->connect_rate,
-                    "At most this many new connections/s");
+  cli::AddRateFlag(*sub, "--connect-rate", &flags->connect_rate,
+                   "At most this many new connections/s");
   sub->add_option("--close", flags->close, "How the client closes: fin (default) or rst");
   sub->add_option("-s,--size", flags->size, "Message bytes, or MIN-MAX uniform (default 64)");
   flags->duration_option = cli::AddDurationFlag(*sub, "-d,--duration", &flags->duration,

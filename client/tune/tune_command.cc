@@ -110,8 +110,8 @@ cli::Command AddTuneCommand(CLI::App& app) {
   };
   plan_flag(cli::AddCountFlag(*sub, "-c,--connections", &options->connections,
                               "Connections held open at once (10k, 1M)"));
-  plan_flag(cli::AddCountFlag(*sub, "--conn-rate,--connect-rate", &options->conn_rate,
-                              "New connections per second, each replacing a closed one"));
+  plan_flag(cli::AddRateFlag(*sub, "--conn-rate,--connect-rate", &options->conn_rate,
+                             "New connections per second, each replacing a closed one"));
   plan_flag(sub->add_option("--target", options->target, "Destination ADDR:PORT"));
   plan_flag(cli::AddCountFlag(*sub, "--source-ips", &options->source_ips,
                               "Client source addresses the connections are spread over"));

@@ -33,7 +33,7 @@ absl::Status TuneOptions::Validate() const {
 absl::StatusOr<PlanOptions> TuneOptions::ToPlanOptions() const {
   PlanOptions options;
   options.connections = connections;
-  options.conn_rate = static_cast<double>(conn_rate);
+  options.conn_rate = conn_rate;
   options.source_ips = source_ips;
   options.backlog = backlog;
   if (target.empty()) {

@@ -16,9 +16,7 @@ struct TuneOptions {
   bool plan = false;
   // Plan inputs (only with --plan).
   uint64_t connections = 0;
-  // Whole connections/s: the shared count parser (core/base ParseCount, also behind socklab
-  // load --connect-rate) takes no decimals, although PlanOptions::conn_rate is a double.
-  uint64_t conn_rate = 0;
+  double conn_rate = 0;  // new connections/s
   std::string target;
   uint64_t source_ips = 1;
   uint64_t backlog = 0;

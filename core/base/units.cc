@@ -1,6 +1,7 @@
 #include "core/base/units.h"
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -67,6 +68,31 @@ absl::StatusOr<uint64_t> ParseCount(absl::string_view text) {
                             {"g", 1'000'000'000},
                             {"G", 1'000'000'000}},
                            "count", "a whole number, optionally with k, M or G: 500, 10k, 1M");
+}
+
+absl::StatusOr<double> ParseRate(absl::string_view text) {
+  constexpr absl::string_view kForms =
+      "a number per second, optionally with k or M: 0.5, 2000, 1.5k";
+  absl::string_view trimmed = absl::StripAsciiWhitespace(text);
+  double number = 0;
+  auto [end, ec] = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), number,
+                                   std::chars_format::fixed);
+  if (ec != std::errc() || end == trimmed.data() || !std::isfinite(number) || number < 0) {
+    return UsageError(absl::StrCat("bad rate '", text, "'"), absl::StrCat("use ", kForms));
+  }
+  absl::string_view suffix(end, trimmed.data() + trimmed.size() - end);
+  double multiplier = 0;
+  if (suffix.empty()) {
+    multiplier = 1;
+  } else if (suffix == "k" || suffix == "K") {
+    multiplier = 1e3;
+  } else if (suffix == "m" || suffix == "M") {
+    multiplier = 1e6;
+  } else {
+    return UsageError(absl::StrCat("bad rate '", text, "': unknown suffix '", suffix, "'"),
+                      absl::StrCat("use ", kForms));
+  }
+  return number * multiplier;
 }
 
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {

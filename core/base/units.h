@@ -21,6 +21,10 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text);
 // tools ("10k requests").
 absl::StatusOr<uint64_t> ParseCount(absl::string_view text);
 
+// Rates per second: "2000", "0.5", "1.5k" (1,500), "2M"; a non-negative decimal number with the
+// same decimal multipliers as counts. A rate of 1 per 2 s is as real a workload as 2000/s.
+absl::StatusOr<double> ParseRate(absl::string_view text);
+
 // Byte sizes: "4096", "64k"/"64KiB" (65,536), "4M"/"4MiB", "1G"/"1GiB"; binary multipliers, as
 // socket buffer sizes are.
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);

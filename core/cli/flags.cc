@@ -38,6 +38,11 @@ CLI::Option* AddCountFlag(CLI::App& app, const std::string& name, uint64_t* out,
   return AddParsedFlag<uint64_t>(app, name, out, description, &ParseCount, "COUNT");
 }
 
+CLI::Option* AddRateFlag(CLI::App& app, const std::string& name, double* out,
+                         const std::string& description) {
+  return AddParsedFlag<double>(app, name, out, description, &ParseRate, "RATE");
+}
+
 CLI::Option* AddByteSizeFlag(CLI::App& app, const std::string& name, uint64_t* out,
                              const std::string& description) {
   return AddParsedFlag<uint64_t>(app, name, out, description, &ParseByteSize, "BYTES");

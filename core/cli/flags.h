@@ -1,6 +1,5 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -8,18 +7,21 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace socklab::cli {
 
-// Flags whose values are durations ("500ms", "2m"), counts ("10k") or byte sizes ("64K"), parsed
-// by core/base/units so every program accepts the same forms and prints the same errors. A bad
-// value fails the parse with that one-line message (exit 2). The value is written to `*out`
-// during the parse; `*out` keeps its default when the flag is absent.
+// Flags whose values are durations ("500ms", "2m"), counts ("10k"), rates ("0.5", "1.5k") or byte
+// sizes ("64K"), parsed by core/base/units so every program accepts the same forms and prints the
+// same errors. A bad value fails the parse with that one-line message (exit 2). The value is
+// written to `*out` during the parse; `*out` keeps its default when the flag is absent.
 CLI::Option* AddDurationFlag(CLI::App& app, const std::string& name, absl::Duration* out,
                              const std::string& description);
 CLI::Option* AddCountFlag(CLI::App& app, const std::string& name, uint64_t* out,
                           const std::string& description);
+CLI::Option* AddRateFlag(CLI::App& app, const std::string& name, double* out,
+                         const std::string& description);
 CLI::Option* AddByteSizeFlag(CLI::App& app, const std::string& name, uint64_t* out,
                              const std::string& description);
 

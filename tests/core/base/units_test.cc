@@ -33,6 +33,20 @@ TEST(ParseCount, DecimalSuffixes) {
   EXPECT_FALSE(ParseCount("18446744073709551G").ok());
 }
 
+TEST(ParseRate, DecimalsWithDecimalSuffixes) {
+  EXPECT_DOUBLE_EQ(*ParseRate("2000"), 2000.0);
+  EXPECT_DOUBLE_EQ(*ParseRate("0.5"), 0.5);
+  EXPECT_DOUBLE_EQ(*ParseRate("1.5k"), 1500.0);
+  EXPECT_DOUBLE_EQ(*ParseRate("2M"), 2e6);
+  EXPECT_DOUBLE_EQ(*ParseRate("0"), 0.0);
+  for (const char* bad : {"", "-1", "1e3", "nan", "inf", "1.5x", "k", "0x10"}) {
+    absl::StatusOr<double> parsed = ParseRate(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(parsed.status().message().find("1.5k"), absl::string_view::npos) << bad;
+  }
+}
+
 TEST(ParseByteSize, BinarySuffixes) {
   EXPECT_EQ(*ParseByteSize("64"), 64u);
   EXPECT_EQ(*ParseByteSize("4K"), 4096u);
