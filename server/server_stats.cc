@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/base/errno_name.h"
 #include "core/base/units.h"
 #include "nlohmann/json.hpp"
 
@@ -67,7 +66,7 @@ std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, 
     absl::StrAppend(&line, " accept_pauses=+", pauses);
   }
   // Errors in this interval too, like every other field but the open gauge: the summary has
-  // the totals. Labelled as ErrorCounts::ToText does (the cell's first errno, else the class).
+  // the totals.
   uint64_t errors = 0;
   std::string cells;
   now.errors.ForEach(
@@ -78,8 +77,7 @@ std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, 
         }
         errors += delta;
         absl::StrAppend(&cells, cells.empty() ? "" : ", ", PhaseName(phase), " ",
-                        first_errno != 0 ? ErrnoName(first_errno) : ClassLabel(error_class), " +",
-                        delta);
+                        ErrorCellLabel(error_class, first_errno), " +", delta);
       });
   absl::StrAppend(&line, " errors=+", errors);
   if (errors > 0) {

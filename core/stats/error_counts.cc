@@ -5,16 +5,13 @@
 #include "nlohmann/json.hpp"
 
 namespace socklab {
-namespace {
 
-std::string CellLabel(ErrorClass error_class, int first_errno) {
+std::string ErrorCellLabel(ErrorClass error_class, int first_errno) {
   if (first_errno != 0) {
     return ErrnoName(first_errno);
   }
   return std::string(ClassLabel(error_class));
 }
-
-}  // namespace
 
 void ErrorCounts::Record(Phase phase, ErrorClass error_class, int err, int64_t now_ns) {
   Cell& cell = cells_[Index(phase, error_class)];
@@ -59,7 +56,7 @@ std::string ErrorCounts::ToText() const {
   std::string text;
   ForEach([&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno, int64_t) {
     absl::StrAppend(&text, text.empty() ? "" : ", ", PhaseName(phase), " ",
-                    CellLabel(error_class, first_errno), " ", count);
+                    ErrorCellLabel(error_class, first_errno), " ", count);
   });
   return text;
 }
@@ -70,7 +67,7 @@ nlohmann::json ErrorCounts::ToJson() const {
               int64_t first_seen_ns) {
     cells.push_back({{"phase", PhaseName(phase)},
                      {"class", ClassKey(error_class)},
-                     {"errno", CellLabel(error_class, first_errno)},
+                     {"errno", ErrorCellLabel(error_class, first_errno)},
                      {"count", count},
                      {"first_seen_ns", first_seen_ns}});
   });

@@ -9,6 +9,10 @@
 
 namespace socklab {
 
+// How a cell is named in text and JSON: the errno first seen in it (ENFILE, not its class's
+// EMFILE), or the class for those without an errno (deadline, eof).
+std::string ErrorCellLabel(ErrorClass error_class, int first_errno);
+
 // Socket errors counted by (phase, class), with the first errno and time seen for each cell.
 // Not thread-safe: one per loop thread, merged by the owner after the threads stop (or under the
 // owner's lock for periodic stats).

@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/base/errno_name.h"
 #include "core/base/units.h"
 #include "nlohmann/json.hpp"
 
@@ -27,13 +26,12 @@ void AppendLatencyLine(std::string* out, absl::string_view name, const Histogram
       h.count());
 }
 
-// One line per error cell: phase, the errno first seen in the cell (ENFILE, not the class's
-// EMFILE; as ToText and the JSON name it) or the class, count, first occurrence.
+// One line per error cell: phase, its label (as ToText and the JSON name it), count, first
+// occurrence.
 void AppendErrorLines(std::string* out, const ErrorCounts& errors, int64_t start_ns) {
   errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
                      int64_t first_seen_ns) {
-    const std::string label =
-        first_errno != 0 ? ErrnoName(first_errno) : std::string(ClassLabel(error_class));
+    const std::string label = ErrorCellLabel(error_class, first_errno);
     absl::StrAppendFormat(out, "  %-8s %-14s %10d  first at %.3fs\n", PhaseName(phase), label,
                           count, (first_seen_ns - start_ns) / 1e9);
   });
