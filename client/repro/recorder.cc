@@ -199,8 +199,7 @@ void Recorder::ExplainLimit(Phase phase, int err) {
 void Recorder::AddLimitLine(Phase phase, ErrorClass error_class) {
   // Read now, not ThisMachineLimits(): that is cached per process, and a forked scenario child
   // would get its parent's (host namespace) copy.
-  std::string hint =
-      LimitHint(phase, error_class, ReadKernelLimits(), {.loopback_destination = true});
+  std::string hint = LimitHint(phase, error_class, ReadKernelLimits(), hint_context_);
   if (hint.empty()) {
     return;
   }

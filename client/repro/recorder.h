@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "client/repro/scenario.h"
 #include "core/net/error_class.h"
+#include "core/sysinfo/limit_hints.h"
 
 namespace socklab::repro {
 
@@ -71,6 +72,9 @@ class Recorder {
   // at Finish instead: with the fd table full, the /proc files the limits come from cannot be
   // opened. Off by default.
   void ExplainLimits(std::string prefix);
+  // The backlog the scenario's listener asked for (> 0), so that a limit line names that
+  // accept queue rather than somaxconn's.
+  void SetListenBacklog(int64_t backlog) { hint_context_.requested_backlog = backlog; }
 
   // The scenario could not run here / its setup broke: the body should return at once.
   void Skip(std::string reason);
@@ -92,6 +96,7 @@ class Recorder {
   bool stopped_ = false;
   bool explain_limits_ = false;
   std::string limit_prefix_;
+  HintContext hint_context_{.loopback_destination = true};
   std::vector<std::pair<Phase, ErrorClass>> deferred_limits_;
 };
 

@@ -15,17 +15,23 @@
 namespace socklab::repro {
 namespace {
 
+// The accept queue holds backlog + 1 connections (sk_acceptq_is_full compares with >).
+constexpr int kBacklog = 1;
+constexpr int kQueued = kBacklog + 1;
+
 void Run(Recorder& rec) {
-  // backlog 0: the accept queue holds one connection; nobody ever calls accept().
-  UniqueFd listener = OpenListener(rec, "server", 0);
+  // Nobody ever calls accept(), so the queue stays full.
+  UniqueFd listener = OpenListener(rec, "server", kBacklog);
   if (rec.stopped()) {
     return;
   }
+  rec.SetListenBacklog(kBacklog);
   uint16_t port = LocalPort(listener.get());
-  rec.Step("fill the accept queue: the server never calls accept()");
+  rec.Step(absl::StrCat("fill the accept queue (", kQueued, " connections for backlog ", kBacklog,
+                        "): the server never calls accept()"));
   std::vector<UniqueFd> fillers;
   std::vector<Watched> watched;
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < kQueued + 1; ++i) {
     const std::string who = absl::StrCat("filler ", i + 1);
     fillers.push_back(OpenTcpSocket(rec, who, /*nonblocking=*/true));
     if (rec.stopped()) {
@@ -35,11 +41,13 @@ void Run(Recorder& rec) {
     watched.push_back({who, fillers.back().get()});
   }
   // Let the handshakes that can complete complete.
-  WaitReadable(fillers.front().get(), absl::Milliseconds(200), POLLOUT);
+  for (int i = 0; i < kQueued; ++i) {
+    WaitReadable(fillers[i].get(), absl::Milliseconds(200), POLLOUT);
+  }
   watched.push_back({"server", listener.get()});
   rec.States(
-      "the accept queue is full: filler 1 is established and waits to be accepted, filler 2's "
-      "SYN was dropped",
+      "the accept queue is full: fillers 1 and 2 are established and wait to be accepted, "
+      "filler 3's SYN was dropped",
       watched, {port});
 
   rec.Step("case 1: the application's own timeout: nonblocking connect + poll(POLLOUT, 300 ms)");
@@ -63,8 +71,8 @@ void Run(Recorder& rec) {
   app.Reset();
 
   rec.Step(
-      "case 2: the kernel's timeout: a blocking connect with TCP_SYNCNT 1 (one SYN "
-      "retransmission: 1 s + 2 s)");
+      "case 2: the kernel's timeout: a blocking connect with TCP_SYNCNT 1 (the kernel gives up "
+      "1 s + 2 s after the first SYN)");
   UniqueFd kernel = OpenTcpSocket(rec, "client");
   if (rec.stopped()) {
     return;
@@ -87,20 +95,25 @@ Scenario ConnectTimeoutScenario() {
            .cause = "No SYN-ACK came back: here the listener's accept queue is full (the "
                     "application does not call accept() fast enough), so the kernel drops "
                     "incoming SYNs (TcpExt.ListenOverflows/ListenDrops). The client retransmits "
-                    "the SYN with exponential backoff (1, 2, 4 ... s) and gives up after "
-                    "tcp_syn_retries. The same happens when a firewall drops or the host is gone.",
+                    "the SYN (every 1 s for the first tcp_syn_linear_timeouts times on Linux "
+                    "6.5+, then doubling the wait) and gives up when tcp_syn_retries' backoff "
+                    "(1 + 2 + 4 ... s) has run out. The same happens when a firewall drops the "
+                    "SYNs or the host is gone.",
            .fix_code = "Always use a connect timeout of your own (nonblocking connect + poll, "
                        "Java connect(addr, ms)); on the server, accept faster and size the "
-                       "backlog (listen(fd, 4096)); TCP_SYNCNT bounds one socket's retries.",
+                       "backlog (listen(fd, 4096), capped by somaxconn); TCP_SYNCNT bounds one "
+                       "socket's retries.",
            .kernel = {{"net.ipv4.tcp_syn_retries",
-                       "SYN retransmissions before ETIMEDOUT (6 = about 127 s): "
-                       "sysctl -w net.ipv4.tcp_syn_retries=3"},
+                       "the backoff connect() waits out before ETIMEDOUT (the limit line gives "
+                       "the time here); fail faster: sysctl -w net.ipv4.tcp_syn_retries=3"},
+                      {"net.ipv4.tcp_syn_linear_timeouts",
+                       "SYN retransmissions at the initial 1 s before the backoff doubles (6.5+)"},
                       {"net.core.somaxconn",
-                       "the cap on every listen() backlog: "
-                       "sysctl -w net.core.somaxconn=4096"},
+                       "the cap on every listen() backlog; a server that asks for more gets "
+                       "this: sysctl -w net.core.somaxconn=65535"},
                       {"net.ipv4.tcp_max_syn_backlog",
-                       "half-open connections per listener: "
-                       "sysctl -w net.ipv4.tcp_max_syn_backlog=8192"}},
+                       "only with tcp_syncookies=0: SYNs from unproven peers are dropped once the "
+                       "SYN queue is 3/4 of it: sysctl -w net.ipv4.tcp_max_syn_backlog=8192"}},
            .timeout = absl::Seconds(30)},
           &Run};
 }

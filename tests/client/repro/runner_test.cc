@@ -304,13 +304,15 @@ TEST_F(ScenariosTest, EveryScenarioWithATcpSocketShowsItsStates) {
     }
     EXPECT_FALSE(r.states.empty()) << s.info.name;
   }
-  // connect-timeout: the full listener with its accept queue, and both fillers.
+  // connect-timeout: the full listener (backlog 1 holds 2) with its accept queue, the two
+  // queued fillers and the third whose SYN was dropped.
   const ScenarioResult& ct = results_->at("connect-timeout");
   const SocketState* listener = FindSocket(ct, "accept queue is full", "LISTEN", "server");
   ASSERT_NE(listener, nullptr);
-  EXPECT_EQ(listener->detail, "accept queue 1 (backlog 0)");
+  EXPECT_EQ(listener->detail, "accept queue 2 (backlog 1)");
   EXPECT_NE(FindSocket(ct, "accept queue is full", "ESTABLISHED", "filler 1"), nullptr);
-  EXPECT_NE(FindSocket(ct, "accept queue is full", "SYN_SENT", "filler 2"), nullptr);
+  EXPECT_NE(FindSocket(ct, "accept queue is full", "ESTABLISHED", "filler 2"), nullptr);
+  EXPECT_NE(FindSocket(ct, "accept queue is full", "SYN_SENT", "filler 3"), nullptr);
   EXPECT_NE(FindSocket(ct, "accept queue is full", "ESTABLISHED", "(not accepted)"), nullptr);
   // socket-closed: established before, the fd gone after and the connection orphaned.
   const ScenarioResult& sc = results_->at("socket-closed");
@@ -351,6 +353,9 @@ TEST_F(ScenariosTest, LimitHintsUseTheNumbersWhereTheScenarioRan) {
                        "8 ports"),
             std::string::npos)
       << lines;
+  // The accept queue the scenario's listener asked for, not somaxconn's.
+  std::string ct = absl::StrJoin(results_->at("connect-timeout").kernel_lines, "\n");
+  EXPECT_NE(ct.find("min(backlog 1, somaxconn "), std::string::npos) << ct;
   // ENOBUFS from UDP is not explained by TCP memory.
   std::string nobufs = absl::StrJoin(results_->at("no-buffer-space").kernel_lines, "\n");
   EXPECT_EQ(nobufs.find("tcp_mem"), std::string::npos) << nobufs;
