@@ -190,20 +190,16 @@ TEST(BringLoopbackUp, BringsDownedLoopbackUpInAPrivateNamespace) {
   EXPECT_EQ(out->output, "start 1, down 0, ok 1, again ok 1");
 }
 
-// The pids of processes whose command line contains `marker`.
-std::vector<pid_t> ProcessesWithArgument(const std::string& marker) {
+// The pids of the processes for which `matches("/proc/PID")` is true (processes that exit
+// meanwhile are simply missing).
+std::vector<pid_t> ProcessesWhere(const std::function<bool(const std::string&)>& matches) {
   std::vector<pid_t> pids;
   DIR* dir = opendir("/proc");
   if (dir == nullptr) {
     return pids;
   }
   while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') {
-      continue;
-    }
-    std::ifstream in(absl::StrCat("/proc/", e->d_name, "/cmdline"));
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find(marker) != std::string::npos) {
+    if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && matches(absl::StrCat("/proc/", e->d_name))) {
       pids.push_back(static_cast<pid_t>(atoi(e->d_name)));
     }
   }
@@ -211,24 +207,21 @@ std::vector<pid_t> ProcessesWithArgument(const std::string& marker) {
   return pids;
 }
 
+// The pids of processes whose command line contains `marker`.
+std::vector<pid_t> ProcessesWithArgument(const std::string& marker) {
+  return ProcessesWhere([&](const std::string& proc) {
+    std::ifstream in(proc + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return cmdline.find(marker) != std::string::npos;
+  });
+}
+
 // The pids of processes whose network namespace has inode `ino`.
 std::vector<pid_t> ProcessesInNetns(ino_t ino) {
-  std::vector<pid_t> pids;
-  DIR* dir = opendir("/proc");
-  if (dir == nullptr) {
-    return pids;
-  }
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') {
-      continue;
-    }
+  return ProcessesWhere([&](const std::string& proc) {
     struct stat st {};
-    if (stat(absl::StrCat("/proc/", e->d_name, "/ns/net").c_str(), &st) == 0 && st.st_ino == ino) {
-      pids.push_back(static_cast<pid_t>(atoi(e->d_name)));
-    }
-  }
-  closedir(dir);
-  return pids;
+    return stat((proc + "/ns/net").c_str(), &st) == 0 && st.st_ino == ino;
+  });
 }
 
 // The pid a tool wrote into `path`, 0 while there is none.
