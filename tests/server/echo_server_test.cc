@@ -360,12 +360,7 @@ TEST_P(EchoServerTest, ShutdownWithBytesInFlightEchoesThemAllThenEndsWithFin) {
   std::string sent = FillWithoutReading(fd.get(), size_t{32} << 20, 11);
   ASSERT_GT(sent.size(), options.max_pending_bytes);
   server_->Shutdown();
-  fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
-  int error = -1;
-  std::string got = RecvUntilEof(fd.get(), &error);
-  EXPECT_EQ(error, 0) << "not a clean EOF after " << got.size() << " of " << sent.size();
-  EXPECT_EQ(got.size(), sent.size());
-  EXPECT_TRUE(got == sent);
+  ExpectEverythingEchoedThenEof(fd.get(), sent);
   EXPECT_TRUE(server_->Wait().ok());
   StatsSnapshot s = server_->Stats();
   EXPECT_EQ(s.bytes_out, sent.size());

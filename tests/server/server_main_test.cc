@@ -259,12 +259,7 @@ TEST_P(ServerMainBackendTest, SigtermWithBytesInFlightEchoesThemAllThenExitsZero
   std::string sent = FillWithoutReading(fd.get(), size_t{32} << 20, 21);
   ASSERT_GT(sent.size(), size_t{256} << 10);
   ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
-  fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
-  int error = -1;
-  std::string got = RecvUntilEof(fd.get(), &error);
-  EXPECT_EQ(error, 0) << "not a clean EOF after " << got.size() << " of " << sent.size();
-  EXPECT_EQ(got.size(), sent.size());
-  EXPECT_TRUE(got == sent);
+  ExpectEverythingEchoedThenEof(fd.get(), sent);
   ASSERT_TRUE(server.Exited(40000)) << server.err();
   EXPECT_EQ(server.exit_code(), 0) << server.err();
   EXPECT_NE(server.out().find("\"bytes_out\": " + std::to_string(sent.size())), std::string::npos)

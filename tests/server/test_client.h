@@ -20,6 +20,7 @@
 #include "core/base/unique_fd.h"
 #include "core/net/address.h"
 #include "core/net/socket.h"
+#include "gtest/gtest.h"
 
 namespace socklab::server::testing {
 
@@ -123,6 +124,17 @@ inline std::string FillWithoutReading(int fd, size_t limit, uint32_t seed) {
     }
   }
   return sent;
+}
+
+// After a shutdown that began while `sent` sat unread on both sides: reads (blocking) what the
+// server echoes and expects every byte of `sent`, in order, then a clean EOF (not ECONNRESET).
+inline void ExpectEverythingEchoedThenEof(int fd, const std::string& sent) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  int error = -1;
+  std::string got = RecvUntilEof(fd, &error);
+  EXPECT_EQ(error, 0) << "not a clean EOF after " << got.size() << " of " << sent.size();
+  EXPECT_EQ(got.size(), sent.size());
+  EXPECT_TRUE(got == sent);
 }
 
 // Whether fd becomes readable (data, EOF or error) within timeout_ms.

@@ -37,6 +37,34 @@ class UringLoopTest : public ::testing::Test {
   void SetUp() override { SOCKLAB_SKIP_IF_UNAVAILABLE(Backend::kIoUring); }
 
   static UringLoop& AsUring(EventLoop& loop) { return static_cast<UringLoop&>(loop); }
+
+  // A loopback connection whose server end `loop` accepted (token 1); empty fds on failure.
+  struct Connected {
+    UniqueFd listener;
+    UniqueFd client;
+    UniqueFd server;
+  };
+  static Connected AcceptOneThrough(EventLoop& loop, Recorder& rec) {
+    Connected c;
+    ListenOptions listen_options;
+    listen_options.address = SocketAddress::Loopback(AF_INET, 0);
+    absl::StatusOr<UniqueFd> listener = ListenTcp(listen_options);
+    if (!listener.ok()) {
+      return c;
+    }
+    c.listener = *std::move(listener);
+    absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(c.listener.get()));
+    if (!client.ok()) {
+      return c;
+    }
+    c.client = *std::move(client);
+    loop.Accept(c.listener.get(), 1);
+    auto accepted = Take(loop, rec, Op::kAccept, 1);
+    if (accepted.has_value() && accepted->res >= 0) {
+      c.server = UniqueFd(accepted->res);
+    }
+    return c;
+  }
 };
 
 TEST_F(UringLoopTest, UsesDeferTaskrunWhereTheKernelHasIt) {
@@ -87,19 +115,13 @@ TEST_F(UringLoopTest, DryBufferRingIsReArmedTransparently) {
   options.receive_buffer_size = 128;
   auto loop = EventLoop::Create(Backend::kIoUring, &rec, options);
   ASSERT_TRUE(loop.ok()) << loop.status();
-  ListenOptions listen_options;
-  listen_options.address = SocketAddress::Loopback(AF_INET, 0);
-  auto listener = ListenTcp(listen_options);
-  ASSERT_TRUE(listener.ok());
-  auto client = ConnectTcp(*LocalAddressOf(listener->get()));
-  ASSERT_TRUE(client.ok());
-  (*loop)->Accept(listener->get(), 1);
-  auto accepted = Take(**loop, rec, Op::kAccept, 1);
-  ASSERT_TRUE(accepted.has_value() && accepted->res >= 0);
-  UniqueFd server(accepted->res);
+  Connected conn = AcceptOneThrough(**loop, rec);
+  ASSERT_TRUE(conn.server.valid());
+  UniqueFd& client = conn.client;
+  UniqueFd& server = conn.server;
   // 64 KiB already queued in the socket when the receive starts: far more than 2 x 128 bytes.
   std::string payload(64 * 1024, 'x');
-  ASSERT_EQ(::send(client->get(), payload.data(), payload.size(), MSG_NOSIGNAL),
+  ASSERT_EQ(::send(client.get(), payload.data(), payload.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(payload.size()));
   size_t got = 0;
   rec.hook = [&](const Completion& c) {
@@ -127,21 +149,15 @@ TEST_F(UringLoopTest, StashedBytesAreDeliveredInBufferSizedChunks) {
   options.receive_buffer_size = kBufferSize;
   auto loop = EventLoop::Create(Backend::kIoUring, &rec, options);
   ASSERT_TRUE(loop.ok()) << loop.status();
-  ListenOptions listen_options;
-  listen_options.address = SocketAddress::Loopback(AF_INET, 0);
-  auto listener = ListenTcp(listen_options);
-  ASSERT_TRUE(listener.ok());
-  auto client = ConnectTcp(*LocalAddressOf(listener->get()));
-  ASSERT_TRUE(client.ok());
-  (*loop)->Accept(listener->get(), 1);
-  auto accepted = Take(**loop, rec, Op::kAccept, 1);
-  ASSERT_TRUE(accepted.has_value() && accepted->res >= 0);
-  UniqueFd server(accepted->res);
+  Connected conn = AcceptOneThrough(**loop, rec);
+  ASSERT_TRUE(conn.server.valid());
+  UniqueFd& client = conn.client;
+  UniqueFd& server = conn.server;
   std::string payload(16 * 1024, '\0');
   for (size_t i = 0; i < payload.size(); ++i) {
     payload[i] = static_cast<char>(i * 13 + i / 256);
   }
-  ASSERT_EQ(::send(client->get(), payload.data(), payload.size(), MSG_NOSIGNAL),
+  ASSERT_EQ(::send(client.get(), payload.data(), payload.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(payload.size()));
   std::string got;
   int largest = 0;
