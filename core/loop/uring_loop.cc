@@ -181,8 +181,20 @@ UringLoop::FdState& UringLoop::State(int fd) {
   if (static_cast<size_t>(fd) >= fds_.size()) {
     fds_.resize(static_cast<size_t>(fd) + 1);
   }
-  if (!fds_[fd]) {
-    fds_[fd] = std::make_unique<FdState>();
+  if (!fds_[fd] || fds_[fd]->close_submitted) {
+    // A submitted close leaves the state of the old socket behind until its CQE is reaped, but
+    // the kernel frees the number when the close runs: socket() or accept() may hand it out
+    // again first (a reconnect from the handler of another close in the same batch). The user
+    // submitting on the number proves the old socket is gone; its close record keeps what the
+    // completion needs, and OnClose leaves this new state alone. -ECANCELED completions still
+    // owed to the old socket's user (an SQ-full flush can run the close early) move along.
+    auto fresh = std::make_unique<FdState>();
+    if (fds_[fd]) {
+      fresh->accept.cancels = std::move(fds_[fd]->accept.cancels);
+      fresh->receive.cancels = std::move(fds_[fd]->receive.cancels);
+      fresh->flush_queued = fds_[fd]->flush_queued;
+    }
+    fds_[fd] = std::move(fresh);
   }
   return *fds_[fd];
 }
@@ -668,8 +680,11 @@ void UringLoop::OnClose(int32_t index, int res) {
   Token token = records_[index].token;
   FreeRecord(index);
   // The fd number is free again and may come back from an accept in this very batch: start it
-  // with a fresh state before the handler runs.
-  fds_[fd] = std::make_unique<FdState>();
+  // with a fresh state before the handler runs, unless a new socket with this number already has
+  // one (see State()).
+  if (fds_[fd]->close_submitted) {
+    fds_[fd] = std::make_unique<FdState>();
+  }
   Deliver(Op::kClose, token, fd, res, false);
 }
 
