@@ -181,22 +181,37 @@ UringLoop::FdState& UringLoop::State(int fd) {
   if (static_cast<size_t>(fd) >= fds_.size()) {
     fds_.resize(static_cast<size_t>(fd) + 1);
   }
-  if (!fds_[fd] || fds_[fd]->close_submitted) {
+  if (!fds_[fd]) {
+    fds_[fd] = std::make_unique<FdState>();
+  } else if (fds_[fd]->close_submitted) {
     // A submitted close leaves the state of the old socket behind until its CQE is reaped, but
     // the kernel frees the number when the close runs: socket() or accept() may hand it out
     // again first (a reconnect from the handler of another close in the same batch). The user
     // submitting on the number proves the old socket is gone; its close record keeps what the
     // completion needs, and OnClose leaves this new state alone. -ECANCELED completions still
     // owed to the old socket's user (an SQ-full flush can run the close early) move along.
-    auto fresh = std::make_unique<FdState>();
-    if (fds_[fd]) {
-      fresh->accept.cancels = std::move(fds_[fd]->accept.cancels);
-      fresh->receive.cancels = std::move(fds_[fd]->receive.cancels);
-      fresh->flush_queued = fds_[fd]->flush_queued;
-    }
-    fds_[fd] = std::move(fresh);
+    FdState& old = *fds_[fd];
+    ReplaceState(fd);
+    FdState& fresh = *fds_[fd];
+    fresh.accept.cancels = std::move(old.accept.cancels);
+    fresh.receive.cancels = std::move(old.receive.cancels);
+    fresh.flush_queued = old.flush_queued;
   }
   return *fds_[fd];
+}
+
+void UringLoop::EndOp(FdState& st) {
+  // An underflow would let MaybeFinishClose submit IORING_OP_CLOSE while a request still holds
+  // the file, and close(2) alone does not end a socket the ring still references: the socket
+  // would stay open with no fd. Only a state mixed up between two sockets that shared a number
+  // can get here.
+  SOCKLAB_CHECK(st.inflight > 0, "io_uring completion for an fd with no operation in flight");
+  --st.inflight;
+}
+
+void UringLoop::ReplaceState(int fd) {
+  retired_states_.push_back(std::move(fds_[fd]));
+  fds_[fd] = std::make_unique<FdState>();
 }
 
 int32_t UringLoop::NewRecord(Kind kind, int fd, Token token) {
@@ -429,7 +444,11 @@ void UringLoop::MaybeFinishClose(int fd, FdState& st) {
     for (Token cancelled : st.receive.cancels) {
       Defer(Op::kReceive, cancelled, fd, -ECANCELED, false);
     }
-    st = FdState();
+    st.accept.cancels.clear();
+    st.receive.cancels.clear();
+    // Handed over: callers up the stack that still hold the old state see it finished.
+    st.close_submitted = true;
+    ReplaceState(fd);
     CloseInBackground(fd, token);
     return;
   }
@@ -549,7 +568,7 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
   FdState& st = *fds_[fd];
   if (final) {
     st.accept.op = -1;
-    --st.inflight;
+    EndOp(st);
   }
   if (res >= 0 || (AcceptErrorIsTransient(-res) && AcceptErrorIsReported(-res))) {
     // A connection, or an error of one connection (ECONNABORTED ...): the user counts it and the
@@ -594,7 +613,7 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
   FdState& st = *fds_[fd];
   if (final) {
     st.receive.op = -1;
-    --st.inflight;
+    EndOp(st);
   }
   int bid = -1;
   const std::byte* data = nullptr;
@@ -653,7 +672,7 @@ void UringLoop::OnSend(int32_t index, int res) {
   FreeRecord(index);
   FdState& st = *fds_[fd];
   st.send_inflight = false;
-  --st.inflight;
+  EndOp(st);
   if (!st.closing && !st.sends.empty()) {
     SubmitNextSend(fd, st);
   }
@@ -668,7 +687,7 @@ void UringLoop::OnConnect(int32_t index, int res) {
   Token token = records_[index].token;
   FreeRecord(index);
   FdState& st = *fds_[fd];
-  --st.inflight;
+  EndOp(st);
   Deliver(Op::kConnect, token, fd, res, false);
   if (st.closing) {
     MaybeFinishClose(fd, st);
@@ -682,8 +701,21 @@ void UringLoop::OnClose(int32_t index, int res) {
   // The fd number is free again and may come back from an accept in this very batch: start it
   // with a fresh state before the handler runs, unless a new socket with this number already has
   // one (see State()).
-  if (fds_[fd]->close_submitted) {
-    fds_[fd] = std::make_unique<FdState>();
+  FdState& st = *fds_[fd];
+  if (st.close_submitted) {
+    // -ECANCELED completions still owed (an SQ-full flush can run the close before the dispatch
+    // step that delivers them) come before the close, as promised.
+    std::vector<Token> accept_cancels = std::move(st.accept.cancels);
+    std::vector<Token> receive_cancels = std::move(st.receive.cancels);
+    bool flush_queued = st.flush_queued;
+    ReplaceState(fd);
+    fds_[fd]->flush_queued = flush_queued;  // the number may still be listed in flush_queue_
+    for (Token cancelled : accept_cancels) {
+      Deliver(Op::kAccept, cancelled, fd, -ECANCELED, false);
+    }
+    for (Token cancelled : receive_cancels) {
+      Deliver(Op::kReceive, cancelled, fd, -ECANCELED, false);
+    }
   }
   Deliver(Op::kClose, token, fd, res, false);
 }
@@ -762,6 +794,7 @@ absl::StatusOr<int> UringLoop::RunOnce(int64_t max_wait_ns) {
 
   DeliverExpiredTimers();
   DispatchSynthetic();
+  retired_states_.clear();  // no completion is being delivered now
   return delivered_;
 }
 

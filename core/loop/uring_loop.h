@@ -116,6 +116,11 @@ class UringLoop final : public LoopBase {
   absl::Status Init();
 
   FdState& State(int fd);
+  // Gives `fd` a fresh state; the old one lives until the end of the dispatch step, since code
+  // up the stack (a completion being delivered) may still hold a reference to it.
+  void ReplaceState(int fd);
+  // An operation on `st` ended (its record's last CQE).
+  static void EndOp(FdState& st);
   int32_t NewRecord(Kind kind, int fd, Token token);
   void FreeRecord(int32_t index);
   io_uring_sqe* GetSqe();
@@ -156,6 +161,7 @@ class UringLoop final : public LoopBase {
   std::deque<OpRecord> records_;
   std::vector<int32_t> free_records_;
   std::vector<std::unique_ptr<FdState>> fds_;
+  std::vector<std::unique_ptr<FdState>> retired_states_;  // see ReplaceState
   std::vector<int> flush_queue_;
   std::vector<int> flush_batch_;
   Counters counters_;
