@@ -124,8 +124,11 @@ class EventLoop {
   // Stops receiving on `fd`, for backpressure; a later Receive() resumes. Bytes arriving
   // meanwhile wait in the kernel's socket buffer, so the peer's window closes.
   // The receive's last completion (-ECANCELED, more = false) follows from the next dispatch step
-  // and no chunk is delivered after the call; Receive() may be called again at once (io_uring
-  // keeps the few bytes its in-flight receive took meanwhile and delivers them first).
+  // and no chunk is delivered after the call; Receive() may be called again at once. io_uring
+  // keeps the bytes its in-flight receive took before the cancel landed and delivers them first
+  // (and reads the socket again only once they are delivered): one receive buffer when the
+  // handler was already behind, at most one multishot pass when a flood met a receive that had
+  // been keeping up (see uring_loop.h). Pausing again and again never adds to it.
   virtual void CancelReceive(int fd) = 0;
 
   // Bytes the peer sent on `fd` that have not reached the handler yet: the socket's receive

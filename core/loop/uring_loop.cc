@@ -214,6 +214,13 @@ void UringLoop::ReplaceState(int fd) {
   fds_[fd] = std::make_unique<FdState>();
 }
 
+void UringLoop::ReleaseStash(FdState& st) {
+  // clear() would keep the capacity: a connection that once stashed a burst would hold it while
+  // it lives.
+  std::string().swap(st.stash);
+  st.stash_head = 0;
+}
+
 int32_t UringLoop::NewRecord(Kind kind, int fd, Token token) {
   int32_t index;
   if (!free_records_.empty()) {
@@ -286,7 +293,13 @@ void UringLoop::ArmAccept(int fd, FdState& st) {
 void UringLoop::ArmReceive(int fd, FdState& st) {
   int32_t index = NewRecord(Kind::kReceive, fd, 0);
   io_uring_sqe* sqe = GetSqe();
-  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  if (st.receive_one_shot) {
+    // Length 0 with a selected buffer: up to the buffer's size.
+    io_uring_prep_recv(sqe, fd, nullptr, 0, 0);
+    ++counters_.one_shot_receives;
+  } else {
+    io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  }
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
@@ -356,12 +369,18 @@ void UringLoop::Receive(int fd, Token token) {
   FdState& st = State(fd);
   st.receive.armed = true;
   st.receive.token = token;
-  if (!st.stash.empty() || st.stash_terminal) {
+  if (StashedBytes(st) > 0 || st.stash_terminal) {
+    // The stash goes first, and the kernel receive is armed only once it is empty
+    // (ProcessFlushes): armed now, it would take more bytes from the socket while a handler that
+    // cancels again after the first chunk leaves the rest stashed, and every such
+    // cancel/re-arm cycle would grow the stash instead of leaving the bytes in the socket.
     QueueFlush(fd, st);
+    return;
   }
-  if (st.receive.op < 0 && !st.stash_terminal) {
+  if (st.receive.op < 0) {
     ArmReceive(fd, st);
   }
+  // Else the op is still in flight (its cancel on the way): if it ends, OnReceive re-arms.
 }
 
 void UringLoop::CancelReceive(int fd) {
@@ -371,6 +390,9 @@ void UringLoop::CancelReceive(int fd) {
     st.receive.cancels.push_back(st.receive.token);
     QueueFlush(fd, st);
   }
+  // The user fell behind: from now on no kernel receive takes more than one buffer ahead of it.
+  st.receive_one_shot = true;
+  st.receive_paused = true;
   // Stop the kernel reading too, or backpressure would only move the bytes into our stash.
   if (st.receive.op >= 0 && !st.receive.cancel_sent) {
     st.receive.cancel_sent = true;
@@ -406,7 +428,9 @@ void UringLoop::Close(int fd, Token token) {
     Defer(Op::kSend, send.token, fd, -ECANCELED, false);
   }
   st.sends.clear();
-  st.stash.clear();
+  if (!st.stash_flushing) {  // else ProcessFlushes releases it once the handler has returned
+    ReleaseStash(st);
+  }
   st.stash_terminal = false;
   // A listener's connections accepted meanwhile go at once (their clients see EOF, as they
   // would see RST from the closed listener's backlog), not at loop destruction.
@@ -468,7 +492,7 @@ size_t UringLoop::UnreadBytes(int fd) {
     unread = static_cast<size_t>(queued);
   }
   if (fd >= 0 && static_cast<size_t>(fd) < fds_.size() && fds_[fd]) {
-    unread += fds_[fd]->stash.size();
+    unread += StashedBytes(*fds_[fd]);
   }
   // Receive completions posted since the last reap (without DEFER_TASKRUN, task work runs at
   // the end of any syscall this thread makes).
@@ -521,28 +545,36 @@ void UringLoop::ProcessFlushes() {
       st.accepted.erase(st.accepted.begin());
       Deliver(Op::kAccept, st.accept.token, fd, new_fd, true);
     }
-    if (!st.closing && st.receive.armed && !st.stash.empty()) {
-      // In chunks of at most one receive buffer, as promised. Moved out first: a handler that
-      // closes the fd clears the stash while it still reads its chunk.
-      std::string data = std::move(st.stash);
-      st.stash.clear();
-      size_t off = 0;
-      while (off < data.size() && !st.closing && st.receive.armed) {
-        size_t n = std::min<size_t>(data.size() - off, buffer_size_);
+    if (!st.closing && st.receive.armed && StashedBytes(st) > 0) {
+      // In chunks of at most one receive buffer, as promised, until the handler cancels the
+      // receive (the rest waits for its next Receive(); a -ECANCELED it still owes goes first)
+      // or closes. The head moves before each call, so a Receive() from the handler sees what is
+      // left; no CQE is processed meanwhile, so the string stays put while the handler reads it.
+      st.stash_flushing = true;
+      while (StashedBytes(st) > 0 && !st.closing && st.receive.armed &&
+             st.receive.cancels.empty()) {
+        size_t at = st.stash_head;
+        size_t n = std::min<size_t>(StashedBytes(st), buffer_size_);
+        st.stash_head += n;
         Deliver(Op::kReceive, st.receive.token, fd, static_cast<int>(n), true,
-                reinterpret_cast<const std::byte*>(data.data() + off));
-        off += n;
+                reinterpret_cast<const std::byte*>(st.stash.data() + at));
       }
-      if (off < data.size() && !st.closing) {
-        // The handler cancelled the receive again: the rest waits for the next Receive(). No
-        // CQE ran meanwhile, so the stash is still empty.
-        st.stash = data.substr(off);
+      st.stash_flushing = false;
+      if (st.closing || StashedBytes(st) == 0) {
+        ReleaseStash(st);
       }
     }
-    if (!st.closing && st.receive.armed && st.stash_terminal) {
+    if (!st.closing && st.receive.armed && st.stash_terminal && StashedBytes(st) == 0 &&
+        st.receive.cancels.empty()) {
       st.stash_terminal = false;
       st.receive.armed = false;
       Deliver(Op::kReceive, st.receive.token, fd, st.stash_res, false);
+    }
+    if (!st.closing && st.receive.armed && StashedBytes(st) == 0 && !st.stash_terminal &&
+        st.receive.op < 0) {
+      // The stash is delivered and the user still wants bytes: only now does the kernel read
+      // the socket again.
+      ArmReceive(fd, st);
     }
   }
 }
@@ -621,14 +653,39 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
     bid = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
     data = buffers_.get() + size_t(bid) * buffer_size_;
   }
+  if (res > 0 && !st.closing) {
+    bool socket_empty = (flags & IORING_CQE_F_SOCK_NONEMPTY) == 0;
+    if (st.receive_one_shot && !st.receive_paused && final && socket_empty &&
+        static_cast<unsigned>(res) < buffer_size_) {
+      // A single-shot receive emptied the socket with room to spare in its buffer: the user
+      // keeps up (the peer sent a message and waits), multishot again. A full buffer that
+      // happened to empty the socket is a stream caught between two segments.
+      st.receive_one_shot = false;
+    } else if (!st.receive_one_shot && !socket_empty) {
+      // The peer is ahead: stop this multishot before its passes take the socket's whole
+      // queue; the user sees one continuous receive, re-armed single-shot when it ends.
+      st.receive_one_shot = true;
+      if (!final && !st.receive.cancel_sent) {
+        st.receive.cancel_sent = true;
+        SubmitCancel(st.receive.op);
+      }
+    }
+  }
   if (res > 0) {
     if (st.closing) {
       // dropped: the user closed the connection
-    } else if (st.receive.armed && st.stash.empty() && !st.flush_queued) {
+    } else if (st.receive.armed && StashedBytes(st) == 0 && !st.flush_queued) {
       Deliver(Op::kReceive, st.receive.token, fd, res, true, data);
     } else {
+      // Taken before the cancel landed. Only the op the user cancelled can get here (Receive()
+      // arms no new one while the stash holds bytes), so this is bounded by what one receive
+      // takes between the user's CancelReceive and the kernel's cancel.
       counters_.stashed_bytes += static_cast<uint64_t>(res);
       st.stash.append(reinterpret_cast<const char*>(data), static_cast<size_t>(res));
+      counters_.stash_peak_bytes = std::max<uint64_t>(counters_.stash_peak_bytes, StashedBytes(st));
+      if (st.receive.armed) {
+        QueueFlush(fd, st);
+      }
     }
   } else if (res == -ENOBUFS || res == -ECANCELED) {
     if (res == -ENOBUFS) {
@@ -638,7 +695,7 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
     // back. ECANCELED: our own cancel; the user was told already.
   } else if (!st.closing) {
     // EOF or an error ends the receive.
-    if (st.receive.armed && st.stash.empty() && !st.flush_queued) {
+    if (st.receive.armed && StashedBytes(st) == 0 && !st.flush_queued) {
       st.receive.armed = false;
       Deliver(Op::kReceive, st.receive.token, fd, res, false);
     } else {
@@ -657,9 +714,11 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
   if (final) {
     if (st.closing) {
       MaybeFinishClose(fd, st);
-    } else if (st.receive.armed && st.receive.op < 0 && !st.stash_terminal) {
+    } else if (st.receive.armed && st.receive.op < 0 && !st.stash_terminal &&
+               StashedBytes(st) == 0) {
       // The user sees one continuous receive across ENOBUFS, a multishot the kernel ended
-      // without F_MORE, or a cancel overtaken by a new Receive().
+      // without F_MORE, or a cancel overtaken by a new Receive(). (With bytes stashed, the
+      // flush arms once they are delivered.)
       ++counters_.receive_rearms;
       ArmReceive(fd, st);
     }

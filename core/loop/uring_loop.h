@@ -30,7 +30,20 @@ namespace socklab::loop {
 // - user_data is the index (+1) of an internal op record that is freed only by its last CQE, so
 //   a completion never reaches the user for an op the user already considers finished. What the
 //   kernel delivers after CancelReceive/CancelAccept (a multishot op stops only when the cancel
-//   lands) is kept per fd and handed over first when the user re-arms.
+//   lands) is kept per fd (the stash) and handed over first when the user re-arms.
+// - The stash is bounded by one cancel: no kernel receive is armed while it holds bytes (it is
+//   delivered first, the kernel receive armed only once it is empty), so what it holds is only
+//   what one receive took before its cancel landed, and its memory goes back when it empties.
+// - One multishot receive pass takes all the socket holds (newer kernels requeue a pass after
+//   MULTISHOT_MAX_RETRY = 32 buffers, and the requeued pass may run in the same io_uring_enter;
+//   older ones do not stop; 29 buffers measured on 6.18), so a multishot receive is armed only
+//   while the user keeps up: a socket starts with single-shot IORING_OP_RECV (one buffer each),
+//   switches to multishot when one of them leaves the socket empty (no
+//   IORING_CQE_F_SOCK_NONEMPTY, 6.0) without filling its buffer, and back to single-shot when a
+//   completion says the peer is ahead (F_SOCK_NONEMPTY); once the user has called CancelReceive
+//   it stays single-shot. A cancel for backpressure then leaves at most one buffer behind, except
+//   the first one of a connection if it lands in the pass of a multishot receive that found an
+//   idle socket flooded.
 //
 // Thread affinity and ownership: see EventLoop. Owns the ring, the buffer ring, the wake eventfd
 // and every fd passed to Close() until its close completes.
@@ -58,10 +71,13 @@ class UringLoop final : public LoopBase {
 
   // What the backend did behind the user's back, for tests and benchmarks. Loop thread only.
   struct Counters {
-    uint64_t receive_rearms = 0;   // multishot receives re-armed after ENOBUFS or no F_MORE
-    uint64_t enobufs = 0;          // of which the buffer ring ran dry
-    uint64_t stashed_bytes = 0;    // bytes held between CancelReceive and the next Receive
-    uint64_t sq_full_flushes = 0;  // io_uring_get_sqe found the SQ full
+    uint64_t receive_rearms = 0;     // kernel receives the loop re-armed by itself (ENOBUFS, no
+                                     // F_MORE, single-shot done, switch of mode)
+    uint64_t one_shot_receives = 0;  // single-shot receives armed (new socket, peer ahead)
+    uint64_t enobufs = 0;            // of which the buffer ring ran dry
+    uint64_t stashed_bytes = 0;      // bytes held between CancelReceive and the next Receive
+    uint64_t stash_peak_bytes = 0;   // the most one fd's stash held at once
+    uint64_t sq_full_flushes = 0;    // io_uring_get_sqe found the SQ full
   };
   const Counters& counters() const { return counters_; }
 
@@ -99,10 +115,21 @@ class UringLoop final : public LoopBase {
     bool close_submitted = false;
     Token close_token = 0;
     bool flush_queued = false;
-    // Taken by the kernel while the user had no receive (accept) armed.
+    // Taken by the kernel while the user had no receive (accept) armed; the first stash_head
+    // bytes were delivered already. Never appended to while a kernel receive could keep filling
+    // it: see Receive().
     std::string stash;
+    size_t stash_head = 0;
+    bool stash_flushing = false;  // ProcessFlushes is handing it out: Close() must not free it
     bool stash_terminal = false;
     int stash_res = 0;
+    // The next kernel receive is single-shot: the socket had bytes left after the last one (the
+    // peer is ahead), or the user paused. Fresh sockets start so: a client that connects and
+    // floods gets no multishot pass ahead of the user.
+    bool receive_one_shot = true;
+    // The user has paused the receive (CancelReceive) at least once: this peer can outrun its
+    // handler, so the fd stays single-shot for good.
+    bool receive_paused = false;
     // Accept results taken by the kernel while the user had no accept armed, in order: new fds,
     // or -errno of the transient errors (delivered with more = true as well).
     std::vector<int> accepted;
@@ -119,8 +146,10 @@ class UringLoop final : public LoopBase {
   // Gives `fd` a fresh state; the old one lives until the end of the dispatch step, since code
   // up the stack (a completion being delivered) may still hold a reference to it.
   void ReplaceState(int fd);
+  static size_t StashedBytes(const FdState& st) { return st.stash.size() - st.stash_head; }
   // An operation on `st` ended (its record's last CQE).
   static void EndOp(FdState& st);
+  static void ReleaseStash(FdState& st);
   int32_t NewRecord(Kind kind, int fd, Token token);
   void FreeRecord(int32_t index);
   io_uring_sqe* GetSqe();
