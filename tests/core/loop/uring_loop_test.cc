@@ -200,6 +200,44 @@ TEST_F(UringLoopTest, StashedBytesAreDeliveredInBufferSizedChunks) {
   EXPECT_EQ(AsUring(**loop).counters().stash_peak_bytes, AsUring(**loop).counters().stashed_bytes);
 }
 
+TEST_F(UringLoopTest, ReceiveIsMultishotWhileTheHandlerKeepsUpAndSingleShotOncePaused) {
+  // A multishot pass can take the whole socket queue ahead of the handler, so it is armed only
+  // while the handler keeps up; once the handler has paused the receive (backpressure), every
+  // kernel receive takes one buffer, so the next pause leaves at most that behind.
+  Recorder rec;
+  auto loop = EventLoop::Create(Backend::kIoUring, &rec);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  Connected conn = AcceptOneThrough(**loop, rec);
+  ASSERT_TRUE(conn.server.valid());
+  const UringLoop::Counters& counters = AsUring(**loop).counters();
+  constexpr int kMessages = 50;
+  auto exchange = [&] {
+    for (int i = 0; i < kMessages; ++i) {
+      if (::send(conn.client.get(), "request", 7, MSG_NOSIGNAL) != 7) {
+        return false;
+      }
+      auto got = Take(**loop, rec, Op::kReceive, 2);
+      if (!got.has_value() || got->res != 7 || !got->more) {
+        return false;
+      }
+    }
+    return true;
+  };
+  (*loop)->Receive(conn.server.get(), 2);
+  ASSERT_TRUE(exchange());
+  // The first receive of a socket is single-shot; a message that leaves the socket empty
+  // switches it to multishot, which then takes all the others.
+  EXPECT_EQ(counters.one_shot_receives, 1u);
+
+  (*loop)->CancelReceive(conn.server.get());
+  auto cancelled = Take(**loop, rec, Op::kReceive, 2);
+  ASSERT_TRUE(cancelled.has_value() && cancelled->res == -ECANCELED);
+  (*loop)->Receive(conn.server.get(), 2);
+  ASSERT_TRUE(exchange());
+  EXPECT_GE(counters.one_shot_receives, 1u + kMessages);
+  EXPECT_EQ(counters.stash_peak_bytes, 0u);
+}
+
 TEST_F(UringLoopTest, FullSubmissionQueueIsFlushedAndRetried) {
   Recorder rec;
   LoopOptions options;
