@@ -1,6 +1,8 @@
 #include "server/echo_server.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -330,6 +332,40 @@ TEST_P(EchoServerTest, WriteTimeoutSparesAPeerThatReadsSlowly) {
   writer.join();
   got += RecvUntilEof(peer->get());
   EXPECT_TRUE(got == sent) << got.size() << " of " << sent.size();
+}
+
+TEST_P(EchoServerTest, AcceptedSocketsGetNodelayByDefaultAndTheKeepaliveAsked) {
+  // The kernel's own view of the server's accepted sockets: getsockopt on them (they are fds of
+  // this process) and, for keepalive, the timer netlink shows armed on the server's end.
+  for (bool nodelay : {true, false}) {
+    ServerOptions options = BaseOptions();
+    options.nodelay = nodelay;
+    if (nodelay) {
+      EXPECT_TRUE(options.nodelay) << "the default";
+      options.keepalive = Keepalive{30, 5, 3};
+    }
+    StartServer(options);
+    UniqueFd client = Connect(server_->address());
+    ASSERT_TRUE(client.valid());
+    ASSERT_TRUE(SendAll(client.get(), "opt"));
+    ASSERT_EQ(RecvExactly(client.get(), 3), "opt");  // accepted and set up by now
+    SocketAddress peer = *LocalAddressOf(client.get());
+    int fd = ServerFdInThisProcess(server_->address(), peer);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(*GetIntOption(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY") != 0, nodelay);
+    EXPECT_EQ(*GetIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE") != 0, nodelay);
+    if (nodelay) {
+      EXPECT_EQ(*GetIntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE"), 30);
+      EXPECT_EQ(*GetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL"), 5);
+      EXPECT_EQ(*GetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT"), 3);
+      std::optional<tcpstat::TcpSocket> end = ServerEndOf(server_->address(), peer);
+      ASSERT_TRUE(end.has_value());
+      EXPECT_EQ(end->timer, tcpstat::TcpTimer::kKeepalive);
+      EXPECT_LE(end->timer_ms, 30'000);
+    }
+    client.Reset();
+    server_.reset();
+  }
 }
 
 TEST_P(EchoServerTest, LingerRstMakesClientReadFailWithReset) {

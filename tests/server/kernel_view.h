@@ -41,6 +41,23 @@ inline std::vector<tcpstat::TcpSocket> ServerSocketsOnPort(uint16_t port) {
   return sockets.ok() ? *sockets : std::vector<tcpstat::TcpSocket>{};
 }
 
+// The server's accepted socket for the connection from `peer`, found among this process's own
+// fds (servers started in-process): -1 if none. Not owned; for getsockopt checks of what the
+// server applied.
+inline int ServerFdInThisProcess(const SocketAddress& server, const SocketAddress& peer) {
+  for (int fd = 0; fd < 65536; ++fd) {
+    absl::StatusOr<SocketAddress> local = LocalAddressOf(fd);
+    if (!local.ok() || *local != server) {
+      continue;
+    }
+    absl::StatusOr<SocketAddress> remote = PeerAddressOf(fd);
+    if (remote.ok() && *remote == peer) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
 // The number of open fds of a process (/proc/PID/fd), -1 if unreadable.
 inline int OpenFdCount(const std::string& pid = "self") {
   DIR* dir = opendir(("/proc/" + pid + "/fd").c_str());
