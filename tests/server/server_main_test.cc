@@ -291,6 +291,7 @@ TEST_P(FdExhaustionTest, SurvivesWithoutSpinningAndServesAfterOthersLeave) {
   ASSERT_TRUE(SendAll(fresh.get(), "again"));
   got = RecvExactly(fresh.get(), 5);
   EXPECT_EQ(got, "again");
+  fresh.Reset();  // the drain would serve it until the deadline
 
   kill(server.pid(), SIGTERM);
   ASSERT_TRUE(server.Exited(20000));
