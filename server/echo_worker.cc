@@ -372,7 +372,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   if (c.res > 0) {
     stats_.AddBytesIn(static_cast<uint64_t>(c.res));
     if (conn.closing) {
-      return;  // closing (timeout, error, forced drain): nobody will read the echo
+      return;  // closing (timeout, error, drain deadline): nobody will read the echo
     }
     conn.last_activity_ns = now;
     if (conn.echo.empty() && conn.handed == conn.acked) {

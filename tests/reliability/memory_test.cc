@@ -66,7 +66,7 @@ TEST_P(SlowReaderMemoryTest, RssStaysWithinTheCapPerPeer) {
     ASSERT_TRUE(peers.back().valid());
     fds.push_back(peers.back().get());
   }
-  std::vector<uint64_t> sent = FillAllWithoutReading(fds, uint64_t{64} << 20, 500);
+  std::vector<uint64_t> sent = FillAllWithoutReading(fds, uint64_t{32} << 20, 500);
   uint64_t total_sent = 0;
   for (uint64_t n : sent) {
     total_sent += n;
