@@ -103,7 +103,19 @@ TEST_P(StormTest, EmfileStormDoesNotSpinAndServesAfterwards) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The storm has its effect: connections wait in the listener's accept queue, which the kernel
+  // reports as the LISTEN socket's rx_queue, because the server has no fd to take them with.
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        for (const tcpstat::TcpSocket& s : ServerSocketsOnPort(address.port())) {
+          if (s.is_listen() && s.rx_queue > 0) {
+            return true;
+          }
+        }
+        return false;
+      },
+      10000))
+      << "the server never ran out of fds";
   long ticks_before = server.CpuTicks();
   auto wall_before = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -119,6 +131,10 @@ TEST_P(StormTest, EmfileStormDoesNotSpinAndServesAfterwards) {
   ASSERT_TRUE(fresh.valid());
   ASSERT_TRUE(SendAll(fresh.get(), "after"));
   EXPECT_EQ(RecvExactly(fresh.get(), 5), "after");
+  fresh.Reset();
+  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+  ASSERT_TRUE(server.Exited(20000)) << server.err();
+  EXPECT_GE(server.Summary()["accept_pauses"].value("no_fds", 0), 1) << server.out();
 }
 
 SOCKLAB_RELIABILITY_BACKENDS(StormTest);
