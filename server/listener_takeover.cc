@@ -80,6 +80,7 @@ bool AnyProcessHolds(const absl::flat_hash_set<uint64_t>& inodes) {
 absl::StatusOr<UniqueFd> ListenAfterDeadOwner(const ListenOptions& options,
                                               absl::Duration patience) {
   int64_t give_up_ns = MonotonicNanos() + absl::ToInt64Nanoseconds(patience);
+  bool rebound_without_listener = false;
   while (true) {
     absl::StatusOr<UniqueFd> fd = ListenTcp(options);
     if (fd.ok() || ErrnoOf(fd.status()) != EADDRINUSE || options.address.port() == 0 ||
@@ -87,9 +88,17 @@ absl::StatusOr<UniqueFd> ListenAfterDeadOwner(const ListenOptions& options,
       return fd;
     }
     absl::flat_hash_set<uint64_t> inodes = ListenerInodes(options.address.port());
-    // No listener (a connection or a bound socket holds the port) or a live owner: in use.
-    if (inodes.empty() || inodes.contains(0) || AnyProcessHolds(inodes)) {
-      return fd;
+    if (inodes.empty()) {
+      // The old listener may have gone between the bind and the look: bind once more at once.
+      // Failing again, the port is held by a socket that is not listening (bound, connected).
+      if (rebound_without_listener) {
+        return fd;
+      }
+      rebound_without_listener = true;
+      continue;
+    }
+    if (inodes.contains(0) || AnyProcessHolds(inodes)) {
+      return fd;  // a live owner: the port is in use
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
