@@ -185,20 +185,23 @@ int Main(int argc, char** argv) {
   EchoServer& server = **started;
   int64_t start_ns = MonotonicNanos();
   std::string backend_name(loop::BackendName(server.backend()));
+  MachineInfo machine = ReadMachineInfo();
   if (options.json) {
-    // stdout stays JSON lines: one object per line, the listening event first.
+    // stdout stays JSON lines: one object per line, the listening event with the effective
+    // configuration first.
     nlohmann::json listening = {{"event", "listening"},
                                 {"listen", server.address().ToString()},
                                 {"backend", backend_name},
                                 {"threads", server.threads()},
-                                {"version", std::string(Version())}};
+                                {"version", std::string(Version())},
+                                {"config", ConfigJson(server)},
+                                {"machine", MachineInfoToJson(machine)}};
     std::printf("%s\n", listening.dump().c_str());
   } else {
     std::printf("listening %s backend=%s threads=%d\n", server.address().ToString().c_str(),
                 backend_name.c_str(), server.threads());
   }
   std::fflush(stdout);
-  MachineInfo machine = ReadMachineInfo();
   std::fprintf(stderr, "%s: %s\n%s: %s\n", kProgram, ConfigText(server).c_str(), kProgram,
                MachineInfoToText(machine).c_str());
 

@@ -163,7 +163,8 @@ TEST(ServerMainTest, JsonStdoutIsJsonLinesAndTheBacklogShownIsTheKernels) {
   ASSERT_EQ(lines.size(), 2u) << server.out();
   EXPECT_EQ(lines[0].value("listen", ""), address.ToString());
   EXPECT_EQ(lines[0].value("version", ""), std::string(Version()));
-  EXPECT_EQ(lines[1]["config"].value("backlog", 0), *listeners[0].accept_backlog);
+  EXPECT_EQ(lines[0]["config"].value("backlog", 0), *listeners[0].accept_backlog);
+  EXPECT_EQ(lines[1]["config"], lines[0]["config"]);
 }
 
 TEST(ServerMainTest, UnknownBackendExitsTwoWithOneLine) {
