@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,6 +30,10 @@ constexpr Token kAcceptToken = ConnectionTable::MakeToken(0, 0);
 constexpr Token kBackoffToken = ConnectionTable::MakeToken(1, 0);
 constexpr Token kSweepToken = ConnectionTable::MakeToken(2, 0);
 constexpr Token kListenerCloseToken = ConnectionTable::MakeToken(3, 0);
+constexpr Token kLingerToken = ConnectionTable::MakeToken(4, 0);
+
+// How often lingering connections are looked at: the granularity of --linger SECONDS.
+constexpr int64_t kLingerPollNs = 10'000'000;  // 10 ms
 
 // Accept back-off after running out of fds: long enough that a full fd table costs a few
 // syscalls per second, short enough that the first freed fd is used soon.
@@ -44,7 +50,8 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
   if (options.keepalive.has_value()) {
     SOCKLAB_RETURN_IF_ERROR(SetKeepalive(fd, *options.keepalive));
   }
-  if (options.linger.mode != Linger::Mode::kOff) {
+  // --linger SECONDS is the worker's own wait (see StartLinger), not SO_LINGER on the socket.
+  if (options.linger.mode == Linger::Mode::kReset) {
     SOCKLAB_RETURN_IF_ERROR(SetLinger(fd, options.linger));
   }
   // Validate() bounded both to 1 GiB.
@@ -58,6 +65,19 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
 }
 
 int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
+
+// Whether close() with SO_LINGER would still be waiting on this socket: Linux's
+// sk_stream_wait_close waits while the state is FIN_WAIT1, CLOSING or LAST_ACK, that is until the
+// peer has acknowledged our FIN (and so every byte before it), or the connection is gone.
+bool FinUnacknowledged(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
+    return false;
+  }
+  return info.tcpi_state == TCP_FIN_WAIT1 || info.tcpi_state == TCP_CLOSING ||
+         info.tcpi_state == TCP_LAST_ACK;
+}
 
 // Bytes in the socket's send queue that the peer has not acknowledged (SIOCOUTQ: write_seq -
 // snd_una for TCP); nullopt when the socket cannot say (already reset and closed).
@@ -94,7 +114,7 @@ EchoWorker::~EchoWorker() {
   // Connections still in the table (Run() never ran or failed) give their fds back.
   for (size_t slot = 0; slot < table_.capacity(); ++slot) {
     Connection& conn = table_.at(static_cast<uint32_t>(slot));
-    if (conn.in_use && !conn.closing && conn.fd >= 0) {
+    if (conn.in_use && (!conn.closing || conn.lingering) && conn.fd >= 0) {
       ::close(conn.fd);
     }
   }
@@ -112,11 +132,8 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const ServerOptio
                                                                UniqueFd listener,
                                                                SharedState* shared) {
   std::unique_ptr<EchoWorker> worker(new EchoWorker(options, std::move(listener), shared));
-  loop::LoopOptions loop_options;
-  // --linger SECONDS: close() blocks up to that long; the loop runs such closes elsewhere.
-  loop_options.close_may_block = options.linger.mode == Linger::Mode::kSeconds;
-  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_,
-                           loop::EventLoop::Create(backend, worker.get(), loop_options));
+  // No close ever blocks: --linger SECONDS waits in the worker (StartLinger), not in close().
+  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_, loop::EventLoop::Create(backend, worker.get()));
   return worker;
 }
 
@@ -342,20 +359,59 @@ void EchoWorker::CloseConnection(Connection& conn, uint32_t slot) {
     return;
   }
   conn.closing = true;
-  ++conn.in_flight;
-  if (draining_ && options_.linger.mode == Linger::Mode::kSeconds) {
-    // A lingering close only makes close() wait for the peer's acknowledgement; the bytes and the
-    // FIN go out the same without it. While draining that wait would only hold up the exit, past
-    // the deadline when the closer threads are busy, so the drain closes as the kernel does at
-    // process exit, which never lingers (inet_release skips it for an exiting task).
-    SetLinger(conn.fd, Linger{}).IgnoreError();
+  // Unread bytes make any close an RST at once (tcp_close), lingering or not. While draining
+  // nothing lingers: the wait would only hold up the exit, and the bytes and the FIN go out the
+  // same without it, as at process exit, where the kernel never lingers either.
+  if (options_.linger.mode == Linger::Mode::kSeconds && !draining_ &&
+      loop_->UnreadBytes(conn.fd) == 0) {
+    StartLinger(conn, slot);
+    return;
   }
+  SubmitClose(conn, slot);
+}
+
+void EchoWorker::SubmitClose(Connection& conn, uint32_t slot) {
+  ++conn.in_flight;
   // The loop cancels the receive and any send (each completes with -ECANCELED), then closes.
   loop_->Close(conn.fd, table_.TokenOf(slot));
 }
 
+void EchoWorker::StartLinger(Connection& conn, uint32_t slot) {
+  conn.lingering = true;
+  conn.linger_until_ns = MonotonicNanos() + int64_t{options_.linger.seconds} * 1'000'000'000;
+  if (conn.receiving && !conn.cancel_receive_sent) {
+    conn.cancel_receive_sent = true;
+    loop_->CancelReceive(conn.fd);
+  }
+  // What close() does before it waits: the FIN goes out after the bytes already in the send
+  // queue (our own queue's are dropped, as close() drops them), and data the peer sends from now
+  // on is answered with RST (RCV_SHUTDOWN in FIN_WAIT1/2).
+  ::shutdown(conn.fd, SHUT_RDWR);
+  lingering_.push_back(table_.TokenOf(slot));
+  if (!linger_timer_armed_) {
+    linger_timer_armed_ = true;
+    loop_->AddTimer(MonotonicNanos() + kLingerPollNs, kLingerToken);
+  }
+}
+
+void EchoWorker::CheckLingering(bool stop_waiting) {
+  int64_t now = MonotonicNanos();
+  size_t kept = 0;
+  for (Token token : lingering_) {
+    Connection* conn = table_.Find(token);
+    SOCKLAB_CHECK(conn != nullptr && conn->lingering, "a lingering connection went away");
+    if (stop_waiting || now >= conn->linger_until_ns || !FinUnacknowledged(conn->fd)) {
+      conn->lingering = false;
+      SubmitClose(*conn, ConnectionTable::SlotOf(token));
+    } else {
+      lingering_[kept++] = token;
+    }
+  }
+  lingering_.resize(kept);
+}
+
 void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
-  if (conn.closing && conn.in_flight == 0) {
+  if (conn.closing && !conn.lingering && conn.in_flight == 0) {
     conn.echo.Clear(pool_);
     table_.Free(slot);
   }
@@ -469,6 +525,15 @@ void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& 
 
 void EchoWorker::OnTimer(Token token) {
   int64_t now = MonotonicNanos();
+  if (token == kLingerToken) {
+    linger_timer_armed_ = false;
+    CheckLingering(/*stop_waiting=*/false);
+    if (!lingering_.empty()) {
+      linger_timer_armed_ = true;
+      loop_->AddTimer(now + kLingerPollNs, kLingerToken);
+    }
+    return;
+  }
   if (token == kBackoffToken) {
     backoff_armed_ = false;
     if (!draining_) {
@@ -532,6 +597,8 @@ void EchoWorker::StartDrain() {
   // the others drain; with a shared listener only this worker's dup goes. Everything else goes on
   // as before: connections close when their peers close them, or at the deadline.
   CloseListener();
+  // Lingering closes stop waiting: nothing lingers during the drain (see CloseConnection).
+  CheckLingering(/*stop_waiting=*/true);
 }
 
 uint64_t EchoWorker::UnechoedBytes(const Connection& conn) {

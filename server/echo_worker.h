@@ -73,7 +73,19 @@ class EchoWorker final : public loop::CompletionHandler {
   void ActivateParked();
   void StartReceive(Connection& conn, uint32_t slot);
   void StartSend(Connection& conn, uint32_t slot);
+  // Closes the connection: through the loop at once, or after lingering (--linger SECONDS).
   void CloseConnection(Connection& conn, uint32_t slot);
+  void SubmitClose(Connection& conn, uint32_t slot);
+  // --linger SECONDS without SO_LINGER: close() with SO_LINGER {1, N} waits in the kernel up to N
+  // s for the peer to acknowledge our FIN, and a waiting close() cannot be cut short, so with
+  // many of them on 8 closer threads a drain deadline of 1 s became 25 s. The worker does the
+  // same wait itself instead: shutdown(SHUT_RDWR) sends the FIN behind the queued bytes as close()
+  // would, then the connection waits (polled every 10 ms) until the FIN is acknowledged or N s
+  // passed, and only then is closed, without lingering. The peer sees the same segments either
+  // way; the drain can end every wait at once.
+  void StartLinger(Connection& conn, uint32_t slot);
+  // Closes the lingering connections whose wait is over (all of them with `stop_waiting`).
+  void CheckLingering(bool stop_waiting);
   void FreeIfDone(Connection& conn, uint32_t slot);
   void Sweep(int64_t now);
   // Whether the peer has taken no echo bytes for the write timeout while some were waiting for
@@ -117,7 +129,9 @@ class EchoWorker final : public loop::CompletionHandler {
   bool sweep_armed_ = false;
   int64_t sweep_period_ns_ = 0;
   bool draining_ = false;
-  bool cut_ = false;  // the drain deadline passed and CutAtDeadline() ran
+  bool cut_ = false;                    // the drain deadline passed and CutAtDeadline() ran
+  std::vector<loop::Token> lingering_;  // connections waiting out --linger before their close
+  bool linger_timer_armed_ = false;
 };
 
 }  // namespace socklab::server

@@ -142,8 +142,9 @@ TEST_P(DrainTest, PausingAndStreamingClientsLoseNothing) {
 
 TEST_P(DrainTest, LingeringClosesDoNotOutlastTheDeadline) {
   // --linger 5 and peers with a 4 KiB receive buffer that never read: their echo sits in the
-  // server's send queue, unacknowledged, so a lingering close waits the full 5 s, 8 at a time on
-  // the closer threads (13 s for 20). The drain deadline (1 s) must bound the whole exit anyway.
+  // server's send queue, unacknowledged, so a lingering close would wait the full 5 s (with
+  // SO_LINGER, 8 at a time on closer threads: 15 s for 20). The drain deadline (1 s) must bound
+  // the whole exit anyway.
   ServerProcess server(Args({"--threads", "1", "--linger", "5", "--drain-timeout", "1s"}));
   SocketAddress address = server.Address();
   ASSERT_NE(address.port(), 0) << server.err();
@@ -178,6 +179,42 @@ TEST_P(DrainTest, LingeringClosesDoNotOutlastTheDeadline) {
   EXPECT_EQ(server.exit_code(), 0) << server.err();
   nlohmann::json summary = server.Summary();
   EXPECT_EQ(summary["drain"].value("cut", -1), kPeers) << summary.dump();
+}
+
+TEST_P(DrainTest, LingeringClosesBegunBeforeTheSignalDoNotOutlastTheDeadline) {
+  // The write timeout (300 ms) starts a lingering close (--linger 5) for each of 40 peers that
+  // never read, before the signal: each would wait 5 s for an acknowledgement that never comes.
+  // With SO_LINGER that was 40 blocking close() calls on 8 closer threads, 25 s after SIGTERM.
+  ServerProcess server(Args({"--threads", "1", "--linger", "5", "--write-timeout", "300ms",
+                             "--drain-timeout", "1s", "--stats-interval", "50ms"}));
+  SocketAddress address = server.Address();
+  ASSERT_NE(address.port(), 0) << server.err();
+  constexpr int kPeers = 40;
+  std::vector<UniqueFd> peers;
+  for (int i = 0; i < kPeers; ++i) {
+    absl::StatusOr<UniqueFd> peer = CreateTcpSocket(AF_INET, Blocking::kBlocking);
+    ASSERT_TRUE(peer.ok());
+    ASSERT_TRUE(SetReceiveBuffer(peer->get(), 4096).ok());
+    ASSERT_EQ(connect(peer->get(), address.sockaddr_ptr(), address.length()), 0);
+    ASSERT_TRUE(SendAll(peer->get(), RandomBytes(200'000, 500 + i)));
+    peers.push_back(*std::move(peer));
+  }
+  // Every write timeout has fired (the server's stats lines: "timeouts=+N"), so every close is
+  // under way before the signal.
+  ASSERT_TRUE(PollUntil([&] { return SumOfField(server.err(), "timeouts=+") == kPeers; }, 20000))
+      << server.err();
+  RecordProperty("fin_wait1_at_signal",
+                 std::to_string(ServerSocketsIn(address.port(), tcpstat::TcpState::kFinWait1)));
+  auto signalled = Clock::now();
+  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+  ASSERT_TRUE(server.Exited(40000)) << server.err();
+  double exit_s = SecondsSince(signalled);
+  RecordProperty("exit_after_sigterm_s", std::to_string(exit_s));
+  EXPECT_LT(exit_s, 1.0 + 3.0) << server.err();
+  EXPECT_EQ(server.exit_code(), 0) << server.err();
+  nlohmann::json summary = server.Summary();
+  EXPECT_EQ(summary["timeouts"].value("write", -1), kPeers) << summary.dump();
+  EXPECT_EQ(summary.value("closed", -1), kPeers) << summary.dump();
 }
 
 SOCKLAB_RELIABILITY_BACKENDS(DrainTest);

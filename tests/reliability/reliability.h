@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +59,16 @@ bool PollUntil(Cond cond, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+// The sum of N over the "<key>N" fields of the --stats-interval lines in `err` (key e.g.
+// "timeouts=+").
+inline int SumOfField(const std::string& err, const std::string& key) {
+  int total = 0;
+  for (size_t pos = err.find(key); pos != std::string::npos; pos = err.find(key, pos + 1)) {
+    total += std::atoi(err.c_str() + pos + key.size());
+  }
+  return total;
 }
 
 // Server-side sockets on `port` in `state` (the kernel's count, from netlink).
