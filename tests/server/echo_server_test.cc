@@ -562,9 +562,9 @@ TEST_P(EchoServerTest, ClientsConnectingDuringShutdownAreNeverLeftHanging) {
 }
 
 TEST_P(EchoServerTest, LingeringCloseOfAStalledPeerDoesNotStallOtherConnections) {
-  // --linger 3: closing a connection whose echo the peer never takes blocks close() for 3 s in
-  // the kernel (data unacknowledged in the send queue, none unread: unread bytes would make it
-  // an immediate RST instead). One thread, so both connections share one loop.
+  // --linger 3: closing a connection whose echo the peer never takes lingers 3 s (data and FIN
+  // unacknowledged in the send queue, none unread: unread bytes would make it an immediate RST
+  // instead). One thread, so both connections share one loop, which must not wait with it.
   constexpr int kLingerS = 3;
   ServerOptions options = BaseOptions();
   options.threads = 1;
@@ -592,7 +592,7 @@ TEST_P(EchoServerTest, LingeringCloseOfAStalledPeerDoesNotStallOtherConnections)
   EXPECT_EQ(RecvExactly(other.get(), 4), "ping");
   double echo_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - timed_out).count();
-  // A correctness bound, not a speed claim: a loop blocked in close() answers after 3 s.
+  // A correctness bound, not a speed claim: a loop that waited with the close answers after 3 s.
   EXPECT_LT(echo_s, kLingerS / 2.0) << "the echo waited for the lingering close";
   // And the close did linger, as the kernel does it (a lower bound, safe on a slow machine).
   ASSERT_TRUE(Eventually([&] { return server_->Stats().closed == 1; }));
