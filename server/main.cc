@@ -114,13 +114,15 @@ int Main(int argc, char** argv) {
   cli::AddDurationFlag(app, "--idle-timeout", &options.idle_timeout,
                        "close connections with no bytes either way for this long (default off)");
   cli::AddDurationFlag(app, "--write-timeout", &options.write_timeout,
-                       "close connections whose peer takes no echo bytes for this long");
+                       "close connections whose peer acknowledges no echo bytes for this long");
   cli::AddCountFlag(app, "--max-connections", &max_connections,
                     "stop accepting at this many open connections (default unlimited)");
-  cli::AddByteSizeFlag(app, "--max-pending", &max_pending,
-                       "echo bytes held per connection before reading pauses (default 256k)");
-  cli::AddDurationFlag(app, "--drain-timeout", &options.drain_timeout,
-                       "on SIGINT/SIGTERM, time left for outstanding echoes (default 5s)");
+  cli::AddByteSizeFlag(
+      app, "--max-pending", &max_pending,
+      "echo bytes held per connection before reading pauses (default 256k, at most 1G)");
+  cli::AddDurationFlag(
+      app, "--drain-timeout", &options.drain_timeout,
+      "on SIGINT/SIGTERM, how long open connections are still served (default 5s)");
   cli::AddDurationFlag(app, "--stats-interval", &options.stats_interval,
                        "print a stats line on stderr this often (e.g. 1s; default off)");
   app.add_flag("--json", options.json,
