@@ -17,12 +17,19 @@ struct Connection {
   bool in_use = false;
   bool receiving = false;  // a Receive is armed (until its more == false completion)
   bool cancel_receive_sent = false;
-  bool sending = false;          // one Send in flight, from echo.front_data()
-  bool eof = false;              // the peer's FIN arrived
-  bool closing = false;          // Close submitted
-  bool drain_check = false;      // on the worker's drain-check list
+  bool sending = false;    // one Send in flight, from echo.front_data()
+  bool eof = false;        // the peer's FIN arrived
+  bool closing = false;    // closing: lingering (--linger SECONDS), or Close submitted
+  bool lingering = false;  // FIN sent, waiting for its acknowledgement before the Close
+  int64_t linger_until_ns = 0;
   int64_t last_activity_ns = 0;  // bytes either way
   int64_t send_progress_ns = 0;  // the peer last took bytes, or bytes started waiting
+  // For the write timeout, which asks whether the *peer* takes bytes, not whether send() does
+  // (the kernel's send buffer takes megabytes from us while the peer reads nothing): bytes the
+  // kernel took from our sends, and how many of them the peer had acknowledged when last looked
+  // (handed - SIOCOUTQ). Equal when nothing of ours is known to be in flight.
+  uint64_t handed = 0;
+  uint64_t acked = 0;
   EchoQueue echo;
 };
 

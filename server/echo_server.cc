@@ -10,8 +10,16 @@
 #include "core/base/status.h"
 #include "core/base/status_macros.h"
 #include "core/net/socket.h"
+#include "server/listener_takeover.h"
 
 namespace socklab::server {
+namespace {
+
+// How long a restart waits for a dead predecessor's listener to go: far above the 20 to 50 ms an
+// io_uring teardown takes, short enough that a real conflict is still reported promptly.
+constexpr absl::Duration kTakeoverPatience = absl::Seconds(2);
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOptions& options) {
   SOCKLAB_RETURN_IF_ERROR(options.Validate());
@@ -37,7 +45,10 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOption
   int count = opts.reuse_port ? opts.threads : 1;
   for (int i = 0; i < count; ++i) {
     listen.exclusive_bind = i == 0;
-    SOCKLAB_ASSIGN_OR_RETURN(UniqueFd fd, ListenTcp(listen));
+    // The first bind may meet the listener of a server that died a moment ago (see
+    // ListenAfterDeadOwner); the others join the group it created.
+    SOCKLAB_ASSIGN_OR_RETURN(
+        UniqueFd fd, i == 0 ? ListenAfterDeadOwner(listen, kTakeoverPatience) : ListenTcp(listen));
     if (i == 0) {
       SOCKLAB_ASSIGN_OR_RETURN(server->address_, LocalAddressOf(fd.get()));
       listen.address = server->address_;

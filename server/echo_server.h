@@ -38,8 +38,10 @@ class EchoServer {
   int threads() const { return static_cast<int>(workers_.size()); }
   const ServerOptions& options() const { return options_; }
 
-  // Any thread: stop accepting, let connections with echo bytes outstanding finish up to
-  // options().drain_timeout, then close the rest. Returns at once; Wait() for the end.
+  // Any thread: stop accepting and keep serving every open connection until its peer closes it
+  // (the echo of everything received goes out before our FIN) or options().drain_timeout
+  // passes, when the rest are closed and counted (StatsSnapshot::drain_cut). Returns at once;
+  // Wait() for the end.
   void Shutdown();
   // Waits for every worker to finish (after Shutdown(), or a worker's fatal loop error). The
   // error is the first worker's loop failure, if any.

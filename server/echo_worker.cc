@@ -1,12 +1,15 @@
 #include "server/echo_worker.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/time/time.h"
 #include "core/base/check.h"
@@ -27,7 +30,10 @@ constexpr Token kAcceptToken = ConnectionTable::MakeToken(0, 0);
 constexpr Token kBackoffToken = ConnectionTable::MakeToken(1, 0);
 constexpr Token kSweepToken = ConnectionTable::MakeToken(2, 0);
 constexpr Token kListenerCloseToken = ConnectionTable::MakeToken(3, 0);
-constexpr Token kDrainCheckToken = ConnectionTable::MakeToken(4, 0);
+constexpr Token kLingerToken = ConnectionTable::MakeToken(4, 0);
+
+// How often lingering connections are looked at: the granularity of --linger SECONDS.
+constexpr int64_t kLingerPollNs = 10'000'000;  // 10 ms
 
 // Accept back-off after running out of fds: long enough that a full fd table costs a few
 // syscalls per second, short enough that the first freed fd is used soon.
@@ -41,7 +47,11 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
   if (options.nodelay) {
     SOCKLAB_RETURN_IF_ERROR(SetNoDelay(fd, true));
   }
-  if (options.linger.mode != Linger::Mode::kOff) {
+  if (options.keepalive.has_value()) {
+    SOCKLAB_RETURN_IF_ERROR(SetKeepalive(fd, *options.keepalive));
+  }
+  // --linger SECONDS is the worker's own wait (see StartLinger), not SO_LINGER on the socket.
+  if (options.linger.mode == Linger::Mode::kReset) {
     SOCKLAB_RETURN_IF_ERROR(SetLinger(fd, options.linger));
   }
   // Validate() bounded both to 1 GiB.
@@ -56,20 +66,27 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
 
 int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
 
-// How long a draining connection must have been quiet before it closes. An empty receive queue
-// does not mean the peer has nothing more on its way: bytes it already sent may wait in its own
-// send queue behind our receive window, which the read that emptied the queue has just reopened.
-// They follow within about a round trip of the window update (later if TCP small queues defer
-// the peer's transmit); closing before they land would answer them with RST. Two smoothed RTTs
-// (TCP_INFO) plus a fixed margin cover that, and cost nothing for connections already idle.
-int64_t DrainQuietNs(int fd) {
-  constexpr int64_t kMarginNs = 50'000'000;  // 50 ms
+// Whether close() with SO_LINGER would still be waiting on this socket: Linux's
+// sk_stream_wait_close waits while the state is FIN_WAIT1, CLOSING or LAST_ACK, that is until the
+// peer has acknowledged our FIN (and so every byte before it), or the connection is gone.
+bool FinUnacknowledged(int fd) {
   tcp_info info{};
   socklen_t len = sizeof(info);
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
-    return kMarginNs;
+    return false;
   }
-  return kMarginNs + 2 * int64_t{info.tcpi_rtt} * 1000;
+  return info.tcpi_state == TCP_FIN_WAIT1 || info.tcpi_state == TCP_CLOSING ||
+         info.tcpi_state == TCP_LAST_ACK;
+}
+
+// Bytes in the socket's send queue that the peer has not acknowledged (SIOCOUTQ: write_seq -
+// snd_una for TCP); nullopt when the socket cannot say (already reset and closed).
+std::optional<uint64_t> UnackedBytes(int fd) {
+  int bytes = 0;
+  if (ioctl(fd, SIOCOUTQ, &bytes) != 0 || bytes < 0) {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace
@@ -97,7 +114,7 @@ EchoWorker::~EchoWorker() {
   // Connections still in the table (Run() never ran or failed) give their fds back.
   for (size_t slot = 0; slot < table_.capacity(); ++slot) {
     Connection& conn = table_.at(static_cast<uint32_t>(slot));
-    if (conn.in_use && !conn.closing && conn.fd >= 0) {
+    if (conn.in_use && (!conn.closing || conn.lingering) && conn.fd >= 0) {
       ::close(conn.fd);
     }
   }
@@ -115,11 +132,8 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const ServerOptio
                                                                UniqueFd listener,
                                                                SharedState* shared) {
   std::unique_ptr<EchoWorker> worker(new EchoWorker(options, std::move(listener), shared));
-  loop::LoopOptions loop_options;
-  // --linger SECONDS: close() blocks up to that long; the loop runs such closes elsewhere.
-  loop_options.close_may_block = options.linger.mode == Linger::Mode::kSeconds;
-  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_,
-                           loop::EventLoop::Create(backend, worker.get(), loop_options));
+  // No close ever blocks: --linger SECONDS waits in the worker (StartLinger), not in close().
+  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_, loop::EventLoop::Create(backend, worker.get()));
   return worker;
 }
 
@@ -132,22 +146,22 @@ absl::Status EchoWorker::Run() {
   while (true) {
     int64_t now = MonotonicNanos();
     if (!draining_ && shared_->draining.load(std::memory_order_acquire)) {
-      StartDrain(now);
+      StartDrain();
     }
     int64_t wait_ns = -1;  // until a completion, a timer or a Wake()
     if (draining_) {
       int64_t deadline = shared_->drain_deadline_ns.load(std::memory_order_relaxed);
-      if (!forced_ && now >= deadline) {
-        forced_ = true;
-        CloseAll();
+      if (!cut_ && now >= deadline) {
+        cut_ = true;
+        CutAtDeadline();
       }
-      // After the previous batch as a whole: on io_uring a receive completion for a connection
-      // may follow the send completion that emptied its queue in the same batch.
-      RunDrainChecks();
-      if (table_.in_use() == 0 && !accept_armed_ && !listener_closing_) {
+      if (!cut_) {
+        ActivateParked();  // another worker may have freed room below --max-connections
+      }
+      if (table_.in_use() == 0 && parked_.empty() && !accept_armed_ && !listener_closing_) {
         break;
       }
-      if (!forced_) {
+      if (!cut_) {
         wait_ns = deadline - now;
       }
     } else {
@@ -198,13 +212,17 @@ void EchoWorker::OnCompletion(const Completion& c) {
   FreeIfDone(*conn, slot);
 }
 
-void EchoWorker::UpdateAccept() {
+void EchoWorker::ActivateParked() {
   // Callers hold no Connection reference: activating a parked fd may grow the table.
-  while (!parked_.empty() && !draining_ && TryReserve()) {
+  while (!parked_.empty() && TryReserve()) {
     int fd = parked_.front();
     parked_.pop_front();
     Activate(fd, MonotonicNanos());
   }
+}
+
+void EchoWorker::UpdateAccept() {
+  ActivateParked();
   uint64_t max = options_.max_connections;
   bool at_limit = max > 0 && shared_->open.load(std::memory_order_relaxed) >= max;
   if (at_limit && !limit_paused_) {
@@ -283,7 +301,10 @@ bool EchoWorker::TryReserve() {
 }
 
 void EchoWorker::OnAccepted(int fd, int64_t now) {
-  if (draining_) {
+  // While draining, a connection handed over before the listener's close landed is served like
+  // the others: the kernel completed it, and its peer may already have sent a request.
+  if (cut_) {
+    stats_.AddDrainCut(loop_->UnreadBytes(fd));
     ::close(fd);
     return;
   }
@@ -338,13 +359,59 @@ void EchoWorker::CloseConnection(Connection& conn, uint32_t slot) {
     return;
   }
   conn.closing = true;
+  // Unread bytes make any close an RST at once (tcp_close), lingering or not. While draining
+  // nothing lingers: the wait would only hold up the exit, and the bytes and the FIN go out the
+  // same without it, as at process exit, where the kernel never lingers either.
+  if (options_.linger.mode == Linger::Mode::kSeconds && !draining_ &&
+      loop_->UnreadBytes(conn.fd) == 0) {
+    StartLinger(conn, slot);
+    return;
+  }
+  SubmitClose(conn, slot);
+}
+
+void EchoWorker::SubmitClose(Connection& conn, uint32_t slot) {
   ++conn.in_flight;
   // The loop cancels the receive and any send (each completes with -ECANCELED), then closes.
   loop_->Close(conn.fd, table_.TokenOf(slot));
 }
 
+void EchoWorker::StartLinger(Connection& conn, uint32_t slot) {
+  conn.lingering = true;
+  conn.linger_until_ns = MonotonicNanos() + int64_t{options_.linger.seconds} * 1'000'000'000;
+  if (conn.receiving && !conn.cancel_receive_sent) {
+    conn.cancel_receive_sent = true;
+    loop_->CancelReceive(conn.fd);
+  }
+  // What close() does before it waits: the FIN goes out after the bytes already in the send
+  // queue (our own queue's are dropped, as close() drops them), and data the peer sends from now
+  // on is answered with RST (RCV_SHUTDOWN in FIN_WAIT1/2).
+  ::shutdown(conn.fd, SHUT_RDWR);
+  lingering_.push_back(table_.TokenOf(slot));
+  if (!linger_timer_armed_) {
+    linger_timer_armed_ = true;
+    loop_->AddTimer(MonotonicNanos() + kLingerPollNs, kLingerToken);
+  }
+}
+
+void EchoWorker::CheckLingering(bool stop_waiting) {
+  int64_t now = MonotonicNanos();
+  size_t kept = 0;
+  for (Token token : lingering_) {
+    Connection* conn = table_.Find(token);
+    SOCKLAB_CHECK(conn != nullptr && conn->lingering, "a lingering connection went away");
+    if (stop_waiting || now >= conn->linger_until_ns || !FinUnacknowledged(conn->fd)) {
+      conn->lingering = false;
+      SubmitClose(*conn, ConnectionTable::SlotOf(token));
+    } else {
+      lingering_[kept++] = token;
+    }
+  }
+  lingering_.resize(kept);
+}
+
 void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
-  if (conn.closing && conn.in_flight == 0) {
+  if (conn.closing && !conn.lingering && conn.in_flight == 0) {
     conn.echo.Clear(pool_);
     table_.Free(slot);
   }
@@ -361,10 +428,10 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   if (c.res > 0) {
     stats_.AddBytesIn(static_cast<uint64_t>(c.res));
     if (conn.closing) {
-      return;  // closing (timeout, error, forced drain): nobody will read the echo
+      return;  // closing (timeout, error, drain deadline): nobody will read the echo
     }
     conn.last_activity_ns = now;
-    if (conn.echo.empty()) {
+    if (conn.echo.empty() && conn.handed == conn.acked) {
       conn.send_progress_ns = now;  // the write timeout counts from when bytes start waiting
     }
     conn.echo.Append(c.data, static_cast<size_t>(c.res), pool_);
@@ -412,12 +479,13 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
   if (c.res >= 0) {
     stats_.AddBytesOut(static_cast<uint64_t>(c.res));
     conn.echo.Consume(static_cast<size_t>(c.res), pool_);
+    conn.handed += static_cast<uint64_t>(c.res);
     if (conn.closing) {
       return;
     }
     if (c.res > 0) {
+      // Not progress for the write timeout: the kernel taking bytes says nothing about the peer.
       conn.last_activity_ns = now;
-      conn.send_progress_ns = now;
     }
     if (!conn.receiving && !conn.eof && conn.echo.size() <= options_.max_pending_bytes / 2) {
       StartReceive(conn, slot);  // backpressure released
@@ -426,8 +494,6 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
       StartSend(conn, slot);  // the rest of a short send, or bytes that arrived meanwhile
     } else if (conn.eof) {
       CloseConnection(conn, slot);
-    } else if (draining_) {
-      QueueDrainCheck(conn, slot);
     }
     return;
   }
@@ -459,9 +525,12 @@ void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& 
 
 void EchoWorker::OnTimer(Token token) {
   int64_t now = MonotonicNanos();
-  if (token == kDrainCheckToken) {
-    if (now >= drain_timer_ns_) {
-      drain_timer_ns_ = 0;  // the Run loop looks at the drain checks after this batch
+  if (token == kLingerToken) {
+    linger_timer_armed_ = false;
+    CheckLingering(/*stop_waiting=*/false);
+    if (!lingering_.empty()) {
+      linger_timer_armed_ = true;
+      loop_->AddTimer(now + kLingerPollNs, kLingerToken);
     }
     return;
   }
@@ -491,99 +560,67 @@ void EchoWorker::Sweep(int64_t now) {
     if (!conn.in_use || conn.closing) {
       continue;
     }
+    // Counted once, as timeouts: they are the server's own decisions, not errors the kernel
+    // reported, so they stay out of the error table.
     if (idle_ns > 0 && now - conn.last_activity_ns >= idle_ns) {
       stats_.AddIdleTimeout();
-      stats_.RecordClass(Phase::kRead, ErrorClass::kDeadline, now);
       CloseConnection(conn, slot);
-    } else if (write_ns > 0 && !conn.echo.empty() && now - conn.send_progress_ns >= write_ns) {
+    } else if (write_ns > 0 && WriteStalled(conn, now, write_ns)) {
       stats_.AddWriteTimeout();
-      stats_.RecordClass(Phase::kWrite, ErrorClass::kDeadline, now);
       CloseConnection(conn, slot);
     }
   }
 }
 
-void EchoWorker::StartDrain(int64_t /*now*/) {
+bool EchoWorker::WriteStalled(Connection& conn, int64_t now, int64_t write_timeout_ns) {
+  bool waiting = !conn.echo.empty();
+  if (conn.handed != conn.acked) {
+    // Bytes of ours may still be in the kernel's send queue: the peer took them when the queue
+    // shrank. Only a rise counts: on io_uring a send in flight may have copied bytes into the
+    // queue before its completion added them to `handed`, which lowers the difference for a
+    // moment without the peer doing anything.
+    if (std::optional<uint64_t> unacked = UnackedBytes(conn.fd); unacked.has_value()) {
+      uint64_t acked = conn.handed - std::min(*unacked, conn.handed);
+      if (acked > conn.acked) {
+        conn.acked = acked;
+        conn.send_progress_ns = now;
+      }
+      waiting = waiting || *unacked > 0;
+    }
+  }
+  return waiting && now - conn.send_progress_ns >= write_timeout_ns;
+}
+
+void EchoWorker::StartDrain() {
   draining_ = true;
+  // At once, so the kernel stops steering new connections to this (reuseport) listener while
+  // the others drain; with a shared listener only this worker's dup goes. Everything else goes on
+  // as before: connections close when their peers close them, or at the deadline.
+  CloseListener();
+  // Lingering closes stop waiting: nothing lingers during the drain (see CloseConnection).
+  CheckLingering(/*stop_waiting=*/true);
+}
+
+uint64_t EchoWorker::UnechoedBytes(const Connection& conn) {
+  uint64_t unread = loop_->UnreadBytes(conn.fd);
+  uint64_t lost = conn.echo.size() + unread;
+  if (unread > 0 || options_.linger.mode == Linger::Mode::kReset) {
+    lost += UnackedBytes(conn.fd).value_or(0);
+  }
+  return lost;
+}
+
+void EchoWorker::CutAtDeadline() {
   for (int fd : parked_) {
+    stats_.AddDrainCut(loop_->UnreadBytes(fd));
     ::close(fd);
   }
   parked_.clear();
-  // At once, so the kernel stops steering new connections to this (reuseport) listener while
-  // the others drain; with a shared listener only this worker's dup goes.
-  CloseListener();
-  // Connections with no echo outstanding close once nothing they sent is unread; the others
-  // when their echo has gone out (OnSend), or at the drain deadline.
-  for (size_t i = 0; i < table_.capacity(); ++i) {
-    uint32_t slot = static_cast<uint32_t>(i);
-    Connection& conn = table_.at(slot);
-    if (conn.in_use && !conn.closing && !conn.sending && conn.echo.empty()) {
-      QueueDrainCheck(conn, slot);
-    }
-  }
-}
-
-void EchoWorker::QueueDrainCheck(Connection& conn, uint32_t slot) {
-  if (!conn.drain_check) {
-    conn.drain_check = true;
-    drain_checks_.push_back(table_.TokenOf(slot));
-  }
-}
-
-void EchoWorker::RunDrainChecks() {
-  if (drain_checks_.empty() || forced_) {
-    return;
-  }
-  int64_t now = MonotonicNanos();
-  drain_checks_batch_.clear();
-  drain_checks_batch_.swap(drain_checks_);
-  int64_t next_check_ns = 0;
-  for (Token token : drain_checks_batch_) {
-    Connection* conn = table_.Find(token);
-    if (conn == nullptr) {
-      continue;
-    }
-    uint32_t slot = ConnectionTable::SlotOf(token);
-    if (conn->closing || conn->sending || !conn->echo.empty()) {
-      conn->drain_check = false;  // OnSend queues it again once the echo is out
-      continue;
-    }
-    if (!conn->eof) {
-      if (loop_->UnreadBytes(conn->fd) > 0) {
-        // Bytes waiting to be received: a receive completes with them soon. Looked at again
-        // after that dispatch step (RunOnce waits for it, so this does not spin).
-        drain_checks_.push_back(token);
-        continue;
-      }
-      int64_t quiet_until = conn->last_activity_ns + DrainQuietNs(conn->fd);
-      if (now < quiet_until) {
-        drain_checks_.push_back(token);
-        if (next_check_ns == 0 || quiet_until < next_check_ns) {
-          next_check_ns = quiet_until;
-        }
-        continue;
-      }
-    }
-    conn->drain_check = false;
-    CloseConnection(*conn, slot);
-  }
-  if (next_check_ns > 0 && (drain_timer_ns_ == 0 || next_check_ns < drain_timer_ns_)) {
-    // Wakes RunOnce for the next look; an earlier timer still armed fires harmlessly.
-    drain_timer_ns_ = next_check_ns;
-    loop_->AddTimer(next_check_ns, kDrainCheckToken);
-  }
-}
-
-void EchoWorker::CloseAll() {
   for (size_t i = 0; i < table_.capacity(); ++i) {
     uint32_t slot = static_cast<uint32_t>(i);
     Connection& conn = table_.at(slot);
     if (conn.in_use && !conn.closing) {
-      if (options_.linger.mode == Linger::Mode::kSeconds) {
-        // The drain deadline passed: no more waiting, the same as the kernel at process exit,
-        // which never lingers (inet_release skips it for an exiting task).
-        SetLinger(conn.fd, Linger{}).IgnoreError();
-      }
+      stats_.AddDrainCut(UnechoedBytes(conn));
       CloseConnection(conn, slot);
     }
   }

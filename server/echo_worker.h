@@ -68,19 +68,41 @@ class EchoWorker final : public loop::CompletionHandler {
   // Brings the accept state in line with what is wanted now (not draining, below the limit,
   // not backing off); loop thread.
   void UpdateAccept();
+  // Serves parked connections while there is room below --max-connections (also while
+  // draining: the kernel completed them, their bytes are as accepted as any).
+  void ActivateParked();
   void StartReceive(Connection& conn, uint32_t slot);
   void StartSend(Connection& conn, uint32_t slot);
+  // Closes the connection: through the loop at once, or after lingering (--linger SECONDS).
   void CloseConnection(Connection& conn, uint32_t slot);
+  void SubmitClose(Connection& conn, uint32_t slot);
+  // --linger SECONDS without SO_LINGER: close() with SO_LINGER {1, N} waits in the kernel up to N
+  // s for the peer to acknowledge our FIN, and a waiting close() cannot be cut short, so with
+  // many of them on 8 closer threads a drain deadline of 1 s became 25 s. The worker does the
+  // same wait itself instead: shutdown(SHUT_RDWR) sends the FIN behind the queued bytes as close()
+  // would, then the connection waits (polled every 10 ms) until the FIN is acknowledged or N s
+  // passed, and only then is closed, without lingering. The peer sees the same segments either
+  // way; the drain can end every wait at once.
+  void StartLinger(Connection& conn, uint32_t slot);
+  // Closes the lingering connections whose wait is over (all of them with `stop_waiting`).
+  void CheckLingering(bool stop_waiting);
   void FreeIfDone(Connection& conn, uint32_t slot);
   void Sweep(int64_t now);
-  void StartDrain(int64_t now);
-  // While draining: a connection with nothing left to echo closes once nothing it sent is unread
-  // and it has been quiet for a moment (or at EOF): closing with bytes unread or still on their
-  // way would send RST, and the client would lose echo bytes. Queues the check for after the
-  // current dispatch step.
-  void QueueDrainCheck(Connection& conn, uint32_t slot);
-  void RunDrainChecks();
-  void CloseAll();
+  // Whether the peer has taken no echo bytes for the write timeout while some were waiting for
+  // it, in our queue or in the kernel's send queue; refreshes what the peer acknowledged.
+  bool WriteStalled(Connection& conn, int64_t now, int64_t write_timeout_ns);
+  // The drain (SIGINT/SIGTERM): stop accepting, then serve every connection as before until its
+  // peer closes (EOF, then the rest of the echo, then our FIN) or the drain deadline, when
+  // CutAtDeadline() closes what is left. A connection is never closed for being quiet: a
+  // request/response client between two requests looks exactly like that.
+  void StartDrain();
+  // At the drain deadline: closes every connection still open and every parked one, counting
+  // them and the echo bytes their peers will never get.
+  void CutAtDeadline();
+  // Echo bytes of `conn` that closing it now loses: queued here, not yet read from the socket
+  // (the loop's UnreadBytes), and, when the close is an RST (bytes unread, or --linger rst), the
+  // kernel's send queue, which an RST discards.
+  uint64_t UnechoedBytes(const Connection& conn);
   // Closes the listener through the loop, which cancels its accept and closes whatever the
   // kernel accepted for it meanwhile; the kClose completes the drain's listener part.
   void CloseListener();
@@ -107,10 +129,9 @@ class EchoWorker final : public loop::CompletionHandler {
   bool sweep_armed_ = false;
   int64_t sweep_period_ns_ = 0;
   bool draining_ = false;
-  bool forced_ = false;
-  std::vector<loop::Token> drain_checks_;
-  std::vector<loop::Token> drain_checks_batch_;
-  int64_t drain_timer_ns_ = 0;  // deadline of the latest drain-check timer armed, 0 if none
+  bool cut_ = false;                    // the drain deadline passed and CutAtDeadline() ran
+  std::vector<loop::Token> lingering_;  // connections waiting out --linger before their close
+  bool linger_timer_armed_ = false;
 };
 
 }  // namespace socklab::server

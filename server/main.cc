@@ -14,6 +14,7 @@
 #include "core/base/clock.h"
 #include "core/base/status.h"
 #include "core/base/units.h"
+#include "core/base/version.h"
 #include "core/cli/flags.h"
 #include "core/sysinfo/machine.h"
 #include "nlohmann/json.hpp"
@@ -45,8 +46,9 @@ std::string ConfigText(const EchoServer& server) {
       "listen=", server.address().ToString(), " backend=", backend, " threads=", server.threads(),
       " listeners=", o.reuse_port ? "reuseport" : "shared", " backlog=", o.backlog,
       " reuseaddr=", o.reuse_addr ? "on" : "off", " linger=", LingerToString(o.linger),
-      " nodelay=", o.nodelay ? "on" : "off", " rcvbuf=", BytesOrDefault(o.rcvbuf),
-      " sndbuf=", BytesOrDefault(o.sndbuf), " idle-timeout=", DurationOrOff(o.idle_timeout),
+      " nodelay=", o.nodelay ? "on" : "off", " keepalive=", KeepaliveToString(o.keepalive),
+      " rcvbuf=", BytesOrDefault(o.rcvbuf), " sndbuf=", BytesOrDefault(o.sndbuf),
+      " idle-timeout=", DurationOrOff(o.idle_timeout),
       " write-timeout=", DurationOrOff(o.write_timeout), " max-connections=",
       o.max_connections == 0 ? std::string("unlimited") : absl::StrCat(o.max_connections),
       " max-pending=", FormatBytes(static_cast<double>(o.max_pending_bytes)),
@@ -64,6 +66,7 @@ nlohmann::json ConfigJson(const EchoServer& server) {
           {"reuseaddr", o.reuse_addr},
           {"linger", LingerToString(o.linger)},
           {"nodelay", o.nodelay},
+          {"keepalive", KeepaliveToString(o.keepalive)},
           {"rcvbuf", o.rcvbuf},
           {"sndbuf", o.sndbuf},
           {"idle_timeout_s", absl::ToDoubleSeconds(o.idle_timeout)},
@@ -83,6 +86,7 @@ int Main(int argc, char** argv) {
   std::string listen = "127.0.0.1:7007";
   std::string backend = "auto";
   std::string linger = "off";
+  std::string keepalive = "off";
   uint64_t backlog = 0;
   uint64_t max_connections = 0;
   uint64_t rcvbuf = 0;
@@ -99,22 +103,30 @@ int Main(int argc, char** argv) {
   app.add_flag("--reuseaddr,!--no-reuseaddr", options.reuse_addr, "SO_REUSEADDR (default on)");
   app.add_option("--linger", linger, "off | rst (close sends RST) | SECONDS, for accepted sockets")
       ->capture_default_str();
-  app.add_flag("--nodelay", options.nodelay, "TCP_NODELAY on accepted sockets");
+  app.set_version_flag("--version", std::string(kProgram) + " " + std::string(Version()));
+  app.add_flag("--nodelay,!--no-nodelay", options.nodelay,
+               "TCP_NODELAY on accepted sockets (default on; --no-nodelay: Nagle's algorithm)");
+  app.add_option("--keepalive", keepalive,
+                 "TCP keepalive on accepted sockets: IDLE,INTVL,CNT (e.g. 30s,5s,3) or off")
+      ->capture_default_str();
   cli::AddByteSizeFlag(app, "--rcvbuf", &rcvbuf, "SO_RCVBUF for accepted sockets (e.g. 256k)");
   cli::AddByteSizeFlag(app, "--sndbuf", &sndbuf, "SO_SNDBUF for accepted sockets (e.g. 256k)");
   cli::AddDurationFlag(app, "--idle-timeout", &options.idle_timeout,
                        "close connections with no bytes either way for this long (default off)");
   cli::AddDurationFlag(app, "--write-timeout", &options.write_timeout,
-                       "close connections whose peer takes no echo bytes for this long");
+                       "close connections whose peer acknowledges no echo bytes for this long");
   cli::AddCountFlag(app, "--max-connections", &max_connections,
                     "stop accepting at this many open connections (default unlimited)");
-  cli::AddByteSizeFlag(app, "--max-pending", &max_pending,
-                       "echo bytes held per connection before reading pauses (default 256k)");
-  cli::AddDurationFlag(app, "--drain-timeout", &options.drain_timeout,
-                       "on SIGINT/SIGTERM, time left for outstanding echoes (default 5s)");
+  cli::AddByteSizeFlag(
+      app, "--max-pending", &max_pending,
+      "echo bytes held per connection before reading pauses (default 256k, at most 1G)");
+  cli::AddDurationFlag(
+      app, "--drain-timeout", &options.drain_timeout,
+      "on SIGINT/SIGTERM, how long open connections are still served (default 5s)");
   cli::AddDurationFlag(app, "--stats-interval", &options.stats_interval,
                        "print a stats line on stderr this often (e.g. 1s; default off)");
-  app.add_flag("--json", options.json, "print the final summary as JSON on stdout");
+  app.add_flag("--json", options.json,
+               "stdout in JSON lines: the listening event, then the final summary");
   if (int code = cli::ParseOrExit(app, argc, argv); code >= 0) {
     return code;
   }
@@ -134,6 +146,11 @@ int Main(int argc, char** argv) {
     return cli::ReportFailure(kProgram, parsed_linger.status());
   }
   options.linger = *parsed_linger;
+  absl::StatusOr<std::optional<Keepalive>> parsed_keepalive = ParseKeepalive(keepalive);
+  if (!parsed_keepalive.ok()) {
+    return cli::ReportFailure(kProgram, parsed_keepalive.status());
+  }
+  options.keepalive = *parsed_keepalive;
   options.reuse_port = !no_reuseport;
   // Saturated, not checked, here: Validate() owns the ranges.
   auto wide = [](uint64_t v) {
@@ -169,10 +186,24 @@ int Main(int argc, char** argv) {
   }
   EchoServer& server = **started;
   int64_t start_ns = MonotonicNanos();
-  std::printf("listening %s backend=%s threads=%d\n", server.address().ToString().c_str(),
-              std::string(loop::BackendName(server.backend())).c_str(), server.threads());
-  std::fflush(stdout);
+  std::string backend_name(loop::BackendName(server.backend()));
   MachineInfo machine = ReadMachineInfo();
+  if (options.json) {
+    // stdout stays JSON lines: one object per line, the listening event with the effective
+    // configuration first.
+    nlohmann::json listening = {{"event", "listening"},
+                                {"listen", server.address().ToString()},
+                                {"backend", backend_name},
+                                {"threads", server.threads()},
+                                {"version", std::string(Version())},
+                                {"config", ConfigJson(server)},
+                                {"machine", MachineInfoToJson(machine)}};
+    std::printf("%s\n", listening.dump().c_str());
+  } else {
+    std::printf("listening %s backend=%s threads=%d\n", server.address().ToString().c_str(),
+                backend_name.c_str(), server.threads());
+  }
+  std::fflush(stdout);
   std::fprintf(stderr, "%s: %s\n%s: %s\n", kProgram, ConfigText(server).c_str(), kProgram,
                MachineInfoToText(machine).c_str());
 
@@ -222,10 +253,12 @@ int Main(int argc, char** argv) {
                SummaryText(total).c_str());
   if (options.json) {
     nlohmann::json j = SummaryJson(total);
+    j["event"] = "summary";
+    j["version"] = std::string(Version());
     j["config"] = ConfigJson(server);
     j["machine"] = MachineInfoToJson(machine);
     j["uptime_s"] = uptime;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
   }
   if (!run.ok()) {

@@ -2,11 +2,14 @@
 
 #include <sched.h>
 
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/base/status.h"
 #include "core/base/units.h"
 
@@ -68,6 +71,55 @@ absl::StatusOr<Linger> ParseLinger(absl::string_view text) {
   return linger;
 }
 
+namespace {
+
+// One field of --keepalive: whole seconds, written as "30" or as a duration ("30s", "2m").
+std::optional<int64_t> WholeSeconds(absl::string_view text) {
+  int64_t seconds = 0;
+  if (absl::SimpleAtoi(text, &seconds)) {
+    return seconds;
+  }
+  absl::StatusOr<absl::Duration> d = ParseDuration(text);
+  if (!d.ok() || *d != absl::Seconds(absl::ToInt64Seconds(*d))) {
+    return std::nullopt;
+  }
+  return absl::ToInt64Seconds(*d);
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Keepalive>> ParseKeepalive(absl::string_view text) {
+  if (text == "off") {
+    return std::optional<Keepalive>();
+  }
+  constexpr char kForm[] = "use IDLE,INTVL,CNT, e.g. 30s,5s,3 (whole seconds), or off";
+  std::vector<absl::string_view> parts = absl::StrSplit(text, ',');
+  if (parts.size() != 3) {
+    return UsageError(absl::StrCat("bad --keepalive value '", text, "'"), kForm);
+  }
+  std::optional<int64_t> idle = WholeSeconds(parts[0]);
+  std::optional<int64_t> interval = WholeSeconds(parts[1]);
+  int64_t count = 0;
+  if (!idle.has_value() || !interval.has_value() || !absl::SimpleAtoi(parts[2], &count)) {
+    return UsageError(absl::StrCat("bad --keepalive value '", text, "'"), kForm);
+  }
+  // The kernel's own limits (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT).
+  if (*idle < 1 || *idle > 32767 || *interval < 1 || *interval > 32767 || count < 1 ||
+      count > 127) {
+    return UsageError(absl::StrCat("--keepalive ", text, " is out of range"),
+                      "IDLE and INTVL take 1..32767 seconds, CNT 1..127");
+  }
+  return std::optional<Keepalive>(
+      Keepalive{static_cast<int>(*idle), static_cast<int>(*interval), static_cast<int>(count)});
+}
+
+std::string KeepaliveToString(const std::optional<Keepalive>& keepalive) {
+  if (!keepalive.has_value()) {
+    return "off";
+  }
+  return absl::StrCat(keepalive->idle_s, "s,", keepalive->interval_s, "s,", keepalive->count);
+}
+
 std::string LingerToString(const Linger& linger) {
   switch (linger.mode) {
     case Linger::Mode::kOff:
@@ -114,6 +166,17 @@ absl::Status ServerOptions::Validate() const {
   if (max_pending_bytes < 1024) {
     return UsageError("the per-connection pending cap is below 1 KiB", "use at least 1024");
   }
+  if (max_pending_bytes > kMaxPendingBytesLimit) {
+    return UsageError(absl::StrCat("--max-pending ", max_pending_bytes, " is out of range"),
+                      "backpressure needs a cap memory can hold: use 1k up to 1G (default 256k)");
+  }
+  if (keepalive.has_value()) {
+    // The ranges live in ParseKeepalive only.
+    absl::StatusOr<std::optional<Keepalive>> same = ParseKeepalive(KeepaliveToString(keepalive));
+    if (!same.ok()) {
+      return same.status();
+    }
+  }
   if (linger.mode == Linger::Mode::kSeconds && (linger.seconds < 1 || linger.seconds > 3600)) {
     return UsageError("--linger seconds out of range", "use off, rst or 1..3600");
   }
@@ -133,6 +196,7 @@ ResolvedOptions ResolveDefaults(const ServerOptions& options, const ProcFs& proc
         absl::StrCat("--backlog ", out.options.backlog, " is above net.core.somaxconn=", *somaxconn,
                      ": the kernel caps it at ", *somaxconn,
                      " (raise it with sysctl -w net.core.somaxconn=", out.options.backlog, ")"));
+    out.options.backlog = *somaxconn;
   }
   return out;
 }

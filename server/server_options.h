@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,11 @@ struct ServerOptions {
   int64_t backlog = 0;  // 0: net.core.somaxconn
   bool reuse_addr = true;
   Linger linger;  // applied to accepted sockets
-  bool nodelay = false;
-  int64_t rcvbuf = 0;  // 0: kernel default (autotuning stays on)
+  // On by default: an echo is a request/response exchange, and Nagle's algorithm holding back
+  // the tail of a reply until the peer's delayed ACK cost ~40 ms per round trip of 16 KiB+.
+  bool nodelay = true;
+  std::optional<Keepalive> keepalive;  // nullopt: the kernel's default (off)
+  int64_t rcvbuf = 0;                  // 0: kernel default (autotuning stays on)
   int64_t sndbuf = 0;
   absl::Duration idle_timeout = absl::ZeroDuration();   // zero: off
   absl::Duration write_timeout = absl::ZeroDuration();  // zero: off
@@ -38,6 +42,7 @@ struct ServerOptions {
   bool json = false;
   // Echo bytes held per connection before the server stops reading from it (backpressure);
   // reading resumes below half of it.
+  // At most kMaxPendingBytesLimit: without a cap memory can hold, backpressure is off.
   size_t max_pending_bytes = 256 * 1024;
 
   // A UsageError ("<problem>; <fix>") for values that cannot work. Does not touch the network.
@@ -48,9 +53,19 @@ struct ServerOptions {
 absl::StatusOr<Linger> ParseLinger(absl::string_view text);
 std::string LingerToString(const Linger& linger);
 
+// "IDLE,INTVL,CNT" (durations in whole seconds or plain seconds: "30s,5s,3", "60,10,5") or
+// "off" (nullopt) -> keepalive settings, ranges checked.
+absl::StatusOr<std::optional<Keepalive>> ParseKeepalive(absl::string_view text);
+std::string KeepaliveToString(const std::optional<Keepalive>& keepalive);  // "30s,5s,3" or "off"
+
+// The largest --max-pending: one connection may hold this much echo before its reads pause.
+inline constexpr size_t kMaxPendingBytesLimit = size_t{1} << 30;
+
 // The options with defaults resolved against this machine (threads = CPUs, backlog =
 // net.core.somaxconn, read through core/sysinfo), plus one warning line per value the kernel
-// will cap (a backlog above somaxconn). Thread affinity: none.
+// caps: a backlog above somaxconn becomes somaxconn, which is what listen() gets from the kernel
+// (the accept queue's maximum), so the configuration line shows the effective value.
+// Thread affinity: none.
 struct ResolvedOptions {
   ServerOptions options;
   std::vector<std::string> warnings;

@@ -21,6 +21,8 @@ void StatsSnapshot::Add(const StatsSnapshot& other) {
   backpressure_pauses += other.backpressure_pauses;
   idle_timeouts += other.idle_timeouts;
   write_timeouts += other.write_timeouts;
+  drain_cut += other.drain_cut;
+  drain_unechoed_bytes += other.drain_unechoed_bytes;
   errors.Merge(other.errors);
 }
 
@@ -47,6 +49,8 @@ StatsSnapshot WorkerStats::Snapshot() const {
   s.backpressure_pauses = backpressure_pauses_.load(kRelaxed);
   s.idle_timeouts = idle_timeouts_.load(kRelaxed);
   s.write_timeouts = write_timeouts_.load(kRelaxed);
+  s.drain_cut = drain_cut_.load(kRelaxed);
+  s.drain_unechoed_bytes = drain_unechoed_bytes_.load(kRelaxed);
   std::lock_guard<std::mutex> lock(errors_mu_);
   s.errors = errors_;
   return s;
@@ -64,6 +68,11 @@ std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, 
                     (before.accept_pauses_limit + before.accept_pauses_no_fds);
   if (pauses > 0) {
     absl::StrAppend(&line, " accept_pauses=+", pauses);
+  }
+  uint64_t timeouts =
+      (now.idle_timeouts + now.write_timeouts) - (before.idle_timeouts + before.write_timeouts);
+  if (timeouts > 0) {
+    absl::StrAppend(&line, " timeouts=+", timeouts);
   }
   // Errors in this interval too, like every other field but the open gauge: the summary has
   // the totals.
@@ -95,7 +104,10 @@ std::string SummaryText(const StatsSnapshot& s) {
       "  accept pauses: ", s.accept_pauses_limit, " at --max-connections, ", s.accept_pauses_no_fds,
       " out of fds; ", s.parked_over_limit, " parked over the limit\n",
       "  backpressure pauses: ", s.backpressure_pauses, "; timeouts: idle ", s.idle_timeouts,
-      ", write ", s.write_timeouts, "\n", "  errors: ", errors.empty() ? "none" : errors, "\n");
+      ", write ", s.write_timeouts, "\n", "  drain: ", s.drain_cut,
+      " connections cut at the deadline, ",
+      FormatBytes(static_cast<double>(s.drain_unechoed_bytes)), " (", s.drain_unechoed_bytes,
+      ") unechoed\n", "  errors: ", errors.empty() ? "none" : errors, "\n");
 }
 
 nlohmann::json SummaryJson(const StatsSnapshot& s) {
@@ -110,6 +122,7 @@ nlohmann::json SummaryJson(const StatsSnapshot& s) {
   j["parked_over_limit"] = s.parked_over_limit;
   j["backpressure_pauses"] = s.backpressure_pauses;
   j["timeouts"] = {{"idle", s.idle_timeouts}, {"write", s.write_timeouts}};
+  j["drain"] = {{"cut", s.drain_cut}, {"unechoed_bytes", s.drain_unechoed_bytes}};
   j["errors"] = s.errors.ToJson();
   return j;
 }

@@ -23,8 +23,12 @@ struct StatsSnapshot {
   uint64_t accept_pauses_no_fds = 0;  // accepting backed off after EMFILE/ENFILE/ENOBUFS
   uint64_t parked_over_limit = 0;     // accepted past the limit (a race); held unread until room
   uint64_t backpressure_pauses = 0;   // receives stopped because the peer did not read
+  // Closes the server decided on (its timeouts, the drain deadline): counted here only, not in
+  // `errors`, which holds what the kernel reported.
   uint64_t idle_timeouts = 0;
   uint64_t write_timeouts = 0;
+  uint64_t drain_cut = 0;             // connections still open at the drain deadline, closed
+  uint64_t drain_unechoed_bytes = 0;  // echo bytes their peers never got (see UnechoedBytes)
   ErrorCounts errors;
 
   void Add(const StatsSnapshot& other);
@@ -51,6 +55,10 @@ class WorkerStats {
   void AddBackpressurePause() { Bump(backpressure_pauses_); }
   void AddIdleTimeout() { Bump(idle_timeouts_); }
   void AddWriteTimeout() { Bump(write_timeouts_); }
+  void AddDrainCut(uint64_t unechoed_bytes) {
+    Bump(drain_cut_);
+    Bump(drain_unechoed_bytes_, unechoed_bytes);
+  }
   void RecordErrno(Phase phase, int err, int64_t now_ns);
   void RecordClass(Phase phase, ErrorClass error_class, int64_t now_ns);
 
@@ -74,13 +82,16 @@ class WorkerStats {
   std::atomic<uint64_t> backpressure_pauses_{0};
   std::atomic<uint64_t> idle_timeouts_{0};
   std::atomic<uint64_t> write_timeouts_{0};
+  std::atomic<uint64_t> drain_cut_{0};
+  std::atomic<uint64_t> drain_unechoed_bytes_{0};
   mutable std::mutex errors_mu_;
   ErrorCounts errors_;
 };
 
 // "open=500 accepted=+20 closed=+3 in=1.2 MiB/s out=1.2 MiB/s errors=+1 (read ECONNRESET +1)":
 // one --stats-interval line from two snapshots `seconds` apart. Every field is for the interval
-// (counts as +N, bytes as rates) except open, the connections open now.
+// (counts as +N, bytes as rates) except open, the connections open now; accept_pauses=+N and
+// timeouts=+N (idle and write) appear when not 0.
 std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, double seconds);
 
 // The final summary, several lines of text / one JSON object (without the run's header fields,

@@ -78,6 +78,17 @@ absl::Status SetLinger(int fd, Linger linger) {
   return absl::OkStatus();
 }
 
+absl::Status SetKeepalive(int fd, const Keepalive& keepalive) {
+  // The timings first: SO_KEEPALIVE arms the timer with whatever TCP_KEEPIDLE says then.
+  SOCKLAB_RETURN_IF_ERROR(
+      SetIntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE, keepalive.idle_s, "TCP_KEEPIDLE"));
+  SOCKLAB_RETURN_IF_ERROR(
+      SetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, keepalive.interval_s, "TCP_KEEPINTVL"));
+  SOCKLAB_RETURN_IF_ERROR(
+      SetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, keepalive.count, "TCP_KEEPCNT"));
+  return SetIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+}
+
 absl::Status SetNonBlocking(int fd, bool on) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0) {

@@ -26,10 +26,21 @@ struct Linger {
   int seconds = 0;
 };
 
+// TCP keepalive (SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): after `idle_s`
+// seconds without a segment from the peer, probe every `interval_s` seconds and fail the
+// connection (ETIMEDOUT) after `count` unanswered probes. Whole seconds, as the kernel takes them:
+// idle and interval 1..32767 (MAX_TCP_KEEPIDLE/MAX_TCP_KEEPINTVL), count 1..127.
+struct Keepalive {
+  int idle_s = 0;
+  int interval_s = 0;
+  int count = 0;
+};
+
 absl::Status SetReuseAddr(int fd, bool on);
 absl::Status SetReusePort(int fd, bool on);
 absl::Status SetNoDelay(int fd, bool on);
 absl::Status SetLinger(int fd, Linger linger);
+absl::Status SetKeepalive(int fd, const Keepalive& keepalive);
 absl::Status SetReceiveBuffer(int fd, int bytes);
 absl::Status SetSendBuffer(int fd, int bytes);
 absl::Status SetNonBlocking(int fd, bool on);

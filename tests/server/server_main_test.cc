@@ -24,186 +24,17 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "core/base/version.h"
 #include "core/loop/event_loop.h"
 #include "gtest/gtest.h"
+#include "tests/server/kernel_view.h"
+#include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
 
 namespace socklab::server {
 namespace {
 
 using namespace socklab::server::testing;
-
-std::string ServerBinary() {
-  const char* dir = std::getenv("SOCKLAB_BIN_DIR");
-  return std::string(dir != nullptr ? dir : "build/bin") + "/socklab-server";
-}
-
-// How the child is set up between fork and exec (async-signal-safe calls only).
-struct ChildSetup {
-  rlim_t nofile = 0;             // 0: inherit
-  bool refuse_io_uring = false;  // seccomp: io_uring_setup fails with EPERM
-};
-
-#if defined(__x86_64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
-#else
-constexpr uint32_t kAuditArch = 0;
-#endif
-
-// A running socklab-server with its stdout and stderr collected.
-class ServerProcess {
- public:
-  ServerProcess(std::vector<std::string> args, ChildSetup setup = {}) {
-    args.insert(args.begin(), ServerBinary());
-    std::vector<char*> argv;
-    for (std::string& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    int out[2];
-    int err[2];
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-      return;
-    }
-    sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    sock_fprog prog{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(err[1], 2);
-      if (setup.nofile > 0) {
-        rlimit rl{setup.nofile, setup.nofile};
-        setrlimit(RLIMIT_NOFILE, &rl);
-      }
-      if (setup.refuse_io_uring) {
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
-      }
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    out_ = UniqueFd(out[0]);
-    err_ = UniqueFd(err[0]);
-    fcntl(out_.get(), F_SETFL, O_NONBLOCK);
-    fcntl(err_.get(), F_SETFL, O_NONBLOCK);
-  }
-  ~ServerProcess() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  pid_t pid() const { return pid_; }
-
-  // Waits (up to 20 s) for the "listening ADDR backend=B threads=N" line; empty on failure.
-  std::string WaitListening() {
-    for (int i = 0; i < 2000; ++i) {
-      Drain();
-      size_t pos = stdout_.find("listening ");
-      if (pos != std::string::npos && stdout_.find('\n', pos) != std::string::npos) {
-        return stdout_.substr(pos, stdout_.find('\n', pos) - pos);
-      }
-      if (Exited(0)) {
-        return "";
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return "";
-  }
-  SocketAddress Address() {
-    std::string line = WaitListening();
-    std::vector<std::string> parts = absl::StrSplit(line, ' ');
-    if (parts.size() < 2) {
-      return SocketAddress();
-    }
-    absl::StatusOr<SocketAddress> a = SocketAddress::Parse(parts[1]);
-    return a.ok() ? *a : SocketAddress();
-  }
-
-  // Waits up to timeout_ms for the process to exit; true when it has.
-  bool Exited(int timeout_ms) {
-    for (int i = 0; !exited_; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (i * 10 >= timeout_ms) {
-        return false;
-      }
-      Drain();
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    Drain();
-    return true;
-  }
-  int exit_code() const { return exit_code_; }
-  const std::string& out() {
-    Drain();
-    return stdout_;
-  }
-  const std::string& err() {
-    Drain();
-    return stderr_;
-  }
-
-  // utime + stime of the process, in clock ticks.
-  long CpuTicks() {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t close_paren = stat.rfind(')');
-    if (close_paren == std::string::npos) {
-      return -1;
-    }
-    std::istringstream rest(stat.substr(close_paren + 2));
-    std::string field;
-    long utime = 0;
-    long stime = 0;
-    // Fields after the command: state(3) ... utime(14) stime(15).
-    for (int i = 3; i <= 15; ++i) {
-      rest >> field;
-      if (i == 14) {
-        utime = std::stol(field);
-      } else if (i == 15) {
-        stime = std::stol(field);
-      }
-    }
-    return utime + stime;
-  }
-
- private:
-  void Drain() {
-    char buf[4096];
-    ssize_t n;
-    while (out_ && (n = read(out_.get(), buf, sizeof(buf))) > 0) {
-      stdout_.append(buf, static_cast<size_t>(n));
-    }
-    while (err_ && (n = read(err_.get(), buf, sizeof(buf))) > 0) {
-      stderr_.append(buf, static_cast<size_t>(n));
-    }
-  }
-
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int exit_code_ = -1;
-  UniqueFd out_;
-  UniqueFd err_;
-  std::string stdout_;
-  std::string stderr_;
-};
 
 bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
 
@@ -222,8 +53,8 @@ class ServerMainBackendTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(ServerMainBackendTest, SigtermDrainsAndExitsZero) {
-  ServerProcess server(
-      Args({"--listen", "127.0.0.1:0", "--threads", "2", "--stats-interval", "100ms", "--json"}));
+  ServerProcess server(Args({"--listen", "127.0.0.1:0", "--threads", "2", "--stats-interval",
+                             "100ms", "--drain-timeout", "1s", "--json"}));
   EXPECT_NE(server.WaitListening().find("backend=" + GetParam()), std::string::npos)
       << server.err();
   SocketAddress address = server.Address();
@@ -244,8 +75,19 @@ TEST_P(ServerMainBackendTest, SigtermDrainsAndExitsZero) {
   EXPECT_EQ(error, 0);
   EXPECT_NE(server.err().find("SIGTERM: draining"), std::string::npos) << server.err();
   EXPECT_NE(server.err().find("summary"), std::string::npos) << server.err();
+  // The idle client never closed: the drain served it until the deadline, then cut it.
+  EXPECT_NE(server.err().find("drain: 1 connections cut at the deadline, 0 B (0) unechoed"),
+            std::string::npos)
+      << server.err();
   EXPECT_NE(server.err().find("open="), std::string::npos) << "stats lines: " << server.err();
-  EXPECT_NE(server.out().find("\"bytes_in\": 5"), std::string::npos) << server.out();
+  // stdout is JSON lines: the listening event, then the summary; the client's own count (5 bytes)
+  // is the witness for bytes_in.
+  std::vector<nlohmann::json> lines = server.JsonLines();
+  ASSERT_EQ(lines.size(), 2u) << server.out();
+  EXPECT_EQ(lines[0].value("event", ""), "listening");
+  EXPECT_EQ(lines[1].value("event", ""), "summary");
+  EXPECT_EQ(lines[1].value("bytes_in", 0), 5);
+  EXPECT_EQ(lines[1]["drain"].value("cut", 0), 1);
 }
 
 TEST_P(ServerMainBackendTest, SigtermWithBytesInFlightEchoesThemAllThenExitsZero) {
@@ -262,8 +104,8 @@ TEST_P(ServerMainBackendTest, SigtermWithBytesInFlightEchoesThemAllThenExitsZero
   ExpectEverythingEchoedThenEof(fd.get(), sent);
   ASSERT_TRUE(server.Exited(40000)) << server.err();
   EXPECT_EQ(server.exit_code(), 0) << server.err();
-  EXPECT_NE(server.out().find("\"bytes_out\": " + std::to_string(sent.size())), std::string::npos)
-      << server.out();
+  EXPECT_EQ(server.Summary().value("bytes_out", uint64_t{0}), sent.size()) << server.out();
+  EXPECT_EQ(server.Summary()["drain"].value("cut", -1), 0) << server.out();
 }
 
 TEST_P(ServerMainBackendTest, BadFlagsExitTwoWithOneLine) {
@@ -281,6 +123,9 @@ TEST_P(ServerMainBackendTest, BadFlagsExitTwoWithOneLine) {
            {{"--backlog", "5000000000"}, "backlog"},
            {{"--rcvbuf", "2G"}, "rcvbuf"},
            {{"--listen", "127.0.0.1:0", "--max-pending", "10"}, "pending"},
+           {{"--listen", "127.0.0.1:0", "--max-pending", "1000G"}, "--max-pending"},
+           {{"--keepalive", "30s,5s"}, "--keepalive"},
+           {{"--keepalive", "30s,5s,1000"}, "--keepalive"},
        }) {
     ServerProcess server(Args(c.args));
     ASSERT_TRUE(server.Exited(20000));
@@ -290,6 +135,36 @@ TEST_P(ServerMainBackendTest, BadFlagsExitTwoWithOneLine) {
     EXPECT_NE(err.find(c.expect), std::string::npos) << err;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   }
+}
+
+TEST(ServerMainTest, VersionPrintsTheRelease) {
+  ServerProcess server({"--version"});
+  ASSERT_TRUE(server.Exited(20000));
+  EXPECT_EQ(server.exit_code(), 0) << server.err();
+  EXPECT_EQ(server.out(), "socklab-server " + std::string(Version()) + "\n");
+}
+
+TEST(ServerMainTest, JsonStdoutIsJsonLinesAndTheBacklogShownIsTheKernels) {
+  // A backlog far above somaxconn: the configuration must show what the listener really got,
+  // which netlink reports as the listener's accept queue maximum.
+  ServerProcess server({"--listen", "127.0.0.1:0", "--threads", "1", "--backend", "epoll",
+                        "--backlog", "100000", "--drain-timeout", "0s", "--json"});
+  SocketAddress address = server.Address();
+  ASSERT_NE(address.port(), 0) << server.err();
+  std::vector<tcpstat::TcpSocket> listeners = ServerSocketsOnPort(address.port());
+  ASSERT_EQ(listeners.size(), 1u);
+  ASSERT_TRUE(listeners[0].accept_backlog.has_value());
+  std::string effective = std::to_string(*listeners[0].accept_backlog);
+  ASSERT_NE(effective, "100000");
+  EXPECT_NE(server.err().find(" backlog=" + effective + " "), std::string::npos) << server.err();
+  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+  ASSERT_TRUE(server.Exited(20000));
+  std::vector<nlohmann::json> lines = server.JsonLines();
+  ASSERT_EQ(lines.size(), 2u) << server.out();
+  EXPECT_EQ(lines[0].value("listen", ""), address.ToString());
+  EXPECT_EQ(lines[0].value("version", ""), std::string(Version()));
+  EXPECT_EQ(lines[0]["config"].value("backlog", 0), *listeners[0].accept_backlog);
+  EXPECT_EQ(lines[1]["config"], lines[0]["config"]);
 }
 
 TEST(ServerMainTest, UnknownBackendExitsTwoWithOneLine) {
@@ -417,17 +292,16 @@ TEST_P(FdExhaustionTest, SurvivesWithoutSpinningAndServesAfterOthersLeave) {
   ASSERT_TRUE(SendAll(fresh.get(), "again"));
   got = RecvExactly(fresh.get(), 5);
   EXPECT_EQ(got, "again");
+  fresh.Reset();  // the drain would serve it until the deadline
 
   kill(server.pid(), SIGTERM);
   ASSERT_TRUE(server.Exited(20000));
   EXPECT_EQ(server.exit_code(), 0);
   EXPECT_NE(server.err().find("EMFILE"), std::string::npos) << server.err();
   // The summary agrees: at least the pauses the interval lines showed.
-  std::string out = server.out();
-  size_t pos = out.find("\"no_fds\": ");
-  ASSERT_NE(pos, std::string::npos) << out;
-  uint64_t no_fds = std::strtoull(out.c_str() + pos + 10, nullptr, 10);
-  EXPECT_GE(no_fds, episode_pauses) << out;
+  nlohmann::json summary = server.Summary();
+  ASSERT_TRUE(summary.is_object()) << server.out();
+  EXPECT_GE(summary["accept_pauses"].value("no_fds", uint64_t{0}), episode_pauses) << server.out();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FdExhaustionTest, ::testing::Values("epoll", "io_uring"),

@@ -31,6 +31,45 @@ TEST(ParseLingerTest, RefusesNonsense) {
 
 TEST(ServerOptionsTest, DefaultsAreValid) { EXPECT_TRUE(ServerOptions().Validate().ok()); }
 
+TEST(ServerOptionsTest, NodelayIsOnByDefault) { EXPECT_TRUE(ServerOptions().nodelay); }
+
+TEST(ServerOptionsTest, MaxPendingIsBoundedSoBackpressureStaysOn) {
+  ServerOptions o;
+  o.max_pending_bytes = kMaxPendingBytesLimit;
+  EXPECT_TRUE(o.Validate().ok()) << o.Validate();
+  o.max_pending_bytes = size_t{1000} << 30;  // --max-pending 1000G
+  absl::Status st = o.Validate();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("--max-pending"), absl::string_view::npos) << st;
+}
+
+TEST(ParseKeepaliveTest, AcceptsSecondsAndDurationsAndOff) {
+  absl::StatusOr<std::optional<Keepalive>> k = ParseKeepalive("30s,5s,3");
+  ASSERT_TRUE(k.ok()) << k.status();
+  ASSERT_TRUE(k->has_value());
+  EXPECT_EQ((*k)->idle_s, 30);
+  EXPECT_EQ((*k)->interval_s, 5);
+  EXPECT_EQ((*k)->count, 3);
+  k = ParseKeepalive("2m,10,5");
+  ASSERT_TRUE(k.ok() && k->has_value()) << k.status();
+  EXPECT_EQ((*k)->idle_s, 120);
+  EXPECT_EQ(KeepaliveToString(*k), "120s,10s,5");
+  k = ParseKeepalive("off");
+  ASSERT_TRUE(k.ok());
+  EXPECT_FALSE(k->has_value());
+}
+
+TEST(ParseKeepaliveTest, RefusesNonsenseAndOutOfRange) {
+  for (const char* bad : {"30", "30,5", "30,5,3,1", "30s,5s,x", "1.5s,5s,3", "0,5,3", "30,5,0",
+                          "30,5,128", "40000,5,3", "soon"}) {
+    absl::StatusOr<std::optional<Keepalive>> k = ParseKeepalive(bad);
+    ASSERT_FALSE(k.ok()) << bad;
+    EXPECT_EQ(k.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(k.status().message().find("--keepalive"), absl::string_view::npos) << k.status();
+    EXPECT_NE(k.status().message().find(";"), absl::string_view::npos) << "names the fix";
+  }
+}
+
 TEST(ServerOptionsTest, RefusesOutOfRangeValues) {
   ServerOptions o;
   o.threads = -1;
@@ -89,7 +128,7 @@ TEST_F(ResolveDefaultsTest, BacklogDefaultsToSomaxconnAndWarnsAbove) {
   ServerOptions big;
   big.backlog = 1000;
   r = ResolveDefaults(big, proc);
-  EXPECT_EQ(r.options.backlog, 1000);
+  EXPECT_EQ(r.options.backlog, 128) << "the effective value, which the configuration line shows";
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("somaxconn=128"), std::string::npos) << r.warnings[0];
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace socklab::server {
 namespace {
@@ -37,6 +38,31 @@ TEST(SummaryTest, TotalsStayCumulative) {
   stats.RecordErrno(Phase::kRead, ECONNRESET, 1);
   stats.RecordErrno(Phase::kRead, ECONNRESET, 2);
   EXPECT_NE(SummaryText(stats.Snapshot()).find("read ECONNRESET 2"), std::string::npos);
+}
+
+TEST(IntervalLineTest, TimeoutsShowOnlyWhenSomeHappened) {
+  WorkerStats stats;
+  StatsSnapshot before = stats.Snapshot();
+  EXPECT_EQ(IntervalLine(before, before, 1.0).find("timeouts"), std::string::npos);
+  stats.AddIdleTimeout();
+  stats.AddWriteTimeout();
+  std::string line = IntervalLine(stats.Snapshot(), before, 1.0);
+  EXPECT_NE(line.find("timeouts=+2"), std::string::npos) << line;
+  EXPECT_NE(line.find("errors=+0"), std::string::npos) << "a timeout is not an error: " << line;
+}
+
+TEST(SummaryTest, DrainCutsAndUnechoedBytesInTextAndJson) {
+  WorkerStats stats;
+  stats.AddDrainCut(1000);
+  stats.AddDrainCut(24);
+  StatsSnapshot s = stats.Snapshot();
+  std::string text = SummaryText(s);
+  EXPECT_NE(text.find("drain: 2 connections cut at the deadline, 1.0 KiB (1024) unechoed"),
+            std::string::npos)
+      << text;
+  nlohmann::json j = SummaryJson(s);
+  EXPECT_EQ(j["drain"]["cut"], 2);
+  EXPECT_EQ(j["drain"]["unechoed_bytes"], 1024);
 }
 
 }  // namespace

@@ -126,10 +126,12 @@ inline std::string FillWithoutReading(int fd, size_t limit, uint32_t seed) {
   return sent;
 }
 
-// After a shutdown that began while `sent` sat unread on both sides: reads (blocking) what the
-// server echoes and expects every byte of `sent`, in order, then a clean EOF (not ECONNRESET).
+// After a shutdown that began while `sent` sat unread on both sides: half-closes (the draining
+// server serves a connection until its peer closes it), reads (blocking) what the server echoes
+// and expects every byte of `sent`, in order, then a clean EOF (not ECONNRESET).
 inline void ExpectEverythingEchoedThenEof(int fd, const std::string& sent) {
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  shutdown(fd, SHUT_WR);
   int error = -1;
   std::string got = RecvUntilEof(fd, &error);
   EXPECT_EQ(error, 0) << "not a clean EOF after " << got.size() << " of " << sent.size();
