@@ -166,6 +166,7 @@ CallResult SendBytes(Recorder& rec, const std::string& who, int fd, size_t bytes
 }
 
 CallResult CloseFd(Recorder& rec, const std::string& who, UniqueFd& fd) {
+  rec.RememberConnection(fd.get());
   int raw = fd.Release();
   return rec.Call(absl::StrCat(Who(who), "close(fd ", raw, ")"), [&] { return close(raw); });
 }

@@ -50,7 +50,8 @@ CallResult SetSockOptInt(Recorder& rec, int fd, int level, int name, int value,
 CallResult RecvSome(Recorder& rec, const std::string& who, int fd, int flags = 0);
 CallResult SendBytes(Recorder& rec, const std::string& who, int fd, size_t bytes,
                      int flags = MSG_NOSIGNAL);
-// close(fd) recorded; releases the UniqueFd.
+// close(fd) recorded; releases the UniqueFd. The connection stays the scenario's: its TIME_WAIT
+// or orphan shows in later snapshots (Recorder::RememberConnection).
 CallResult CloseFd(Recorder& rec, const std::string& who, UniqueFd& fd);
 
 // Runs `nft`/`ip` (inside the scenario's private namespace) and records the command. A missing
