@@ -30,6 +30,7 @@ namespace socklab::repro {
 namespace {
 
 constexpr const char* kPath = "SYN_SENT -> SYN_RECV -> ESTABLISHED";
+constexpr const char* kClosePath = "FIN_WAIT1 -> CLOSING -> TIME_WAIT";
 
 // What the kernel must say, check by check, in order: independent of the scenarios' own
 // "expected" text so a scenario cannot agree with itself.
@@ -54,7 +55,7 @@ const std::map<std::string, std::vector<std::string>>& ExpectedObservations() {
       {"time-wait", {"TIME_WAIT", "EADDRINUSE"}},
       {"close-wait-leak", {"CLOSE_WAIT"}},
       {"fin-wait-2", {"FIN_WAIT2", "CLOSE_WAIT"}},
-      {"simultaneous-close", {"CLOSING", "CLOSE"}},
+      {"simultaneous-close", {kClosePath, kClosePath}},
       {"simultaneous-open", {kPath, kPath, "127.0.0.1:6001 <-> 127.0.0.1:6002"}},
   };
   return *kExpected;
