@@ -5,7 +5,9 @@
 #include "client/repro/runner.h"
 
 #include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -116,12 +118,11 @@ std::map<pid_t, Process> ReadProcesses() {
   return out;
 }
 
-// Ours: a descendant of this process, or a member of its process group (a tool grandchild whose
-// parent died is reparented, but keeps the group: nothing in socklab calls setpgid/setsid).
+// Ours: a descendant of this process. Not "a member of its process group": ctest runs parallel
+// tests in its own group, so a neighbour test's server or namespaced child would count as ours.
+// A tool grandchild whose parent died stays a descendant: this process is a child subreaper
+// (SetUpTestSuite), so orphans of its subtree are reparented to it, not to init.
 bool IsOurs(const std::map<pid_t, Process>& all, const Process& p) {
-  if (p.pgrp == getpgrp()) {
-    return true;
-  }
   for (pid_t up = p.ppid; up > 1;) {
     if (up == getpid()) {
       return true;
@@ -179,10 +180,15 @@ HostState ReadHostState() {
 class ScenariosTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // Orphans of the scenarios' children come back to this process (see IsOurs).
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     before_ = new HostState(ReadHostState());
     results_ = new std::map<std::string, ScenarioResult>();
     for (const Scenario& s : AllScenarios()) {
       (*results_)[s.info.name] = RunScenario(s);
+    }
+    // Reap orphans that already exited (ours as the subreaper); the living remain to be seen.
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
     }
     after_ = new HostState(ReadHostState());
   }

@@ -140,7 +140,8 @@ TEST_F(TuneCommand, PlanBeyondPortRangeNamesEaddrnotavailAndWritesTheFix) {
   LimitsTree tree("tune_command_plan");
   tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
   tree.Write("proc/self/limits", "Max open files 100000 100000 files\n");
-  std::filesystem::path file = std::filesystem::path(::testing::TempDir()) / "tune_plan.conf";
+  std::filesystem::path file = std::filesystem::path(::testing::TempDir()) /
+                               ("tune_plan_" + std::to_string(getpid()) + ".conf");
   std::filesystem::remove(file);
   // 1000 open + 1000/s * 60 s = 61000 ports needed of 28232.
   std::vector<std::string> args = {"tune",          "--root",      tree.root(),     "--plan",
