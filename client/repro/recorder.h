@@ -84,6 +84,9 @@ class Recorder {
   // The backlog the scenario's listener asked for (> 0), so that a limit line names that
   // accept queue rather than somaxconn's.
   void SetListenBacklog(int64_t backlog) { hint_context_.requested_backlog = backlog; }
+  // The server port the scenario's clients connect to, so that a recommended port range keeps
+  // it out (the same range as the scenario's knob line and tune --plan).
+  void SetDestinationPort(uint16_t port) { hint_context_.destination_port = port; }
 
   // The scenario could not run here / its setup broke: the body should return at once.
   void Skip(std::string reason);

@@ -65,6 +65,11 @@ int RunTune(const TuneOptions& options) {
   ProcFs proc(options.root);
   KernelLimits limits = ReadKernelLimits(proc);
   MachineInfo machine = ReadMachineInfo(proc);
+  if (!machine.root.empty()) {
+    // The tree's own RLIMIT_NOFILE (its proc/self/limits), as the limits table shows it.
+    machine.nofile_soft = limits.nofile_soft > 0 ? static_cast<uint64_t>(limits.nofile_soft) : 0;
+    machine.nofile_hard = limits.nofile_hard > 0 ? static_cast<uint64_t>(limits.nofile_hard) : 0;
+  }
   Plan plan;
   if (options.plan) {
     absl::StatusOr<PlanOptions> plan_options = options.ToPlanOptions();

@@ -129,7 +129,9 @@ std::vector<ParamRow> MakeRows(const KernelLimits& l) {
   SynSchedule syn = SynSentSchedule(l);
   add("net.ipv4.tcp_syn_retries", Value(l.tcp_syn_retries),
       absl::StrCat("unanswered connect() fails with ETIMEDOUT after ",
-                   FormatSeconds(connect_timeout), " (SYNs at ", SynSendTimesText(syn, 8), ")"),
+                   FormatSeconds(connect_timeout), ", up to ",
+                   FormatSeconds(std::round(syn.latest_give_up_seconds * 10) / 10),
+                   " with timer lateness (SYNs at ", SynSendTimesText(syn, 8), ")"),
       Judge(l.tcp_syn_retries, false));
   if (l.tcp_syn_linear_timeouts != kUnknown) {
     add("net.ipv4.tcp_syn_linear_timeouts", Value(l.tcp_syn_linear_timeouts),
@@ -212,8 +214,8 @@ std::vector<ParamRow> MakeRows(const KernelLimits& l) {
 
 void ApplyPlanStatus(const Plan& plan, std::vector<ParamRow>& rows) {
   for (const PlanCheck& check : plan.checks) {
-    if (check.status == CheckStatus::kOk) {
-      continue;
+    if (check.status == CheckStatus::kOk || check.status == CheckStatus::kOnServer) {
+      continue;  // a server's limit is not this machine's row
     }
     for (ParamRow& row : rows) {
       if (row.name == check.limit) {
@@ -322,6 +324,12 @@ std::string TuneReportToText(const TuneReport& report) {
   absl::StrAppend(&out, "\n");
   for (const PlanCheck& check : plan.checks) {
     if (check.status == CheckStatus::kOk) {
+      continue;
+    }
+    if (check.status == CheckStatus::kOnServer) {
+      absl::StrAppend(&out, "\ncheck on the server: ", check.limit,
+                      " (this machine cannot see it)\n  if it is too small: ", check.error, ": ",
+                      check.symptom, "\n  look: ", check.fix, "\n");
       continue;
     }
     absl::StrAppend(&out, "\n",

@@ -25,6 +25,7 @@
 #include "client/repro/registry.h"
 #include "core/base/errno_name.h"
 #include "core/net/netns.h"
+#include "core/sysinfo/derivations.h"
 #include "core/sysinfo/proc_fs.h"
 #include "gtest/gtest.h"
 
@@ -360,6 +361,15 @@ TEST_F(ScenariosTest, LimitHintsUseTheNumbersWhereTheScenarioRan) {
                        "8 ports"),
             std::string::npos)
       << lines;
+  // One port-range recommendation: the limit line and the knob line give the same range, the
+  // one tune --plan gives for a server on port 5000.
+  const std::string range = RecommendedPortRange(5000).Command();
+  for (const std::string& line : pe.kernel_lines) {
+    if (line.find("ip_local_port_range=") != std::string::npos) {
+      EXPECT_NE(line.find(range), std::string::npos) << line;
+    }
+  }
+  EXPECT_NE(lines.find(range), std::string::npos) << lines;
   // The accept queue the scenario's listener asked for, not somaxconn's.
   std::string ct = absl::StrJoin(results_->at("connect-timeout").kernel_lines, "\n");
   EXPECT_NE(ct.find("min(backlog 1, somaxconn "), std::string::npos) << ct;

@@ -1,4 +1,5 @@
 // Runs the built `socklab tune` binary: flags, exit codes, text, JSON and the sysctl.d file.
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -252,6 +253,41 @@ TEST_F(TuneCommand, RealMachineAgreesWithSysctlAndUlimit) {
     }
   }
   EXPECT_GE(compared, 25);
+}
+
+// A tree from another machine, missing somaxconn: the header shows the tree's values and "?",
+// never this host's kernel release, CPU count or rlimits.
+TEST_F(TuneCommand, ARootTreesHeaderHoldsOnlyTheTreesValues) {
+  LimitsTree tree("tune_partial_root");
+  tree.RemoveSysctl("net.core.somaxconn");
+  tree.SetSysctl("kernel.osrelease", "5.10.0-fixture");
+  tree.Write("proc/self/limits", "Max open files 777 888 files\n");
+  RunResult run = RunSocklab({"tune", "--root", tree.root()});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::string header = run.out.substr(0, run.out.find('\n'));
+  utsname host{};
+  ASSERT_EQ(uname(&host), 0);
+  EXPECT_TRUE(absl::StrContains(header, "kernel 5.10.0-fixture")) << header;
+  EXPECT_FALSE(absl::StrContains(header, host.release)) << header;
+  EXPECT_TRUE(absl::StrContains(header, "cpus ?")) << header;
+  EXPECT_TRUE(absl::StrContains(header, "nofile 777/888")) << header;
+  EXPECT_TRUE(absl::StrContains(header, "somaxconn ?")) << header;
+  EXPECT_TRUE(absl::StrContains(header, tree.root())) << header;
+}
+
+// A remote target: its accept queue is the server's, said as such, not judged by our somaxconn.
+TEST_F(TuneCommand, ARemoteTargetsBacklogIsLeftToTheServer) {
+  LimitsTree tree("tune_remote_backlog");
+  tree.SetSysctl("net.core.somaxconn", "128");
+  tree.Write("proc/self/limits", "Max open files 100000 100000 files\n");
+  RunResult run = RunSocklab(
+      {"tune", "--root", tree.root(), "--plan", "-c", "5000", "--target", "10.9.8.7:7007"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.out, "check on the server: net.core.somaxconn")) << run.out;
+  EXPECT_FALSE(absl::StrContains(run.out, "sysctl -w net.core.somaxconn")) << run.out;
+  // This machine's somaxconn describes its own listeners (the derived rows), not the plan's.
+  const std::string plan = run.out.substr(run.out.find("\nplan: "));
+  EXPECT_FALSE(absl::StrContains(plan, "somaxconn 128")) << plan;
 }
 
 }  // namespace
