@@ -101,7 +101,11 @@ std::string KnobLine(const KernelKnob& knob, const absl::StatusOr<std::string>& 
 }
 
 absl::Status ReproOptions::Validate() const {
-  if (list) {
+  if (!find.empty() && (list || all || !names.empty())) {
+    return UsageError("--find with --list, --all or scenario names",
+                      "--find TEXT alone lists the scenarios for a symptom; run one by name after");
+  }
+  if (list || !find.empty()) {
     return absl::OkStatus();
   }
   if (!all && names.empty()) {

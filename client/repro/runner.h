@@ -17,6 +17,7 @@ struct ReproOptions {
   bool list = false;               // print the names and stop
   bool json = false;
   bool verbose = false;  // with --all: the full report of every scenario, not only the table
+  std::string find;      // --find TEXT: list the scenarios for a symptom instead of running
 
   // Unknown names are a UsageError listing the valid ones; so is asking for nothing.
   absl::Status Validate() const;

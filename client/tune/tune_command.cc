@@ -60,7 +60,7 @@ absl::Status WriteSysctlFile(const std::string& path, const std::string& text) {
 
 int RunTune(const TuneOptions& options) {
   if (absl::Status valid = options.Validate(); !valid.ok()) {
-    return cli::ReportFailure("socklab tune", valid);
+    return cli::ReportFailure("socklab tune", valid, options.json);
   }
   ProcFs proc(options.root);
   KernelLimits limits = ReadKernelLimits(proc);
@@ -74,9 +74,19 @@ int RunTune(const TuneOptions& options) {
   if (options.plan) {
     absl::StatusOr<PlanOptions> plan_options = options.ToPlanOptions();
     if (!plan_options.ok()) {
-      return cli::ReportFailure("socklab tune", plan_options.status());
+      return cli::ReportFailure("socklab tune", plan_options.status(), options.json);
     }
     plan = MakePlan(*plan_options, limits);
+  }
+  // The file first: its failure is then the only thing on stdout with --json.
+  if (!options.sysctl_file.empty()) {
+    if (absl::Status written =
+            WriteSysctlFile(options.sysctl_file, SysctlSnippet(plan, CommandLine(options)));
+        !written.ok()) {
+      return cli::ReportFailure("socklab tune", written, options.json);
+    }
+    std::fprintf(stderr, "socklab tune: wrote %zu suggested settings to %s (not applied)\n",
+                 plan.SuggestedSysctls().size(), options.sysctl_file.c_str());
   }
   TuneReport report = MakeTuneReport(machine, limits, options.plan ? &plan : nullptr);
   if (options.json) {
@@ -85,15 +95,6 @@ int RunTune(const TuneOptions& options) {
   } else {
     std::string text = TuneReportToText(report);
     std::fputs(text.c_str(), stdout);
-  }
-  if (!options.sysctl_file.empty()) {
-    if (absl::Status written =
-            WriteSysctlFile(options.sysctl_file, SysctlSnippet(plan, CommandLine(options)));
-        !written.ok()) {
-      return cli::ReportFailure("socklab tune", written);
-    }
-    std::fprintf(stderr, "socklab tune: wrote %zu suggested settings to %s (not applied)\n",
-                 plan.SuggestedSysctls().size(), options.sysctl_file.c_str());
   }
   std::fflush(stdout);
   return 0;

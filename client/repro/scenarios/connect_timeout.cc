@@ -135,6 +135,7 @@ Scenario ConnectTimeoutScenario() {
                       {"net.ipv4.tcp_max_syn_backlog",
                        "only with tcp_syncookies=0: SYNs from unproven peers are dropped once the "
                        "SYN queue is 3/4 of it: sysctl -w net.ipv4.tcp_max_syn_backlog=8192"}},
+           .see_also = {"read-timeout", "peer-vanished", "refused"},
            .timeout = absl::Seconds(30)},
           &Run};
 }

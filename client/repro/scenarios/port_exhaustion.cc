@@ -118,7 +118,10 @@ Scenario PortExhaustionScenario() {
            .title = "no ephemeral port left for connect()",
            .expected = "EADDRNOTAVAIL on connect",
            .java = "java.net.NoRouteToHostException: Cannot assign requested address (newer JDKs: "
-                   "java.net.BindException: Cannot assign requested address)",
+                   "java.net.BindException: Cannot assign requested address); on Windows: "
+                   "java.net.BindException: Address already in use: connect, or "
+                   "java.net.SocketException: No buffer space available (maximum connections "
+                   "reached?)",
            .cause = "Each connection to one destination (IP, port) needs its own local port from "
                     "net.ipv4.ip_local_port_range. Open connections and the TIME_WAIT leftovers "
                     "of connections this side closed first hold them all (60 s each), so connect "
@@ -133,6 +136,7 @@ Scenario PortExhaustionScenario() {
                       {"net.ipv4.tcp_tw_reuse",
                        "1 lets connect() reuse TIME_WAIT ports (2 = loopback only): "
                        "sysctl -w net.ipv4.tcp_tw_reuse=1"}},
+           .see_also = {"time-wait", "client-port-in-use"},
            .needs_netns = true},
           &Run};
 }

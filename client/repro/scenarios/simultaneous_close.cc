@@ -102,6 +102,7 @@ Scenario SimultaneousCloseScenario() {
                     "Many CLOSING sockets that stay usually mean lost ACKs.",
            .fix_code = "Nothing to fix: it is a normal path of the TCP state diagram.",
            .kernel = {},
+           .see_also = {"simultaneous-open"},
            .needs_netns = true},
           &Run};
 }

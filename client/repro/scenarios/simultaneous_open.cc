@@ -112,6 +112,7 @@ Scenario SimultaneousOpenScenario() {
                       {"net.ipv4.ip_local_reserved_ports",
                        "or take a server's port out of the ephemeral range without narrowing it: "
                        "sysctl -w net.ipv4.ip_local_reserved_ports=7007"}},
+           .see_also = {"simultaneous-close"},
            .needs_netns = true},
           &Run};
 }

@@ -86,7 +86,8 @@ Scenario TimeWaitScenario() {
                        "sysctl -w net.ipv4.tcp_tw_reuse=1"},
                       {"net.ipv4.tcp_fin_timeout",
                        "does NOT change TIME_WAIT; it bounds orphaned FIN_WAIT2 sockets: "
-                       "sysctl -w net.ipv4.tcp_fin_timeout=30"}}},
+                       "sysctl -w net.ipv4.tcp_fin_timeout=30"}},
+           .see_also = {"bind-in-use", "server-restart", "client-port-in-use", "port-exhaustion"}},
           &Run};
 }
 

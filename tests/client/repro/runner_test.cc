@@ -45,6 +45,7 @@ const std::map<std::string, std::vector<std::string>>& ExpectedObservations() {
       {"broken-pipe", {"OK", "EPIPE", "killed by SIGPIPE"}},
       {"too-many-files", {"EMFILE", "EMFILE", "OK"}},
       {"bind-in-use", {"EADDRINUSE", "OK", "EADDRINUSE"}},
+      {"server-restart", {"EADDRINUSE", "EADDRINUSE", "OK", "OK"}},
       {"client-port-in-use", {"EADDRINUSE", "EADDRINUSE", "OK", "OK"}},
       {"port-exhaustion", {"EADDRNOTAVAIL", "EADDRNOTAVAIL", "OK"}},
       {"connect-timeout", {"deadline", "ETIMEDOUT"}},
