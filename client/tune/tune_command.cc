@@ -1,6 +1,7 @@
 #include "client/tune/tune_command.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/tune/text_layout.h"
 #include "client/tune/tune_options.h"
 #include "client/tune/tune_report.h"
 #include "core/base/status.h"
@@ -93,7 +95,7 @@ int RunTune(const TuneOptions& options) {
     std::string text = TuneReportToJson(report).dump(2);
     std::fprintf(stdout, "%s\n", text.c_str());
   } else {
-    std::string text = TuneReportToText(report);
+    std::string text = TuneReportToText(report, TerminalWidth(STDOUT_FILENO));
     std::fputs(text.c_str(), stdout);
   }
   std::fflush(stdout);

@@ -290,5 +290,27 @@ TEST_F(TuneCommand, ARemoteTargetsBacklogIsLeftToTheServer) {
   EXPECT_FALSE(absl::StrContains(plan, "somaxconn 128")) << plan;
 }
 
+// On a terminal (here: COLUMNS) every line fits; piped without COLUMNS, rows stay whole.
+TEST_F(TuneCommand, TextFitsTheTerminalWidth) {
+  LimitsTree tree("tune_width");
+  std::vector<std::string> args = {"tune",     "--root",       tree.root(),   "--plan",
+                                   "-c",       "30000",        "--conn-rate", "2k",
+                                   "--target", "10.9.8.7:7007"};
+  setenv("COLUMNS", "100", 1);
+  RunResult narrow = RunSocklab(args);
+  unsetenv("COLUMNS");
+  ASSERT_EQ(narrow.exit_code, 0) << narrow.err;
+  for (absl::string_view line : absl::StrSplit(narrow.out, '\n')) {
+    EXPECT_LE(line.size(), 100u) << line;
+  }
+  RunResult piped = RunSocklab(args);
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  size_t longest = 0;
+  for (absl::string_view line : absl::StrSplit(piped.out, '\n')) {
+    longest = std::max(longest, line.size());
+  }
+  EXPECT_GT(longest, 200u);
+}
+
 }  // namespace
 }  // namespace socklab
