@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -95,12 +96,13 @@ void Run(Recorder& rec) {
       "TCP_SYNCNT %d: the formula gives %s (tcp_syn_linear_timeouts %d: SYNs at %s), measured "
       "%.3f s, %.0f ms later. The kernel is never early: each SYN's timer is armed when the "
       "previous one fires and fires up to 1/8 of its wait late (the timer wheel's granularity), "
-      "up to %.0f ms here. With tcp_syn_retries %s the same formula gives %s",
+      "up to %.0f ms here. With tcp_syn_retries %s: %s by the formula, up to %s",
       kSynCount, FormatSeconds(syn.give_up_seconds), SynLinearTimeouts(limits),
       SynSendTimesText(syn), measured, (measured - syn.give_up_seconds) * 1000,
       (syn.latest_give_up_seconds - syn.give_up_seconds) * 1000,
       limits.tcp_syn_retries == KernelLimits::kUnknown ? "?" : absl::StrCat(limits.tcp_syn_retries),
-      SynGiveUpText(host)));
+      FormatSeconds(host.give_up_seconds),
+      FormatSeconds(std::round(host.latest_give_up_seconds * 10) / 10)));
   watched.push_back({"client", kernel.get()});
   rec.States("after the kernel gave up: the client's socket is back in CLOSE", watched, {port});
 }

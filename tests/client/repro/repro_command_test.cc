@@ -174,8 +174,9 @@ TEST(ReproCommand, FindFromASymptom) {
 
 // With --json, every error is one JSON object on stdout, whichever stage found it.
 TEST(ReproCommand, JsonErrorsAreJsonOnStdout) {
-  for (const char* args : {"repro no-such-thing --json", "repro --json", "repro --bogus --json",
-                           "lod --json", "tune --plan --json", "tune --root /nonexistent --json"}) {
+  for (const char* args :
+       {"repro no-such-thing --json", "repro --json", "repro --bogus --json", "lod --json",
+        "tune --plan --json", "tune --root /nonexistent --json", "states --state nosuch --json"}) {
     ToolRun r = SocklabStdout(args);
     EXPECT_EQ(r.exit_code, 2) << args;
     nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
