@@ -1,5 +1,7 @@
 #include "client/tune/tune_report.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -256,6 +258,7 @@ TuneReport MakeTuneReport(const MachineInfo& machine, const KernelLimits& limits
     ApplyPlanStatus(*plan, report.parameters);
     inputs.source_addresses = static_cast<int64_t>(plan->options.source_ips);
     inputs.loopback_destination = plan->loopback_target;
+    inputs.ipv6 = plan->options.target.family() == AF_INET6;
     if (plan->options.backlog > 0) {
       inputs.requested_backlog = static_cast<int64_t>(plan->options.backlog);
     }

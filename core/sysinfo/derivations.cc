@@ -395,10 +395,12 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
        !Known(ports)       ? "unknown"
        : std::isinf(rate1) ? absl::StrCat("+", ports, " ports held (the rate is unlimited already)")
                            : absl::StrCat("+", ports, " ports held, +", FormatRate(per_source)),
-       absl::StrFormat("+%s ports per destination / %g s; add addresses with 'ip addr "
-                       "add' (127/8 is all local on lo), then socklab load --source-ips "
+       absl::StrFormat("+%s ports per destination / %g s; %s, then socklab load --source-ips "
                        "FIRST-LAST",
-                       Num(ports), hold)});
+                       Num(ports), hold,
+                       in.ipv6 ? "add IPv6 addresses with 'ip -6 addr add ADDR/128 dev IFACE' "
+                                 "(::1 is IPv6's only loopback address)"
+                               : "add addresses with 'ip addr add' (127/8 is all local on lo)")});
   if (in.source_addresses > 1) {
     double rate_n = MaxConnectRate(limits, in.source_addresses, in.loopback_destination);
     out.push_back(

@@ -186,6 +186,7 @@ struct DerivationInputs {
   bool loopback_destination = false;
   int64_t requested_backlog = 4096;
   int64_t connections = 10000;  // for the buffer memory line
+  bool ipv6 = false;            // the destination is IPv6: source addresses are IPv6 ones
 };
 
 // Every derivation above, in report order.

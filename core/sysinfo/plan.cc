@@ -49,11 +49,10 @@ void SetStatus(PlanCheck& check, double warn_fraction) {
 // address (::1), so there, as on any other network, addresses are added first.
 std::string SourcesHow(int64_t count, const SocketAddress& target, bool loopback) {
   if (target.family() == AF_INET6) {
-    return absl::StrCat(
-        "add them with 'ip -6 addr add ADDR/128 dev ", loopback ? "lo" : "IFACE",
-        "' (IPv6 has no 127/8: ::1 is its only loopback address), then socklab load "
-        "--source-ips FIRST-LAST, e.g. fd00::1-fd00::",
-        absl::Hex(count));
+    return absl::StrCat("add them with 'ip -6 addr add ADDR/128 dev ", loopback ? "lo" : "IFACE",
+                        "' (::1 is IPv6's only loopback address), then socklab load "
+                        "--source-ips FIRST-LAST, e.g. fd00::1-fd00::",
+                        absl::Hex(count));
   }
   if (loopback && count <= 254) {
     return absl::StrCat("socklab load --source-ips 127.0.0.1-127.0.0.", count,

@@ -312,5 +312,18 @@ TEST_F(TuneCommand, TextFitsTheTerminalWidth) {
   EXPECT_GT(longest, 200u);
 }
 
+// An IPv6 target: every source-address hint names IPv6 addresses, never 127/8.
+TEST_F(TuneCommand, AnIpv6PlanNeverSuggestsIpv4Sources) {
+  LimitsTree tree("tune_ipv6");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
+  RunResult run = RunSocklab(
+      {"tune", "--root", tree.root(), "--plan", "--conn-rate", "40k", "--target", "[::1]:7007"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_FALSE(absl::StrContains(run.out, "127/8")) << run.out;
+  EXPECT_FALSE(absl::StrContains(run.out, "127.0.0.")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "ip -6 addr add")) << run.out;
+}
+
 }  // namespace
 }  // namespace socklab
