@@ -47,9 +47,14 @@ int Find(const repro::ReproOptions& options) {
   std::printf("socklab repro --find \"%s\": %zu scenario%s\n", options.find.c_str(), matches.size(),
               matches.size() == 1 ? "" : "s");
   for (const repro::FindMatch& m : matches) {
+    // A Java text can run to several exceptions: the start says which one matched.
+    constexpr size_t kMatchedShown = 90;
+    std::string matched = m.matched.size() > kMatchedShown
+                              ? absl::StrCat(m.matched.substr(0, kMatchedShown - 3), "...")
+                              : m.matched;
     std::printf("  %-*s  %s\n  %-*s  matched %s\n", static_cast<int>(w_name),
                 m.scenario->info.name.c_str(), m.scenario->info.title.c_str(),
-                static_cast<int>(w_name), "", m.matched.c_str());
+                static_cast<int>(w_name), "", matched.c_str());
     if (!m.scenario->info.see_also.empty()) {
       std::printf("  %-*s  see also %s\n", static_cast<int>(w_name), "",
                   absl::StrJoin(m.scenario->info.see_also, ", ").c_str());

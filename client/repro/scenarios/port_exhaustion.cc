@@ -118,10 +118,10 @@ Scenario PortExhaustionScenario() {
            .title = "no ephemeral port left for connect()",
            .expected = "EADDRNOTAVAIL on connect",
            .java = "java.net.NoRouteToHostException: Cannot assign requested address (newer JDKs: "
-                   "java.net.BindException: Cannot assign requested address); on Windows: "
-                   "java.net.BindException: Address already in use: connect, or "
+                   "java.net.BindException: Cannot assign requested address); "
+                   "java.net.BindException: Address already in use: connect (Windows); "
                    "java.net.SocketException: No buffer space available (maximum connections "
-                   "reached?)",
+                   "reached?) (Windows)",
            .cause = "Each connection to one destination (IP, port) needs its own local port from "
                     "net.ipv4.ip_local_port_range. Open connections and the TIME_WAIT leftovers "
                     "of connections this side closed first hold them all (60 s each), so connect "
