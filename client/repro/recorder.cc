@@ -134,6 +134,13 @@ void Recorder::CheckText(std::string what, Phase phase, absl::string_view expect
   result_.checks.push_back(std::move(check));
 }
 
+void Recorder::RememberConnection(int fd) {
+  std::string remote = PeerText(fd);
+  if (remote != "-") {
+    connections_.insert({LocalText(fd), std::move(remote)});
+  }
+}
+
 const StateSnapshot& Recorder::States(std::string label, const std::vector<Watched>& sockets,
                                       const std::vector<uint16_t>& ports) {
   StateSnapshot snapshot;
@@ -147,30 +154,44 @@ const StateSnapshot& Recorder::States(std::string label, const std::vector<Watch
     s.remote = PeerText(w.fd);
     s.state = TcpStateName(TcpStateOf(w.fd));
     s.detail = QueuesOf(w.fd);
+    RememberConnection(w.fd);
     snapshot.sockets.push_back(std::move(s));
     inodes.push_back(SocketInode(w.fd));
   }
-  if (!ports.empty()) {
-    for (SampledSocket& sampled : SampleSocketsOnPorts(ports)) {
-      // A watched fd the sampler also found: one row, under the watched name, with what only
-      // the sampler knows (a timer, a listener's accept queue, the destination of a SYN_SENT
-      // socket, which getpeername does not give before the handshake).
-      auto it = sampled.inode == 0 ? inodes.end()
-                                   : std::find(inodes.begin(), inodes.end(), sampled.inode);
-      if (it == inodes.end()) {
-        snapshot.sockets.push_back(std::move(sampled.state));
-        continue;
-      }
-      SocketState& watched = snapshot.sockets[static_cast<size_t>(it - inodes.begin())];
-      if (watched.remote == "-" && !absl::EndsWith(sampled.state.remote, ":0")) {
-        watched.remote = sampled.state.remote;
-      }
-      if (watched.timer.empty()) {
-        watched.timer = sampled.state.timer;
-      }
-      if (watched.detail.empty()) {
-        watched.detail = sampled.state.detail;
-      }
+  std::vector<SampledSocket> sampled_sockets =
+      ports.empty() ? std::vector<SampledSocket>{} : SampleSocketsOnPorts(ports);
+  // The kernel's own view of our fds gives the 4-tuple even before getpeername() can (SYN_SENT).
+  for (const SampledSocket& sampled : sampled_sockets) {
+    if (sampled.held_here && !absl::EndsWith(sampled.state.remote, ":0")) {
+      connections_.insert({sampled.state.local, sampled.state.remote});
+    }
+  }
+  for (SampledSocket& sampled : sampled_sockets) {
+    const SocketState& row = sampled.state;
+    bool ours = sampled.inode != 0 ? sampled.held_here
+                                   : connections_.count({row.local, row.remote}) != 0 ||
+                                         connections_.count({row.remote, row.local}) != 0;
+    if (!ours) {
+      continue;
+    }
+    // A watched fd the sampler also found: one row, under the watched name, with what only
+    // the sampler knows (a timer, a listener's accept queue, the destination of a SYN_SENT
+    // socket, which getpeername does not give before the handshake).
+    auto it =
+        sampled.inode == 0 ? inodes.end() : std::find(inodes.begin(), inodes.end(), sampled.inode);
+    if (it == inodes.end()) {
+      snapshot.sockets.push_back(std::move(sampled.state));
+      continue;
+    }
+    SocketState& watched = snapshot.sockets[static_cast<size_t>(it - inodes.begin())];
+    if (watched.remote == "-" && !absl::EndsWith(sampled.state.remote, ":0")) {
+      watched.remote = sampled.state.remote;
+    }
+    if (watched.timer.empty()) {
+      watched.timer = sampled.state.timer;
+    }
+    if (watched.detail.empty()) {
+      watched.detail = sampled.state.detail;
     }
   }
   result_.states.push_back(std::move(snapshot));

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,12 +59,20 @@ class Recorder {
   void CheckText(std::string what, Phase phase, absl::string_view expected,
                  absl::string_view observed, double seconds);
 
-  // A snapshot of the TCP states of `sockets` (TCP_INFO and queue sizes on each fd) plus every
-  // socket on `ports` from the states sampler (including TIME_WAIT, orphans and unaccepted
-  // connections, which have no fd). A sampled socket that is one of `sockets` (same inode) is
-  // not listed twice: its timer and queues join the watched row. Returns the snapshot it added.
+  // A snapshot of the TCP states of `sockets` (TCP_INFO and queue sizes on each fd) plus the
+  // scenario's own sockets on `ports` from the states sampler, including those without an fd
+  // (TIME_WAIT, orphans, unaccepted connections). The ports only narrow the kernel's listing;
+  // a sampled socket is the scenario's when this process holds it, or, without an fd, when its
+  // 4-tuple (either way round) is a connection the scenario held (RememberConnection, or seen
+  // on one of its fds in this or an earlier snapshot). Other programs' sockets on the same port
+  // numbers are never shown. A sampled socket that is one of `sockets` (same inode) is not
+  // listed twice: its timer and queues join the watched row. Returns the snapshot it added.
   const StateSnapshot& States(std::string label, const std::vector<Watched>& sockets,
                               const std::vector<uint16_t>& ports = {});
+  // The connection of `fd` (its local and peer address) belongs to the scenario: after close()
+  // its TIME_WAIT or orphan is shown in later snapshots. CloseFd calls it; a no-op for a socket
+  // without a peer.
+  void RememberConnection(int fd);
 
   // From now on, every errno a check observes is explained by the limit behind it (LimitHint),
   // with the kernel limits of this process and namespace at that moment, so a scenario that
@@ -75,6 +84,9 @@ class Recorder {
   // The backlog the scenario's listener asked for (> 0), so that a limit line names that
   // accept queue rather than somaxconn's.
   void SetListenBacklog(int64_t backlog) { hint_context_.requested_backlog = backlog; }
+  // The server port the scenario's clients connect to, so that a recommended port range keeps
+  // it out (the same range as the scenario's knob line and tune --plan).
+  void SetDestinationPort(uint16_t port) { hint_context_.destination_port = port; }
 
   // The scenario could not run here / its setup broke: the body should return at once.
   void Skip(std::string reason);
@@ -98,6 +110,8 @@ class Recorder {
   std::string limit_prefix_;
   HintContext hint_context_{.loopback_destination = true};
   std::vector<std::pair<Phase, ErrorClass>> deferred_limits_;
+  // (local, remote) of every connection the scenario held, as SocketAddress::ToString gives them.
+  std::set<std::pair<std::string, std::string>> connections_;
 };
 
 }  // namespace socklab::repro

@@ -22,4 +22,8 @@ const std::vector<Scenario>& AllScenarios();
 const Scenario* FindScenario(absl::string_view name);
 std::vector<std::string> ScenarioNames();
 
+// The errnos a scenario's `expected` line names ("ECONNRESET on read" -> {ECONNRESET}), in
+// order, each once. Their strerror texts are what a user's log shows.
+std::vector<int> ExpectedErrnos(const ScenarioInfo& info);
+
 }  // namespace socklab::repro

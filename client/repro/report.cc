@@ -232,6 +232,9 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
   for (const std::string& n : r.notes) {
     absl::StrAppend(&out, "note       ", Wrap(n, 11), "\n");
   }
+  if (!info.see_also.empty()) {
+    absl::StrAppend(&out, "see also   ", Wrap(SeeAlsoText(info), 11), "\n");
+  }
   absl::StrAppend(&out, "verdict    ", OutcomeName(r.outcome));
   if (r.outcome == Outcome::kReproduced) {
     absl::StrAppend(&out, " (reproduced in ", FormatSeconds(r.seconds), ")");
@@ -282,11 +285,7 @@ nlohmann::json RenderRunJson(const MachineInfo& machine,
   for (const ScenarioResult& r : results) {
     nlohmann::json one = ResultToJson(r);
     if (const Scenario* s = FindScenario(r.name); s != nullptr) {
-      one["title"] = s->info.title;
-      one["expected_text"] = s->info.expected;
-      one["java"] = s->info.java;
-      one["cause"] = s->info.cause;
-      one["fix_code"] = s->info.fix_code;
+      one.update(ScenarioInfoJson(s->info));
     }
     j["scenarios"].push_back(std::move(one));
     ++counts[static_cast<int>(r.outcome)];
@@ -298,21 +297,70 @@ nlohmann::json RenderRunJson(const MachineInfo& machine,
   return j;
 }
 
+namespace {
+
+// The strerror texts of a scenario's errnos, quoted: what a log shows.
+std::string ErrorTexts(const ScenarioInfo& info) {
+  std::vector<std::string> texts;
+  for (int err : ExpectedErrnos(info)) {
+    texts.push_back(absl::StrCat("\"", ErrnoMessage(err), "\""));
+  }
+  return absl::StrJoin(texts, ", ");
+}
+
+}  // namespace
+
 std::string RenderList() {
   // Columns as wide as their longest entry, so a long "expected" cannot shift the titles.
   size_t w_name = 0;
   size_t w_expected = 0;
+  size_t w_texts = 0;
   for (const Scenario& s : AllScenarios()) {
     w_name = std::max(w_name, s.info.name.size());
     w_expected = std::max(w_expected, s.info.expected.size());
+    w_texts = std::max(w_texts, ErrorTexts(s.info).size());
   }
   std::string out;
   for (const Scenario& s : AllScenarios()) {
-    absl::StrAppend(
-        &out, absl::StrFormat("%-*s  %-*s  %s%s\n", w_name, s.info.name, w_expected,
-                              s.info.expected, s.info.title, s.info.needs_netns ? " [netns]" : ""));
+    absl::StrAppend(&out, absl::StrFormat("%-*s  %-*s  %-*s  %s%s\n", w_name, s.info.name,
+                                          w_expected, s.info.expected, w_texts, ErrorTexts(s.info),
+                                          s.info.title, s.info.needs_netns ? " [netns]" : ""));
   }
   return out;
+}
+
+nlohmann::json ScenarioInfoJson(const ScenarioInfo& info) {
+  nlohmann::json errors = nlohmann::json::array();
+  for (int err : ExpectedErrnos(info)) {
+    errors.push_back({{"errno", ErrnoName(err)}, {"text", ErrnoMessage(err)}});
+  }
+  return {{"name", info.name},
+          {"title", info.title},
+          {"expected_text", info.expected},
+          {"errors", std::move(errors)},
+          {"java", info.java},
+          {"cause", info.cause},
+          {"fix_code", info.fix_code},
+          {"see_also", info.see_also},
+          {"needs_netns", info.needs_netns},
+          {"needs_root", info.needs_root || info.needs_netns}};
+}
+
+nlohmann::json RenderListJson() {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Scenario& s : AllScenarios()) {
+    list.push_back(ScenarioInfoJson(s.info));
+  }
+  return {{"scenarios", std::move(list)}};
+}
+
+std::string SeeAlsoText(const ScenarioInfo& info) {
+  std::vector<std::string> parts;
+  for (const std::string& name : info.see_also) {
+    const Scenario* other = FindScenario(name);
+    parts.push_back(other != nullptr ? absl::StrCat(name, " (", other->info.title, ")") : name);
+  }
+  return absl::StrJoin(parts, "; ");
 }
 
 }  // namespace socklab::repro

@@ -27,8 +27,15 @@ std::string RenderTable(const std::vector<ScenarioResult>& results);
 nlohmann::json RenderRunJson(const MachineInfo& machine,
                              const std::vector<ScenarioResult>& results);
 
-// `--list`: "name  expected  title".
+// `--list`: "name  expected  strerror texts  title", columns aligned.
 std::string RenderList();
+// `--list --json`: {"scenarios": [ScenarioInfoJson...]}.
+nlohmann::json RenderListJson();
+// What a scenario is, as JSON: name, title, expected_text, errors ([{errno, text}]), java, cause,
+// fix_code, see_also, needs_netns, needs_root.
+nlohmann::json ScenarioInfoJson(const ScenarioInfo& info);
+// "reset-unread (the peer closes with unread data...); broken-pipe (...)".
+std::string SeeAlsoText(const ScenarioInfo& info);
 
 // The observed side of a result in one cell: "ECONNREFUSED", "EADDRINUSE, EADDRINUSE".
 std::string ObservedSummary(const ScenarioResult& result);

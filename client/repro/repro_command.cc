@@ -1,25 +1,82 @@
 #include "client/repro/repro_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/repro/find.h"
 #include "client/repro/registry.h"
 #include "client/repro/report.h"
 #include "client/repro/runner.h"
 #include "core/sysinfo/machine.h"
+#include "nlohmann/json.hpp"
 
 namespace socklab::client {
 namespace {
 
+// --find: the scenarios for a symptom, best first; exit 1 when none matches.
+int Find(const repro::ReproOptions& options) {
+  std::vector<repro::FindMatch> matches = repro::FindScenarios(options.find);
+  if (matches.empty()) {
+    return cli::ReportError(
+        "socklab repro",
+        absl::StrCat("no scenario matches '", options.find,
+                     "'; try an errno name (ECONNRESET), its text (\"Connection reset by peer\") "
+                     "or the Java exception; socklab repro --list shows them all"),
+        1, options.json);
+  }
+  if (options.json) {
+    nlohmann::json out = {{"query", options.find}, {"matches", nlohmann::json::array()}};
+    for (const repro::FindMatch& m : matches) {
+      nlohmann::json one = repro::ScenarioInfoJson(m.scenario->info);
+      one["matched"] = m.matched;
+      one["score"] = m.score;
+      out["matches"].push_back(std::move(one));
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  size_t w_name = 0;
+  for (const repro::FindMatch& m : matches) {
+    w_name = std::max(w_name, m.scenario->info.name.size());
+  }
+  std::printf("socklab repro --find \"%s\": %zu scenario%s\n", options.find.c_str(), matches.size(),
+              matches.size() == 1 ? "" : "s");
+  for (const repro::FindMatch& m : matches) {
+    // A Java text can run to several exceptions: the start says which one matched.
+    constexpr size_t kMatchedShown = 90;
+    std::string matched = m.matched.size() > kMatchedShown
+                              ? absl::StrCat(m.matched.substr(0, kMatchedShown - 3), "...")
+                              : m.matched;
+    std::printf("  %-*s  %s\n  %-*s  matched %s\n", static_cast<int>(w_name),
+                m.scenario->info.name.c_str(), m.scenario->info.title.c_str(),
+                static_cast<int>(w_name), "", matched.c_str());
+    if (!m.scenario->info.see_also.empty()) {
+      std::printf("  %-*s  see also %s\n", static_cast<int>(w_name), "",
+                  absl::StrJoin(m.scenario->info.see_also, ", ").c_str());
+    }
+  }
+  std::printf("run one: socklab repro %s\n", matches.front().scenario->info.name.c_str());
+  return 0;
+}
+
 int Run(const repro::ReproOptions& options) {
   if (absl::Status valid = options.Validate(); !valid.ok()) {
-    return cli::ReportFailure("socklab repro", valid);
+    return cli::ReportFailure("socklab repro", valid, options.json);
+  }
+  if (!options.find.empty()) {
+    return Find(options);
   }
   if (options.list) {
-    std::fputs(repro::RenderList().c_str(), stdout);
+    if (options.json) {
+      std::printf("%s\n", repro::RenderListJson().dump(2).c_str());
+    } else {
+      std::fputs(repro::RenderList().c_str(), stdout);
+    }
     return 0;
   }
   MachineInfo machine = ReadMachineInfo();
@@ -52,7 +109,12 @@ cli::Command AddReproCommand(CLI::App& app) {
   CLI::App* sub =
       app.add_subcommand("repro", "Reproduce a socket error on real kernel sockets and explain it");
   sub->add_option("names", options->names, "Scenarios to run (see --list)");
-  sub->add_flag("--list", options->list, "List the scenarios and exit");
+  sub->add_flag("--list", options->list,
+                "List the scenarios (with the errno texts a log shows) and exit");
+  sub->add_option("--find", options->find,
+                  "Find the scenario for a symptom: an errno name, its text (\"Too many open "
+                  "files\") or a Java exception; tolerant of case and typos")
+      ->type_name("TEXT");
   sub->add_flag("--all", options->all, "Run every scenario and print a table");
   sub->add_flag("--json", options->json, "Machine-readable output");
   sub->add_flag("-v,--verbose", options->verbose, "With --all: the full report of each scenario");

@@ -6,7 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "client/repro/recorder.h"
 #include "client/repro/report.h"
 #include "core/base/errno_name.h"
@@ -59,18 +60,52 @@ std::string RunInThisProcess(const Scenario& scenario) {
 void AddKnobLines(const ScenarioInfo& info, ScenarioResult& r) {
   ProcFs proc;
   for (const KernelKnob& knob : info.kernel) {
-    absl::StatusOr<std::string> value = proc.ReadSysctl(knob.sysctl);
-    r.kernel_lines.push_back(absl::StrCat(
-        knob.sysctl, " = ",
-        value.ok() ? absl::StrCat("\"", absl::StrReplaceAll(*value, {{"\t", " "}}), "\"") : "?",
-        " on this host: ", knob.advice));
+    r.kernel_lines.push_back(KnobLine(knob, proc.ReadSysctl(knob.sysctl)));
   }
+}
+
+// The value `advice` sets with "sysctl -w NAME=VALUE" or "NAME=\"A B\"", white space collapsed;
+// nullopt when it sets none.
+std::optional<std::string> AdvisedValue(absl::string_view advice, absl::string_view sysctl) {
+  const std::string key = absl::StrCat(sysctl, "=");
+  size_t at = advice.find(key);
+  if (at == absl::string_view::npos) {
+    return std::nullopt;
+  }
+  absl::string_view rest = advice.substr(at + key.size());
+  absl::string_view value;
+  if (absl::ConsumePrefix(&rest, "\"")) {
+    value = rest.substr(0, rest.find('"'));
+  } else {
+    value = rest.substr(0, rest.find_first_of(" \t);,"));
+  }
+  return absl::StrJoin(absl::StrSplit(value, absl::ByAnyChar(" \t"), absl::SkipEmpty()), " ");
 }
 
 }  // namespace
 
+std::string KnobLine(const KernelKnob& knob, const absl::StatusOr<std::string>& host_value) {
+  if (!host_value.ok()) {
+    return absl::StrCat(knob.sysctl, " = ? on this host: ", knob.advice);
+  }
+  const std::string value =
+      absl::StrJoin(absl::StrSplit(*host_value, absl::ByAnyChar(" \t"), absl::SkipEmpty()), " ");
+  std::string line = absl::StrCat(knob.sysctl, " = \"", value, "\" on this host: ");
+  std::optional<std::string> advised = AdvisedValue(knob.advice, knob.sysctl);
+  if (advised.has_value() && *advised == value) {
+    // Never a command that sets what is already set. (Only equality: whether more is better
+    // depends on the knob; a lower tcp_fin_timeout is the advice, a higher wmem_max.)
+    return absl::StrCat(line, "already the value this would set; nothing to change");
+  }
+  return absl::StrCat(line, knob.advice);
+}
+
 absl::Status ReproOptions::Validate() const {
-  if (list) {
+  if (!find.empty() && (list || all || !names.empty())) {
+    return UsageError("--find with --list, --all or scenario names",
+                      "--find TEXT alone lists the scenarios for a symptom; run one by name after");
+  }
+  if (list || !find.empty()) {
     return absl::OkStatus();
   }
   if (!all && names.empty()) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "client/repro/registry.h"
 #include "client/repro/scenario.h"
 
@@ -16,6 +17,7 @@ struct ReproOptions {
   bool list = false;               // print the names and stop
   bool json = false;
   bool verbose = false;  // with --all: the full report of every scenario, not only the table
+  std::string find;      // --find TEXT: list the scenarios for a symptom instead of running
 
   // Unknown names are a UsageError listing the valid ones; so is asking for nothing.
   absl::Status Validate() const;
@@ -29,6 +31,12 @@ struct ReproOptions {
 // gives kSkipped with the reason; a crash or timeout gives kError. Must be called from a
 // single-threaded process (it forks). Blocking: up to the scenario's timeout.
 ScenarioResult RunScenario(const Scenario& scenario);
+
+// The line a report prints for one of a scenario's kernel knobs, with its value on this host:
+// 'net.core.wmem_max = "212992" on this host: the cap on SO_SNDBUF: sysctl -w ...'. When the
+// host already has the value the advice's "sysctl -w NAME=VALUE" sets, the line says so instead of
+// repeating the command. Pure.
+std::string KnobLine(const KernelKnob& knob, const absl::StatusOr<std::string>& host_value);
 
 // The process exit code for a set of results: 0 all reproduced, 1 any not reproduced or error,
 // 3 nothing failed but something was skipped.

@@ -28,6 +28,9 @@ struct ScenarioInfo {
   std::string cause;     // two or three sentences
   std::string fix_code;  // socket options, how to close, how to retry
   std::vector<KernelKnob> kernel;
+  // Scenarios a reader of this one should look at next (names; related errors or causes), each
+  // also pointing back here.
+  std::vector<std::string> see_also = {};
   // Runs in a forked child inside a private network namespace (needs root).
   bool needs_netns = false;
   // Needs root outside a namespace too (privilege drops, for example).

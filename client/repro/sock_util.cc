@@ -166,6 +166,7 @@ CallResult SendBytes(Recorder& rec, const std::string& who, int fd, size_t bytes
 }
 
 CallResult CloseFd(Recorder& rec, const std::string& who, UniqueFd& fd) {
+  rec.RememberConnection(fd.get());
   int raw = fd.Release();
   return rec.Call(absl::StrCat(Who(who), "close(fd ", raw, ")"), [&] { return close(raw); });
 }
@@ -183,6 +184,53 @@ bool RunNamespaceTool(Recorder& rec, const std::vector<std::string>& args) {
     return false;
   }
   rec.Step(absl::StrCat("# ", command));
+  return true;
+}
+
+namespace {
+
+// Sends empty datagrams to ourselves until one does not arrive at once: the bucket's tokens are
+// used up and that datagram waits in the qdisc's queue, so the next packet waits too. Loopback
+// delivers a packet that passes the qdisc before sendto returns, so "not there yet" means
+// "held". Returns how many were sent, 0 when none was held.
+int EmptyTheTokenBucket(Recorder& rec, uint16_t udp_port) {
+  UniqueFd rx(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd tx(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in to = Ipv4(INADDR_LOOPBACK, udp_port);
+  if (!rx.valid() || !tx.valid() ||
+      bind(rx.get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
+    rec.Fail(absl::StrCat("UDP socket for the token bucket: ", ErrnoName(errno)));
+    return 0;
+  }
+  for (int sent = 1; sent <= 64; ++sent) {
+    if (sendto(tx.get(), "", 0, 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
+      rec.Fail(absl::StrCat("sendto for the token bucket: ", ErrnoName(errno)));
+      return 0;
+    }
+    char byte;
+    if (recv(rx.get(), &byte, sizeof(byte), 0) < 0 && errno == EAGAIN) {
+      return sent;
+    }
+  }
+  rec.Fail("the tbf qdisc let 64 datagrams through at once: it holds nothing");
+  return 0;
+}
+
+}  // namespace
+
+bool HoldLoopbackPackets(Recorder& rec) {
+  constexpr uint16_t kDrainPort = 6003;  // fixed: only ever inside a private namespace
+  if (!RunNamespaceTool(rec, {"tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "2kbit",
+                              "burst", "100", "limit", "100000"})) {
+    return false;
+  }
+  int drained = EmptyTheTokenBucket(rec, kDrainPort);
+  if (drained == 0) {
+    return false;
+  }
+  rec.Step(absl::StrCat("sent ", drained, " empty UDP datagrams to 127.0.0.1:", kDrainPort,
+                        ": the last one waits in lo's queue, the bucket is empty, and every "
+                        "packet sent next waits its turn"));
   return true;
 }
 
@@ -271,6 +319,16 @@ std::string TcpStateName(int state) {
     return state < 0 ? "-" : absl::StrCat("state ", state);
   }
   return std::string(tcpstat::TcpStateName(*known));
+}
+
+bool StatePath::Add(int state) {
+  std::string name = TcpStateName(state);
+  if (name == last) {
+    return false;
+  }
+  text += text.empty() ? name : absl::StrCat(" -> ", name);
+  last = std::move(name);
+  return true;
 }
 
 bool WaitForTcpState(int fd, int state, absl::Duration timeout) {

@@ -50,12 +50,21 @@ CallResult SetSockOptInt(Recorder& rec, int fd, int level, int name, int value,
 CallResult RecvSome(Recorder& rec, const std::string& who, int fd, int flags = 0);
 CallResult SendBytes(Recorder& rec, const std::string& who, int fd, size_t bytes,
                      int flags = MSG_NOSIGNAL);
-// close(fd) recorded; releases the UniqueFd.
+// close(fd) recorded; releases the UniqueFd. The connection stays the scenario's: its TIME_WAIT
+// or orphan shows in later snapshots (Recorder::RememberConnection).
 CallResult CloseFd(Recorder& rec, const std::string& who, UniqueFd& fd);
 
 // Runs `nft`/`ip` (inside the scenario's private namespace) and records the command. A missing
 // program makes the scenario skipped, another failure makes it an error; returns false then.
 bool RunNamespaceTool(Recorder& rec, const std::vector<std::string>& args);
+// Makes packets on lo wait their turn (inside the scenario's private namespace only). On loopback
+// a packet is delivered inside the call that sends it, so two packets can never cross in flight
+// by chance; a token-bucket qdisc on lo (2 kbit/s: about 260 ms per TCP segment) whose bucket is
+// emptied first (empty UDP datagrams to 127.0.0.1:6003 until one is held) queues every following
+// packet, and the queue releases them in the order they were sent. Records the commands; returns
+// false (the scenario skipped or failed) when it could not.
+bool HoldLoopbackPackets(Recorder& rec);
+
 // Writes a per-namespace sysctl (only inside the private namespace) and records it.
 bool SetNamespaceSysctl(Recorder& rec, const std::string& name, const std::string& value);
 
@@ -76,6 +85,13 @@ std::string QueuesOf(int fd);
 std::string DescribeQueues(int state, int64_t unread, int64_t unacked);
 // "ESTABLISHED", "TIME_WAIT", ... as `ss` spells them (with '_').
 std::string TcpStateName(int state);
+// The TCP states one socket passed through, as "SYN_SENT -> SYN_RECV -> ESTABLISHED".
+struct StatePath {
+  std::string text;
+  std::string last;
+  // Appends `state` (the kernel's number) when it differs from the last one; true when it did.
+  bool Add(int state);
+};
 // Polls TCP_INFO every millisecond until the state is `state` or `timeout` passed.
 bool WaitForTcpState(int fd, int state, absl::Duration timeout);
 

@@ -91,6 +91,7 @@ std::vector<SampledSocket> SampleSocketsOnPorts(const std::vector<uint16_t>& por
     for (const tcpstat::TcpSocket& s : *sockets) {
       SampledSocket sampled;
       sampled.inode = s.inode;
+      sampled.held_here = s.inode != 0 && fds.count(s.inode) != 0;
       SocketState& state = sampled.state;
       state.who = WhoHolds(s, fds);
       state.local = s.local.ToString();

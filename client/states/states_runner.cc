@@ -142,7 +142,7 @@ int RunWatch(const StatesOptions& options, std::FILE* out) {
 
 int RunStates(const StatesOptions& options, std::FILE* out, std::FILE* err) {
   if (absl::Status valid = options.Validate(); !valid.ok()) {
-    return cli::ReportFailure(kProgram, valid);
+    return cli::ReportFailure(kProgram, valid, options.format == StatesFormat::kJson);
   }
   StopSignals signals;
   if (options.watch) {
@@ -154,7 +154,7 @@ int RunStates(const StatesOptions& options, std::FILE* out, std::FILE* err) {
   for (size_t index = 0; g_stop == 0; ++index) {
     absl::StatusOr<StatesSample> sample = TakeSample(options);
     if (!sample.ok()) {
-      return cli::ReportFailure(kProgram, sample.status());
+      return cli::ReportFailure(kProgram, sample.status(), options.format == StatesFormat::kJson);
     }
     EmitSample(*sample, options, index, out);
     if (options.verbose) {

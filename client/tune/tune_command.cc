@@ -1,6 +1,7 @@
 #include "client/tune/tune_command.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/tune/text_layout.h"
 #include "client/tune/tune_options.h"
 #include "client/tune/tune_report.h"
 #include "core/base/status.h"
@@ -60,35 +62,41 @@ absl::Status WriteSysctlFile(const std::string& path, const std::string& text) {
 
 int RunTune(const TuneOptions& options) {
   if (absl::Status valid = options.Validate(); !valid.ok()) {
-    return cli::ReportFailure("socklab tune", valid);
+    return cli::ReportFailure("socklab tune", valid, options.json);
   }
   ProcFs proc(options.root);
   KernelLimits limits = ReadKernelLimits(proc);
   MachineInfo machine = ReadMachineInfo(proc);
+  if (!machine.root.empty()) {
+    // The tree's own RLIMIT_NOFILE (its proc/self/limits), as the limits table shows it.
+    machine.nofile_soft = limits.nofile_soft > 0 ? static_cast<uint64_t>(limits.nofile_soft) : 0;
+    machine.nofile_hard = limits.nofile_hard > 0 ? static_cast<uint64_t>(limits.nofile_hard) : 0;
+  }
   Plan plan;
   if (options.plan) {
     absl::StatusOr<PlanOptions> plan_options = options.ToPlanOptions();
     if (!plan_options.ok()) {
-      return cli::ReportFailure("socklab tune", plan_options.status());
+      return cli::ReportFailure("socklab tune", plan_options.status(), options.json);
     }
     plan = MakePlan(*plan_options, limits);
+  }
+  // The file first: its failure is then the only thing on stdout with --json.
+  if (!options.sysctl_file.empty()) {
+    if (absl::Status written =
+            WriteSysctlFile(options.sysctl_file, SysctlSnippet(plan, CommandLine(options)));
+        !written.ok()) {
+      return cli::ReportFailure("socklab tune", written, options.json);
+    }
+    std::fprintf(stderr, "socklab tune: wrote %zu suggested settings to %s (not applied)\n",
+                 plan.SuggestedSysctls().size(), options.sysctl_file.c_str());
   }
   TuneReport report = MakeTuneReport(machine, limits, options.plan ? &plan : nullptr);
   if (options.json) {
     std::string text = TuneReportToJson(report).dump(2);
     std::fprintf(stdout, "%s\n", text.c_str());
   } else {
-    std::string text = TuneReportToText(report);
+    std::string text = TuneReportToText(report, TerminalWidth(STDOUT_FILENO));
     std::fputs(text.c_str(), stdout);
-  }
-  if (!options.sysctl_file.empty()) {
-    if (absl::Status written =
-            WriteSysctlFile(options.sysctl_file, SysctlSnippet(plan, CommandLine(options)));
-        !written.ok()) {
-      return cli::ReportFailure("socklab tune", written);
-    }
-    std::fprintf(stderr, "socklab tune: wrote %zu suggested settings to %s (not applied)\n",
-                 plan.SuggestedSysctls().size(), options.sysctl_file.c_str());
   }
   std::fflush(stdout);
   return 0;

@@ -1,5 +1,7 @@
 #include "client/tune/tune_report.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -7,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/tune/text_layout.h"
 #include "core/base/units.h"
 #include "nlohmann/json.hpp"
 
@@ -129,7 +132,9 @@ std::vector<ParamRow> MakeRows(const KernelLimits& l) {
   SynSchedule syn = SynSentSchedule(l);
   add("net.ipv4.tcp_syn_retries", Value(l.tcp_syn_retries),
       absl::StrCat("unanswered connect() fails with ETIMEDOUT after ",
-                   FormatSeconds(connect_timeout), " (SYNs at ", SynSendTimesText(syn, 8), ")"),
+                   FormatSeconds(connect_timeout), ", up to ",
+                   FormatSeconds(std::round(syn.latest_give_up_seconds * 10) / 10),
+                   " with timer lateness (SYNs at ", SynSendTimesText(syn, 8), ")"),
       Judge(l.tcp_syn_retries, false));
   if (l.tcp_syn_linear_timeouts != kUnknown) {
     add("net.ipv4.tcp_syn_linear_timeouts", Value(l.tcp_syn_linear_timeouts),
@@ -212,8 +217,8 @@ std::vector<ParamRow> MakeRows(const KernelLimits& l) {
 
 void ApplyPlanStatus(const Plan& plan, std::vector<ParamRow>& rows) {
   for (const PlanCheck& check : plan.checks) {
-    if (check.status == CheckStatus::kOk) {
-      continue;
+    if (check.status == CheckStatus::kOk || check.status == CheckStatus::kOnServer) {
+      continue;  // a server's limit is not this machine's row
     }
     for (ParamRow& row : rows) {
       if (row.name == check.limit) {
@@ -222,29 +227,6 @@ void ApplyPlanStatus(const Plan& plan, std::vector<ParamRow>& rows) {
       }
     }
   }
-}
-
-std::string Table(const std::vector<std::vector<std::string>>& cells) {
-  std::vector<size_t> widths;
-  for (const auto& row : cells) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  std::string out;
-  for (const auto& row : cells) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      bool last = i + 1 == row.size();
-      absl::StrAppend(&line, row[i], last ? "" : std::string(widths[i] - row[i].size() + 2, ' '));
-    }
-    while (!line.empty() && line.back() == ' ') {
-      line.pop_back();
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
-  return out;
 }
 
 std::string Quantity(double value) {
@@ -276,6 +258,7 @@ TuneReport MakeTuneReport(const MachineInfo& machine, const KernelLimits& limits
     ApplyPlanStatus(*plan, report.parameters);
     inputs.source_addresses = static_cast<int64_t>(plan->options.source_ips);
     inputs.loopback_destination = plan->loopback_target;
+    inputs.ipv6 = plan->options.target.family() == AF_INET6;
     if (plan->options.backlog > 0) {
       inputs.requested_backlog = static_cast<int64_t>(plan->options.backlog);
     }
@@ -287,31 +270,32 @@ TuneReport MakeTuneReport(const MachineInfo& machine, const KernelLimits& limits
   return report;
 }
 
-std::string TuneReportToText(const TuneReport& report) {
-  std::string out = absl::StrCat("socklab tune: ", MachineInfoToText(report.machine), "\n\n");
+std::string TuneReportToText(const TuneReport& report, size_t width) {
+  std::string out = absl::StrCat(
+      WrapParagraph("socklab tune: ", MachineInfoToText(report.machine), 2, width), "\n\n");
   std::vector<std::vector<std::string>> cells = {
       {"parameter", "value", "what it means here", "status"}};
   for (const ParamRow& row : report.parameters) {
     cells.push_back({row.name, row.value, row.meaning, row.status});
   }
-  absl::StrAppend(&out, Table(cells), "\n");
+  absl::StrAppend(&out, RenderAlignedTable(cells, width), "\n");
   std::vector<std::vector<std::string>> derived = {{"derived", "value", "formula"}};
   for (const Derivation& d : report.derivations) {
     derived.push_back({d.title, d.text, d.formula});
   }
-  absl::StrAppend(&out, Table(derived));
+  absl::StrAppend(&out, RenderAlignedTable(derived, width));
   if (!report.has_plan) {
     return out;
   }
   const Plan& plan = report.plan;
-  absl::StrAppend(&out, "\nplan: ", plan.assumptions, "\n\n");
+  absl::StrAppend(&out, "\n", WrapParagraph("plan: ", plan.assumptions, 6, width), "\n\n");
   std::vector<std::vector<std::string>> checks = {{"limit", "need", "have", "status", "how"}};
   for (const PlanCheck& check : plan.checks) {
     checks.push_back({check.limit, CheckQuantity(check, check.need),
                       CheckQuantity(check, check.have), std::string(CheckStatusName(check.status)),
                       check.formula});
   }
-  absl::StrAppend(&out, Table(checks), "\n");
+  absl::StrAppend(&out, RenderAlignedTable(checks, width), "\n");
   const PlanCheck* first = plan.FirstBreak();
   if (first == nullptr) {
     absl::StrAppend(&out, "verdict: the plan fits this machine's limits");
@@ -320,14 +304,26 @@ std::string TuneReportToText(const TuneReport& report) {
                     absl::StrFormat("%.1f", first->ratio()), "x what it gives)");
   }
   absl::StrAppend(&out, "\n");
+  // Continuation lines of a paragraph start under its text: "  you will see: " is 16 wide.
+  constexpr size_t kIndent = 4;
   for (const PlanCheck& check : plan.checks) {
     if (check.status == CheckStatus::kOk) {
       continue;
     }
-    absl::StrAppend(&out, "\n",
-                    check.status == CheckStatus::kBreaks ? "breaks: " : "warn:   ", check.limit,
-                    "\n  you will see: ", check.error, ": ", check.symptom,
-                    "\n  fix: ", check.fix.empty() ? "-" : check.fix, "\n");
+    if (check.status == CheckStatus::kOnServer) {
+      absl::StrAppend(
+          &out, "\ncheck on the server: ", check.limit, " (this machine cannot see it)\n",
+          WrapParagraph("  if it is too small: ", absl::StrCat(check.error, ": ", check.symptom),
+                        kIndent, width),
+          "\n", WrapParagraph("  look: ", check.fix, kIndent, width), "\n");
+      continue;
+    }
+    absl::StrAppend(
+        &out, "\n", check.status == CheckStatus::kBreaks ? "breaks: " : "warn:   ", check.limit,
+        "\n",
+        WrapParagraph("  you will see: ", absl::StrCat(check.error, ": ", check.symptom), kIndent,
+                      width),
+        "\n", WrapParagraph("  fix: ", check.fix.empty() ? "-" : check.fix, kIndent, width), "\n");
   }
   return out;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,9 @@ struct TuneReport {
 // Builds the report; `plan` may be null. Pure. Thread affinity: none.
 TuneReport MakeTuneReport(const MachineInfo& machine, const KernelLimits& limits, const Plan* plan);
 
-std::string TuneReportToText(const TuneReport& report);
+// The report as text. `width` > 0: every table column stays aligned and long cells and
+// paragraphs wrap to fit that many columns (TerminalWidth); 0: one line per row, however long.
+std::string TuneReportToText(const TuneReport& report, size_t width = 0);
 // A derivation whose value is unlimited (+infinity, e.g. churn under a tcp_max_tw_buckets cap)
 // has "value": null and "text": "unlimited"; unknown ones have a negative value.
 nlohmann::json TuneReportToJson(const TuneReport& report);

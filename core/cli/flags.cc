@@ -3,7 +3,9 @@
 #include <cstdio>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "core/base/units.h"
+#include "nlohmann/json.hpp"
 
 namespace socklab::cli {
 namespace {
@@ -49,6 +51,10 @@ CLI::Option* AddByteSizeFlag(CLI::App& app, const std::string& name, uint64_t* o
 }
 
 int ParseOrExit(CLI::App& app, int argc, char** argv) {
+  return ParseOrExit(app, argc, argv, false);
+}
+
+int ParseOrExit(CLI::App& app, int argc, char** argv, bool json) {
   // CLI11 signals parse results with exceptions; they stop here and become exit codes.
   try {
     app.parse(argc, argv);
@@ -64,8 +70,7 @@ int ParseOrExit(CLI::App& app, int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands()) {
       help += " " + sub->get_name();
     }
-    std::fprintf(stderr, "%s: %s; run '%s --help'\n", program.c_str(), e.what(), help.c_str());
-    return 2;
+    return ReportError(program, absl::StrCat(e.what(), "; run '", help, " --help'"), 2, json);
   }
   return -1;
 }
@@ -78,9 +83,33 @@ int ExitCodeFor(const absl::Status& status) {
 }
 
 int ReportFailure(absl::string_view program, const absl::Status& status) {
+  return ReportFailure(program, status, false);
+}
+
+int ReportFailure(absl::string_view program, const absl::Status& status, bool json) {
+  return ReportError(program, status.message(), ExitCodeFor(status), json);
+}
+
+int ReportError(absl::string_view program, absl::string_view message, int exit_code, bool json) {
   std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
-               static_cast<int>(status.message().size()), status.message().data());
-  return ExitCodeFor(status);
+               static_cast<int>(message.size()), message.data());
+  if (json) {
+    nlohmann::json error = {{"error", std::string(message)},
+                            {"exit_code", exit_code},
+                            {"program", std::string(program)}};
+    std::fprintf(stdout, "%s\n", error.dump().c_str());
+    std::fflush(stdout);
+  }
+  return exit_code;
+}
+
+bool WantsJson(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--json") {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace socklab::cli

@@ -43,4 +43,15 @@ int ReportFailure(absl::string_view program, const absl::Status& status);
 // 2 for InvalidArgument, else 1: the one place the exit-code convention lives.
 int ExitCodeFor(const absl::Status& status);
 
+// With --json, errors are JSON too, so stdout stays parseable whatever happens:
+// {"error": "<message>", "exit_code": N, "program": "<program>"} on stdout (the one-line text stays
+// on stderr). Without `json` the same as the functions above.
+int ReportFailure(absl::string_view program, const absl::Status& status, bool json);
+int ParseOrExit(CLI::App& app, int argc, char** argv, bool json);
+// Whether argv asks for JSON output (a "--json" argument), for errors found before or while
+// parsing it.
+bool WantsJson(int argc, char** argv);
+// Prints one error as ReportFailure(..., json) does, with an explicit exit code; returns it.
+int ReportError(absl::string_view program, absl::string_view message, int exit_code, bool json);
+
 }  // namespace socklab::cli

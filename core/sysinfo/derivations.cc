@@ -1,6 +1,7 @@
 #include "core/sysinfo/derivations.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -185,6 +186,17 @@ double RetransmitGiveUpSeconds(int64_t retries, double rto_base, double rto_max)
   return static_cast<double>(ms) / 1000.0;
 }
 
+double TimerWheelSlackSeconds(double seconds, int hz) {
+  constexpr int kLevelBits = 6;   // LVL_BITS: 64 buckets per level
+  constexpr int kLevelShift = 3;  // LVL_CLK_SHIFT: each level 8 times coarser
+  const int64_t delay = static_cast<int64_t>(std::ceil(seconds * hz));
+  int level = 0;
+  while (level < 8 && delay >= (((int64_t{1} << kLevelBits) - 1) << (level * kLevelShift))) {
+    ++level;
+  }
+  return static_cast<double>(int64_t{1} << (level * kLevelShift)) / hz;  // LVL_GRAN(level)
+}
+
 SynSchedule SynSentSchedule(int64_t syn_retries, int64_t linear_timeouts, double rto_max) {
   SynSchedule schedule;
   if (syn_retries < 0 || linear_timeouts < 0 || rto_max < kInitialRtoSeconds) {
@@ -196,14 +208,22 @@ SynSchedule SynSentSchedule(int64_t syn_retries, int64_t linear_timeouts, double
   const int64_t max = Ms(rto_max);
   int64_t rto = Ms(kInitialRtoSeconds);
   int64_t now = 0;
+  // The lateness of the whole chain for each usual CONFIG_HZ (userspace cannot read HZ).
+  constexpr std::array<int, 4> kHz = {100, 250, 300, 1000};
+  std::array<double, 4> slack{};
   schedule.sends.push_back(0);
   // Each pass is one expiry of the retransmission timer with `sent` retransmissions done.
   for (int64_t sent = 0;; ++sent) {
     now += rto;
+    for (size_t i = 0; i < kHz.size(); ++i) {
+      slack[i] += TimerWheelSlackSeconds(static_cast<double>(rto) / 1000.0, kHz[i]);
+    }
     // tcp_write_timeout(): the count rule, then retransmits_timed_out() (false before any
     // retransmission) against the time model since the first SYN (retrans_stamp).
     if (sent >= schedule.max_retransmissions || (sent > 0 && now >= model)) {
       schedule.give_up_seconds = static_cast<double>(now) / 1000.0;
+      schedule.latest_give_up_seconds =
+          schedule.give_up_seconds + *std::max_element(slack.begin(), slack.end());
       return schedule;
     }
     schedule.sends.push_back(static_cast<double>(now) / 1000.0);
@@ -231,6 +251,17 @@ std::string SynSendTimesText(const SynSchedule& schedule, size_t max_items) {
   }
   return absl::StrCat(absl::StrJoin(times, ", "), schedule.sends.size() > max_items ? ", ..." : "",
                       " s");
+}
+
+std::string SynGiveUpText(const SynSchedule& schedule) {
+  if (schedule.give_up_seconds < 0) {
+    return "unknown";
+  }
+  return absl::StrFormat(
+      "%s by the formula, in practice up to %s (each SYN's timer is armed when the previous "
+      "one fires, and fires up to 1/8 of its wait late: the lateness adds up)",
+      FormatSeconds(schedule.give_up_seconds),
+      FormatSeconds(std::round(schedule.latest_give_up_seconds * 10) / 10));
 }
 
 double ConnectTimeoutSeconds(const KernelLimits& limits) {
@@ -263,6 +294,31 @@ int64_t MaxOpenConnectionsPerProcess(const KernelLimits& limits, int64_t fds_in_
     max = std::min(max, limits.file_max);
   }
   return std::max<int64_t>(0, max - fds_in_use);
+}
+
+std::string PortRange::SysctlValue() const { return absl::StrCat(low, " ", high); }
+
+std::string PortRange::Command() const {
+  return absl::StrCat("sysctl -w net.ipv4.ip_local_port_range=\"", SysctlValue(), "\"");
+}
+
+PortRange RecommendedPortRange(uint16_t keep_out_port) {
+  constexpr int64_t kLow = 1024;  // below: privileged ports (ip_unprivileged_port_start)
+  constexpr int64_t kHigh = 65535;
+  PortRange range{kLow, kHigh};
+  const int64_t port = keep_out_port;
+  if (port >= kLow && port <= kHigh) {
+    const bool below = port - kLow > kHigh - port;
+    range = below ? PortRange{kLow, port - 1} : PortRange{port + 1, kHigh};
+    if (range.size() % 2 != 0) {
+      if (below) {
+        ++range.low;
+      } else {
+        --range.high;
+      }
+    }
+  }
+  return range;
 }
 
 BufferMemory BufferMemoryFor(const KernelLimits& limits, int64_t connections) {
@@ -339,10 +395,12 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
        !Known(ports)       ? "unknown"
        : std::isinf(rate1) ? absl::StrCat("+", ports, " ports held (the rate is unlimited already)")
                            : absl::StrCat("+", ports, " ports held, +", FormatRate(per_source)),
-       absl::StrFormat("+%s ports per destination / %g s; add addresses with 'ip addr "
-                       "add' (127/8 is all local on lo), then socklab load --source-ips "
+       absl::StrFormat("+%s ports per destination / %g s; %s, then socklab load --source-ips "
                        "FIRST-LAST",
-                       Num(ports), hold)});
+                       Num(ports), hold,
+                       in.ipv6 ? "add IPv6 addresses with 'ip -6 addr add ADDR/128 dev IFACE' "
+                                 "(::1 is IPv6's only loopback address)"
+                               : "add addresses with 'ip addr add' (127/8 is all local on lo)")});
   if (in.source_addresses > 1) {
     double rate_n = MaxConnectRate(limits, in.source_addresses, in.loopback_destination);
     out.push_back(
@@ -401,16 +459,16 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
   out.push_back(
       {"connect_timeout", "connect() ETIMEDOUT when SYNs go unanswered", syn.give_up_seconds,
        FormatSeconds(syn.give_up_seconds),
-       absl::StrCat("tcp_syn_retries ", Num(limits.tcp_syn_retries), ", tcp_syn_linear_timeouts ",
-                    linear,
-                    Known(limits.tcp_syn_linear_timeouts) ? "" : " (no such sysctl: kernel < 6.5)",
-                    ": SYNs at ", SynSendTimesText(syn), " (the first ", linear,
-                    " retransmissions keep the 1 s RTO, then it doubles up to ",
-                    absl::StrFormat("%g", RtoMaxSeconds(limits)),
-                    " s); ETIMEDOUT at the first timer expiry with ", Num(limits.tcp_syn_retries),
-                    " + ", linear, " = ", syn.max_retransmissions, " retransmissions sent or (2^(",
-                    Num(limits.tcp_syn_retries),
-                    "+1) - 1) * 1 s = ", FormatSeconds(syn.model_seconds), " elapsed")});
+       absl::StrCat(
+           "tcp_syn_retries ", Num(limits.tcp_syn_retries), ", tcp_syn_linear_timeouts ", linear,
+           Known(limits.tcp_syn_linear_timeouts) ? "" : " (no such sysctl: kernel < 6.5)",
+           ": SYNs at ", SynSendTimesText(syn), " (the first ", linear,
+           " retransmissions keep the 1 s RTO, then it doubles up to ",
+           absl::StrFormat("%g", RtoMaxSeconds(limits)),
+           " s); ETIMEDOUT at the first timer expiry with ", Num(limits.tcp_syn_retries), " + ",
+           linear, " = ", syn.max_retransmissions, " retransmissions sent or (2^(",
+           Num(limits.tcp_syn_retries), "+1) - 1) * 1 s = ", FormatSeconds(syn.model_seconds),
+           " elapsed; ", SynGiveUpText(syn))});
   double synack = SynAckGiveUpSeconds(limits);
   out.push_back(
       {"synack_give_up", "server gives up an unanswered SYN-ACK", synack, FormatSeconds(synack),
@@ -433,9 +491,10 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
   out.push_back(
       {"max_connections_per_process", "open connections one process can hold",
        static_cast<double>(max_conns), Num(max_conns),
-       absl::StrCat("RLIMIT_NOFILE soft ", Num(limits.nofile_soft), " - 3 open (hard ",
-                    Num(limits.nofile_hard), ", raisable up to fs.nr_open ", Num(limits.nr_open),
-                    "; fs.file-max ", Num(limits.file_max), " for the system)")});
+       absl::StrCat("RLIMIT_NOFILE soft ", Num(limits.nofile_soft), " - ", kFdsBesidesConnections,
+                    " fds for stdio, event loops and timers (hard ", Num(limits.nofile_hard),
+                    ", raisable up to fs.nr_open ", Num(limits.nr_open), "; fs.file-max ",
+                    Num(limits.file_max), " for the system)")});
   BufferMemory memory = BufferMemoryFor(limits, in.connections);
   out.push_back(
       {"buffer_memory", absl::StrCat("TCP buffer memory of ", in.connections, " connections"),

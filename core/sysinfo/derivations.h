@@ -93,17 +93,34 @@ double RetransmitGiveUpSeconds(int64_t retries, double rto_base, double rto_max 
 // 6.18 against dropped SYNs: N=2: 7 s either way (6 SYNs with L=4, 3 with L=0); N=3: 19 s with
 // L=4 (8 SYNs), 15 s with L=0 (4 SYNs); N=6: 131 s (133.8 s measured, timer slack) with L=4,
 // 127 s (129.8 s) with L=0.
+// Measured against dropped SYNs, connect() fails later than the formula says: each SYN's timer
+// is armed when the previous one fires, and each fires late (TimerWheelSlackSeconds), so the
+// lateness adds up: 133.5 to 135 s against the formula's 131 s on 6.18. `latest_give_up_seconds`
+// bounds it.
 struct SynSchedule {
-  std::vector<double> sends;        // seconds after connect() at which a SYN goes out, first is 0
-  double give_up_seconds = -1;      // ETIMEDOUT; negative when unknown
-  double model_seconds = -1;        // RetransmitGiveUpSeconds(N, 1 s, rto_max)
-  int64_t max_retransmissions = 0;  // N + L
+  std::vector<double> sends;    // seconds after connect() at which a SYN goes out, first is 0
+  double give_up_seconds = -1;  // ETIMEDOUT by the formula; negative when unknown
+  double latest_give_up_seconds = -1;  // plus the most every timer can fire late
+  double model_seconds = -1;           // RetransmitGiveUpSeconds(N, 1 s, rto_max)
+  int64_t max_retransmissions = 0;     // N + L
 };
+// The most a kernel timer of `seconds` fires late. The timer wheel (kernel/time/timer.c, Linux
+// 4.8+) files a timer at the level whose range holds its delay (level n: delays below 63 << 3n
+// jiffies) and expires it at that level's next tick, 8^n jiffies apart: up to about 1/8 of the
+// delay late (a 1 s timer up to 64 ms, a 64 s one up to 4.1 s at HZ=1000). SynSentSchedule adds
+// it up for each usual CONFIG_HZ (100, 250, 300, 1000) and keeps the largest: userspace cannot
+// read HZ.
+double TimerWheelSlackSeconds(double seconds, int hz);
+
 SynSchedule SynSentSchedule(int64_t syn_retries, int64_t linear_timeouts,
                             double rto_max = kRtoMaxSeconds);
 SynSchedule SynSentSchedule(const KernelLimits& limits);
 // "0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s"; at most `max_items` times, then "...".
 std::string SynSendTimesText(const SynSchedule& schedule, size_t max_items = 12);
+// The give-up time with why a measurement differs: "131 s by the formula, in practice up to
+// 138.6 s (each SYN's timer is armed when the previous one fires, and fires up to 1/8 of its
+// wait late: the lateness adds up)".
+std::string SynGiveUpText(const SynSchedule& schedule);
 
 // connect() ETIMEDOUT when no SYN-ACK ever comes (e.g. the peer's accept queue is full and its
 // kernel drops our SYNs): SynSentSchedule(limits).give_up_seconds; 131 s for 6 retries and 4
@@ -117,9 +134,32 @@ double DeadPeerSeconds(const KernelLimits& limits);
 // An idle connection with SO_KEEPALIVE: time + intvl * probes; 7875 s for 7200/75/9.
 int64_t KeepaliveDetectSeconds(const KernelLimits& limits);
 
-// Connections one process can hold: RLIMIT_NOFILE soft - fds already open (stdio and friends),
-// and no more than fs.file-max for the whole system.
-int64_t MaxOpenConnectionsPerProcess(const KernelLimits& limits, int64_t fds_in_use = 3);
+// File descriptors a client process holds besides its connections (stdio, the event loop's
+// epoll or io_uring fd, eventfds, timers): the one allowance that tune's table, tune --plan and
+// the limit hints all subtract from RLIMIT_NOFILE, so they name the same EMFILE point.
+inline constexpr int64_t kFdsBesidesConnections = 16;
+
+// Connections one process can hold: RLIMIT_NOFILE soft - fds already open, and no more than
+// fs.file-max for the whole system.
+int64_t MaxOpenConnectionsPerProcess(const KernelLimits& limits,
+                                     int64_t fds_in_use = kFdsBesidesConnections);
+
+// An ip_local_port_range value. Plain value; thread affinity: none.
+struct PortRange {
+  int64_t low = 0;
+  int64_t high = 0;
+  int64_t size() const { return high - low + 1; }
+  std::string SysctlValue() const;  // "1024 65535"
+  std::string Command() const;      // "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\""
+};
+// The one ip_local_port_range socklab recommends wherever ports run out (tune --plan, the limit
+// hints, repro port-exhaustion): the widest range clear of privileged ports, 1024-65535, its ends
+// of different parity (an even count, which __inet_hash_connect() scans whole). A server's port
+// (`keep_out_port`, e.g. the plan's target) must stay outside it: an ephemeral range covering it
+// lets outgoing connections take the port while the server is down, so the server's restart
+// fails with EADDRINUSE, and a client may connect to itself (repro simultaneous-open). The
+// range is then the larger side of that port, trimmed to an even count. 0: no port to keep out.
+PortRange RecommendedPortRange(uint16_t keep_out_port = 0);
 
 // Kernel memory the socket buffers of `connections` TCP connections may take. Plain value.
 struct BufferMemory {
@@ -146,6 +186,7 @@ struct DerivationInputs {
   bool loopback_destination = false;
   int64_t requested_backlog = 4096;
   int64_t connections = 10000;  // for the buffer memory line
+  bool ipv6 = false;            // the destination is IPv6: source addresses are IPv6 ones
 };
 
 // Every derivation above, in report order.

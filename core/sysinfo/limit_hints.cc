@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/base/units.h"
 #include "core/sysinfo/derivations.h"
 
@@ -37,10 +38,26 @@ std::string PortsHint(const KernelLimits& limits, const HintContext& context) {
                             : "";
   std::string hold_text = reuse ? absl::StrFormat("a %g s tcp_tw_reuse delay", hold)
                                 : absl::StrFormat("%g s TIME_WAIT", hold);
-  std::string fix = reuse ? "widen it (sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\") or "
-                            "add source addresses"
-                          : "widen it (sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"), "
-                            "set net.ipv4.tcp_tw_reuse=1 or add source addresses";
+  // Only what changes a value in force: a wider range, tcp_tw_reuse=1 (timestamps=1 when that
+  // is what keeps reuse off), more source addresses.
+  std::vector<std::string> fixes;
+  const PortRange range = RecommendedPortRange(context.destination_port);
+  KernelLimits wide = limits;
+  wide.port_range_low = range.low;
+  wide.port_range_high = range.high;
+  if (UsableEphemeralPorts(wide) > ports) {
+    fixes.push_back(absl::StrCat("widen it (", range.Command(), ")"));
+  }
+  if (!reuse) {
+    fixes.push_back(limits.tcp_tw_reuse == 1 ? "set net.ipv4.tcp_timestamps=1 (tcp_tw_reuse "
+                                               "needs it)"
+                                             : "set net.ipv4.tcp_tw_reuse=1");
+  }
+  fixes.push_back("add source addresses");
+  std::string fix =
+      fixes.size() == 1
+          ? fixes[0]
+          : absl::StrCat(absl::StrJoin(fixes.begin(), fixes.end() - 1, ", "), " or ", fixes.back());
   // MaxConnectRate() applies the tcp_max_tw_buckets cap, as the plan does.
   std::string rate_text =
       std::isinf(rate)
@@ -109,9 +126,10 @@ std::string ConnectTimeoutHint(const KernelLimits& limits, const HintContext& co
   if (syn.give_up_seconds < 0) {
     return "";
   }
-  return absl::StrCat(SynRetriesText(limits), ": connect gives up after ",
-                      FormatSeconds(syn.give_up_seconds), " of unanswered SYNs (sent at ",
-                      SynSendTimesText(syn, 8), "); ", UnansweredSynCauses(limits, context));
+  return absl::StrCat(SynRetriesText(limits), ": connect gives up on unanswered SYNs (sent at ",
+                      SynSendTimesText(syn, 8), ") after ", SynGiveUpText(syn),
+                      "; a socket's TCP_SYNCNT overrides tcp_syn_retries; ",
+                      UnansweredSynCauses(limits, context));
 }
 
 // Our own --connect-timeout (2 s by default) fires long before the kernel's ETIMEDOUT, so an

@@ -20,6 +20,9 @@ struct HintContext {
   // The client's own connect deadline (socklab load --connect-timeout), seconds; 0: unknown.
   // Sharpens the (connect, deadline) hint: how many SYNs went out before it fired.
   double connect_deadline_seconds = 0;
+  // The port connect() went to (0: unknown): a recommended port range keeps it out
+  // (RecommendedPortRange).
+  uint16_t destination_port = 0;
 };
 
 // One line naming the kernel limit that explains `error_class` seen in `phase`, with this

@@ -16,12 +16,6 @@ namespace socklab {
 namespace {
 
 constexpr int64_t kUnknown = KernelLimits::kUnknown;
-// The widest ip_local_port_range that stays clear of privileged ports; the ends have different
-// parity (an even-sized range), which ip-sysctl.rst and the kernel's "prefer different parity for
-// start/end values" warning ask for since commit 07f4c90062f8 (Linux 4.x, which also moved the
-// default end from 61000 to 60999): connect() scans an even count of ports.
-constexpr int64_t kWideLow = 1024;
-constexpr int64_t kWideHigh = 65535;
 // How long a server may pause between accept() batches before we call its queue too short.
 constexpr double kAcceptStallSeconds = 0.1;
 
@@ -50,9 +44,16 @@ void SetStatus(PlanCheck& check, double warn_fraction) {
   }
 }
 
-// How to get `count` source addresses for `socklab load --source-ips FIRST-LAST`: on loopback
-// all of 127.0.0.0/8 is already local.
-std::string SourcesHow(int64_t count, bool loopback) {
+// How to get `count` source addresses of the target's family for `socklab load --source-ips
+// FIRST-LAST`: on IPv4 loopback all of 127.0.0.0/8 is already local; IPv6 has one loopback
+// address (::1), so there, as on any other network, addresses are added first.
+std::string SourcesHow(int64_t count, const SocketAddress& target, bool loopback) {
+  if (target.family() == AF_INET6) {
+    return absl::StrCat("add them with 'ip -6 addr add ADDR/128 dev ", loopback ? "lo" : "IFACE",
+                        "' (::1 is IPv6's only loopback address), then socklab load "
+                        "--source-ips FIRST-LAST, e.g. fd00::1-fd00::",
+                        absl::Hex(count));
+  }
   if (loopback && count <= 254) {
     return absl::StrCat("socklab load --source-ips 127.0.0.1-127.0.0.", count,
                         "; all of 127/8 is local on lo");
@@ -96,29 +97,39 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
     return c;
   }
   // Fixes, cheapest first: a wider range, then TIME_WAIT reuse, then more source addresses.
+  // Each is offered only when it changes a value in force. The recommended range keeps the
+  // target's port out (RecommendedPortRange).
+  const PortRange range = RecommendedPortRange(o.target.port());
   KernelLimits wide = l;
-  wide.port_range_low =
-      std::min(l.port_range_low == kUnknown ? kWideLow : l.port_range_low, kWideLow);
-  wide.port_range_high = kWideHigh;
+  wide.port_range_low = range.low;
+  wide.port_range_high = range.high;
   int64_t wide_ports = UsableEphemeralPorts(wide);
   bool widen = ports == kUnknown || wide_ports > ports;
   int64_t best_ports = widen ? wide_ports : ports;
   std::vector<std::string> steps;
   if (widen) {
-    c.sysctl_lines.push_back(
-        absl::StrCat("net.ipv4.ip_local_port_range = ", wide.port_range_low, " ", kWideHigh));
-    steps.push_back(absl::StrCat("widen the range to ", best_ports,
-                                 " ports: sysctl -w net.ipv4.ip_local_port_range=\"",
-                                 wide.port_range_low, " ", kWideHigh, "\""));
+    c.sysctl_lines.push_back(absl::StrCat("net.ipv4.ip_local_port_range = ", range.SysctlValue()));
+    bool kept_out = o.target.port() >= 1024;
+    steps.push_back(absl::StrCat(
+        "widen the range to ", best_ports, " ports",
+        kept_out ? absl::StrCat(" (", o.target.port(), ", the target's port, stays outside it)")
+                 : "",
+        ": ", range.Command()));
   }
   double need_now = c.need;
   if (need_now > static_cast<double>(best_ports * sources) && !reuse && o.conn_rate > 0) {
     // tcp_tw_reuse=1 lets connect() take a TIME_WAIT port once it is tcp_tw_reuse_delay old
-    // (6.13+; a fixed 1 s before), with the same tcp_max_tw_buckets cap as above.
+    // (6.13+; a fixed 1 s before), with the same tcp_max_tw_buckets cap as above. It does
+    // nothing without timestamps, which may be the only thing missing.
     double delay = TwReuseDelaySeconds(l);
-    c.sysctl_lines.push_back("net.ipv4.tcp_tw_reuse = 1");
+    std::string commands;
+    if (l.tcp_tw_reuse != 1) {
+      c.sysctl_lines.push_back("net.ipv4.tcp_tw_reuse = 1");
+      absl::StrAppend(&commands, " net.ipv4.tcp_tw_reuse=1");
+    }
     if (l.tcp_timestamps == 0) {
       c.sysctl_lines.push_back("net.ipv4.tcp_timestamps = 1");
+      absl::StrAppend(&commands, " net.ipv4.tcp_timestamps=1");
     }
     double reuse_waiting = o.conn_rate * delay;
     if (l.tcp_max_tw_buckets != kUnknown) {
@@ -126,15 +137,14 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
     }
     need_now = static_cast<double>(o.connections) + std::ceil(reuse_waiting);
     steps.push_back(absl::StrFormat(
-        "reuse TIME_WAIT ports after %g s: sysctl -w net.ipv4.tcp_tw_reuse=1%s (needs timestamps "
-        "on both ends)",
-        delay, l.tcp_timestamps == 0 ? " net.ipv4.tcp_timestamps=1" : ""));
+        "reuse TIME_WAIT ports after %g s: sysctl -w%s (needs timestamps on both ends)", delay,
+        commands));
   }
   if (need_now > static_cast<double>(best_ports * sources)) {
     int64_t needed_sources = static_cast<int64_t>(
         std::ceil(need_now / static_cast<double>(std::max<int64_t>(1, best_ports))));
     steps.push_back(absl::StrCat("spread over ", needed_sources, " source addresses (",
-                                 SourcesHow(needed_sources, loopback),
+                                 SourcesHow(needed_sources, o.target, loopback),
                                  "; each address has its own ports per destination)"));
   }
   // The steps above add up; spreading over source addresses alone is the alternative.
@@ -143,7 +153,7 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
     int64_t sources_alone =
         static_cast<int64_t>(std::ceil(c.need / static_cast<double>(std::max<int64_t>(1, ports))));
     absl::StrAppend(&c.fix, "; or, with no sysctl, ", sources_alone, " source addresses (",
-                    SourcesHow(sources_alone, loopback), ")");
+                    SourcesHow(sources_alone, o.target, loopback), ")");
   }
   return c;
 }
@@ -164,12 +174,14 @@ PlanCheck NofileCheck(const PlanOptions& o, bool loopback, const KernelLimits& l
   c.error_phase = Phase::kSocket;
   c.error = "socket EMFILE";
   c.symptom = absl::StrCat("socket() fails with EMFILE (Too many open files) at ",
-                           Count(c.have - static_cast<double>(o.reserved_fds)), " connections",
-                           loopback ? "; the server's accept() too" : "");
+                           Count(static_cast<double>(MaxOpenConnectionsPerProcess(
+                               l, static_cast<int64_t>(o.reserved_fds)))),
+                           " connections", loopback ? "; the server's accept() too" : "");
   if (c.status == CheckStatus::kOk) {
     return c;
   }
-  int64_t target = RoundUp1024(c.need);
+  // Above the limit in force (a warning fits, but with little room): never "raise" it to itself.
+  int64_t target = RoundUp1024(std::max(c.need, c.have + 1));
   if (l.nofile_hard != kUnknown && target <= l.nofile_hard) {
     c.shell_lines.push_back(absl::StrCat("ulimit -n ", target));
     c.fix = absl::StrCat(
@@ -214,7 +226,41 @@ PlanCheck FileMaxCheck(const PlanOptions& o, bool loopback, const KernelLimits& 
   return c;
 }
 
-PlanCheck BacklogCheck(const PlanOptions& o, const KernelLimits& l) {
+// A server on another host: its accept queue is min(its backlog, its somaxconn) + 1, which
+// nothing on this machine shows. What to look at there instead of a verdict from our sysctls.
+PlanCheck RemoteBacklogCheck(const PlanOptions& o) {
+  PlanCheck c;
+  c.key = "accept_queue";
+  c.limit = "net.core.somaxconn";
+  c.unit = "queued connections";
+  bool paced = o.conn_rate > 0;
+  c.need =
+      paced ? std::ceil(o.conn_rate * kAcceptStallSeconds) : static_cast<double>(o.connections);
+  c.have = -1;
+  c.formula = absl::StrCat(
+      "need ",
+      paced ? absl::StrFormat("%g/s * %g s accept pause", o.conn_rate, kAcceptStallSeconds)
+            : absl::StrCat(o.connections, " unpaced connects at once"),
+      " = ", Count(c.need), "; have min(the server's backlog, its somaxconn) + 1: only the server ",
+      o.target.ToString(), " knows");
+  c.status = CheckStatus::kOnServer;
+  c.error_phase = Phase::kConnect;
+  c.error = "connect ETIMEDOUT";
+  c.symptom =
+      "a full accept queue on the server drops SYNs (or, with its tcp_abort_on_overflow=1, "
+      "resets): connects stall and time out";
+  const int64_t target = RoundUp1024(c.need);
+  c.fix = absl::StrCat("on the server: ss -ltn 'sport = :", o.target.port(),
+                       "' shows the listener's backlog in Send-Q (want at least ", target,
+                       "), sysctl net.core.somaxconn caps it, and nstat -az "
+                       "TcpExtListenOverflows counts the SYNs a full queue dropped");
+  return c;
+}
+
+PlanCheck BacklogCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
+  if (!loopback) {
+    return RemoteBacklogCheck(o);
+  }
   PlanCheck c;
   c.key = "accept_queue";
   c.limit = "net.core.somaxconn";
@@ -257,11 +303,10 @@ PlanCheck BacklogCheck(const PlanOptions& o, const KernelLimits& l) {
           : absl::StrCat(
                 "a full accept queue drops SYNs (TcpExt.ListenOverflows): connect() resends the "
                 "SYN at ",
-                SynSendTimesText(syn, 8), " and fails with ETIMEDOUT after ",
-                FormatSeconds(syn.give_up_seconds), " (tcp_syn_retries ",
+                SynSendTimesText(syn, 8), " and fails with ETIMEDOUT (tcp_syn_retries ",
                 l.tcp_syn_retries == kUnknown ? "?" : absl::StrCat(l.tcp_syn_retries),
-                " + tcp_syn_linear_timeouts ", SynLinearTimeouts(l),
-                "), or earlier at the client's own connect deadline; syncookies do not help a "
+                " + tcp_syn_linear_timeouts ", SynLinearTimeouts(l), ") after ", SynGiveUpText(syn),
+                ", or earlier at the client's own connect deadline; syncookies do not help a "
                 "full accept queue");
   if (c.status != CheckStatus::kOk) {
     // The listen backlog caps both queues. tcp_max_syn_backlog only matters with
@@ -344,11 +389,13 @@ PlanCheck MemoryCheck(const PlanOptions& o, const KernelLimits& l) {
   if (memory.pressure_bytes >= 0 && c.need > memory.pressure_bytes) {
     c.status = CheckStatus::kWarn;
   }
+  // A TCP send never returns ENOBUFS for memory: sk_stream_wait_memory() blocks it (EAGAIN on a
+  // non-blocking socket); ENOBUFS is what UDP and netlink return (repro no-buffer-space).
   c.error_phase = Phase::kWrite;
-  c.error = "write ENOBUFS/stalls";
+  c.error = "send blocks (EAGAIN when non-blocking)";
   c.symptom =
-      "above tcp_mem pressure the kernel shrinks buffers; at the limit sends stall, 'TCP: out of "
-      "memory' appears in dmesg and connections may be reset";
+      "above tcp_mem pressure the kernel shrinks buffers; at the limit sends block or return "
+      "EAGAIN, 'TCP: out of memory' appears in dmesg and connections may be reset";
   if (c.status != CheckStatus::kOk) {
     c.fix = absl::StrCat(
         "cap per-connection buffers (SO_RCVBUF/SO_SNDBUF) or, if the RAM is there, "
@@ -378,6 +425,21 @@ PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, bool loopback, const Kernel
     c.fix = "usually none needed; raise net.ipv4.tcp_max_tw_buckets only if the log noise matters";
   }
   return c;
+}
+
+// Sort order: what breaks first, what checks on the server last.
+int Severity(CheckStatus status) {
+  switch (status) {
+    case CheckStatus::kBreaks:
+      return 3;
+    case CheckStatus::kWarn:
+      return 2;
+    case CheckStatus::kOk:
+      return 1;
+    case CheckStatus::kOnServer:
+      return 0;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -416,6 +478,8 @@ absl::string_view CheckStatusName(CheckStatus status) {
       return "warn";
     case CheckStatus::kBreaks:
       return "breaks";
+    case CheckStatus::kOnServer:
+      return "on server";
   }
   return "?";
 }
@@ -461,7 +525,7 @@ Plan MakePlan(const PlanOptions& options, const KernelLimits& limits) {
   plan.checks.push_back(PortsCheck(options, plan.loopback_target, limits));
   plan.checks.push_back(NofileCheck(options, plan.loopback_target, limits));
   plan.checks.push_back(FileMaxCheck(options, plan.loopback_target, limits));
-  plan.checks.push_back(BacklogCheck(options, limits));
+  plan.checks.push_back(BacklogCheck(options, plan.loopback_target, limits));
   if (limits.conntrack_loaded) {
     plan.checks.push_back(ConntrackCheck(options, limits));
   }
@@ -472,7 +536,7 @@ Plan MakePlan(const PlanOptions& options, const KernelLimits& limits) {
   std::stable_sort(plan.checks.begin(), plan.checks.end(),
                    [](const PlanCheck& a, const PlanCheck& b) {
                      if (a.status != b.status) {
-                       return static_cast<int>(a.status) > static_cast<int>(b.status);
+                       return Severity(a.status) > Severity(b.status);
                      }
                      return a.ratio() > b.ratio();
                    });
@@ -497,6 +561,9 @@ std::string SysctlSnippet(const Plan& plan, absl::string_view command_line) {
     }
     for (const std::string& line : check.shell_lines) {
       absl::StrAppend(&out, "# Not a sysctl (", check.limit, "): ", line, "\n");
+    }
+    if (check.status == CheckStatus::kOnServer) {
+      absl::StrAppend(&out, "# Check ", check.limit, " ", check.fix, "\n");
     }
   }
   return out;

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "core/net/address.h"
 #include "core/net/error_class.h"
+#include "core/sysinfo/derivations.h"
 #include "core/sysinfo/kernel_limits.h"
 
 namespace socklab {
@@ -22,7 +23,7 @@ struct PlanOptions {
   uint64_t source_ips = 1;   // client source addresses spread over
   uint64_t backlog = 0;      // the server's listen() backlog; 0: the server asks for somaxconn
   // FDs the client process needs besides its connections (stdio, epoll/io_uring, timers).
-  uint64_t reserved_fds = 16;
+  uint64_t reserved_fds = kFdsBesidesConnections;
 
   // UsageError for a plan that cannot be checked: no target, nothing to open, absurd values.
   absl::Status Validate() const;
@@ -32,8 +33,12 @@ enum class CheckStatus : uint8_t {
   kOk,      // fits
   kWarn,    // fits only under assumptions (worst cases, bursts); read the note
   kBreaks,  // the workload exceeds it
+  // A limit of the server's host (a target on another machine): this machine cannot check it;
+  // `fix` says what to look at there. Never a sysctl line for this machine.
+  kOnServer,
 };
-absl::string_view CheckStatusName(CheckStatus status);  // "ok", "warn", "breaks"
+// "ok", "warn", "breaks", "on server"
+absl::string_view CheckStatusName(CheckStatus status);
 
 // One limit held against the workload. Plain value owned by its Plan; thread affinity: none.
 struct PlanCheck {

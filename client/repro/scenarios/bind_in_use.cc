@@ -59,7 +59,8 @@ Scenario BindInUseScenario() {
   return {{.name = "bind-in-use",
            .title = "a second listener on a port that is taken",
            .expected = "EADDRINUSE on bind, and on listen",
-           .java = "java.net.BindException: Address already in use",
+           .java = "java.net.BindException: Address already in use (Bind failed; older JDKs: "
+                   "Address already in use: JVM_Bind)",
            .cause = "Another socket holds the address and port. SO_REUSEADDR does not let two "
                     "sockets listen on one port: it only lets bind() succeed past TIME_WAIT "
                     "leftovers (and past other bound, non-listening sockets, in which case "
@@ -67,7 +68,8 @@ Scenario BindInUseScenario() {
            .fix_code = "Find the owner (`ss -ltnp 'sport = :PORT'`) and stop it or pick another "
                        "port; set SO_REUSEADDR on servers so restarts survive TIME_WAIT; use "
                        "SO_REUSEPORT only when several listeners should share the load.",
-           .kernel = {}},
+           .kernel = {},
+           .see_also = {"server-restart", "time-wait"}},
           &Run};
 }
 

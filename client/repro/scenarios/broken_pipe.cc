@@ -64,7 +64,8 @@ Scenario BrokenPipeScenario() {
   return {{.name = "broken-pipe",
            .title = "write after the peer closed and answered with RST",
            .expected = "EPIPE on write",
-           .java = "java.net.SocketException: Broken pipe (Write failed)",
+           .java = "java.net.SocketException: Broken pipe (Write failed); through SSL sockets: "
+                   "java.net.SocketException: Connection closed by remote host",
            .cause = "The peer closed; our first write was still accepted (the kernel cannot know "
                     "yet), the peer's kernel answered it with RST, and every write after that "
                     "fails with EPIPE. Without MSG_NOSIGNAL or SIG_IGN, the same write kills the "
@@ -72,7 +73,8 @@ Scenario BrokenPipeScenario() {
            .fix_code = "Ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL; read "
                        "the socket too, so EOF is seen before writing; stop writing after the "
                        "first error. A pooled connection may be dead: validate or retry once.",
-           .kernel = {}},
+           .kernel = {},
+           .see_also = {"reset", "reset-unread"}},
           &Run};
 }
 

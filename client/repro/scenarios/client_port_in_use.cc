@@ -110,7 +110,8 @@ Scenario ClientPortInUseScenario() {
                        "before bind (Java: setReuseAddress(true) before bind()).",
            .kernel = {{"net.ipv4.tcp_timestamps",
                        "must be 1 for the kernel to recycle a TIME_WAIT 4-tuple "
-                       "(sysctl -w net.ipv4.tcp_timestamps=1)"}}},
+                       "(sysctl -w net.ipv4.tcp_timestamps=1)"}},
+           .see_also = {"time-wait", "server-restart", "port-exhaustion"}},
           &Run};
 }
 

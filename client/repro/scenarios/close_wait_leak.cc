@@ -46,7 +46,8 @@ Scenario CloseWaitLeakScenario() {
                        "or -1 as the end; return pooled connections that saw EOF to nobody.",
            .kernel = {{"net.ipv4.tcp_fin_timeout",
                        "bounds the PEER's orphaned FIN_WAIT2, not "
-                       "our CLOSE_WAIT"}}},
+                       "our CLOSE_WAIT"}},
+           .see_also = {"eof", "fin-wait-2", "too-many-files"}},
           &Run};
 }
 

@@ -4,13 +4,17 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/repro/scenarios/scenarios.h"
 #include "client/repro/sock_util.h"
 #include "core/base/clock.h"
+#include "core/sysinfo/derivations.h"
+#include "core/sysinfo/kernel_limits.h"
 
 namespace socklab::repro {
 namespace {
@@ -18,6 +22,8 @@ namespace {
 // The accept queue holds backlog + 1 connections (sk_acceptq_is_full compares with >).
 constexpr int kBacklog = 1;
 constexpr int kQueued = kBacklog + 1;
+// The kernel's own timeout, made short for the run: TCP_SYNCNT overrides tcp_syn_retries.
+constexpr int kSynCount = 1;
 
 void Run(Recorder& rec) {
   // Nobody ever calls accept(), so the queue stays full.
@@ -70,16 +76,33 @@ void Run(Recorder& rec) {
                 static_cast<double>(p1.end_ns - c1.start_ns) / 1e9);
   app.Reset();
 
-  rec.Step(
-      "case 2: the kernel's timeout: a blocking connect with TCP_SYNCNT 1 (the kernel gives up "
-      "1 s + 2 s after the first SYN)");
+  // The same formula tune and the limit line use, for this socket's TCP_SYNCNT.
+  const KernelLimits limits = ReadKernelLimits();
+  const SynSchedule syn =
+      SynSentSchedule(kSynCount, SynLinearTimeouts(limits), RtoMaxSeconds(limits));
+  rec.Step(absl::StrCat("case 2: the kernel's timeout: a blocking connect with TCP_SYNCNT ",
+                        kSynCount, " (SYNs at ", SynSendTimesText(syn), ", ETIMEDOUT at ",
+                        FormatSeconds(syn.give_up_seconds), " by the formula)"));
   UniqueFd kernel = OpenTcpSocket(rec, "client");
   if (rec.stopped()) {
     return;
   }
-  SetSockOptInt(rec, kernel.get(), IPPROTO_TCP, TCP_SYNCNT, 1, "TCP_SYNCNT");
+  SetSockOptInt(rec, kernel.get(), IPPROTO_TCP, TCP_SYNCNT, kSynCount, "TCP_SYNCNT");
   CallResult c2 = ConnectTo(rec, kernel.get(), INADDR_LOOPBACK, port, "client");
   rec.CheckErrno("connect", Phase::kConnect, ETIMEDOUT, c2);
+  const double measured = static_cast<double>(c2.end_ns - c2.start_ns) / 1e9;
+  const SynSchedule host = SynSentSchedule(limits);
+  rec.Note(absl::StrFormat(
+      "TCP_SYNCNT %d: the formula gives %s (tcp_syn_linear_timeouts %d: SYNs at %s), measured "
+      "%.3f s, %.0f ms later. The kernel is never early: each SYN's timer is armed when the "
+      "previous one fires and fires up to 1/8 of its wait late (the timer wheel's granularity), "
+      "up to %.0f ms here. With tcp_syn_retries %s: %s by the formula, up to %s",
+      kSynCount, FormatSeconds(syn.give_up_seconds), SynLinearTimeouts(limits),
+      SynSendTimesText(syn), measured, (measured - syn.give_up_seconds) * 1000,
+      (syn.latest_give_up_seconds - syn.give_up_seconds) * 1000,
+      limits.tcp_syn_retries == KernelLimits::kUnknown ? "?" : absl::StrCat(limits.tcp_syn_retries),
+      FormatSeconds(host.give_up_seconds),
+      FormatSeconds(std::round(host.latest_give_up_seconds * 10) / 10)));
   watched.push_back({"client", kernel.get()});
   rec.States("after the kernel gave up: the client's socket is back in CLOSE", watched, {port});
 }
@@ -114,6 +137,7 @@ Scenario ConnectTimeoutScenario() {
                       {"net.ipv4.tcp_max_syn_backlog",
                        "only with tcp_syncookies=0: SYNs from unproven peers are dropped once the "
                        "SYN queue is 3/4 of it: sysctl -w net.ipv4.tcp_max_syn_backlog=8192"}},
+           .see_also = {"read-timeout", "peer-vanished", "refused"},
            .timeout = absl::Seconds(30)},
           &Run};
 }

@@ -30,7 +30,8 @@ Scenario EofScenario() {
        .fix_code = "Treat read() == 0 as the end: close the socket (else it leaks in "
                    "CLOSE_WAIT). If the protocol expected more, the peer gave up: check its "
                    "idle timeout against yours (pooled connections).",
-       .kernel = {}},
+       .kernel = {},
+       .see_also = {"close-wait-leak"}},
       &Run};
 }
 

@@ -50,7 +50,8 @@ Scenario FinWait2Scenario() {
                        "TCP_LINGER2.",
            .kernel = {{"net.ipv4.tcp_fin_timeout",
                        "lifetime of orphaned FIN_WAIT2 sockets: "
-                       "sysctl -w net.ipv4.tcp_fin_timeout=30"}}},
+                       "sysctl -w net.ipv4.tcp_fin_timeout=30"}},
+           .see_also = {"close-wait-leak"}},
           &Run};
 }
 

@@ -91,6 +91,7 @@ Scenario PeerVanishedScenario() {
                        "idle seconds before the first probe "
                        "(7200 by default): sysctl -w "
                        "net.ipv4.tcp_keepalive_time=60"}},
+           .see_also = {"read-timeout", "connect-timeout"},
            .needs_netns = true,
            .timeout = absl::Seconds(40)},
           &Run};

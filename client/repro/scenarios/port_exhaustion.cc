@@ -8,6 +8,7 @@
 #include "client/repro/scenarios/scenarios.h"
 #include "client/repro/sock_util.h"
 #include "core/base/errno_name.h"
+#include "core/sysinfo/derivations.h"
 #include "core/sysinfo/proc_fs.h"
 
 namespace socklab::repro {
@@ -39,6 +40,7 @@ void Run(Recorder& rec) {
   if (rec.stopped()) {
     return;
   }
+  rec.SetDestinationPort(kServerPort);
   rec.Step("connect to 127.0.0.1:5000 until the 8 ephemeral ports run out");
   std::vector<UniqueFd> clients;
   CallResult last;
@@ -116,7 +118,10 @@ Scenario PortExhaustionScenario() {
            .title = "no ephemeral port left for connect()",
            .expected = "EADDRNOTAVAIL on connect",
            .java = "java.net.NoRouteToHostException: Cannot assign requested address (newer JDKs: "
-                   "java.net.BindException: Cannot assign requested address)",
+                   "java.net.BindException: Cannot assign requested address); "
+                   "java.net.BindException: Address already in use: connect (Windows); "
+                   "java.net.SocketException: No buffer space available (maximum connections "
+                   "reached?) (Windows)",
            .cause = "Each connection to one destination (IP, port) needs its own local port from "
                     "net.ipv4.ip_local_port_range. Open connections and the TIME_WAIT leftovers "
                     "of connections this side closed first hold them all (60 s each), so connect "
@@ -126,10 +131,12 @@ Scenario PortExhaustionScenario() {
                        "server close first so TIME_WAIT lands there; spread over more destination "
                        "IPs/ports or source IPs (IP_BIND_ADDRESS_NO_PORT before bind).",
            .kernel = {{"net.ipv4.ip_local_port_range",
-                       "widen: sysctl -w net.ipv4.ip_local_port_range=\"10240 65535\""},
+                       absl::StrCat("widen, keeping the server's port ", kServerPort,
+                                    " out of it: ", RecommendedPortRange(kServerPort).Command())},
                       {"net.ipv4.tcp_tw_reuse",
                        "1 lets connect() reuse TIME_WAIT ports (2 = loopback only): "
                        "sysctl -w net.ipv4.tcp_tw_reuse=1"}},
+           .see_also = {"time-wait", "client-port-in-use"},
            .needs_netns = true},
           &Run};
 }

@@ -37,7 +37,8 @@ Scenario ReadTimeoutScenario() {
            .fix_code = "Set a read timeout that matches the peer's worst case; on timeout, do not "
                        "reuse the connection mid-request (the late answer would be read by the "
                        "next request).",
-           .kernel = {}},
+           .kernel = {},
+           .see_also = {"connect-timeout", "peer-vanished"}},
           &Run};
 }
 

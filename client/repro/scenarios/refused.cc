@@ -42,7 +42,8 @@ Scenario RefusedScenario() {
                     "vs 0.0.0.0 vs ::1), or a firewall rejects with tcp-reset.",
            .fix_code = "Check host and port; retry with backoff while the server starts; `ss -ltn` "
                        "on the server shows what listens where.",
-           .kernel = {}},
+           .kernel = {},
+           .see_also = {"connect-timeout", "unreachable"}},
           &Run};
 }
 

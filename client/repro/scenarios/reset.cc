@@ -65,7 +65,8 @@ Scenario ResetScenario() {
                     "and threw the connection away. The RST sets ECONNRESET on our socket: the "
                     "next read (or write) fails with it.",
            .fix_code = kFix,
-           .kernel = {}},
+           .kernel = {},
+           .see_also = {"reset-unread", "broken-pipe"}},
           &RunLinger};
 }
 
@@ -80,7 +81,8 @@ Scenario ResetUnreadScenario() {
                     "Typical with servers that answer an error and close without reading the "
                     "rest of the request.",
            .fix_code = kFix,
-           .kernel = {}},
+           .kernel = {},
+           .see_also = {"reset", "broken-pipe"}},
           &RunUnread};
 }
 

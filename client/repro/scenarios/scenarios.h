@@ -26,5 +26,6 @@ Scenario CloseWaitLeakScenario();
 Scenario FinWait2Scenario();
 Scenario SimultaneousCloseScenario();
 Scenario SimultaneousOpenScenario();
+Scenario ServerRestartScenario();
 
 }  // namespace socklab::repro

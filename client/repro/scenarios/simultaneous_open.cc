@@ -18,7 +18,6 @@ namespace {
 
 constexpr uint16_t kPortA = 6001;  // fixed ports are safe inside the private namespace
 constexpr uint16_t kPortB = 6002;
-constexpr uint16_t kPortDrain = 6003;  // UDP, to empty the token bucket
 
 UniqueFd BoundSocket(Recorder& rec, const std::string& who, uint16_t port) {
   UniqueFd fd = OpenTcpSocket(rec, who, /*nonblocking=*/true);
@@ -32,48 +31,6 @@ UniqueFd BoundSocket(Recorder& rec, const std::string& who, uint16_t port) {
   return fd;
 }
 
-// Appends `state` to a "SYN_SENT -> ..." sequence when it differs from the last one; true when
-// it did.
-bool Track(std::string& seq, std::string& last, int state) {
-  std::string name = TcpStateName(state);
-  if (name == last) {
-    return false;
-  }
-  seq += seq.empty() ? name : absl::StrCat(" -> ", name);
-  last = name;
-  return true;
-}
-
-// Sends empty datagrams to ourselves until one does not arrive at once: the bucket's tokens are
-// used up and that datagram waits in the qdisc's queue, so the next packet (A's SYN) waits too.
-// Loopback delivers a packet that passes the qdisc before sendto returns, so "not there yet"
-// means "held". Returns how many were sent, 0 when none was held.
-int EmptyTheTokenBucket(Recorder& rec) {
-  UniqueFd rx(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  UniqueFd tx(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(kPortDrain);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (!rx.valid() || !tx.valid() ||
-      bind(rx.get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
-    rec.Fail(absl::StrCat("UDP socket for the token bucket: ", ErrnoName(errno)));
-    return 0;
-  }
-  for (int sent = 1; sent <= 64; ++sent) {
-    if (sendto(tx.get(), "", 0, 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
-      rec.Fail(absl::StrCat("sendto for the token bucket: ", ErrnoName(errno)));
-      return 0;
-    }
-    char byte;
-    if (recv(rx.get(), &byte, sizeof(byte), 0) < 0 && errno == EAGAIN) {
-      return sent;
-    }
-  }
-  rec.Fail("the tbf qdisc let 64 datagrams through at once: it holds nothing");
-  return 0;
-}
-
 void Run(Recorder& rec) {
   UniqueFd a = BoundSocket(rec, "A", kPortA);
   UniqueFd b = BoundSocket(rec, "B", kPortB);
@@ -84,31 +41,23 @@ void Run(Recorder& rec) {
       "on loopback a packet is delivered inside the call that sends it: A's SYN would reach B "
       "before B calls connect(), and B (bound, not listening) would answer RST. Both SYNs must "
       "be in flight at once, so lo gets a token-bucket qdisc (private namespace): packets wait "
-      "in its FIFO queue, about 300 ms per SYN at 2 kbit/s, and leave in the order they came");
-  if (!RunNamespaceTool(rec, {"tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "2kbit",
-                              "burst", "100", "limit", "100000"})) {
+      "in its FIFO queue, about 260 ms per SYN at 2 kbit/s, and leave in the order they came");
+  if (!HoldLoopbackPackets(rec)) {
     return;
   }
-  int drained = EmptyTheTokenBucket(rec);
-  if (drained == 0) {
-    return;
-  }
-  rec.Step(absl::StrCat("sent ", drained,
-                        " empty UDP datagrams to 127.0.0.1:6003: the last one waits in the "
-                        "queue, the bucket is empty"));
   CallResult ca = ConnectTo(rec, a.get(), INADDR_LOOPBACK, kPortB, "A");
   CallResult cb = ConnectTo(rec, b.get(), INADDR_LOOPBACK, kPortA, "B");
   const std::vector<Watched> both = {{"A", a.get()}, {"B", b.get()}};
   const std::vector<uint16_t> ports = {kPortA, kPortB};
   rec.States("both SYNs wait in lo's queue, A's first", both, ports);
 
-  std::string seq_a, seq_b, last_a, last_b;
+  StatePath path_a, path_b;
   const int64_t deadline = MonotonicNanos() + 8'000'000'000;
   while (MonotonicNanos() < deadline) {
     int sa = TcpStateOf(a.get());
     int sb = TcpStateOf(b.get());
-    bool a_moved = Track(seq_a, last_a, sa);
-    bool b_moved = Track(seq_b, last_b, sb);
+    bool a_moved = path_a.Add(sa);
+    bool b_moved = path_b.Add(sb);
     if (sa == TCP_ESTABLISHED && sb == TCP_ESTABLISHED) {
       break;
     }
@@ -122,13 +71,13 @@ void Run(Recorder& rec) {
     usleep(200);
   }
   rec.States("after the handshake", both, ports);
-  rec.Step(absl::StrCat("A visited: ", seq_a));
-  rec.Step(absl::StrCat("B visited: ", seq_b));
+  rec.Step(absl::StrCat("A visited: ", path_a.text));
+  rec.Step(absl::StrCat("B visited: ", path_b.text));
   const double since_connect = static_cast<double>(MonotonicNanos() - ca.start_ns) / 1e9;
   rec.CheckText("A: its SYN crossed B's", Phase::kConnect, "SYN_SENT -> SYN_RECV -> ESTABLISHED",
-                seq_a, since_connect);
+                path_a.text, since_connect);
   rec.CheckText("B: its SYN crossed A's", Phase::kConnect, "SYN_SENT -> SYN_RECV -> ESTABLISHED",
-                seq_b, since_connect);
+                path_b.text, since_connect);
   std::string one =
       LocalText(b.get()) == PeerText(a.get()) && LocalText(a.get()) == PeerText(b.get())
           ? absl::StrCat(LocalText(a.get()), " <-> ", PeerText(a.get()))
@@ -156,14 +105,14 @@ Scenario SimultaneousOpenScenario() {
                     "SYN answers SYN-ACK and moves to SYN_RECV, then ESTABLISHED when the other "
                     "side's SYN-ACK arrives. This is also how a client connecting to a local port "
                     "inside the ephemeral range can end up connected to itself.",
-           .fix_code = "Keep server ports outside net.ipv4.ip_local_port_range; nothing else to "
-                       "fix.",
+           .fix_code = "Keep server ports outside net.ipv4.ip_local_port_range (or in "
+                       "ip_local_reserved_ports); nothing else to fix.",
            .kernel = {{"net.ipv4.ip_local_port_range",
-                       "keep listening ports outside it (servers below 32768 with "
-                       "sysctl -w net.ipv4.ip_local_port_range=\"32768 60999\")"},
+                       "keep every listening port of this host outside it"},
                       {"net.ipv4.ip_local_reserved_ports",
-                       "or take a server's port out of the ephemeral range: "
+                       "or take a server's port out of the ephemeral range without narrowing it: "
                        "sysctl -w net.ipv4.ip_local_reserved_ports=7007"}},
+           .see_also = {"simultaneous-close"},
            .needs_netns = true},
           &Run};
 }

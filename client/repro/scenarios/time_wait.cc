@@ -16,6 +16,8 @@ void Run(Recorder& rec) {
     return;
   }
   uint16_t client_port = LocalPort(p.client.get());
+  const std::string client_local = LocalText(p.client.get());
+  const std::string client_remote = PeerText(p.client.get());
   std::vector<Watched> both = {{"client", p.client.get()}, {"server", p.server.get()}};
   rec.States("connected", both);
   rec.Step(
@@ -38,7 +40,7 @@ void Run(Recorder& rec) {
   const StateSnapshot& snap = rec.States("after both closed", {}, {client_port});
   std::string seen = "none";
   for (const SocketState& s : snap.sockets) {
-    if (s.local.find(absl::StrCat(":", client_port)) != std::string::npos) {
+    if (s.local == client_local && s.remote == client_remote) {
       seen = s.state;
     }
   }
@@ -84,7 +86,8 @@ Scenario TimeWaitScenario() {
                        "sysctl -w net.ipv4.tcp_tw_reuse=1"},
                       {"net.ipv4.tcp_fin_timeout",
                        "does NOT change TIME_WAIT; it bounds orphaned FIN_WAIT2 sockets: "
-                       "sysctl -w net.ipv4.tcp_fin_timeout=30"}}},
+                       "sysctl -w net.ipv4.tcp_fin_timeout=30"}},
+           .see_also = {"bind-in-use", "server-restart", "client-port-in-use", "port-exhaustion"}},
           &Run};
 }
 

@@ -119,7 +119,8 @@ Scenario TooManyFilesScenario() {
                        "sysctl -w fs.file-max=N"},
                       {"fs.nr_open",
                        "the ceiling for any RLIMIT_NOFILE hard limit: "
-                       "sysctl -w fs.nr_open=N"}}},
+                       "sysctl -w fs.nr_open=N"}},
+           .see_also = {"close-wait-leak"}},
           &Run};
 }
 

@@ -63,6 +63,7 @@ Scenario UnreachableScenario() {
                        "consistently (Java: -Djava.net.preferIPv4Stack=true when IPv6 has no "
                        "route); look for firewall reject rules.",
            .kernel = {},
+           .see_also = {"refused"},
            .needs_netns = true},
           &Run};
 }

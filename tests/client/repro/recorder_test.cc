@@ -1,9 +1,12 @@
 #include "client/repro/recorder.h"
 
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client/repro/sock_util.h"
+#include "core/tcpstat/reader.h"
 #include "gtest/gtest.h"
 
 namespace socklab::repro {
@@ -52,6 +55,62 @@ TEST(Recorder, SkipAndFailWinOverChecks) {
   EXPECT_EQ(r.reason, "setup");
   Recorder empty("e");
   EXPECT_EQ(empty.Finish({}, "").outcome, Outcome::kError);  // no check: never "reproduced"
+}
+
+// The TIME_WAIT sockets on `port`, as the kernel lists them through netlink.
+std::vector<tcpstat::TcpSocket> TimeWaitOn(uint16_t port) {
+  tcpstat::Filter filter{.port = port,
+                         .states = tcpstat::TcpStateSet::Of({tcpstat::TcpState::kTimeWait})};
+  return tcpstat::ReadTcpSockets(filter, tcpstat::Source::kNetlink)
+      .value_or(std::vector<tcpstat::TcpSocket>{});
+}
+
+// Another connection's TIME_WAIT on the port the scenario's listener takes next (a server
+// restarted with SO_REUSEADDR): the sampler reads it (same port), the snapshot must not show it,
+// while the scenario's own TIME_WAIT, which has no fd either, is shown.
+TEST(Recorder, SnapshotsShowOnlyTheScenariosOwnSockets) {
+  Recorder other("other");
+  Pair old = ConnectedPair(other);
+  ASSERT_FALSE(other.stopped());
+  const uint16_t port = LocalPort(old.listener.get());
+  const std::string foreign_remote = LocalText(old.client.get());
+  old.listener.Reset();
+  old.server.Reset();  // the server closes first: the TIME_WAIT is 127.0.0.1:port -> client
+  ASSERT_TRUE(WaitForTcpState(old.client.get(), TCP_CLOSE_WAIT, absl::Seconds(10)));
+  old.client.Reset();
+  std::vector<tcpstat::TcpSocket> foreign;
+  for (int i = 0; i < 10'000 && foreign.empty(); ++i) {
+    foreign = TimeWaitOn(port);
+    usleep(1000);
+  }
+  ASSERT_EQ(foreign.size(), 1u) << "the kernel shows no TIME_WAIT on port " << port;
+  ASSERT_EQ(foreign[0].remote.ToString(), foreign_remote);
+
+  Recorder rec("t");
+  UniqueFd listener = OpenListener(rec, "server", 16, port, /*reuse_addr=*/true);
+  ASSERT_TRUE(listener.valid()) << "bind over the TIME_WAIT with SO_REUSEADDR";
+  UniqueFd client = ConnectLoopback(rec, "client", port);
+  UniqueFd server = AcceptOne(rec, listener.get());
+  ASSERT_FALSE(rec.stopped());
+  const std::string own_client = LocalText(client.get());
+  CloseFd(rec, "client", client);  // the client closes first: its TIME_WAIT is the scenario's
+  RecvSome(rec, "server", server.get());
+  CloseFd(rec, "server", server);
+  std::vector<SocketState> rows;
+  for (int i = 0; i < 10'000 && TimeWaitOn(port).size() < 2; ++i) {
+    usleep(1000);
+  }
+  ASSERT_EQ(TimeWaitOn(port).size(), 2u);
+  rows = rec.States("after both closed", {{"server", listener.get()}}, {port}).sockets;
+
+  int own_time_wait = 0;
+  for (const SocketState& row : rows) {
+    EXPECT_FALSE(row.local == foreign_remote || row.remote == foreign_remote)
+        << "another connection's " << row.state << " " << row.local << " -> " << row.remote;
+    own_time_wait += row.state == "TIME_WAIT" && row.local == own_client ? 1 : 0;
+  }
+  EXPECT_EQ(own_time_wait, 1);
+  EXPECT_EQ(rows.size(), 2u);  // the listener and the scenario's TIME_WAIT
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "client/repro/registry.h"
 #include "client/repro/runner.h"
+#include "core/sysinfo/derivations.h"
 #include "gtest/gtest.h"
 
 namespace socklab::repro {
@@ -96,6 +97,39 @@ TEST(Registry, NamesAreUniqueAndEveryScenarioIsExplained) {
     EXPECT_NE(s.body, nullptr);
   }
   EXPECT_GE(names.size(), 21u);
+}
+
+// A knob whose advised value is already in force on the host: no command that sets it again.
+TEST(KnobLine, NeverOffersTheValueAlreadyInForce) {
+  const Scenario* scenario = FindScenario("no-buffer-space");
+  ASSERT_NE(scenario, nullptr);
+  const KernelKnob* wmem_max = nullptr;
+  for (const KernelKnob& knob : scenario->info.kernel) {
+    wmem_max = knob.sysctl == "net.core.wmem_max" ? &knob : wmem_max;
+  }
+  ASSERT_NE(wmem_max, nullptr);
+  std::string same = KnobLine(*wmem_max, std::string("4194304"));
+  EXPECT_EQ(same.find("sysctl -w"), std::string::npos) << same;
+  EXPECT_NE(same.find("already"), std::string::npos) << same;
+  std::string lower = KnobLine(*wmem_max, std::string("212992"));
+  EXPECT_NE(lower.find("sysctl -w net.core.wmem_max=4194304"), std::string::npos) << lower;
+  // A range, written with a tab by the kernel, quoted in the advice.
+  KernelKnob range{"net.ipv4.ip_local_port_range",
+                   "widen: sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\""};
+  EXPECT_EQ(KnobLine(range, std::string("1024\t65535")).find("sysctl -w"), std::string::npos);
+  EXPECT_NE(KnobLine(range, std::string("32768\t60999")).find("sysctl -w"), std::string::npos);
+}
+
+// Every scenario's knob lines and the limit line recommend one port range.
+TEST(KnobLine, PortExhaustionRecommendsOneRange) {
+  const Scenario* scenario = FindScenario("port-exhaustion");
+  ASSERT_NE(scenario, nullptr);
+  for (const KernelKnob& knob : scenario->info.kernel) {
+    if (knob.sysctl == "net.ipv4.ip_local_port_range") {
+      EXPECT_NE(knob.advice.find(RecommendedPortRange(5000).Command()), std::string::npos)
+          << knob.advice;
+    }
+  }
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // The built `socklab repro` binary: exit codes, the table, JSON.
+#include <errno.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -7,6 +8,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/errno_name.h"
+#include "core/base/version.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -19,7 +22,8 @@ struct ToolRun {
 
 ToolRun Socklab(const std::string& args) {
   const char* dir = std::getenv("SOCKLAB_BIN_DIR");
-  std::string command = absl::StrCat(dir != nullptr ? dir : "bin", "/socklab ", args, " 2>&1");
+  std::string redirect = args.find("2>/dev/null") == std::string::npos ? " 2>&1" : "";
+  std::string command = absl::StrCat(dir != nullptr ? dir : "bin", "/socklab ", args, redirect);
   ToolRun run;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
@@ -33,6 +37,11 @@ ToolRun Socklab(const std::string& args) {
   int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+// stdout alone (stderr dropped): what a program reading --json gets.
+ToolRun SocklabStdout(const std::string& args) {
+  return Socklab(absl::StrCat(args, " 2>/dev/null"));
 }
 
 TEST(ReproCommand, ListNamesEveryScenario) {
@@ -110,6 +119,88 @@ TEST(ReproCommand, ListColumnsLineUp) {
     }
     EXPECT_EQ(column, title_column) << line;
   }
+}
+
+// The strerror texts a log shows are in --list (this machine's strerror, not copies).
+TEST(ReproCommand, ListShowsTheErrnoTexts) {
+  ToolRun r = Socklab("repro --list");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (int err : {ECONNRESET, EMFILE, EADDRNOTAVAIL, EADDRINUSE}) {
+    EXPECT_NE(r.out.find(absl::StrCat("\"", socklab::ErrnoMessage(err), "\"")), std::string::npos)
+        << socklab::ErrnoMessage(err);
+  }
+}
+
+TEST(ReproCommand, ListAsJson) {
+  ToolRun r = SocklabStdout("repro --list --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  ASSERT_TRUE(j["scenarios"].is_array());
+  bool reset = false;
+  for (const nlohmann::json& s : j["scenarios"]) {
+    if (s["name"] == "reset") {
+      reset = true;
+      ASSERT_EQ(s["errors"].size(), 1u);
+      EXPECT_EQ(s["errors"][0]["errno"], "ECONNRESET");
+      EXPECT_EQ(s["errors"][0]["text"], socklab::ErrnoMessage(ECONNRESET));
+      EXPECT_FALSE(s["see_also"].empty());
+    }
+  }
+  EXPECT_TRUE(reset) << r.out;
+}
+
+TEST(ReproCommand, FindFromASymptom) {
+  ToolRun r = Socklab(absl::StrCat("repro --find '", socklab::ErrnoMessage(EMFILE), "'"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("too-many-files"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("run one: socklab repro too-many-files"), std::string::npos) << r.out;
+  ToolRun json = SocklabStdout("repro --find 'java.net.SocketException: Connection reset' --json");
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  nlohmann::json j = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << json.out;
+  ASSERT_FALSE(j["matches"].empty());
+  EXPECT_EQ(j["matches"][0]["name"], "reset");
+  // Nothing found: exit 1, and with --json still one JSON object on stdout.
+  EXPECT_EQ(Socklab("repro --find xyzzy").exit_code, 1);
+  ToolRun none = SocklabStdout("repro --find xyzzy --json");
+  EXPECT_EQ(none.exit_code, 1);
+  nlohmann::json error = nlohmann::json::parse(none.out, nullptr, false);
+  ASSERT_TRUE(error.is_object()) << none.out;
+  EXPECT_EQ(error["exit_code"], 1);
+  // --find runs nothing: with scenario names it is bad usage.
+  EXPECT_EQ(Socklab("repro --find reset eof").exit_code, 2);
+}
+
+// With --json, every error is one JSON object on stdout, whichever stage found it.
+TEST(ReproCommand, JsonErrorsAreJsonOnStdout) {
+  for (const char* args :
+       {"repro no-such-thing --json", "repro --json", "repro --bogus --json", "lod --json",
+        "tune --plan --json", "tune --root /nonexistent --json", "states --state nosuch --json"}) {
+    ToolRun r = SocklabStdout(args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << args << ": " << r.out;
+    EXPECT_TRUE(j["error"].is_string()) << args << ": " << r.out;
+    EXPECT_EQ(j["exit_code"], 2) << args;
+  }
+}
+
+TEST(Socklab, VersionAndUnknownCommands) {
+  ToolRun version = Socklab("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out, absl::StrCat("socklab ", std::string(socklab::Version()), "\n"));
+  ToolRun typo = Socklab("lod");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.out.find("unknown command 'lod'; did you mean 'load'?"), std::string::npos)
+      << typo.out;
+  for (const char* command : {"load", "repro", "states", "tune"}) {
+    EXPECT_NE(typo.out.find(command), std::string::npos) << typo.out;
+  }
+  ToolRun far = Socklab("frobnicate");
+  EXPECT_EQ(far.exit_code, 2);
+  EXPECT_EQ(far.out.find("did you mean"), std::string::npos) << far.out;
+  EXPECT_NE(far.out.find("load, repro, states, tune"), std::string::npos) << far.out;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // Runs the built `socklab tune` binary: flags, exit codes, text, JSON and the sysctl.d file.
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -140,7 +141,8 @@ TEST_F(TuneCommand, PlanBeyondPortRangeNamesEaddrnotavailAndWritesTheFix) {
   LimitsTree tree("tune_command_plan");
   tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
   tree.Write("proc/self/limits", "Max open files 100000 100000 files\n");
-  std::filesystem::path file = std::filesystem::path(::testing::TempDir()) / "tune_plan.conf";
+  std::filesystem::path file = std::filesystem::path(::testing::TempDir()) /
+                               ("tune_plan_" + std::to_string(getpid()) + ".conf");
   std::filesystem::remove(file);
   // 1000 open + 1000/s * 60 s = 61000 ports needed of 28232.
   std::vector<std::string> args = {"tune",          "--root",      tree.root(),     "--plan",
@@ -251,6 +253,76 @@ TEST_F(TuneCommand, RealMachineAgreesWithSysctlAndUlimit) {
     }
   }
   EXPECT_GE(compared, 25);
+}
+
+// A tree from another machine, missing somaxconn: the header shows the tree's values and "?",
+// never this host's kernel release, CPU count or rlimits.
+TEST_F(TuneCommand, ARootTreesHeaderHoldsOnlyTheTreesValues) {
+  LimitsTree tree("tune_partial_root");
+  tree.RemoveSysctl("net.core.somaxconn");
+  tree.SetSysctl("kernel.osrelease", "5.10.0-fixture");
+  tree.Write("proc/self/limits", "Max open files 777 888 files\n");
+  RunResult run = RunSocklab({"tune", "--root", tree.root()});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::string header = run.out.substr(0, run.out.find('\n'));
+  utsname host{};
+  ASSERT_EQ(uname(&host), 0);
+  EXPECT_TRUE(absl::StrContains(header, "kernel 5.10.0-fixture")) << header;
+  EXPECT_FALSE(absl::StrContains(header, host.release)) << header;
+  EXPECT_TRUE(absl::StrContains(header, "cpus ?")) << header;
+  EXPECT_TRUE(absl::StrContains(header, "nofile 777/888")) << header;
+  EXPECT_TRUE(absl::StrContains(header, "somaxconn ?")) << header;
+  EXPECT_TRUE(absl::StrContains(header, tree.root())) << header;
+}
+
+// A remote target: its accept queue is the server's, said as such, not judged by our somaxconn.
+TEST_F(TuneCommand, ARemoteTargetsBacklogIsLeftToTheServer) {
+  LimitsTree tree("tune_remote_backlog");
+  tree.SetSysctl("net.core.somaxconn", "128");
+  tree.Write("proc/self/limits", "Max open files 100000 100000 files\n");
+  RunResult run = RunSocklab(
+      {"tune", "--root", tree.root(), "--plan", "-c", "5000", "--target", "10.9.8.7:7007"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.out, "check on the server: net.core.somaxconn")) << run.out;
+  EXPECT_FALSE(absl::StrContains(run.out, "sysctl -w net.core.somaxconn")) << run.out;
+  // This machine's somaxconn describes its own listeners (the derived rows), not the plan's.
+  const std::string plan = run.out.substr(run.out.find("\nplan: "));
+  EXPECT_FALSE(absl::StrContains(plan, "somaxconn 128")) << plan;
+}
+
+// On a terminal (here: COLUMNS) every line fits; piped without COLUMNS, rows stay whole.
+TEST_F(TuneCommand, TextFitsTheTerminalWidth) {
+  LimitsTree tree("tune_width");
+  std::vector<std::string> args = {"tune",     "--root",       tree.root(),   "--plan",
+                                   "-c",       "30000",        "--conn-rate", "2k",
+                                   "--target", "10.9.8.7:7007"};
+  setenv("COLUMNS", "100", 1);
+  RunResult narrow = RunSocklab(args);
+  unsetenv("COLUMNS");
+  ASSERT_EQ(narrow.exit_code, 0) << narrow.err;
+  for (absl::string_view line : absl::StrSplit(narrow.out, '\n')) {
+    EXPECT_LE(line.size(), 100u) << line;
+  }
+  RunResult piped = RunSocklab(args);
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  size_t longest = 0;
+  for (absl::string_view line : absl::StrSplit(piped.out, '\n')) {
+    longest = std::max(longest, line.size());
+  }
+  EXPECT_GT(longest, 200u);
+}
+
+// An IPv6 target: every source-address hint names IPv6 addresses, never 127/8.
+TEST_F(TuneCommand, AnIpv6PlanNeverSuggestsIpv4Sources) {
+  LimitsTree tree("tune_ipv6");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
+  RunResult run = RunSocklab(
+      {"tune", "--root", tree.root(), "--plan", "--conn-rate", "40k", "--target", "[::1]:7007"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_FALSE(absl::StrContains(run.out, "127/8")) << run.out;
+  EXPECT_FALSE(absl::StrContains(run.out, "127.0.0.")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "ip -6 addr add")) << run.out;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "core/sysinfo/limit_hints.h"
 
+#include "core/sysinfo/derivations.h"
 #include "gtest/gtest.h"
 #include "tests/core/sysinfo/limits_fixture.h"
 
@@ -38,7 +39,7 @@ TEST(LimitHint, FdsConnectTimeoutAndDeadPeer) {
   KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
   std::string fds = LimitHint(Phase::kSocket, ErrorClass::kNoFds, l);
   EXPECT_TRUE(Contains(fds, "RLIMIT_NOFILE is 1024 (hard 524288)")) << fds;
-  EXPECT_TRUE(Contains(fds, "at most 1021 connections")) << fds;
+  EXPECT_TRUE(Contains(fds, "at most 1008 connections")) << fds;
   EXPECT_TRUE(Contains(fds, "ulimit -n 524288")) << fds;
   EXPECT_EQ(fds, LimitHint(Phase::kAccept, ErrorClass::kNoFds, l));
 
@@ -53,6 +54,35 @@ TEST(LimitHint, FdsConnectTimeoutAndDeadPeer) {
   std::string read = LimitHint(Phase::kRead, ErrorClass::kTimedOut, l);
   EXPECT_TRUE(Contains(read, "924.6 s")) << read;
   EXPECT_TRUE(Contains(read, "7875 s")) << read;
+}
+
+TEST(LimitHint, ConnectTimeoutSaysWhyAMeasurementIsLater) {
+  LimitsTree tree("hints_syn_late");
+  tree.SetSysctl("net.ipv4.tcp_syn_linear_timeouts", "4");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  std::string connect = LimitHint(Phase::kConnect, ErrorClass::kTimedOut, l);
+  EXPECT_TRUE(Contains(connect, "after 131 s by the formula, in practice up to 13")) << connect;
+  EXPECT_TRUE(Contains(connect, "the lateness adds up")) << connect;
+  EXPECT_TRUE(Contains(connect, "TCP_SYNCNT overrides tcp_syn_retries")) << connect;
+}
+
+TEST(LimitHint, PortAdviceChangesSomethingAndKeepsTheServersPortOut) {
+  LimitsTree tree("hints_port_advice");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  // The server's port 5000 stays outside the recommended range, as tune --plan does it.
+  std::string hint = LimitHint(Phase::kConnect, ErrorClass::kAddrNotAvail, l,
+                               HintContext{.destination_port = 5000});
+  EXPECT_TRUE(Contains(hint, RecommendedPortRange(5000).Command())) << hint;
+  EXPECT_FALSE(Contains(hint, "\"1024 65535\"")) << hint;
+  // Already the recommended range, tcp_tw_reuse already 1 (timestamps off): neither offered.
+  l.port_range_low = 1024;
+  l.port_range_high = 65535;
+  l.tcp_tw_reuse = 1;
+  l.tcp_timestamps = 0;
+  std::string in_force = LimitHint(Phase::kConnect, ErrorClass::kAddrNotAvail, l);
+  EXPECT_FALSE(Contains(in_force, "widen")) << in_force;
+  EXPECT_FALSE(Contains(in_force, "net.ipv4.tcp_tw_reuse=1")) << in_force;
+  EXPECT_TRUE(Contains(in_force, "net.ipv4.tcp_timestamps=1")) << in_force;
 }
 
 // socklab load's --connect-timeout (2 s by default) fires long before the kernel's ETIMEDOUT, so

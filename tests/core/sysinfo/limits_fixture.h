@@ -1,5 +1,7 @@
 #pragma once
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -10,11 +12,14 @@
 namespace socklab::testing_fixture {
 
 // A fake root directory holding proc/sys/... files with known values, for ProcFs(root).
-// Removed when the object dies. Thread affinity: the test's thread.
+// Removed when the object dies. The directory's name carries the process id, so two suite runs
+// sharing a TempDir (the normal and a sanitizer build at once) never share a tree.
+// Thread affinity: the test's thread.
 class LimitsTree {
  public:
   explicit LimitsTree(const std::string& name)
-      : root_(std::filesystem::path(::testing::TempDir()) / name) {
+      : root_(std::filesystem::path(::testing::TempDir()) /
+              (name + "_" + std::to_string(getpid()))) {
     std::filesystem::remove_all(root_);
     for (const auto& [sysctl, value] : Defaults()) {
       SetSysctl(sysctl, value);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/sysinfo/derivations.h"
 #include "gtest/gtest.h"
 #include "tests/core/sysinfo/limits_fixture.h"
@@ -49,15 +50,16 @@ TEST(Plan, ChurnBeyondThePortRangeNamesEaddrnotavailAndItsFix) {
   EXPECT_EQ(first->error_phase, Phase::kConnect);
   EXPECT_DOUBLE_EQ(first->need, 31000);
   EXPECT_DOUBLE_EQ(first->have, 28232);
-  EXPECT_TRUE(Contains(first->fix, "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\""))
+  // The widest range that leaves the target's port 7007 out: 7008-65535, an even count.
+  EXPECT_TRUE(Contains(first->fix, "sysctl -w net.ipv4.ip_local_port_range=\"7008 65535\""))
       << first->fix;
   // Without sysctls, 31000 / 28232 -> 2 source addresses.
   EXPECT_TRUE(Contains(first->fix, "with no sysctl, 2 source addresses")) << first->fix;
   ASSERT_EQ(first->sysctl_lines.size(), 1u);
-  EXPECT_EQ(first->sysctl_lines[0], "net.ipv4.ip_local_port_range = 1024 65535");
+  EXPECT_EQ(first->sysctl_lines[0], "net.ipv4.ip_local_port_range = 7008 65535");
 
   std::string snippet = SysctlSnippet(plan, "socklab tune --plan ...");
-  EXPECT_TRUE(Contains(snippet, "\nnet.ipv4.ip_local_port_range = 1024 65535\n")) << snippet;
+  EXPECT_TRUE(Contains(snippet, "\nnet.ipv4.ip_local_port_range = 7008 65535\n")) << snippet;
   EXPECT_TRUE(Contains(snippet, "never applies")) << snippet;
 }
 
@@ -66,7 +68,7 @@ TEST(Plan, WiderRangeNotEnoughAddsTimeWaitReuseThenSources) {
   tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
   tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
   KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
-  // 2000/s * 60 s = 120000 TIME_WAIT ports: more than 64512 even when widened; with
+  // 2000/s * 60 s = 120000 TIME_WAIT ports: more than 58528 even when widened; with
   // tcp_tw_reuse=1, 2000 * 1 s fits.
   Plan plan = MakePlan(Workload(0, 2000, "10.1.2.3:7007"), limits);
   const PlanCheck* ports = Find(plan, "ephemeral_ports");
@@ -133,7 +135,7 @@ TEST(Plan, BacklogAboveSomaxconnIsFlagged) {
   // The fixture predates tcp_syn_linear_timeouts: 1, 3, 7, ... and 127 s.
   EXPECT_TRUE(Contains(queue->symptom, "resends the SYN at 0, 1, 3, 7, 15, 31, 63 s"))
       << queue->symptom;
-  EXPECT_TRUE(Contains(queue->symptom, "ETIMEDOUT after 127 s")) << queue->symptom;
+  EXPECT_TRUE(Contains(queue->symptom, "after 127 s by the formula")) << queue->symptom;
   // With syncookies on (the fixture's 1), tcp_max_syn_backlog is no limit: only somaxconn.
   EXPECT_EQ(queue->sysctl_lines, (std::vector<std::string>{"net.core.somaxconn = 1024"}));
   EXPECT_FALSE(Contains(queue->fix, "tcp_max_syn_backlog")) << queue->fix;
@@ -157,7 +159,8 @@ TEST(Plan, SynBacklogIsAdvisedOnlyWithoutSyncookies) {
   // tcp_syn_linear_timeouts 4: SYNs every second first, ETIMEDOUT after 131 s.
   EXPECT_TRUE(Contains(queue->symptom, "resends the SYN at 0, 1, 2, 3, 4, 5, 7, 11, ... s"))
       << queue->symptom;
-  EXPECT_TRUE(Contains(queue->symptom, "131 s (tcp_syn_retries 6 + tcp_syn_linear_timeouts 4)"))
+  EXPECT_TRUE(Contains(
+      queue->symptom, "(tcp_syn_retries 6 + tcp_syn_linear_timeouts 4) after 131 s by the formula"))
       << queue->symptom;
 }
 
@@ -167,13 +170,13 @@ TEST(Plan, TimeWaitReuseFixUsesTheReuseDelay) {
   tree.SetSysctl("net.ipv4.tcp_tw_reuse_delay", "2500");
   tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
   KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
-  // 2000/s * 60 s = 120000 > 64512 widened ports; with reuse 2000/s * 2.5 s = 5000 fits.
+  // 2000/s * 60 s = 120000 > 58528 widened ports; with reuse 2000/s * 2.5 s = 5000 fits.
   Plan plan = MakePlan(Workload(0, 2000, "10.1.2.3:7007"), limits);
   const PlanCheck* ports = Find(plan, "ephemeral_ports");
   ASSERT_NE(ports, nullptr);
   EXPECT_TRUE(Contains(ports->fix, "reuse TIME_WAIT ports after 2.5 s")) << ports->fix;
   EXPECT_FALSE(Contains(ports->fix, "spread over")) << ports->fix;
-  // 40000/s * 2.5 s = 100000 > 64512 even with reuse: source addresses too, 100000 / 64512 -> 2.
+  // 40000/s * 2.5 s = 100000 > 58528 even with reuse: source addresses too, 100000 / 58528 -> 2.
   Plan fast_plan = MakePlan(Workload(0, 40000, "10.1.2.3:7007"), limits);
   const PlanCheck* fast = Find(fast_plan, "ephemeral_ports");
   ASSERT_NE(fast, nullptr);
@@ -194,6 +197,141 @@ TEST(Plan, TimeWaitBucketsCapKeepsChurnWithinThePorts) {
   EXPECT_EQ(ports->status, CheckStatus::kOk);
   EXPECT_TRUE(Contains(ports->formula, "capped by tcp_max_tw_buckets")) << ports->formula;
   EXPECT_TRUE(std::isinf(MaxConnectRate(limits, 1, false, 1000)));
+}
+
+// Every "name = value" the plan suggests, checked against the tree it was made from: none may
+// set the value already in force.
+void ExpectNoSysctlSetsItsOwnValue(const Plan& plan, const ProcFs& proc) {
+  for (const std::string& line : plan.SuggestedSysctls()) {
+    size_t eq = line.find(" = ");
+    ASSERT_NE(eq, std::string::npos) << line;
+    absl::StatusOr<std::string> now = proc.ReadSysctl(line.substr(0, eq));
+    if (now.ok()) {
+      std::string value = *now;
+      std::replace(value.begin(), value.end(), '\t', ' ');
+      EXPECT_NE(value, line.substr(eq + 3)) << line << " is already in force";
+    }
+  }
+}
+
+TEST(Plan, NoFixSetsTheValueAlreadyInForce) {
+  LimitsTree tree("plan_in_force");
+  // tcp_tw_reuse is already 1; only timestamps keep it from working.
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "1");
+  tree.SetSysctl("net.ipv4.tcp_timestamps", "0");
+  tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
+  ProcFs proc(tree.root());
+  KernelLimits limits = ReadKernelLimits(proc);
+  Plan plan = MakePlan(Workload(0, 2000, "10.1.2.3:80"), limits);
+  const PlanCheck* ports = Find(plan, "ephemeral_ports");
+  ASSERT_NE(ports, nullptr);
+  EXPECT_TRUE(Contains(ports->fix, "net.ipv4.tcp_timestamps=1")) << ports->fix;
+  EXPECT_FALSE(Contains(ports->fix, "tcp_tw_reuse=1")) << ports->fix;
+  ExpectNoSysctlSetsItsOwnValue(plan, proc);
+
+  // The range already is the recommended one: no "widen" to itself.
+  tree.SetSysctl("net.ipv4.ip_local_port_range", "1024\t65535");
+  tree.SetSysctl("net.ipv4.tcp_timestamps", "1");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  limits = ReadKernelLimits(proc);
+  Plan wide = MakePlan(Workload(70000, 0, "10.1.2.3:80"), limits);
+  ASSERT_EQ(Find(wide, "ephemeral_ports")->status, CheckStatus::kBreaks);
+  EXPECT_FALSE(Contains(Find(wide, "ephemeral_ports")->fix, "widen"))
+      << Find(wide, "ephemeral_ports")->fix;
+  ExpectNoSysctlSetsItsOwnValue(wide, proc);
+
+  // A warning on fds (fits, little room): the ulimit offered is above the soft limit in force.
+  tree.Write("proc/self/limits", "Max open files 10240 1048576 files\n");
+  limits = ReadKernelLimits(proc);
+  Plan fds = MakePlan(Workload(9500, 0, "127.0.0.1:7007"), limits);
+  const PlanCheck* nofile = Find(fds, "nofile");
+  ASSERT_EQ(nofile->status, CheckStatus::kWarn);
+  ASSERT_EQ(nofile->shell_lines.size(), 1u);
+  EXPECT_NE(nofile->shell_lines[0], "ulimit -n 10240");
+}
+
+TEST(Plan, TheRecommendedPortRangeLeavesTheTargetsPortOut) {
+  for (uint16_t port : {1024, 7007, 32768, 40000, 60000, 65535}) {
+    PortRange range = RecommendedPortRange(port);
+    EXPECT_TRUE(port < range.low || port > range.high) << port << ": " << range.SysctlValue();
+    EXPECT_EQ(range.size() % 2, 0) << range.SysctlValue();  // an even count: ends of two parities
+    EXPECT_GE(range.low, 1024);
+    EXPECT_LE(range.high, 65535);
+  }
+  EXPECT_EQ(RecommendedPortRange(80).SysctlValue(), "1024 65535");
+  EXPECT_EQ(RecommendedPortRange().SysctlValue(), "1024 65535");
+}
+
+TEST(Plan, AnIpv6TargetGetsIpv6SourceAddresses) {
+  LimitsTree tree("plan_ipv6");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  for (const char* target : {"[::1]:7007", "[2001:db8::7]:7007"}) {
+    Plan plan = MakePlan(Workload(0, 40000, target), limits);
+    const PlanCheck* ports = Find(plan, "ephemeral_ports");
+    ASSERT_NE(ports, nullptr);
+    EXPECT_TRUE(Contains(ports->fix, "source addresses")) << ports->fix;
+    EXPECT_FALSE(Contains(ports->fix, "127.0.0.")) << target << ": " << ports->fix;
+    EXPECT_FALSE(Contains(ports->fix, "/32")) << target << ": " << ports->fix;
+    EXPECT_TRUE(Contains(ports->fix, "ip -6 addr add")) << target << ": " << ports->fix;
+  }
+}
+
+TEST(Plan, TcpMemoryNamesWhatATcpSendDoes) {
+  LimitsTree tree("plan_tcp_mem");
+  tree.SetSysctl("net.ipv4.tcp_mem", "1000\t2000\t3000");
+  tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  Plan plan = MakePlan(Workload(10000, 0, "127.0.0.1:7007"), limits);
+  const PlanCheck* memory = Find(plan, "tcp_memory");
+  ASSERT_NE(memory, nullptr);
+  ASSERT_EQ(memory->status, CheckStatus::kWarn);
+  // sk_stream_wait_memory() blocks a TCP send; ENOBUFS is UDP's (repro no-buffer-space).
+  EXPECT_FALSE(Contains(memory->error, "ENOBUFS")) << memory->error;
+  EXPECT_FALSE(Contains(memory->symptom, "ENOBUFS")) << memory->symptom;
+  EXPECT_TRUE(Contains(memory->error, "EAGAIN")) << memory->error;
+}
+
+TEST(Plan, EmfileAtTheSameCountTuneShows) {
+  LimitsTree tree("plan_emfile");
+  tree.Write("proc/self/limits", "Max open files 20000 20000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  Plan plan = MakePlan(Workload(30000, 0, "127.0.0.1:7007"), limits);
+  const PlanCheck* nofile = Find(plan, "nofile");
+  ASSERT_NE(nofile, nullptr);
+  double tune_says = -1;
+  for (const Derivation& d : DeriveAll(limits, {})) {
+    if (d.key == "max_connections_per_process") {
+      tune_says = d.value;
+    }
+  }
+  ASSERT_GT(tune_says, 0);
+  EXPECT_TRUE(
+      Contains(nofile->symptom, absl::StrCat("EMFILE (Too many open files) at ",
+                                             static_cast<int64_t>(tune_says), " connections")))
+      << nofile->symptom << " / tune: " << tune_says;
+}
+
+TEST(Plan, ARemoteServersBacklogIsCheckedOnTheServer) {
+  LimitsTree tree("plan_remote_backlog");
+  tree.SetSysctl("net.core.somaxconn", "128");
+  tree.Write("proc/self/limits", "Max open files 1000000 1000000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  Plan plan = MakePlan(Workload(5000, 0, "10.1.2.3:7007"), limits);
+  const PlanCheck* queue = Find(plan, "accept_queue");
+  ASSERT_NE(queue, nullptr);
+  EXPECT_EQ(queue->status, CheckStatus::kOnServer);
+  EXPECT_LT(queue->have, 0) << "this machine's somaxconn is not the server's";
+  EXPECT_FALSE(Contains(queue->formula, "somaxconn 128")) << queue->formula;
+  EXPECT_TRUE(queue->sysctl_lines.empty());
+  EXPECT_TRUE(Contains(queue->fix, "on the server")) << queue->fix;
+  for (const std::string& line : plan.SuggestedSysctls()) {
+    EXPECT_FALSE(Contains(line, "somaxconn")) << line;
+  }
+  // The same workload on this host: our somaxconn is the server's.
+  Plan local = MakePlan(Workload(5000, 0, "127.0.0.1:7007"), limits);
+  EXPECT_EQ(Find(local, "accept_queue")->status, CheckStatus::kWarn);
 }
 
 TEST(Plan, ValidateRejectsUnusablePlans) {

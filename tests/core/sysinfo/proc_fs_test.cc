@@ -1,5 +1,7 @@
 #include "core/sysinfo/proc_fs.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -11,7 +13,8 @@ namespace {
 class ProcFsFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = std::filesystem::path(testing::TempDir()) / "procfs_fixture";
+    root_ =
+        std::filesystem::path(testing::TempDir()) / ("procfs_fixture_" + std::to_string(getpid()));
     std::filesystem::remove_all(root_);
     Write("proc/sys/net/ipv4/ip_local_port_range", "32768\t60999\n");
     Write("proc/sys/net/core/somaxconn", "4096\n");
@@ -28,7 +31,8 @@ class ProcFsFixture : public ::testing::Test {
 TEST_F(ProcFsFixture, ReadsSysctlsByDottedName) {
   ProcFs proc(root_.string());
   EXPECT_EQ(*proc.ReadSysctlInt("net.core.somaxconn"), 4096);
-  EXPECT_EQ(*proc.ReadSysctlInts("net.ipv4.ip_local_port_range"), (std::vector<int64_t>{32768, 60999}));
+  EXPECT_EQ(*proc.ReadSysctlInts("net.ipv4.ip_local_port_range"),
+            (std::vector<int64_t>{32768, 60999}));
   EXPECT_FALSE(proc.ReadSysctlInts("net.ipv4.tcp_rmem").ok());
   absl::StatusOr<int64_t> missing = proc.ReadSysctlInt("net.ipv4.tcp_nonexistent");
   ASSERT_FALSE(missing.ok());
