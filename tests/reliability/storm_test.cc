@@ -59,11 +59,13 @@ TEST_P(StormTest, RstStormLeavesABystanderServedAndNothingBehind) {
     }
     stormers.clear();
   };
-  // A short storm first, so that what any traffic touches once (the loops' receive buffers, 16
-  // MiB per io_uring loop, the chunk pools) is in the baseline; then the baseline, once the
-  // kernel shows the warm-up's connections gone.
+  // A storm first, so that what any traffic touches once (the loops' receive buffers, 16 MiB per
+  // io_uring loop, the chunk pools) is in the baseline; then the baseline, once the kernel shows
+  // the warm-up's connections gone. Sized by connections, not time: a provided-buffer ring hands
+  // its 1024 buffers out in turn, and 100 KB takes about 7 of them, so 800 connections touch each
+  // buffer of both loops several times however slowly a loaded machine runs them.
   start_storm();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  PollUntil([&] { return storms.load() >= 800; }, 8000);
   stop_storm();
   ASSERT_TRUE(PollUntil(
       [&] { return ServerSocketsIn(address.port(), tcpstat::TcpState::kEstablished) == 1; },
