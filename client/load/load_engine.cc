@@ -189,12 +189,15 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     result.messages_sent += w.messages_sent;
     result.messages_completed += w.messages_completed;
     result.messages_failed += w.messages_failed;
+    result.messages_in_flight_at_end += w.in_flight_at_end;
     result.bytes_sent += w.bytes_sent;
     result.bytes_received += w.bytes_received;
     result.data_errors += w.data_errors;
     result.warmup_data_errors += w.warmup_data_errors;
     result.connections_opened += w.connections_opened;
     result.connect_attempts += w.connect_attempts;
+    result.warmup_connections_opened += w.warmup_connections_opened;
+    result.warmup_connect_attempts += w.warmup_connect_attempts;
     last_completion = std::max(last_completion, w.last_completion_ns);
     result.rtt.Merge(worker->rtt());
     result.rtt_uncorrected.Merge(worker->rtt_uncorrected());
@@ -203,20 +206,39 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     result.warmup_errors.Merge(worker->warmup_error_counts());
   }
   result.peak_open_connections = shared.peak_open_connections.load();
-  // The measured window holds every counted echo, so msgs/s is count over time. A run that went
-  // its duration ends at the planned end, or at the last echo drained after it (messages still
-  // in flight at the end are counted: the window grows by their last round trip rather than
-  // crediting them to time that ended before they did). A run ended by -n, or cut short, ends at
-  // its last echo.
+  // The measured window is the one asked for: it ends at the planned end (-d), at the abort or
+  // interrupt, or at the last echo of -n, whichever came first. Messages still unanswered when
+  // it ended are reported as in flight at the end, so a slow last echo cannot stretch the window
+  // and thin the rate.
   int64_t window_end = last_completion > 0 ? last_completion : finished_ns;
-  if (shared.end_ns > 0 && shared.abort_reason.empty() && finished_ns >= shared.end_ns) {
-    window_end = std::max(shared.end_ns, last_completion);
+  if (shared.end_ns > 0 && finished_ns >= shared.end_ns) {
+    window_end = shared.end_ns;
+  }
+  if (const int64_t stop_ns = shared.stop_ns.load(); stop_ns > 0) {
+    window_end = std::min(window_end, stop_ns);
   }
   result.elapsed_s = std::max<int64_t>(0, window_end - shared.measure_start_ns) / 1e9;
   result.abort_reason = shared.abort_reason;
+  if (shared.unreachable.load() && result.abort_reason == kUnreachableReason) {
+    // Every attempt counted, including those that were connecting when the run gave up.
+    uint64_t failed = 0;
+    for (const ErrorCounts* counts : {&result.errors, &result.warmup_errors}) {
+      counts->ForEach([&](Phase phase, ErrorClass, uint64_t count, int, int64_t) {
+        failed += phase == Phase::kConnect ? count : 0;
+      });
+    }
+    result.abort_reason = absl::StrCat("could not reach ", options.target.ToString(), " (", failed,
+                                       " connection attempts failed, none succeeded)");
+  }
   ErrorCounts all_errors = result.errors;
   all_errors.Merge(result.warmup_errors);
   result.hints = HintsFor(all_errors, options);
+  if (const uint64_t mismatches = result.data_errors + result.warmup_data_errors; mismatches > 0) {
+    result.hints.push_back(absl::StrCat(
+        "data mismatch: ", mismatches, " echoes differed from what was sent; ",
+        options.target.ToString(),
+        " may not be an echo server (RFC 862: it must return every byte as received)"));
+  }
   absl::StatusOr<TcpCounters> counters_after = ReadTcpCounters();
   if (counters_before.ok() && counters_after.ok()) {
     result.kernel_counters_available = true;

@@ -48,10 +48,20 @@ std::string NonZeroStates(const LoadSecond& p, absl::string_view separator) {
   return text;
 }
 
-nlohmann::json ErrorsToJson(const ErrorCounts& errors, int64_t start_ns) {
+// The socket error cells, then the data mismatches as the text's "data mismatch" line (no errno,
+// no first time).
+nlohmann::json ErrorsToJson(const ErrorCounts& errors, uint64_t data_errors, int64_t start_ns) {
   nlohmann::json cells = errors.ToJson();
   for (nlohmann::json& cell : cells) {
     cell["first_seen_s"] = (cell["first_seen_ns"].get<int64_t>() - start_ns) / 1e9;
+  }
+  if (data_errors > 0) {
+    cells.push_back({{"phase", "data"},
+                     {"class", "mismatch"},
+                     {"errno", "mismatch"},
+                     {"count", data_errors},
+                     {"first_seen_ns", nullptr},
+                     {"first_seen_s", nullptr}});
   }
   return cells;
 }
@@ -130,14 +140,19 @@ std::string LoadSummaryToText(const LoadResult& r) {
   absl::StrAppendFormat(&out, "\nduration    %.2fs measured\n", s);
   absl::StrAppendFormat(&out,
                         "messages    %d completed (%.0f msg/s), %d sent, %d failed, %d data "
-                        "errors\n",
+                        "errors, in flight at end: %d\n",
                         r.messages_completed, PerSecond(r.messages_completed, s), r.messages_sent,
-                        r.messages_failed, r.data_errors);
+                        r.messages_failed, r.data_errors, r.messages_in_flight_at_end);
   absl::StrAppendFormat(&out, "bytes       sent %s (%s/s), received %s (%s/s)\n",
                         Bytes(r.bytes_sent), FormatBytes(PerSecond(r.bytes_sent, s)),
                         Bytes(r.bytes_received), FormatBytes(PerSecond(r.bytes_received, s)));
-  absl::StrAppendFormat(&out, "connections %d opened (%d attempts), peak %d open\n",
+  absl::StrAppendFormat(&out, "connections %d opened (%d attempts), peak %d open",
                         r.connections_opened, r.connect_attempts, r.peak_open_connections);
+  if (r.warmup_connect_attempts > 0) {
+    absl::StrAppendFormat(&out, "; during the warmup %d opened (%d attempts)",
+                          r.warmup_connections_opened, r.warmup_connect_attempts);
+  }
+  absl::StrAppend(&out, "\n");
   if (r.config.rate > 0) {
     AppendLatencyLine(&out, "latency", r.rtt);
     AppendLatencyLine(&out, "uncorrected", r.rtt_uncorrected);
@@ -147,7 +162,12 @@ std::string LoadSummaryToText(const LoadResult& r) {
   } else {
     AppendLatencyLine(&out, "latency", r.rtt);
   }
-  AppendLatencyLine(&out, "connect", r.connect);
+  if (r.connect.count() > 0) {
+    AppendLatencyLine(&out, "connect", r.connect);
+  } else {
+    absl::StrAppend(&out, "connect       no connect started in the measured window",
+                    r.warmup_connections_opened > 0 ? " (all were during the warmup)" : "", "\n");
+  }
   if (r.errors.Total() + r.data_errors == 0) {
     absl::StrAppend(&out, "errors      none\n");
   } else {
@@ -297,24 +317,30 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   json["messages"] = {{"sent", r.messages_sent},
                       {"completed", r.messages_completed},
                       {"failed", r.messages_failed},
-                      {"data_errors", r.data_errors}};
+                      {"data_errors", r.data_errors},
+                      {"in_flight_at_end", r.messages_in_flight_at_end}};
   json["bytes"] = {{"sent", r.bytes_sent}, {"received", r.bytes_received}};
   json["throughput"] = {{"messages_per_s", PerSecond(r.messages_completed, s)},
                         {"sent_bytes_per_s", PerSecond(r.bytes_sent, s)},
                         {"received_bytes_per_s", PerSecond(r.bytes_received, s)}};
   json["connections"] = {{"opened", r.connections_opened},
                          {"attempts", r.connect_attempts},
+                         {"warmup_opened", r.warmup_connections_opened},
+                         {"warmup_attempts", r.warmup_connect_attempts},
                          {"peak_open", r.peak_open_connections}};
   json["latency_ns"] = HistogramToJson(r.rtt);
   json["latency_uncorrected_ns"] =
       c.rate > 0 ? HistogramToJson(r.rtt_uncorrected) : nlohmann::json(nullptr);
   json["connect_latency_ns"] = HistogramToJson(r.connect);
-  json["errors"] = {{"total", r.errors.Total()},
-                    {"by_class", ErrorsToJson(r.errors, r.start_ns)},
-                    {"warmup_total", r.warmup_errors.Total()},
-                    {"warmup_by_class", ErrorsToJson(r.warmup_errors, r.start_ns)},
-                    {"warmup_data_errors", r.warmup_data_errors},
-                    {"hints", r.hints}};
+  // As the text counts them: socket errors and data errors together, each with its cell.
+  json["errors"] = {
+      {"total", r.errors.Total() + r.data_errors},
+      {"by_class", ErrorsToJson(r.errors, r.data_errors, r.start_ns)},
+      {"data_errors", r.data_errors},
+      {"warmup_total", r.warmup_errors.Total() + r.warmup_data_errors},
+      {"warmup_by_class", ErrorsToJson(r.warmup_errors, r.warmup_data_errors, r.start_ns)},
+      {"warmup_data_errors", r.warmup_data_errors},
+      {"hints", r.hints}};
   json["kernel"] =
       r.kernel_counters_available ? CounterDeltasToJson(r.kernel) : nlohmann::json(nullptr);
   nlohmann::json series = nlohmann::json::array();

@@ -61,29 +61,36 @@ struct LoadSecond {
 
 // Everything a run measured. Owned by the caller; rendering is in load_report.h.
 //
-// The measured window starts after --warmup. A message belongs to it when its first byte was
-// sent after the warmup: sent, completed, failed, bytes, data errors and latency count only
-// those messages (so sent = completed + failed + any cut off by a hard stop). A failed message
-// that was never sent belongs to the window when it failed in it. Connection counters (attempts,
-// opened, connect latency) count attempts started after the warmup. Socket errors are events:
-// those seen during the warmup are kept apart in `warmup_errors`.
+// The measured window starts after --warmup and ends at the planned end (-d), at an abort or
+// interrupt, or at the last echo of -n. A message belongs to it when its first byte was sent
+// after the warmup: sent, completed, failed, bytes, data errors and latency count only those
+// messages, and each of them is exactly one of completed, failed, a data error, or in flight at
+// the end: sent = completed + failed + data_errors + in_flight_at_end. A message that was never
+// sent is not counted at all. Connection counters (attempts, opened, connect latency) count
+// attempts started after the warmup; those of the warmup are kept apart. Socket errors are
+// events: those seen during the warmup are kept apart in `warmup_errors`.
 struct LoadResult {
   LoadConfig config;
 
-  // The measured window: from the end of the warmup to the planned end, or to the last counted
-  // echo when that came later (the drain) or the run ended early (-n, abort).
+  // The measured window: from the end of the warmup to the planned end, the abort, or the last
+  // echo of -n; never longer than asked for.
   double elapsed_s = 0;
   uint64_t messages_sent = 0;       // messages whose first byte was handed to the kernel
-  uint64_t messages_completed = 0;  // full echo received
-  uint64_t messages_failed = 0;     // lost to a connection error or deadline
+  uint64_t messages_completed = 0;  // full and correct echo received within the window
+  uint64_t messages_failed = 0;     // lost to a connection error or deadline within the window
+  // Sent within the window and not yet answered when it ended (echoed in the drain after it, or
+  // not at all): neither completed nor failed.
+  uint64_t messages_in_flight_at_end = 0;
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
-  // Echoed messages whose bytes differed from what was sent, plus receives of bytes nobody
-  // sent (each such receive counts once).
+  // Echoed messages whose bytes differed from what was sent (not completions), plus receives of
+  // bytes nobody sent (each such receive counts once).
   uint64_t data_errors = 0;
   uint64_t warmup_data_errors = 0;  // the same for messages sent during --warmup
   uint64_t connections_opened = 0;
   uint64_t connect_attempts = 0;
+  uint64_t warmup_connections_opened = 0;  // attempts started during --warmup that succeeded
+  uint64_t warmup_connect_attempts = 0;
   // The most connections open at once (all threads together, warmup included).
   int64_t peak_open_connections = 0;
 

@@ -108,11 +108,43 @@ TEST(LoadReportTest, DataAndWarmupErrorsAreReported) {
                          "  connect  ECONNREFUSED            1  first at 0.010s\n"),
             std::string::npos)
       << summary;
+  // The JSON counts what the text counts: the data mismatches are errors with a cell of their
+  // own.
   const nlohmann::json j = LoadResultToJson(r);
-  EXPECT_EQ(j["errors"]["total"], 1);
+  EXPECT_EQ(j["errors"]["total"], 8);
+  EXPECT_EQ(j["errors"]["data_errors"], 7);
+  ASSERT_EQ(j["errors"]["by_class"].size(), 2u) << j["errors"];
+  EXPECT_EQ(j["errors"]["by_class"][1]["phase"], "data");
+  EXPECT_EQ(j["errors"]["by_class"][1]["class"], "mismatch");
+  EXPECT_EQ(j["errors"]["by_class"][1]["count"], 7);
   EXPECT_EQ(j["errors"]["warmup_total"], 1);
   EXPECT_EQ(j["errors"]["warmup_by_class"][0]["errno"], "ECONNREFUSED");
   EXPECT_EQ(j["messages"]["data_errors"], 7);
+}
+
+TEST(LoadReportTest, InFlightAtEndAndWarmupConnectsAreReportedApart) {
+  LoadResult r = SampleResult();
+  r.messages_sent = 2003;
+  r.messages_in_flight_at_end = 3;
+  r.warmup_connections_opened = 4;
+  r.warmup_connect_attempts = 5;
+  r.config.rate = 0;
+  const std::string summary = LoadSummaryToText(r);
+  EXPECT_NE(summary.find("2003 sent, 0 failed, 0 data errors, in flight at end: 3\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("connections 0 opened (0 attempts), peak 0 open; during the warmup 4 "
+                         "opened (5 attempts)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("connect       no connect started in the measured window (all were "
+                         "during the warmup)\n"),
+            std::string::npos)
+      << summary;
+  const nlohmann::json j = LoadResultToJson(r);
+  EXPECT_EQ(j["messages"]["in_flight_at_end"], 3);
+  EXPECT_EQ(j["connections"]["warmup_opened"], 4);
+  EXPECT_EQ(j["connections"]["warmup_attempts"], 5);
 }
 
 TEST(LoadReportTest, StatesTableHasEveryStateSeenAndMarksFailedSamples) {
