@@ -1,6 +1,5 @@
 #include "client/load/load_command.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,13 +7,14 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "client/load/load_engine.h"
 #include "client/load/load_options.h"
+#include "client/load/output_file.h"
 #include "core/base/status.h"
-#include "core/base/unique_fd.h"
 #include "core/stats/load_report.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
@@ -55,8 +55,13 @@ struct LoadFlags {
 };
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};  // the first SIGINT or SIGTERM received
 
-void OnInterrupt(int) { g_interrupted.store(true); }
+void OnInterrupt(int signal_number) {
+  int none = 0;
+  g_signal.compare_exchange_strong(none, signal_number);
+  g_interrupted.store(true);
+}
 
 absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   LoadOptions o;
@@ -157,36 +162,29 @@ void SampleStatesInto(uint16_t port, LoadSecond* second, bool* warned) {
   }
 }
 
-// With open/write/close so a failure's errno is the call's own (an ofstream's is not reliable).
-absl::Status WriteFile(const std::string& path, const std::string& text) {
-  constexpr char kFix[] = "check the directory exists and is writable";
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) {
-    return ErrnoError(errno, absl::StrCat("open ", path), kFix);
-  }
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return ErrnoError(errno, absl::StrCat("write ", path), kFix);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd.Release()) != 0) {
-    return ErrnoError(errno, absl::StrCat("write ", path), kFix);
-  }
-  return absl::OkStatus();
-}
-
 int Run(const LoadFlags& flags) {
   absl::StatusOr<LoadOptions> options = BuildOptions(flags);
   if (!options.ok()) {
     return cli::ReportFailure(kProgram, options.status());
   }
   const bool json_to_stdout = options->json_path == "-";
+  // Opened before the run: a path that cannot be written is refused before any load is sent.
+  std::optional<OutputFile> json_file;
+  std::optional<OutputFile> hgrm_file;
+  if (!options->json_path.empty() && !json_to_stdout) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--json", options->json_path);
+    if (!file.ok()) {
+      return cli::ReportFailure(kProgram, file.status());
+    }
+    json_file.emplace(std::move(*file));
+  }
+  if (!options->hgrm_path.empty()) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--hgrm", options->hgrm_path);
+    if (!file.ok()) {
+      return cli::ReportFailure(kProgram, file.status());
+    }
+    hgrm_file.emplace(std::move(*file));
+  }
   LoadHooks hooks;
   hooks.interrupt = &g_interrupted;
   const uint16_t port = options->target.port();
@@ -217,26 +215,48 @@ int Run(const LoadFlags& flags) {
   std::fprintf(text_out, "%s%s%s", LoadConfigToText(result->config).c_str(),
                LoadSummaryToText(*result).c_str(), LoadStatesToText(*result).c_str());
   std::fflush(text_out);
-  int code = result->abort_reason.empty() || result->abort_reason == "interrupted" ? 0 : 1;
+  int code = 0;
   if (!options->json_path.empty()) {
     const std::string json = LoadResultToJson(*result).dump(2) + "\n";
     if (json_to_stdout) {
       std::fputs(json.c_str(), stdout);
-    } else if (absl::Status written = WriteFile(options->json_path, json); !written.ok()) {
-      cli::ReportFailure(kProgram, written);
-      code = 1;
+      std::fflush(stdout);
+    } else if (absl::Status written = json_file->WriteAndClose(json); !written.ok()) {
+      code = cli::ReportFailure(kProgram, written);
     }
   }
-  if (!options->hgrm_path.empty()) {
-    if (absl::Status written =
-            WriteFile(options->hgrm_path, result->rtt.PercentileDistribution(1e6));
+  if (hgrm_file.has_value()) {
+    if (absl::Status written = hgrm_file->WriteAndClose(result->rtt.PercentileDistribution(1e6));
         !written.ok()) {
-      cli::ReportFailure(kProgram, written);
-      code = 1;
+      code = cli::ReportFailure(kProgram, written);
     }
   }
-  if (code == 1 && !result->abort_reason.empty()) {
+  // What made the run fail, one line each, after the report.
+  const bool interrupted = result->abort_reason == "interrupted";
+  if (!result->abort_reason.empty() && !interrupted) {
     std::fprintf(stderr, "%s: %s\n", kProgram, result->abort_reason.c_str());
+    code = 1;
+  }
+  if (const uint64_t mismatches = result->data_errors + result->warmup_data_errors;
+      mismatches > 0) {
+    std::fprintf(stderr,
+                 "%s: %llu echoes differed from what was sent; check that %s is an echo server "
+                 "(RFC 862)\n",
+                 kProgram, static_cast<unsigned long long>(mismatches),
+                 options->target.ToString().c_str());
+    code = 1;
+  }
+  if (result->messages_completed == 0 && result->abort_reason.empty()) {
+    std::fprintf(stderr,
+                 "%s: no message completed in the measured window; see the errors above, or "
+                 "lengthen -d or shorten --warmup\n",
+                 kProgram);
+    code = 1;
+  }
+  // Ended by SIGINT or SIGTERM: 128 + the signal, as shells expect of a program the signal
+  // stopped (the report above is still complete for the time it ran).
+  if (const int signal_number = g_signal.load(); interrupted && signal_number != 0) {
+    code = 128 + signal_number;
   }
   return code;
 }

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
+#include "tests/client/load/socklab_process.h"
 
 namespace socklab::client {
 namespace {
@@ -211,17 +212,104 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   std::remove(hgrm_path.c_str());
 }
 
-// A --json file that cannot be written fails the run (exit 1) with the call's own errno.
-TEST(LoadCommandTest, UnwritableJsonExitsOneWithTheErrno) {
+// A --json or --hgrm path that cannot be written is refused before the run (exit 2, one line with
+// the errno and its fix): the peer never sees a connection.
+TEST(LoadCommandTest, UnwritableReportPathsAreRefusedBeforeTheRun) {
+  for (const char* flag : {"--json", "--hgrm"}) {
+    testing::EchoFixture server;
+    ::testing::internal::CaptureStderr();
+    const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "10",
+                                     "--backend", "epoll", flag, "/nonexistent-socklab-dir/out"});
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(code, 2) << err;
+    EXPECT_EQ(absl::StrCat("socklab load: ", flag,
+                           " /nonexistent-socklab-dir/out: No such file or directory (ENOENT). "
+                           "check the directory exists\n"),
+              err);
+    EXPECT_EQ(server.accepted(), 0u) << "the run started";
+  }
+}
+
+// A write that fails after the run (a full device) names its own errno and fix, and exits 1.
+TEST(LoadCommandTest, ReportWriteFailureNamesItsErrno) {
   testing::EchoFixture server;
   ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
   const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "10", "--backend",
-                                   "epoll", "--json", "/nonexistent-socklab-dir/out.json"});
+                                   "epoll", "--json", "/dev/full"});
+  (void)::testing::internal::GetCapturedStdout();
   const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(code, 1);
-  EXPECT_NE(err.find("open /nonexistent-socklab-dir/out.json: No such file or directory (ENOENT)"),
+  EXPECT_EQ(code, 1) << err;
+  EXPECT_NE(err.find("write /dev/full: "), std::string::npos) << err;
+  EXPECT_NE(err.find("(ENOSPC)"), std::string::npos) << err;
+  EXPECT_EQ(err.find("directory"), std::string::npos) << err;
+  EXPECT_EQ(server.bytes_in(), 640u);
+}
+
+// Echoes that differ from what was sent fail the run (exit 1) with a hint that the target may
+// not echo; the JSON counts them as the text does, and as the peer corrupted them.
+TEST(LoadCommandTest, DataErrorsExitOneAndTheJsonCountsThem) {
+  testing::EchoFixture server(testing::EchoFixture::Config{
+      .mode = testing::EchoFixture::Mode::kCorrupt, .corrupt_every = 5 * 64});
+  const std::string json_path = TempPath("corrupt.json");
+  ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
+  const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "100", "--backend",
+                                   "epoll", "--json", json_path});
+  const std::string text = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 1) << err;
+  EXPECT_NE(err.find("20 echoes differed from what was sent; check that " +
+                     server.address().ToString() + " is an echo server"),
             std::string::npos)
       << err;
+  EXPECT_NE(text.find("may not be an echo server"), std::string::npos) << text;
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  EXPECT_EQ(server.corrupted(), 20u);
+  EXPECT_EQ(j["errors"]["total"].get<uint64_t>(), server.corrupted()) << j["errors"];
+  EXPECT_EQ(j["messages"]["data_errors"].get<uint64_t>(), server.corrupted());
+  EXPECT_EQ(j["messages"]["completed"], 80);
+  std::remove(json_path.c_str());
+}
+
+// A run in which nothing completed is a failure (exit 1), not a quiet report of zeros.
+TEST(LoadCommandTest, NothingCompletedExitsOne) {
+  testing::EchoFixture server(testing::EchoFixture::Mode::kNeverRead);
+  ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
+  const int code =
+      RunLoadCommand({server.address().ToString(), "-c", "1", "-d", "500ms", "--backend", "epoll"});
+  const std::string text = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 1) << text << err;
+  EXPECT_NE(err.find("no message completed"), std::string::npos) << err;
+  EXPECT_NE(text.find("in flight at end: 1"), std::string::npos) << text;
+  EXPECT_EQ(server.bytes_out(), 0u);
+}
+
+// SIGINT and SIGTERM end the run with its report, and the exit code a shell expects of a program
+// the signal stopped: 128 + the signal.
+TEST(LoadCommandTest, SignalsExitWith128PlusTheSignal) {
+  for (const int signal_number : {SIGINT, SIGTERM}) {
+    testing::EchoFixture server;
+    testing::SocklabProcess load(
+        {"load", server.address().ToString(), "-c", "2", "-d", "60s", "--json", "-"});
+    if (!load.available()) {
+      GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+    }
+    // Signalled once the load is under way (the peer has echoed something).
+    for (int i = 0; i < 2000 && server.bytes_out() == 0; ++i) {
+      usleep(5000);
+    }
+    ASSERT_GT(server.bytes_out(), 0u);
+    load.Signal(signal_number);
+    const testing::ProcessOutcome outcome = load.Wait(30'000);
+    ASSERT_FALSE(outcome.killed_at_deadline);
+    EXPECT_EQ(outcome.exit_code, 128 + signal_number) << outcome.err;
+    const nlohmann::json j = nlohmann::json::parse(outcome.out);
+    EXPECT_EQ(j["abort_reason"], "interrupted");
+    EXPECT_GT(j["messages"]["completed"].get<uint64_t>(), 0u);
+  }
 }
 
 // --states puts the per-second series in the text report too, and the TIME_WAIT build-up of
