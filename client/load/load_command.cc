@@ -36,6 +36,7 @@ struct LoadFlags {
   uint64_t churn = 0;
   double connect_rate = 0;
   std::string close = "fin";
+  bool nagle = false;
   std::string size = "64";
   absl::Duration duration = absl::Seconds(10);
   uint64_t messages = 0;
@@ -91,6 +92,7 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   o.rate = f.rate;
   o.churn = f.churn;
   o.connect_rate = f.connect_rate;
+  o.nodelay = !f.nagle;
   if (f.close == "fin") {
     o.close = CloseMode::kFin;
   } else if (f.close == "rst") {
@@ -283,6 +285,8 @@ cli::Command AddLoadCommand(CLI::App& app) {
   cli::AddRateFlag(*sub, "--connect-rate", &flags->connect_rate,
                    "At most this many new connections/s");
   sub->add_option("--close", flags->close, "How the client closes: fin (default) or rst");
+  sub->add_flag("--nagle", flags->nagle,
+                "Leave Nagle's algorithm on (default: TCP_NODELAY, each message leaves at once)");
   sub->add_option("-s,--size", flags->size, "Message bytes, or MIN-MAX uniform (default 64)");
   flags->duration_option = cli::AddDurationFlag(*sub, "-d,--duration", &flags->duration,
                                                 "Run time, warmup included (default 10s)");

@@ -36,6 +36,7 @@ LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selectio
   c.churn = o.churn;
   c.connect_rate = o.connect_rate;
   c.close_mode = o.close == CloseMode::kRst ? "rst" : "fin";
+  c.nodelay = o.nodelay;
   c.size_min = o.size_min;
   c.size_max = o.size_max;
   c.duration_s = Seconds(o.duration);

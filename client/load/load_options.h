@@ -32,6 +32,10 @@ struct LoadOptions {
   uint64_t churn = 0;       // reconnect after this many messages per connection; 0 = never
   double connect_rate = 0;  // new connections/s, all threads together; 0 = no cap
   CloseMode close = CloseMode::kFin;
+  // TCP_NODELAY on every connection (the default): a message leaves at once instead of waiting
+  // for the ACK of the previous segment, which a peer's delayed ACK holds for 40 ms. --nagle
+  // turns it off, to measure what an application that keeps Nagle sees.
+  bool nodelay = true;
   uint32_t size_min = 64;
   uint32_t size_max = 64;
   absl::Duration duration = absl::Seconds(10);  // ZeroDuration() with messages: until done

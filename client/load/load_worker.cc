@@ -266,8 +266,10 @@ void LoadWorker::StartConnect(Conn& c) {
     ScheduleRetry(c);
     return;
   }
-  // Echo latency, not Nagle's: small messages must leave at once.
-  (void)SetNoDelay(fd->get(), true);
+  // Echo latency, not Nagle's: a message's last partial segment must not wait for an ACK.
+  if (options_.nodelay) {
+    (void)SetNoDelay(fd->get(), true);
+  }
   if (!options_.sources.empty()) {
     const SocketAddress& source = options_.sources[c.id % options_.sources.size()];
     if (source.port() == 0) {

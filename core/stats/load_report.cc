@@ -105,7 +105,8 @@ std::string LoadConfigToText(const LoadConfig& c) {
   } else {
     absl::StrAppend(&out, "closed loop");
   }
-  absl::StrAppend(&out, ", pipeline ", c.pipeline, ", size ", SizeText(c), "\n");
+  absl::StrAppend(&out, ", pipeline ", c.pipeline, ", size ", SizeText(c),
+                  c.nodelay ? "" : ", Nagle on (--nagle)", "\n");
   absl::StrAppend(&out, "run         ");
   if (c.messages > 0) {
     absl::StrAppend(&out, c.messages, " messages");
@@ -301,6 +302,7 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                     {"churn", c.churn},
                     {"connect_rate", c.connect_rate},
                     {"close", c.close_mode},
+                    {"nodelay", c.nodelay},
                     {"size_min", c.size_min},
                     {"size_max", c.size_max},
                     {"duration_s", c.duration_s},

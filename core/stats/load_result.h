@@ -26,6 +26,7 @@ struct LoadConfig {
   uint64_t churn = 0;       // reconnect after this many messages; 0 = never
   double connect_rate = 0;  // new connections/s cap; 0 = none
   std::string close_mode;   // fin | rst
+  bool nodelay = true;      // TCP_NODELAY on the connections (false: --nagle)
   uint64_t size_min = 0;
   uint64_t size_max = 0;
   double duration_s = 0;  // 0 when bounded by messages

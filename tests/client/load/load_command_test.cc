@@ -162,28 +162,13 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
         "aborted", "abort_reason"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
-  for (const char* key : {"target",
-                          "backend",
-                          "backend_requested",
-                          "backend_fallback_reason",
-                          "connections",
-                          "threads",
-                          "pipeline",
-                          "rate",
-                          "mode",
-                          "churn",
-                          "connect_rate",
-                          "close",
-                          "size_min",
-                          "size_max",
-                          "duration_s",
-                          "messages",
-                          "warmup_s",
-                          "connect_timeout_s",
-                          "read_timeout_s",
-                          "bind",
-                          "source_ips",
-                          "max_errors"}) {
+  for (const char* key :
+       {"target",      "backend",    "backend_requested", "backend_fallback_reason",
+        "connections", "threads",    "pipeline",          "rate",
+        "mode",        "churn",      "connect_rate",      "close",
+        "nodelay",     "size_min",   "size_max",          "duration_s",
+        "messages",    "warmup_s",   "connect_timeout_s", "read_timeout_s",
+        "bind",        "source_ips", "max_errors"}) {
     EXPECT_TRUE(j["config"].contains(key)) << key;
   }
   for (const char* key :

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/net/socket.h"
+#include "core/stats/load_report.h"
 #include "gtest/gtest.h"
 #include "tests/client/load/echo_fixture.h"
 
@@ -74,6 +75,26 @@ TEST_P(LoadEngineTest, ClosedLoopCountsAddUp) {
   EXPECT_EQ(r->connections_opened, 4u);
   EXPECT_EQ(r->connect.count(), 4u);
   EXPECT_EQ(r->config.backend, GetParam() == loop::BackendChoice::kEpoll ? "epoll" : "io_uring");
+}
+
+// TCP_NODELAY by default: a 64 KiB message (on loopback, one full segment and a partial one)
+// never waits for the ACK a delayed-ACK peer holds back (40 ms at least, TCP_DELACK_MIN). The
+// peer sets TCP_NODELAY itself, so what is measured is the client. The median is what is
+// checked: a busy machine delays some round trips, not half of them by 20 ms.
+TEST_P(LoadEngineTest, LargeEchoesDoNotWaitForDelayedAcks) {
+  EchoFixture server(EchoFixture::Config{.nodelay = true});
+  LoadOptions o = Options(server.address());
+  o.connections = 1;
+  o.threads = 1;
+  o.size_min = o.size_max = 64 * 1024;
+  o.messages = 200;
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectClean(*r);
+  EXPECT_TRUE(r->config.nodelay);
+  EXPECT_EQ(server.bytes_out(), 200u * 64 * 1024);
+  EXPECT_LT(r->rtt.ValueAtPercentile(50), 20'000'000)
+      << FormatLatency(r->rtt.ValueAtPercentile(50));
 }
 
 TEST_P(LoadEngineTest, PipelinedVariableSizesVerifyEveryByte) {
