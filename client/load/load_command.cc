@@ -53,7 +53,22 @@ struct LoadFlags {
   bool ipv4 = false;
   bool ipv6 = false;
   CLI::Option* duration_option = nullptr;
+  // Flags whose 0 means nothing when given: 0 is only their default, "not set".
+  CLI::Option* threads_option = nullptr;
+  CLI::Option* rate_option = nullptr;
+  CLI::Option* churn_option = nullptr;
+  CLI::Option* connect_rate_option = nullptr;
+  CLI::Option* messages_option = nullptr;
 };
+
+// A flag given as 0 where 0 means nothing: one line with what to do instead.
+absl::Status CheckNotZero(const CLI::Option* option, bool zero, absl::string_view meaning,
+                          absl::string_view fix) {
+  if (option->count() == 0 || !zero) {
+    return absl::OkStatus();
+  }
+  return UsageError(absl::StrCat(option->get_name(), " 0 ", meaning), fix);
+}
 
 std::atomic<bool> g_interrupted{false};
 std::atomic<int> g_signal{0};  // the first SIGINT or SIGTERM received
@@ -66,6 +81,22 @@ void OnInterrupt(int signal_number) {
 
 absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   LoadOptions o;
+  for (const absl::Status& zero : {
+           CheckNotZero(f.threads_option, f.threads == 0, "is no thread count",
+                        "omit -t for one thread per CPU, or give 1 or more"),
+           CheckNotZero(f.rate_option, f.rate == 0, "is no rate",
+                        "omit -R for a closed loop, or give messages/s above 0 (0.5, 10k)"),
+           CheckNotZero(f.churn_option, f.churn == 0, "would never reconnect",
+                        "omit --churn to keep each connection, or give 1 or more messages"),
+           CheckNotZero(f.connect_rate_option, f.connect_rate == 0, "would open no connection",
+                        "omit --connect-rate for no cap, or give connections/s above 0"),
+           CheckNotZero(f.messages_option, f.messages == 0, "sends nothing",
+                        "omit -n to run for -d, or give 1 or more messages"),
+       }) {
+    if (!zero.ok()) {
+      return zero;
+    }
+  }
   if (f.ipv4 && f.ipv6) {
     return UsageError("-4 and -6 together", "give one of them");
   }
@@ -273,25 +304,29 @@ cli::Command AddLoadCommand(CLI::App& app) {
                   "HOST:PORT of the echo server (127.0.0.1:7007, [::1]:7007)")
       ->required();
   cli::AddCountFlag(*sub, "-c,--connections", &flags->connections, "Connections (default 10)");
-  cli::AddCountFlag(*sub, "-t,--threads", &flags->threads,
-                    "Event-loop threads (default: one per CPU, at most one per connection)");
+  flags->threads_option =
+      cli::AddCountFlag(*sub, "-t,--threads", &flags->threads,
+                        "Event-loop threads (default: one per CPU, at most one per connection)");
   sub->add_option("--backend", flags->backend, "auto|io_uring|epoll (default auto)");
   cli::AddCountFlag(*sub, "--pipeline", &flags->pipeline,
                     "Messages in flight per connection (default 1)");
-  cli::AddRateFlag(*sub, "-R,--rate", &flags->rate,
-                   "Open loop: total messages/s on a schedule; latency from the scheduled time");
-  cli::AddCountFlag(*sub, "--churn", &flags->churn,
-                    "Reconnect after every N messages (1: one connection per request)");
-  cli::AddRateFlag(*sub, "--connect-rate", &flags->connect_rate,
-                   "At most this many new connections/s");
+  flags->rate_option = cli::AddRateFlag(
+      *sub, "-R,--rate", &flags->rate,
+      "Open loop: total messages/s on a schedule; latency from the scheduled time");
+  flags->churn_option =
+      cli::AddCountFlag(*sub, "--churn", &flags->churn,
+                        "Reconnect after every N messages (1: one connection per request)");
+  flags->connect_rate_option = cli::AddRateFlag(*sub, "--connect-rate", &flags->connect_rate,
+                                                "At most this many new connections/s");
   sub->add_option("--close", flags->close, "How the client closes: fin (default) or rst");
   sub->add_flag("--nagle", flags->nagle,
                 "Leave Nagle's algorithm on (default: TCP_NODELAY, each message leaves at once)");
   sub->add_option("-s,--size", flags->size, "Message bytes, or MIN-MAX uniform (default 64)");
   flags->duration_option = cli::AddDurationFlag(*sub, "-d,--duration", &flags->duration,
                                                 "Run time, warmup included (default 10s)");
-  cli::AddCountFlag(*sub, "-n,--messages", &flags->messages,
-                    "Total round trips, then stop (with -d: whichever comes first)");
+  flags->messages_option =
+      cli::AddCountFlag(*sub, "-n,--messages", &flags->messages,
+                        "Total round trips, then stop (with -d: whichever comes first)");
   cli::AddDurationFlag(*sub, "--warmup", &flags->warmup,
                        "Leading time excluded from the results (default 0)");
   cli::AddDurationFlag(*sub, "--connect-timeout", &flags->connect_timeout,

@@ -221,15 +221,23 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   result.elapsed_s = std::max<int64_t>(0, window_end - shared.measure_start_ns) / 1e9;
   result.abort_reason = shared.abort_reason;
   if (shared.unreachable.load() && result.abort_reason == kUnreachableReason) {
-    // Every attempt counted, including those that were connecting when the run gave up.
+    // Every attempt of every thread: those that failed (as the error lines count them), and
+    // those still connecting when the run gave up (abandoned, their outcome unknown).
     uint64_t failed = 0;
     for (const ErrorCounts* counts : {&result.errors, &result.warmup_errors}) {
       counts->ForEach([&](Phase phase, ErrorClass, uint64_t count, int, int64_t) {
         failed += phase == Phase::kConnect ? count : 0;
       });
     }
-    result.abort_reason = absl::StrCat("could not reach ", options.target.ToString(), " (", failed,
-                                       " connection attempts failed, none succeeded)");
+    const uint64_t attempts = result.connect_attempts + result.warmup_connect_attempts;
+    result.abort_reason =
+        absl::StrCat("could not reach ", options.target.ToString(), " (none of ", attempts,
+                     " connection attempts succeeded: ", failed, " failed");
+    if (attempts > failed) {
+      absl::StrAppend(&result.abort_reason, ", ", attempts - failed,
+                      " abandoned when the run gave up");
+    }
+    absl::StrAppend(&result.abort_reason, ")");
   }
   ErrorCounts all_errors = result.errors;
   all_errors.Merge(result.warmup_errors);

@@ -112,6 +112,12 @@ absl::StatusOr<SocketAddress> ParseBindAddress(absl::string_view text) {
 }
 
 absl::StatusOr<SocketAddress> ParseTarget(absl::string_view text, int family) {
+  if (!text.empty() && text.front() == ':') {
+    // SocketAddress reads ":7007" as 0.0.0.0:7007 (a listener's "any"), which a connect turns
+    // into this host without saying so.
+    return UsageError(absl::StrCat("target '", text, "' has no host"),
+                      absl::StrCat("give the server's address, e.g. 127.0.0.1", text));
+  }
   const bool localhost = text.substr(0, text.rfind(':')) == "localhost";
   absl::StatusOr<SocketAddress> address = SocketAddress::Parse(text);
   if (!address.ok()) {

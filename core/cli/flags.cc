@@ -26,6 +26,32 @@ CLI::Option* AddParsedFlag(CLI::App& app, const std::string& name, T* out,
   return option;
 }
 
+// The option given more times than it takes values ("-c 1 -c 2"), searched in `app` and the
+// subcommands that were parsed; null when none was.
+const CLI::Option* RepeatedOption(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    const int most = option->get_items_expected_max();
+    if (most > 0 && option->count() > static_cast<size_t>(most)) {
+      return option;
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (const CLI::Option* option = RepeatedOption(*sub)) {
+      return option;
+    }
+  }
+  return nullptr;
+}
+
+// "socklab load": the program and the subcommands that were parsed, for the help hint.
+std::string CommandPath(const CLI::App& app) {
+  std::string path = app.get_name();
+  for (const CLI::App* sub : app.get_subcommands()) {
+    path += " " + sub->get_name();
+  }
+  return path;
+}
+
 }  // namespace
 
 CLI::Option* AddDurationFlag(CLI::App& app, const std::string& name, absl::Duration* out,
@@ -59,10 +85,15 @@ int ParseOrExit(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string program = app.get_name();
-    std::string help = program;
-    for (const CLI::App* sub : app.get_subcommands()) {
-      help += " " + sub->get_name();
+    const std::string program = app.get_name();
+    const std::string help = CommandPath(app);
+    if (const CLI::Option* repeated = RepeatedOption(app);
+        dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr && repeated != nullptr) {
+      // CLI11's own text ("--connections: At Most 1 required but received 2") names neither the
+      // mistake nor the fix.
+      std::fprintf(stderr, "%s: %s given %zu times; give it once\n", help.c_str(),
+                   repeated->get_name().c_str(), repeated->count());
+      return 2;
     }
     std::fprintf(stderr, "%s: %s; run '%s --help'\n", program.c_str(), e.what(), help.c_str());
     return 2;

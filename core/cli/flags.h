@@ -33,7 +33,9 @@ struct Command {
 };
 
 // Parses argv; on a usage error prints one line "<program>: <problem>; run '<program> --help'"
-// to stderr and returns 2; on --help prints help and returns 0; returns -1 to go on.
+// to stderr and returns 2 (an option given more often than it takes values: "socklab load:
+// --connections given 2 times; give it once"); on --help prints help and returns 0; returns -1
+// to go on.
 int ParseOrExit(CLI::App& app, int argc, char** argv);
 
 // Prints "<program>: <status message>" on stderr and returns the exit code for it: 2 for

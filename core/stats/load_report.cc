@@ -66,6 +66,9 @@ nlohmann::json ErrorsToJson(const ErrorCounts& errors, uint64_t data_errors, int
   return cells;
 }
 
+// "0.5", "300", "300000": a rate as the user wrote it (%.0f showed -R 0.5 as 0).
+std::string FormatRate(double rate) { return absl::StrFormat("%.10g", rate); }
+
 std::string SizeText(const LoadConfig& c) {
   if (c.size_min == c.size_max) {
     return absl::StrCat(c.size_min, " B");
@@ -101,7 +104,7 @@ std::string LoadConfigToText(const LoadConfig& c) {
   absl::StrAppend(&out, "machine     ", MachineInfoToText(c.machine), "\n");
   absl::StrAppend(&out, "load        ", c.connections, " connections on ", c.threads, " threads, ");
   if (c.rate > 0) {
-    absl::StrAppendFormat(&out, "open loop at %.0f msg/s", c.rate);
+    absl::StrAppend(&out, "open loop at ", FormatRate(c.rate), " msg/s");
   } else {
     absl::StrAppend(&out, "closed loop");
   }
@@ -125,7 +128,7 @@ std::string LoadConfigToText(const LoadConfig& c) {
       absl::StrAppend(&out, "reconnect every ", c.churn, " messages, ");
     }
     if (c.connect_rate > 0) {
-      absl::StrAppendFormat(&out, "at most %.0f connects/s, ", c.connect_rate);
+      absl::StrAppend(&out, "at most ", FormatRate(c.connect_rate), " connects/s, ");
     }
     absl::StrAppend(&out, "close with ", c.close_mode, "\n");
   }
@@ -165,9 +168,11 @@ std::string LoadSummaryToText(const LoadResult& r) {
   }
   if (r.connect.count() > 0) {
     AppendLatencyLine(&out, "connect", r.connect);
+  } else if (r.warmup_connections_opened > 0) {
+    absl::StrAppend(&out, "connect       none in the measured window (",
+                    r.warmup_connections_opened, " opened during the warmup)\n");
   } else {
-    absl::StrAppend(&out, "connect       no connect started in the measured window",
-                    r.warmup_connections_opened > 0 ? " (all were during the warmup)" : "", "\n");
+    absl::StrAppend(&out, "connect       none succeeded\n");
   }
   if (r.errors.Total() + r.data_errors == 0) {
     absl::StrAppend(&out, "errors      none\n");

@@ -17,6 +17,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/loop/event_loop.h"
 #include "core/net/socket.h"
@@ -124,19 +125,47 @@ int RunSocklabWithFdLimit(rlim_t nofile, std::vector<std::string> args, std::str
   return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
 }
 
-TEST(LoadCommandTest, BadUsageExitsTwo) {
-  EXPECT_EQ(RunLoadCommand({}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1"}), 2);  // no port
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-c", "0"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-c", "lots"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-d", "5"}), 2);  // unitless duration
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--close", "slam"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--backend", "kqueue"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-s", "10-5"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-6"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--source-ips", "127.0.0.5-127.0.0.1"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-d", "1s", "--warmup", "2s"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--bogus"}), 2);
+// Bad input: exit 2 with one line on stderr that names the problem (the flag or value) and says
+// what to do instead.
+TEST(LoadCommandTest, BadUsageExitsTwoWithOneLineNamingTheProblem) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string names;  // a part of the line that names the problem
+  };
+  const std::vector<Case> cases = {
+      {{}, "target is required"},
+      {{"127.0.0.1"}, "'127.0.0.1' has no port"},
+      {{"127.0.0.1:7", "-c", "0"}, "--connections 0"},
+      {{"127.0.0.1:7", "-c", "lots"}, "lots"},
+      {{"127.0.0.1:7", "-d", "5"}, "5"},
+      {{"127.0.0.1:7", "--close", "slam"}, "--close slam"},
+      {{"127.0.0.1:7", "--backend", "kqueue"}, "kqueue"},
+      {{"127.0.0.1:7", "-s", "10-5"}, "10-5"},
+      {{"127.0.0.1:7", "-6"}, "not an IPv6 address"},
+      {{"127.0.0.1:7", "--source-ips", "127.0.0.5-127.0.0.1"}, "127.0.0.5-127.0.0.1"},
+      {{"127.0.0.1:7", "-d", "1s", "--warmup", "2s"}, "--warmup"},
+      {{"127.0.0.1:7", "--bogus"}, "--bogus"},
+      // ":PORT" is not the wildcard address.
+      {{":7007"}, "':7007' has no host"},
+      // Zeros that would mean nothing.
+      {{"127.0.0.1:7", "-R", "0"}, "--rate 0 is no rate"},
+      {{"127.0.0.1:7", "--churn", "0"}, "--churn 0 would never reconnect"},
+      {{"127.0.0.1:7", "--connect-rate", "0"}, "--connect-rate 0 would open no connection"},
+      {{"127.0.0.1:7", "-n", "0"}, "--messages 0 sends nothing"},
+      {{"127.0.0.1:7", "-t", "0"}, "--threads 0 is no thread count"},
+      // A repeated flag, in our words rather than CLI11's.
+      {{"127.0.0.1:7", "-c", "1", "-c", "2"}, "--connections given 2 times; give it once"},
+  };
+  for (const Case& c : cases) {
+    ::testing::internal::CaptureStderr();
+    const int code = RunLoadCommand(c.args);
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    const std::string args = absl::StrJoin(c.args, " ");
+    EXPECT_EQ(code, 2) << args;
+    EXPECT_NE(err.find(c.names), std::string::npos) << args << ": " << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << ": " << err;
+    EXPECT_EQ(err.find("At Most"), std::string::npos) << args << ": " << err;
+  }
 }
 
 TEST(LoadCommandTest, UnreachableTargetExitsOne) {
