@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <set>
 #include <thread>
@@ -202,6 +203,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     last_completion = std::max(last_completion, w.last_completion_ns);
     result.rtt.Merge(worker->rtt());
     result.rtt_uncorrected.Merge(worker->rtt_uncorrected());
+    result.send_lag.Merge(worker->send_lag());
     result.connect.Merge(worker->connect_latency());
     result.errors.Merge(worker->error_counts());
     result.warmup_errors.Merge(worker->warmup_error_counts());
@@ -220,6 +222,13 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   }
   result.elapsed_s = std::max<int64_t>(0, window_end - shared.measure_start_ns) / 1e9;
   result.abort_reason = shared.abort_reason;
+  if (options.rate > 0) {
+    result.messages_scheduled =
+        static_cast<uint64_t>(std::llround(options.rate * result.elapsed_s));
+    if (options.messages > 0) {
+      result.messages_scheduled = std::min(result.messages_scheduled, options.messages);
+    }
+  }
   if (shared.unreachable.load() && result.abort_reason == kUnreachableReason) {
     // Every attempt of every thread: those that failed (as the error lines count them), and
     // those still connecting when the run gave up (abandoned, their outcome unknown).

@@ -410,6 +410,9 @@ void LoadWorker::TrySend(Conn& c) {
     }
     if (Counted(c, m.seq)) {
       ++counters_.messages_sent;
+      if (interval_ns_ > 0) {
+        send_lag_.Record(now_ns_ - m.intended_ns);
+      }
     }
   }
   c.send_in_flight = true;

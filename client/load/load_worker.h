@@ -97,6 +97,7 @@ class LoadWorker : public loop::CompletionHandler {
   const WorkerCounters& counters() const { return counters_; }
   const Histogram& rtt() const { return rtt_; }
   const Histogram& rtt_uncorrected() const { return rtt_uncorrected_; }
+  const Histogram& send_lag() const { return send_lag_; }
   const Histogram& connect_latency() const { return connect_; }
   const ErrorCounts& error_counts() const { return errors_; }
   const ErrorCounts& warmup_error_counts() const { return warmup_errors_; }
@@ -224,6 +225,7 @@ class LoadWorker : public loop::CompletionHandler {
   WorkerCounters counters_;
   Histogram rtt_;
   Histogram rtt_uncorrected_;
+  Histogram send_lag_;
   Histogram connect_;
   Histogram interval_;
   ErrorCounts errors_;         // in the measured window

@@ -66,6 +66,16 @@ nlohmann::json ErrorsToJson(const ErrorCounts& errors, uint64_t data_errors, int
   return cells;
 }
 
+// Open loop: below this share of the schedule sent, the report says the rate was not reached
+// (the first connects and the last interval cost a little of any schedule).
+constexpr double kReachedRatio = 0.95;
+
+double AchievedRatio(const LoadResult& r) {
+  return r.messages_scheduled > 0
+             ? static_cast<double>(r.messages_sent) / static_cast<double>(r.messages_scheduled)
+             : 1.0;
+}
+
 // "0.5", "300", "300000": a rate as the user wrote it (%.0f showed -R 0.5 as 0).
 std::string FormatRate(double rate) { return absl::StrFormat("%.10g", rate); }
 
@@ -163,6 +173,22 @@ std::string LoadSummaryToText(const LoadResult& r) {
     absl::StrAppend(&out,
                     "            (latency is from each message's scheduled send time; "
                     "'uncorrected' hides stalls, as coordinated omission does)\n");
+    AppendLatencyLine(&out, "send lag", r.send_lag);
+    absl::StrAppend(&out,
+                    "            (from the scheduled time to the send: the client's own lateness "
+                    "or a full pipeline, included in 'latency')\n");
+    const double achieved = AchievedRatio(r);
+    absl::StrAppendFormat(&out, "schedule    %d messages scheduled at %s msg/s, %d sent (%.1f%%)",
+                          r.messages_scheduled, FormatRate(r.config.rate), r.messages_sent,
+                          100 * achieved);
+    if (achieved < kReachedRatio) {
+      absl::StrAppendFormat(&out,
+                            ": the rate asked for was NOT reached (%.0f msg/s sent); add "
+                            "connections (-c), --pipeline or threads, or check the client's "
+                            "CPU",
+                            PerSecond(r.messages_sent, s));
+    }
+    absl::StrAppend(&out, "\n");
   } else {
     AppendLatencyLine(&out, "latency", r.rtt);
   }
@@ -339,6 +365,12 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   json["latency_uncorrected_ns"] =
       c.rate > 0 ? HistogramToJson(r.rtt_uncorrected) : nlohmann::json(nullptr);
   json["connect_latency_ns"] = HistogramToJson(r.connect);
+  json["open_loop"] = c.rate > 0 ? nlohmann::json{{"scheduled", r.messages_scheduled},
+                                                  {"sent", r.messages_sent},
+                                                  {"achieved_ratio", AchievedRatio(r)},
+                                                  {"reached", AchievedRatio(r) >= kReachedRatio},
+                                                  {"send_lag_ns", HistogramToJson(r.send_lag)}}
+                                 : nlohmann::json(nullptr);
   // As the text counts them: socket errors and data errors together, each with its cell.
   json["errors"] = {
       {"total", r.errors.Total() + r.data_errors},

@@ -101,6 +101,13 @@ struct LoadResult {
   // Open loop only: round trip from when the first byte was actually sent (what a naive tool
   // reports); empty in closed loop.
   Histogram rtt_uncorrected;
+  // Open loop only: the messages the schedule asked for in the window (-R x the window, at most
+  // -n), to compare with messages_sent: a schedule the run could not keep is "not reached".
+  uint64_t messages_scheduled = 0;
+  // Open loop only: from each message's scheduled time to its first byte's send. The client's
+  // own lateness (a busy loop thread, a late timer) or a full pipeline waiting for echoes; it is
+  // part of `rtt`, and reported so that part can be told apart.
+  Histogram send_lag;
   Histogram connect;
 
   ErrorCounts errors;         // socket errors in the measured window

@@ -6,6 +6,7 @@
 #include "core/net/socket.h"
 #include "core/stats/load_report.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
 
 namespace socklab::client {
@@ -130,6 +131,36 @@ TEST_P(LoadEngineTest, OpenLoopReportsCorrectedAndUncorrected) {
   EXPECT_LE(rate, 400.0 * 1.01 + 4 / 1.5) << r->elapsed_s;
   EXPECT_GE(rate, 400.0 * 0.8) << r->elapsed_s;
   EXPECT_FALSE(r->series.empty());
+  EXPECT_EQ(r->messages_scheduled, 600u);
+  EXPECT_EQ(r->send_lag.count(), r->messages_sent);
+  EXPECT_EQ(LoadSummaryToText(*r).find("NOT reached"), std::string::npos);
+}
+
+// An open loop the client cannot keep (one connection with one message in flight, asked for
+// 1M/s): the report says how much of the schedule was sent, and that the rate was not reached.
+// The peer's byte count witnesses what was sent.
+TEST_P(LoadEngineTest, OpenLoopThatMissesItsScheduleSaysSo) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.connections = 1;
+  o.threads = 1;
+  o.rate = 1'000'000;
+  o.duration = absl::Milliseconds(1000);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->messages_scheduled, 1'000'000u);
+  EXPECT_LT(r->messages_sent, r->messages_scheduled / 2);
+  ASSERT_TRUE(server.WaitForAllClosed(5000));
+  EXPECT_EQ(server.bytes_in(), r->messages_sent * 64);
+  const std::string text = LoadSummaryToText(*r);
+  EXPECT_NE(text.find(absl::StrCat("1000000 messages scheduled at 1000000 msg/s, ",
+                                   r->messages_sent, " sent")),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("the rate asked for was NOT reached"), std::string::npos) << text;
+  const nlohmann::json j = LoadResultToJson(*r);
+  EXPECT_EQ(j["open_loop"]["scheduled"], 1'000'000);
+  EXPECT_EQ(j["open_loop"]["reached"], false);
 }
 
 // Coordinated omission: a server that stalls 300 ms once delays every message the schedule
