@@ -107,6 +107,7 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   }
   o.target = *target;
   o.target_text = f.target;
+  o.command_line = cli::CommandLine();
   if (f.connections > static_cast<uint64_t>(kMaxConnections)) {
     return UsageError(absl::StrCat("--connections ", f.connections, " is out of range"),
                       "use 1 to 1000000");

@@ -1,8 +1,9 @@
 #include "client/load/load_engine.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <memory>
 #include <set>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "client/load/payload.h"
 #include "core/base/clock.h"
 #include "core/base/status_macros.h"
+#include "core/base/version.h"
 #include "core/net/error_class.h"
 #include "core/sysinfo/limit_hints.h"
 #include "core/sysinfo/machine.h"
@@ -22,9 +24,25 @@ namespace {
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
+// CPU time of this process, all threads.
+struct ProcessCpu {
+  double user_s = 0;
+  double system_s = 0;
+};
+
+ProcessCpu ProcessCpuNow() {
+  rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  return {usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6,
+          usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6};
+}
+
 LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selection, int threads,
                     const MachineInfo& machine) {
   LoadConfig c;
+  c.version = std::string(Version());
+  c.command_line = o.command_line;
+  c.started_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   c.target = o.target.ToString();
   c.backend = std::string(loop::BackendName(selection.backend));
   c.backend_requested = o.backend_text;
@@ -91,6 +109,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   LoadResult result;
   result.config = ConfigOf(options, selection, threads, machine);
   absl::StatusOr<TcpCounters> counters_before = ReadTcpCounters();
+  const ProcessCpu cpu_before = ProcessCpuNow();
 
   std::vector<std::unique_ptr<LoadWorker>> workers;
   for (int t = 0; t < threads; ++t) {
@@ -178,6 +197,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     thread.join();
   }
   const int64_t finished_ns = MonotonicNanos();
+  const ProcessCpu cpu_after = ProcessCpuNow();
+  result.client_cpu_user_s = cpu_after.user_s - cpu_before.user_s;
+  result.client_cpu_system_s = cpu_after.system_s - cpu_before.system_s;
+  result.wall_s = (finished_ns - shared.start_ns) / 1e9;
 
   for (auto& worker : workers) {
     if (!worker->status().ok()) {
@@ -192,6 +215,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     result.messages_completed += w.messages_completed;
     result.messages_failed += w.messages_failed;
     result.messages_in_flight_at_end += w.in_flight_at_end;
+    result.messages_scheduled += w.messages_scheduled;
     result.bytes_sent += w.bytes_sent;
     result.bytes_received += w.bytes_received;
     result.data_errors += w.data_errors;
@@ -223,8 +247,6 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   result.elapsed_s = std::max<int64_t>(0, window_end - shared.measure_start_ns) / 1e9;
   result.abort_reason = shared.abort_reason;
   if (options.rate > 0) {
-    result.messages_scheduled =
-        static_cast<uint64_t>(std::llround(options.rate * result.elapsed_s));
     if (options.messages > 0) {
       result.messages_scheduled = std::min(result.messages_scheduled, options.messages);
     }

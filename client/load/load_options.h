@@ -22,7 +22,8 @@ enum class CloseMode { kFin, kRst };
 // flags (and directly by tests). Thread affinity: none; the engine copies what it needs.
 struct LoadOptions {
   SocketAddress target;
-  std::string target_text;  // as the user wrote it, for the report
+  std::string target_text;   // as the user wrote it, for the report
+  std::string command_line;  // for the report header; empty when unknown (tests)
   int connections = 10;
   int threads = 0;  // 0: one per CPU, at most one per connection
   loop::BackendChoice backend = loop::BackendChoice::kAuto;

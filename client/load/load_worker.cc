@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
@@ -83,6 +84,7 @@ void LoadWorker::Run() {
     if (interval_ns_ > 0) {
       c.next_intended_ns =
           shared_->start_ns + static_cast<int64_t>(interval_ns_ * c.slot / conns_.size());
+      c.schedule_origin_ns = c.next_intended_ns;
     }
     StartConnect(c);
   }
@@ -332,6 +334,7 @@ void LoadWorker::OnConnect(Conn& c, int res) {
     // The first connect of the run takes time the schedule did not plan for; start the
     // schedule from now rather than charge the handshake to the first messages.
     c.next_intended_ns = now_ns_;
+    c.schedule_origin_ns = now_ns_;
   }
   FillPipeline(c);
 }
@@ -669,6 +672,24 @@ void LoadWorker::OnTick() {
   }
 }
 
+void LoadWorker::CountScheduled(int64_t end_ns) {
+  if (interval_ns_ <= 0) {
+    return;
+  }
+  const double interval = interval_ns_;
+  for (const Conn& c : conns_) {
+    // The times origin + k * interval (k >= 0) in [lo, end): k from ceil((lo - origin) / I) to
+    // ceil((end - origin) / I) - 1.
+    const int64_t lo = std::max(shared_->measure_start_ns, c.schedule_origin_ns);
+    if (end_ns <= lo) {
+      continue;
+    }
+    const auto first = static_cast<uint64_t>(std::ceil((lo - c.schedule_origin_ns) / interval));
+    const auto past = static_cast<uint64_t>(std::ceil((end_ns - c.schedule_origin_ns) / interval));
+    counters_.messages_scheduled += past - first;
+  }
+}
+
 void LoadWorker::BeginStop(bool hard) {
   if (hard) {
     if (hard_stopped_) {
@@ -678,6 +699,8 @@ void LoadWorker::BeginStop(bool hard) {
   }
   if (!stopping_) {
     stopping_ = true;
+    // The window ended at the planned end, or now (-n done, an abort, an interrupt).
+    CountScheduled(shared_->end_ns > 0 ? std::min(now_ns_, shared_->end_ns) : now_ns_);
     // Let the messages in flight finish (so the counts add up), but not for longer than a
     // round trip may take.
     drain_deadline_ns_ = now_ns_ + std::min<int64_t>(ToNs(options_.read_timeout), 2'000'000'000);

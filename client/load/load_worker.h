@@ -58,7 +58,8 @@ struct WorkerCounters {
   uint64_t messages_sent = 0;
   uint64_t messages_completed = 0;
   uint64_t messages_failed = 0;
-  uint64_t in_flight_at_end = 0;  // sent in the window, still unanswered when it closed
+  uint64_t in_flight_at_end = 0;    // sent in the window, still unanswered when it closed
+  uint64_t messages_scheduled = 0;  // open loop: the schedule's times in the window
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
   uint64_t data_errors = 0;
@@ -147,6 +148,8 @@ class LoadWorker : public loop::CompletionHandler {
     uint64_t send_seq = 0;
     uint32_t send_offset = 0;
     int64_t next_intended_ns = 0;  // open loop schedule
+    // Open loop: the schedule's first time; it then runs every interval_ns_ from here.
+    int64_t schedule_origin_ns = 0;
     bool schedule_started = false;
   };
 
@@ -174,6 +177,9 @@ class LoadWorker : public loop::CompletionHandler {
   void CancelTimer(Conn& c);
   void ScheduleRetry(Conn& c);
   void BeginStop(bool hard);
+  // Open loop: counts the times each connection's schedule had in the window [measure start,
+  // `end_ns`), sent or not.
+  void CountScheduled(int64_t end_ns);
   void MaybeFinish();
   void RecordErrno(Phase phase, int err);
   void RecordClass(Phase phase, ErrorClass error_class);

@@ -1,6 +1,9 @@
 #include "core/cli/flags.h"
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "core/base/units.h"
@@ -99,6 +102,37 @@ int ParseOrExit(CLI::App& app, int argc, char** argv) {
     return 2;
   }
   return -1;
+}
+
+std::string CommandLine() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string line;
+  size_t start = 0;
+  while (start < raw.size()) {
+    size_t end = raw.find('\0', start);
+    if (end == std::string::npos) {
+      end = raw.size();
+    }
+    const std::string arg = raw.substr(start, end - start);
+    if (!line.empty()) {
+      line += ' ';
+    }
+    const bool plain =
+        !arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()[]{}!#~") == std::string::npos;
+    if (plain) {
+      line += arg;
+    } else {
+      // Single quotes keep everything literal; a quote inside closes, escapes and reopens.
+      line += '\'';
+      for (char ch : arg) {
+        line += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+      }
+      line += '\'';
+    }
+    start = end + 1;
+  }
+  return line;
 }
 
 int ExitCodeFor(const absl::Status& status) {

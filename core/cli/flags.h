@@ -38,6 +38,10 @@ struct Command {
 // to go on.
 int ParseOrExit(CLI::App& app, int argc, char** argv);
 
+// This process's command line as a shell would need it typed (from /proc/self/cmdline; arguments
+// with spaces or quotes are single-quoted), for report headers. Empty when /proc is unreadable.
+std::string CommandLine();
+
 // Prints "<program>: <status message>" on stderr and returns the exit code for it: 2 for
 // InvalidArgument (bad input the user can fix), 1 otherwise.
 int ReportFailure(absl::string_view program, const absl::Status& status);

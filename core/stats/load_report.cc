@@ -76,6 +76,19 @@ double AchievedRatio(const LoadResult& r) {
              : 1.0;
 }
 
+// Empty, or why the kernel's deltas include more than this run: it opened more connections than
+// the run attempted.
+std::string OtherTrafficNote(const LoadResult& r) {
+  const uint64_t attempts = r.connect_attempts + r.warmup_connect_attempts;
+  for (const CounterDelta& delta : r.kernel) {
+    if (delta.name == "Tcp.ActiveOpens" && delta.delta > static_cast<int64_t>(attempts)) {
+      return absl::StrCat("(Tcp.ActiveOpens +", delta.delta, " > this run's ", attempts,
+                          " connection attempts: other programs' traffic is in these counts)");
+    }
+  }
+  return "";
+}
+
 // "0.5", "300", "300000": a rate as the user wrote it (%.0f showed -R 0.5 as 0).
 std::string FormatRate(double rate) { return absl::StrFormat("%.10g", rate); }
 
@@ -103,6 +116,14 @@ std::string FormatLatency(int64_t ns) {
 
 std::string LoadConfigToText(const LoadConfig& c) {
   std::string out;
+  absl::StrAppend(&out, "socklab     ", c.version.empty() ? "" : c.version + " ", "load");
+  if (!c.started_at.empty()) {
+    absl::StrAppend(&out, ", started ", c.started_at);
+  }
+  absl::StrAppend(&out, "\n");
+  if (!c.command_line.empty()) {
+    absl::StrAppend(&out, "command     ", c.command_line, "\n");
+  }
   absl::StrAppend(&out, "target      ", c.target, "\n");
   absl::StrAppend(&out, "backend     ", c.backend);
   if (!c.backend_fallback_reason.empty()) {
@@ -220,11 +241,31 @@ std::string LoadSummaryToText(const LoadResult& r) {
   for (const std::string& hint : r.hints) {
     absl::StrAppend(&out, "  hint: ", hint, "\n");
   }
+  if (r.wall_s > 0) {
+    const double cpu = r.client_cpu_user_s + r.client_cpu_system_s;
+    const int busy_cpus = std::max(1, std::min(r.config.threads, r.config.machine.cpus));
+    absl::StrAppendFormat(&out,
+                          "client cpu  %.2fs (user %.2fs, system %.2fs) in %.2fs: %.0f%% of one "
+                          "CPU, %d loop threads on %d CPUs",
+                          cpu, r.client_cpu_user_s, r.client_cpu_system_s, r.wall_s,
+                          100 * cpu / r.wall_s, r.config.threads, r.config.machine.cpus);
+    if (cpu >= 0.9 * busy_cpus * r.wall_s) {
+      absl::StrAppend(&out,
+                      "; the client was busy all the time: it, not the target, may have set "
+                      "the pace");
+    }
+    absl::StrAppend(&out, "\n");
+  }
   if (r.kernel_counters_available) {
-    absl::StrAppend(&out, "kernel      ",
+    // The counters are the network namespace's, every process's: say so, and say when they
+    // show traffic that cannot be this run's.
+    absl::StrAppend(&out, "kernel      machine-wide (all processes in this network namespace): ",
                     r.kernel.empty() ? "none of the TCP, IP or UDP counters moved"
                                      : CounterDeltasToText(r.kernel),
                     "\n");
+    if (const std::string other = OtherTrafficNote(r); !other.empty()) {
+      absl::StrAppend(&out, "            ", other, "\n");
+    }
   }
   if (!r.abort_reason.empty()) {
     absl::StrAppend(&out, "aborted     ", r.abort_reason, "\n");
@@ -321,7 +362,10 @@ nlohmann::json HistogramToJson(const Histogram& h) {
 nlohmann::json LoadResultToJson(const LoadResult& r) {
   const LoadConfig& c = r.config;
   nlohmann::json json;
-  json["config"] = {{"target", c.target},
+  json["config"] = {{"version", c.version},
+                    {"command_line", c.command_line},
+                    {"started_at", c.started_at},
+                    {"target", c.target},
                     {"backend", c.backend},
                     {"backend_requested", c.backend_requested},
                     {"backend_fallback_reason", c.backend_fallback_reason},
@@ -380,6 +424,8 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
       {"warmup_by_class", ErrorsToJson(r.warmup_errors, r.warmup_data_errors, r.start_ns)},
       {"warmup_data_errors", r.warmup_data_errors},
       {"hints", r.hints}};
+  json["client_cpu"] = {
+      {"user_s", r.client_cpu_user_s}, {"system_s", r.client_cpu_system_s}, {"wall_s", r.wall_s}};
   json["kernel"] =
       r.kernel_counters_available ? CounterDeltasToJson(r.kernel) : nlohmann::json(nullptr);
   nlohmann::json series = nlohmann::json::array();

@@ -14,6 +14,9 @@ namespace socklab {
 // What a `socklab load` run was asked to do, as the reports state it first. Filled by the load
 // engine from its options (core/stats does not depend on client/).
 struct LoadConfig {
+  std::string version;       // socklab's release (core/base/version.h)
+  std::string command_line;  // as typed, when known
+  std::string started_at;    // UTC, "2026-12-06T08:25:00Z"
   std::string target;
   std::string backend;                  // the backend that ran: "epoll", "io_uring"
   std::string backend_requested;        // auto | epoll | io_uring
@@ -101,8 +104,9 @@ struct LoadResult {
   // Open loop only: round trip from when the first byte was actually sent (what a naive tool
   // reports); empty in closed loop.
   Histogram rtt_uncorrected;
-  // Open loop only: the messages the schedule asked for in the window (-R x the window, at most
-  // -n), to compare with messages_sent: a schedule the run could not keep is "not reached".
+  // Open loop only: the messages the schedule asked for in the window (each connection's send
+  // times in it, about -R x the window; at most -n), to compare with messages_sent: a schedule
+  // the run could not keep is "not reached".
   uint64_t messages_scheduled = 0;
   // Open loop only: from each message's scheduled time to its first byte's send. The client's
   // own lateness (a busy loop thread, a late timer) or a full pipeline waiting for echoes; it is
@@ -114,6 +118,12 @@ struct LoadResult {
   ErrorCounts warmup_errors;  // socket errors during --warmup (not in `errors`)
   int64_t start_ns = 0;  // monotonic; first_seen_ns in errors is relative to this when rendered
   std::vector<std::string> hints;  // one line per error class a kernel limit explains
+
+  // The client process's own CPU time over the run (all its threads, from getrusage), and the
+  // run's wall time from start to the last close: a client busy all the time limited the run.
+  double client_cpu_user_s = 0;
+  double client_cpu_system_s = 0;
+  double wall_s = 0;
 
   bool kernel_counters_available = false;
   std::vector<CounterDelta> kernel;

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/base/version.h"
 #include "core/loop/event_loop.h"
 #include "core/net/socket.h"
 #include "gtest/gtest.h"
@@ -187,17 +188,36 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
   for (const char* key :
        {"config", "machine", "elapsed_s", "messages", "bytes", "throughput", "connections",
-        "latency_ns", "latency_uncorrected_ns", "connect_latency_ns", "errors", "kernel", "series",
-        "aborted", "abort_reason"}) {
+        "latency_ns", "latency_uncorrected_ns", "connect_latency_ns", "open_loop", "client_cpu",
+        "errors", "kernel", "series", "aborted", "abort_reason"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
-  for (const char* key :
-       {"target",      "backend",    "backend_requested", "backend_fallback_reason",
-        "connections", "threads",    "pipeline",          "rate",
-        "mode",        "churn",      "connect_rate",      "close",
-        "nodelay",     "size_min",   "size_max",          "duration_s",
-        "messages",    "warmup_s",   "connect_timeout_s", "read_timeout_s",
-        "bind",        "source_ips", "max_errors"}) {
+  for (const char* key : {"version",
+                          "command_line",
+                          "started_at",
+                          "target",
+                          "backend",
+                          "backend_requested",
+                          "backend_fallback_reason",
+                          "connections",
+                          "threads",
+                          "pipeline",
+                          "rate",
+                          "mode",
+                          "churn",
+                          "connect_rate",
+                          "close",
+                          "nodelay",
+                          "size_min",
+                          "size_max",
+                          "duration_s",
+                          "messages",
+                          "warmup_s",
+                          "connect_timeout_s",
+                          "read_timeout_s",
+                          "bind",
+                          "source_ips",
+                          "max_errors"}) {
     EXPECT_TRUE(j["config"].contains(key)) << key;
   }
   for (const char* key :
@@ -299,6 +319,29 @@ TEST(LoadCommandTest, NothingCompletedExitsOne) {
   EXPECT_NE(err.find("no message completed"), std::string::npos) << err;
   EXPECT_NE(text.find("in flight at end: 1"), std::string::npos) << text;
   EXPECT_EQ(server.bytes_out(), 0u);
+}
+
+// The report opens with socklab's version, the command line as typed and the start time, so a
+// saved report says what produced it.
+TEST(LoadCommandTest, ReportHeaderNamesVersionCommandLineAndStart) {
+  testing::EchoFixture server;
+  const std::string target = server.address().ToString();
+  testing::SocklabProcess load({"load", target, "-c", "1", "-n", "10", "--backend", "epoll"});
+  if (!load.available()) {
+    GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+  }
+  const testing::ProcessOutcome outcome = load.Wait(30'000);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out.rfind(
+                absl::StrCat("socklab     ", std::string(Version()), " load, started 20"), 0),
+            0u)
+      << outcome.out;
+  EXPECT_NE(
+      outcome.out.find(absl::StrCat("\ncommand     ", std::getenv("SOCKLAB_BIN_DIR"),
+                                    "/socklab load ", target, " -c 1 -n 10 --backend epoll\n")),
+      std::string::npos)
+      << outcome.out;
+  EXPECT_NE(outcome.out.find("\nclient cpu  "), std::string::npos) << outcome.out;
 }
 
 // SIGINT and SIGTERM end the run with its report, and the exit code a shell expects of a program

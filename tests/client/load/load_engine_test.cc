@@ -1,8 +1,16 @@
 #include "client/load/load_engine.h"
 
 #include <netinet/in.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/net/socket.h"
 #include "core/stats/load_report.h"
 #include "gtest/gtest.h"
@@ -48,6 +56,17 @@ void ExpectOutcomesAddUp(const LoadResult& r) {
   EXPECT_LE(r.messages_failed, r.messages_sent);
 }
 
+// utime + stime of this process from /proc/self/stat, in seconds.
+double ProcSelfCpuSeconds() {
+  std::ifstream in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command (which may hold spaces) start after the last ')': state is field 3,
+  // utime 14, stime 15.
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(stat.rfind(')') + 2), ' ');
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+}
+
 // Counts that must add up after a clean run against a correct echo server.
 void ExpectClean(const LoadResult& r) {
   ExpectOutcomesAddUp(r);
@@ -55,7 +74,8 @@ void ExpectClean(const LoadResult& r) {
   EXPECT_EQ(r.errors.Total(), 0u) << r.errors.ToText();
   EXPECT_EQ(r.data_errors, 0u);
   EXPECT_EQ(r.messages_failed, 0u);
-  EXPECT_EQ(r.messages_sent, r.messages_completed);
+  // A duration-bound run may end with echoes on their way (drained after the window).
+  EXPECT_EQ(r.messages_sent, r.messages_completed + r.messages_in_flight_at_end);
   EXPECT_EQ(r.bytes_sent, r.bytes_received);
   EXPECT_EQ(r.rtt.count(), r.messages_completed);
   EXPECT_GT(r.messages_completed, 0u);
@@ -131,7 +151,9 @@ TEST_P(LoadEngineTest, OpenLoopReportsCorrectedAndUncorrected) {
   EXPECT_LE(rate, 400.0 * 1.01 + 4 / 1.5) << r->elapsed_s;
   EXPECT_GE(rate, 400.0 * 0.8) << r->elapsed_s;
   EXPECT_FALSE(r->series.empty());
-  EXPECT_EQ(r->messages_scheduled, 600u);
+  // 400/s over 1.5 s, less the schedule's start at the first connect.
+  EXPECT_LE(r->messages_scheduled, 600u);
+  EXPECT_GE(r->messages_scheduled, 570u);
   EXPECT_EQ(r->send_lag.count(), r->messages_sent);
   EXPECT_EQ(LoadSummaryToText(*r).find("NOT reached"), std::string::npos);
 }
@@ -148,18 +170,19 @@ TEST_P(LoadEngineTest, OpenLoopThatMissesItsScheduleSaysSo) {
   o.duration = absl::Milliseconds(1000);
   absl::StatusOr<LoadResult> r = RunLoad(o);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->messages_scheduled, 1'000'000u);
+  EXPECT_LE(r->messages_scheduled, 1'000'000u);
+  EXPECT_GE(r->messages_scheduled, 500'000u);  // less the first connect, slow on a busy machine
   EXPECT_LT(r->messages_sent, r->messages_scheduled / 2);
   ASSERT_TRUE(server.WaitForAllClosed(5000));
   EXPECT_EQ(server.bytes_in(), r->messages_sent * 64);
   const std::string text = LoadSummaryToText(*r);
-  EXPECT_NE(text.find(absl::StrCat("1000000 messages scheduled at 1000000 msg/s, ",
+  EXPECT_NE(text.find(absl::StrCat(r->messages_scheduled, " messages scheduled at 1000000 msg/s, ",
                                    r->messages_sent, " sent")),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("the rate asked for was NOT reached"), std::string::npos) << text;
   const nlohmann::json j = LoadResultToJson(*r);
-  EXPECT_EQ(j["open_loop"]["scheduled"], 1'000'000);
+  EXPECT_EQ(j["open_loop"]["scheduled"], r->messages_scheduled);
   EXPECT_EQ(j["open_loop"]["reached"], false);
 }
 
@@ -448,6 +471,53 @@ TEST_P(LoadEngineTest, SourceAddressesAndIpv6) {
     ASSERT_TRUE(r.ok()) << r.status();
     ExpectClean(*r);
   }
+}
+
+// The kernel's counters are the namespace's, not the run's: the report says so, and says when
+// they include connections this run did not make (here the test's own, made during the run).
+TEST_P(LoadEngineTest, KernelLineSaysItIsMachineWideAndWhenOthersAddToIt) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.connections = 1;
+  o.threads = 1;
+  o.duration = absl::Milliseconds(500);
+  std::thread others([&] {
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(ConnectTcp(server.address()).ok());
+    }
+  });
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  others.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  if (!r->kernel_counters_available) {
+    GTEST_SKIP() << "no /proc/net/snmp";
+  }
+  const std::string text = LoadSummaryToText(*r);
+  EXPECT_NE(text.find("kernel      machine-wide (all processes in this network namespace): "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("> this run's 1 connection attempts: other programs' traffic is in these "
+                      "counts"),
+            std::string::npos)
+      << text;
+}
+
+// The client's own CPU time over the run, as the kernel accounts it for this process (/proc's
+// utime and stime cover the same threads and more: the test's own fixture).
+TEST_P(LoadEngineTest, ClientCpuIsTheProcesssOwn) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.messages = 20'000;
+  const double before = ProcSelfCpuSeconds();
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  const double after = ProcSelfCpuSeconds();
+  ASSERT_TRUE(r.ok()) << r.status();
+  const double cpu = r->client_cpu_user_s + r->client_cpu_system_s;
+  EXPECT_GT(cpu, 0);
+  // /proc counts in clock ticks (10 ms): allow two.
+  EXPECT_LE(cpu, after - before + 0.02) << cpu << " vs /proc " << after - before;
+  EXPECT_GT(r->wall_s, 0);
+  EXPECT_NE(LoadSummaryToText(*r).find("client cpu  "), std::string::npos);
 }
 
 TEST_P(LoadEngineTest, InterruptEndsTheRun) {
