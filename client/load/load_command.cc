@@ -233,6 +233,11 @@ int Run(const LoadFlags& flags) {
       std::fprintf(stderr, "%s\n", LoadProgressLine(*second).c_str());
     }
   };
+  hooks.on_start = [](const LoadConfig& config) {
+    for (const std::string& note : config.limit_notes) {
+      std::fprintf(stderr, "%s: note: %s\n", kProgram, note.c_str());
+    }
+  };
   struct sigaction action = {};
   action.sa_handler = OnInterrupt;
   sigaction(SIGINT, &action, nullptr);

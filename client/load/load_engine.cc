@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/load/load_limits.h"
 #include "client/load/load_worker.h"
 #include "client/load/payload.h"
 #include "core/base/clock.h"
@@ -108,6 +109,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
 
   LoadResult result;
   result.config = ConfigOf(options, selection, threads, machine);
+  result.config.limit_notes = CheckLoadLimits(options, threads);
+  if (hooks.on_start) {
+    hooks.on_start(result.config);
+  }
   absl::StatusOr<TcpCounters> counters_before = ReadTcpCounters();
   const ProcessCpu cpu_before = ProcessCpuNow();
 

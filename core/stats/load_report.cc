@@ -166,6 +166,9 @@ std::string LoadConfigToText(const LoadConfig& c) {
   if (!c.bind.empty() || !c.source_ips.empty()) {
     absl::StrAppend(&out, "source      ", c.bind.empty() ? c.source_ips : c.bind, "\n");
   }
+  for (const std::string& note : c.limit_notes) {
+    absl::StrAppend(&out, "limits      ", note, "\n");
+  }
   return out;
 }
 
@@ -387,7 +390,8 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                     {"read_timeout_s", c.read_timeout_s},
                     {"bind", c.bind},
                     {"source_ips", c.source_ips},
-                    {"max_errors", c.max_errors}};
+                    {"max_errors", c.max_errors},
+                    {"limit_notes", c.limit_notes}};
   json["machine"] = MachineInfoToJson(c.machine);
   const double s = r.elapsed_s;
   json["elapsed_s"] = s;

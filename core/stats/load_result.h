@@ -40,6 +40,8 @@ struct LoadConfig {
   std::string bind;
   std::string source_ips;
   uint64_t max_errors = 0;  // 0 = no limit
+  // Limits this run will hit (fds, local ports), each as one line saying what will happen.
+  std::vector<std::string> limit_notes;
 };
 
 // One second of the run (the per-second time series).

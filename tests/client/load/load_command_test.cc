@@ -433,7 +433,32 @@ TEST(LoadCommandTest, RunningOutOfFdsIsCountedNotUnreachable) {
     EXPECT_GT(opened, 10) << backend;
     EXPECT_LT(opened, 64) << backend;
     EXPECT_EQ(j["connections"]["peak_open"].get<int>(), opened) << backend;
+    // Said before the run, in the configuration.
+    ASSERT_EQ(j["config"]["limit_notes"].size(), 1u) << j["config"];
+    EXPECT_NE(j["config"]["limit_notes"][0].get<std::string>().find(
+                  "-c 100 needs about 136 fds but RLIMIT_NOFILE is 64 (hard 64)"),
+              std::string::npos)
+        << j["config"]["limit_notes"];
   }
+}
+
+// A soft fd limit below what -c needs is raised towards the hard one before the run: every
+// connection opens (the peer holds all of them at once), no EMFILE, no note.
+TEST(LoadCommandTest, SoftFdLimitIsRaisedForTheConnections) {
+  testing::EchoFixture server;
+  testing::SocklabProcess load({"load", server.address().ToString(), "-c", "100", "-t", "1", "-d",
+                                "1s", "--backend", "epoll", "--json", "-"},
+                               /*nofile=*/64, /*nofile_hard=*/4096);
+  if (!load.available()) {
+    GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+  }
+  const testing::ProcessOutcome outcome = load.Wait(30'000);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  const nlohmann::json j = nlohmann::json::parse(outcome.out);
+  EXPECT_EQ(j["errors"]["total"], 0) << j["errors"];
+  EXPECT_TRUE(j["config"]["limit_notes"].empty()) << j["config"]["limit_notes"];
+  EXPECT_EQ(j["connections"]["peak_open"], 100);
+  EXPECT_EQ(server.max_open(), 100u);
 }
 
 }  // namespace

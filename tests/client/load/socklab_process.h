@@ -34,8 +34,10 @@ struct ProcessOutcome {
 // Thread affinity: the test thread.
 class SocklabProcess {
  public:
-  // `nofile` > 0 lowers RLIMIT_NOFILE in the child.
-  explicit SocklabProcess(std::vector<std::string> args, rlim_t nofile = 0) {
+  // `nofile` > 0 sets RLIMIT_NOFILE's soft limit in the child, and its hard limit to
+  // `nofile_hard` (0: the same).
+  explicit SocklabProcess(std::vector<std::string> args, rlim_t nofile = 0,
+                          rlim_t nofile_hard = 0) {
     const char* dir = std::getenv("SOCKLAB_BIN_DIR");
     if (dir == nullptr) {
       return;
@@ -63,7 +65,7 @@ class SocklabProcess {
       dup2(err[1], STDERR_FILENO);
       alarm(170);  // never outlive the test binary's ctest TIMEOUT
       if (nofile > 0) {
-        const rlimit limit = {nofile, nofile};
+        const rlimit limit = {nofile, nofile_hard > 0 ? nofile_hard : nofile};
         if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
           _exit(126);
         }
