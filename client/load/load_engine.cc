@@ -110,11 +110,11 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   LoadResult result;
   result.config = ConfigOf(options, selection, threads, machine);
   result.config.limit_notes = CheckLoadLimits(options, threads);
+  absl::StatusOr<TcpCounters> counters_before = ReadTcpCounters();
+  const ProcessCpu cpu_before = ProcessCpuNow();
   if (hooks.on_start) {
     hooks.on_start(result.config);
   }
-  absl::StatusOr<TcpCounters> counters_before = ReadTcpCounters();
-  const ProcessCpu cpu_before = ProcessCpuNow();
 
   std::vector<std::unique_ptr<LoadWorker>> workers;
   for (int t = 0; t < threads; ++t) {

@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -481,12 +483,19 @@ TEST_P(LoadEngineTest, KernelLineSaysItIsMachineWideAndWhenOthersAddToIt) {
   o.connections = 1;
   o.threads = 1;
   o.duration = absl::Milliseconds(500);
+  std::atomic<bool> started{false};
+  LoadHooks hooks;
+  hooks.on_start = [&](const LoadConfig&) { started.store(true); };
   std::thread others([&] {
+    // After the run's first reading of the counters (bounded: the run starts at once).
+    for (int i = 0; i < 2000 && !started.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     for (int i = 0; i < 20; ++i) {
       ASSERT_TRUE(ConnectTcp(server.address()).ok());
     }
   });
-  absl::StatusOr<LoadResult> r = RunLoad(o);
+  absl::StatusOr<LoadResult> r = RunLoad(o, hooks);
   others.join();
   ASSERT_TRUE(r.ok()) << r.status();
   if (!r->kernel_counters_available) {
