@@ -177,6 +177,8 @@ class LoadWorker : public loop::CompletionHandler {
   void CancelTimer(Conn& c);
   void ScheduleRetry(Conn& c);
   void BeginStop(bool hard);
+  // Starts the next kStartBatch connections; the rest after the loop has reaped completions.
+  void StartNextBatch();
   // Open loop: counts the times each connection's schedule had in the window [measure start,
   // `end_ns`), sent or not.
   void CountScheduled(int64_t end_ns);
@@ -219,6 +221,8 @@ class LoadWorker : public loop::CompletionHandler {
   int64_t next_connect_ns_ = 0;
   bool stopping_ = false;
   bool hard_stopped_ = false;
+  size_t next_to_start_ = 0;  // connections [0, next_to_start_) were started
+  bool all_started_ = false;
   int64_t budget_ = 0;  // -n messages left to issue
   bool budget_exhausted_ = false;
   int64_t drain_deadline_ns_ = 0;

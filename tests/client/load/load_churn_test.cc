@@ -191,7 +191,9 @@ TEST_P(LoadChurnTest, EndsOnTimeAgainstServersThatCloseIdleConnections) {
     EXPECT_EQ(j["errors"]["total"], 0) << j["errors"];
     EXPECT_EQ(j["messages"]["data_errors"], 0);
     ASSERT_TRUE(server.WaitForAllClosed(5000));
-    EXPECT_EQ(server.accepted(), j["connections"]["opened"].get<uint64_t>());
+    // Connects the end of the run cut short may have reached the peer too.
+    EXPECT_GE(server.accepted(), j["connections"]["opened"].get<uint64_t>());
+    EXPECT_LE(server.accepted(), j["connections"]["attempts"].get<uint64_t>());
     EXPECT_EQ(server.own_closes(), 0u) << "a connection sat idle for 300 ms";
   }
 }

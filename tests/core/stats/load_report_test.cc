@@ -67,6 +67,23 @@ TEST(LoadReportTest, FractionalRatesAreShownAsGiven) {
   EXPECT_NE(config.find("at most 2.5 connects/s"), std::string::npos) << config;
 }
 
+// Thousands of connections per thread, unpaced, start together: the connect line says its
+// latency includes the client's own start-up, and what paces it.
+TEST(LoadReportTest, ConnectLatencyOfALargeUnpacedStartIsLabelled) {
+  LoadResult r = SampleResult();
+  r.connect.Record(50'000);
+  EXPECT_EQ(LoadSummaryToText(r).find("start together"), std::string::npos);
+  r.config.connections = 2000;
+  r.config.threads = 1;
+  EXPECT_NE(LoadSummaryToText(r).find("(2000 connections per thread start together: their connect "
+                                      "latency includes the client's own start-up; "
+                                      "--connect-rate paces it)"),
+            std::string::npos)
+      << LoadSummaryToText(r);
+  r.config.connect_rate = 500;
+  EXPECT_EQ(LoadSummaryToText(r).find("start together"), std::string::npos);
+}
+
 TEST(LoadReportTest, JsonHasEveryDocumentedField) {
   const nlohmann::json j = LoadResultToJson(SampleResult());
   for (const char* key :
