@@ -14,6 +14,7 @@
 #include "client/load/load_engine.h"
 #include "client/load/load_options.h"
 #include "client/load/output_file.h"
+#include "client/load/target.h"
 #include "core/base/status.h"
 #include "core/stats/load_report.h"
 #include "core/tcpstat/reader.h"
@@ -100,12 +101,12 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   if (f.ipv4 && f.ipv6) {
     return UsageError("-4 and -6 together", "give one of them");
   }
-  absl::StatusOr<SocketAddress> target =
-      ParseTarget(f.target, f.ipv4 ? AF_INET : (f.ipv6 ? AF_INET6 : AF_UNSPEC));
-  if (!target.ok()) {
-    return target.status();
+  absl::StatusOr<std::vector<SocketAddress>> targets =
+      ResolveTarget(f.target, f.ipv4 ? AF_INET : (f.ipv6 ? AF_INET6 : AF_UNSPEC));
+  if (!targets.ok()) {
+    return targets.status();
   }
-  o.target = *target;
+  o.target = targets->front();
   o.target_text = f.target;
   o.command_line = cli::CommandLine();
   if (f.connections > static_cast<uint64_t>(kMaxConnections)) {
@@ -171,6 +172,11 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   o.hgrm_path = f.hgrm;
   if (absl::Status valid = o.Validate(); !valid.ok()) {
     return valid;
+  }
+  // Several addresses (localhost, a name): the first that answers, once the flags are known good.
+  o.target = PickReachable(*targets, o.connect_timeout, &o.target_note);
+  if (!o.target_note.empty()) {
+    o.target_note = absl::StrCat(f.target, " tried: ", o.target_note);
   }
   return o;
 }

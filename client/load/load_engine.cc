@@ -45,6 +45,7 @@ LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selectio
   c.command_line = o.command_line;
   c.started_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   c.target = o.target.ToString();
+  c.target_note = o.target_note;
   c.backend = std::string(loop::BackendName(selection.backend));
   c.backend_requested = o.backend_text;
   c.backend_fallback_reason = selection.fallback_reason;

@@ -22,7 +22,9 @@ enum class CloseMode { kFin, kRst };
 // flags (and directly by tests). Thread affinity: none; the engine copies what it needs.
 struct LoadOptions {
   SocketAddress target;
-  std::string target_text;   // as the user wrote it, for the report
+  std::string target_text;  // as the user wrote it, for the report
+  // How the target was picked among several addresses (localhost, a name), for the report.
+  std::string target_note;
   std::string command_line;  // for the report header; empty when unknown (tests)
   int connections = 10;
   int threads = 0;  // 0: one per CPU, at most one per connection
@@ -72,9 +74,5 @@ absl::StatusOr<std::vector<SocketAddress>> ParseSourceRange(absl::string_view te
 
 // "127.0.0.2" or "127.0.0.2:40000" / "[::1]:40000".
 absl::StatusOr<SocketAddress> ParseBindAddress(absl::string_view text);
-
-// The target, with -4/-6 (`family` AF_INET/AF_INET6, AF_UNSPEC for neither) applied to
-// "localhost"; a literal of the other family is a UsageError.
-absl::StatusOr<SocketAddress> ParseTarget(absl::string_view text, int family);
 
 }  // namespace socklab::client

@@ -128,7 +128,8 @@ std::string LoadConfigToText(const LoadConfig& c) {
   if (!c.command_line.empty()) {
     absl::StrAppend(&out, "command     ", c.command_line, "\n");
   }
-  absl::StrAppend(&out, "target      ", c.target, "\n");
+  absl::StrAppend(&out, "target      ", c.target,
+                  c.target_note.empty() ? "" : absl::StrCat(" (", c.target_note, ")"), "\n");
   absl::StrAppend(&out, "backend     ", c.backend);
   if (!c.backend_fallback_reason.empty()) {
     absl::StrAppend(&out, " (auto fell back: ", c.backend_fallback_reason, ")");
@@ -379,6 +380,7 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                     {"command_line", c.command_line},
                     {"started_at", c.started_at},
                     {"target", c.target},
+                    {"target_note", c.target_note},
                     {"backend", c.backend},
                     {"backend_requested", c.backend_requested},
                     {"backend_fallback_reason", c.backend_fallback_reason},

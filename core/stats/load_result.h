@@ -18,8 +18,9 @@ struct LoadConfig {
   std::string command_line;  // as typed, when known
   std::string started_at;    // UTC, "2026-12-06T08:25:00Z"
   std::string target;
-  std::string backend;                  // the backend that ran: "epoll", "io_uring"
-  std::string backend_requested;        // auto | epoll | io_uring
+  std::string target_note;        // how the target was picked among several addresses, or empty
+  std::string backend;            // the backend that ran: "epoll", "io_uring"
+  std::string backend_requested;  // auto | epoll | io_uring
   std::string backend_fallback_reason;  // why auto chose epoll, else empty
   MachineInfo machine;
   int connections = 0;

@@ -246,6 +246,29 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   std::remove(hgrm_path.c_str());
 }
 
+// localhost means both loopbacks: with the server on ::1 only, the run finds it there (after
+// 127.0.0.1 refused) and says so; the peer saw the one probe and the run's connection.
+TEST(LoadCommandTest, LocalhostTriesBothLoopbacks) {
+  absl::StatusOr<UniqueFd> probe = CreateTcpSocket(AF_INET6, Blocking::kBlocking);
+  if (!probe.ok() || !Bind(probe->get(), SocketAddress::Loopback(AF_INET6, 0)).ok()) {
+    GTEST_SKIP() << "no IPv6 loopback";
+  }
+  testing::EchoFixture server(testing::EchoFixture::Mode::kEcho, 0, AF_INET6);
+  const std::string port = absl::StrCat(server.port());
+  ::testing::internal::CaptureStdout();
+  const int code =
+      RunLoadCommand({"localhost:" + port, "-c", "1", "-n", "10", "--backend", "epoll"});
+  const std::string text = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find(absl::StrCat("target      [::1]:", port, " (localhost:", port,
+                                   " tried: 127.0.0.1:", port, " ECONNREFUSED)")),
+            std::string::npos)
+      << text;
+  ASSERT_TRUE(server.WaitForAllClosed(5000));
+  EXPECT_EQ(server.accepted(), 2u);
+  EXPECT_EQ(server.bytes_in(), 640u);
+}
+
 // A --json or --hgrm path that cannot be written is refused before the run (exit 2, one line with
 // the errno and its fix): the peer never sees a connection.
 TEST(LoadCommandTest, UnwritableReportPathsAreRefusedBeforeTheRun) {
