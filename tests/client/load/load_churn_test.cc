@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/loop/event_loop.h"
+#include "core/sysinfo/tcp_counters.h"
 #include "core/tcpstat/reader.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -80,6 +81,17 @@ class EstablishedSampler {
   int64_t max_open_at_once_ = 0;
 };
 
+// TIME_WAIT sockets the kernel could not keep (tcp_max_tw_buckets was full: the table is the
+// namespace's, shared with every other program), from TcpExt.TCPTimeWaitOverflow; -1 unknown.
+int64_t TimeWaitOverflows() {
+  absl::StatusOr<TcpCounters> counters = ReadTcpCounters();
+  if (!counters.ok()) {
+    return -1;
+  }
+  const auto it = counters->find("TcpExt.TCPTimeWaitOverflow");
+  return it == counters->end() ? 0 : it->second;
+}
+
 // A run must end within its duration, the drain after it (at most 2 s), one connect timeout
 // (default 2 s) and the process's start and report; 10 s more keeps a busy machine from failing
 // a correct run while a hang still fails.
@@ -114,6 +126,7 @@ TEST_P(LoadChurnTest, KernelSeesAtMostConnectionsEstablished) {
       EchoFixture server;
       const uint16_t port = server.port();
       const int64_t time_wait_before = CountClientSockets(port, tcpstat::TcpState::kTimeWait);
+      const int64_t overflows_before = TimeWaitOverflows();
       ASSERT_GE(time_wait_before, 0) << "netlink unavailable";
       constexpr int kDurationMs = 1500;
       SocklabProcess load({"load", server.address().ToString(), "-c",
@@ -130,6 +143,7 @@ TEST_P(LoadChurnTest, KernelSeesAtMostConnectionsEstablished) {
           << "still running after " << outcome.wall_s << " s; stderr: " << outcome.err;
       ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
       const int64_t time_wait_after = CountClientSockets(port, tcpstat::TcpState::kTimeWait);
+      const int64_t overflows = TimeWaitOverflows() - overflows_before;
       ASSERT_TRUE(server.WaitForAllClosed(5000)) << server.open() << " still open at the peer";
       const nlohmann::json j = nlohmann::json::parse(outcome.out);
       const uint64_t opened = j["connections"]["opened"].get<uint64_t>();
@@ -153,15 +167,22 @@ TEST_P(LoadChurnTest, KernelSeesAtMostConnectionsEstablished) {
       EXPECT_EQ(j["errors"]["total"], 0) << j["errors"];
       EXPECT_EQ(server.other_closes(), 0u);
       const int64_t time_wait = time_wait_after - time_wait_before;
+      // Every connection the peer accepted (including a connect the end cut short) ended the
+      // way --close says.
       if (std::string(close) == "fin") {
-        EXPECT_EQ(server.eof_closes(), opened);
+        EXPECT_EQ(server.eof_closes(), server.accepted());
         EXPECT_EQ(server.reset_closes(), 0u);
         // The client closes first, so its side keeps TIME_WAIT. Loopback connects may reuse a
         // TIME_WAIT port older than 1 s (tcp_tw_reuse=2, the default), so over a 1.5 s run at
-        // least the connections of the last second build up.
-        EXPECT_GE(time_wait, static_cast<int64_t>(opened) / 3) << opened << " opened";
+        // least the connections of the last second build up, unless the namespace's TIME_WAIT
+        // table was full (other programs' sockets count too): then the kernel says so.
+        if (overflows == 0) {
+          EXPECT_GE(time_wait, static_cast<int64_t>(opened) / 3) << opened << " opened";
+        } else {
+          ::testing::Test::RecordProperty("time_wait_overflows", std::to_string(overflows));
+        }
       } else {
-        EXPECT_EQ(server.reset_closes(), opened);
+        EXPECT_EQ(server.reset_closes(), server.accepted());
         EXPECT_EQ(server.eof_closes(), 0u);
         EXPECT_EQ(time_wait, 0) << "an RST close leaves no TIME_WAIT";
       }
