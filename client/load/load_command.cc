@@ -1,6 +1,5 @@
 #include "client/load/load_command.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,13 +7,15 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "client/load/load_engine.h"
 #include "client/load/load_options.h"
+#include "client/load/output_file.h"
+#include "client/load/target.h"
 #include "core/base/status.h"
-#include "core/base/unique_fd.h"
 #include "core/stats/load_report.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
@@ -36,6 +37,7 @@ struct LoadFlags {
   uint64_t churn = 0;
   double connect_rate = 0;
   std::string close = "fin";
+  bool nagle = false;
   std::string size = "64";
   absl::Duration duration = absl::Seconds(10);
   uint64_t messages = 0;
@@ -52,24 +54,61 @@ struct LoadFlags {
   bool ipv4 = false;
   bool ipv6 = false;
   CLI::Option* duration_option = nullptr;
+  // Flags whose 0 means nothing when given: 0 is only their default, "not set".
+  CLI::Option* threads_option = nullptr;
+  CLI::Option* rate_option = nullptr;
+  CLI::Option* churn_option = nullptr;
+  CLI::Option* connect_rate_option = nullptr;
+  CLI::Option* messages_option = nullptr;
 };
 
-std::atomic<bool> g_interrupted{false};
+// A flag given as 0 where 0 means nothing: one line with what to do instead.
+absl::Status CheckNotZero(const CLI::Option* option, bool zero, absl::string_view meaning,
+                          absl::string_view fix) {
+  if (option->count() == 0 || !zero) {
+    return absl::OkStatus();
+  }
+  return UsageError(absl::StrCat(option->get_name(), " 0 ", meaning), fix);
+}
 
-void OnInterrupt(int) { g_interrupted.store(true); }
+std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};  // the first SIGINT or SIGTERM received
+
+void OnInterrupt(int signal_number) {
+  int none = 0;
+  g_signal.compare_exchange_strong(none, signal_number);
+  g_interrupted.store(true);
+}
 
 absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   LoadOptions o;
+  for (const absl::Status& zero : {
+           CheckNotZero(f.threads_option, f.threads == 0, "is no thread count",
+                        "omit -t for one thread per CPU, or give 1 or more"),
+           CheckNotZero(f.rate_option, f.rate == 0, "is no rate",
+                        "omit -R for a closed loop, or give messages/s above 0 (0.5, 10k)"),
+           CheckNotZero(f.churn_option, f.churn == 0, "would never reconnect",
+                        "omit --churn to keep each connection, or give 1 or more messages"),
+           CheckNotZero(f.connect_rate_option, f.connect_rate == 0, "would open no connection",
+                        "omit --connect-rate for no cap, or give connections/s above 0"),
+           CheckNotZero(f.messages_option, f.messages == 0, "sends nothing",
+                        "omit -n to run for -d, or give 1 or more messages"),
+       }) {
+    if (!zero.ok()) {
+      return zero;
+    }
+  }
   if (f.ipv4 && f.ipv6) {
     return UsageError("-4 and -6 together", "give one of them");
   }
-  absl::StatusOr<SocketAddress> target =
-      ParseTarget(f.target, f.ipv4 ? AF_INET : (f.ipv6 ? AF_INET6 : AF_UNSPEC));
-  if (!target.ok()) {
-    return target.status();
+  absl::StatusOr<std::vector<SocketAddress>> targets =
+      ResolveTarget(f.target, f.ipv4 ? AF_INET : (f.ipv6 ? AF_INET6 : AF_UNSPEC));
+  if (!targets.ok()) {
+    return targets.status();
   }
-  o.target = *target;
+  o.target = targets->front();
   o.target_text = f.target;
+  o.command_line = cli::CommandLine();
   if (f.connections > static_cast<uint64_t>(kMaxConnections)) {
     return UsageError(absl::StrCat("--connections ", f.connections, " is out of range"),
                       "use 1 to 1000000");
@@ -86,6 +125,7 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   o.rate = f.rate;
   o.churn = f.churn;
   o.connect_rate = f.connect_rate;
+  o.nodelay = !f.nagle;
   if (f.close == "fin") {
     o.close = CloseMode::kFin;
   } else if (f.close == "rst") {
@@ -133,6 +173,11 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   if (absl::Status valid = o.Validate(); !valid.ok()) {
     return valid;
   }
+  // Several addresses (localhost, a name): the first that answers, once the flags are known good.
+  o.target = PickReachable(*targets, o.connect_timeout, &o.target_note);
+  if (!o.target_note.empty()) {
+    o.target_note = absl::StrCat(f.target, " tried: ", o.target_note);
+  }
   return o;
 }
 
@@ -157,36 +202,29 @@ void SampleStatesInto(uint16_t port, LoadSecond* second, bool* warned) {
   }
 }
 
-// With open/write/close so a failure's errno is the call's own (an ofstream's is not reliable).
-absl::Status WriteFile(const std::string& path, const std::string& text) {
-  constexpr char kFix[] = "check the directory exists and is writable";
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) {
-    return ErrnoError(errno, absl::StrCat("open ", path), kFix);
-  }
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return ErrnoError(errno, absl::StrCat("write ", path), kFix);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd.Release()) != 0) {
-    return ErrnoError(errno, absl::StrCat("write ", path), kFix);
-  }
-  return absl::OkStatus();
-}
-
 int Run(const LoadFlags& flags) {
   absl::StatusOr<LoadOptions> options = BuildOptions(flags);
   if (!options.ok()) {
     return cli::ReportFailure(kProgram, options.status());
   }
   const bool json_to_stdout = options->json_path == "-";
+  // Opened before the run: a path that cannot be written is refused before any load is sent.
+  std::optional<OutputFile> json_file;
+  std::optional<OutputFile> hgrm_file;
+  if (!options->json_path.empty() && !json_to_stdout) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--json", options->json_path);
+    if (!file.ok()) {
+      return cli::ReportFailure(kProgram, file.status());
+    }
+    json_file.emplace(std::move(*file));
+  }
+  if (!options->hgrm_path.empty()) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--hgrm", options->hgrm_path);
+    if (!file.ok()) {
+      return cli::ReportFailure(kProgram, file.status());
+    }
+    hgrm_file.emplace(std::move(*file));
+  }
   LoadHooks hooks;
   hooks.interrupt = &g_interrupted;
   const uint16_t port = options->target.port();
@@ -199,6 +237,11 @@ int Run(const LoadFlags& flags) {
     }
     if (progress) {
       std::fprintf(stderr, "%s\n", LoadProgressLine(*second).c_str());
+    }
+  };
+  hooks.on_start = [](const LoadConfig& config) {
+    for (const std::string& note : config.limit_notes) {
+      std::fprintf(stderr, "%s: note: %s\n", kProgram, note.c_str());
     }
   };
   struct sigaction action = {};
@@ -217,26 +260,48 @@ int Run(const LoadFlags& flags) {
   std::fprintf(text_out, "%s%s%s", LoadConfigToText(result->config).c_str(),
                LoadSummaryToText(*result).c_str(), LoadStatesToText(*result).c_str());
   std::fflush(text_out);
-  int code = result->abort_reason.empty() || result->abort_reason == "interrupted" ? 0 : 1;
+  int code = 0;
   if (!options->json_path.empty()) {
     const std::string json = LoadResultToJson(*result).dump(2) + "\n";
     if (json_to_stdout) {
       std::fputs(json.c_str(), stdout);
-    } else if (absl::Status written = WriteFile(options->json_path, json); !written.ok()) {
-      cli::ReportFailure(kProgram, written);
-      code = 1;
+      std::fflush(stdout);
+    } else if (absl::Status written = json_file->WriteAndClose(json); !written.ok()) {
+      code = cli::ReportFailure(kProgram, written);
     }
   }
-  if (!options->hgrm_path.empty()) {
-    if (absl::Status written =
-            WriteFile(options->hgrm_path, result->rtt.PercentileDistribution(1e6));
+  if (hgrm_file.has_value()) {
+    if (absl::Status written = hgrm_file->WriteAndClose(result->rtt.PercentileDistribution(1e6));
         !written.ok()) {
-      cli::ReportFailure(kProgram, written);
-      code = 1;
+      code = cli::ReportFailure(kProgram, written);
     }
   }
-  if (code == 1 && !result->abort_reason.empty()) {
+  // What made the run fail, one line each, after the report.
+  const bool interrupted = result->abort_reason == "interrupted";
+  if (!result->abort_reason.empty() && !interrupted) {
     std::fprintf(stderr, "%s: %s\n", kProgram, result->abort_reason.c_str());
+    code = 1;
+  }
+  if (const uint64_t mismatches = result->data_errors + result->warmup_data_errors;
+      mismatches > 0) {
+    std::fprintf(stderr,
+                 "%s: %llu echoes differed from what was sent; check that %s is an echo server "
+                 "(RFC 862)\n",
+                 kProgram, static_cast<unsigned long long>(mismatches),
+                 options->target.ToString().c_str());
+    code = 1;
+  }
+  if (result->messages_completed == 0 && result->abort_reason.empty()) {
+    std::fprintf(stderr,
+                 "%s: no message completed in the measured window; see the errors above, or "
+                 "lengthen -d or shorten --warmup\n",
+                 kProgram);
+    code = 1;
+  }
+  // Ended by SIGINT or SIGTERM: 128 + the signal, as shells expect of a program the signal
+  // stopped (the report above is still complete for the time it ran).
+  if (const int signal_number = g_signal.load(); interrupted && signal_number != 0) {
+    code = 128 + signal_number;
   }
   return code;
 }
@@ -251,23 +316,29 @@ cli::Command AddLoadCommand(CLI::App& app) {
                   "HOST:PORT of the echo server (127.0.0.1:7007, [::1]:7007)")
       ->required();
   cli::AddCountFlag(*sub, "-c,--connections", &flags->connections, "Connections (default 10)");
-  cli::AddCountFlag(*sub, "-t,--threads", &flags->threads,
-                    "Event-loop threads (default: one per CPU, at most one per connection)");
+  flags->threads_option =
+      cli::AddCountFlag(*sub, "-t,--threads", &flags->threads,
+                        "Event-loop threads (default: one per CPU, at most one per connection)");
   sub->add_option("--backend", flags->backend, "auto|io_uring|epoll (default auto)");
   cli::AddCountFlag(*sub, "--pipeline", &flags->pipeline,
                     "Messages in flight per connection (default 1)");
-  cli::AddRateFlag(*sub, "-R,--rate", &flags->rate,
-                   "Open loop: total messages/s on a schedule; latency from the scheduled time");
-  cli::AddCountFlag(*sub, "--churn", &flags->churn,
-                    "Reconnect after every N messages (1: one connection per request)");
-  cli::AddRateFlag(*sub, "--connect-rate", &flags->connect_rate,
-                   "At most this many new connections/s");
+  flags->rate_option = cli::AddRateFlag(
+      *sub, "-R,--rate", &flags->rate,
+      "Open loop: total messages/s on a schedule; latency from the scheduled time");
+  flags->churn_option =
+      cli::AddCountFlag(*sub, "--churn", &flags->churn,
+                        "Reconnect after every N messages (1: one connection per request)");
+  flags->connect_rate_option = cli::AddRateFlag(*sub, "--connect-rate", &flags->connect_rate,
+                                                "At most this many new connections/s");
   sub->add_option("--close", flags->close, "How the client closes: fin (default) or rst");
+  sub->add_flag("--nagle", flags->nagle,
+                "Leave Nagle's algorithm on (default: TCP_NODELAY, each message leaves at once)");
   sub->add_option("-s,--size", flags->size, "Message bytes, or MIN-MAX uniform (default 64)");
   flags->duration_option = cli::AddDurationFlag(*sub, "-d,--duration", &flags->duration,
                                                 "Run time, warmup included (default 10s)");
-  cli::AddCountFlag(*sub, "-n,--messages", &flags->messages,
-                    "Total round trips, then stop (with -d: whichever comes first)");
+  flags->messages_option =
+      cli::AddCountFlag(*sub, "-n,--messages", &flags->messages,
+                        "Total round trips, then stop (with -d: whichever comes first)");
   cli::AddDurationFlag(*sub, "--warmup", &flags->warmup,
                        "Leading time excluded from the results (default 0)");
   cli::AddDurationFlag(*sub, "--connect-timeout", &flags->connect_timeout,

@@ -1,5 +1,7 @@
 #include "client/load/load_engine.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -7,10 +9,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/load/load_limits.h"
 #include "client/load/load_worker.h"
 #include "client/load/payload.h"
 #include "core/base/clock.h"
 #include "core/base/status_macros.h"
+#include "core/base/version.h"
 #include "core/net/error_class.h"
 #include "core/sysinfo/limit_hints.h"
 #include "core/sysinfo/machine.h"
@@ -21,10 +25,27 @@ namespace {
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
+// CPU time of this process, all threads.
+struct ProcessCpu {
+  double user_s = 0;
+  double system_s = 0;
+};
+
+ProcessCpu ProcessCpuNow() {
+  rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  return {usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6,
+          usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6};
+}
+
 LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selection, int threads,
                     const MachineInfo& machine) {
   LoadConfig c;
+  c.version = std::string(Version());
+  c.command_line = o.command_line;
+  c.started_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   c.target = o.target.ToString();
+  c.target_note = o.target_note;
   c.backend = std::string(loop::BackendName(selection.backend));
   c.backend_requested = o.backend_text;
   c.backend_fallback_reason = selection.fallback_reason;
@@ -36,6 +57,7 @@ LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selectio
   c.churn = o.churn;
   c.connect_rate = o.connect_rate;
   c.close_mode = o.close == CloseMode::kRst ? "rst" : "fin";
+  c.nodelay = o.nodelay;
   c.size_min = o.size_min;
   c.size_max = o.size_max;
   c.duration_s = Seconds(o.duration);
@@ -88,7 +110,12 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
 
   LoadResult result;
   result.config = ConfigOf(options, selection, threads, machine);
+  result.config.limit_notes = CheckLoadLimits(options, threads);
   absl::StatusOr<TcpCounters> counters_before = ReadTcpCounters();
+  const ProcessCpu cpu_before = ProcessCpuNow();
+  if (hooks.on_start) {
+    hooks.on_start(result.config);
+  }
 
   std::vector<std::unique_ptr<LoadWorker>> workers;
   for (int t = 0; t < threads; ++t) {
@@ -176,6 +203,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     thread.join();
   }
   const int64_t finished_ns = MonotonicNanos();
+  const ProcessCpu cpu_after = ProcessCpuNow();
+  result.client_cpu_user_s = cpu_after.user_s - cpu_before.user_s;
+  result.client_cpu_system_s = cpu_after.system_s - cpu_before.system_s;
+  result.wall_s = (finished_ns - shared.start_ns) / 1e9;
 
   for (auto& worker : workers) {
     if (!worker->status().ok()) {
@@ -189,34 +220,71 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     result.messages_sent += w.messages_sent;
     result.messages_completed += w.messages_completed;
     result.messages_failed += w.messages_failed;
+    result.messages_in_flight_at_end += w.in_flight_at_end;
+    result.messages_scheduled += w.messages_scheduled;
     result.bytes_sent += w.bytes_sent;
     result.bytes_received += w.bytes_received;
     result.data_errors += w.data_errors;
     result.warmup_data_errors += w.warmup_data_errors;
     result.connections_opened += w.connections_opened;
     result.connect_attempts += w.connect_attempts;
+    result.warmup_connections_opened += w.warmup_connections_opened;
+    result.warmup_connect_attempts += w.warmup_connect_attempts;
     last_completion = std::max(last_completion, w.last_completion_ns);
     result.rtt.Merge(worker->rtt());
     result.rtt_uncorrected.Merge(worker->rtt_uncorrected());
+    result.send_lag.Merge(worker->send_lag());
     result.connect.Merge(worker->connect_latency());
     result.errors.Merge(worker->error_counts());
     result.warmup_errors.Merge(worker->warmup_error_counts());
   }
   result.peak_open_connections = shared.peak_open_connections.load();
-  // The measured window holds every counted echo, so msgs/s is count over time. A run that went
-  // its duration ends at the planned end, or at the last echo drained after it (messages still
-  // in flight at the end are counted: the window grows by their last round trip rather than
-  // crediting them to time that ended before they did). A run ended by -n, or cut short, ends at
-  // its last echo.
+  // The measured window is the one asked for: it ends at the planned end (-d), at the abort or
+  // interrupt, or at the last echo of -n, whichever came first. Messages still unanswered when
+  // it ended are reported as in flight at the end, so a slow last echo cannot stretch the window
+  // and thin the rate.
   int64_t window_end = last_completion > 0 ? last_completion : finished_ns;
-  if (shared.end_ns > 0 && shared.abort_reason.empty() && finished_ns >= shared.end_ns) {
-    window_end = std::max(shared.end_ns, last_completion);
+  if (shared.end_ns > 0 && finished_ns >= shared.end_ns) {
+    window_end = shared.end_ns;
+  }
+  if (const int64_t stop_ns = shared.stop_ns.load(); stop_ns > 0) {
+    window_end = std::min(window_end, stop_ns);
   }
   result.elapsed_s = std::max<int64_t>(0, window_end - shared.measure_start_ns) / 1e9;
   result.abort_reason = shared.abort_reason;
+  if (options.rate > 0) {
+    if (options.messages > 0) {
+      result.messages_scheduled = std::min(result.messages_scheduled, options.messages);
+    }
+  }
+  if (shared.unreachable.load() && result.abort_reason == kUnreachableReason) {
+    // Every attempt of every thread: those that failed (as the error lines count them), and
+    // those still connecting when the run gave up (abandoned, their outcome unknown).
+    uint64_t failed = 0;
+    for (const ErrorCounts* counts : {&result.errors, &result.warmup_errors}) {
+      counts->ForEach([&](Phase phase, ErrorClass, uint64_t count, int, int64_t) {
+        failed += phase == Phase::kConnect ? count : 0;
+      });
+    }
+    const uint64_t attempts = result.connect_attempts + result.warmup_connect_attempts;
+    result.abort_reason =
+        absl::StrCat("could not reach ", options.target.ToString(), " (none of ", attempts,
+                     " connection attempts succeeded: ", failed, " failed");
+    if (attempts > failed) {
+      absl::StrAppend(&result.abort_reason, ", ", attempts - failed,
+                      " abandoned when the run gave up");
+    }
+    absl::StrAppend(&result.abort_reason, ")");
+  }
   ErrorCounts all_errors = result.errors;
   all_errors.Merge(result.warmup_errors);
   result.hints = HintsFor(all_errors, options);
+  if (const uint64_t mismatches = result.data_errors + result.warmup_data_errors; mismatches > 0) {
+    result.hints.push_back(absl::StrCat(
+        "data mismatch: ", mismatches, " echoes differed from what was sent; ",
+        options.target.ToString(),
+        " may not be an echo server (RFC 862: it must return every byte as received)"));
+  }
   absl::StatusOr<TcpCounters> counters_after = ReadTcpCounters();
   if (counters_before.ok() && counters_after.ok()) {
     result.kernel_counters_available = true;

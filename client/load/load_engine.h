@@ -10,6 +10,10 @@
 namespace socklab::client {
 
 struct LoadHooks {
+  // Called once on the calling thread before the first connect (and after the kernel counters'
+  // first reading), with the configuration the run will report (its limit notes say what will
+  // go wrong before the user waits for it).
+  std::function<void(const LoadConfig& config)> on_start;
   // Called once per second on the calling thread with the second that just ended (progress
   // lines, the --states sampler). May fill `second->states`.
   std::function<void(LoadSecond* second)> on_second;

@@ -111,26 +111,6 @@ absl::StatusOr<SocketAddress> ParseBindAddress(absl::string_view text) {
   return SocketAddress::ParseHost(text);
 }
 
-absl::StatusOr<SocketAddress> ParseTarget(absl::string_view text, int family) {
-  const bool localhost = text.substr(0, text.rfind(':')) == "localhost";
-  absl::StatusOr<SocketAddress> address = SocketAddress::Parse(text);
-  if (!address.ok()) {
-    return address.status();
-  }
-  if (family == AF_UNSPEC) {
-    return address;
-  }
-  if (localhost) {
-    return SocketAddress::Loopback(family, address->port());
-  }
-  if (address->family() != family) {
-    return UsageError(absl::StrCat("target ", text, " is not an ",
-                                   family == AF_INET6 ? "IPv6" : "IPv4", " address"),
-                      "drop -4/-6 or give an address of that family");
-  }
-  return address;
-}
-
 absl::Status LoadOptions::Validate() const {
   if (target.family() != AF_INET && target.family() != AF_INET6) {
     return UsageError("no target", "give HOST:PORT, e.g. socklab load 127.0.0.1:7007");

@@ -23,6 +23,9 @@ enum class CloseMode { kFin, kRst };
 struct LoadOptions {
   SocketAddress target;
   std::string target_text;  // as the user wrote it, for the report
+  // How the target was picked among several addresses (localhost, a name), for the report.
+  std::string target_note;
+  std::string command_line;  // for the report header; empty when unknown (tests)
   int connections = 10;
   int threads = 0;  // 0: one per CPU, at most one per connection
   loop::BackendChoice backend = loop::BackendChoice::kAuto;
@@ -32,6 +35,10 @@ struct LoadOptions {
   uint64_t churn = 0;       // reconnect after this many messages per connection; 0 = never
   double connect_rate = 0;  // new connections/s, all threads together; 0 = no cap
   CloseMode close = CloseMode::kFin;
+  // TCP_NODELAY on every connection (the default): a message leaves at once instead of waiting
+  // for the ACK of the previous segment, which a peer's delayed ACK holds for 40 ms. --nagle
+  // turns it off, to measure what an application that keeps Nagle sees.
+  bool nodelay = true;
   uint32_t size_min = 64;
   uint32_t size_max = 64;
   absl::Duration duration = absl::Seconds(10);  // ZeroDuration() with messages: until done
@@ -67,9 +74,5 @@ absl::StatusOr<std::vector<SocketAddress>> ParseSourceRange(absl::string_view te
 
 // "127.0.0.2" or "127.0.0.2:40000" / "[::1]:40000".
 absl::StatusOr<SocketAddress> ParseBindAddress(absl::string_view text);
-
-// The target, with -4/-6 (`family` AF_INET/AF_INET6, AF_UNSPEC for neither) applied to
-// "localhost"; a literal of the other family is a UsageError.
-absl::StatusOr<SocketAddress> ParseTarget(absl::string_view text, int family);
 
 }  // namespace socklab::client

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
@@ -16,6 +17,11 @@ namespace socklab::client {
 namespace {
 
 constexpr loop::Token kTickToken = ~loop::Token{0};
+constexpr loop::Token kStartToken = ~loop::Token{1};
+// Connections a worker starts before it lets the loop reap completions. Started all at once,
+// thousands of socket()+connect() calls delay the first ones' completions by the whole burst
+// (102 ms median for 2000), which would be charged to connect latency.
+constexpr size_t kStartBatch = 16;
 // The tick checks deadlines and publishes counters; 20 ms keeps the read/connect deadlines
 // within 20 ms of their setting and costs one pass over the connections 50 times a second.
 constexpr int64_t kTickNs = 20'000'000;
@@ -39,6 +45,7 @@ void LoadShared::Abort(const std::string& reason) {
     std::lock_guard<std::mutex> lock(abort_mutex);
     if (abort_reason.empty()) {
       abort_reason = reason;
+      stop_ns.store(MonotonicNanos(), std::memory_order_relaxed);
     }
   }
   stop.store(true, std::memory_order_release);
@@ -82,11 +89,11 @@ void LoadWorker::Run() {
     if (interval_ns_ > 0) {
       c.next_intended_ns =
           shared_->start_ns + static_cast<int64_t>(interval_ns_ * c.slot / conns_.size());
+      c.schedule_origin_ns = c.next_intended_ns;
     }
-    StartConnect(c);
   }
-  shared_->workers_starting.fetch_sub(1, std::memory_order_relaxed);
   tick_timer_ = loop_->AddTimer(now_ns_ + kTickNs, kTickToken);
+  StartNextBatch();
   if (conns_.empty()) {
     BeginStop(true);
   }
@@ -130,22 +137,31 @@ bool LoadWorker::MayIssue(int64_t intended_ns) const {
   return shared_->end_ns == 0 || intended_ns < shared_->end_ns;
 }
 
-void LoadWorker::CountError() {
+bool LoadWorker::CountError() {
   const uint64_t total = shared_->errors.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (options_.max_errors > 0 && total > options_.max_errors) {
+  if (options_.max_errors == 0) {
+    return true;
+  }
+  if (total > options_.max_errors + 1) {
+    return false;
+  }
+  if (total == options_.max_errors + 1) {
     shared_->Abort(absl::StrCat("more than ", options_.max_errors, " errors (--max-errors)"));
   }
+  return true;
 }
 
 void LoadWorker::RecordErrno(Phase phase, int err) {
   SOCKLAB_CHECK(!IsProgrammerError(phase, err), ErrnoName(err).c_str());
-  ErrorsNow().RecordErrno(phase, err, now_ns_);
-  CountError();
+  if (CountError()) {
+    ErrorsNow().RecordErrno(phase, err, now_ns_);
+  }
 }
 
 void LoadWorker::RecordClass(Phase phase, ErrorClass error_class) {
-  ErrorsNow().RecordClass(phase, error_class, now_ns_);
-  CountError();
+  if (CountError()) {
+    ErrorsNow().RecordClass(phase, error_class, now_ns_);
+  }
 }
 
 void LoadWorker::AttemptFailed(bool local, Phase phase, int err) {
@@ -155,8 +171,10 @@ void LoadWorker::AttemptFailed(bool local, Phase phase, int err) {
   if (!local) {
     const uint64_t failures = shared_->connect_failures.fetch_add(1, std::memory_order_relaxed) + 1;
     if (failures >= kUnreachableAfter) {
-      shared_->Abort(absl::StrCat("could not reach ", options_.target.ToString(), " (", failures,
-                                  " connection attempts failed, none succeeded)"));
+      // Worded by the engine after the run, with every attempt counted (connections that were
+      // already connecting fail after this one).
+      shared_->unreachable.store(true, std::memory_order_relaxed);
+      shared_->Abort(kUnreachableReason);
     }
     return;
   }
@@ -239,9 +257,10 @@ void LoadWorker::StartConnect(Conn& c) {
   c.window_seq = kNoSeq;
   c.send_offset = 0;
   c.issued = c.completed = 0;
-  c.connect_start_ns = now_ns_;
   if (InWindow(now_ns_)) {
     ++counters_.connect_attempts;
+  } else {
+    ++counters_.warmup_connect_attempts;
   }
 
   absl::StatusOr<UniqueFd> fd = CreateTcpSocket(options_.target.family(), Blocking::kNonBlocking);
@@ -253,8 +272,10 @@ void LoadWorker::StartConnect(Conn& c) {
     ScheduleRetry(c);
     return;
   }
-  // Echo latency, not Nagle's: small messages must leave at once.
-  (void)SetNoDelay(fd->get(), true);
+  // Echo latency, not Nagle's: a message's last partial segment must not wait for an ACK.
+  if (options_.nodelay) {
+    (void)SetNoDelay(fd->get(), true);
+  }
   if (!options_.sources.empty()) {
     const SocketAddress& source = options_.sources[c.id % options_.sources.size()];
     if (source.port() == 0) {
@@ -277,6 +298,11 @@ void LoadWorker::StartConnect(Conn& c) {
   c.fd = fd->Release();
   c.state = State::kConnecting;
   shared_->live_connections.fetch_add(1, std::memory_order_relaxed);
+  // Each connect is timed from its own call, not from the completion that started it: the
+  // connections a worker opens at start (or after a batch of closes) are created one after
+  // another, and the first ones' time must not be charged to the last.
+  now_ns_ = MonotonicNanos();
+  c.connect_start_ns = now_ns_;
   loop_->Connect(c.fd, options_.target, TokenOf(c));
 }
 
@@ -303,6 +329,8 @@ void LoadWorker::OnConnect(Conn& c, int res) {
   if (InWindow(c.connect_start_ns)) {
     ++counters_.connections_opened;
     connect_.Record(now_ns_ - c.connect_start_ns);
+  } else {
+    ++counters_.warmup_connections_opened;
   }
   c.receiving = true;
   loop_->Receive(c.fd, TokenOf(c));
@@ -310,6 +338,7 @@ void LoadWorker::OnConnect(Conn& c, int res) {
     // The first connect of the run takes time the schedule did not plan for; start the
     // schedule from now rather than charge the handshake to the first messages.
     c.next_intended_ns = now_ns_;
+    c.schedule_origin_ns = now_ns_;
   }
   FillPipeline(c);
 }
@@ -379,12 +408,18 @@ void LoadWorker::TrySend(Conn& c) {
   }
   Message& m = RingAt(c, index);
   if (c.send_offset == 0) {
+    if (stopping_) {
+      return;  // the drain waits for the echoes of what was sent; it sends nothing new
+    }
     m.sent_ns = now_ns_;
     if (c.window_seq == kNoSeq && InWindow(now_ns_)) {
       c.window_seq = m.seq;
     }
     if (Counted(c, m.seq)) {
       ++counters_.messages_sent;
+      if (interval_ns_ > 0) {
+        send_lag_.Record(now_ns_ - m.intended_ns);
+      }
     }
   }
   c.send_in_flight = true;
@@ -438,13 +473,14 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
     if (c.count == 0) {
       // Bytes nobody asked for: the server sent more than it was sent. They belong to no
       // message, so the time they arrived decides whether they are counted.
-      if (InWindow(now_ns_)) {
-        counters_.bytes_received += left;
-        ++counters_.data_errors;
-      } else {
-        ++counters_.warmup_data_errors;
+      if (CountError()) {
+        if (InWindow(now_ns_)) {
+          counters_.bytes_received += left;
+          ++counters_.data_errors;
+        } else {
+          ++counters_.warmup_data_errors;
+        }
       }
-      CountError();
       break;
     }
     Message& m = RingAt(c, 0);
@@ -476,7 +512,20 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
 
 void LoadWorker::CompleteHead(Conn& c) {
   Message& m = RingAt(c, 0);
-  if (Counted(c, m.seq)) {
+  const bool counted = Counted(c, m.seq);
+  if (counted && WindowClosed()) {
+    ++counters_.in_flight_at_end;
+  } else if (m.bad) {
+    // An echo that differs from what was sent is a data error, not a completion: a target that
+    // does not echo must not look like a fast one.
+    if (!CountError()) {
+      ++counters_.in_flight_at_end;  // past the error that ended the run
+    } else if (counted) {
+      ++counters_.data_errors;
+    } else {
+      ++counters_.warmup_data_errors;
+    }
+  } else if (counted) {
     ++counters_.messages_completed;
     counters_.last_completion_ns = now_ns_;
     rtt_.Record(now_ns_ - m.intended_ns);
@@ -484,14 +533,6 @@ void LoadWorker::CompleteHead(Conn& c) {
     if (interval_ns_ > 0) {
       rtt_uncorrected_.Record(now_ns_ - m.sent_ns);
     }
-    if (m.bad) {
-      ++counters_.data_errors;
-    }
-  } else if (m.bad) {
-    ++counters_.warmup_data_errors;
-  }
-  if (m.bad) {
-    CountError();
   }
   c.head = (c.head + 1) % c.ring.size();
   --c.count;
@@ -509,7 +550,7 @@ void LoadWorker::CompleteHead(Conn& c) {
     CloseConn(c, more ? AfterClose::kReopen : AfterClose::kNothing);
     return;
   }
-  if (stopping_ && c.count == 0) {
+  if (stopping_ && !AwaitingEcho(c)) {
     CloseConn(c, AfterClose::kNothing);
   }
 }
@@ -517,8 +558,21 @@ void LoadWorker::CompleteHead(Conn& c) {
 void LoadWorker::FailMessages(Conn& c) {
   for (size_t i = 0; i < c.count; ++i) {
     const Message& m = RingAt(c, i);
-    // A sent message belongs to the window it was sent in; one never sent, to when it failed.
-    if (m.sent_ns > 0 ? Counted(c, m.seq) : InWindow(now_ns_)) {
+    if (m.sent_ns == 0) {
+      // Never sent, so it did not fail: it goes back to -n's budget and is sent on another
+      // connection (or on this one once it reconnects).
+      if (options_.messages > 0) {
+        ++budget_;
+        budget_exhausted_ = false;
+      }
+      continue;
+    }
+    if (!Counted(c, m.seq)) {
+      continue;  // sent during the warmup
+    }
+    if (WindowClosed()) {
+      ++counters_.in_flight_at_end;
+    } else {
       ++counters_.messages_failed;
     }
   }
@@ -602,8 +656,13 @@ void LoadWorker::OnTick() {
       AttemptFailed(/*local=*/false, Phase::kConnect, 0);
     } else if (c.state == State::kOpen && c.count > 0) {
       const Message& oldest = RingAt(c, 0);
-      if (oldest.sent_ns > 0 && now_ns_ - oldest.sent_ns >= read_timeout) {
-        RecordClass(Phase::kRead, ErrorClass::kDeadline);
+      // During the drain the messages are already "in flight at the end": the drain deadline
+      // (never later than the read timeout) closes their connections without an error.
+      if (!stopping_ && oldest.sent_ns > 0 && now_ns_ - oldest.sent_ns >= read_timeout) {
+        // A message whose last byte never left is stuck in the write (the peer does not read),
+        // not waiting for its echo.
+        const bool written = c.send_seq > oldest.seq;
+        RecordClass(written ? Phase::kRead : Phase::kWrite, ErrorClass::kDeadline);
         FailConn(c);
       } else if (stopping_ && now_ns_ >= drain_deadline_ns_) {
         CloseConn(c, AfterClose::kNothing);
@@ -617,9 +676,49 @@ void LoadWorker::OnTick() {
   }
 }
 
+void LoadWorker::StartNextBatch() {
+  const size_t end = std::min(conns_.size(), next_to_start_ + kStartBatch);
+  for (; next_to_start_ < end; ++next_to_start_) {
+    StartConnect(conns_[next_to_start_]);
+  }
+  if (next_to_start_ < conns_.size()) {
+    // The loop reaps the completions of this batch before the next one starts.
+    loop_->AddTimer(now_ns_, kStartToken);
+  } else if (!all_started_) {
+    all_started_ = true;
+    shared_->workers_starting.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void LoadWorker::CountScheduled(int64_t end_ns) {
+  if (interval_ns_ <= 0) {
+    return;
+  }
+  const double interval = interval_ns_;
+  for (const Conn& c : conns_) {
+    // The times origin + k * interval (k >= 0) in [lo, end): k from ceil((lo - origin) / I) to
+    // ceil((end - origin) / I) - 1.
+    const int64_t lo = std::max(shared_->measure_start_ns, c.schedule_origin_ns);
+    if (end_ns <= lo) {
+      continue;
+    }
+    const auto first = static_cast<uint64_t>(std::ceil((lo - c.schedule_origin_ns) / interval));
+    const auto past = static_cast<uint64_t>(std::ceil((end_ns - c.schedule_origin_ns) / interval));
+    counters_.messages_scheduled += past - first;
+  }
+}
+
 void LoadWorker::BeginStop(bool hard) {
+  if (hard) {
+    if (hard_stopped_) {
+      return;
+    }
+    hard_stopped_ = true;
+  }
   if (!stopping_) {
     stopping_ = true;
+    // The window ended at the planned end, or now (-n done, an abort, an interrupt).
+    CountScheduled(shared_->end_ns > 0 ? std::min(now_ns_, shared_->end_ns) : now_ns_);
     // Let the messages in flight finish (so the counts add up), but not for longer than a
     // round trip may take.
     drain_deadline_ns_ = now_ns_ + std::min<int64_t>(ToNs(options_.read_timeout), 2'000'000'000);
@@ -637,7 +736,7 @@ void LoadWorker::BeginStop(bool hard) {
         CloseConn(c, AfterClose::kNothing);
         break;
       case State::kOpen:
-        if (c.count == 0 || now_ns_ >= drain_deadline_ns_) {
+        if (!AwaitingEcho(c) || now_ns_ >= drain_deadline_ns_) {
           CloseConn(c, AfterClose::kNothing);
         }
         break;
@@ -682,8 +781,16 @@ void LoadWorker::MaybeFinish() {
 
 void LoadWorker::OnCompletion(const loop::Completion& completion) {
   now_ns_ = MonotonicNanos();
+  if (!hard_stopped_ && shared_->stop.load(std::memory_order_relaxed)) {
+    // An abort or interrupt ends the window at once, on every thread, not at the next tick.
+    BeginStop(true);
+  }
   if (completion.token == kTickToken) {
     OnTick();
+    return;
+  }
+  if (completion.token == kStartToken) {
+    StartNextBatch();
     return;
   }
   const uint32_t slot = static_cast<uint32_t>(completion.token >> 32);

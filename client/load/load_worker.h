@@ -16,6 +16,10 @@
 
 namespace socklab::client {
 
+// The abort reason a worker sets when the target never answered; the engine rewords it with the
+// attempts of every thread once they have all stopped.
+inline constexpr char kUnreachableReason[] = "could not reach the target";
+
 // State the loop threads of one run share. Owned by the engine; outlives the workers.
 struct LoadShared {
   const LoadOptions* options = nullptr;
@@ -25,6 +29,10 @@ struct LoadShared {
   int64_t measure_start_ns = 0;     // start + warmup
   int64_t end_ns = 0;               // 0: bounded by messages only
   std::atomic<bool> stop{false};    // end the run now (interrupt, abort)
+  std::atomic<int64_t> stop_ns{0};  // monotonic time of the first Abort(); 0 = none
+  // The run aborted because the target never answered a connect; the engine words the reason
+  // once every worker has counted its attempts.
+  std::atomic<bool> unreachable{false};
   std::atomic<uint64_t> errors{0};  // for --max-errors (socket and data errors, warmup included)
   std::atomic<uint64_t> connects_ok{0};
   // Failed attempts that say something about the target (see LoadWorker::AttemptFailed).
@@ -41,7 +49,7 @@ struct LoadShared {
   std::mutex abort_mutex;
   std::string abort_reason;  // guarded by abort_mutex
 
-  // Any thread: ends the run, keeping the first reason.
+  // Any thread: ends the run, keeping the first reason and its time.
   void Abort(const std::string& reason);
 };
 
@@ -50,6 +58,8 @@ struct WorkerCounters {
   uint64_t messages_sent = 0;
   uint64_t messages_completed = 0;
   uint64_t messages_failed = 0;
+  uint64_t in_flight_at_end = 0;    // sent in the window, still unanswered when it closed
+  uint64_t messages_scheduled = 0;  // open loop: the schedule's times in the window
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
   uint64_t data_errors = 0;
@@ -57,6 +67,8 @@ struct WorkerCounters {
   uint64_t errors = 0;  // socket errors, warmup included (both ErrorCounts' totals)
   uint64_t connections_opened = 0;
   uint64_t connect_attempts = 0;
+  uint64_t warmup_connections_opened = 0;
+  uint64_t warmup_connect_attempts = 0;
   int64_t open_connections = 0;
   int64_t last_completion_ns = 0;  // monotonic, of the last counted echo
 };
@@ -86,6 +98,7 @@ class LoadWorker : public loop::CompletionHandler {
   const WorkerCounters& counters() const { return counters_; }
   const Histogram& rtt() const { return rtt_; }
   const Histogram& rtt_uncorrected() const { return rtt_uncorrected_; }
+  const Histogram& send_lag() const { return send_lag_; }
   const Histogram& connect_latency() const { return connect_; }
   const ErrorCounts& error_counts() const { return errors_; }
   const ErrorCounts& warmup_error_counts() const { return warmup_errors_; }
@@ -135,6 +148,8 @@ class LoadWorker : public loop::CompletionHandler {
     uint64_t send_seq = 0;
     uint32_t send_offset = 0;
     int64_t next_intended_ns = 0;  // open loop schedule
+    // Open loop: the schedule's first time; it then runs every interval_ns_ from here.
+    int64_t schedule_origin_ns = 0;
     bool schedule_started = false;
   };
 
@@ -162,10 +177,18 @@ class LoadWorker : public loop::CompletionHandler {
   void CancelTimer(Conn& c);
   void ScheduleRetry(Conn& c);
   void BeginStop(bool hard);
+  // Starts the next kStartBatch connections; the rest after the loop has reaped completions.
+  void StartNextBatch();
+  // Open loop: counts the times each connection's schedule had in the window [measure start,
+  // `end_ns`), sent or not.
+  void CountScheduled(int64_t end_ns);
   void MaybeFinish();
   void RecordErrno(Phase phase, int err);
   void RecordClass(Phase phase, ErrorClass error_class);
-  void CountError();
+  // Counts one error (socket or data) toward --max-errors. False when the run already ended on
+  // --max-errors: that error is past the one that ended it and is not counted anywhere (the
+  // report then says "more than N" with exactly N + 1 counted).
+  bool CountError();
   // An attempt to open a connection failed (its error recorded, the connection no longer
   // connecting). `local` failures (socket and bind errors; connect EMFILE, EADDRNOTAVAIL,
   // EADDRINUSE, ENOBUFS) are shortages on this machine: they are retried with backoff and never
@@ -174,6 +197,16 @@ class LoadWorker : public loop::CompletionHandler {
   // timeout, unreachable, our deadline) count toward "could not reach the target".
   void AttemptFailed(bool local, Phase phase, int err);
   bool InWindow(int64_t now) const { return now >= shared_->measure_start_ns; }
+  // The measured window is over: the planned end passed, or the run is stopping (-n done, an
+  // abort, an interrupt). A counted message that is answered or fails from now on is "in flight
+  // at the end", never completed or failed: rates are over the window asked for.
+  bool WindowClosed() const {
+    return stopping_ || shared_->stop.load(std::memory_order_relaxed) ||
+           (shared_->end_ns > 0 && now_ns_ >= shared_->end_ns);
+  }
+  // The oldest message of the connection was handed to the kernel (messages are sent in
+  // order), so the connection waits for an echo.
+  bool AwaitingEcho(Conn& c) { return c.count > 0 && RingAt(c, 0).sent_ns > 0; }
   bool Counted(const Conn& c, uint64_t seq) const { return seq >= c.window_seq; }
   ErrorCounts& ErrorsNow() { return InWindow(now_ns_) ? errors_ : warmup_errors_; }
   bool MayIssue(int64_t intended_ns) const;
@@ -187,6 +220,9 @@ class LoadWorker : public loop::CompletionHandler {
   double connect_interval_ns_ = 0;  // connect-rate pacing for this worker
   int64_t next_connect_ns_ = 0;
   bool stopping_ = false;
+  bool hard_stopped_ = false;
+  size_t next_to_start_ = 0;  // connections [0, next_to_start_) were started
+  bool all_started_ = false;
   int64_t budget_ = 0;  // -n messages left to issue
   bool budget_exhausted_ = false;
   int64_t drain_deadline_ns_ = 0;
@@ -199,6 +235,7 @@ class LoadWorker : public loop::CompletionHandler {
   WorkerCounters counters_;
   Histogram rtt_;
   Histogram rtt_uncorrected_;
+  Histogram send_lag_;
   Histogram connect_;
   Histogram interval_;
   ErrorCounts errors_;         // in the measured window

@@ -1,6 +1,9 @@
 #include "core/cli/flags.h"
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +29,32 @@ CLI::Option* AddParsedFlag(CLI::App& app, const std::string& name, T* out,
       "", type_name));
   option->each([parse, out](const std::string& text) { *out = *parse(text); });
   return option;
+}
+
+// The option given more times than it takes values ("-c 1 -c 2"), searched in `app` and the
+// subcommands that were parsed; null when none was.
+const CLI::Option* RepeatedOption(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    const int most = option->get_items_expected_max();
+    if (most > 0 && option->count() > static_cast<size_t>(most)) {
+      return option;
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (const CLI::Option* option = RepeatedOption(*sub)) {
+      return option;
+    }
+  }
+  return nullptr;
+}
+
+// "socklab load": the program and the subcommands that were parsed, for the help hint.
+std::string CommandPath(const CLI::App& app) {
+  std::string path = app.get_name();
+  for (const CLI::App* sub : app.get_subcommands()) {
+    path += " " + sub->get_name();
+  }
+  return path;
 }
 
 }  // namespace
@@ -65,14 +94,50 @@ int ParseOrExit(CLI::App& app, int argc, char** argv, bool json) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string program = app.get_name();
-    std::string help = program;
-    for (const CLI::App* sub : app.get_subcommands()) {
-      help += " " + sub->get_name();
+    const std::string program = app.get_name();
+    const std::string help = CommandPath(app);
+    if (const CLI::Option* repeated = RepeatedOption(app);
+        dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr && repeated != nullptr) {
+      // CLI11's own text ("--connections: At Most 1 required but received 2") names neither the
+      // mistake nor the fix.
+      std::fprintf(stderr, "%s: %s given %zu times; give it once\n", help.c_str(),
+                   repeated->get_name().c_str(), repeated->count());
+      return 2;
     }
     return ReportError(program, absl::StrCat(e.what(), "; run '", help, " --help'"), 2, json);
   }
   return -1;
+}
+
+std::string CommandLine() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string line;
+  size_t start = 0;
+  while (start < raw.size()) {
+    size_t end = raw.find('\0', start);
+    if (end == std::string::npos) {
+      end = raw.size();
+    }
+    const std::string arg = raw.substr(start, end - start);
+    if (!line.empty()) {
+      line += ' ';
+    }
+    const bool plain =
+        !arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()[]{}!#~") == std::string::npos;
+    if (plain) {
+      line += arg;
+    } else {
+      // Single quotes keep everything literal; a quote inside closes, escapes and reopens.
+      line += '\'';
+      for (char ch : arg) {
+        line += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+      }
+      line += '\'';
+    }
+    start = end + 1;
+  }
+  return line;
 }
 
 int ExitCodeFor(const absl::Status& status) {

@@ -33,8 +33,14 @@ struct Command {
 };
 
 // Parses argv; on a usage error prints one line "<program>: <problem>; run '<program> --help'"
-// to stderr and returns 2; on --help prints help and returns 0; returns -1 to go on.
+// to stderr and returns 2 (an option given more often than it takes values: "socklab load:
+// --connections given 2 times; give it once"); on --help prints help and returns 0; returns -1
+// to go on.
 int ParseOrExit(CLI::App& app, int argc, char** argv);
+
+// This process's command line as a shell would need it typed (from /proc/self/cmdline; arguments
+// with spaces or quotes are single-quoted), for report headers. Empty when /proc is unreadable.
+std::string CommandLine();
 
 // Prints "<program>: <status message>" on stderr and returns the exit code for it: 2 for
 // InvalidArgument (bad input the user can fix), 1 otherwise.

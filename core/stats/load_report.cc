@@ -48,13 +48,53 @@ std::string NonZeroStates(const LoadSecond& p, absl::string_view separator) {
   return text;
 }
 
-nlohmann::json ErrorsToJson(const ErrorCounts& errors, int64_t start_ns) {
+// The socket error cells, then the data mismatches as the text's "data mismatch" line (no errno,
+// no first time).
+nlohmann::json ErrorsToJson(const ErrorCounts& errors, uint64_t data_errors, int64_t start_ns) {
   nlohmann::json cells = errors.ToJson();
   for (nlohmann::json& cell : cells) {
     cell["first_seen_s"] = (cell["first_seen_ns"].get<int64_t>() - start_ns) / 1e9;
   }
+  if (data_errors > 0) {
+    cells.push_back({{"phase", "data"},
+                     {"class", "mismatch"},
+                     {"errno", "mismatch"},
+                     {"count", data_errors},
+                     {"first_seen_ns", nullptr},
+                     {"first_seen_s", nullptr}});
+  }
   return cells;
 }
+
+// Connections per loop thread a run may start at once before its connect latency is mostly the
+// client's own start-up (each thread starts them in batches of 16 between reaping completions).
+constexpr int kQuietStartPerThread = 64;
+
+// Open loop: below this share of the schedule sent, the report says the rate was not reached
+// (the first connects and the last interval cost a little of any schedule).
+constexpr double kReachedRatio = 0.95;
+
+double AchievedRatio(const LoadResult& r) {
+  return r.messages_scheduled > 0
+             ? static_cast<double>(r.messages_sent) / static_cast<double>(r.messages_scheduled)
+             : 1.0;
+}
+
+// Empty, or why the kernel's deltas include more than this run: it opened more connections than
+// the run attempted.
+std::string OtherTrafficNote(const LoadResult& r) {
+  const uint64_t attempts = r.connect_attempts + r.warmup_connect_attempts;
+  for (const CounterDelta& delta : r.kernel) {
+    if (delta.name == "Tcp.ActiveOpens" && delta.delta > static_cast<int64_t>(attempts)) {
+      return absl::StrCat("(Tcp.ActiveOpens +", delta.delta, " > this run's ", attempts,
+                          " connection attempts: other programs' traffic is in these counts)");
+    }
+  }
+  return "";
+}
+
+// "0.5", "300", "300000": a rate as the user wrote it (%.0f showed -R 0.5 as 0).
+std::string FormatRate(double rate) { return absl::StrFormat("%.10g", rate); }
 
 std::string SizeText(const LoadConfig& c) {
   if (c.size_min == c.size_max) {
@@ -80,7 +120,16 @@ std::string FormatLatency(int64_t ns) {
 
 std::string LoadConfigToText(const LoadConfig& c) {
   std::string out;
-  absl::StrAppend(&out, "target      ", c.target, "\n");
+  absl::StrAppend(&out, "socklab     ", c.version.empty() ? "" : c.version + " ", "load");
+  if (!c.started_at.empty()) {
+    absl::StrAppend(&out, ", started ", c.started_at);
+  }
+  absl::StrAppend(&out, "\n");
+  if (!c.command_line.empty()) {
+    absl::StrAppend(&out, "command     ", c.command_line, "\n");
+  }
+  absl::StrAppend(&out, "target      ", c.target,
+                  c.target_note.empty() ? "" : absl::StrCat(" (", c.target_note, ")"), "\n");
   absl::StrAppend(&out, "backend     ", c.backend);
   if (!c.backend_fallback_reason.empty()) {
     absl::StrAppend(&out, " (auto fell back: ", c.backend_fallback_reason, ")");
@@ -91,11 +140,12 @@ std::string LoadConfigToText(const LoadConfig& c) {
   absl::StrAppend(&out, "machine     ", MachineInfoToText(c.machine), "\n");
   absl::StrAppend(&out, "load        ", c.connections, " connections on ", c.threads, " threads, ");
   if (c.rate > 0) {
-    absl::StrAppendFormat(&out, "open loop at %.0f msg/s", c.rate);
+    absl::StrAppend(&out, "open loop at ", FormatRate(c.rate), " msg/s");
   } else {
     absl::StrAppend(&out, "closed loop");
   }
-  absl::StrAppend(&out, ", pipeline ", c.pipeline, ", size ", SizeText(c), "\n");
+  absl::StrAppend(&out, ", pipeline ", c.pipeline, ", size ", SizeText(c),
+                  c.nodelay ? "" : ", Nagle on (--nagle)", "\n");
   absl::StrAppend(&out, "run         ");
   if (c.messages > 0) {
     absl::StrAppend(&out, c.messages, " messages");
@@ -114,12 +164,15 @@ std::string LoadConfigToText(const LoadConfig& c) {
       absl::StrAppend(&out, "reconnect every ", c.churn, " messages, ");
     }
     if (c.connect_rate > 0) {
-      absl::StrAppendFormat(&out, "at most %.0f connects/s, ", c.connect_rate);
+      absl::StrAppend(&out, "at most ", FormatRate(c.connect_rate), " connects/s, ");
     }
     absl::StrAppend(&out, "close with ", c.close_mode, "\n");
   }
   if (!c.bind.empty() || !c.source_ips.empty()) {
     absl::StrAppend(&out, "source      ", c.bind.empty() ? c.source_ips : c.bind, "\n");
+  }
+  for (const std::string& note : c.limit_notes) {
+    absl::StrAppend(&out, "limits      ", note, "\n");
   }
   return out;
 }
@@ -130,24 +183,58 @@ std::string LoadSummaryToText(const LoadResult& r) {
   absl::StrAppendFormat(&out, "\nduration    %.2fs measured\n", s);
   absl::StrAppendFormat(&out,
                         "messages    %d completed (%.0f msg/s), %d sent, %d failed, %d data "
-                        "errors\n",
+                        "errors, in flight at end: %d\n",
                         r.messages_completed, PerSecond(r.messages_completed, s), r.messages_sent,
-                        r.messages_failed, r.data_errors);
+                        r.messages_failed, r.data_errors, r.messages_in_flight_at_end);
   absl::StrAppendFormat(&out, "bytes       sent %s (%s/s), received %s (%s/s)\n",
                         Bytes(r.bytes_sent), FormatBytes(PerSecond(r.bytes_sent, s)),
                         Bytes(r.bytes_received), FormatBytes(PerSecond(r.bytes_received, s)));
-  absl::StrAppendFormat(&out, "connections %d opened (%d attempts), peak %d open\n",
+  absl::StrAppendFormat(&out, "connections %d opened (%d attempts), peak %d open",
                         r.connections_opened, r.connect_attempts, r.peak_open_connections);
+  if (r.warmup_connect_attempts > 0) {
+    absl::StrAppendFormat(&out, "; during the warmup %d opened (%d attempts)",
+                          r.warmup_connections_opened, r.warmup_connect_attempts);
+  }
+  absl::StrAppend(&out, "\n");
   if (r.config.rate > 0) {
     AppendLatencyLine(&out, "latency", r.rtt);
     AppendLatencyLine(&out, "uncorrected", r.rtt_uncorrected);
     absl::StrAppend(&out,
                     "            (latency is from each message's scheduled send time; "
                     "'uncorrected' hides stalls, as coordinated omission does)\n");
+    AppendLatencyLine(&out, "send lag", r.send_lag);
+    absl::StrAppend(&out,
+                    "            (from the scheduled time to the send: the client's own lateness "
+                    "or a full pipeline, included in 'latency')\n");
+    const double achieved = AchievedRatio(r);
+    absl::StrAppendFormat(&out, "schedule    %d messages scheduled at %s msg/s, %d sent (%.1f%%)",
+                          r.messages_scheduled, FormatRate(r.config.rate), r.messages_sent,
+                          100 * achieved);
+    if (achieved < kReachedRatio) {
+      absl::StrAppendFormat(&out,
+                            ": the rate asked for was NOT reached (%.0f msg/s sent); add "
+                            "connections (-c), --pipeline or threads, or check the client's "
+                            "CPU",
+                            PerSecond(r.messages_sent, s));
+    }
+    absl::StrAppend(&out, "\n");
   } else {
     AppendLatencyLine(&out, "latency", r.rtt);
   }
-  AppendLatencyLine(&out, "connect", r.connect);
+  if (r.connect.count() > 0) {
+    AppendLatencyLine(&out, "connect", r.connect);
+    const int per_thread = r.config.threads > 0 ? r.config.connections / r.config.threads : 0;
+    if (r.config.connect_rate == 0 && per_thread > kQuietStartPerThread) {
+      absl::StrAppend(&out, "            (", per_thread,
+                      " connections per thread start together: their connect latency includes "
+                      "the client's own start-up; --connect-rate paces it)\n");
+    }
+  } else if (r.warmup_connections_opened > 0) {
+    absl::StrAppend(&out, "connect       none in the measured window (",
+                    r.warmup_connections_opened, " opened during the warmup)\n");
+  } else {
+    absl::StrAppend(&out, "connect       none succeeded\n");
+  }
   if (r.errors.Total() + r.data_errors == 0) {
     absl::StrAppend(&out, "errors      none\n");
   } else {
@@ -168,11 +255,31 @@ std::string LoadSummaryToText(const LoadResult& r) {
   for (const std::string& hint : r.hints) {
     absl::StrAppend(&out, "  hint: ", hint, "\n");
   }
+  if (r.wall_s > 0) {
+    const double cpu = r.client_cpu_user_s + r.client_cpu_system_s;
+    const int busy_cpus = std::max(1, std::min(r.config.threads, r.config.machine.cpus));
+    absl::StrAppendFormat(&out,
+                          "client cpu  %.2fs (user %.2fs, system %.2fs) in %.2fs: %.0f%% of one "
+                          "CPU, %d loop threads on %d CPUs",
+                          cpu, r.client_cpu_user_s, r.client_cpu_system_s, r.wall_s,
+                          100 * cpu / r.wall_s, r.config.threads, r.config.machine.cpus);
+    if (cpu >= 0.9 * busy_cpus * r.wall_s) {
+      absl::StrAppend(&out,
+                      "; the client was busy all the time: it, not the target, may have set "
+                      "the pace");
+    }
+    absl::StrAppend(&out, "\n");
+  }
   if (r.kernel_counters_available) {
-    absl::StrAppend(&out, "kernel      ",
+    // The counters are the network namespace's, every process's: say so, and say when they
+    // show traffic that cannot be this run's.
+    absl::StrAppend(&out, "kernel      machine-wide (all processes in this network namespace): ",
                     r.kernel.empty() ? "none of the TCP, IP or UDP counters moved"
                                      : CounterDeltasToText(r.kernel),
                     "\n");
+    if (const std::string other = OtherTrafficNote(r); !other.empty()) {
+      absl::StrAppend(&out, "            ", other, "\n");
+    }
   }
   if (!r.abort_reason.empty()) {
     absl::StrAppend(&out, "aborted     ", r.abort_reason, "\n");
@@ -269,7 +376,11 @@ nlohmann::json HistogramToJson(const Histogram& h) {
 nlohmann::json LoadResultToJson(const LoadResult& r) {
   const LoadConfig& c = r.config;
   nlohmann::json json;
-  json["config"] = {{"target", c.target},
+  json["config"] = {{"version", c.version},
+                    {"command_line", c.command_line},
+                    {"started_at", c.started_at},
+                    {"target", c.target},
+                    {"target_note", c.target_note},
                     {"backend", c.backend},
                     {"backend_requested", c.backend_requested},
                     {"backend_fallback_reason", c.backend_fallback_reason},
@@ -281,6 +392,7 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                     {"churn", c.churn},
                     {"connect_rate", c.connect_rate},
                     {"close", c.close_mode},
+                    {"nodelay", c.nodelay},
                     {"size_min", c.size_min},
                     {"size_max", c.size_max},
                     {"duration_s", c.duration_s},
@@ -290,31 +402,46 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                     {"read_timeout_s", c.read_timeout_s},
                     {"bind", c.bind},
                     {"source_ips", c.source_ips},
-                    {"max_errors", c.max_errors}};
+                    {"max_errors", c.max_errors},
+                    {"limit_notes", c.limit_notes}};
   json["machine"] = MachineInfoToJson(c.machine);
   const double s = r.elapsed_s;
   json["elapsed_s"] = s;
   json["messages"] = {{"sent", r.messages_sent},
                       {"completed", r.messages_completed},
                       {"failed", r.messages_failed},
-                      {"data_errors", r.data_errors}};
+                      {"data_errors", r.data_errors},
+                      {"in_flight_at_end", r.messages_in_flight_at_end}};
   json["bytes"] = {{"sent", r.bytes_sent}, {"received", r.bytes_received}};
   json["throughput"] = {{"messages_per_s", PerSecond(r.messages_completed, s)},
                         {"sent_bytes_per_s", PerSecond(r.bytes_sent, s)},
                         {"received_bytes_per_s", PerSecond(r.bytes_received, s)}};
   json["connections"] = {{"opened", r.connections_opened},
                          {"attempts", r.connect_attempts},
+                         {"warmup_opened", r.warmup_connections_opened},
+                         {"warmup_attempts", r.warmup_connect_attempts},
                          {"peak_open", r.peak_open_connections}};
   json["latency_ns"] = HistogramToJson(r.rtt);
   json["latency_uncorrected_ns"] =
       c.rate > 0 ? HistogramToJson(r.rtt_uncorrected) : nlohmann::json(nullptr);
   json["connect_latency_ns"] = HistogramToJson(r.connect);
-  json["errors"] = {{"total", r.errors.Total()},
-                    {"by_class", ErrorsToJson(r.errors, r.start_ns)},
-                    {"warmup_total", r.warmup_errors.Total()},
-                    {"warmup_by_class", ErrorsToJson(r.warmup_errors, r.start_ns)},
-                    {"warmup_data_errors", r.warmup_data_errors},
-                    {"hints", r.hints}};
+  json["open_loop"] = c.rate > 0 ? nlohmann::json{{"scheduled", r.messages_scheduled},
+                                                  {"sent", r.messages_sent},
+                                                  {"achieved_ratio", AchievedRatio(r)},
+                                                  {"reached", AchievedRatio(r) >= kReachedRatio},
+                                                  {"send_lag_ns", HistogramToJson(r.send_lag)}}
+                                 : nlohmann::json(nullptr);
+  // As the text counts them: socket errors and data errors together, each with its cell.
+  json["errors"] = {
+      {"total", r.errors.Total() + r.data_errors},
+      {"by_class", ErrorsToJson(r.errors, r.data_errors, r.start_ns)},
+      {"data_errors", r.data_errors},
+      {"warmup_total", r.warmup_errors.Total() + r.warmup_data_errors},
+      {"warmup_by_class", ErrorsToJson(r.warmup_errors, r.warmup_data_errors, r.start_ns)},
+      {"warmup_data_errors", r.warmup_data_errors},
+      {"hints", r.hints}};
+  json["client_cpu"] = {
+      {"user_s", r.client_cpu_user_s}, {"system_s", r.client_cpu_system_s}, {"wall_s", r.wall_s}};
   json["kernel"] =
       r.kernel_counters_available ? CounterDeltasToJson(r.kernel) : nlohmann::json(nullptr);
   nlohmann::json series = nlohmann::json::array();

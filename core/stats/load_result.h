@@ -14,9 +14,13 @@ namespace socklab {
 // What a `socklab load` run was asked to do, as the reports state it first. Filled by the load
 // engine from its options (core/stats does not depend on client/).
 struct LoadConfig {
+  std::string version;       // socklab's release (core/base/version.h)
+  std::string command_line;  // as typed, when known
+  std::string started_at;    // UTC, "2026-12-06T08:25:00Z"
   std::string target;
-  std::string backend;                  // the backend that ran: "epoll", "io_uring"
-  std::string backend_requested;        // auto | epoll | io_uring
+  std::string target_note;        // how the target was picked among several addresses, or empty
+  std::string backend;            // the backend that ran: "epoll", "io_uring"
+  std::string backend_requested;  // auto | epoll | io_uring
   std::string backend_fallback_reason;  // why auto chose epoll, else empty
   MachineInfo machine;
   int connections = 0;
@@ -26,6 +30,7 @@ struct LoadConfig {
   uint64_t churn = 0;       // reconnect after this many messages; 0 = never
   double connect_rate = 0;  // new connections/s cap; 0 = none
   std::string close_mode;   // fin | rst
+  bool nodelay = true;      // TCP_NODELAY on the connections (false: --nagle)
   uint64_t size_min = 0;
   uint64_t size_max = 0;
   double duration_s = 0;  // 0 when bounded by messages
@@ -36,6 +41,8 @@ struct LoadConfig {
   std::string bind;
   std::string source_ips;
   uint64_t max_errors = 0;  // 0 = no limit
+  // Limits this run will hit (fds, local ports), each as one line saying what will happen.
+  std::vector<std::string> limit_notes;
 };
 
 // One second of the run (the per-second time series).
@@ -61,29 +68,36 @@ struct LoadSecond {
 
 // Everything a run measured. Owned by the caller; rendering is in load_report.h.
 //
-// The measured window starts after --warmup. A message belongs to it when its first byte was
-// sent after the warmup: sent, completed, failed, bytes, data errors and latency count only
-// those messages (so sent = completed + failed + any cut off by a hard stop). A failed message
-// that was never sent belongs to the window when it failed in it. Connection counters (attempts,
-// opened, connect latency) count attempts started after the warmup. Socket errors are events:
-// those seen during the warmup are kept apart in `warmup_errors`.
+// The measured window starts after --warmup and ends at the planned end (-d), at an abort or
+// interrupt, or at the last echo of -n. A message belongs to it when its first byte was sent
+// after the warmup: sent, completed, failed, bytes, data errors and latency count only those
+// messages, and each of them is exactly one of completed, failed, a data error, or in flight at
+// the end: sent = completed + failed + data_errors + in_flight_at_end. A message that was never
+// sent is not counted at all. Connection counters (attempts, opened, connect latency) count
+// attempts started after the warmup; those of the warmup are kept apart. Socket errors are
+// events: those seen during the warmup are kept apart in `warmup_errors`.
 struct LoadResult {
   LoadConfig config;
 
-  // The measured window: from the end of the warmup to the planned end, or to the last counted
-  // echo when that came later (the drain) or the run ended early (-n, abort).
+  // The measured window: from the end of the warmup to the planned end, the abort, or the last
+  // echo of -n; never longer than asked for.
   double elapsed_s = 0;
   uint64_t messages_sent = 0;       // messages whose first byte was handed to the kernel
-  uint64_t messages_completed = 0;  // full echo received
-  uint64_t messages_failed = 0;     // lost to a connection error or deadline
+  uint64_t messages_completed = 0;  // full and correct echo received within the window
+  uint64_t messages_failed = 0;     // lost to a connection error or deadline within the window
+  // Sent within the window and not yet answered when it ended (echoed in the drain after it, or
+  // not at all): neither completed nor failed.
+  uint64_t messages_in_flight_at_end = 0;
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
-  // Echoed messages whose bytes differed from what was sent, plus receives of bytes nobody
-  // sent (each such receive counts once).
+  // Echoed messages whose bytes differed from what was sent (not completions), plus receives of
+  // bytes nobody sent (each such receive counts once).
   uint64_t data_errors = 0;
   uint64_t warmup_data_errors = 0;  // the same for messages sent during --warmup
   uint64_t connections_opened = 0;
   uint64_t connect_attempts = 0;
+  uint64_t warmup_connections_opened = 0;  // attempts started during --warmup that succeeded
+  uint64_t warmup_connect_attempts = 0;
   // The most connections open at once (all threads together, warmup included).
   int64_t peak_open_connections = 0;
 
@@ -93,12 +107,26 @@ struct LoadResult {
   // Open loop only: round trip from when the first byte was actually sent (what a naive tool
   // reports); empty in closed loop.
   Histogram rtt_uncorrected;
+  // Open loop only: the messages the schedule asked for in the window (each connection's send
+  // times in it, about -R x the window; at most -n), to compare with messages_sent: a schedule
+  // the run could not keep is "not reached".
+  uint64_t messages_scheduled = 0;
+  // Open loop only: from each message's scheduled time to its first byte's send. The client's
+  // own lateness (a busy loop thread, a late timer) or a full pipeline waiting for echoes; it is
+  // part of `rtt`, and reported so that part can be told apart.
+  Histogram send_lag;
   Histogram connect;
 
   ErrorCounts errors;         // socket errors in the measured window
   ErrorCounts warmup_errors;  // socket errors during --warmup (not in `errors`)
   int64_t start_ns = 0;  // monotonic; first_seen_ns in errors is relative to this when rendered
   std::vector<std::string> hints;  // one line per error class a kernel limit explains
+
+  // The client process's own CPU time over the run (all its threads, from getrusage), and the
+  // run's wall time from start to the last close: a client busy all the time limited the run.
+  double client_cpu_user_s = 0;
+  double client_cpu_system_s = 0;
+  double wall_s = 0;
 
   bool kernel_counters_available = false;
   std::vector<CounterDelta> kernel;

@@ -17,12 +17,15 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/base/version.h"
 #include "core/loop/event_loop.h"
 #include "core/net/socket.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
+#include "tests/client/load/socklab_process.h"
 
 namespace socklab::client {
 namespace {
@@ -123,19 +126,47 @@ int RunSocklabWithFdLimit(rlim_t nofile, std::vector<std::string> args, std::str
   return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
 }
 
-TEST(LoadCommandTest, BadUsageExitsTwo) {
-  EXPECT_EQ(RunLoadCommand({}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1"}), 2);  // no port
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-c", "0"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-c", "lots"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-d", "5"}), 2);  // unitless duration
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--close", "slam"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--backend", "kqueue"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-s", "10-5"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-6"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--source-ips", "127.0.0.5-127.0.0.1"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "-d", "1s", "--warmup", "2s"}), 2);
-  EXPECT_EQ(RunLoadCommand({"127.0.0.1:7", "--bogus"}), 2);
+// Bad input: exit 2 with one line on stderr that names the problem (the flag or value) and says
+// what to do instead.
+TEST(LoadCommandTest, BadUsageExitsTwoWithOneLineNamingTheProblem) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string names;  // a part of the line that names the problem
+  };
+  const std::vector<Case> cases = {
+      {{}, "target is required"},
+      {{"127.0.0.1"}, "'127.0.0.1' has no port"},
+      {{"127.0.0.1:7", "-c", "0"}, "--connections 0"},
+      {{"127.0.0.1:7", "-c", "lots"}, "lots"},
+      {{"127.0.0.1:7", "-d", "5"}, "5"},
+      {{"127.0.0.1:7", "--close", "slam"}, "--close slam"},
+      {{"127.0.0.1:7", "--backend", "kqueue"}, "kqueue"},
+      {{"127.0.0.1:7", "-s", "10-5"}, "10-5"},
+      {{"127.0.0.1:7", "-6"}, "not an IPv6 address"},
+      {{"127.0.0.1:7", "--source-ips", "127.0.0.5-127.0.0.1"}, "127.0.0.5-127.0.0.1"},
+      {{"127.0.0.1:7", "-d", "1s", "--warmup", "2s"}, "--warmup"},
+      {{"127.0.0.1:7", "--bogus"}, "--bogus"},
+      // ":PORT" is not the wildcard address.
+      {{":7007"}, "':7007' has no host"},
+      // Zeros that would mean nothing.
+      {{"127.0.0.1:7", "-R", "0"}, "--rate 0 is no rate"},
+      {{"127.0.0.1:7", "--churn", "0"}, "--churn 0 would never reconnect"},
+      {{"127.0.0.1:7", "--connect-rate", "0"}, "--connect-rate 0 would open no connection"},
+      {{"127.0.0.1:7", "-n", "0"}, "--messages 0 sends nothing"},
+      {{"127.0.0.1:7", "-t", "0"}, "--threads 0 is no thread count"},
+      // A repeated flag, in our words rather than CLI11's.
+      {{"127.0.0.1:7", "-c", "1", "-c", "2"}, "--connections given 2 times; give it once"},
+  };
+  for (const Case& c : cases) {
+    ::testing::internal::CaptureStderr();
+    const int code = RunLoadCommand(c.args);
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    const std::string args = absl::StrJoin(c.args, " ");
+    EXPECT_EQ(code, 2) << args;
+    EXPECT_NE(err.find(c.names), std::string::npos) << args << ": " << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << ": " << err;
+    EXPECT_EQ(err.find("At Most"), std::string::npos) << args << ": " << err;
+  }
 }
 
 TEST(LoadCommandTest, UnreachableTargetExitsOne) {
@@ -157,11 +188,14 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
   for (const char* key :
        {"config", "machine", "elapsed_s", "messages", "bytes", "throughput", "connections",
-        "latency_ns", "latency_uncorrected_ns", "connect_latency_ns", "errors", "kernel", "series",
-        "aborted", "abort_reason"}) {
+        "latency_ns", "latency_uncorrected_ns", "connect_latency_ns", "open_loop", "client_cpu",
+        "errors", "kernel", "series", "aborted", "abort_reason"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
-  for (const char* key : {"target",
+  for (const char* key : {"version",
+                          "command_line",
+                          "started_at",
+                          "target",
                           "backend",
                           "backend_requested",
                           "backend_fallback_reason",
@@ -173,6 +207,7 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
                           "churn",
                           "connect_rate",
                           "close",
+                          "nodelay",
                           "size_min",
                           "size_max",
                           "duration_s",
@@ -192,7 +227,9 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   EXPECT_EQ(j["config"]["backend"], "epoll");
   EXPECT_EQ(j["config"]["mode"], "open");
   EXPECT_EQ(j["messages"]["data_errors"], 0);
-  EXPECT_EQ(j["messages"]["sent"], j["messages"]["completed"]);
+  EXPECT_EQ(j["messages"]["sent"].get<uint64_t>(),
+            j["messages"]["completed"].get<uint64_t>() +
+                j["messages"]["in_flight_at_end"].get<uint64_t>());
   EXPECT_EQ(j["bytes"]["sent"], j["bytes"]["received"]);
   EXPECT_EQ(j["errors"]["total"], 0);
   ASSERT_FALSE(j["series"].empty());
@@ -211,17 +248,150 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   std::remove(hgrm_path.c_str());
 }
 
-// A --json file that cannot be written fails the run (exit 1) with the call's own errno.
-TEST(LoadCommandTest, UnwritableJsonExitsOneWithTheErrno) {
+// localhost means both loopbacks: with the server on ::1 only, the run finds it there (after
+// 127.0.0.1 refused) and says so; the peer saw the one probe and the run's connection.
+TEST(LoadCommandTest, LocalhostTriesBothLoopbacks) {
+  absl::StatusOr<UniqueFd> probe = CreateTcpSocket(AF_INET6, Blocking::kBlocking);
+  if (!probe.ok() || !Bind(probe->get(), SocketAddress::Loopback(AF_INET6, 0)).ok()) {
+    GTEST_SKIP() << "no IPv6 loopback";
+  }
+  testing::EchoFixture server(testing::EchoFixture::Mode::kEcho, 0, AF_INET6);
+  const std::string port = absl::StrCat(server.port());
+  ::testing::internal::CaptureStdout();
+  const int code =
+      RunLoadCommand({"localhost:" + port, "-c", "1", "-n", "10", "--backend", "epoll"});
+  const std::string text = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find(absl::StrCat("target      [::1]:", port, " (localhost:", port,
+                                   " tried: 127.0.0.1:", port, " ECONNREFUSED)")),
+            std::string::npos)
+      << text;
+  ASSERT_TRUE(server.WaitForAllClosed(5000));
+  EXPECT_EQ(server.accepted(), 2u);
+  EXPECT_EQ(server.bytes_in(), 640u);
+}
+
+// A --json or --hgrm path that cannot be written is refused before the run (exit 2, one line with
+// the errno and its fix): the peer never sees a connection.
+TEST(LoadCommandTest, UnwritableReportPathsAreRefusedBeforeTheRun) {
+  for (const char* flag : {"--json", "--hgrm"}) {
+    testing::EchoFixture server;
+    ::testing::internal::CaptureStderr();
+    const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "10",
+                                     "--backend", "epoll", flag, "/nonexistent-socklab-dir/out"});
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(code, 2) << err;
+    EXPECT_EQ(absl::StrCat("socklab load: ", flag,
+                           " /nonexistent-socklab-dir/out: No such file or directory (ENOENT). "
+                           "check the directory exists\n"),
+              err);
+    EXPECT_EQ(server.accepted(), 0u) << "the run started";
+  }
+}
+
+// A write that fails after the run (a full device) names its own errno and fix, and exits 1.
+TEST(LoadCommandTest, ReportWriteFailureNamesItsErrno) {
   testing::EchoFixture server;
   ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
   const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "10", "--backend",
-                                   "epoll", "--json", "/nonexistent-socklab-dir/out.json"});
+                                   "epoll", "--json", "/dev/full"});
+  (void)::testing::internal::GetCapturedStdout();
   const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(code, 1);
-  EXPECT_NE(err.find("open /nonexistent-socklab-dir/out.json: No such file or directory (ENOENT)"),
+  EXPECT_EQ(code, 1) << err;
+  EXPECT_NE(err.find("write /dev/full: "), std::string::npos) << err;
+  EXPECT_NE(err.find("(ENOSPC)"), std::string::npos) << err;
+  EXPECT_EQ(err.find("directory"), std::string::npos) << err;
+  EXPECT_EQ(server.bytes_in(), 640u);
+}
+
+// Echoes that differ from what was sent fail the run (exit 1) with a hint that the target may
+// not echo; the JSON counts them as the text does, and as the peer corrupted them.
+TEST(LoadCommandTest, DataErrorsExitOneAndTheJsonCountsThem) {
+  testing::EchoFixture server(testing::EchoFixture::Config{
+      .mode = testing::EchoFixture::Mode::kCorrupt, .corrupt_every = 5 * 64});
+  const std::string json_path = TempPath("corrupt.json");
+  ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
+  const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "100", "--backend",
+                                   "epoll", "--json", json_path});
+  const std::string text = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 1) << err;
+  EXPECT_NE(err.find("20 echoes differed from what was sent; check that " +
+                     server.address().ToString() + " is an echo server"),
             std::string::npos)
       << err;
+  EXPECT_NE(text.find("may not be an echo server"), std::string::npos) << text;
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  EXPECT_EQ(server.corrupted(), 20u);
+  EXPECT_EQ(j["errors"]["total"].get<uint64_t>(), server.corrupted()) << j["errors"];
+  EXPECT_EQ(j["messages"]["data_errors"].get<uint64_t>(), server.corrupted());
+  EXPECT_EQ(j["messages"]["completed"], 80);
+  std::remove(json_path.c_str());
+}
+
+// A run in which nothing completed is a failure (exit 1), not a quiet report of zeros.
+TEST(LoadCommandTest, NothingCompletedExitsOne) {
+  testing::EchoFixture server(testing::EchoFixture::Mode::kNeverRead);
+  ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
+  const int code =
+      RunLoadCommand({server.address().ToString(), "-c", "1", "-d", "500ms", "--backend", "epoll"});
+  const std::string text = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 1) << text << err;
+  EXPECT_NE(err.find("no message completed"), std::string::npos) << err;
+  EXPECT_NE(text.find("in flight at end: 1"), std::string::npos) << text;
+  EXPECT_EQ(server.bytes_out(), 0u);
+}
+
+// The report opens with socklab's version, the command line as typed and the start time, so a
+// saved report says what produced it.
+TEST(LoadCommandTest, ReportHeaderNamesVersionCommandLineAndStart) {
+  testing::EchoFixture server;
+  const std::string target = server.address().ToString();
+  testing::SocklabProcess load({"load", target, "-c", "1", "-n", "10", "--backend", "epoll"});
+  if (!load.available()) {
+    GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+  }
+  const testing::ProcessOutcome outcome = load.Wait(30'000);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out.rfind(
+                absl::StrCat("socklab     ", std::string(Version()), " load, started 20"), 0),
+            0u)
+      << outcome.out;
+  EXPECT_NE(
+      outcome.out.find(absl::StrCat("\ncommand     ", std::getenv("SOCKLAB_BIN_DIR"),
+                                    "/socklab load ", target, " -c 1 -n 10 --backend epoll\n")),
+      std::string::npos)
+      << outcome.out;
+  EXPECT_NE(outcome.out.find("\nclient cpu  "), std::string::npos) << outcome.out;
+}
+
+// SIGINT and SIGTERM end the run with its report, and the exit code a shell expects of a program
+// the signal stopped: 128 + the signal.
+TEST(LoadCommandTest, SignalsExitWith128PlusTheSignal) {
+  for (const int signal_number : {SIGINT, SIGTERM}) {
+    testing::EchoFixture server;
+    testing::SocklabProcess load(
+        {"load", server.address().ToString(), "-c", "2", "-d", "60s", "--json", "-"});
+    if (!load.available()) {
+      GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+    }
+    // Signalled once the load is under way (the peer has echoed something).
+    for (int i = 0; i < 2000 && server.bytes_out() == 0; ++i) {
+      usleep(5000);
+    }
+    ASSERT_GT(server.bytes_out(), 0u);
+    load.Signal(signal_number);
+    const testing::ProcessOutcome outcome = load.Wait(30'000);
+    ASSERT_FALSE(outcome.killed_at_deadline);
+    EXPECT_EQ(outcome.exit_code, 128 + signal_number) << outcome.err;
+    const nlohmann::json j = nlohmann::json::parse(outcome.out);
+    EXPECT_EQ(j["abort_reason"], "interrupted");
+    EXPECT_GT(j["messages"]["completed"].get<uint64_t>(), 0u);
+  }
 }
 
 // --states puts the per-second series in the text report too, and the TIME_WAIT build-up of
@@ -288,7 +458,32 @@ TEST(LoadCommandTest, RunningOutOfFdsIsCountedNotUnreachable) {
     EXPECT_GT(opened, 10) << backend;
     EXPECT_LT(opened, 64) << backend;
     EXPECT_EQ(j["connections"]["peak_open"].get<int>(), opened) << backend;
+    // Said before the run, in the configuration.
+    ASSERT_EQ(j["config"]["limit_notes"].size(), 1u) << j["config"];
+    EXPECT_NE(j["config"]["limit_notes"][0].get<std::string>().find(
+                  "-c 100 needs about 136 fds but RLIMIT_NOFILE is 64 (hard 64)"),
+              std::string::npos)
+        << j["config"]["limit_notes"];
   }
+}
+
+// A soft fd limit below what -c needs is raised towards the hard one before the run: every
+// connection opens (the peer holds all of them at once), no EMFILE, no note.
+TEST(LoadCommandTest, SoftFdLimitIsRaisedForTheConnections) {
+  testing::EchoFixture server;
+  testing::SocklabProcess load({"load", server.address().ToString(), "-c", "100", "-t", "1", "-d",
+                                "1s", "--backend", "epoll", "--json", "-"},
+                               /*nofile=*/64, /*nofile_hard=*/4096);
+  if (!load.available()) {
+    GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+  }
+  const testing::ProcessOutcome outcome = load.Wait(30'000);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  const nlohmann::json j = nlohmann::json::parse(outcome.out);
+  EXPECT_EQ(j["errors"]["total"], 0) << j["errors"];
+  EXPECT_TRUE(j["config"]["limit_notes"].empty()) << j["config"]["limit_notes"];
+  EXPECT_EQ(j["connections"]["peak_open"], 100);
+  EXPECT_EQ(server.max_open(), 100u);
 }
 
 }  // namespace

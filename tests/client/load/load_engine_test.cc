@@ -1,9 +1,22 @@
 #include "client/load/load_engine.h"
 
 #include <netinet/in.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/net/socket.h"
+#include "core/stats/load_report.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
 
 namespace socklab::client {
@@ -35,13 +48,36 @@ class LoadEngineTest : public ::testing::TestWithParam<loop::BackendChoice> {
   }
 };
 
+// Every message sent in the window has exactly one outcome, so none can fail without being sent.
+void ExpectOutcomesAddUp(const LoadResult& r) {
+  EXPECT_EQ(r.messages_sent,
+            r.messages_completed + r.messages_failed + r.data_errors + r.messages_in_flight_at_end)
+      << r.messages_sent << " sent, " << r.messages_completed << " completed, " << r.messages_failed
+      << " failed, " << r.data_errors << " data errors, " << r.messages_in_flight_at_end
+      << " in flight at end";
+  EXPECT_LE(r.messages_failed, r.messages_sent);
+}
+
+// utime + stime of this process from /proc/self/stat, in seconds.
+double ProcSelfCpuSeconds() {
+  std::ifstream in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command (which may hold spaces) start after the last ')': state is field 3,
+  // utime 14, stime 15.
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(stat.rfind(')') + 2), ' ');
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+}
+
 // Counts that must add up after a clean run against a correct echo server.
 void ExpectClean(const LoadResult& r) {
+  ExpectOutcomesAddUp(r);
   EXPECT_EQ(r.abort_reason, "");
   EXPECT_EQ(r.errors.Total(), 0u) << r.errors.ToText();
   EXPECT_EQ(r.data_errors, 0u);
   EXPECT_EQ(r.messages_failed, 0u);
-  EXPECT_EQ(r.messages_sent, r.messages_completed);
+  // A duration-bound run may end with echoes on their way (drained after the window).
+  EXPECT_EQ(r.messages_sent, r.messages_completed + r.messages_in_flight_at_end);
   EXPECT_EQ(r.bytes_sent, r.bytes_received);
   EXPECT_EQ(r.rtt.count(), r.messages_completed);
   EXPECT_GT(r.messages_completed, 0u);
@@ -56,9 +92,32 @@ TEST_P(LoadEngineTest, ClosedLoopCountsAddUp) {
   ExpectClean(*r);
   EXPECT_EQ(r->messages_completed, 2000u);
   EXPECT_EQ(r->bytes_sent, 2000u * 64);
+  EXPECT_EQ(server.bytes_in(), r->bytes_sent);
+  EXPECT_EQ(server.bytes_out(), r->bytes_received);
+  EXPECT_EQ(server.accepted(), 4u);
   EXPECT_EQ(r->connections_opened, 4u);
   EXPECT_EQ(r->connect.count(), 4u);
   EXPECT_EQ(r->config.backend, GetParam() == loop::BackendChoice::kEpoll ? "epoll" : "io_uring");
+}
+
+// TCP_NODELAY by default: a 64 KiB message (on loopback, one full segment and a partial one)
+// never waits for the ACK a delayed-ACK peer holds back (40 ms at least, TCP_DELACK_MIN). The
+// peer sets TCP_NODELAY itself, so what is measured is the client. The median is what is
+// checked: a busy machine delays some round trips, not half of them by 20 ms.
+TEST_P(LoadEngineTest, LargeEchoesDoNotWaitForDelayedAcks) {
+  EchoFixture server(EchoFixture::Config{.nodelay = true});
+  LoadOptions o = Options(server.address());
+  o.connections = 1;
+  o.threads = 1;
+  o.size_min = o.size_max = 64 * 1024;
+  o.messages = 200;
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectClean(*r);
+  EXPECT_TRUE(r->config.nodelay);
+  EXPECT_EQ(server.bytes_out(), 200u * 64 * 1024);
+  EXPECT_LT(r->rtt.ValueAtPercentile(50), 20'000'000)
+      << FormatLatency(r->rtt.ValueAtPercentile(50));
 }
 
 TEST_P(LoadEngineTest, PipelinedVariableSizesVerifyEveryByte) {
@@ -94,6 +153,39 @@ TEST_P(LoadEngineTest, OpenLoopReportsCorrectedAndUncorrected) {
   EXPECT_LE(rate, 400.0 * 1.01 + 4 / 1.5) << r->elapsed_s;
   EXPECT_GE(rate, 400.0 * 0.8) << r->elapsed_s;
   EXPECT_FALSE(r->series.empty());
+  // 400/s over 1.5 s, less the schedule's start at the first connect.
+  EXPECT_LE(r->messages_scheduled, 600u);
+  EXPECT_GE(r->messages_scheduled, 570u);
+  EXPECT_EQ(r->send_lag.count(), r->messages_sent);
+  EXPECT_EQ(LoadSummaryToText(*r).find("NOT reached"), std::string::npos);
+}
+
+// An open loop the client cannot keep (one connection with one message in flight, asked for
+// 1M/s): the report says how much of the schedule was sent, and that the rate was not reached.
+// The peer's byte count witnesses what was sent.
+TEST_P(LoadEngineTest, OpenLoopThatMissesItsScheduleSaysSo) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.connections = 1;
+  o.threads = 1;
+  o.rate = 1'000'000;
+  o.duration = absl::Milliseconds(1000);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LE(r->messages_scheduled, 1'000'000u);
+  EXPECT_GE(r->messages_scheduled, 500'000u);  // less the first connect, slow on a busy machine
+  EXPECT_LT(r->messages_sent, r->messages_scheduled / 2);
+  ASSERT_TRUE(server.WaitForAllClosed(5000));
+  EXPECT_EQ(server.bytes_in(), r->messages_sent * 64);
+  const std::string text = LoadSummaryToText(*r);
+  EXPECT_NE(text.find(absl::StrCat(r->messages_scheduled, " messages scheduled at 1000000 msg/s, ",
+                                   r->messages_sent, " sent")),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("the rate asked for was NOT reached"), std::string::npos) << text;
+  const nlohmann::json j = LoadResultToJson(*r);
+  EXPECT_EQ(j["open_loop"]["scheduled"], r->messages_scheduled);
+  EXPECT_EQ(j["open_loop"]["reached"], false);
 }
 
 // Coordinated omission: a server that stalls 300 ms once delays every message the schedule
@@ -120,6 +212,33 @@ TEST_P(LoadEngineTest, OpenLoopLatencyIncludesAServerStall) {
   EXPECT_LT(uncorrected_p99, corrected_p99 / 3) << uncorrected_p99 << " vs " << corrected_p99;
 }
 
+// A server that stalls across the end of the run: the window is the one asked for (not stretched
+// to the last echo, which would thin the rate), and the messages it holds are "in flight at the
+// end", neither failed nor completed, with no error. The peer's own byte count says every sent
+// message reached it.
+TEST_P(LoadEngineTest, WindowIsTheDurationAskedForAndSlowEchoesAreInFlightAtEnd) {
+  EchoFixture server(EchoFixture::Config{
+      .mode = EchoFixture::Mode::kStallOnce, .stall_after_ms = 600, .stall_ms = 1200});
+  LoadOptions o = Options(server.address());
+  o.connections = 2;
+  o.threads = 1;
+  o.duration = absl::Milliseconds(1000);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(server.stalled());
+  EXPECT_DOUBLE_EQ(r->elapsed_s, 1.0);
+  // Each connection's one message waits out the stall, which ends after the window: the drain
+  // (at most 2 s) receives their echoes, but they belong to no second of the window.
+  EXPECT_EQ(r->messages_in_flight_at_end, 2u);
+  EXPECT_EQ(r->messages_failed, 0u);
+  EXPECT_EQ(r->errors.Total(), 0u) << r->errors.ToText();
+  ExpectOutcomesAddUp(*r);
+  EXPECT_EQ(r->rtt.count(), r->messages_completed);
+  ASSERT_TRUE(server.WaitForAllClosed(5000));
+  EXPECT_EQ(server.bytes_in(), r->bytes_sent);
+  EXPECT_EQ(server.bytes_in(), (r->messages_completed + 2) * 64);
+}
+
 // A server that corrupts echoes: every mismatch is a data error, counted in the per-second
 // errors and by --max-errors.
 TEST_P(LoadEngineTest, CorruptedEchoesAreDataErrors) {
@@ -130,11 +249,17 @@ TEST_P(LoadEngineTest, CorruptedEchoesAreDataErrors) {
   o.messages = 1000;
   absl::StatusOr<LoadResult> r = RunLoad(o);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->messages_completed, 1000u);
-  EXPECT_EQ(r->bytes_sent, r->bytes_received);
   EXPECT_EQ(server.corrupted(), 100u);
   EXPECT_EQ(r->data_errors, 100u);  // every 10th message of each connection
+  // A corrupted echo is not a completion, and has no latency.
+  EXPECT_EQ(r->messages_completed, 900u);
+  EXPECT_EQ(r->rtt.count(), 900u);
+  ExpectOutcomesAddUp(*r);
+  EXPECT_EQ(r->bytes_sent, r->bytes_received);
   EXPECT_EQ(r->errors.Total(), 0u) << r->errors.ToText();
+  ASSERT_FALSE(r->hints.empty());
+  EXPECT_NE(r->hints.back().find("may not be an echo server"), std::string::npos)
+      << r->hints.back();
   uint64_t series_errors = 0;
   for (const LoadSecond& second : r->series) {
     series_errors += second.errors;
@@ -149,8 +274,12 @@ TEST_P(LoadEngineTest, CorruptedEchoesAreDataErrors) {
   r = RunLoad(o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_NE(r->abort_reason.find("--max-errors"), std::string::npos) << r->abort_reason;
-  EXPECT_GE(r->data_errors, 6u);
+  // "More than 5": exactly the sixth ends the run, on whichever thread; the peer corrupted at
+  // least those.
+  EXPECT_EQ(r->data_errors + r->warmup_data_errors, 6u);
+  EXPECT_GE(again.corrupted(), 6u);
   EXPECT_LT(r->messages_completed, 100'000u);
+  ExpectOutcomesAddUp(*r);
 }
 
 TEST_P(LoadEngineTest, ChurnReconnectsWithFinAndRst) {
@@ -181,14 +310,19 @@ TEST_P(LoadEngineTest, WarmupIsExcluded) {
   EXPECT_LE(r->messages_completed, 100u + 4);  // only the last 0.5 s of 200 msg/s
   EXPECT_GE(r->messages_completed, 80u);
   EXPECT_EQ(r->rtt.count(), r->messages_completed);
-  // A message counts when it was sent after the warmup, so the counts add up.
-  EXPECT_EQ(r->messages_sent, r->messages_completed);
+  // A message counts when it was sent after the warmup, so the counts add up (one may be on
+  // its way when the window closes).
+  EXPECT_EQ(r->messages_sent, r->messages_completed + r->messages_in_flight_at_end);
   EXPECT_EQ(r->bytes_sent, r->bytes_received);
   EXPECT_EQ(r->messages_failed, 0u);
-  // The connects happened during the warmup: none is counted, but the peak is the run's.
+  // The connects happened during the warmup: none is in the window's counts, but they are
+  // reported apart (the peer accepted them), and the peak is the run's.
   EXPECT_EQ(r->connect.count(), 0u);
   EXPECT_EQ(r->connections_opened, 0u);
   EXPECT_EQ(r->connect_attempts, 0u);
+  EXPECT_EQ(r->warmup_connections_opened, 4u);
+  EXPECT_EQ(r->warmup_connect_attempts, 4u);
+  EXPECT_EQ(server.accepted(), 4u);
   EXPECT_EQ(r->peak_open_connections, 4);
   EXPECT_NEAR(r->elapsed_s, 0.5, 0.1);
 }
@@ -254,11 +388,20 @@ TEST_P(LoadEngineTest, RefusedConnectsAreCountedAndAbortTheRun) {
   ASSERT_TRUE(fd.ok());
   ASSERT_TRUE(Bind(fd->get(), SocketAddress::Loopback(AF_INET, 0)).ok());
   LoadOptions o = Options(*LocalAddressOf(fd->get()));
+  o.connections = 40;  // many connects in flight when the third refusal ends the run
   o.duration = absl::Seconds(30);
   absl::StatusOr<LoadResult> r = RunLoad(o);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_GE(r->errors.count(Phase::kConnect, ErrorClass::kRefused), 3u);
-  EXPECT_NE(r->abort_reason.find("could not reach"), std::string::npos) << r->abort_reason;
+  const uint64_t refused = r->errors.count(Phase::kConnect, ErrorClass::kRefused);
+  EXPECT_GE(refused, 3u);
+  EXPECT_EQ(refused, r->errors.Total()) << r->errors.ToText();
+  // The reason counts every attempt and every refusal the report lists, not the three that
+  // decided it.
+  EXPECT_NE(r->abort_reason.find(absl::StrCat(
+                "could not reach ", o.target.ToString(), " (none of ", r->connect_attempts,
+                " connection attempts succeeded: ", refused, " failed")),
+            std::string::npos)
+      << r->abort_reason << " vs " << refused << " refused";
   EXPECT_EQ(r->connections_opened, 0u);
 }
 
@@ -278,7 +421,9 @@ TEST_P(LoadEngineTest, ServerResetCountsReadReset) {
   EXPECT_EQ(r->data_errors, 0u);
 }
 
-TEST_P(LoadEngineTest, StalledServerTriggersReadDeadline) {
+// A peer that never reads: the message never leaves in full (the peer read none of it), so its
+// deadline is a write stall, not a wait for an echo.
+TEST_P(LoadEngineTest, MessageNeverFullyWrittenIsAWriteStall) {
   EchoFixture server(EchoFixture::Mode::kNeverRead);
   LoadOptions o = Options(server.address());
   o.connections = 2;
@@ -287,9 +432,12 @@ TEST_P(LoadEngineTest, StalledServerTriggersReadDeadline) {
   o.duration = absl::Milliseconds(1000);
   absl::StatusOr<LoadResult> r = RunLoad(o);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_GE(r->errors.count(Phase::kRead, ErrorClass::kDeadline), 2u) << r->errors.ToText();
+  EXPECT_EQ(server.bytes_in(), 0u);
+  EXPECT_GE(r->errors.count(Phase::kWrite, ErrorClass::kDeadline), 2u) << r->errors.ToText();
+  EXPECT_EQ(r->errors.count(Phase::kRead, ErrorClass::kDeadline), 0u) << r->errors.ToText();
   EXPECT_EQ(r->messages_completed, 0u);
   EXPECT_GE(r->messages_failed, 2u);
+  ExpectOutcomesAddUp(*r);
 }
 
 TEST_P(LoadEngineTest, MaxErrorsAborts) {
@@ -326,6 +474,60 @@ TEST_P(LoadEngineTest, SourceAddressesAndIpv6) {
     ASSERT_TRUE(r.ok()) << r.status();
     ExpectClean(*r);
   }
+}
+
+// The kernel's counters are the namespace's, not the run's: the report says so, and says when
+// they include connections this run did not make (here the test's own, made during the run).
+TEST_P(LoadEngineTest, KernelLineSaysItIsMachineWideAndWhenOthersAddToIt) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.connections = 1;
+  o.threads = 1;
+  o.duration = absl::Milliseconds(500);
+  std::atomic<bool> started{false};
+  LoadHooks hooks;
+  hooks.on_start = [&](const LoadConfig&) { started.store(true); };
+  std::thread others([&] {
+    // After the run's first reading of the counters (bounded: the run starts at once).
+    for (int i = 0; i < 2000 && !started.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(ConnectTcp(server.address()).ok());
+    }
+  });
+  absl::StatusOr<LoadResult> r = RunLoad(o, hooks);
+  others.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  if (!r->kernel_counters_available) {
+    GTEST_SKIP() << "no /proc/net/snmp";
+  }
+  const std::string text = LoadSummaryToText(*r);
+  EXPECT_NE(text.find("kernel      machine-wide (all processes in this network namespace): "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("> this run's 1 connection attempts: other programs' traffic is in these "
+                      "counts"),
+            std::string::npos)
+      << text;
+}
+
+// The client's own CPU time over the run, as the kernel accounts it for this process (/proc's
+// utime and stime cover the same threads and more: the test's own fixture).
+TEST_P(LoadEngineTest, ClientCpuIsTheProcesssOwn) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.messages = 20'000;
+  const double before = ProcSelfCpuSeconds();
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  const double after = ProcSelfCpuSeconds();
+  ASSERT_TRUE(r.ok()) << r.status();
+  const double cpu = r->client_cpu_user_s + r->client_cpu_system_s;
+  EXPECT_GT(cpu, 0);
+  // /proc counts in clock ticks (10 ms): allow two.
+  EXPECT_LE(cpu, after - before + 0.02) << cpu << " vs /proc " << after - before;
+  EXPECT_GT(r->wall_s, 0);
+  EXPECT_NE(LoadSummaryToText(*r).find("client cpu  "), std::string::npos);
 }
 
 TEST_P(LoadEngineTest, InterruptEndsTheRun) {

@@ -1,5 +1,12 @@
 #include "client/load/load_options.h"
 
+#include <netdb.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "client/load/target.h"
 #include "gtest/gtest.h"
 
 namespace socklab::client {
@@ -64,11 +71,47 @@ TEST(LoadOptionsTest, ParsesSourceRanges) {
   EXPECT_FALSE(ParseSourceRange("10.0.0.0-10.2.0.0").ok());
 }
 
-TEST(LoadOptionsTest, ParsesTargetsAndBindAddresses) {
-  EXPECT_EQ(ParseTarget("localhost:7007", AF_INET6)->ToString(), "[::1]:7007");
-  EXPECT_EQ(ParseTarget("localhost:7007", AF_UNSPEC)->ToString(), "127.0.0.1:7007");
-  EXPECT_FALSE(ParseTarget("127.0.0.1:7007", AF_INET6).ok());
-  EXPECT_FALSE(ParseTarget("127.0.0.1", AF_UNSPEC).ok());
+std::vector<std::string> Texts(const absl::StatusOr<std::vector<SocketAddress>>& addresses) {
+  std::vector<std::string> texts;
+  for (const SocketAddress& a : addresses.value()) {
+    texts.push_back(a.ToString());
+  }
+  return texts;
+}
+
+TEST(LoadOptionsTest, ResolvesTargets) {
+  using Strings = std::vector<std::string>;
+  EXPECT_EQ(Texts(ResolveTarget("127.0.0.1:7007", AF_UNSPEC)), Strings({"127.0.0.1:7007"}));
+  EXPECT_EQ(Texts(ResolveTarget("[::1]:7007", AF_UNSPEC)), Strings({"[::1]:7007"}));
+  // localhost is both loopbacks, whatever /etc/hosts says; -4/-6 keep one.
+  EXPECT_EQ(Texts(ResolveTarget("localhost:7007", AF_UNSPEC)),
+            Strings({"127.0.0.1:7007", "[::1]:7007"}));
+  EXPECT_EQ(Texts(ResolveTarget("localhost:7007", AF_INET6)), Strings({"[::1]:7007"}));
+  EXPECT_EQ(Texts(ResolveTarget("localhost:7007", AF_INET)), Strings({"127.0.0.1:7007"}));
+  EXPECT_FALSE(ResolveTarget("127.0.0.1:7007", AF_INET6).ok());
+  EXPECT_FALSE(ResolveTarget("127.0.0.1", AF_UNSPEC).ok());
+  EXPECT_FALSE(ResolveTarget(":7007", AF_UNSPEC).ok());
+  // A name resolves as getaddrinfo (the system's resolver, the witness) resolves it: this
+  // machine's own host name.
+  char name[256] = {};
+  ASSERT_EQ(gethostname(name, sizeof(name) - 1), 0);
+  addrinfo hints = {};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(name, nullptr, &hints, &found) != 0) {
+    GTEST_SKIP() << "this machine's name does not resolve";
+  }
+  const std::string first =
+      SocketAddress::FromSockaddr(found->ai_addr, found->ai_addrlen).HostString();
+  freeaddrinfo(found);
+  absl::StatusOr<std::vector<SocketAddress>> resolved =
+      ResolveTarget(std::string(name) + ":7007", AF_UNSPEC);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->front().HostString(), first);
+  EXPECT_EQ(resolved->front().port(), 7007);
+}
+
+TEST(LoadOptionsTest, ParsesBindAddresses) {
   EXPECT_EQ(ParseBindAddress("127.0.0.2")->port(), 0);
   EXPECT_EQ(ParseBindAddress("127.0.0.2:40000")->port(), 40000);
   EXPECT_EQ(ParseBindAddress("::1")->port(), 0);

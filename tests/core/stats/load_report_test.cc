@@ -57,6 +57,33 @@ TEST(LoadReportTest, TextStatesConfigurationAndSummary) {
   EXPECT_NE(summary.find("Tcp.OutRsts +3"), std::string::npos) << summary;
 }
 
+// Rates below 1/s, and connect rates, are shown as given (%.0f once showed -R 0.5 as 0).
+TEST(LoadReportTest, FractionalRatesAreShownAsGiven) {
+  LoadConfig c = SampleResult().config;
+  c.rate = 0.5;
+  c.connect_rate = 2.5;
+  const std::string config = LoadConfigToText(c);
+  EXPECT_NE(config.find("open loop at 0.5 msg/s"), std::string::npos) << config;
+  EXPECT_NE(config.find("at most 2.5 connects/s"), std::string::npos) << config;
+}
+
+// Thousands of connections per thread, unpaced, start together: the connect line says its
+// latency includes the client's own start-up, and what paces it.
+TEST(LoadReportTest, ConnectLatencyOfALargeUnpacedStartIsLabelled) {
+  LoadResult r = SampleResult();
+  r.connect.Record(50'000);
+  EXPECT_EQ(LoadSummaryToText(r).find("start together"), std::string::npos);
+  r.config.connections = 2000;
+  r.config.threads = 1;
+  EXPECT_NE(LoadSummaryToText(r).find("(2000 connections per thread start together: their connect "
+                                      "latency includes the client's own start-up; "
+                                      "--connect-rate paces it)"),
+            std::string::npos)
+      << LoadSummaryToText(r);
+  r.config.connect_rate = 500;
+  EXPECT_EQ(LoadSummaryToText(r).find("start together"), std::string::npos);
+}
+
 TEST(LoadReportTest, JsonHasEveryDocumentedField) {
   const nlohmann::json j = LoadResultToJson(SampleResult());
   for (const char* key :
@@ -108,11 +135,43 @@ TEST(LoadReportTest, DataAndWarmupErrorsAreReported) {
                          "  connect  ECONNREFUSED            1  first at 0.010s\n"),
             std::string::npos)
       << summary;
+  // The JSON counts what the text counts: the data mismatches are errors with a cell of their
+  // own.
   const nlohmann::json j = LoadResultToJson(r);
-  EXPECT_EQ(j["errors"]["total"], 1);
+  EXPECT_EQ(j["errors"]["total"], 8);
+  EXPECT_EQ(j["errors"]["data_errors"], 7);
+  ASSERT_EQ(j["errors"]["by_class"].size(), 2u) << j["errors"];
+  EXPECT_EQ(j["errors"]["by_class"][1]["phase"], "data");
+  EXPECT_EQ(j["errors"]["by_class"][1]["class"], "mismatch");
+  EXPECT_EQ(j["errors"]["by_class"][1]["count"], 7);
   EXPECT_EQ(j["errors"]["warmup_total"], 1);
   EXPECT_EQ(j["errors"]["warmup_by_class"][0]["errno"], "ECONNREFUSED");
   EXPECT_EQ(j["messages"]["data_errors"], 7);
+}
+
+TEST(LoadReportTest, InFlightAtEndAndWarmupConnectsAreReportedApart) {
+  LoadResult r = SampleResult();
+  r.messages_sent = 2003;
+  r.messages_in_flight_at_end = 3;
+  r.warmup_connections_opened = 4;
+  r.warmup_connect_attempts = 5;
+  r.config.rate = 0;
+  const std::string summary = LoadSummaryToText(r);
+  EXPECT_NE(summary.find("2003 sent, 0 failed, 0 data errors, in flight at end: 3\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("connections 0 opened (0 attempts), peak 0 open; during the warmup 4 "
+                         "opened (5 attempts)\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("connect       none in the measured window (4 opened during the "
+                         "warmup)\n"),
+            std::string::npos)
+      << summary;
+  const nlohmann::json j = LoadResultToJson(r);
+  EXPECT_EQ(j["messages"]["in_flight_at_end"], 3);
+  EXPECT_EQ(j["connections"]["warmup_opened"], 4);
+  EXPECT_EQ(j["connections"]["warmup_attempts"], 5);
 }
 
 TEST(LoadReportTest, StatesTableHasEveryStateSeenAndMarksFailedSamples) {
