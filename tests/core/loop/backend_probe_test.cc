@@ -5,11 +5,13 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -41,6 +43,42 @@ TEST(BackendProbeTest, AutoGivesAReasonWhenItFallsBack) {
   auto epoll = SelectBackend(BackendChoice::kEpoll);
   ASSERT_TRUE(epoll.ok());
   EXPECT_EQ(epoll->backend, Backend::kEpoll);
+}
+
+// The canary behind every io_uring test's skip: half the loop, server and load suites skip where
+// SelectBackend refuses io_uring, so a probe that wrongly refused it would leave the suite green
+// while it tested only epoll. Where nothing can refuse io_uring (root, no seccomp filter,
+// kernel.io_uring_disabled 0, Linux 6.1 or later for everything the backend uses), it must be
+// chosen, by explicit choice and by auto.
+TEST(BackendProbeTest, IoUringIsChosenWhereNothingRefusesIt) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  int seccomp_mode = -1;  // 0: no filter
+  while (std::getline(status, line)) {
+    std::sscanf(line.c_str(), "Seccomp: %d", &seccomp_mode);
+  }
+  const bool seccomp_off = seccomp_mode == 0;
+  int disabled = -1;
+  std::ifstream("/proc/sys/kernel/io_uring_disabled") >> disabled;  // absent before 6.6: 0
+  if (disabled < 0) {
+    disabled = 0;
+  }
+  utsname uts{};
+  ASSERT_EQ(uname(&uts), 0);
+  int major = 0;
+  int minor = 0;
+  ASSERT_EQ(std::sscanf(uts.release, "%d.%d", &major, &minor), 2) << uts.release;
+  bool new_enough = major > 6 || (major == 6 && minor >= 1);
+  if (geteuid() != 0 || !seccomp_off || disabled != 0 || !new_enough) {
+    GTEST_SKIP() << "io_uring may be refused here (euid " << geteuid() << ", seccomp off "
+                 << seccomp_off << ", io_uring_disabled " << disabled << ", " << uts.release << ")";
+  }
+  auto explicit_choice = SelectBackend(BackendChoice::kIoUring);
+  ASSERT_TRUE(explicit_choice.ok()) << explicit_choice.status();
+  EXPECT_EQ(explicit_choice->backend, Backend::kIoUring);
+  auto automatic = SelectBackend(BackendChoice::kAuto);
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  EXPECT_EQ(automatic->backend, Backend::kIoUring) << automatic->fallback_reason;
 }
 
 TEST(BackendProbeTest, IoUringDisabledSysctlIsHonoured) {

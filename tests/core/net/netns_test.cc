@@ -45,6 +45,15 @@ ino_t NetnsInode() {
     }                                                      \
   } while (false)
 
+// The canary behind SKIP_WITHOUT_NETNS: as root, where the suites run in CI, namespaces must be
+// available, or every namespace test would skip and the suite would stay green untested.
+TEST(CheckNetnsAvailable, RootHasNamespaces) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "not root";
+  }
+  EXPECT_TRUE(CheckNetnsAvailable().ok()) << CheckNetnsAvailable();
+}
+
 TEST(RunInChild, ReturnsWhatTheBodyReturned) {
   absl::StatusOr<ChildOutput> out = RunInChild({}, [] { return std::string("hello"); });
   ASSERT_TRUE(out.ok()) << out.status();
