@@ -92,7 +92,7 @@ def main():
                     commands["load"] = load_cmd
                     p99 = report["latency_ns"]["p99"]
                     rate = report["throughput"]["messages_per_s"]
-                    errors = (report["errors"]["total"] + report["messages"]["data_errors"])
+                    errors = report["errors"]["total"]  # data errors included
                     runs.setdefault((connections, size, backend), []).append((rate, p99, errors))
                     print(f"c={connections:<5} size={size:<5} {backend:<9} run {rep + 1}/"
                           f"{args.repeat} {rate:>10.0f} msg/s  p99 {p99 / 1000:>8.0f} us  "

@@ -81,6 +81,7 @@ std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& 
   std::set<std::string> seen;
   HintContext context;
   context.loopback_destination = options.target.IsLoopback();
+  context.destination_port = options.target.port();
   context.connect_deadline_seconds = absl::ToDoubleSeconds(options.connect_timeout);
   context.source_addresses = std::max<int64_t>(1, static_cast<int64_t>(options.sources.size()));
   errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t, int, int64_t) {
