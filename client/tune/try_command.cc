@@ -161,7 +161,8 @@ int RunTry(const TuneOptions& options, const KernelLimits& limits) {
   SideSummary a = Summarize(a_runs);
   SideSummary b = Summarize(b_runs);
   if (options.json) {
-    std::string text = ComparisonToJson(*settings, run_options.load_args, runs, a, b).dump(2);
+    std::string text =
+        ComparisonToJson(*settings, baseline, run_options.load_args, runs, a, b).dump(2);
     std::fprintf(stdout, "%s\n", text.c_str());
   } else {
     std::string text = ComparisonToText(*settings, run_options.load_args, absl::StrJoin(order, " "),

@@ -31,8 +31,8 @@ struct SideSummary {
 SideSummary Summarize(const std::vector<const nlohmann::json*>& runs);
 
 // One line that compares what was measured in B with A: error counts that differ ("0 connect
-// EADDRNOTAVAIL instead of 4,112"), kernel drop/overflow counters that differ, and the rates and
-// p99 when they differ by more than the noise of one run; prefixed by the tried settings ("with
+// EADDRNOTAVAIL instead of 4,112"), kernel drop/overflow counters that differ, and the rates
+// (more than 10% apart) and p99 (more than 2x apart); prefixed by the tried settings ("with
 // tcp_tw_reuse=1: ...").
 std::string Verdict(const std::vector<TrySetting>& settings, const SideSummary& a,
                     const SideSummary& b);
@@ -43,8 +43,10 @@ std::string ComparisonToText(const std::vector<TrySetting>& settings,
                              const std::vector<std::string>& load_args, const std::string& order,
                              const SideSummary& a, const SideSummary& b, size_t width);
 
-// Everything: settings, the load flags, each run's full load result, both summaries, the verdict.
+// Everything: settings, the baseline both runs started from (HostBaseline), the load flags, each
+// run's full load result, both summaries, the verdict.
 nlohmann::json ComparisonToJson(const std::vector<TrySetting>& settings,
+                                const std::vector<TrySetting>& baseline,
                                 const std::vector<std::string>& load_args,
                                 const std::vector<TryRun>& runs, const SideSummary& a,
                                 const SideSummary& b);

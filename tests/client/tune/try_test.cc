@@ -128,7 +128,7 @@ TEST_F(TuneTry, WiderPortRangeEndsThePortExhaustionOfTheNarrowOne) {
   EXPECT_EQ(b[0]["machine"]["ip_local_port_range"], nlohmann::json({1024, 65535}));
   // The kernel opened exactly the narrow range's worth of connections in A, and more in B.
   EXPECT_EQ(Kernel(a[0], "Tcp.ActiveOpens"), 100);
-  EXPECT_GT(Kernel(b[0], "Tcp.ActiveOpens"), 300);
+  EXPECT_GT(Kernel(b[0], "Tcp.ActiveOpens"), 100);
 
   const uint64_t a_errors = comparison["a"]["errors"].value("connect EADDRNOTAVAIL", uint64_t{0});
   EXPECT_GT(a_errors, 0u);
@@ -146,7 +146,9 @@ TEST_F(TuneTry, WiderPortRangeEndsThePortExhaustionOfTheNarrowOne) {
 }
 
 // Same narrow range: TIME_WAIT reuse (after 1 s) lets 50 connects/s through 100 ports, which
-// without it run out after the first 100. Two runs a side, interleaved, in text.
+// without it run out after the first 100. Two runs a side, interleaved, in text. Only tw_reuse is
+// named, so the narrow range reaches both namespaces as part of this "host"'s baseline (a new
+// namespace's own default, 32768-60999, would not run out).
 TEST_F(TuneTry, TimeWaitReuseEndsThePortExhaustionInText) {
   absl::StatusOr<RunResult> run = RunSocklabOnHost(
       {{"net.ipv4.ip_local_port_range", "40000 40099"}, {"net.ipv4.tcp_tw_reuse", "0"}},
@@ -171,7 +173,7 @@ TEST_F(TuneTry, TimeWaitReuseEndsThePortExhaustionInText) {
 // TcpExt.ListenOverflows); with 4096 it holds them all.
 TEST_F(TuneTry, LargerSomaxconnEndsListenOverflows) {
   absl::StatusOr<RunResult> run =
-      RunSocklabOnHost({{"net.core.somaxconn", "4"}},
+      RunSocklabOnHost({{"net.core.somaxconn", "4"}, {"net.ipv4.tcp_fin_timeout", "17"}},
                        {"tune", "--json", "--try", "net.core.somaxconn=4096", "--", "load", "-c",
                         "300", "-d", "2s", "--connect-timeout", "1s"},
                        absl::Seconds(90));
@@ -187,9 +189,11 @@ TEST_F(TuneTry, LargerSomaxconnEndsListenOverflows) {
   EXPECT_GT(Kernel(a[0], "TcpExt.ListenOverflows"), 0);
   EXPECT_EQ(Kernel(b[0], "TcpExt.ListenOverflows"), 0);
   std::string verdict = comparison["verdict"];
-  EXPECT_TRUE(absl::StrContains(verdict, "0 TcpExt.ListenOverflows instead of") ||
-              absl::StrContains(verdict, "0 connect ETIMEDOUT instead of"))
+  EXPECT_TRUE(absl::StrContains(verdict, absl::StrCat("0 TcpExt.ListenOverflows instead of ",
+                                                      Kernel(a[0], "TcpExt.ListenOverflows"))))
       << verdict;
+  // Both namespaces started from the "host" values of what was not tried.
+  EXPECT_EQ(comparison["baseline"]["net.ipv4.tcp_fin_timeout"], "17") << comparison["baseline"];
 }
 
 // Parameters with one value for the whole system are refused before anything runs: by name
