@@ -49,6 +49,12 @@ absl::Status TuneOptions::ValidateTry() const {
                       "e.g. socklab tune --try net.ipv4.tcp_tw_reuse=1 -- load -c 200 --churn 1 "
                       "-d 10s");
   }
+  if (command.size() > 1 && !absl::StartsWith(command[1], "-")) {
+    return UsageError(absl::StrCat("'", command[1],
+                                   "' after '-- load': each namespace runs its "
+                                   "own socklab-server, so the load takes no target"),
+                      "drop it and keep the load's flags");
+  }
   for (size_t i = 1; i < command.size(); ++i) {
     if (command[i] == "--json" || absl::StartsWith(command[i], "--json=")) {
       return UsageError("--json after '-- load': tune --try reads the load's JSON itself",

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -196,6 +197,51 @@ TEST_F(TuneTry, LargerSomaxconnEndsListenOverflows) {
   EXPECT_EQ(comparison["baseline"]["net.ipv4.tcp_fin_timeout"], "17") << comparison["baseline"];
 }
 
+// --from-plan takes what the plan suggests for the workload: on the narrow range, the widened
+// range the plan writes (7008-65535 for a target on port 7007, which is where the server listens).
+TEST_F(TuneTry, FromPlanTriesThePlansSuggestions) {
+  absl::StatusOr<RunResult> run = RunSocklabOnHost(
+      {{"net.ipv4.ip_local_port_range", "40000 40099"}, {"net.ipv4.tcp_tw_reuse", "0"}},
+      {"tune", "--json", "--from-plan", "-c", "1", "--conn-rate", "300", "--target",
+       "127.0.0.1:7007", "--", "load", "-c", "1", "--churn", "1", "--connect-rate", "300", "-d",
+       "2s"},
+      absl::Seconds(90));
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->exit_code, 0) << run->err;
+  nlohmann::json comparison = nlohmann::json::parse(run->out);
+  bool widened = false;
+  for (const nlohmann::json& setting : comparison["settings"]) {
+    if (setting["name"] == "net.ipv4.ip_local_port_range") {
+      widened = setting["b"] == "7008 65535" && setting["a"] == "40000 40099";
+    }
+  }
+  EXPECT_TRUE(widened) << comparison["settings"];
+  std::vector<nlohmann::json> b = Runs(comparison, "B");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0]["machine"]["ip_local_port_range"], nlohmann::json({7008, 65535}));
+  EXPECT_GT(comparison["a"]["errors"].value("connect EADDRNOTAVAIL", 0), 0);
+  EXPECT_EQ(comparison["b"]["errors_total"], 0);
+}
+
+// nofile=N is the RLIMIT_NOFILE of the server and load started, not of anything else: the load
+// in B reads 64 from the kernel and runs out of descriptors; A keeps this process's limit.
+TEST_F(TuneTry, NofileAppliesOnlyToTheProcessesStarted) {
+  RunResult run =
+      RunSocklab({"tune", "--json", "--try", "nofile=64", "--", "load", "-c", "100", "-d", "1s"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  nlohmann::json comparison = nlohmann::json::parse(run.out);
+  std::vector<nlohmann::json> a = Runs(comparison, "A");
+  std::vector<nlohmann::json> b = Runs(comparison, "B");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  rlimit own{};
+  getrlimit(RLIMIT_NOFILE, &own);
+  EXPECT_EQ(a[0]["machine"]["nofile_soft"].get<uint64_t>(), own.rlim_cur);
+  EXPECT_EQ(b[0]["machine"]["nofile_soft"], 64);
+  EXPECT_EQ(comparison["a"]["errors"].value("socket EMFILE", 0), 0);
+  EXPECT_GT(comparison["b"]["errors"].value("socket EMFILE", 0), 0);
+}
+
 // Parameters with one value for the whole system are refused before anything runs: by name
 // (fs.*, tcp_mem), by what a new namespace has (net.core.dev_weight has no copy there), and a
 // descriptor limit above the system-wide fs.nr_open; so is a value the kernel rejects.
@@ -230,6 +276,7 @@ TEST_F(TuneTry, BadUsageExitsTwoWithOneLine) {
       {"tune", "--try", "net.core.somaxconn=8", "--repeat", "0", "--", "load"},
       {"tune", "--try", "net.core.somaxconn=8", "--", "load", "--bogus"},  // load refuses it
       {"tune", "--try", "net.core.somaxconn=8", "--try", "net.core.somaxconn=9", "--", "load"},
+      {"tune", "--try", "net.core.somaxconn=8", "--", "load", "127.0.0.1:7007"},  // a target
       {"tune", "--from-plan", "--", "load"},  // plan has no target
   };
   for (const auto& args : bad) {
