@@ -104,7 +104,10 @@ int ServerPort() {
   if (kPreferred < low || kPreferred > high) {
     return kPreferred;
   }
-  return static_cast<int>(low > 1 ? low - 1 : high + 1);
+  if (low > 1) {
+    return static_cast<int>(low - 1);
+  }
+  return high < 65535 ? static_cast<int>(high + 1) : kPreferred;  // 1-65535: no port is outside
 }
 
 // Polls the server's output for "listening ADDR" (up to 10 s, or until it exits). The exit is

@@ -10,6 +10,7 @@
 namespace socklab::client {
 
 // One side of a `socklab tune --try` comparison, run in a network namespace of its own.
+// Plain values; thread affinity: none.
 struct TryRunOptions {
   std::string socklab_path;            // the socklab binary that runs `load`
   std::string server_path;             // socklab-server

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -88,6 +89,23 @@ std::vector<nlohmann::json> Runs(const nlohmann::json& comparison, const std::st
   return runs;
 }
 
+// The count printed right after `prefix` in `text` ("1,027" -> 1027); -1 when absent.
+int64_t CountAfter(const std::string& text, const std::string& prefix) {
+  size_t at = text.find(prefix);
+  if (at == std::string::npos) {
+    return -1;
+  }
+  std::string digits;
+  for (size_t i = at + prefix.size();
+       i < text.size() && (absl::ascii_isdigit(text[i]) || text[i] == ','); ++i) {
+    if (text[i] != ',') {
+      digits.push_back(text[i]);
+    }
+  }
+  int64_t count = -1;
+  return absl::SimpleAtoi(digits, &count) ? count : -1;
+}
+
 int64_t Kernel(const nlohmann::json& load, const std::string& counter) {
   return load["kernel"].value(counter, int64_t{0});
 }
@@ -141,8 +159,7 @@ TEST_F(TuneTry, WiderPortRangeEndsThePortExhaustionOfTheNarrowOne) {
       verdict, absl::StrCat("with ip_local_port_range=1024 65535: 0 connect EADDRNOTAVAIL "
                             "instead of ")))
       << verdict;
-  EXPECT_TRUE(absl::StrContains(verdict, absl::StrCat(" instead of ", a_errors)) ||
-              a_errors >= 1000)
+  EXPECT_EQ(CountAfter(verdict, "EADDRNOTAVAIL instead of "), static_cast<int64_t>(a_errors))
       << verdict;
 }
 
@@ -160,14 +177,9 @@ TEST_F(TuneTry, TimeWaitReuseEndsThePortExhaustionInText) {
   ASSERT_EQ(run->exit_code, 0) << run->err;
   EXPECT_TRUE(absl::StrContains(run->out, "runs A B A B")) << run->out;
   // "with tcp_tw_reuse=1: 0 connect EADDRNOTAVAIL instead of N; ...", N from two runs of A.
-  size_t at = run->out.find("verdict  with tcp_tw_reuse=1: 0 connect EADDRNOTAVAIL instead of ");
-  ASSERT_NE(at, std::string::npos) << run->out;
-  std::string rest = run->out.substr(at + 66);
-  std::string count = rest.substr(0, rest.find_first_of(";\n"));
-  count.erase(std::remove(count.begin(), count.end(), ','), count.end());
-  int a_errors = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(count, &a_errors)) << run->out;
-  EXPECT_GT(a_errors, 0);
+  EXPECT_GT(
+      CountAfter(run->out, "verdict  with tcp_tw_reuse=1: 0 connect EADDRNOTAVAIL instead of "), 0)
+      << run->out;
 }
 
 // A burst of 300 connects against an accept queue of somaxconn=4 overflows it (the kernel counts
@@ -190,8 +202,8 @@ TEST_F(TuneTry, LargerSomaxconnEndsListenOverflows) {
   EXPECT_GT(Kernel(a[0], "TcpExt.ListenOverflows"), 0);
   EXPECT_EQ(Kernel(b[0], "TcpExt.ListenOverflows"), 0);
   std::string verdict = comparison["verdict"];
-  EXPECT_TRUE(absl::StrContains(verdict, absl::StrCat("0 TcpExt.ListenOverflows instead of ",
-                                                      Kernel(a[0], "TcpExt.ListenOverflows"))))
+  EXPECT_EQ(CountAfter(verdict, "0 TcpExt.ListenOverflows instead of "),
+            Kernel(a[0], "TcpExt.ListenOverflows"))
       << verdict;
   // Both namespaces started from the "host" values of what was not tried.
   EXPECT_EQ(comparison["baseline"]["net.ipv4.tcp_fin_timeout"], "17") << comparison["baseline"];
@@ -348,6 +360,9 @@ TEST_F(TuneTry, InterruptLeavesNoNamespaceOrProcessBehind) {
       _exit(126);
     }
     setpgid(0, 0);
+    // As a shell's foreground job gets it, whatever this test inherited (a background job of a
+    // non-interactive shell starts with SIGINT ignored, and exec keeps that).
+    signal(SIGINT, SIG_DFL);
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
@@ -374,7 +389,8 @@ TEST_F(TuneTry, InterruptLeavesNoNamespaceOrProcessBehind) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(load_running) << "the load never started";
-  EXPECT_EQ(namespaces.size(), 1u) << "run A's namespace";
+  // Run A's, and maybe the throwaway ones socklab tune checks the settings in first.
+  EXPECT_GE(namespaces.size(), 1u);
   kill(-pid, SIGINT);
   int status = 0;
   bool ended = false;
