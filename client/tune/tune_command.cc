@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/tune/text_layout.h"
+#include "client/tune/try_command.h"
 #include "client/tune/tune_options.h"
 #include "client/tune/tune_report.h"
 #include "core/base/status.h"
@@ -66,6 +67,9 @@ int RunTune(const TuneOptions& options) {
   }
   ProcFs proc(options.root);
   KernelLimits limits = ReadKernelLimits(proc);
+  if (options.trying()) {
+    return RunTry(options, limits);
+  }
   MachineInfo machine = ReadMachineInfo(proc);
   if (!machine.root.empty()) {
     // The tree's own RLIMIT_NOFILE (its proc/self/limits), as the limits table shows it.
@@ -127,6 +131,19 @@ cli::Command AddTuneCommand(CLI::App& app) {
                               "The server's listen() backlog (default: somaxconn)"));
   sub->add_option("--sysctl-file", options->sysctl_file,
                   "Write the suggested settings as a sysctl.d snippet to PATH (never applied)");
+  sub->add_option("--try", options->tries,
+                  "Compare a setting in two network namespaces: NAME=VALUE (a per-namespace net.* "
+                  "sysctl, or nofile=N for the processes started); repeatable; needs -- load ...")
+      ->type_name("NAME=VALUE")
+      // One value per --try, so the "--" that follows starts the command instead of ending a
+      // list of values.
+      ->allow_extra_args(false);
+  sub->add_flag("--from-plan", options->from_plan,
+                "Try the settings --plan suggests for --connections/--conn-rate/--target");
+  cli::AddCountFlag(*sub, "--repeat", &options->repeat,
+                    "Runs per side with --try, interleaved A B A B (default 1)");
+  sub->add_option("command", options->command,
+                  "With --try: -- load FLAGS (no target: each namespace runs its own server)");
   return {sub, [options] { return RunTune(*options); }};
 }
 
