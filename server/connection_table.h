@@ -17,11 +17,15 @@ struct Connection {
   bool in_use = false;
   bool receiving = false;  // a Receive is armed (until its more == false completion)
   bool cancel_receive_sent = false;
-  bool sending = false;    // one Send in flight, from echo.front_data()
-  bool eof = false;        // the peer's FIN arrived
+  bool sending = false;  // one Send in flight, from echo.front_data()
+  // No more reads: the peer's FIN arrived, or a close-after fault ended the stream (either
+  // way the echo of what was read goes out, then our FIN).
+  bool eof = false;
+  bool faulted = false;    // --fault: picked for the per-connection faults
   bool closing = false;    // closing: lingering (--linger SECONDS), or Close submitted
   bool lingering = false;  // FIN sent, waiting for its acknowledgement before the Close
   int64_t linger_until_ns = 0;
+  uint64_t received = 0;         // bytes read from the peer (the byte triggers of --fault)
   int64_t last_activity_ns = 0;  // bytes either way
   int64_t send_progress_ns = 0;  // the peer last took bytes, or bytes started waiting
   // For the write timeout, which asks whether the *peer* takes bytes, not whether send() does

@@ -92,7 +92,11 @@ std::optional<uint64_t> UnackedBytes(int fd) {
 }  // namespace
 
 EchoWorker::EchoWorker(const ServerOptions& options, UniqueFd listener, SharedState* shared)
-    : options_(options), shared_(shared), listener_(listener.Release()), pool_(kPoolSpareChunks) {
+    : options_(options),
+      shared_(shared),
+      fault_dice_(options.faults, shared->workers_created.fetch_add(1)),
+      listener_(listener.Release()),
+      pool_(kPoolSpareChunks) {
   // Timeouts are checked by one periodic sweep over the table rather than a timer per
   // connection: no timer churn on the data path, and a check costs a few ns per connection.
   int64_t shortest = 0;
@@ -221,15 +225,29 @@ void EchoWorker::ActivateParked() {
   }
 }
 
+bool EchoWorker::RefusingAccepts() const {
+  const std::optional<uint64_t>& limit = options_.faults.refuse_after;
+  return limit.has_value() && shared_->fault_accepts.load(std::memory_order_relaxed) >= *limit;
+}
+
 void EchoWorker::UpdateAccept() {
   ActivateParked();
+  if (listener_open_ && RefusingAccepts()) {
+    // Connections the kernel completed meanwhile are closed with the listener (RST to their
+    // peers); every connect after that is answered with RST: ECONNREFUSED.
+    stats_.AddFaultListenerClose();
+    CloseListener();
+  }
   uint64_t max = options_.max_connections;
   bool at_limit = max > 0 && shared_->open.load(std::memory_order_relaxed) >= max;
   if (at_limit && !limit_paused_) {
     stats_.AddAcceptPauseLimit();
   }
   limit_paused_ = at_limit;
-  bool wanted = listener_open_ && !draining_ && !limit_paused_ && !backoff_armed_;
+  // --fault no-accept: the listener listens but nothing takes connections off its queue, so
+  // once the queue is full (backlog + 1 on Linux) the kernel drops further SYNs.
+  bool wanted = listener_open_ && !draining_ && !limit_paused_ && !backoff_armed_ &&
+                !options_.faults.no_accept;
   if (wanted && !accept_armed_) {
     accept_armed_ = true;
     accept_cancel_sent_ = false;
@@ -308,6 +326,24 @@ void EchoWorker::OnAccepted(int fd, int64_t now) {
     ::close(fd);
     return;
   }
+  if (const std::optional<uint64_t>& limit = options_.faults.refuse_after; limit.has_value()) {
+    uint64_t accepted = shared_->fault_accepts.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (accepted > *limit) {
+      // Accepted by another worker's multishot accept before its listener closed: past the
+      // count, so aborted at once rather than served.
+      (void)SetLinger(fd, Linger{Linger::Mode::kReset, 0});
+      ::close(fd);
+      stats_.AddFaultRefusedLate();
+      return;
+    }
+    if (accepted == *limit) {
+      for (EchoWorker* worker : shared_->workers) {
+        if (worker != this) {
+          worker->Wake();  // their listeners close too (UpdateAccept)
+        }
+      }
+    }
+  }
   if (!TryReserve()) {
     // Workers accept concurrently, and a multishot accept may complete before its cancel: rather
     // than close a connection the kernel already completed (the client would see a spurious
@@ -333,7 +369,84 @@ void EchoWorker::Activate(int fd, int64_t now) {
   conn.last_activity_ns = now;
   conn.send_progress_ns = now;
   stats_.AddAccepted();
-  StartReceive(conn, slot);
+  if (!options_.faults.per_connection() || StartFaults(conn, slot, now)) {
+    if (!conn.closing && !(conn.faulted && options_.faults.blackhole)) {
+      StartReceive(conn, slot);
+    }
+  }
+}
+
+bool EchoWorker::StartFaults(Connection& conn, uint32_t slot, int64_t now) {
+  const FaultPlan& plan = options_.faults;
+  conn.faulted = fault_dice_.Roll();
+  if (!conn.faulted) {
+    return true;
+  }
+  auto at_once = [](const std::optional<FaultTrigger>& t) {
+    return t.has_value() && t->bytes.has_value() && *t->bytes == 0;
+  };
+  if (at_once(plan.reset_after)) {
+    AbortConnection(conn, slot);
+    return false;
+  }
+  if (at_once(plan.close_after)) {
+    EndStream(conn, slot);
+    return !conn.closing;
+  }
+  if (plan.blackhole) {
+    stats_.AddFaultBlackhole();
+  }
+  // One timer, at the earliest time trigger: whichever fires first ends the connection.
+  std::optional<absl::Duration> earliest;
+  for (const std::optional<FaultTrigger>& t : {plan.reset_after, plan.close_after}) {
+    if (t.has_value() && t->time.has_value() && (!earliest || *t->time < *earliest)) {
+      earliest = t->time;
+    }
+  }
+  if (earliest.has_value()) {
+    loop_->AddTimer(now + ToNanos(*earliest), table_.TokenOf(slot));
+  }
+  return true;
+}
+
+void EchoWorker::OnFaultTimer(Token token) {
+  Connection* conn = table_.Find(token);
+  if (conn == nullptr || conn->closing) {
+    return;  // closed before its fault came due
+  }
+  const FaultPlan& plan = options_.faults;
+  uint32_t slot = ConnectionTable::SlotOf(token);
+  bool reset_first = plan.reset_after.has_value() && plan.reset_after->time.has_value() &&
+                     (!plan.close_after.has_value() || !plan.close_after->time.has_value() ||
+                      *plan.reset_after->time <= *plan.close_after->time);
+  if (reset_first) {
+    AbortConnection(*conn, slot);
+  } else {
+    EndStream(*conn, slot);
+  }
+  FreeIfDone(*conn, slot);
+}
+
+void EchoWorker::AbortConnection(Connection& conn, uint32_t slot) {
+  stats_.AddFaultReset();
+  (void)SetLinger(conn.fd, Linger{Linger::Mode::kReset, 0});
+  conn.closing = true;
+  SubmitClose(conn, slot);
+}
+
+void EchoWorker::EndStream(Connection& conn, uint32_t slot) {
+  if (conn.eof) {
+    return;  // the peer finished first: its own EOF closes the connection
+  }
+  stats_.AddFaultClose();
+  conn.eof = true;
+  if (conn.receiving && !conn.cancel_receive_sent) {
+    conn.cancel_receive_sent = true;
+    loop_->CancelReceive(conn.fd);
+  }
+  if (!conn.sending && conn.echo.empty()) {
+    CloseConnection(conn, slot);
+  }
 }
 
 void EchoWorker::StartReceive(Connection& conn, uint32_t slot) {
@@ -427,15 +540,40 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   size_t cap = options_.max_pending_bytes;
   if (c.res > 0) {
     stats_.AddBytesIn(static_cast<uint64_t>(c.res));
-    if (conn.closing) {
-      return;  // closing (timeout, error, drain deadline): nobody will read the echo
+    uint64_t received_before = conn.received;
+    conn.received += static_cast<uint64_t>(c.res);
+    if (conn.closing || conn.eof) {
+      // Closing (timeout, error, drain deadline): nobody will read the echo. After EndStream:
+      // bytes a multishot receive delivered before its cancel landed.
+      return;
+    }
+    size_t take = static_cast<size_t>(c.res);
+    bool end_stream = false;
+    if (conn.faulted) {
+      const FaultPlan& plan = options_.faults;
+      auto reached = [&](const std::optional<FaultTrigger>& t) {
+        return t.has_value() && t->bytes.has_value() && conn.received >= *t->bytes;
+      };
+      if (reached(plan.reset_after)) {
+        AbortConnection(conn, slot);  // the bytes of this receive are never echoed
+        return;
+      }
+      if (reached(plan.close_after)) {
+        // Exactly the first N bytes are echoed, then the FIN.
+        take = static_cast<size_t>(*plan.close_after->bytes - received_before);
+        end_stream = true;
+      }
     }
     conn.last_activity_ns = now;
     if (conn.echo.empty() && conn.handed == conn.acked) {
       conn.send_progress_ns = now;  // the write timeout counts from when bytes start waiting
     }
-    conn.echo.Append(c.data, static_cast<size_t>(c.res), pool_);
+    conn.echo.Append(c.data, take, pool_);
     StartSend(conn, slot);
+    if (end_stream) {
+      EndStream(conn, slot);
+      return;
+    }
     if (conn.echo.size() > cap) {
       if (conn.receiving && !conn.cancel_receive_sent) {
         // Backpressure: the peer is not reading its echo. Stop reading so its bytes wait in our
@@ -524,6 +662,10 @@ void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& 
 }
 
 void EchoWorker::OnTimer(Token token) {
+  if (ConnectionTable::GenerationOf(token) != 0) {
+    OnFaultTimer(token);  // only --fault arms timers with a connection's token
+    return;
+  }
   int64_t now = MonotonicNanos();
   if (token == kLingerToken) {
     linger_timer_armed_ = false;

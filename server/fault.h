@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace socklab::server {
+
+// When a per-connection fault strikes: once the connection has received `bytes` bytes from its
+// peer, or `time` after it was accepted. Plain value type.
+struct FaultTrigger {
+  std::optional<uint64_t> bytes;
+  std::optional<absl::Duration> time;
+};
+
+// The failures socklab-server can inflict on its clients (--fault, repeatable and combinable),
+// so that a client program meets them on real sockets with nothing in between.
+// Plain value type; thread affinity: none.
+struct FaultPlan {
+  // Per connection (applied to the share --fault-probability picks):
+  std::optional<FaultTrigger> reset_after;  // abort: SO_LINGER {1, 0}, then close -> RST
+  std::optional<FaultTrigger> close_after;  // graceful close (FIN) in mid-stream
+  bool blackhole = false;                   // accepted, then never read from nor written to
+  // Listener-wide (every connection):
+  bool no_accept = false;                // never accept: the accept queue fills, SYNs drop
+  std::optional<uint64_t> refuse_after;  // close the listeners after this many accepts
+  double probability = 1.0;              // the share of connections a per-connection fault hits
+  uint64_t seed = 0;                     // 0: a fresh seed each run
+
+  bool any() const {
+    return reset_after.has_value() || close_after.has_value() || blackhole || no_accept ||
+           refuse_after.has_value();
+  }
+  bool per_connection() const {
+    return reset_after.has_value() || close_after.has_value() || blackhole;
+  }
+};
+
+// The plan from the --fault values ("reset-after=4k", "close-after=2s", "blackhole",
+// "no-accept", "refuse-after=10"), --fault-probability and --fault-seed. A UsageError
+// ("<problem>; <fix>") names the bad value and the forms accepted.
+absl::StatusOr<FaultPlan> ParseFaultPlan(const std::vector<std::string>& specs, double probability,
+                                         uint64_t seed);
+
+// "reset-after=4 KiB,blackhole probability=0.5 seed=7", or "none": for the configuration line.
+std::string FaultPlanToString(const FaultPlan& plan);
+
+// Which connections a plan's per-connection faults hit: each is drawn with the plan's
+// probability from a generator seeded with (seed, worker), so a run with --fault-seed repeats
+// the same choices per worker. Thread affinity: one worker (loop) thread.
+class FaultDice {
+ public:
+  FaultDice(const FaultPlan& plan, int worker_index);
+  // Whether the next accepted connection is faulted.
+  bool Roll();
+
+ private:
+  double probability_;
+  std::mt19937_64 generator_;
+};
+
+}  // namespace socklab::server

@@ -1,0 +1,263 @@
+// socklab-server --fault against `socklab load`, as a user would run them, on both backends: each
+// fault must reach the client as the error class it stands for (the client's kernel reported
+// it), in step with the server's own fault count, and leave the kernel state it implies (netlink:
+// who closed first, bytes left unread, a full accept queue, a listener gone).
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/loop/event_loop.h"
+#include "core/tcpstat/tcp_socket.h"
+#include "core/tcpstat/tcp_state.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/client/tune/run_socklab.h"
+#include "tests/server/kernel_view.h"
+#include "tests/server/server_process.h"
+#include "tests/server/test_client.h"
+
+namespace socklab::server {
+namespace {
+
+using namespace socklab::server::testing;
+using socklab::testing_tune::RunSocklab;
+
+bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
+
+// "read reset" -> count, from load's JSON errors.
+std::map<std::string, uint64_t> ErrorsByPhaseAndClass(const nlohmann::json& load) {
+  std::map<std::string, uint64_t> errors;
+  for (const nlohmann::json& cell : load["errors"]["by_class"]) {
+    errors[cell.value("phase", "") + " " + cell.value("class", "")] += cell.value("count", 0ULL);
+  }
+  return errors;
+}
+
+std::string Describe(const std::map<std::string, uint64_t>& errors) {
+  std::string text;
+  for (const auto& [key, count] : errors) {
+    text += key + "=" + std::to_string(count) + " ";
+  }
+  return text.empty() ? "none" : text;
+}
+
+size_t CountInState(uint16_t port, tcpstat::TcpState state) {
+  size_t n = 0;
+  for (const tcpstat::TcpSocket& s : ServerSocketsOnPort(port)) {
+    n += s.state == state ? 1 : 0;
+  }
+  return n;
+}
+
+// Polls (bounded) until `done` holds.
+template <typename F>
+bool WaitFor(F done, int timeout_ms = 10000) {
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    if (done()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+class FaultLoadTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "io_uring" && !IoUringUsable()) {
+      GTEST_SKIP() << "io_uring unavailable";
+    }
+  }
+
+  // socklab-server on a free port, one thread (so counts are one worker's), with `fault_args`.
+  std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> fault_args) {
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0",     "--threads",
+                                     "1",        "--backend",       GetParam(),
+                                     "--json",   "--drain-timeout", "200ms"};
+    args.insert(args.end(), fault_args.begin(), fault_args.end());
+    auto server = std::make_unique<ServerProcess>(args);
+    address_ = server->Address();
+    EXPECT_NE(address_.port(), 0) << server->err();
+    return server;
+  }
+
+  // `socklab load` against the server, bounded by its -d and a 60 s kill; its JSON result.
+  nlohmann::json Load(std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"load", address_.ToString(), "--backend", GetParam(), "--json", "-"});
+    socklab::testing_tune::RunResult run = RunSocklab(args, 60);
+    nlohmann::json j = nlohmann::json::parse(run.out, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(j.is_object()) << "load exit " << run.exit_code << ": " << run.err;
+    return j.is_object() ? j : nlohmann::json::object();
+  }
+
+  // SIGTERM, the exit and the JSON summary.
+  nlohmann::json Stop(ServerProcess& server) {
+    kill(server.pid(), SIGTERM);
+    EXPECT_TRUE(server.Exited(30000)) << server.err();
+    EXPECT_EQ(server.exit_code(), 0) << server.err();
+    nlohmann::json summary = server.Summary();
+    EXPECT_TRUE(summary.is_object()) << server.out() << server.err();
+    return summary.is_object() ? summary : nlohmann::json::object();
+  }
+
+  SocketAddress address_;
+};
+
+TEST_P(FaultLoadTest, ResetAfterBytesIsReadEconnresetAndLeavesNoTimeWaitOnTheServer) {
+  auto server = StartServer({"--fault", "reset-after=1k"});
+  nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1s", "--read-timeout", "5s"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  uint64_t resets = errors["read reset"];
+  EXPECT_GE(resets, 1u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only read ECONNRESET expected: " << Describe(errors);
+  // An abortive close leaves no TIME_WAIT on the side that sent the RST; a FIN would.
+  EXPECT_EQ(CountInState(address_.port(), tcpstat::TcpState::kTimeWait), 0u);
+  nlohmann::json summary = Stop(*server);
+  uint64_t inflicted = summary["faults"]["reset"].get<uint64_t>();
+  // Every reset the client met is one the server inflicted; the last may have met no reader.
+  EXPECT_GE(inflicted, resets);
+  EXPECT_LE(inflicted, resets + 1);
+  // 1 KiB in 64-byte messages: the 16th crosses it and is never echoed. The last connection may
+  // have been ended by load's own stop, after at most 15 messages.
+  uint64_t completed = load["messages"]["completed"].get<uint64_t>();
+  EXPECT_GE(completed, 15 * inflicted);
+  EXPECT_LE(completed, 15 * (inflicted + 1));
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 64 * completed);
+}
+
+TEST_P(FaultLoadTest, ResetAfterADurationOnABlackholeIsReadEconnresetAfterThatTime) {
+  // Never read, reset 300 ms after accept: the client waits in read and meets the RST there.
+  auto server = StartServer({"--fault", "blackhole", "--fault", "reset-after=300ms"});
+  nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1s", "--read-timeout", "5s"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  uint64_t resets = errors["read reset"];
+  EXPECT_GE(resets, 1u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only read ECONNRESET expected: " << Describe(errors);
+  // The reset came from the timer, not from bytes: at most one per 300 ms of the 1 s run.
+  EXPECT_LE(resets, 4u);
+  EXPECT_EQ(load["messages"]["completed"].get<uint64_t>(), 0u);
+  nlohmann::json summary = Stop(*server);
+  uint64_t inflicted = summary["faults"]["reset"].get<uint64_t>();
+  EXPECT_GE(inflicted, resets);
+  EXPECT_LE(inflicted, resets + 1);
+  EXPECT_EQ(summary["faults"]["blackhole"].get<uint64_t>(), summary["accepted"].get<uint64_t>());
+}
+
+TEST_P(FaultLoadTest, CloseAfterBytesIsReadEofWithTheServerClosingFirst) {
+  auto server = StartServer({"--fault", "close-after=1000"});
+  nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1s", "--read-timeout", "5s"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  uint64_t eofs = errors["read eof"];
+  EXPECT_GE(eofs, 1u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only read EOF expected: " << Describe(errors);
+  nlohmann::json summary = Stop(*server);
+  uint64_t inflicted = summary["faults"]["close"].get<uint64_t>();
+  EXPECT_GE(inflicted, eofs);
+  EXPECT_LE(inflicted, eofs + 1);
+  // The server sent the first FIN, so its end of each closed connection waits in TIME_WAIT (60 s,
+  // longer than this test), and only its end.
+  EXPECT_GE(CountInState(address_.port(), tcpstat::TcpState::kTimeWait), eofs);
+  // 1000 bytes: 15 whole echoes, then 40 bytes of the 16th and the FIN. The last connection may
+  // have been ended by load's own stop, after at most 15 whole echoes.
+  uint64_t completed = load["messages"]["completed"].get<uint64_t>();
+  EXPECT_GE(completed, 15 * inflicted);
+  EXPECT_LE(completed, 15 * (inflicted + 1));
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(),
+            1000 * inflicted + 64 * (completed - 15 * inflicted));
+}
+
+TEST_P(FaultLoadTest, BlackholeIsReadDeadlineWithTheRequestsLeftUnread) {
+  auto server = StartServer({"--fault", "blackhole"});
+  nlohmann::json load = Load({"-c", "2", "-s", "64", "-d", "1s", "--read-timeout", "300ms"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  uint64_t deadlines = errors["read deadline"];
+  EXPECT_GE(deadlines, 2u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only read deadlines expected: " << Describe(errors);
+  EXPECT_EQ(load["messages"]["completed"].get<uint64_t>(), 0u);
+  // The kernel holds every request the server never read: 64 bytes in each server socket.
+  size_t unread = 0;
+  for (const tcpstat::TcpSocket& s : ServerSocketsOnPort(address_.port())) {
+    if (s.state != tcpstat::TcpState::kListen) {
+      // 64 request bytes, and one more for the FIN once the client gave up and closed (the FIN
+      // takes a sequence number: CLOSE_WAIT).
+      EXPECT_EQ(s.rx_queue, s.state == tcpstat::TcpState::kCloseWait ? 65u : 64u)
+          << tcpstat::TcpStateName(s.state);
+      ++unread;
+    }
+  }
+  EXPECT_GE(unread, deadlines);
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["faults"]["blackhole"].get<uint64_t>(), summary["accepted"].get<uint64_t>());
+  EXPECT_EQ(summary["faults"]["blackhole"].get<uint64_t>(), unread);
+  EXPECT_EQ(summary["bytes_in"].get<uint64_t>(), 0u);
+}
+
+TEST_P(FaultLoadTest, NoAcceptWithAFullQueueIsConnectDeadline) {
+  auto server = StartServer({"--fault", "no-accept", "--backlog", "1"});
+  // Linux queues backlog + 1 connections; two fill it.
+  UniqueFd first = Connect(address_);
+  UniqueFd second = Connect(address_);
+  ASSERT_TRUE(first && second);
+  auto listener_queue = [&]() -> int64_t {
+    for (const tcpstat::TcpSocket& s : ServerSocketsOnPort(address_.port())) {
+      if (s.state == tcpstat::TcpState::kListen) {
+        return s.rx_queue;
+      }
+    }
+    return -1;
+  };
+  ASSERT_TRUE(WaitFor([&] { return listener_queue() == 2; })) << listener_queue();
+  nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1500ms", "--connect-timeout", "300ms"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  EXPECT_GE(errors["connect deadline"], 1u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only connect deadlines expected: " << Describe(errors);
+  EXPECT_EQ(load["connections"]["opened"].get<uint64_t>(), 0u);
+  EXPECT_EQ(listener_queue(), 2);  // still full: the SYNs were dropped, not queued
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["accepted"].get<uint64_t>(), 0u);
+}
+
+TEST_P(FaultLoadTest, RefuseAfterIsConnectEconnrefusedOnceTheListenerIsGone) {
+  auto server = StartServer({"--fault", "refuse-after=1"});
+  // One message per connection: the first connection is served, every later one refused.
+  nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1s", "--churn", "1"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  EXPECT_GE(errors["connect refused"], 1u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only connect ECONNREFUSED expected: " << Describe(errors);
+  EXPECT_EQ(load["messages"]["completed"].get<uint64_t>(), 1u);
+  EXPECT_EQ(load["connections"]["opened"].get<uint64_t>(), 1u);
+  EXPECT_EQ(CountInState(address_.port(), tcpstat::TcpState::kListen), 0u);
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["accepted"].get<uint64_t>(), 1u);
+  EXPECT_EQ(summary["faults"]["listener_closed"].get<uint64_t>(), 1u);
+}
+
+TEST(FaultFlagsTest, BadFaultExitsTwoWithOneLineNamingTheFix) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--fault", "explode"},
+           {"--fault", "close-after=soon"},
+           {"--fault", "blackhole", "--fault-probability", "1.5"}}) {
+    ServerProcess server(args);
+    ASSERT_TRUE(server.Exited(20000));
+    EXPECT_EQ(server.exit_code(), 2) << server.err();
+    std::string err = server.err();
+    EXPECT_EQ(err.rfind("socklab-server: ", 0), 0u) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find("; "), std::string::npos) << err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FaultLoadTest, ::testing::Values("epoll", "io_uring"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+}  // namespace
+}  // namespace socklab::server
