@@ -21,11 +21,15 @@ struct Connection {
   // No more reads: the peer's FIN arrived, or a close-after fault ended the stream (either
   // way the echo of what was read goes out, then our FIN).
   bool eof = false;
-  bool faulted = false;    // --fault: picked for the per-connection faults
-  bool closing = false;    // closing: lingering (--linger SECONDS), or Close submitted
-  bool lingering = false;  // FIN sent, waiting for its acknowledgement before the Close
+  bool faulted = false;       // --fault: picked for the per-connection faults
+  bool read_stopped = false;  // stop-reading-after: never read again
+  bool shut_write = false;    // half-close-after: shutdown(SHUT_WR) once the echo so far is out
+  bool write_shut = false;    // ... and done: bytes read from now on are not echoed
+  bool closing = false;       // closing: lingering (--linger SECONDS), or Close submitted
+  bool lingering = false;     // FIN sent, waiting for its acknowledgement before the Close
   int64_t linger_until_ns = 0;
   uint64_t received = 0;         // bytes read from the peer (the byte triggers of --fault)
+  int64_t accepted_ns = 0;       // the time triggers of --fault count from here
   int64_t last_activity_ns = 0;  // bytes either way
   int64_t send_progress_ns = 0;  // the peer last took bytes, or bytes started waiting
   // For the write timeout, which asks whether the *peer* takes bytes, not whether send() does

@@ -370,7 +370,7 @@ void EchoWorker::Activate(int fd, int64_t now) {
   conn.send_progress_ns = now;
   stats_.AddAccepted();
   if (!options_.faults.per_connection() || StartFaults(conn, slot, now)) {
-    if (!conn.closing && !(conn.faulted && options_.faults.blackhole)) {
+    if (!conn.closing && ReadsOn(conn) && !(conn.faulted && options_.faults.blackhole)) {
       StartReceive(conn, slot);
     }
   }
@@ -382,6 +382,7 @@ bool EchoWorker::StartFaults(Connection& conn, uint32_t slot, int64_t now) {
   if (!conn.faulted) {
     return true;
   }
+  conn.accepted_ns = now;
   auto at_once = [](const std::optional<FaultTrigger>& t) {
     return t.has_value() && t->bytes.has_value() && *t->bytes == 0;
   };
@@ -389,24 +390,60 @@ bool EchoWorker::StartFaults(Connection& conn, uint32_t slot, int64_t now) {
     AbortConnection(conn, slot);
     return false;
   }
-  if (at_once(plan.close_after)) {
-    EndStream(conn, slot);
-    return !conn.closing;
-  }
   if (plan.blackhole) {
     stats_.AddFaultBlackhole();
   }
-  // One timer, at the earliest time trigger: whichever fires first ends the connection.
-  std::optional<absl::Duration> earliest;
-  for (const std::optional<FaultTrigger>& t : {plan.reset_after, plan.close_after}) {
-    if (t.has_value() && t->time.has_value() && (!earliest || *t->time < *earliest)) {
-      earliest = t->time;
+  if (at_once(plan.stop_reading_after)) {
+    StopReading(conn);
+  }
+  if (at_once(plan.half_close_after)) {
+    HalfClose(conn);
+  }
+  if (at_once(plan.close_after)) {
+    EndStream(conn, slot);
+  }
+  ApplyDueTimeFaults(conn, slot, now);
+  return !conn.closing;
+}
+
+void EchoWorker::ApplyDueTimeFaults(Connection& conn, uint32_t slot, int64_t now) {
+  const FaultPlan& plan = options_.faults;
+  int64_t age = now - conn.accepted_ns;
+  std::optional<int64_t> next;  // the age at which the next trigger comes due
+  auto due = [&](const std::optional<FaultTrigger>& t) {
+    if (!t.has_value() || !t->time.has_value()) {
+      return false;
     }
+    int64_t at = ToNanos(*t->time);
+    if (age >= at) {
+      return true;
+    }
+    next = std::min(next.value_or(at), at);
+    return false;
+  };
+  bool reset = due(plan.reset_after);
+  bool stop_reading = due(plan.stop_reading_after);
+  bool half_close = due(plan.half_close_after);
+  bool close = due(plan.close_after);
+  if (conn.closing) {
+    return;
   }
-  if (earliest.has_value()) {
-    loop_->AddTimer(now + ToNanos(*earliest), table_.TokenOf(slot));
+  if (reset) {
+    AbortConnection(conn, slot);
+    return;
   }
-  return true;
+  if (stop_reading && !conn.read_stopped) {
+    StopReading(conn);
+  }
+  if (half_close && !conn.shut_write) {
+    HalfClose(conn);
+  }
+  if (close) {
+    EndStream(conn, slot);
+  }
+  if (!conn.closing && next.has_value()) {
+    loop_->AddTimer(conn.accepted_ns + *next, table_.TokenOf(slot));
+  }
 }
 
 void EchoWorker::OnFaultTimer(Token token) {
@@ -414,17 +451,30 @@ void EchoWorker::OnFaultTimer(Token token) {
   if (conn == nullptr || conn->closing) {
     return;  // closed before its fault came due
   }
-  const FaultPlan& plan = options_.faults;
-  uint32_t slot = ConnectionTable::SlotOf(token);
-  bool reset_first = plan.reset_after.has_value() && plan.reset_after->time.has_value() &&
-                     (!plan.close_after.has_value() || !plan.close_after->time.has_value() ||
-                      *plan.reset_after->time <= *plan.close_after->time);
-  if (reset_first) {
-    AbortConnection(*conn, slot);
-  } else {
-    EndStream(*conn, slot);
+  ApplyDueTimeFaults(*conn, ConnectionTable::SlotOf(token), MonotonicNanos());
+}
+
+void EchoWorker::StopReading(Connection& conn) {
+  stats_.AddFaultStopReading();
+  conn.read_stopped = true;
+  if (conn.receiving && !conn.cancel_receive_sent) {
+    conn.cancel_receive_sent = true;
+    loop_->CancelReceive(conn.fd);
   }
-  FreeIfDone(*conn, slot);
+}
+
+void EchoWorker::HalfClose(Connection& conn) {
+  stats_.AddFaultHalfClose();
+  conn.shut_write = true;
+  ShutWriteIfDue(conn);
+}
+
+void EchoWorker::ShutWriteIfDue(Connection& conn) {
+  if (conn.shut_write && !conn.write_shut && !conn.sending && conn.echo.empty()) {
+    conn.write_shut = true;
+    // The FIN goes out behind the echo already in the send queue; reading goes on.
+    ::shutdown(conn.fd, SHUT_WR);
+  }
 }
 
 void EchoWorker::AbortConnection(Connection& conn, uint32_t slot) {
@@ -542,36 +592,64 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
     stats_.AddBytesIn(static_cast<uint64_t>(c.res));
     uint64_t received_before = conn.received;
     conn.received += static_cast<uint64_t>(c.res);
-    if (conn.closing || conn.eof) {
-      // Closing (timeout, error, drain deadline): nobody will read the echo. After EndStream:
-      // bytes a multishot receive delivered before its cancel landed.
+    if (conn.closing || conn.eof || conn.read_stopped) {
+      // Closing (timeout, error, drain deadline): nobody will read the echo. After EndStream or
+      // StopReading: bytes a multishot receive delivered before its cancel landed.
+      return;
+    }
+    conn.last_activity_ns = now;
+    if (conn.shut_write) {
+      // After half-close-after: read on (the peer's writes still work), echo nothing.
+      const std::optional<FaultTrigger>& stop = options_.faults.stop_reading_after;
+      if (stop.has_value() && stop->bytes.has_value() && conn.received >= *stop->bytes) {
+        StopReading(conn);
+      }
+      if (!conn.receiving && ReadsOn(conn)) {
+        StartReceive(conn, slot);
+      }
       return;
     }
     size_t take = static_cast<size_t>(c.res);
     bool end_stream = false;
+    bool half_close = false;
+    bool stop_reading = false;
     if (conn.faulted) {
       const FaultPlan& plan = options_.faults;
+      // Whether this receive reaches the trigger's byte count; if so, `take` keeps only the
+      // bytes up to it: exactly the first N bytes are echoed.
       auto reached = [&](const std::optional<FaultTrigger>& t) {
-        return t.has_value() && t->bytes.has_value() && conn.received >= *t->bytes;
+        if (!t.has_value() || !t->bytes.has_value() || conn.received < *t->bytes) {
+          return false;
+        }
+        take = std::min(take, static_cast<size_t>(*t->bytes - received_before));
+        return true;
       };
       if (reached(plan.reset_after)) {
         AbortConnection(conn, slot);  // the bytes of this receive are never echoed
         return;
       }
-      if (reached(plan.close_after)) {
-        // Exactly the first N bytes are echoed, then the FIN.
-        take = static_cast<size_t>(*plan.close_after->bytes - received_before);
-        end_stream = true;
-      }
+      stop_reading = reached(plan.stop_reading_after);
+      half_close = reached(plan.half_close_after);
+      end_stream = reached(plan.close_after);
     }
-    conn.last_activity_ns = now;
     if (conn.echo.empty() && conn.handed == conn.acked) {
       conn.send_progress_ns = now;  // the write timeout counts from when bytes start waiting
     }
     conn.echo.Append(c.data, take, pool_);
     StartSend(conn, slot);
+    if (stop_reading) {
+      StopReading(conn);
+    }
+    if (half_close) {
+      HalfClose(conn);
+    }
     if (end_stream) {
       EndStream(conn, slot);
+    }
+    if (stop_reading || half_close || end_stream) {
+      if (!conn.receiving && ReadsOn(conn)) {
+        StartReceive(conn, slot);  // half-close-after reads on
+      }
       return;
     }
     if (conn.echo.size() > cap) {
@@ -582,7 +660,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
         stats_.AddBackpressurePause();
         loop_->CancelReceive(conn.fd);
       }
-    } else if (!conn.receiving && !conn.eof) {
+    } else if (!conn.receiving && ReadsOn(conn)) {
       StartReceive(conn, slot);  // the receive ended without EOF or error: keep reading
     }
     return;
@@ -598,7 +676,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   int err = -c.res;
   if (err == ECANCELED) {
     // Our CancelReceive (backpressure) or Close. Resume if the echo drained meanwhile.
-    if (!conn.closing && !conn.eof && !conn.receiving && conn.echo.size() <= cap / 2) {
+    if (!conn.closing && ReadsOn(conn) && !conn.receiving && conn.echo.size() <= cap / 2) {
       StartReceive(conn, slot);
     }
     return;
@@ -625,13 +703,15 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
       // Not progress for the write timeout: the kernel taking bytes says nothing about the peer.
       conn.last_activity_ns = now;
     }
-    if (!conn.receiving && !conn.eof && conn.echo.size() <= options_.max_pending_bytes / 2) {
+    if (!conn.receiving && ReadsOn(conn) && conn.echo.size() <= options_.max_pending_bytes / 2) {
       StartReceive(conn, slot);  // backpressure released
     }
     if (!conn.echo.empty()) {
       StartSend(conn, slot);  // the rest of a short send, or bytes that arrived meanwhile
     } else if (conn.eof) {
       CloseConnection(conn, slot);
+    } else {
+      ShutWriteIfDue(conn);
     }
     return;
   }

@@ -72,8 +72,18 @@ class EchoWorker final : public loop::CompletionHandler {
   // --fault (server/fault.h). At accept: picks the connection or not, applies blackhole and
   // byte triggers of 0, arms the time triggers. Returns false when the connection is gone.
   bool StartFaults(Connection& conn, uint32_t slot, int64_t now);
-  // The earliest time trigger of a connection came due.
+  // A connection's fault timer fired (ApplyDueTimeFaults armed it).
   void OnFaultTimer(loop::Token token);
+  // Applies the time triggers due by `now` (reset first: it ends everything) and arms the timer
+  // for the next one.
+  void ApplyDueTimeFaults(Connection& conn, uint32_t slot, int64_t now);
+  // stop-reading-after: cancels the receive for good; the peer's bytes wait in the kernel.
+  void StopReading(Connection& conn);
+  // half-close-after: shutdown(SHUT_WR) once the echo queued so far is sent (at once if none).
+  void HalfClose(Connection& conn);
+  void ShutWriteIfDue(Connection& conn);
+  // Whether the connection reads on: no EOF, no stop-reading fault.
+  static bool ReadsOn(const Connection& conn) { return !conn.eof && !conn.read_stopped; }
   // reset-after: SO_LINGER {1, 0} and close, so the kernel sends RST and drops what is queued.
   void AbortConnection(Connection& conn, uint32_t slot);
   // close-after: read no more, echo what was read, then FIN (as after the peer's own EOF).

@@ -12,8 +12,8 @@ namespace socklab::server {
 namespace {
 
 constexpr char kForms[] =
-    "use reset-after=N, close-after=N (N bytes like 4k, or a duration like 2s), blackhole, "
-    "no-accept or refuse-after=COUNT";
+    "use reset-after=N, close-after=N, half-close-after=N, stop-reading-after=N (N bytes like 4k, "
+    "or a duration like 2s), blackhole, no-accept or refuse-after=COUNT";
 
 // "4k" (bytes received) or "2s" (time since accept).
 absl::StatusOr<FaultTrigger> ParseTrigger(absl::string_view spec, absl::string_view value) {
@@ -56,9 +56,18 @@ absl::StatusOr<FaultPlan> ParseFaultPlan(const std::vector<std::string>& specs, 
       return UsageError(absl::StrCat("--fault ", name, " given twice"),
                         "give each fault mode once");
     };
-    if (name == "reset-after" || name == "close-after") {
-      std::optional<FaultTrigger>& slot =
-          name == "reset-after" ? plan.reset_after : plan.close_after;
+    std::optional<FaultTrigger>* trigger_slot = nullptr;
+    if (name == "reset-after") {
+      trigger_slot = &plan.reset_after;
+    } else if (name == "close-after") {
+      trigger_slot = &plan.close_after;
+    } else if (name == "half-close-after") {
+      trigger_slot = &plan.half_close_after;
+    } else if (name == "stop-reading-after") {
+      trigger_slot = &plan.stop_reading_after;
+    }
+    if (trigger_slot != nullptr) {
+      std::optional<FaultTrigger>& slot = *trigger_slot;
       if (!has_value) {
         return UsageError(absl::StrCat("--fault ", name, " needs a value"),
                           absl::StrCat("use ", name, "=N, N bytes (4k) or a duration (2s)"));
@@ -119,6 +128,12 @@ std::string FaultPlanToString(const FaultPlan& plan) {
   }
   if (plan.close_after.has_value()) {
     modes.push_back("close-after=" + TriggerToString(*plan.close_after));
+  }
+  if (plan.half_close_after.has_value()) {
+    modes.push_back("half-close-after=" + TriggerToString(*plan.half_close_after));
+  }
+  if (plan.stop_reading_after.has_value()) {
+    modes.push_back("stop-reading-after=" + TriggerToString(*plan.stop_reading_after));
   }
   if (plan.blackhole) {
     modes.push_back("blackhole");

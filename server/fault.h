@@ -26,24 +26,27 @@ struct FaultPlan {
   // Per connection (applied to the share --fault-probability picks):
   std::optional<FaultTrigger> reset_after;  // abort: SO_LINGER {1, 0}, then close -> RST
   std::optional<FaultTrigger> close_after;  // graceful close (FIN) in mid-stream
-  bool blackhole = false;                   // accepted, then never read from nor written to
+  // shutdown(SHUT_WR): the peer reads EOF while its writes still work (and are read, unechoed)
+  std::optional<FaultTrigger> half_close_after;
+  // echo until then, then never read again: backpressure to the peer's send path
+  std::optional<FaultTrigger> stop_reading_after;
+  bool blackhole = false;  // accepted, then never read from nor written to
   // Listener-wide (every connection):
   bool no_accept = false;                // never accept: the accept queue fills, SYNs drop
   std::optional<uint64_t> refuse_after;  // close the listeners after this many accepts
   double probability = 1.0;              // the share of connections a per-connection fault hits
   uint64_t seed = 0;                     // 0: a fresh seed each run
 
-  bool any() const {
-    return reset_after.has_value() || close_after.has_value() || blackhole || no_accept ||
-           refuse_after.has_value();
-  }
+  bool any() const { return per_connection() || no_accept || refuse_after.has_value(); }
   bool per_connection() const {
-    return reset_after.has_value() || close_after.has_value() || blackhole;
+    return reset_after.has_value() || close_after.has_value() || half_close_after.has_value() ||
+           stop_reading_after.has_value() || blackhole;
   }
 };
 
-// The plan from the --fault values ("reset-after=4k", "close-after=2s", "blackhole",
-// "no-accept", "refuse-after=10"), --fault-probability and --fault-seed. A UsageError
+// The plan from the --fault values ("reset-after=4k", "close-after=2s", "half-close-after=100",
+// "stop-reading-after=64k", "blackhole", "no-accept", "refuse-after=10"), --fault-probability and
+// --fault-seed. A UsageError
 // ("<problem>; <fix>") names the bad value and the forms accepted.
 absl::StatusOr<FaultPlan> ParseFaultPlan(const std::vector<std::string>& specs, double probability,
                                          uint64_t seed);

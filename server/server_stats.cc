@@ -25,6 +25,8 @@ void StatsSnapshot::Add(const StatsSnapshot& other) {
   drain_unechoed_bytes += other.drain_unechoed_bytes;
   fault_resets += other.fault_resets;
   fault_closes += other.fault_closes;
+  fault_half_closes += other.fault_half_closes;
+  fault_stopped_reading += other.fault_stopped_reading;
   fault_blackholes += other.fault_blackholes;
   fault_listener_closes += other.fault_listener_closes;
   fault_refused_late += other.fault_refused_late;
@@ -58,6 +60,8 @@ StatsSnapshot WorkerStats::Snapshot() const {
   s.drain_unechoed_bytes = drain_unechoed_bytes_.load(kRelaxed);
   s.fault_resets = fault_resets_.load(kRelaxed);
   s.fault_closes = fault_closes_.load(kRelaxed);
+  s.fault_half_closes = fault_half_closes_.load(kRelaxed);
+  s.fault_stopped_reading = fault_stopped_reading_.load(kRelaxed);
   s.fault_blackholes = fault_blackholes_.load(kRelaxed);
   s.fault_listener_closes = fault_listener_closes_.load(kRelaxed);
   s.fault_refused_late = fault_refused_late_.load(kRelaxed);
@@ -93,6 +97,8 @@ std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, 
     };
     mode("reset", now.fault_resets, before.fault_resets);
     mode("close", now.fault_closes, before.fault_closes);
+    mode("half_close", now.fault_half_closes, before.fault_half_closes);
+    mode("stop_reading", now.fault_stopped_reading, before.fault_stopped_reading);
     mode("blackhole", now.fault_blackholes, before.fault_blackholes);
     mode("listener_closed", now.fault_listener_closes, before.fault_listener_closes);
     mode("refused_late", now.fault_refused_late, before.fault_refused_late);
@@ -132,6 +138,7 @@ std::string SummaryText(const StatsSnapshot& s) {
       " connections cut at the deadline, ",
       FormatBytes(static_cast<double>(s.drain_unechoed_bytes)), " (", s.drain_unechoed_bytes,
       ") unechoed\n", "  faults: reset ", s.fault_resets, ", close ", s.fault_closes,
+      ", half close ", s.fault_half_closes, ", stop reading ", s.fault_stopped_reading,
       ", blackhole ", s.fault_blackholes, ", listener closed ", s.fault_listener_closes,
       ", refused late ", s.fault_refused_late, "\n", "  errors: ", errors.empty() ? "none" : errors,
       "\n");
@@ -152,6 +159,8 @@ nlohmann::json SummaryJson(const StatsSnapshot& s) {
   j["drain"] = {{"cut", s.drain_cut}, {"unechoed_bytes", s.drain_unechoed_bytes}};
   j["faults"] = {{"reset", s.fault_resets},
                  {"close", s.fault_closes},
+                 {"half_close", s.fault_half_closes},
+                 {"stop_reading", s.fault_stopped_reading},
                  {"blackhole", s.fault_blackholes},
                  {"listener_closed", s.fault_listener_closes},
                  {"refused_late", s.fault_refused_late}};

@@ -32,14 +32,16 @@ struct StatsSnapshot {
   // --fault: each fault applied, by mode (the server's own doing, like timeouts: not errors).
   uint64_t fault_resets = 0;           // reset-after: connections aborted with RST
   uint64_t fault_closes = 0;           // close-after: connections closed with FIN mid-stream
+  uint64_t fault_half_closes = 0;      // half-close-after: shutdown(SHUT_WR) mid-stream
+  uint64_t fault_stopped_reading = 0;  // stop-reading-after: connections no longer read
   uint64_t fault_blackholes = 0;       // blackhole: connections never read nor written
   uint64_t fault_listener_closes = 0;  // refuse-after: listeners closed
   uint64_t fault_refused_late = 0;     // refuse-after: accepted past the count, aborted at once
   ErrorCounts errors;
 
   uint64_t faults() const {
-    return fault_resets + fault_closes + fault_blackholes + fault_listener_closes +
-           fault_refused_late;
+    return fault_resets + fault_closes + fault_half_closes + fault_stopped_reading +
+           fault_blackholes + fault_listener_closes + fault_refused_late;
   }
 
   void Add(const StatsSnapshot& other);
@@ -72,6 +74,8 @@ class WorkerStats {
   }
   void AddFaultReset() { Bump(fault_resets_); }
   void AddFaultClose() { Bump(fault_closes_); }
+  void AddFaultHalfClose() { Bump(fault_half_closes_); }
+  void AddFaultStopReading() { Bump(fault_stopped_reading_); }
   void AddFaultBlackhole() { Bump(fault_blackholes_); }
   void AddFaultListenerClose() { Bump(fault_listener_closes_); }
   void AddFaultRefusedLate() { Bump(fault_refused_late_); }
@@ -102,6 +106,8 @@ class WorkerStats {
   std::atomic<uint64_t> drain_unechoed_bytes_{0};
   std::atomic<uint64_t> fault_resets_{0};
   std::atomic<uint64_t> fault_closes_{0};
+  std::atomic<uint64_t> fault_half_closes_{0};
+  std::atomic<uint64_t> fault_stopped_reading_{0};
   std::atomic<uint64_t> fault_blackholes_{0};
   std::atomic<uint64_t> fault_listener_closes_{0};
   std::atomic<uint64_t> fault_refused_late_{0};

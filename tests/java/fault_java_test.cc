@@ -121,6 +121,24 @@ TEST_P(FaultJavaTest, CloseAfterIsEofExceptionInMidMessage) {
   EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 100u);
 }
 
+TEST_P(FaultJavaTest, HalfCloseAfterIsEofExceptionInMidMessage) {
+  StartServer({"--fault", "half-close-after=100"});
+  EXPECT_EQ(RunJava({"--messages", "5", "--size", "64"}), "java.io.EOFException");
+  nlohmann::json summary = Stop();
+  EXPECT_EQ(summary["faults"]["half_close"].get<uint64_t>(), 1u);
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 100u);
+}
+
+TEST_P(FaultJavaTest, StopReadingAfterIsSocketTimeoutExceptionReadTimedOut) {
+  StartServer({"--fault", "stop-reading-after=100"});
+  // The second echo stops short at 100 bytes: readFully waits for the rest until the timeout.
+  EXPECT_EQ(RunJava({"--messages", "5", "--size", "64", "--read-timeout", "300"}),
+            "java.net.SocketTimeoutException: Read timed out");
+  nlohmann::json summary = Stop();
+  EXPECT_EQ(summary["faults"]["stop_reading"].get<uint64_t>(), 1u);
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 100u);
+}
+
 TEST_P(FaultJavaTest, BlackholeIsSocketTimeoutExceptionReadTimedOut) {
   StartServer({"--fault", "blackhole"});
   EXPECT_EQ(RunJava({"--messages", "1", "--read-timeout", "300"}),

@@ -1,7 +1,8 @@
 // socklab-server --fault against `socklab load`, as a user would run them, on both backends: each
 // fault must reach the client as the error class it stands for (the client's kernel reported
 // it), in step with the server's own fault count, and leave the kernel state it implies (netlink:
-// who closed first, bytes left unread, a full accept queue, a listener gone).
+// who closed first, bytes left unread, a full accept queue, a listener gone). Where one
+// connection's kernel state says more (a half close, reading stopped), a plain socket is the peer.
 
 #include <signal.h>
 
@@ -237,6 +238,120 @@ TEST_P(FaultLoadTest, RefuseAfterIsConnectEconnrefusedOnceTheListenerIsGone) {
   nlohmann::json summary = Stop(*server);
   EXPECT_EQ(summary["accepted"].get<uint64_t>(), 1u);
   EXPECT_EQ(summary["faults"]["listener_closed"].get<uint64_t>(), 1u);
+}
+
+TEST_P(FaultLoadTest, HalfCloseAfterBytesIsReadEof) {
+  auto server = StartServer({"--fault", "half-close-after=1000"});
+  nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1s", "--read-timeout", "5s"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  uint64_t eofs = errors["read eof"];
+  EXPECT_GE(eofs, 1u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only read EOF expected: " << Describe(errors);
+  nlohmann::json summary = Stop(*server);
+  uint64_t inflicted = summary["faults"]["half_close"].get<uint64_t>();
+  EXPECT_GE(inflicted, eofs);
+  EXPECT_LE(inflicted, eofs + 1);
+  uint64_t completed = load["messages"]["completed"].get<uint64_t>();
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(),
+            1000 * inflicted + 64 * (completed - 15 * inflicted));
+}
+
+TEST_P(FaultLoadTest, StopReadingAfterBytesIsReadDeadline) {
+  auto server = StartServer({"--fault", "stop-reading-after=1000"});
+  nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1s", "--read-timeout", "300ms"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  uint64_t deadlines = errors["read deadline"];
+  EXPECT_GE(deadlines, 1u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only read deadlines expected: " << Describe(errors);
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["faults"]["stop_reading"].get<uint64_t>(), summary["accepted"].get<uint64_t>());
+  EXPECT_GE(summary["accepted"].get<uint64_t>(), deadlines);
+}
+
+// half-close-after: the peer reads EOF, its writes still work and are read (not echoed); the
+// server's end sits in FIN_WAIT2 until the peer closes too.
+TEST_P(FaultLoadTest, HalfCloseLeavesThePeersWritesWorking) {
+  auto server = StartServer({"--fault", "half-close-after=100"});
+  UniqueFd client = Connect(address_);
+  ASSERT_TRUE(client);
+  std::string first = RandomBytes(100, 1);
+  ASSERT_TRUE(SendAll(client.get(), first));
+  int error = -1;
+  EXPECT_EQ(RecvUntilEof(client.get(), &error), first);
+  EXPECT_EQ(error, 0) << "EOF expected, got errno " << error;
+  absl::StatusOr<SocketAddress> local = LocalAddressOf(client.get());
+  ASSERT_TRUE(local.ok());
+  auto server_end = [&] { return ServerEndOf(address_, *local); };
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = server_end();
+    return s.has_value() && s->state == tcpstat::TcpState::kFinWait2;
+  }));
+  // Still written to after the EOF: the server reads it (its receive queue empties).
+  ASSERT_TRUE(SendAll(client.get(), RandomBytes(5000, 2)));
+  EXPECT_TRUE(WaitFor([&] {
+    auto s = server_end();
+    return s.has_value() && s->rx_queue == 0 && s->state == tcpstat::TcpState::kFinWait2;
+  }));
+  client.Reset();
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = server_end();
+    return !s.has_value() || s->state == tcpstat::TcpState::kTimeWait;
+  }));
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["faults"]["half_close"].get<uint64_t>(), 1u);
+  EXPECT_EQ(summary["bytes_in"].get<uint64_t>(), 5100u);
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 100u);
+  EXPECT_EQ(summary["closed"].get<uint64_t>(), 1u);
+}
+
+// stop-reading-after: what the peer sends after N waits in the server's receive queue.
+TEST_P(FaultLoadTest, StopReadingLeavesTheBytesInTheKernel) {
+  auto server = StartServer({"--fault", "stop-reading-after=100"});
+  UniqueFd client = Connect(address_);
+  ASSERT_TRUE(client);
+  std::string first = RandomBytes(100, 3);
+  ASSERT_TRUE(SendAll(client.get(), first));
+  EXPECT_EQ(RecvExactly(client.get(), 100), first);
+  absl::StatusOr<SocketAddress> local = LocalAddressOf(client.get());
+  ASSERT_TRUE(local.ok());
+  ASSERT_TRUE(SendAll(client.get(), RandomBytes(3000, 4)));
+  EXPECT_TRUE(WaitFor([&] {
+    auto s = ServerEndOf(address_, *local);
+    return s.has_value() && s->rx_queue == 3000;
+  }));
+  EXPECT_FALSE(Readable(client.get(), 200)) << "no echo after the stop";
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["faults"]["stop_reading"].get<uint64_t>(), 1u);
+  EXPECT_EQ(summary["bytes_in"].get<uint64_t>(), 100u);
+}
+
+// --fault-probability picks a share of the connections; --fault-seed picks the same ones again.
+TEST_P(FaultLoadTest, ProbabilityPicksAShareAndTheSeedRepeatsThePicks) {
+  auto picks = [&]() {
+    auto server = StartServer(
+        {"--fault", "reset-after=0", "--fault-probability", "0.5", "--fault-seed", "11"});
+    std::string pattern;
+    for (int i = 0; i < 40; ++i) {
+      // One at a time, so the single worker sees them in this order.
+      UniqueFd client = Connect(address_);
+      EXPECT_TRUE(client);
+      std::string hello = "hello";
+      bool echoed = SendAll(client.get(), hello) && RecvExactly(client.get(), 5) == hello;
+      pattern += echoed ? '.' : 'R';
+    }
+    nlohmann::json summary = Stop(*server);
+    // Every connection the kernel failed for the client is one the server reset.
+    EXPECT_EQ(summary["faults"]["reset"].get<uint64_t>(),
+              static_cast<uint64_t>(std::count(pattern.begin(), pattern.end(), 'R')))
+        << pattern;
+    return pattern;
+  };
+  std::string first = picks();
+  size_t resets = static_cast<size_t>(std::count(first.begin(), first.end(), 'R'));
+  // Binomial(40, 0.5): 5..35 is over 5 standard deviations either way.
+  EXPECT_GE(resets, 5u) << first;
+  EXPECT_LE(resets, 35u) << first;
+  EXPECT_EQ(picks(), first);
 }
 
 TEST(FaultFlagsTest, BadFaultExitsTwoWithOneLineNamingTheFix) {

@@ -44,6 +44,11 @@ TEST(FaultPlanTest, ModesCombine) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_TRUE(plan->blackhole);
   EXPECT_EQ(FaultPlanToString(*plan), "reset-after=3s,blackhole probability=0.5 seed=7");
+  plan = Parse({"half-close-after=100", "stop-reading-after=1s"});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->half_close_after->bytes, 100u);
+  EXPECT_EQ(plan->stop_reading_after->time, absl::Seconds(1));
+  EXPECT_TRUE(plan->per_connection());
   plan = Parse({"no-accept"});
   ASSERT_TRUE(plan.ok());
   EXPECT_TRUE(plan->no_accept);
