@@ -393,6 +393,10 @@ bool EchoWorker::StartFaults(Connection& conn, uint32_t slot, int64_t now) {
   if (plan.blackhole) {
     stats_.AddFaultBlackhole();
   }
+  if (plan.delay.has_value()) {
+    stats_.AddFaultDelayed();
+    conn.held = std::make_unique<HeldEcho>();
+  }
   if (at_once(plan.stop_reading_after)) {
     StopReading(conn);
   }
@@ -441,8 +445,38 @@ void EchoWorker::ApplyDueTimeFaults(Connection& conn, uint32_t slot, int64_t now
   if (close) {
     EndStream(conn, slot);
   }
-  if (!conn.closing && next.has_value()) {
-    loop_->AddTimer(conn.accepted_ns + *next, table_.TokenOf(slot));
+  // One trigger timer at a time (a release timer with the same token runs this too).
+  if (!conn.closing && next.has_value() && conn.accepted_ns + *next != conn.trigger_timer_ns) {
+    conn.trigger_timer_ns = conn.accepted_ns + *next;
+    loop_->AddTimer(conn.trigger_timer_ns, table_.TokenOf(slot));
+  }
+}
+
+void EchoWorker::HoldBack(Connection& conn, uint32_t slot, size_t n, int64_t now) {
+  HeldEcho& held = *conn.held;
+  int64_t release =
+      now + ToNanos(*options_.faults.delay) + fault_dice_.JitterNs(ToNanos(options_.faults.jitter));
+  if (!held.chunks.empty()) {
+    release = std::max(release, held.chunks.back().first);  // jitter never reorders the echo
+  }
+  held.chunks.emplace_back(release, n);
+  held.bytes += n;
+  ReleaseHeld(conn, slot, now);
+}
+
+void EchoWorker::ReleaseHeld(Connection& conn, uint32_t slot, int64_t now) {
+  HeldEcho& held = *conn.held;
+  if (held.timer_ns != 0 && now >= held.timer_ns) {
+    held.timer_ns = 0;
+  }
+  while (!held.chunks.empty() && held.chunks.front().first <= now) {
+    held.bytes -= held.chunks.front().second;
+    held.chunks.pop_front();
+  }
+  StartSend(conn, slot);
+  if (held.timer_ns == 0 && !held.chunks.empty()) {
+    held.timer_ns = held.chunks.front().first;
+    loop_->AddTimer(held.timer_ns, table_.TokenOf(slot));
   }
 }
 
@@ -451,7 +485,15 @@ void EchoWorker::OnFaultTimer(Token token) {
   if (conn == nullptr || conn->closing) {
     return;  // closed before its fault came due
   }
-  ApplyDueTimeFaults(*conn, ConnectionTable::SlotOf(token), MonotonicNanos());
+  int64_t now = MonotonicNanos();
+  uint32_t slot = ConnectionTable::SlotOf(token);
+  if (conn->trigger_timer_ns != 0 && now >= conn->trigger_timer_ns) {
+    conn->trigger_timer_ns = 0;
+  }
+  ApplyDueTimeFaults(*conn, slot, now);
+  if (conn->held != nullptr && !conn->closing) {
+    ReleaseHeld(*conn, slot, now);
+  }
 }
 
 void EchoWorker::StopReading(Connection& conn) {
@@ -512,9 +554,17 @@ void EchoWorker::StartSend(Connection& conn, uint32_t slot) {
   }
   // One send in flight per connection keeps the bytes in order without relying on the
   // backend's ordering; its bytes stay put in the queue's front chunk until it completes.
+  size_t size = conn.echo.front_size();
+  if (conn.held != nullptr) {
+    size_t released = conn.echo.size() - conn.held->bytes;  // --fault delay
+    if (released == 0) {
+      return;
+    }
+    size = std::min(size, released);
+  }
   conn.sending = true;
   ++conn.in_flight;
-  loop_->Send(conn.fd, conn.echo.front_data(), conn.echo.front_size(), table_.TokenOf(slot));
+  loop_->Send(conn.fd, conn.echo.front_data(), size, table_.TokenOf(slot));
 }
 
 void EchoWorker::CloseConnection(Connection& conn, uint32_t slot) {
@@ -576,6 +626,7 @@ void EchoWorker::CheckLingering(bool stop_waiting) {
 void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
   if (conn.closing && !conn.lingering && conn.in_flight == 0) {
     conn.echo.Clear(pool_);
+    conn.held.reset();
     table_.Free(slot);
   }
 }
@@ -636,6 +687,9 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
       conn.send_progress_ns = now;  // the write timeout counts from when bytes start waiting
     }
     conn.echo.Append(c.data, take, pool_);
+    if (conn.held != nullptr) {
+      HoldBack(conn, slot, take, now);
+    }
     StartSend(conn, slot);
     if (stop_reading) {
       StopReading(conn);

@@ -82,6 +82,10 @@ class EchoWorker final : public loop::CompletionHandler {
   // half-close-after: shutdown(SHUT_WR) once the echo queued so far is sent (at once if none).
   void HalfClose(Connection& conn);
   void ShutWriteIfDue(Connection& conn);
+  // delay: holds the last `n` bytes appended to the echo until now + delay (+ jitter).
+  void HoldBack(Connection& conn, uint32_t slot, size_t n, int64_t now);
+  // Releases the held chunks due by `now` to the send path, and arms the next release.
+  void ReleaseHeld(Connection& conn, uint32_t slot, int64_t now);
   // Whether the connection reads on: no EOF, no stop-reading fault.
   static bool ReadsOn(const Connection& conn) { return !conn.eof && !conn.read_stopped; }
   // reset-after: SO_LINGER {1, 0} and close, so the kernel sends RST and drops what is queued.

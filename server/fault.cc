@@ -1,10 +1,12 @@
 #include "server/fault.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/base/status.h"
 #include "core/base/units.h"
 
@@ -13,7 +15,7 @@ namespace {
 
 constexpr char kForms[] =
     "use reset-after=N, close-after=N, half-close-after=N, stop-reading-after=N (N bytes like 4k, "
-    "or a duration like 2s), blackhole, no-accept or refuse-after=COUNT";
+    "or a duration like 2s), delay=D[:JITTER], blackhole, no-accept or refuse-after=COUNT";
 
 // "4k" (bytes received) or "2s" (time since accept).
 absl::StatusOr<FaultTrigger> ParseTrigger(absl::string_view spec, absl::string_view value) {
@@ -80,6 +82,21 @@ absl::StatusOr<FaultPlan> ParseFaultPlan(const std::vector<std::string>& specs, 
         return trigger.status();
       }
       slot = *trigger;
+    } else if (name == "delay") {
+      if (plan.delay.has_value()) {
+        return twice();
+      }
+      std::pair<std::string, std::string> parts = absl::StrSplit(value, absl::MaxSplits(':', 1));
+      absl::StatusOr<absl::Duration> delay = ParseDuration(parts.first);
+      absl::StatusOr<absl::Duration> jitter =
+          parts.second.empty() ? absl::ZeroDuration() : ParseDuration(parts.second);
+      if (!has_value || !delay.ok() || !jitter.ok() || *delay < absl::ZeroDuration() ||
+          *jitter < absl::ZeroDuration()) {
+        return UsageError(absl::StrCat("bad --fault value '", spec, "'"),
+                          "use delay=D or delay=D:JITTER with durations, e.g. delay=200ms:50ms");
+      }
+      plan.delay = *delay;
+      plan.jitter = *jitter;
     } else if ((name == "blackhole" || name == "no-accept") && !has_value) {
       bool& flag = name == "blackhole" ? plan.blackhole : plan.no_accept;
       if (flag) {
@@ -135,6 +152,13 @@ std::string FaultPlanToString(const FaultPlan& plan) {
   if (plan.stop_reading_after.has_value()) {
     modes.push_back("stop-reading-after=" + TriggerToString(*plan.stop_reading_after));
   }
+  if (plan.delay.has_value()) {
+    std::string delay = "delay=" + absl::FormatDuration(*plan.delay);
+    if (plan.jitter > absl::ZeroDuration()) {
+      absl::StrAppend(&delay, ":", absl::FormatDuration(plan.jitter));
+    }
+    modes.push_back(delay);
+  }
   if (plan.blackhole) {
     modes.push_back("blackhole");
   }
@@ -158,6 +182,13 @@ FaultDice::FaultDice(const FaultPlan& plan, int worker_index)
     : probability_(plan.probability),
       generator_(plan.seed != 0 ? plan.seed + static_cast<uint64_t>(worker_index)
                                 : std::random_device{}()) {}
+
+int64_t FaultDice::JitterNs(int64_t max_ns) {
+  if (max_ns <= 0) {
+    return 0;
+  }
+  return std::uniform_int_distribution<int64_t>(0, max_ns)(generator_);
+}
 
 bool FaultDice::Roll() {
   if (probability_ >= 1.0) {

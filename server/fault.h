@@ -31,6 +31,10 @@ struct FaultPlan {
   // echo until then, then never read again: backpressure to the peer's send path
   std::optional<FaultTrigger> stop_reading_after;
   bool blackhole = false;  // accepted, then never read from nor written to
+  // Each received chunk is echoed `delay` (plus a uniform 0..`jitter`) after it arrived, on a
+  // loop timer; chunks keep their order.
+  std::optional<absl::Duration> delay;
+  absl::Duration jitter = absl::ZeroDuration();
   // Listener-wide (every connection):
   bool no_accept = false;                // never accept: the accept queue fills, SYNs drop
   std::optional<uint64_t> refuse_after;  // close the listeners after this many accepts
@@ -40,12 +44,13 @@ struct FaultPlan {
   bool any() const { return per_connection() || no_accept || refuse_after.has_value(); }
   bool per_connection() const {
     return reset_after.has_value() || close_after.has_value() || half_close_after.has_value() ||
-           stop_reading_after.has_value() || blackhole;
+           stop_reading_after.has_value() || blackhole || delay.has_value();
   }
 };
 
 // The plan from the --fault values ("reset-after=4k", "close-after=2s", "half-close-after=100",
-// "stop-reading-after=64k", "blackhole", "no-accept", "refuse-after=10"), --fault-probability and
+// "stop-reading-after=64k", "delay=200ms:50ms", "blackhole", "no-accept", "refuse-after=10"),
+// --fault-probability and
 // --fault-seed. A UsageError
 // ("<problem>; <fix>") names the bad value and the forms accepted.
 absl::StatusOr<FaultPlan> ParseFaultPlan(const std::vector<std::string>& specs, double probability,
@@ -62,6 +67,8 @@ class FaultDice {
   FaultDice(const FaultPlan& plan, int worker_index);
   // Whether the next accepted connection is faulted.
   bool Roll();
+  // A uniform draw from 0..max_ns (0 when max_ns is 0).
+  int64_t JitterNs(int64_t max_ns);
 
  private:
   double probability_;

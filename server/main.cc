@@ -132,11 +132,13 @@ int Main(int argc, char** argv) {
       "on SIGINT/SIGTERM, how long open connections are still served (default 5s)");
   cli::AddDurationFlag(app, "--stats-interval", &options.stats_interval,
                        "print a stats line on stderr this often (e.g. 1s; default off)");
-  app.add_option("--fault", faults,
-                 "inflict a failure on clients (repeatable, combinable): reset-after=N (RST), "
-                 "close-after=N (FIN mid-stream), N bytes (4k) or a duration (2s); blackhole "
-                 "(never read nor write); no-accept (connects time out once --backlog fills); "
-                 "refuse-after=COUNT (close the listener: ECONNREFUSED)");
+  app.add_option(
+      "--fault", faults,
+      "inflict a failure on clients (repeatable, combinable): reset-after=N (RST), "
+      "close-after=N (FIN mid-stream), half-close-after=N (SHUT_WR), stop-reading-after=N, "
+      "N bytes (4k) or a duration (2s); delay=D[:JITTER] (each echo); blackhole "
+      "(never read nor write); no-accept (connects time out once --backlog fills); "
+      "refuse-after=COUNT (close the listener: ECONNREFUSED)");
   app.add_option("--fault-probability", fault_probability,
                  "share of connections the per-connection faults hit, 0..1 (default 1)");
   app.add_option("--fault-seed", fault_seed,

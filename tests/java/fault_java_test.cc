@@ -139,6 +139,18 @@ TEST_P(FaultJavaTest, StopReadingAfterIsSocketTimeoutExceptionReadTimedOut) {
   EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 100u);
 }
 
+TEST_P(FaultJavaTest, DelayAboveTheReadTimeoutIsSocketTimeoutExceptionReadTimedOut) {
+  StartServer({"--fault", "delay=1s"});
+  EXPECT_EQ(RunJava({"--messages", "1", "--read-timeout", "300"}),
+            "java.net.SocketTimeoutException: Read timed out");
+  EXPECT_EQ(Stop()["faults"]["delay"].get<uint64_t>(), 1u);
+}
+
+TEST_P(FaultJavaTest, DelayBelowTheReadTimeoutEchoesEveryMessage) {
+  StartServer({"--fault", "delay=50ms"});
+  EXPECT_EQ(RunJava({"--messages", "3", "--read-timeout", "5000"}), "ok 3 messages");
+}
+
 TEST_P(FaultJavaTest, BlackholeIsSocketTimeoutExceptionReadTimedOut) {
   StartServer({"--fault", "blackhole"});
   EXPECT_EQ(RunJava({"--messages", "1", "--read-timeout", "300"}),

@@ -325,6 +325,48 @@ TEST_P(FaultLoadTest, StopReadingLeavesTheBytesInTheKernel) {
   EXPECT_EQ(summary["bytes_in"].get<uint64_t>(), 100u);
 }
 
+TEST_P(FaultLoadTest, DelayAboveTheReadTimeoutIsReadDeadline) {
+  auto server = StartServer({"--fault", "delay=600ms"});
+  nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1s", "--read-timeout", "200ms"});
+  std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
+  EXPECT_GE(errors["read deadline"], 1u) << Describe(errors);
+  EXPECT_EQ(errors.size(), 1u) << "only read deadlines expected: " << Describe(errors);
+  EXPECT_EQ(load["messages"]["completed"].get<uint64_t>(), 0u);
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["faults"]["delay"].get<uint64_t>(), summary["accepted"].get<uint64_t>());
+}
+
+TEST_P(FaultLoadTest, DelayBelowTheReadTimeoutDelaysEveryEcho) {
+  auto server = StartServer({"--fault", "delay=100ms:20ms"});
+  nlohmann::json load = Load({"-c", "2", "-s", "64", "-n", "10", "--read-timeout", "5s"});
+  EXPECT_TRUE(load["errors"]["by_class"].empty()) << load["errors"].dump();
+  EXPECT_EQ(load["messages"]["completed"].get<uint64_t>(), 10u);
+  // The client's own clock: no echo came back sooner than the delay.
+  EXPECT_GE(load["latency_ns"]["min"].get<int64_t>(), 100'000'000);
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 640u);
+}
+
+// delay: the server has read the bytes (its receive queue is empty) while the echo is held.
+TEST_P(FaultLoadTest, DelayHoldsTheEchoAfterTheBytesWereRead) {
+  auto server = StartServer({"--fault", "delay=400ms"});
+  UniqueFd client = Connect(address_);
+  ASSERT_TRUE(client);
+  absl::StatusOr<SocketAddress> local = LocalAddressOf(client.get());
+  ASSERT_TRUE(local.ok());
+  std::string hello = RandomBytes(100, 5);
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(SendAll(client.get(), hello));
+  EXPECT_TRUE(WaitFor([&] {
+    auto s = ServerEndOf(address_, *local);
+    return s.has_value() && s->rx_queue == 0;
+  }));
+  EXPECT_EQ(RecvExactly(client.get(), 100), hello);
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(400));
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["faults"]["delay"].get<uint64_t>(), 1u);
+}
+
 // --fault-probability picks a share of the connections; --fault-seed picks the same ones again.
 TEST_P(FaultLoadTest, ProbabilityPicksAShareAndTheSeedRepeatsThePicks) {
   auto picks = [&]() {

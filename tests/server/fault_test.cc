@@ -49,6 +49,11 @@ TEST(FaultPlanTest, ModesCombine) {
   EXPECT_EQ(plan->half_close_after->bytes, 100u);
   EXPECT_EQ(plan->stop_reading_after->time, absl::Seconds(1));
   EXPECT_TRUE(plan->per_connection());
+  plan = Parse({"delay=200ms:50ms"});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->delay, absl::Milliseconds(200));
+  EXPECT_EQ(plan->jitter, absl::Milliseconds(50));
+  EXPECT_EQ(FaultPlanToString(*plan), "delay=200ms:50ms probability=1");
   plan = Parse({"no-accept"});
   ASSERT_TRUE(plan.ok());
   EXPECT_TRUE(plan->no_accept);
@@ -72,6 +77,8 @@ TEST(FaultPlanTest, BadValuesNameTheProblemAndTheFix) {
            {{"refuse-after=x"}, 1.0, "bad --fault value 'refuse-after=x'"},
            {{"refuse-after"}, 1.0, "bad --fault value 'refuse-after'"},
            {{"blackhole=1"}, 1.0, "unknown --fault 'blackhole=1'"},
+           {{"delay=5"}, 1.0, "bad --fault value 'delay=5'"},
+           {{"delay=1s:x"}, 1.0, "bad --fault value 'delay=1s:x'"},
            {{"blackhole", "blackhole"}, 1.0, "--fault blackhole given twice"},
            {{"blackhole"}, 1.5, "--fault-probability 1.5 is out of range"},
            {{"blackhole"}, -0.1, "--fault-probability -0.1 is out of range"},

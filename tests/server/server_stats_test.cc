@@ -86,9 +86,9 @@ TEST(SummaryTest, FaultsByModeInTextAndJson) {
   StatsSnapshot s = stats.Snapshot();
   std::string text = SummaryText(s);
   EXPECT_NE(
-      text.find(
-          "faults: reset 0, close 1, half close 0, stop reading 0, blackhole 2, listener closed 0, "
-          "refused late 1"),
+      text.find("faults: reset 0, close 1, half close 0, stop reading 0, blackhole 2, delay 0, "
+                "listener closed 0, "
+                "refused late 1"),
       std::string::npos)
       << text;
   nlohmann::json j = SummaryJson(s);
