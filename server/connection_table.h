@@ -11,11 +11,13 @@
 
 namespace socklab::server {
 
-// --fault delay: echo bytes held back until their release time, at the tail of the echo queue.
+// --fault delay, rate, slice: echo bytes held back until their release time, at the tail of the
+// echo queue.
 struct HeldEcho {
   std::deque<std::pair<int64_t, size_t>> chunks;  // (release time, bytes), in release order
   size_t bytes = 0;                               // held bytes, the echo queue's last ones
   int64_t timer_ns = 0;                           // the armed release timer's time; 0: none
+  int64_t last_release_ns = 0;  // the latest release scheduled (rate and slice pace from it)
 };
 
 // One accepted connection's state on its worker. Small on purpose (no buffer until bytes wait):
@@ -41,7 +43,7 @@ struct Connection {
   uint64_t received = 0;           // bytes read from the peer (the byte triggers of --fault)
   int64_t accepted_ns = 0;         // the time triggers of --fault count from here
   int64_t trigger_timer_ns = 0;    // the armed time-trigger timer's time; 0: none
-  std::unique_ptr<HeldEcho> held;  // --fault delay only
+  std::unique_ptr<HeldEcho> held;  // --fault delay, rate, slice only
   int64_t last_activity_ns = 0;    // bytes either way
   int64_t send_progress_ns = 0;    // the peer last took bytes, or bytes started waiting
   // For the write timeout, which asks whether the *peer* takes bytes, not whether send() does

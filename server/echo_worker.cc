@@ -393,8 +393,8 @@ bool EchoWorker::StartFaults(Connection& conn, uint32_t slot, int64_t now) {
   if (plan.blackhole) {
     stats_.AddFaultBlackhole();
   }
-  if (plan.delay.has_value()) {
-    stats_.AddFaultDelayed();
+  if (plan.paced()) {
+    stats_.AddFaultPaced();
     conn.held = std::make_unique<HeldEcho>();
   }
   if (at_once(plan.stop_reading_after)) {
@@ -453,13 +453,35 @@ void EchoWorker::ApplyDueTimeFaults(Connection& conn, uint32_t slot, int64_t now
 }
 
 void EchoWorker::HoldBack(Connection& conn, uint32_t slot, size_t n, int64_t now) {
+  const FaultPlan& plan = options_.faults;
   HeldEcho& held = *conn.held;
-  int64_t release =
-      now + ToNanos(*options_.faults.delay) + fault_dice_.JitterNs(ToNanos(options_.faults.jitter));
-  if (!held.chunks.empty()) {
-    release = std::max(release, held.chunks.back().first);  // jitter never reorders the echo
+  int64_t base = now;
+  if (plan.delay.has_value()) {
+    base += ToNanos(*plan.delay) + fault_dice_.JitterNs(ToNanos(plan.jitter));
   }
-  held.chunks.emplace_back(release, n);
+  // Pieces: slices of slice_bytes, or 20 ms worth of the rate, or the whole chunk.
+  size_t piece = n;
+  if (plan.slice_bytes > 0) {
+    piece = std::min<size_t>(piece, plan.slice_bytes);
+  }
+  if (plan.rate > 0) {
+    piece = std::min<size_t>(piece, std::max<uint64_t>(plan.rate / 50, 1));
+  }
+  for (size_t off = 0; off < n; off += piece) {
+    size_t size = std::min(piece, n - off);
+    // Never before an earlier piece: jitter does not reorder the echo.
+    int64_t release = std::max(base, held.last_release_ns);
+    if (plan.slice_bytes > 0 && held.last_release_ns != 0) {
+      release = std::max(release, held.last_release_ns + ToNanos(plan.slice_gap));
+    }
+    if (plan.rate > 0) {
+      // Released once the rate has paid for it.
+      release = std::max(release, held.last_release_ns) +
+                static_cast<int64_t>(size * 1'000'000'000ULL / plan.rate);
+    }
+    held.chunks.emplace_back(release, size);
+    held.last_release_ns = release;
+  }
   held.bytes += n;
   ReleaseHeld(conn, slot, now);
 }
@@ -561,6 +583,9 @@ void EchoWorker::StartSend(Connection& conn, uint32_t slot) {
       return;
     }
     size = std::min(size, released);
+    if (options_.faults.slice_bytes > 0) {
+      size = std::min<size_t>(size, options_.faults.slice_bytes);  // each slice its own send
+    }
   }
   conn.sending = true;
   ++conn.in_flight;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/base/status.h"
 #include "core/base/units.h"
 
@@ -15,7 +16,8 @@ namespace {
 
 constexpr char kForms[] =
     "use reset-after=N, close-after=N, half-close-after=N, stop-reading-after=N (N bytes like 4k, "
-    "or a duration like 2s), delay=D[:JITTER], blackhole, no-accept or refuse-after=COUNT";
+    "or a duration like 2s), delay=D[:JITTER], rate=BYTES/s, slice=N[:D], blackhole, no-accept "
+    "or refuse-after=COUNT";
 
 // "4k" (bytes received) or "2s" (time since accept).
 absl::StatusOr<FaultTrigger> ParseTrigger(absl::string_view spec, absl::string_view value) {
@@ -97,6 +99,31 @@ absl::StatusOr<FaultPlan> ParseFaultPlan(const std::vector<std::string>& specs, 
       }
       plan.delay = *delay;
       plan.jitter = *jitter;
+    } else if (name == "rate") {
+      if (plan.rate > 0) {
+        return twice();
+      }
+      absl::StatusOr<uint64_t> rate = ParseByteSize(absl::StripSuffix(value, "/s"));
+      if (!has_value || !rate.ok() || *rate == 0) {
+        return UsageError(absl::StrCat("bad --fault value '", spec, "'"),
+                          "use rate=BYTES/s above 0, e.g. rate=64k/s");
+      }
+      plan.rate = *rate;
+    } else if (name == "slice") {
+      if (plan.slice_bytes > 0) {
+        return twice();
+      }
+      std::pair<std::string, std::string> parts = absl::StrSplit(value, absl::MaxSplits(':', 1));
+      absl::StatusOr<uint64_t> bytes = ParseByteSize(parts.first);
+      absl::StatusOr<absl::Duration> gap =
+          parts.second.empty() ? absl::ZeroDuration() : ParseDuration(parts.second);
+      if (!has_value || !bytes.ok() || *bytes == 0 || !gap.ok() || *gap < absl::ZeroDuration()) {
+        return UsageError(absl::StrCat("bad --fault value '", spec, "'"),
+                          "use slice=N or slice=N:D, N bytes above 0 and D a duration, e.g. "
+                          "slice=10:50ms");
+      }
+      plan.slice_bytes = *bytes;
+      plan.slice_gap = *gap;
     } else if ((name == "blackhole" || name == "no-accept") && !has_value) {
       bool& flag = name == "blackhole" ? plan.blackhole : plan.no_accept;
       if (flag) {
@@ -158,6 +185,16 @@ std::string FaultPlanToString(const FaultPlan& plan) {
       absl::StrAppend(&delay, ":", absl::FormatDuration(plan.jitter));
     }
     modes.push_back(delay);
+  }
+  if (plan.rate > 0) {
+    modes.push_back("rate=" + FormatBytes(static_cast<double>(plan.rate)) + "/s");
+  }
+  if (plan.slice_bytes > 0) {
+    std::string slice = absl::StrCat("slice=", plan.slice_bytes);
+    if (plan.slice_gap > absl::ZeroDuration()) {
+      absl::StrAppend(&slice, ":", absl::FormatDuration(plan.slice_gap));
+    }
+    modes.push_back(slice);
   }
   if (plan.blackhole) {
     modes.push_back("blackhole");

@@ -35,6 +35,15 @@ struct FaultPlan {
   // loop timer; chunks keep their order.
   std::optional<absl::Duration> delay;
   absl::Duration jitter = absl::ZeroDuration();
+  // Echo at most this many bytes per second per connection (0: no cap), released in pieces of
+  // 20 ms worth so the output is smooth rather than bursts.
+  uint64_t rate = 0;
+  // Echo in pieces of at most `slice_bytes` (0: off), each its own send, `slice_gap` apart.
+  uint64_t slice_bytes = 0;
+  absl::Duration slice_gap = absl::ZeroDuration();
+
+  // Whether the echo is paced (delay, rate or slice): it is then held and released on timers.
+  bool paced() const { return delay.has_value() || rate > 0 || slice_bytes > 0; }
   // Listener-wide (every connection):
   bool no_accept = false;                // never accept: the accept queue fills, SYNs drop
   std::optional<uint64_t> refuse_after;  // close the listeners after this many accepts
@@ -44,12 +53,13 @@ struct FaultPlan {
   bool any() const { return per_connection() || no_accept || refuse_after.has_value(); }
   bool per_connection() const {
     return reset_after.has_value() || close_after.has_value() || half_close_after.has_value() ||
-           stop_reading_after.has_value() || blackhole || delay.has_value();
+           stop_reading_after.has_value() || blackhole || paced();
   }
 };
 
 // The plan from the --fault values ("reset-after=4k", "close-after=2s", "half-close-after=100",
-// "stop-reading-after=64k", "delay=200ms:50ms", "blackhole", "no-accept", "refuse-after=10"),
+// "stop-reading-after=64k", "delay=200ms:50ms", "rate=64k",
+// "slice=10:50ms", "blackhole", "no-accept", "refuse-after=10"),
 // --fault-probability and
 // --fault-seed. A UsageError
 // ("<problem>; <fix>") names the bad value and the forms accepted.

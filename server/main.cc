@@ -136,7 +136,8 @@ int Main(int argc, char** argv) {
       "--fault", faults,
       "inflict a failure on clients (repeatable, combinable): reset-after=N (RST), "
       "close-after=N (FIN mid-stream), half-close-after=N (SHUT_WR), stop-reading-after=N, "
-      "N bytes (4k) or a duration (2s); delay=D[:JITTER] (each echo); blackhole "
+      "N bytes (4k) or a duration (2s); delay=D[:JITTER] (each echo); rate=BYTES/s; "
+      "slice=N[:D] (echo in N-byte pieces D apart); blackhole "
       "(never read nor write); no-accept (connects time out once --backlog fills); "
       "refuse-after=COUNT (close the listener: ECONNREFUSED)");
   app.add_option("--fault-probability", fault_probability,

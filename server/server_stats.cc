@@ -28,7 +28,7 @@ void StatsSnapshot::Add(const StatsSnapshot& other) {
   fault_half_closes += other.fault_half_closes;
   fault_stopped_reading += other.fault_stopped_reading;
   fault_blackholes += other.fault_blackholes;
-  fault_delayed += other.fault_delayed;
+  fault_paced += other.fault_paced;
   fault_listener_closes += other.fault_listener_closes;
   fault_refused_late += other.fault_refused_late;
   errors.Merge(other.errors);
@@ -64,7 +64,7 @@ StatsSnapshot WorkerStats::Snapshot() const {
   s.fault_half_closes = fault_half_closes_.load(kRelaxed);
   s.fault_stopped_reading = fault_stopped_reading_.load(kRelaxed);
   s.fault_blackholes = fault_blackholes_.load(kRelaxed);
-  s.fault_delayed = fault_delayed_.load(kRelaxed);
+  s.fault_paced = fault_paced_.load(kRelaxed);
   s.fault_listener_closes = fault_listener_closes_.load(kRelaxed);
   s.fault_refused_late = fault_refused_late_.load(kRelaxed);
   std::lock_guard<std::mutex> lock(errors_mu_);
@@ -102,7 +102,7 @@ std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, 
     mode("half_close", now.fault_half_closes, before.fault_half_closes);
     mode("stop_reading", now.fault_stopped_reading, before.fault_stopped_reading);
     mode("blackhole", now.fault_blackholes, before.fault_blackholes);
-    mode("delay", now.fault_delayed, before.fault_delayed);
+    mode("paced", now.fault_paced, before.fault_paced);
     mode("listener_closed", now.fault_listener_closes, before.fault_listener_closes);
     mode("refused_late", now.fault_refused_late, before.fault_refused_late);
     absl::StrAppend(&line, " faults=+", faults, " (", modes, ")");
@@ -142,7 +142,7 @@ std::string SummaryText(const StatsSnapshot& s) {
       FormatBytes(static_cast<double>(s.drain_unechoed_bytes)), " (", s.drain_unechoed_bytes,
       ") unechoed\n", "  faults: reset ", s.fault_resets, ", close ", s.fault_closes,
       ", half close ", s.fault_half_closes, ", stop reading ", s.fault_stopped_reading,
-      ", blackhole ", s.fault_blackholes, ", delay ", s.fault_delayed, ", listener closed ",
+      ", blackhole ", s.fault_blackholes, ", paced ", s.fault_paced, ", listener closed ",
       s.fault_listener_closes, ", refused late ", s.fault_refused_late, "\n",
       "  errors: ", errors.empty() ? "none" : errors, "\n");
 }
@@ -165,7 +165,7 @@ nlohmann::json SummaryJson(const StatsSnapshot& s) {
                  {"half_close", s.fault_half_closes},
                  {"stop_reading", s.fault_stopped_reading},
                  {"blackhole", s.fault_blackholes},
-                 {"delay", s.fault_delayed},
+                 {"paced", s.fault_paced},
                  {"listener_closed", s.fault_listener_closes},
                  {"refused_late", s.fault_refused_late}};
   j["errors"] = s.errors.ToJson();

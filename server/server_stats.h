@@ -35,14 +35,14 @@ struct StatsSnapshot {
   uint64_t fault_half_closes = 0;      // half-close-after: shutdown(SHUT_WR) mid-stream
   uint64_t fault_stopped_reading = 0;  // stop-reading-after: connections no longer read
   uint64_t fault_blackholes = 0;       // blackhole: connections never read nor written
-  uint64_t fault_delayed = 0;          // delay: connections whose echo is held back
+  uint64_t fault_paced = 0;            // delay, rate, slice: connections whose echo is paced
   uint64_t fault_listener_closes = 0;  // refuse-after: listeners closed
   uint64_t fault_refused_late = 0;     // refuse-after: accepted past the count, aborted at once
   ErrorCounts errors;
 
   uint64_t faults() const {
     return fault_resets + fault_closes + fault_half_closes + fault_stopped_reading +
-           fault_blackholes + fault_delayed + fault_listener_closes + fault_refused_late;
+           fault_blackholes + fault_paced + fault_listener_closes + fault_refused_late;
   }
 
   void Add(const StatsSnapshot& other);
@@ -78,7 +78,7 @@ class WorkerStats {
   void AddFaultHalfClose() { Bump(fault_half_closes_); }
   void AddFaultStopReading() { Bump(fault_stopped_reading_); }
   void AddFaultBlackhole() { Bump(fault_blackholes_); }
-  void AddFaultDelayed() { Bump(fault_delayed_); }
+  void AddFaultPaced() { Bump(fault_paced_); }
   void AddFaultListenerClose() { Bump(fault_listener_closes_); }
   void AddFaultRefusedLate() { Bump(fault_refused_late_); }
   void RecordErrno(Phase phase, int err, int64_t now_ns);
@@ -111,7 +111,7 @@ class WorkerStats {
   std::atomic<uint64_t> fault_half_closes_{0};
   std::atomic<uint64_t> fault_stopped_reading_{0};
   std::atomic<uint64_t> fault_blackholes_{0};
-  std::atomic<uint64_t> fault_delayed_{0};
+  std::atomic<uint64_t> fault_paced_{0};
   std::atomic<uint64_t> fault_listener_closes_{0};
   std::atomic<uint64_t> fault_refused_late_{0};
   mutable std::mutex errors_mu_;

@@ -143,12 +143,29 @@ TEST_P(FaultJavaTest, DelayAboveTheReadTimeoutIsSocketTimeoutExceptionReadTimedO
   StartServer({"--fault", "delay=1s"});
   EXPECT_EQ(RunJava({"--messages", "1", "--read-timeout", "300"}),
             "java.net.SocketTimeoutException: Read timed out");
-  EXPECT_EQ(Stop()["faults"]["delay"].get<uint64_t>(), 1u);
+  EXPECT_EQ(Stop()["faults"]["paced"].get<uint64_t>(), 1u);
 }
 
 TEST_P(FaultJavaTest, DelayBelowTheReadTimeoutEchoesEveryMessage) {
   StartServer({"--fault", "delay=50ms"});
   EXPECT_EQ(RunJava({"--messages", "3", "--read-timeout", "5000"}), "ok 3 messages");
+}
+
+TEST_P(FaultJavaTest, RateTrickleNeverTripsThePerReadTimeout) {
+  // 1000 bytes at 1 KiB/s take about a second, far over the 300 ms read timeout, yet no single
+  // read() waits 300 ms (20 ms pieces keep arriving): setSoTimeout bounds each read, not the
+  // message, so readFully completes.
+  StartServer({"--fault", "rate=1k/s"});
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(RunJava({"--messages", "1", "--size", "1000", "--read-timeout", "300"}),
+            "ok 1 messages");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+}
+
+TEST_P(FaultJavaTest, SliceStillEchoesEveryMessageInFull) {
+  // readFully reassembles the 10-byte slices.
+  StartServer({"--fault", "slice=10:5ms"});
+  EXPECT_EQ(RunJava({"--messages", "2", "--size", "64"}), "ok 2 messages");
 }
 
 TEST_P(FaultJavaTest, BlackholeIsSocketTimeoutExceptionReadTimedOut) {

@@ -4,6 +4,8 @@
 // who closed first, bytes left unread, a full accept queue, a listener gone). Where one
 // connection's kernel state says more (a half close, reading stopped), a plain socket is the peer.
 
+#include <linux/tcp.h>  // tcp_info with tcpi_data_segs_in (glibc 2.36 lacks it)
+#include <netinet/in.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -333,7 +335,7 @@ TEST_P(FaultLoadTest, DelayAboveTheReadTimeoutIsReadDeadline) {
   EXPECT_EQ(errors.size(), 1u) << "only read deadlines expected: " << Describe(errors);
   EXPECT_EQ(load["messages"]["completed"].get<uint64_t>(), 0u);
   nlohmann::json summary = Stop(*server);
-  EXPECT_EQ(summary["faults"]["delay"].get<uint64_t>(), summary["accepted"].get<uint64_t>());
+  EXPECT_EQ(summary["faults"]["paced"].get<uint64_t>(), summary["accepted"].get<uint64_t>());
 }
 
 TEST_P(FaultLoadTest, DelayBelowTheReadTimeoutDelaysEveryEcho) {
@@ -364,7 +366,53 @@ TEST_P(FaultLoadTest, DelayHoldsTheEchoAfterTheBytesWereRead) {
   EXPECT_EQ(RecvExactly(client.get(), 100), hello);
   EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(400));
   nlohmann::json summary = Stop(*server);
-  EXPECT_EQ(summary["faults"]["delay"].get<uint64_t>(), 1u);
+  EXPECT_EQ(summary["faults"]["paced"].get<uint64_t>(), 1u);
+}
+
+// rate: 10 KiB at 20 KiB/s takes half a second by the client's own clock.
+TEST_P(FaultLoadTest, RateCapsTheEchoBandwidth) {
+  auto server = StartServer({"--fault", "rate=20k/s"});
+  UniqueFd client = Connect(address_);
+  ASSERT_TRUE(client);
+  std::string data = RandomBytes(10240, 6);
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(SendAll(client.get(), data));
+  EXPECT_EQ(RecvExactly(client.get(), data.size()), data);
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(490));
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["faults"]["paced"].get<uint64_t>(), 1u);
+}
+
+// slice: 50 bytes come back as five 10-byte segments 50 ms apart: the client's kernel counted the
+// data segments (TCP_INFO), and each read returns one slice.
+TEST_P(FaultLoadTest, SliceEchoesInSeparateSegments) {
+  auto server = StartServer({"--fault", "slice=10:50ms"});
+  UniqueFd client = Connect(address_);
+  ASSERT_TRUE(client);
+  std::string data = RandomBytes(50, 7);
+  auto segments_in = [&]() {
+    tcp_info info{};
+    socklen_t len = sizeof(info);
+    getsockopt(client.get(), IPPROTO_TCP, TCP_INFO, &info, &len);
+    return info.tcpi_data_segs_in;
+  };
+  uint32_t before = segments_in();
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(SendAll(client.get(), data));
+  std::string echoed;
+  for (int i = 0; i < 5; ++i) {
+    char buf[64];
+    ssize_t n;
+    do {
+      n = recv(client.get(), buf, sizeof(buf), 0);
+    } while (n < 0 && errno == EINTR);
+    ASSERT_EQ(n, 10) << "read " << i << ": " << strerror(errno);
+    echoed.append(buf, 10);
+  }
+  EXPECT_EQ(echoed, data);
+  EXPECT_EQ(segments_in() - before, 5u);
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(200));
+  Stop(*server);
 }
 
 // --fault-probability picks a share of the connections; --fault-seed picks the same ones again.

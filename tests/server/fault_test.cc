@@ -54,6 +54,13 @@ TEST(FaultPlanTest, ModesCombine) {
   EXPECT_EQ(plan->delay, absl::Milliseconds(200));
   EXPECT_EQ(plan->jitter, absl::Milliseconds(50));
   EXPECT_EQ(FaultPlanToString(*plan), "delay=200ms:50ms probability=1");
+  plan = Parse({"rate=64k/s", "slice=10:50ms"});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->rate, 65536u);
+  EXPECT_EQ(plan->slice_bytes, 10u);
+  EXPECT_EQ(plan->slice_gap, absl::Milliseconds(50));
+  EXPECT_TRUE(plan->paced());
+  EXPECT_EQ(FaultPlanToString(*plan), "rate=64.0 KiB/s,slice=10:50ms probability=1");
   plan = Parse({"no-accept"});
   ASSERT_TRUE(plan.ok());
   EXPECT_TRUE(plan->no_accept);
@@ -78,6 +85,9 @@ TEST(FaultPlanTest, BadValuesNameTheProblemAndTheFix) {
            {{"refuse-after"}, 1.0, "bad --fault value 'refuse-after'"},
            {{"blackhole=1"}, 1.0, "unknown --fault 'blackhole=1'"},
            {{"delay=5"}, 1.0, "bad --fault value 'delay=5'"},
+           {{"rate=0"}, 1.0, "bad --fault value 'rate=0'"},
+           {{"slice=0"}, 1.0, "bad --fault value 'slice=0'"},
+           {{"slice=10:x"}, 1.0, "bad --fault value 'slice=10:x'"},
            {{"delay=1s:x"}, 1.0, "bad --fault value 'delay=1s:x'"},
            {{"blackhole", "blackhole"}, 1.0, "--fault blackhole given twice"},
            {{"blackhole"}, 1.5, "--fault-probability 1.5 is out of range"},

@@ -86,7 +86,7 @@ TEST(SummaryTest, FaultsByModeInTextAndJson) {
   StatsSnapshot s = stats.Snapshot();
   std::string text = SummaryText(s);
   EXPECT_NE(
-      text.find("faults: reset 0, close 1, half close 0, stop reading 0, blackhole 2, delay 0, "
+      text.find("faults: reset 0, close 1, half close 0, stop reading 0, blackhole 2, paced 0, "
                 "listener closed 0, "
                 "refused late 1"),
       std::string::npos)
