@@ -4,9 +4,11 @@
 // who closed first, bytes left unread, a full accept queue, a listener gone). Where one
 // connection's kernel state says more (a half close, reading stopped), a plain socket is the peer.
 
+#include <linux/sockios.h>
 #include <linux/tcp.h>  // tcp_info with tcpi_data_segs_in (glibc 2.36 lacks it)
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 
 #include <algorithm>
 #include <chrono>
@@ -200,6 +202,33 @@ TEST_P(FaultLoadTest, BlackholeIsReadDeadlineWithTheRequestsLeftUnread) {
   EXPECT_EQ(summary["faults"]["blackhole"].get<uint64_t>(), summary["accepted"].get<uint64_t>());
   EXPECT_EQ(summary["faults"]["blackhole"].get<uint64_t>(), unread);
   EXPECT_EQ(summary["bytes_in"].get<uint64_t>(), 0u);
+}
+
+// blackhole: a client that writes without reading stalls once the server's receive queue and its
+// own send queue are full: every byte it got out sits in one of the two (netlink, SIOCOUTQ).
+TEST_P(FaultLoadTest, BlackholeStallsTheWriterWithEveryByteInTheKernelsQueues) {
+  auto server = StartServer({"--fault", "blackhole", "--rcvbuf", "64k"});
+  UniqueFd client = Connect(address_);
+  ASSERT_TRUE(client);
+  absl::StatusOr<SocketAddress> local = LocalAddressOf(client.get());
+  ASSERT_TRUE(local.ok());
+  // Bounded: 64 MiB is far above what the two queues hold.
+  std::string sent = FillWithoutReading(client.get(), size_t{64} << 20, 8);
+  ASSERT_LT(sent.size(), size_t{64} << 20) << "the writes never stalled";
+  int unsent = -1;
+  ASSERT_EQ(ioctl(client.get(), SIOCOUTQ, &unsent), 0);
+  std::optional<tcpstat::TcpSocket> server_end;
+  EXPECT_TRUE(WaitFor([&] {
+    server_end = ServerEndOf(address_, *local);
+    return server_end.has_value() &&
+           server_end->rx_queue + static_cast<uint64_t>(unsent) == sent.size();
+  })) << "sent "
+      << sent.size() << ", client send queue " << unsent << ", server receive queue "
+      << (server_end ? server_end->rx_queue : 0);
+  EXPECT_GT(server_end->rx_queue, 0u);
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["bytes_in"].get<uint64_t>(), 0u);
+  EXPECT_EQ(summary["faults"]["blackhole"].get<uint64_t>(), 1u);
 }
 
 TEST_P(FaultLoadTest, NoAcceptWithAFullQueueIsConnectDeadline) {
