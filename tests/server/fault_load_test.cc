@@ -117,6 +117,10 @@ class FaultLoadTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(FaultLoadTest, ResetAfterBytesIsReadEconnresetAndLeavesNoTimeWaitOnTheServer) {
   auto server = StartServer({"--fault", "reset-after=1k"});
+  // The effective configuration names the fault, in the listening event and on stderr.
+  EXPECT_EQ(server->JsonLines().front()["config"]["fault"], "reset-after=1.0 KiB probability=1");
+  EXPECT_NE(server->err().find(" fault=reset-after=1.0 KiB probability=1"), std::string::npos)
+      << server->err();
   nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1s", "--read-timeout", "5s"});
   std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
   uint64_t resets = errors["read reset"];
