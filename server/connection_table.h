@@ -1,12 +1,24 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/loop/event_loop.h"
 #include "server/echo_buffer.h"
 
 namespace socklab::server {
+
+// --fault delay, rate, slice: echo bytes held back until their release time, at the tail of the
+// echo queue.
+struct HeldEcho {
+  std::deque<std::pair<int64_t, size_t>> chunks;  // (release time, bytes), in release order
+  size_t bytes = 0;                               // held bytes, the echo queue's last ones
+  int64_t timer_ns = 0;                           // the armed release timer's time; 0: none
+  int64_t last_release_ns = 0;  // the latest release scheduled (rate and slice pace from it)
+};
 
 // One accepted connection's state on its worker. Small on purpose (no buffer until bytes wait):
 // an idle connection costs this struct plus the loop's per-fd state.
@@ -17,13 +29,23 @@ struct Connection {
   bool in_use = false;
   bool receiving = false;  // a Receive is armed (until its more == false completion)
   bool cancel_receive_sent = false;
-  bool sending = false;    // one Send in flight, from echo.front_data()
-  bool eof = false;        // the peer's FIN arrived
-  bool closing = false;    // closing: lingering (--linger SECONDS), or Close submitted
-  bool lingering = false;  // FIN sent, waiting for its acknowledgement before the Close
+  bool sending = false;  // one Send in flight, from echo.front_data()
+  // No more reads: the peer's FIN arrived, or a close-after fault ended the stream (either
+  // way the echo of what was read goes out, then our FIN).
+  bool eof = false;
+  bool faulted = false;       // --fault: picked for the per-connection faults
+  bool read_stopped = false;  // stop-reading-after: never read again
+  bool shut_write = false;    // half-close-after: shutdown(SHUT_WR) once the echo so far is out
+  bool write_shut = false;    // ... and done: bytes read from now on are not echoed
+  bool closing = false;       // closing: lingering (--linger SECONDS), or Close submitted
+  bool lingering = false;     // FIN sent, waiting for its acknowledgement before the Close
   int64_t linger_until_ns = 0;
-  int64_t last_activity_ns = 0;  // bytes either way
-  int64_t send_progress_ns = 0;  // the peer last took bytes, or bytes started waiting
+  uint64_t received = 0;           // bytes read from the peer (the byte triggers of --fault)
+  int64_t accepted_ns = 0;         // the time triggers of --fault count from here
+  int64_t trigger_timer_ns = 0;    // the armed time-trigger timer's time; 0: none
+  std::unique_ptr<HeldEcho> held;  // --fault delay, rate, slice only
+  int64_t last_activity_ns = 0;    // bytes either way
+  int64_t send_progress_ns = 0;    // the peer last took bytes, or bytes started waiting
   // For the write timeout, which asks whether the *peer* takes bytes, not whether send() does
   // (the kernel's send buffer takes megabytes from us while the peer reads nothing): bytes the
   // kernel took from our sends, and how many of them the peer had acknowledged when last looked

@@ -92,7 +92,11 @@ std::optional<uint64_t> UnackedBytes(int fd) {
 }  // namespace
 
 EchoWorker::EchoWorker(const ServerOptions& options, UniqueFd listener, SharedState* shared)
-    : options_(options), shared_(shared), listener_(listener.Release()), pool_(kPoolSpareChunks) {
+    : options_(options),
+      shared_(shared),
+      fault_dice_(options.faults, shared->workers_created.fetch_add(1)),
+      listener_(listener.Release()),
+      pool_(kPoolSpareChunks) {
   // Timeouts are checked by one periodic sweep over the table rather than a timer per
   // connection: no timer churn on the data path, and a check costs a few ns per connection.
   int64_t shortest = 0;
@@ -221,15 +225,29 @@ void EchoWorker::ActivateParked() {
   }
 }
 
+bool EchoWorker::RefusingAccepts() const {
+  const std::optional<uint64_t>& limit = options_.faults.refuse_after;
+  return limit.has_value() && shared_->fault_accepts.load(std::memory_order_relaxed) >= *limit;
+}
+
 void EchoWorker::UpdateAccept() {
   ActivateParked();
+  if (listener_open_ && RefusingAccepts()) {
+    // Connections the kernel completed meanwhile are closed with the listener (RST to their
+    // peers); every connect after that is answered with RST: ECONNREFUSED.
+    stats_.AddFaultListenerClose();
+    CloseListener();
+  }
   uint64_t max = options_.max_connections;
   bool at_limit = max > 0 && shared_->open.load(std::memory_order_relaxed) >= max;
   if (at_limit && !limit_paused_) {
     stats_.AddAcceptPauseLimit();
   }
   limit_paused_ = at_limit;
-  bool wanted = listener_open_ && !draining_ && !limit_paused_ && !backoff_armed_;
+  // --fault no-accept: the listener listens but nothing takes connections off its queue, so
+  // once the queue is full (backlog + 1 on Linux) the kernel drops further SYNs.
+  bool wanted = listener_open_ && !draining_ && !limit_paused_ && !backoff_armed_ &&
+                !options_.faults.no_accept;
   if (wanted && !accept_armed_) {
     accept_armed_ = true;
     accept_cancel_sent_ = false;
@@ -308,6 +326,24 @@ void EchoWorker::OnAccepted(int fd, int64_t now) {
     ::close(fd);
     return;
   }
+  if (const std::optional<uint64_t>& limit = options_.faults.refuse_after; limit.has_value()) {
+    uint64_t accepted = shared_->fault_accepts.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (accepted > *limit) {
+      // Accepted by another worker's multishot accept before its listener closed: past the
+      // count, so aborted at once rather than served.
+      (void)SetLinger(fd, Linger{Linger::Mode::kReset, 0});
+      ::close(fd);
+      stats_.AddFaultRefusedLate();
+      return;
+    }
+    if (accepted == *limit) {
+      for (EchoWorker* worker : shared_->workers) {
+        if (worker != this) {
+          worker->Wake();  // their listeners close too (UpdateAccept)
+        }
+      }
+    }
+  }
   if (!TryReserve()) {
     // Workers accept concurrently, and a multishot accept may complete before its cancel: rather
     // than close a connection the kernel already completed (the client would see a spurious
@@ -333,7 +369,198 @@ void EchoWorker::Activate(int fd, int64_t now) {
   conn.last_activity_ns = now;
   conn.send_progress_ns = now;
   stats_.AddAccepted();
-  StartReceive(conn, slot);
+  if (!options_.faults.per_connection() || StartFaults(conn, slot, now)) {
+    if (!conn.closing && ReadsOn(conn) && !(conn.faulted && options_.faults.blackhole)) {
+      StartReceive(conn, slot);
+    }
+  }
+}
+
+bool EchoWorker::StartFaults(Connection& conn, uint32_t slot, int64_t now) {
+  const FaultPlan& plan = options_.faults;
+  conn.faulted = fault_dice_.Roll();
+  if (!conn.faulted) {
+    return true;
+  }
+  conn.accepted_ns = now;
+  auto at_once = [](const std::optional<FaultTrigger>& t) {
+    return t.has_value() && t->bytes.has_value() && *t->bytes == 0;
+  };
+  if (at_once(plan.reset_after)) {
+    AbortConnection(conn, slot);
+    return false;
+  }
+  if (plan.blackhole) {
+    stats_.AddFaultBlackhole();
+  }
+  if (plan.paced()) {
+    stats_.AddFaultPaced();
+    conn.held = std::make_unique<HeldEcho>();
+  }
+  if (at_once(plan.stop_reading_after)) {
+    StopReading(conn);
+  }
+  if (at_once(plan.half_close_after)) {
+    HalfClose(conn);
+  }
+  if (at_once(plan.close_after)) {
+    EndStream(conn, slot);
+  }
+  ApplyDueTimeFaults(conn, slot, now);
+  return !conn.closing;
+}
+
+void EchoWorker::ApplyDueTimeFaults(Connection& conn, uint32_t slot, int64_t now) {
+  const FaultPlan& plan = options_.faults;
+  int64_t age = now - conn.accepted_ns;
+  std::optional<int64_t> next;  // the age at which the next trigger comes due
+  auto due = [&](const std::optional<FaultTrigger>& t) {
+    if (!t.has_value() || !t->time.has_value()) {
+      return false;
+    }
+    int64_t at = ToNanos(*t->time);
+    if (age >= at) {
+      return true;
+    }
+    next = std::min(next.value_or(at), at);
+    return false;
+  };
+  bool reset = due(plan.reset_after);
+  bool stop_reading = due(plan.stop_reading_after);
+  bool half_close = due(plan.half_close_after);
+  bool close = due(plan.close_after);
+  if (conn.closing) {
+    return;
+  }
+  if (reset) {
+    AbortConnection(conn, slot);
+    return;
+  }
+  if (stop_reading && !conn.read_stopped) {
+    StopReading(conn);
+  }
+  if (half_close && !conn.shut_write) {
+    HalfClose(conn);
+  }
+  if (close) {
+    EndStream(conn, slot);
+  }
+  // One trigger timer at a time (a release timer with the same token runs this too).
+  if (!conn.closing && next.has_value() && conn.accepted_ns + *next != conn.trigger_timer_ns) {
+    conn.trigger_timer_ns = conn.accepted_ns + *next;
+    loop_->AddTimer(conn.trigger_timer_ns, table_.TokenOf(slot));
+  }
+}
+
+void EchoWorker::HoldBack(Connection& conn, uint32_t slot, size_t n, int64_t now) {
+  const FaultPlan& plan = options_.faults;
+  HeldEcho& held = *conn.held;
+  int64_t base = now;
+  if (plan.delay.has_value()) {
+    base += ToNanos(*plan.delay) + fault_dice_.JitterNs(ToNanos(plan.jitter));
+  }
+  // Pieces: slices of slice_bytes, or 20 ms worth of the rate, or the whole chunk.
+  size_t piece = n;
+  if (plan.slice_bytes > 0) {
+    piece = std::min<size_t>(piece, plan.slice_bytes);
+  }
+  if (plan.rate > 0) {
+    piece = std::min<size_t>(piece, std::max<uint64_t>(plan.rate / 50, 1));
+  }
+  for (size_t off = 0; off < n; off += piece) {
+    size_t size = std::min(piece, n - off);
+    // Never before an earlier piece: jitter does not reorder the echo.
+    int64_t release = std::max(base, held.last_release_ns);
+    if (plan.slice_bytes > 0 && held.last_release_ns != 0) {
+      release = std::max(release, held.last_release_ns + ToNanos(plan.slice_gap));
+    }
+    if (plan.rate > 0) {
+      // Released once the rate has paid for it.
+      release = std::max(release, held.last_release_ns) +
+                static_cast<int64_t>(size * 1'000'000'000ULL / plan.rate);
+    }
+    held.chunks.emplace_back(release, size);
+    held.last_release_ns = release;
+  }
+  held.bytes += n;
+  ReleaseHeld(conn, slot, now);
+}
+
+void EchoWorker::ReleaseHeld(Connection& conn, uint32_t slot, int64_t now) {
+  HeldEcho& held = *conn.held;
+  if (held.timer_ns != 0 && now >= held.timer_ns) {
+    held.timer_ns = 0;
+  }
+  while (!held.chunks.empty() && held.chunks.front().first <= now) {
+    held.bytes -= held.chunks.front().second;
+    held.chunks.pop_front();
+  }
+  StartSend(conn, slot);
+  if (held.timer_ns == 0 && !held.chunks.empty()) {
+    held.timer_ns = held.chunks.front().first;
+    loop_->AddTimer(held.timer_ns, table_.TokenOf(slot));
+  }
+}
+
+void EchoWorker::OnFaultTimer(Token token) {
+  Connection* conn = table_.Find(token);
+  if (conn == nullptr || conn->closing) {
+    return;  // closed before its fault came due
+  }
+  int64_t now = MonotonicNanos();
+  uint32_t slot = ConnectionTable::SlotOf(token);
+  if (conn->trigger_timer_ns != 0 && now >= conn->trigger_timer_ns) {
+    conn->trigger_timer_ns = 0;
+  }
+  ApplyDueTimeFaults(*conn, slot, now);
+  if (conn->held != nullptr && !conn->closing) {
+    ReleaseHeld(*conn, slot, now);
+  }
+}
+
+void EchoWorker::StopReading(Connection& conn) {
+  stats_.AddFaultStopReading();
+  conn.read_stopped = true;
+  if (conn.receiving && !conn.cancel_receive_sent) {
+    conn.cancel_receive_sent = true;
+    loop_->CancelReceive(conn.fd);
+  }
+}
+
+void EchoWorker::HalfClose(Connection& conn) {
+  stats_.AddFaultHalfClose();
+  conn.shut_write = true;
+  ShutWriteIfDue(conn);
+}
+
+void EchoWorker::ShutWriteIfDue(Connection& conn) {
+  if (conn.shut_write && !conn.write_shut && !conn.sending && conn.echo.empty()) {
+    conn.write_shut = true;
+    // The FIN goes out behind the echo already in the send queue; reading goes on.
+    ::shutdown(conn.fd, SHUT_WR);
+  }
+}
+
+void EchoWorker::AbortConnection(Connection& conn, uint32_t slot) {
+  stats_.AddFaultReset();
+  (void)SetLinger(conn.fd, Linger{Linger::Mode::kReset, 0});
+  conn.closing = true;
+  SubmitClose(conn, slot);
+}
+
+void EchoWorker::EndStream(Connection& conn, uint32_t slot) {
+  if (conn.eof) {
+    return;  // the peer finished first: its own EOF closes the connection
+  }
+  stats_.AddFaultClose();
+  conn.eof = true;
+  if (conn.receiving && !conn.cancel_receive_sent) {
+    conn.cancel_receive_sent = true;
+    loop_->CancelReceive(conn.fd);
+  }
+  if (!conn.sending && conn.echo.empty()) {
+    CloseConnection(conn, slot);
+  }
 }
 
 void EchoWorker::StartReceive(Connection& conn, uint32_t slot) {
@@ -349,9 +576,20 @@ void EchoWorker::StartSend(Connection& conn, uint32_t slot) {
   }
   // One send in flight per connection keeps the bytes in order without relying on the
   // backend's ordering; its bytes stay put in the queue's front chunk until it completes.
+  size_t size = conn.echo.front_size();
+  if (conn.held != nullptr) {
+    size_t released = conn.echo.size() - conn.held->bytes;  // --fault delay
+    if (released == 0) {
+      return;
+    }
+    size = std::min(size, released);
+    if (options_.faults.slice_bytes > 0) {
+      size = std::min<size_t>(size, options_.faults.slice_bytes);  // each slice its own send
+    }
+  }
   conn.sending = true;
   ++conn.in_flight;
-  loop_->Send(conn.fd, conn.echo.front_data(), conn.echo.front_size(), table_.TokenOf(slot));
+  loop_->Send(conn.fd, conn.echo.front_data(), size, table_.TokenOf(slot));
 }
 
 void EchoWorker::CloseConnection(Connection& conn, uint32_t slot) {
@@ -413,6 +651,7 @@ void EchoWorker::CheckLingering(bool stop_waiting) {
 void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
   if (conn.closing && !conn.lingering && conn.in_flight == 0) {
     conn.echo.Clear(pool_);
+    conn.held.reset();
     table_.Free(slot);
   }
 }
@@ -427,15 +666,71 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   size_t cap = options_.max_pending_bytes;
   if (c.res > 0) {
     stats_.AddBytesIn(static_cast<uint64_t>(c.res));
-    if (conn.closing) {
-      return;  // closing (timeout, error, drain deadline): nobody will read the echo
+    uint64_t received_before = conn.received;
+    conn.received += static_cast<uint64_t>(c.res);
+    if (conn.closing || conn.eof || conn.read_stopped) {
+      // Closing (timeout, error, drain deadline): nobody will read the echo. After EndStream or
+      // StopReading: bytes a multishot receive delivered before its cancel landed.
+      return;
     }
     conn.last_activity_ns = now;
+    if (conn.shut_write) {
+      // After half-close-after: read on (the peer's writes still work), echo nothing.
+      const std::optional<FaultTrigger>& stop = options_.faults.stop_reading_after;
+      if (stop.has_value() && stop->bytes.has_value() && conn.received >= *stop->bytes) {
+        StopReading(conn);
+      }
+      if (!conn.receiving && ReadsOn(conn)) {
+        StartReceive(conn, slot);
+      }
+      return;
+    }
+    size_t take = static_cast<size_t>(c.res);
+    bool end_stream = false;
+    bool half_close = false;
+    bool stop_reading = false;
+    if (conn.faulted) {
+      const FaultPlan& plan = options_.faults;
+      // Whether this receive reaches the trigger's byte count; if so, `take` keeps only the
+      // bytes up to it: exactly the first N bytes are echoed.
+      auto reached = [&](const std::optional<FaultTrigger>& t) {
+        if (!t.has_value() || !t->bytes.has_value() || conn.received < *t->bytes) {
+          return false;
+        }
+        take = std::min(take, static_cast<size_t>(*t->bytes - received_before));
+        return true;
+      };
+      if (reached(plan.reset_after)) {
+        AbortConnection(conn, slot);  // the bytes of this receive are never echoed
+        return;
+      }
+      stop_reading = reached(plan.stop_reading_after);
+      half_close = reached(plan.half_close_after);
+      end_stream = reached(plan.close_after);
+    }
     if (conn.echo.empty() && conn.handed == conn.acked) {
       conn.send_progress_ns = now;  // the write timeout counts from when bytes start waiting
     }
-    conn.echo.Append(c.data, static_cast<size_t>(c.res), pool_);
+    conn.echo.Append(c.data, take, pool_);
+    if (conn.held != nullptr) {
+      HoldBack(conn, slot, take, now);
+    }
     StartSend(conn, slot);
+    if (stop_reading) {
+      StopReading(conn);
+    }
+    if (half_close) {
+      HalfClose(conn);
+    }
+    if (end_stream) {
+      EndStream(conn, slot);
+    }
+    if (stop_reading || half_close || end_stream) {
+      if (!conn.receiving && ReadsOn(conn)) {
+        StartReceive(conn, slot);  // half-close-after reads on
+      }
+      return;
+    }
     if (conn.echo.size() > cap) {
       if (conn.receiving && !conn.cancel_receive_sent) {
         // Backpressure: the peer is not reading its echo. Stop reading so its bytes wait in our
@@ -444,7 +739,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
         stats_.AddBackpressurePause();
         loop_->CancelReceive(conn.fd);
       }
-    } else if (!conn.receiving && !conn.eof) {
+    } else if (!conn.receiving && ReadsOn(conn)) {
       StartReceive(conn, slot);  // the receive ended without EOF or error: keep reading
     }
     return;
@@ -460,7 +755,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   int err = -c.res;
   if (err == ECANCELED) {
     // Our CancelReceive (backpressure) or Close. Resume if the echo drained meanwhile.
-    if (!conn.closing && !conn.eof && !conn.receiving && conn.echo.size() <= cap / 2) {
+    if (!conn.closing && ReadsOn(conn) && !conn.receiving && conn.echo.size() <= cap / 2) {
       StartReceive(conn, slot);
     }
     return;
@@ -487,13 +782,15 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
       // Not progress for the write timeout: the kernel taking bytes says nothing about the peer.
       conn.last_activity_ns = now;
     }
-    if (!conn.receiving && !conn.eof && conn.echo.size() <= options_.max_pending_bytes / 2) {
+    if (!conn.receiving && ReadsOn(conn) && conn.echo.size() <= options_.max_pending_bytes / 2) {
       StartReceive(conn, slot);  // backpressure released
     }
     if (!conn.echo.empty()) {
       StartSend(conn, slot);  // the rest of a short send, or bytes that arrived meanwhile
     } else if (conn.eof) {
       CloseConnection(conn, slot);
+    } else {
+      ShutWriteIfDue(conn);
     }
     return;
   }
@@ -524,6 +821,10 @@ void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& 
 }
 
 void EchoWorker::OnTimer(Token token) {
+  if (ConnectionTable::GenerationOf(token) != 0) {
+    OnFaultTimer(token);  // only --fault arms timers with a connection's token
+    return;
+  }
   int64_t now = MonotonicNanos();
   if (token == kLingerToken) {
     linger_timer_armed_ = false;

@@ -11,6 +11,7 @@
 #include "core/loop/event_loop.h"
 #include "server/connection_table.h"
 #include "server/echo_buffer.h"
+#include "server/fault.h"
 #include "server/server_options.h"
 #include "server/server_stats.h"
 
@@ -24,6 +25,9 @@ struct SharedState {
   // Every worker, filled before any thread starts and read-only after: a worker that frees a
   // connection at the --max-connections limit wakes the others, which may be paused.
   std::vector<class EchoWorker*> workers;
+  std::atomic<int> workers_created{0};  // each worker's index (--fault-seed draws per worker)
+  // --fault refuse-after: connections accepted by all workers; at the count every listener closes.
+  std::atomic<uint64_t> fault_accepts{0};
 };
 
 // One thread's share of the server: an EventLoop, a listener (its own SO_REUSEPORT socket, or
@@ -65,6 +69,31 @@ class EchoWorker final : public loop::CompletionHandler {
   void OnClose(Connection& conn, uint32_t slot, const loop::Completion& c);
   void OnTimer(loop::Token token);
 
+  // --fault (server/fault.h). At accept: picks the connection or not, applies blackhole and
+  // byte triggers of 0, arms the time triggers. Returns false when the connection is gone.
+  bool StartFaults(Connection& conn, uint32_t slot, int64_t now);
+  // A connection's fault timer fired (ApplyDueTimeFaults armed it).
+  void OnFaultTimer(loop::Token token);
+  // Applies the time triggers due by `now` (reset first: it ends everything) and arms the timer
+  // for the next one.
+  void ApplyDueTimeFaults(Connection& conn, uint32_t slot, int64_t now);
+  // stop-reading-after: cancels the receive for good; the peer's bytes wait in the kernel.
+  void StopReading(Connection& conn);
+  // half-close-after: shutdown(SHUT_WR) once the echo queued so far is sent (at once if none).
+  void HalfClose(Connection& conn);
+  void ShutWriteIfDue(Connection& conn);
+  // delay: holds the last `n` bytes appended to the echo until now + delay (+ jitter).
+  void HoldBack(Connection& conn, uint32_t slot, size_t n, int64_t now);
+  // Releases the held chunks due by `now` to the send path, and arms the next release.
+  void ReleaseHeld(Connection& conn, uint32_t slot, int64_t now);
+  // Whether the connection reads on: no EOF, no stop-reading fault.
+  static bool ReadsOn(const Connection& conn) { return !conn.eof && !conn.read_stopped; }
+  // reset-after: SO_LINGER {1, 0} and close, so the kernel sends RST and drops what is queued.
+  void AbortConnection(Connection& conn, uint32_t slot);
+  // close-after: read no more, echo what was read, then FIN (as after the peer's own EOF).
+  void EndStream(Connection& conn, uint32_t slot);
+  // refuse-after: whether every listener is to close now.
+  bool RefusingAccepts() const;
   // Brings the accept state in line with what is wanted now (not draining, below the limit,
   // not backing off); loop thread.
   void UpdateAccept();
@@ -110,6 +139,7 @@ class EchoWorker final : public loop::CompletionHandler {
 
   const ServerOptions& options_;
   SharedState* shared_;
+  FaultDice fault_dice_;
   int listener_;
   std::unique_ptr<loop::EventLoop> loop_;
   ConnectionTable table_;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@
 #include "core/sysinfo/machine.h"
 #include "nlohmann/json.hpp"
 #include "server/echo_server.h"
+#include "server/fault.h"
 #include "server/server_options.h"
 #include "server/server_stats.h"
 
@@ -52,7 +54,8 @@ std::string ConfigText(const EchoServer& server) {
       " write-timeout=", DurationOrOff(o.write_timeout), " max-connections=",
       o.max_connections == 0 ? std::string("unlimited") : absl::StrCat(o.max_connections),
       " max-pending=", FormatBytes(static_cast<double>(o.max_pending_bytes)),
-      " drain-timeout=", absl::FormatDuration(o.drain_timeout));
+      " drain-timeout=", absl::FormatDuration(o.drain_timeout),
+      " fault=", FaultPlanToString(o.faults));
 }
 
 nlohmann::json ConfigJson(const EchoServer& server) {
@@ -73,7 +76,8 @@ nlohmann::json ConfigJson(const EchoServer& server) {
           {"write_timeout_s", absl::ToDoubleSeconds(o.write_timeout)},
           {"max_connections", o.max_connections},
           {"max_pending_bytes", o.max_pending_bytes},
-          {"drain_timeout_s", absl::ToDoubleSeconds(o.drain_timeout)}};
+          {"drain_timeout_s", absl::ToDoubleSeconds(o.drain_timeout)},
+          {"fault", FaultPlanToString(o.faults)}};
 }
 
 int Main(int argc, char** argv) {
@@ -93,6 +97,9 @@ int Main(int argc, char** argv) {
   uint64_t sndbuf = 0;
   uint64_t max_pending = options.max_pending_bytes;
   bool no_reuseport = false;
+  std::vector<std::string> faults;
+  double fault_probability = 1.0;
+  uint64_t fault_seed = 0;
   app.add_option("-l,--listen", listen, "ADDR:PORT to listen on; port 0 picks a free port")
       ->capture_default_str();
   app.add_option("--backend", backend, "auto | io_uring | epoll")->capture_default_str();
@@ -125,6 +132,18 @@ int Main(int argc, char** argv) {
       "on SIGINT/SIGTERM, how long open connections are still served (default 5s)");
   cli::AddDurationFlag(app, "--stats-interval", &options.stats_interval,
                        "print a stats line on stderr this often (e.g. 1s; default off)");
+  app.add_option(
+      "--fault", faults,
+      "inflict a failure on clients (repeatable, combinable): reset-after=N (RST), "
+      "close-after=N (FIN mid-stream), half-close-after=N (SHUT_WR), stop-reading-after=N, "
+      "N bytes (4k) or a duration (2s); delay=D[:JITTER] (each echo); rate=BYTES/s; "
+      "slice=N[:D] (echo in N-byte pieces D apart); blackhole "
+      "(never read nor write); no-accept (connects time out once --backlog fills); "
+      "refuse-after=COUNT (close the listener: ECONNREFUSED)");
+  app.add_option("--fault-probability", fault_probability,
+                 "share of connections the per-connection faults hit, 0..1 (default 1)");
+  app.add_option("--fault-seed", fault_seed,
+                 "seed for --fault-probability's draws, for repeatable runs (default: random)");
   app.add_flag("--json", options.json,
                "stdout in JSON lines: the listening event, then the final summary");
   if (int code = cli::ParseOrExit(app, argc, argv); code >= 0) {
@@ -152,6 +171,11 @@ int Main(int argc, char** argv) {
   }
   options.keepalive = *parsed_keepalive;
   options.reuse_port = !no_reuseport;
+  absl::StatusOr<FaultPlan> plan = ParseFaultPlan(faults, fault_probability, fault_seed);
+  if (!plan.ok()) {
+    return cli::ReportFailure(kProgram, plan.status());
+  }
+  options.faults = *plan;
   // Saturated, not checked, here: Validate() owns the ranges.
   auto wide = [](uint64_t v) {
     return static_cast<int64_t>(std::min<uint64_t>(v, std::numeric_limits<int64_t>::max()));

@@ -177,6 +177,9 @@ absl::Status ServerOptions::Validate() const {
       return same.status();
     }
   }
+  if (!(faults.probability >= 0.0 && faults.probability <= 1.0)) {
+    return UsageError("--fault-probability out of range", "use a share from 0 to 1");
+  }
   if (linger.mode == Linger::Mode::kSeconds && (linger.seconds < 1 || linger.seconds > 3600)) {
     return UsageError("--linger seconds out of range", "use off, rst or 1..3600");
   }

@@ -13,6 +13,7 @@
 #include "core/net/address.h"
 #include "core/net/socket.h"
 #include "core/sysinfo/proc_fs.h"
+#include "server/fault.h"
 
 namespace socklab::server {
 
@@ -44,6 +45,7 @@ struct ServerOptions {
   // reading resumes below half of it.
   // At most kMaxPendingBytesLimit: without a cap memory can hold, backpressure is off.
   size_t max_pending_bytes = 256 * 1024;
+  FaultPlan faults;  // --fault: failures inflicted on purpose (none by default)
 
   // A UsageError ("<problem>; <fix>") for values that cannot work. Does not touch the network.
   absl::Status Validate() const;

@@ -23,6 +23,14 @@ void StatsSnapshot::Add(const StatsSnapshot& other) {
   write_timeouts += other.write_timeouts;
   drain_cut += other.drain_cut;
   drain_unechoed_bytes += other.drain_unechoed_bytes;
+  fault_resets += other.fault_resets;
+  fault_closes += other.fault_closes;
+  fault_half_closes += other.fault_half_closes;
+  fault_stopped_reading += other.fault_stopped_reading;
+  fault_blackholes += other.fault_blackholes;
+  fault_paced += other.fault_paced;
+  fault_listener_closes += other.fault_listener_closes;
+  fault_refused_late += other.fault_refused_late;
   errors.Merge(other.errors);
 }
 
@@ -51,6 +59,14 @@ StatsSnapshot WorkerStats::Snapshot() const {
   s.write_timeouts = write_timeouts_.load(kRelaxed);
   s.drain_cut = drain_cut_.load(kRelaxed);
   s.drain_unechoed_bytes = drain_unechoed_bytes_.load(kRelaxed);
+  s.fault_resets = fault_resets_.load(kRelaxed);
+  s.fault_closes = fault_closes_.load(kRelaxed);
+  s.fault_half_closes = fault_half_closes_.load(kRelaxed);
+  s.fault_stopped_reading = fault_stopped_reading_.load(kRelaxed);
+  s.fault_blackholes = fault_blackholes_.load(kRelaxed);
+  s.fault_paced = fault_paced_.load(kRelaxed);
+  s.fault_listener_closes = fault_listener_closes_.load(kRelaxed);
+  s.fault_refused_late = fault_refused_late_.load(kRelaxed);
   std::lock_guard<std::mutex> lock(errors_mu_);
   s.errors = errors_;
   return s;
@@ -73,6 +89,23 @@ std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, 
       (now.idle_timeouts + now.write_timeouts) - (before.idle_timeouts + before.write_timeouts);
   if (timeouts > 0) {
     absl::StrAppend(&line, " timeouts=+", timeouts);
+  }
+  if (uint64_t faults = now.faults() - before.faults(); faults > 0) {
+    std::string modes;
+    auto mode = [&](const char* name, uint64_t n, uint64_t was) {
+      if (n > was) {
+        absl::StrAppend(&modes, modes.empty() ? "" : ", ", name, " +", n - was);
+      }
+    };
+    mode("reset", now.fault_resets, before.fault_resets);
+    mode("close", now.fault_closes, before.fault_closes);
+    mode("half_close", now.fault_half_closes, before.fault_half_closes);
+    mode("stop_reading", now.fault_stopped_reading, before.fault_stopped_reading);
+    mode("blackhole", now.fault_blackholes, before.fault_blackholes);
+    mode("paced", now.fault_paced, before.fault_paced);
+    mode("listener_closed", now.fault_listener_closes, before.fault_listener_closes);
+    mode("refused_late", now.fault_refused_late, before.fault_refused_late);
+    absl::StrAppend(&line, " faults=+", faults, " (", modes, ")");
   }
   // Errors in this interval too, like every other field but the open gauge: the summary has
   // the totals.
@@ -107,7 +140,11 @@ std::string SummaryText(const StatsSnapshot& s) {
       ", write ", s.write_timeouts, "\n", "  drain: ", s.drain_cut,
       " connections cut at the deadline, ",
       FormatBytes(static_cast<double>(s.drain_unechoed_bytes)), " (", s.drain_unechoed_bytes,
-      ") unechoed\n", "  errors: ", errors.empty() ? "none" : errors, "\n");
+      ") unechoed\n", "  faults: reset ", s.fault_resets, ", close ", s.fault_closes,
+      ", half close ", s.fault_half_closes, ", stop reading ", s.fault_stopped_reading,
+      ", blackhole ", s.fault_blackholes, ", paced ", s.fault_paced, ", listener closed ",
+      s.fault_listener_closes, ", refused late ", s.fault_refused_late, "\n",
+      "  errors: ", errors.empty() ? "none" : errors, "\n");
 }
 
 nlohmann::json SummaryJson(const StatsSnapshot& s) {
@@ -123,6 +160,14 @@ nlohmann::json SummaryJson(const StatsSnapshot& s) {
   j["backpressure_pauses"] = s.backpressure_pauses;
   j["timeouts"] = {{"idle", s.idle_timeouts}, {"write", s.write_timeouts}};
   j["drain"] = {{"cut", s.drain_cut}, {"unechoed_bytes", s.drain_unechoed_bytes}};
+  j["faults"] = {{"reset", s.fault_resets},
+                 {"close", s.fault_closes},
+                 {"half_close", s.fault_half_closes},
+                 {"stop_reading", s.fault_stopped_reading},
+                 {"blackhole", s.fault_blackholes},
+                 {"paced", s.fault_paced},
+                 {"listener_closed", s.fault_listener_closes},
+                 {"refused_late", s.fault_refused_late}};
   j["errors"] = s.errors.ToJson();
   return j;
 }

@@ -29,7 +29,21 @@ struct StatsSnapshot {
   uint64_t write_timeouts = 0;
   uint64_t drain_cut = 0;             // connections still open at the drain deadline, closed
   uint64_t drain_unechoed_bytes = 0;  // echo bytes their peers never got (see UnechoedBytes)
+  // --fault: each fault applied, by mode (the server's own doing, like timeouts: not errors).
+  uint64_t fault_resets = 0;           // reset-after: connections aborted with RST
+  uint64_t fault_closes = 0;           // close-after: connections closed with FIN mid-stream
+  uint64_t fault_half_closes = 0;      // half-close-after: shutdown(SHUT_WR) mid-stream
+  uint64_t fault_stopped_reading = 0;  // stop-reading-after: connections no longer read
+  uint64_t fault_blackholes = 0;       // blackhole: connections never read nor written
+  uint64_t fault_paced = 0;            // delay, rate, slice: connections whose echo is paced
+  uint64_t fault_listener_closes = 0;  // refuse-after: listeners closed
+  uint64_t fault_refused_late = 0;     // refuse-after: accepted past the count, aborted at once
   ErrorCounts errors;
+
+  uint64_t faults() const {
+    return fault_resets + fault_closes + fault_half_closes + fault_stopped_reading +
+           fault_blackholes + fault_paced + fault_listener_closes + fault_refused_late;
+  }
 
   void Add(const StatsSnapshot& other);
 };
@@ -59,6 +73,14 @@ class WorkerStats {
     Bump(drain_cut_);
     Bump(drain_unechoed_bytes_, unechoed_bytes);
   }
+  void AddFaultReset() { Bump(fault_resets_); }
+  void AddFaultClose() { Bump(fault_closes_); }
+  void AddFaultHalfClose() { Bump(fault_half_closes_); }
+  void AddFaultStopReading() { Bump(fault_stopped_reading_); }
+  void AddFaultBlackhole() { Bump(fault_blackholes_); }
+  void AddFaultPaced() { Bump(fault_paced_); }
+  void AddFaultListenerClose() { Bump(fault_listener_closes_); }
+  void AddFaultRefusedLate() { Bump(fault_refused_late_); }
   void RecordErrno(Phase phase, int err, int64_t now_ns);
   void RecordClass(Phase phase, ErrorClass error_class, int64_t now_ns);
 
@@ -84,14 +106,22 @@ class WorkerStats {
   std::atomic<uint64_t> write_timeouts_{0};
   std::atomic<uint64_t> drain_cut_{0};
   std::atomic<uint64_t> drain_unechoed_bytes_{0};
+  std::atomic<uint64_t> fault_resets_{0};
+  std::atomic<uint64_t> fault_closes_{0};
+  std::atomic<uint64_t> fault_half_closes_{0};
+  std::atomic<uint64_t> fault_stopped_reading_{0};
+  std::atomic<uint64_t> fault_blackholes_{0};
+  std::atomic<uint64_t> fault_paced_{0};
+  std::atomic<uint64_t> fault_listener_closes_{0};
+  std::atomic<uint64_t> fault_refused_late_{0};
   mutable std::mutex errors_mu_;
   ErrorCounts errors_;
 };
 
 // "open=500 accepted=+20 closed=+3 in=1.2 MiB/s out=1.2 MiB/s errors=+1 (read ECONNRESET +1)":
 // one --stats-interval line from two snapshots `seconds` apart. Every field is for the interval
-// (counts as +N, bytes as rates) except open, the connections open now; accept_pauses=+N and
-// timeouts=+N (idle and write) appear when not 0.
+// (counts as +N, bytes as rates) except open, the connections open now; accept_pauses=+N,
+// timeouts=+N (idle and write) and faults=+N (--fault, by mode) appear when not 0.
 std::string IntervalLine(const StatsSnapshot& now, const StatsSnapshot& before, double seconds);
 
 // The final summary, several lines of text / one JSON object (without the run's header fields,

@@ -65,5 +65,41 @@ TEST(SummaryTest, DrainCutsAndUnechoedBytesInTextAndJson) {
   EXPECT_EQ(j["drain"]["unechoed_bytes"], 1024);
 }
 
+TEST(IntervalLineTest, FaultsShowByModeOnlyWhenSomeWereApplied) {
+  WorkerStats stats;
+  StatsSnapshot before = stats.Snapshot();
+  EXPECT_EQ(IntervalLine(before, before, 1.0).find("faults"), std::string::npos);
+  stats.AddFaultReset();
+  stats.AddFaultReset();
+  stats.AddFaultListenerClose();
+  std::string line = IntervalLine(stats.Snapshot(), before, 1.0);
+  EXPECT_NE(line.find("faults=+3 (reset +2, listener_closed +1)"), std::string::npos) << line;
+  EXPECT_NE(line.find("errors=+0"), std::string::npos) << "a fault is not an error: " << line;
+}
+
+TEST(SummaryTest, FaultsByModeInTextAndJson) {
+  WorkerStats stats;
+  stats.AddFaultClose();
+  stats.AddFaultBlackhole();
+  stats.AddFaultBlackhole();
+  stats.AddFaultRefusedLate();
+  StatsSnapshot s = stats.Snapshot();
+  std::string text = SummaryText(s);
+  EXPECT_NE(
+      text.find("faults: reset 0, close 1, half close 0, stop reading 0, blackhole 2, paced 0, "
+                "listener closed 0, "
+                "refused late 1"),
+      std::string::npos)
+      << text;
+  nlohmann::json j = SummaryJson(s);
+  EXPECT_EQ(j["faults"]["close"], 1);
+  EXPECT_EQ(j["faults"]["blackhole"], 2);
+  EXPECT_EQ(j["faults"]["refused_late"], 1);
+  StatsSnapshot sum;
+  sum.Add(s);
+  sum.Add(s);
+  EXPECT_EQ(sum.faults(), 8u);
+}
+
 }  // namespace
 }  // namespace socklab::server
