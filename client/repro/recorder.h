@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -11,6 +12,10 @@
 #include "client/repro/scenario.h"
 #include "core/net/error_class.h"
 #include "core/sysinfo/limit_hints.h"
+
+namespace socklab {
+class PacketCapture;
+}  // namespace socklab
 
 namespace socklab::repro {
 
@@ -35,6 +40,19 @@ struct Watched {
 class Recorder {
  public:
   explicit Recorder(std::string name);
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // Captures the scenario's packets on lo (in this process's network namespace) from now until
+  // Finish, where they become ScenarioResult::wire, checked against `pattern` (wire_pattern.h).
+  // Only segments to or from the ports given to WatchPort are kept: sock_util's bind and connect
+  // helpers give theirs. Without capture rights the scenario runs on and the wire view says why
+  // it is missing. `pcap_path` (empty: none) is created now, while the process may still write
+  // there, and filled at Finish.
+  void StartCapture(std::string pattern, const std::string& pcap_path);
+  // Keeps the segments to or from `port` from now on; a no-op without a capture.
+  void WatchPort(uint16_t port);
 
   // A step in words ("the server closes with SO_LINGER {1,0}").
   void Step(std::string text);
@@ -102,6 +120,15 @@ class Recorder {
  private:
   void ExplainLimit(Phase phase, int err);
   void AddLimitLine(Phase phase, ErrorClass error_class);
+  // Drains the capture into result_.wire: the segments with their causes, and the check.
+  void FinishWire();
+
+  // A recorded call's time span: a segment the kernel sent within it was caused by it.
+  struct CallSpan {
+    int64_t start_ns = 0;
+    int64_t end_ns = 0;
+    std::string what;
+  };
 
   ScenarioResult result_;
   int64_t start_ns_;
@@ -112,6 +139,11 @@ class Recorder {
   std::vector<std::pair<Phase, ErrorClass>> deferred_limits_;
   // (local, remote) of every connection the scenario held, as SocketAddress::ToString gives them.
   std::set<std::pair<std::string, std::string>> connections_;
+  std::vector<CallSpan> calls_;
+  std::unique_ptr<PacketCapture> capture_;
+  // CLOCK_REALTIME minus CLOCK_MONOTONIC when the capture started: maps the capture's wall-clock
+  // timestamps onto the steps' monotonic clock.
+  int64_t wall_minus_monotonic_ns_ = 0;
 };
 
 }  // namespace socklab::repro

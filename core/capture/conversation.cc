@@ -1,5 +1,6 @@
 #include "core/capture/conversation.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -15,8 +16,9 @@ struct Direction {
   std::optional<uint32_t> base;  // first sequence number seen
   uint32_t sent_end = 0;         // highest relative sequence end sent so far
   bool sent_any = false;
-  bool sent_syn = false;     // a SYN without ACK
-  bool sent_synack = false;  // a SYN/ACK
+  bool sent_syn = false;                // a SYN without ACK
+  bool sent_synack = false;             // a SYN/ACK
+  std::optional<uint8_t> window_scale;  // from this side's SYN
 };
 
 struct Connection {
@@ -74,6 +76,12 @@ std::vector<ConnectionSegment> FollowConnections(const std::vector<TcpSegment>& 
     }
     // SYN and FIN take one sequence number each (RFC 9293 3.4).
     const uint32_t length = s.payload + (s.Has(kTcpSyn) ? 1u : 0u) + (s.Has(kTcpFin) ? 1u : 0u);
+    cs.window = s.window;
+    if (s.Has(kTcpSyn)) {
+      mine.window_scale = s.window_scale;
+    } else if (mine.window_scale.has_value() && theirs.window_scale.has_value()) {
+      cs.window = static_cast<uint32_t>(s.window) << std::min<uint8_t>(*mine.window_scale, 14);
+    }
     if (s.Has(kTcpSyn)) {
       // In a simultaneous open the SYN/ACK repeats the side's own SYN: that is the protocol
       // (RFC 9293 figure 7), not a retransmission; a second SYN or SYN/ACK is one.
@@ -103,7 +111,7 @@ std::string DirectionText(const ConnectionSegment& segment) {
 std::string SegmentHeaderText(const ConnectionSegment& segment) {
   const TcpSegment& s = segment.tcp;
   std::string text = absl::StrCat(TcpFlagsText(s.flags), " seq ", segment.rel_seq, " ack ",
-                                  segment.rel_ack, " win ", s.window, " len ", s.payload);
+                                  segment.rel_ack, " win ", segment.window, " len ", s.payload);
   std::string options = TcpOptionsText(s);
   if (!options.empty()) {
     absl::StrAppend(&text, "  ", options);

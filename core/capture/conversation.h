@@ -21,6 +21,10 @@ struct ConnectionSegment {
   // segment has no ACK flag or the other direction was not seen.
   uint32_t rel_seq = 0;
   uint32_t rel_ack = 0;
+  // The receive window the sender announced, in bytes: the header's field shifted by the
+  // sender's window scale once both SYNs agreed on scaling (RFC 7323 2.2; never on a SYN).
+  // Without both SYNs captured the field as it is.
+  uint32_t window = 0;
   // It repeats sequence space (a SYN, FIN or data) this direction already sent: the kernel's
   // retransmission timer resent it.
   bool retransmission = false;
@@ -34,7 +38,7 @@ std::vector<ConnectionSegment> FollowConnections(const std::vector<TcpSegment>& 
 std::string DirectionText(const ConnectionSegment& segment);
 
 // One segment's header as a line: "SYN/ACK seq 0 ack 1 win 65483 len 0  mss 65495, sackOK, ts,
-// wscale 7". Pure.
+// wscale 7" (the window in bytes, scaled). Pure.
 std::string SegmentHeaderText(const ConnectionSegment& segment);
 
 }  // namespace socklab

@@ -45,6 +45,29 @@ TEST(ConversationTest, NumbersRelativeToEachSidesSynAndNamesTheClient) {
   }
 }
 
+TEST(ConversationTest, WindowsAreScaledOnceBothSynsAgreed) {
+  TcpSegment syn = Seg(40000, 80, kTcpSyn, 1000, 0);
+  syn.window = 65495;
+  syn.window_scale = 7;
+  TcpSegment synack = Seg(80, 40000, kTcpSyn | kTcpAck, 5000, 1001);
+  synack.window = 65483;
+  synack.window_scale = 10;
+  TcpSegment ack = Seg(40000, 80, kTcpAck, 1001, 5001);
+  ack.window = 512;
+  TcpSegment back = Seg(80, 40000, kTcpAck, 5001, 1001);
+  back.window = 64;
+  std::vector<ConnectionSegment> c = FollowConnections({syn, synack, ack, back});
+  EXPECT_EQ(c[0].window, 65495u);
+  EXPECT_EQ(c[1].window, 65483u);
+  EXPECT_EQ(c[2].window, 512u << 7);
+  EXPECT_EQ(c[3].window, 64u << 10);
+  // Scaling needs both sides' option: one SYN without it and every window is as sent.
+  syn.window_scale.reset();
+  c = FollowConnections({syn, synack, ack, back});
+  EXPECT_EQ(c[2].window, 512u);
+  EXPECT_EQ(c[3].window, 64u);
+}
+
 TEST(ConversationTest, ARepeatedSynOrDataIsARetransmissionAPureAckIsNot) {
   std::vector<ConnectionSegment> c = FollowConnections({
       Seg(40000, 80, kTcpSyn, 1000, 0),
