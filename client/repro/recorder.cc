@@ -14,6 +14,7 @@
 #include "core/base/clock.h"
 #include "core/base/errno_name.h"
 #include "core/capture/conversation.h"
+#include "core/capture/kernel_events.h"
 #include "core/capture/packet_capture.h"
 #include "core/sysinfo/kernel_limits.h"
 #include "core/sysinfo/limit_hints.h"
@@ -70,20 +71,64 @@ void Recorder::StartCapture(std::string pattern, const std::string& pcap_path) {
   }
 }
 
-void Recorder::WatchPort(uint16_t port) {
-  if (capture_ == nullptr) {
+void Recorder::TraceKernelEvents() {
+  absl::StatusOr<std::unique_ptr<KernelEventTrace>> trace = KernelEventTrace::Open();
+  if (!trace.ok()) {
+    result_.wire.events_missing = std::string(trace.status().message());
     return;
   }
-  if (absl::Status watched = capture_->WatchPort(port); !watched.ok()) {
-    Note(absl::StrCat("the capture cannot follow port ", port, ": ", watched.message()));
+  kernel_events_ = *std::move(trace);
+  for (uint16_t port : watched_ports_) {
+    kernel_events_->WatchPort(port).IgnoreError();
   }
 }
 
+void Recorder::WatchPort(uint16_t port) {
+  watched_ports_.insert(port);
+  if (capture_ != nullptr) {
+    if (absl::Status watched = capture_->WatchPort(port); !watched.ok()) {
+      Note(absl::StrCat("the capture cannot follow port ", port, ": ", watched.message()));
+    }
+  }
+  if (kernel_events_ != nullptr) {
+    if (absl::Status watched = kernel_events_->WatchPort(port); !watched.ok()) {
+      Note(absl::StrCat("the kernel events cannot follow port ", port, ": ", watched.message()));
+    }
+  }
+}
+
+std::string Recorder::CauseAt(int64_t at_ns, bool retransmission) const {
+  // On loopback the kernel sends (and delivers) within the call that caused the segment.
+  for (const CallSpan& call : calls_) {
+    if (call.start_ns <= at_ns && at_ns <= call.end_ns) {
+      return at_ns - call.start_ns <= kCausedWithinNs && !retransmission
+                 ? call.what
+                 : absl::StrCat("during ", call.what);
+    }
+  }
+  return "";
+}
+
 void Recorder::FinishWire() {
+  WireView& wire = result_.wire;
+  if (kernel_events_ != nullptr) {
+    absl::StatusOr<std::vector<KernelEvent>> events = kernel_events_->Read();
+    if (events.ok()) {
+      for (const KernelEvent& e : *events) {
+        wire.events.push_back({NanosToSeconds(e.monotonic_ns - start_ns_), e.name, e.src, e.dst,
+                               e.text,
+                               CauseAt(e.monotonic_ns, e.name == "tcp_retransmit_skb" ||
+                                                           e.name == "tcp_retransmit_synack")});
+      }
+    } else {
+      wire.events_missing = std::string(events.status().message());
+    }
+    wire.trace_instance_left = !kernel_events_->Remove();
+    kernel_events_.reset();
+  }
   if (capture_ == nullptr) {
     return;
   }
-  WireView& wire = result_.wire;
   if (absl::Status drained = capture_->Drain(); !drained.ok()) {
     wire.missing = std::string(drained.message());
     capture_.reset();
@@ -104,15 +149,7 @@ void Recorder::FinishWire() {
     line.length = cs.tcp.payload;
     line.options = TcpOptionsText(cs.tcp);
     line.retransmission = cs.retransmission;
-    // On loopback the kernel sends (and delivers) within the call that caused the segment.
-    for (const CallSpan& call : calls_) {
-      if (call.start_ns <= at_ns && at_ns <= call.end_ns) {
-        line.cause = at_ns - call.start_ns <= kCausedWithinNs && !cs.retransmission
-                         ? call.what
-                         : absl::StrCat("during ", call.what);
-        break;
-      }
-    }
+    line.cause = CauseAt(at_ns, cs.retransmission);
     wire.segments.push_back(std::move(line));
   }
   WireMatch match = MatchWirePattern(wire.expected, wire.segments);

@@ -14,6 +14,7 @@
 #include "core/sysinfo/limit_hints.h"
 
 namespace socklab {
+class KernelEventTrace;
 class PacketCapture;
 }  // namespace socklab
 
@@ -51,7 +52,12 @@ class Recorder {
   // it is missing. `pcap_path` (empty: none) is created now, while the process may still write
   // there, and filled at Finish.
   void StartCapture(std::string pattern, const std::string& pcap_path);
-  // Keeps the segments to or from `port` from now on; a no-op without a capture.
+  // Also records the kernel's TCP events (state changes, resets with their reason,
+  // retransmissions) on the watched ports from a private tracefs instance, into
+  // ScenarioResult::wire.events. Only in a process of its own (the scenario's child): it may
+  // mount tracefs in a private mount namespace. Without it the wire view says why.
+  void TraceKernelEvents();
+  // Keeps the segments and events to or from `port` from now on; a no-op without a capture.
   void WatchPort(uint16_t port);
 
   // A step in words ("the server closes with SO_LINGER {1,0}").
@@ -122,6 +128,8 @@ class Recorder {
   void AddLimitLine(Phase phase, ErrorClass error_class);
   // Drains the capture into result_.wire: the segments with their causes, and the check.
   void FinishWire();
+  // The call during which monotonic time `at_ns` fell, as a cause ("" when none).
+  std::string CauseAt(int64_t at_ns, bool retransmission) const;
 
   // A recorded call's time span: a segment the kernel sent within it was caused by it.
   struct CallSpan {
@@ -141,6 +149,8 @@ class Recorder {
   std::set<std::pair<std::string, std::string>> connections_;
   std::vector<CallSpan> calls_;
   std::unique_ptr<PacketCapture> capture_;
+  std::unique_ptr<KernelEventTrace> kernel_events_;
+  std::set<uint16_t> watched_ports_;  // for an event trace started after the first ports
   // CLOCK_REALTIME minus CLOCK_MONOTONIC when the capture started: maps the capture's wall-clock
   // timestamps onto the steps' monotonic clock.
   int64_t wall_minus_monotonic_ns_ = 0;

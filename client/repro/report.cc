@@ -73,10 +73,25 @@ nlohmann::json WireToJson(const WireView& wire) {
                         {"retransmission", s.retransmission},
                         {"cause", s.cause}});
   }
-  return {{"missing", wire.missing},        {"expected", wire.expected},
-          {"observed", wire.observed},      {"ok", wire.ok},
-          {"dropped", wire.dropped},        {"pcap", wire.pcap_path},
-          {"segments", std::move(segments)}};
+  nlohmann::json events = nlohmann::json::array();
+  for (const KernelEventLine& e : wire.events) {
+    events.push_back({{"at_seconds", e.at_seconds},
+                      {"event", e.name},
+                      {"src", e.src},
+                      {"dst", e.dst},
+                      {"text", e.text},
+                      {"cause", e.cause}});
+  }
+  return {{"missing", wire.missing},
+          {"expected", wire.expected},
+          {"observed", wire.observed},
+          {"ok", wire.ok},
+          {"dropped", wire.dropped},
+          {"pcap", wire.pcap_path},
+          {"segments", std::move(segments)},
+          {"events", std::move(events)},
+          {"events_missing", wire.events_missing},
+          {"trace_instance_left", wire.trace_instance_left}};
 }
 
 WireView WireFromJson(const nlohmann::json& j) {
@@ -106,6 +121,13 @@ WireView WireFromJson(const nlohmann::json& j) {
     line.cause = s.value("cause", "");
     wire.segments.push_back(std::move(line));
   }
+  const nlohmann::json events = j.value("events", nlohmann::json::array());
+  for (const nlohmann::json& e : events) {
+    wire.events.push_back({e.value("at_seconds", 0.0), e.value("event", ""), e.value("src", ""),
+                           e.value("dst", ""), e.value("text", ""), e.value("cause", "")});
+  }
+  wire.events_missing = j.value("events_missing", "");
+  wire.trace_instance_left = j.value("trace_instance_left", false);
   return wire;
 }
 
@@ -124,6 +146,15 @@ std::string RenderWire(const WireView& wire) {
   for (const WireSegmentLine& s : wire.segments) {
     several = several || s.connection != 1;
   }
+  // Segments and kernel events on one timeline (a stable sort keeps each one's own order).
+  std::vector<std::pair<double, std::string>> timeline;
+  for (const KernelEventLine& e : wire.events) {
+    std::string line = absl::StrFormat("  %+8.6fs  kernel %s: %s", e.at_seconds, e.src, e.text);
+    if (!e.cause.empty()) {
+      absl::StrAppend(&line, "  <- ", e.cause);
+    }
+    timeline.push_back({e.at_seconds, std::move(line)});
+  }
   for (const WireSegmentLine& s : wire.segments) {
     std::string line =
         absl::StrFormat("  %+8.6fs  %s%s  %-7s seq %u ack %u win %u len %u", s.at_seconds,
@@ -139,7 +170,15 @@ std::string RenderWire(const WireView& wire) {
     if (!s.cause.empty()) {
       absl::StrAppend(&line, "  <- ", s.cause);
     }
+    timeline.push_back({s.at_seconds, std::move(line)});
+  }
+  std::stable_sort(timeline.begin(), timeline.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [at, line] : timeline) {
     absl::StrAppend(&out, line, "\n");
+  }
+  if (!wire.events_missing.empty()) {
+    absl::StrAppend(&out, "           no kernel events: ", Wrap(wire.events_missing, 11), "\n");
   }
   if (!wire.pcap_path.empty()) {
     absl::StrAppend(&out, "           written to ", wire.pcap_path, " (tshark -r ", wire.pcap_path,

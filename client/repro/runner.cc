@@ -14,6 +14,7 @@
 #include "client/repro/report.h"
 #include "core/base/errno_name.h"
 #include "core/base/status.h"
+#include "core/capture/kernel_events.h"
 #include "core/net/netns.h"
 #include "core/sysinfo/proc_fs.h"
 #include "core/sysinfo/tcp_counters.h"
@@ -56,6 +57,7 @@ std::string RunInThisProcess(const Scenario& scenario, const std::string& pcap_p
   Recorder rec(scenario.info.name);
   // Opened first, inside the scenario's namespace, before the scenario drops any privilege.
   rec.StartCapture(scenario.info.wire, pcap_path);
+  rec.TraceKernelEvents();
   if (scenario.info.limit_hints) {
     rec.ExplainLimits(scenario.info.needs_netns ? "limit in the scenario's namespace: "
                                                 : "limit here: ");
@@ -222,6 +224,12 @@ ScenarioResult RunScenario(const Scenario& scenario, const std::string& pcap_pat
     result = parsed.ok() ? *std::move(parsed)
                          : Stopped(info.name, Outcome::kError,
                                    absl::StrCat("unreadable result: ", parsed.status().message()));
+  }
+  if (result.wire.trace_instance_left ||
+      (child.ok() && (child->exit.timed_out || child->exit.signal != 0))) {
+    // A child that dropped its privileges (permission) or was killed could not remove its trace
+    // instance: do it now that it is gone.
+    RunInChild({}, [] { return std::string(RemoveStaleTraceInstances().message()); }).IgnoreError();
   }
   AddKnobLines(info, result);
   return result;

@@ -95,6 +95,16 @@ struct WireSegmentLine {
   std::string cause;  // the scenario's call during which the kernel sent it; "" when unknown
 };
 
+// One of the kernel's TCP events for the scenario's sockets (core/capture/kernel_events.h).
+struct KernelEventLine {
+  double at_seconds = 0;  // since the scenario started
+  std::string name;       // the tracepoint: "tcp_send_reset"
+  std::string src;        // "127.0.0.1:40000": the socket's own end, the RST's source
+  std::string dst;
+  std::string text;   // "SYN_SENT -> ESTABLISHED", "RST sent (reason NO_SOCKET, state no socket)"
+  std::string cause;  // the call during which it happened, as for segments
+};
+
 // What went over the wire, and the check of the scenario's expected pattern against it.
 struct WireView {
   std::string missing;  // why there is no capture (no capture rights, ...); "" when there is one
@@ -104,6 +114,11 @@ struct WireView {
   bool ok = false;
   uint64_t dropped = 0;   // frames the capture lost (its ring was full)
   std::string pcap_path;  // where the capture was written, "" when it was not
+  std::vector<KernelEventLine> events;
+  std::string events_missing;  // why there are no kernel events (no tracefs, ...); "" otherwise
+  // The scenario's process could not remove its trace instance (it dropped its privileges):
+  // the runner does it.
+  bool trace_instance_left = false;
 };
 
 enum class Outcome {

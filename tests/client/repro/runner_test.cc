@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <linux/capability.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -25,10 +26,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "client/repro/registry.h"
 #include "client/repro/report.h"
 #include "client/repro/wire_pattern.h"
 #include "core/base/errno_name.h"
+#include "core/capture/kernel_events.h"
 #include "core/capture/tcp_segment.h"
 #include "core/net/netns.h"
 #include "core/sysinfo/derivations.h"
@@ -452,6 +455,29 @@ TEST_F(ScenariosTest, NothingIsLeftBehind) {
     }
   }
   EXPECT_TRUE(ours_in_new_netns.empty()) << absl::StrJoin(ours_in_new_netns, ", ");
+  // No trace instance: each scenario removed its own, or the runner did (permission drops the
+  // privileges its removal needs).
+  if (geteuid() == 0) {
+    absl::StatusOr<ChildOutput> instances = RunInChild({}, [] {
+      absl::StatusOr<std::vector<std::string>> names = TraceInstances();
+      if (!names.ok()) {
+        return std::string(names.status().message());
+      }
+      // A living process's instance is another test's at work; one whose process is gone was
+      // left behind.
+      std::vector<std::string> orphans;
+      for (const std::string& name : *names) {
+        int pid = 0;
+        if (absl::SimpleAtoi(absl::StripPrefix(name, "socklab-"), &pid) && kill(pid, 0) != 0 &&
+            errno == ESRCH) {
+          orphans.push_back(name);
+        }
+      }
+      return absl::StrCat("instances: ", absl::StrJoin(orphans, ","));
+    });
+    ASSERT_TRUE(instances.ok()) << instances.status();
+    EXPECT_EQ(instances->output, "instances: ");
+  }
 }
 
 TEST_F(ScenariosTest, EveryScenarioShowsAndChecksItsWirePattern) {
@@ -505,6 +531,46 @@ TEST_F(ScenariosTest, SegmentsCarryTheirHeadersAndTheCallThatCausedThem) {
     }
   }
   EXPECT_GE(retransmitted, 1);
+}
+
+// Two witnesses of one fact: every RST in a scenario's capture is one the kernel says it sent
+// (tcp:tcp_send_reset, with its reason), and every retransmission the capture shows is one the
+// kernel says it made (it may make more: in the tbf scenarios some wait in lo's queue past the
+// end of the scenario).
+TEST_F(ScenariosTest, KernelEventsAgreeWithThePackets) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "capturing and tracing need root";
+  }
+  for (const Scenario& s : AllScenarios()) {
+    SCOPED_TRACE(s.info.name);
+    const WireView& wire = results_->at(s.info.name).wire;
+    ASSERT_EQ(wire.events_missing, "");
+    int rst_segments = 0, retransmitted = 0, resets_sent = 0, retransmissions = 0;
+    for (const WireSegmentLine& line : wire.segments) {
+      rst_segments += line.flags.starts_with("RST") ? 1 : 0;
+      retransmitted += line.retransmission ? 1 : 0;
+    }
+    for (const KernelEventLine& e : wire.events) {
+      resets_sent += e.name == "tcp_send_reset" ? 1 : 0;
+      retransmissions += e.name.starts_with("tcp_retransmit") ? 1 : 0;
+    }
+    EXPECT_EQ(resets_sent, rst_segments);
+    EXPECT_LE(retransmitted, retransmissions);
+  }
+  std::string refused;
+  for (const KernelEventLine& e : results_->at("refused").wire.events) {
+    absl::StrAppend(&refused, e.text, "\n");
+  }
+  EXPECT_NE(refused.find("RST sent (reason NO_SOCKET, state no socket)\nRST received\n"
+                         "SYN_SENT -> CLOSE\n"),
+            std::string::npos)
+      << refused;
+  bool abort_on_close = false;
+  for (const KernelEventLine& e : results_->at("reset-unread").wire.events) {
+    abort_on_close =
+        abort_on_close || e.text.find("reason TCP_ABORT_ON_CLOSE") != std::string::npos;
+  }
+  EXPECT_TRUE(abort_on_close);
 }
 
 // What tshark reads from every scenario's pcap file (concatenated by mergecap, so tshark starts
