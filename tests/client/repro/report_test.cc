@@ -46,6 +46,8 @@ ScenarioResult Sample() {
   rst.ack = 1;
   rst.window = 1u << 20;  // a scaled window beyond 16 bits survives the trip
   r.wire.segments = {syn, rst};
+  r.wire.events = {{0.00105, "tcp_send_reset", "127.0.0.1:40000", "127.0.0.1:41000",
+                    "RST sent (reason NO_SOCKET, state no socket)", ""}};
   return r;
 }
 
@@ -59,6 +61,8 @@ TEST(Report, JsonRoundTrips) {
   ASSERT_EQ(back->wire.segments.size(), 2u);
   EXPECT_FALSE(back->wire.segments[1].from_client);
   EXPECT_EQ(back->wire.segments[1].window, 1u << 20);
+  ASSERT_EQ(back->wire.events.size(), 1u);
+  EXPECT_EQ(back->wire.events[0].name, "tcp_send_reset");
 }
 
 TEST(Report, TextShowsEverySegmentWithItsCause) {
@@ -72,6 +76,13 @@ TEST(Report, TextShowsEverySegmentWithItsCause) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("tshark -r /tmp/refused.pcap"), std::string::npos) << text;
+  // The kernel's event sits between the segments, where its time puts it.
+  const size_t syn = text.find("client -> server  SYN");
+  const size_t event = text.find("kernel 127.0.0.1:40000: RST sent (reason NO_SOCKET");
+  const size_t rst = text.find("server -> client  RST/ACK");
+  ASSERT_NE(event, std::string::npos) << text;
+  EXPECT_LT(syn, event);
+  EXPECT_LT(event, rst);
 }
 
 TEST(Report, TableListsThePatternsAndAMissingCaptureOnce) {
