@@ -111,10 +111,28 @@ std::string Recorder::CauseAt(int64_t at_ns, bool retransmission) const {
 
 void Recorder::FinishWire() {
   WireView& wire = result_.wire;
+  // (source, destination) of every captured segment, "127.0.0.1:40000" / "[::1]:40000".
+  std::set<std::pair<std::string, std::string>> endpoints;
+  auto endpoint = [](const std::string& ip, uint16_t port) {
+    return ip.find(':') == std::string::npos ? absl::StrCat(ip, ":", port)
+                                             : absl::StrCat("[", ip, "]:", port);
+  };
+  const bool captured = capture_ != nullptr;
+  if (captured) {
+    FinishCapture(endpoints, endpoint);
+  }
+  // The tracepoints are global: a socket in another namespace on the same port number shows
+  // there too. With a capture, only events of the captured connections (or of a socket with no
+  // peer yet: a listener, a connect before its port) are the scenario's.
   if (kernel_events_ != nullptr) {
     absl::StatusOr<std::vector<KernelEvent>> events = kernel_events_->Read();
     if (events.ok()) {
       for (const KernelEvent& e : *events) {
+        const bool unconnected = e.sport == 0 || e.dport == 0;
+        if (captured && wire.missing.empty() && !unconnected && !endpoints.count({e.src, e.dst}) &&
+            !endpoints.count({e.dst, e.src})) {
+          continue;
+        }
         wire.events.push_back({NanosToSeconds(e.monotonic_ns - start_ns_), e.name, e.src, e.dst,
                                e.text,
                                CauseAt(e.monotonic_ns, e.name == "tcp_retransmit_skb" ||
@@ -126,9 +144,12 @@ void Recorder::FinishWire() {
     wire.trace_instance_left = !kernel_events_->Remove();
     kernel_events_.reset();
   }
-  if (capture_ == nullptr) {
-    return;
-  }
+}
+
+void Recorder::FinishCapture(
+    std::set<std::pair<std::string, std::string>>& endpoints,
+    const std::function<std::string(const std::string&, uint16_t)>& endpoint) {
+  WireView& wire = result_.wire;
   if (absl::Status drained = capture_->Drain(); !drained.ok()) {
     wire.missing = std::string(drained.message());
     capture_.reset();
@@ -137,6 +158,8 @@ void Recorder::FinishWire() {
   wire.dropped = capture_->dropped();
   for (const ConnectionSegment& cs :
        FollowConnections(DecodeFrames(capture_->link_type(), capture_->frames()))) {
+    endpoints.insert(
+        {endpoint(cs.tcp.src, cs.tcp.src_port), endpoint(cs.tcp.dst, cs.tcp.dst_port)});
     WireSegmentLine line;
     const int64_t at_ns = cs.tcp.wall_ns - wall_minus_monotonic_ns_;
     line.at_seconds = NanosToSeconds(at_ns - start_ns_);

@@ -126,8 +126,13 @@ class Recorder {
  private:
   void ExplainLimit(Phase phase, int err);
   void AddLimitLine(Phase phase, ErrorClass error_class);
-  // Drains the capture into result_.wire: the segments with their causes, and the check.
+  // Drains the capture and the kernel events into result_.wire: the segments and events with
+  // their causes, and the check.
   void FinishWire();
+  // The capture's part of FinishWire: the segments, the pattern check, the pcap file. Adds the
+  // (source, destination) of every segment to `endpoints`, written by `endpoint`.
+  void FinishCapture(std::set<std::pair<std::string, std::string>>& endpoints,
+                     const std::function<std::string(const std::string&, uint16_t)>& endpoint);
   // The call during which monotonic time `at_ns` fell, as a cause ("" when none).
   std::string CauseAt(int64_t at_ns, bool retransmission) const;
 
