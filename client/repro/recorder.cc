@@ -10,8 +10,12 @@
 #include "absl/strings/str_format.h"
 #include "client/repro/sock_util.h"
 #include "client/repro/state_sampler.h"
+#include "client/repro/wire_pattern.h"
 #include "core/base/clock.h"
 #include "core/base/errno_name.h"
+#include "core/capture/conversation.h"
+#include "core/capture/kernel_events.h"
+#include "core/capture/packet_capture.h"
 #include "core/sysinfo/kernel_limits.h"
 #include "core/sysinfo/limit_hints.h"
 
@@ -19,6 +23,17 @@ namespace socklab::repro {
 namespace {
 
 double NanosToSeconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+// A segment the kernel sent this soon after a call began (and not by its retransmission timer)
+// was caused by the call; later in a call that blocks, it may come from the kernel's timers and
+// is shown as sent "during" the call.
+constexpr int64_t kCausedWithinNs = 20'000'000;
+
+int64_t RealtimeNanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 std::string FormatTook(int64_t ns) {
   if (ns < 1'000'000) {
@@ -34,6 +49,145 @@ std::string FormatTook(int64_t ns) {
 
 Recorder::Recorder(std::string name) : start_ns_(MonotonicNanos()) {
   result_.name = std::move(name);
+}
+
+Recorder::~Recorder() = default;
+
+void Recorder::StartCapture(std::string pattern, const std::string& pcap_path) {
+  result_.wire.expected = std::move(pattern);
+  absl::StatusOr<std::unique_ptr<PacketCapture>> capture = PacketCapture::Open("lo");
+  if (!capture.ok()) {
+    result_.wire.missing = std::string(capture.status().message());
+    return;
+  }
+  capture_ = *std::move(capture);
+  wall_minus_monotonic_ns_ = RealtimeNanos() - MonotonicNanos();
+  if (!pcap_path.empty()) {
+    if (absl::Status created = capture_->CreateFile(pcap_path); created.ok()) {
+      result_.wire.pcap_path = pcap_path;
+    } else {
+      Note(std::string(created.message()));
+    }
+  }
+}
+
+void Recorder::TraceKernelEvents() {
+  absl::StatusOr<std::unique_ptr<KernelEventTrace>> trace = KernelEventTrace::Open();
+  if (!trace.ok()) {
+    result_.wire.events_missing = std::string(trace.status().message());
+    return;
+  }
+  kernel_events_ = *std::move(trace);
+  for (uint16_t port : watched_ports_) {
+    kernel_events_->WatchPort(port).IgnoreError();
+  }
+}
+
+void Recorder::WatchPort(uint16_t port) {
+  watched_ports_.insert(port);
+  if (capture_ != nullptr) {
+    if (absl::Status watched = capture_->WatchPort(port); !watched.ok()) {
+      Note(absl::StrCat("the capture cannot follow port ", port, ": ", watched.message()));
+    }
+  }
+  if (kernel_events_ != nullptr) {
+    if (absl::Status watched = kernel_events_->WatchPort(port); !watched.ok()) {
+      Note(absl::StrCat("the kernel events cannot follow port ", port, ": ", watched.message()));
+    }
+  }
+}
+
+std::string Recorder::CauseAt(int64_t at_ns, bool retransmission) const {
+  // On loopback the kernel sends (and delivers) within the call that caused the segment.
+  for (const CallSpan& call : calls_) {
+    if (call.start_ns <= at_ns && at_ns <= call.end_ns) {
+      return at_ns - call.start_ns <= kCausedWithinNs && !retransmission
+                 ? call.what
+                 : absl::StrCat("during ", call.what);
+    }
+  }
+  return "";
+}
+
+void Recorder::FinishWire() {
+  WireView& wire = result_.wire;
+  // (source, destination) of every captured segment, "127.0.0.1:40000" / "[::1]:40000".
+  std::set<std::pair<std::string, std::string>> endpoints;
+  auto endpoint = [](const std::string& ip, uint16_t port) {
+    return ip.find(':') == std::string::npos ? absl::StrCat(ip, ":", port)
+                                             : absl::StrCat("[", ip, "]:", port);
+  };
+  const bool captured = capture_ != nullptr;
+  if (captured) {
+    FinishCapture(endpoints, endpoint);
+  }
+  // The tracepoints are global: a socket in another namespace on the same port number shows
+  // there too. With a capture, only events of the captured connections (or of a socket with no
+  // peer yet: a listener, a connect before its port) are the scenario's.
+  if (kernel_events_ != nullptr) {
+    absl::StatusOr<std::vector<KernelEvent>> events = kernel_events_->Read();
+    if (events.ok()) {
+      for (const KernelEvent& e : *events) {
+        const bool unconnected = e.sport == 0 || e.dport == 0;
+        if (captured && wire.missing.empty() && !unconnected && !endpoints.count({e.src, e.dst}) &&
+            !endpoints.count({e.dst, e.src})) {
+          continue;
+        }
+        wire.events.push_back({NanosToSeconds(e.monotonic_ns - start_ns_), e.name, e.src, e.dst,
+                               e.text,
+                               CauseAt(e.monotonic_ns, e.name == "tcp_retransmit_skb" ||
+                                                           e.name == "tcp_retransmit_synack")});
+      }
+    } else {
+      wire.events_missing = std::string(events.status().message());
+    }
+    wire.trace_instance_left = !kernel_events_->Remove();
+    kernel_events_.reset();
+  }
+}
+
+void Recorder::FinishCapture(
+    std::set<std::pair<std::string, std::string>>& endpoints,
+    const std::function<std::string(const std::string&, uint16_t)>& endpoint) {
+  WireView& wire = result_.wire;
+  if (absl::Status drained = capture_->Drain(); !drained.ok()) {
+    wire.missing = std::string(drained.message());
+    capture_.reset();
+    return;
+  }
+  wire.dropped = capture_->dropped();
+  for (const ConnectionSegment& cs :
+       FollowConnections(DecodeFrames(capture_->link_type(), capture_->frames()))) {
+    endpoints.insert(
+        {endpoint(cs.tcp.src, cs.tcp.src_port), endpoint(cs.tcp.dst, cs.tcp.dst_port)});
+    WireSegmentLine line;
+    const int64_t at_ns = cs.tcp.wall_ns - wall_minus_monotonic_ns_;
+    line.at_seconds = NanosToSeconds(at_ns - start_ns_);
+    line.connection = cs.connection;
+    line.from_client = cs.from_client;
+    line.flags = TcpFlagsText(cs.tcp.flags);
+    line.seq = cs.rel_seq;
+    line.ack = cs.rel_ack;
+    line.window = cs.window;
+    line.length = cs.tcp.payload;
+    line.options = TcpOptionsText(cs.tcp);
+    line.retransmission = cs.retransmission;
+    line.cause = CauseAt(at_ns, cs.retransmission);
+    wire.segments.push_back(std::move(line));
+  }
+  WireMatch match = MatchWirePattern(wire.expected, wire.segments);
+  wire.ok = match.ok;
+  wire.observed = std::move(match.observed);
+  if (wire.dropped > 0) {
+    Note(absl::StrCat("the capture lost ", wire.dropped, " frames (its ring was full)"));
+  }
+  if (!wire.pcap_path.empty()) {
+    if (absl::Status written = capture_->WriteFile(); !written.ok()) {
+      Note(std::string(written.message()));
+      wire.pcap_path.clear();
+    }
+  }
+  capture_.reset();
 }
 
 double Recorder::SecondsSinceStart() const { return NanosToSeconds(MonotonicNanos() - start_ns_); }
@@ -56,6 +210,7 @@ CallResult Recorder::Call(std::string what, const std::function<long()>& fn) {
                 : absl::StrCat(what, " = ", r.ret);
   absl::StrAppend(&text, "  [", FormatTook(r.end_ns - r.start_ns), "]");
   result_.steps.push_back({NanosToSeconds(r.start_ns - start_ns_), std::move(text)});
+  calls_.push_back({r.start_ns, r.end_ns, std::move(what)});
   return r;
 }
 
@@ -256,6 +411,7 @@ ScenarioResult Recorder::Finish(std::vector<CounterDelta> counters, std::string 
   }
   result_.counters = std::move(counters);
   result_.counters_scope = std::move(counters_scope);
+  FinishWire();
   if (!stopped_) {
     if (result_.checks.empty()) {
       result_.outcome = Outcome::kError;
@@ -269,6 +425,13 @@ ScenarioResult Recorder::Finish(std::vector<CounterDelta> counters, std::string 
               absl::StrCat(c.call, ": expected ", c.expected, ", observed ", c.observed);
           break;
         }
+      }
+      const WireView& wire = result_.wire;
+      if (result_.outcome == Outcome::kReproduced && wire.missing.empty() &&
+          !wire.expected.empty() && !wire.ok) {
+        result_.outcome = Outcome::kNotReproduced;
+        result_.reason =
+            absl::StrCat("on the wire: expected ", wire.expected, ", observed ", wire.observed);
       }
     }
   }

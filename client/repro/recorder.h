@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -11,6 +12,11 @@
 #include "client/repro/scenario.h"
 #include "core/net/error_class.h"
 #include "core/sysinfo/limit_hints.h"
+
+namespace socklab {
+class KernelEventTrace;
+class PacketCapture;
+}  // namespace socklab
 
 namespace socklab::repro {
 
@@ -35,6 +41,24 @@ struct Watched {
 class Recorder {
  public:
   explicit Recorder(std::string name);
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // Captures the scenario's packets on lo (in this process's network namespace) from now until
+  // Finish, where they become ScenarioResult::wire, checked against `pattern` (wire_pattern.h).
+  // Only segments to or from the ports given to WatchPort are kept: sock_util's bind and connect
+  // helpers give theirs. Without capture rights the scenario runs on and the wire view says why
+  // it is missing. `pcap_path` (empty: none) is created now, while the process may still write
+  // there, and filled at Finish.
+  void StartCapture(std::string pattern, const std::string& pcap_path);
+  // Also records the kernel's TCP events (state changes, resets with their reason,
+  // retransmissions) on the watched ports from a private tracefs instance, into
+  // ScenarioResult::wire.events. Only in a process of its own (the scenario's child): it may
+  // mount tracefs in a private mount namespace. Without it the wire view says why.
+  void TraceKernelEvents();
+  // Keeps the segments and events to or from `port` from now on; a no-op without a capture.
+  void WatchPort(uint16_t port);
 
   // A step in words ("the server closes with SO_LINGER {1,0}").
   void Step(std::string text);
@@ -102,6 +126,22 @@ class Recorder {
  private:
   void ExplainLimit(Phase phase, int err);
   void AddLimitLine(Phase phase, ErrorClass error_class);
+  // Drains the capture and the kernel events into result_.wire: the segments and events with
+  // their causes, and the check.
+  void FinishWire();
+  // The capture's part of FinishWire: the segments, the pattern check, the pcap file. Adds the
+  // (source, destination) of every segment to `endpoints`, written by `endpoint`.
+  void FinishCapture(std::set<std::pair<std::string, std::string>>& endpoints,
+                     const std::function<std::string(const std::string&, uint16_t)>& endpoint);
+  // The call during which monotonic time `at_ns` fell, as a cause ("" when none).
+  std::string CauseAt(int64_t at_ns, bool retransmission) const;
+
+  // A recorded call's time span: a segment the kernel sent within it was caused by it.
+  struct CallSpan {
+    int64_t start_ns = 0;
+    int64_t end_ns = 0;
+    std::string what;
+  };
 
   ScenarioResult result_;
   int64_t start_ns_;
@@ -112,6 +152,13 @@ class Recorder {
   std::vector<std::pair<Phase, ErrorClass>> deferred_limits_;
   // (local, remote) of every connection the scenario held, as SocketAddress::ToString gives them.
   std::set<std::pair<std::string, std::string>> connections_;
+  std::vector<CallSpan> calls_;
+  std::unique_ptr<PacketCapture> capture_;
+  std::unique_ptr<KernelEventTrace> kernel_events_;
+  std::set<uint16_t> watched_ports_;  // for an event trace started after the first ports
+  // CLOCK_REALTIME minus CLOCK_MONOTONIC when the capture started: maps the capture's wall-clock
+  // timestamps onto the steps' monotonic clock.
+  int64_t wall_minus_monotonic_ns_ = 0;
 };
 
 }  // namespace socklab::repro

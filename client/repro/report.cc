@@ -58,6 +58,135 @@ std::string Wrap(absl::string_view text, size_t indent) {
   return out;
 }
 
+nlohmann::json WireToJson(const WireView& wire) {
+  nlohmann::json segments = nlohmann::json::array();
+  for (const WireSegmentLine& s : wire.segments) {
+    segments.push_back({{"at_seconds", s.at_seconds},
+                        {"connection", s.connection},
+                        {"direction", s.from_client ? "client -> server" : "server -> client"},
+                        {"flags", s.flags},
+                        {"seq", s.seq},
+                        {"ack", s.ack},
+                        {"window", s.window},
+                        {"length", s.length},
+                        {"options", s.options},
+                        {"retransmission", s.retransmission},
+                        {"cause", s.cause}});
+  }
+  nlohmann::json events = nlohmann::json::array();
+  for (const KernelEventLine& e : wire.events) {
+    events.push_back({{"at_seconds", e.at_seconds},
+                      {"event", e.name},
+                      {"src", e.src},
+                      {"dst", e.dst},
+                      {"text", e.text},
+                      {"cause", e.cause}});
+  }
+  return {{"missing", wire.missing},
+          {"expected", wire.expected},
+          {"observed", wire.observed},
+          {"ok", wire.ok},
+          {"dropped", wire.dropped},
+          {"pcap", wire.pcap_path},
+          {"segments", std::move(segments)},
+          {"events", std::move(events)},
+          {"events_missing", wire.events_missing},
+          {"trace_instance_left", wire.trace_instance_left}};
+}
+
+WireView WireFromJson(const nlohmann::json& j) {
+  WireView wire;
+  if (!j.is_object()) {
+    return wire;
+  }
+  wire.missing = j.value("missing", "");
+  wire.expected = j.value("expected", "");
+  wire.observed = j.value("observed", "");
+  wire.ok = j.value("ok", false);
+  wire.dropped = j.value("dropped", uint64_t{0});
+  wire.pcap_path = j.value("pcap", "");
+  const nlohmann::json segments = j.value("segments", nlohmann::json::array());
+  for (const nlohmann::json& s : segments) {
+    WireSegmentLine line;
+    line.at_seconds = s.value("at_seconds", 0.0);
+    line.connection = s.value("connection", 1);
+    line.from_client = s.value("direction", "") == "client -> server";
+    line.flags = s.value("flags", "");
+    line.seq = s.value("seq", uint32_t{0});
+    line.ack = s.value("ack", uint32_t{0});
+    line.window = s.value("window", uint32_t{0});
+    line.length = s.value("length", uint32_t{0});
+    line.options = s.value("options", "");
+    line.retransmission = s.value("retransmission", false);
+    line.cause = s.value("cause", "");
+    wire.segments.push_back(std::move(line));
+  }
+  const nlohmann::json events = j.value("events", nlohmann::json::array());
+  for (const nlohmann::json& e : events) {
+    wire.events.push_back({e.value("at_seconds", 0.0), e.value("event", ""), e.value("src", ""),
+                           e.value("dst", ""), e.value("text", ""), e.value("cause", "")});
+  }
+  wire.events_missing = j.value("events_missing", "");
+  wire.trace_instance_left = j.value("trace_instance_left", false);
+  return wire;
+}
+
+// The segments, one line each: time, connection (when there are several), direction, header,
+// and the call that caused it.
+std::string RenderWire(const WireView& wire) {
+  if (!wire.missing.empty()) {
+    return absl::StrCat("wire       not captured: ", Wrap(wire.missing, 11), "\n");
+  }
+  if (wire.expected.empty()) {
+    return "";
+  }
+  std::string out = absl::StrCat("wire       expected ", wire.expected, "\n           observed ",
+                                 wire.observed, wire.ok ? "" : "   (differs)", "\n");
+  bool several = false;
+  for (const WireSegmentLine& s : wire.segments) {
+    several = several || s.connection != 1;
+  }
+  // Segments and kernel events on one timeline (a stable sort keeps each one's own order).
+  std::vector<std::pair<double, std::string>> timeline;
+  for (const KernelEventLine& e : wire.events) {
+    std::string line = absl::StrFormat("  %+8.6fs  kernel %s: %s", e.at_seconds, e.src, e.text);
+    if (!e.cause.empty()) {
+      absl::StrAppend(&line, "  <- ", e.cause);
+    }
+    timeline.push_back({e.at_seconds, std::move(line)});
+  }
+  for (const WireSegmentLine& s : wire.segments) {
+    std::string line =
+        absl::StrFormat("  %+8.6fs  %s%s  %-7s seq %u ack %u win %u len %u", s.at_seconds,
+                        several ? absl::StrCat("#", s.connection, " ") : "",
+                        s.from_client ? "client -> server" : "server -> client", s.flags, s.seq,
+                        s.ack, s.window, s.length);
+    if (!s.options.empty()) {
+      absl::StrAppend(&line, "  ", s.options);
+    }
+    if (s.retransmission) {
+      absl::StrAppend(&line, "  (retransmission)");
+    }
+    if (!s.cause.empty()) {
+      absl::StrAppend(&line, "  <- ", s.cause);
+    }
+    timeline.push_back({s.at_seconds, std::move(line)});
+  }
+  std::stable_sort(timeline.begin(), timeline.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [at, line] : timeline) {
+    absl::StrAppend(&out, line, "\n");
+  }
+  if (!wire.events_missing.empty()) {
+    absl::StrAppend(&out, "           no kernel events: ", Wrap(wire.events_missing, 11), "\n");
+  }
+  if (!wire.pcap_path.empty()) {
+    absl::StrAppend(&out, "           written to ", wire.pcap_path, " (tshark -r ", wire.pcap_path,
+                    ")\n");
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json ResultToJson(const ScenarioResult& r) {
@@ -100,6 +229,7 @@ nlohmann::json ResultToJson(const ScenarioResult& r) {
   j["counters_scope"] = r.counters_scope;
   j["notes"] = r.notes;
   j["kernel"] = r.kernel_lines;
+  j["wire"] = WireToJson(r.wire);
   return j;
 }
 
@@ -157,6 +287,7 @@ absl::StatusOr<ScenarioResult> ResultFromJson(const nlohmann::json& j) {
   r.counters_scope = j.value("counters_scope", "");
   r.notes = j.value("notes", std::vector<std::string>{});
   r.kernel_lines = j.value("kernel", std::vector<std::string>{});
+  r.wire = WireFromJson(j.value("wire", nlohmann::json::object()));
   return r;
 }
 
@@ -219,6 +350,7 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
       }
     }
   }
+  absl::StrAppend(&out, RenderWire(r.wire));
   absl::StrAppend(&out, "counters   (", r.counters_scope.empty() ? "-" : r.counters_scope, ") ",
                   r.counters.empty() ? "none of the explanatory counters moved"
                                      : CounterDeltasToText(r.counters),
@@ -272,6 +404,25 @@ std::string RenderTable(const std::vector<ScenarioResult>& results) {
     absl::StrAppend(
         &out, absl::StrFormat("%-*s  %-*s  %-*s  %*s  %s\n", w[0], row.name, w[1], row.expected,
                               w[2], row.observed, w[3], row.time, row.verdict));
+  }
+  // What each scenario put on the wire, checked with the rest; why there is no capture, once.
+  std::string missing;
+  std::string wire;
+  for (const ScenarioResult& r : results) {
+    if (!r.wire.missing.empty()) {
+      missing = r.wire.missing;
+    } else if (!r.wire.expected.empty()) {
+      absl::StrAppend(
+          &wire,
+          absl::StrFormat("  %-*s  %s%s\n", w[0], r.name, r.wire.observed,
+                          r.wire.ok ? "" : absl::StrCat("   (expected ", r.wire.expected, ")")));
+    }
+  }
+  if (!wire.empty()) {
+    absl::StrAppend(&out, "\non the wire ('>' client to server, '<' back)\n", wire);
+  }
+  if (!missing.empty()) {
+    absl::StrAppend(&out, "\nno packet capture: ", missing, "\n");
   }
   return out;
 }

@@ -88,7 +88,7 @@ int Run(const repro::ReproOptions& options) {
   std::vector<repro::ScenarioResult> results;
   const bool details = !options.all || options.verbose;
   for (const repro::Scenario* scenario : options.Selected()) {
-    results.push_back(repro::RunScenario(*scenario));
+    results.push_back(repro::RunScenario(*scenario, options.PcapPathFor(scenario->info.name)));
     if (!options.json && details) {
       std::printf("%s\n", repro::RenderScenarioText(scenario->info, results.back()).c_str());
       std::fflush(stdout);
@@ -116,7 +116,11 @@ cli::Command AddReproCommand(CLI::App& app) {
                   "files\") or a Java exception; tolerant of case and typos")
       ->type_name("TEXT");
   sub->add_flag("--all", options->all, "Run every scenario and print a table");
-  sub->add_flag("--json", options->json, "Machine-readable output");
+  sub->add_option("--pcap", options->pcap,
+                  "Write each scenario's packet capture as a pcap file (Wireshark, tshark -r); "
+                  "with several scenarios PATH is a directory that gets NAME.pcap each")
+      ->type_name("PATH");
+  sub->add_flag("--json", options->json, "Machine-readable output (with the captured segments)");
   sub->add_flag("-v,--verbose", options->verbose, "With --all: the full report of each scenario");
   sub->footer(
       "Exit codes: 0 every scenario reproduced, 1 one did not (or broke), 2 bad usage, 3 some "

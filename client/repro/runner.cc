@@ -1,9 +1,11 @@
 #include "client/repro/runner.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -12,6 +14,7 @@
 #include "client/repro/report.h"
 #include "core/base/errno_name.h"
 #include "core/base/status.h"
+#include "core/capture/kernel_events.h"
 #include "core/net/netns.h"
 #include "core/sysinfo/proc_fs.h"
 #include "core/sysinfo/tcp_counters.h"
@@ -26,6 +29,20 @@ const absl::Status& NetnsAvailability() {
   return *kStatus;
 }
 
+bool IsDirectory(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// "dir" of "dir/file", "." of "file".
+absl::string_view Dirname(absl::string_view path) {
+  size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos) {
+    return ".";
+  }
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 ScenarioResult Stopped(const std::string& name, Outcome outcome, std::string reason) {
   ScenarioResult r;
   r.name = name;
@@ -36,8 +53,11 @@ ScenarioResult Stopped(const std::string& name, Outcome outcome, std::string rea
 
 // The body of the child: counters before and after, and the limits behind the errnos, in the
 // child's own namespace (the parent's would be the host's).
-std::string RunInThisProcess(const Scenario& scenario) {
+std::string RunInThisProcess(const Scenario& scenario, const std::string& pcap_path) {
   Recorder rec(scenario.info.name);
+  // Opened first, inside the scenario's namespace, before the scenario drops any privilege.
+  rec.StartCapture(scenario.info.wire, pcap_path);
+  rec.TraceKernelEvents();
   if (scenario.info.limit_hints) {
     rec.ExplainLimits(scenario.info.needs_netns ? "limit in the scenario's namespace: "
                                                 : "limit here: ");
@@ -120,7 +140,30 @@ absl::Status ReproOptions::Validate() const {
                         absl::StrCat("choose from: ", absl::StrJoin(ScenarioNames(), ", ")));
     }
   }
+  if (!pcap.empty()) {
+    const bool several = all || names.size() > 1;
+    const bool directory = absl::EndsWith(pcap, "/") || IsDirectory(pcap);
+    if (several && !directory) {
+      return UsageError(absl::StrCat("--pcap ", pcap, " with several scenarios"),
+                        "give a directory (--pcap DIR/): each scenario writes DIR/NAME.pcap");
+    }
+    const std::string dir = directory ? pcap : std::string(Dirname(pcap));
+    if (!IsDirectory(dir)) {
+      return UsageError(absl::StrCat("--pcap ", pcap, ": no directory ", dir),
+                        "create it first, or write the pcap somewhere that exists");
+    }
+  }
   return absl::OkStatus();
+}
+
+std::string ReproOptions::PcapPathFor(absl::string_view name) const {
+  if (pcap.empty()) {
+    return "";
+  }
+  if (absl::EndsWith(pcap, "/") || IsDirectory(pcap)) {
+    return absl::StrCat(absl::StripSuffix(pcap, "/"), "/", name, ".pcap");
+  }
+  return pcap;
 }
 
 std::vector<const Scenario*> ReproOptions::Selected() const {
@@ -139,7 +182,7 @@ std::vector<const Scenario*> ReproOptions::Selected() const {
   return out;
 }
 
-ScenarioResult RunScenario(const Scenario& scenario) {
+ScenarioResult RunScenario(const Scenario& scenario, const std::string& pcap_path) {
   const ScenarioInfo& info = scenario.info;
   if ((info.needs_root || info.needs_netns) && geteuid() != 0) {
     ScenarioResult r = Stopped(info.name, Outcome::kSkipped,
@@ -157,7 +200,7 @@ ScenarioResult RunScenario(const Scenario& scenario) {
   options.new_netns = info.needs_netns;
   options.timeout = info.timeout;
   absl::StatusOr<ChildOutput> child =
-      RunInChild(options, [&scenario] { return RunInThisProcess(scenario); });
+      RunInChild(options, [&] { return RunInThisProcess(scenario, pcap_path); });
   ScenarioResult result;
   if (!child.ok()) {
     std::optional<int> err = ErrnoOf(child.status());
@@ -181,6 +224,12 @@ ScenarioResult RunScenario(const Scenario& scenario) {
     result = parsed.ok() ? *std::move(parsed)
                          : Stopped(info.name, Outcome::kError,
                                    absl::StrCat("unreadable result: ", parsed.status().message()));
+  }
+  if (result.wire.trace_instance_left ||
+      (child.ok() && (child->exit.timed_out || child->exit.signal != 0))) {
+    // A child that dropped its privileges (permission) or was killed could not remove its trace
+    // instance: do it now that it is gone.
+    RunInChild({}, [] { return std::string(RemoveStaleTraceInstances().message()); }).IgnoreError();
   }
   AddKnobLines(info, result);
   return result;

@@ -18,11 +18,16 @@ struct ReproOptions {
   bool json = false;
   bool verbose = false;  // with --all: the full report of every scenario, not only the table
   std::string find;      // --find TEXT: list the scenarios for a symptom instead of running
+  // --pcap PATH: each scenario's capture as a pcap file; PATH may be an existing directory
+  // (required with several scenarios), which gets one NAME.pcap each.
+  std::string pcap;
 
   // Unknown names are a UsageError listing the valid ones; so is asking for nothing.
   absl::Status Validate() const;
   // The scenarios selected (all, or by name, in the order given).
   std::vector<const Scenario*> Selected() const;
+  // Where `--pcap` writes the capture of scenario `name`; "" without --pcap.
+  std::string PcapPathFor(absl::string_view name) const;
 };
 
 // Runs one scenario in a forked child (inside a fresh network namespace when it needs one), reads
@@ -30,7 +35,9 @@ struct ReproOptions {
 // throws, never returns "reproduced" for a scenario that could not run: no root or no namespace
 // gives kSkipped with the reason; a crash or timeout gives kError. Must be called from a
 // single-threaded process (it forks). Blocking: up to the scenario's timeout.
-ScenarioResult RunScenario(const Scenario& scenario);
+// The child captures the scenario's packets (ScenarioResult::wire) and, when `pcap_path` is not
+// empty, writes them there as a pcap file.
+ScenarioResult RunScenario(const Scenario& scenario, const std::string& pcap_path = "");
 
 // The line a report prints for one of a scenario's kernel knobs, with its value on this host:
 // 'net.core.wmem_max = "212992" on this host: the cap on SO_SNDBUF: sysctl -w ...'. When the

@@ -24,6 +24,9 @@ struct ScenarioInfo {
   std::string name;      // "refused"
   std::string title;     // one line: "connect to a port nobody listens on"
   std::string expected;  // "ECONNREFUSED on connect"
+  // What the kernel puts on the wire, checked on a capture of the scenario's ports like the
+  // errno: "> SYN, < RST/ACK" (see wire_pattern.h for the notation), or "no packet".
+  std::string wire;
   std::string java;      // what a Java program would have thrown
   std::string cause;     // two or three sentences
   std::string fix_code;  // socket options, how to close, how to retry
@@ -77,6 +80,47 @@ struct StateSnapshot {
   std::vector<SocketState> sockets;
 };
 
+// One captured segment of the scenario, placed in its connection (core/capture/conversation.h).
+struct WireSegmentLine {
+  double at_seconds = 0;  // since the scenario started
+  int connection = 1;     // 1, 2, ... in order of appearance
+  bool from_client = true;
+  std::string flags;    // "SYN/ACK"
+  uint32_t seq = 0;     // relative to the direction's first sequence number
+  uint32_t ack = 0;     // relative to the other direction's
+  uint32_t window = 0;  // in bytes (scaled)
+  uint32_t length = 0;  // payload bytes
+  std::string options;  // "mss 65495, sackOK, ts, wscale 7"
+  bool retransmission = false;
+  std::string cause;  // the scenario's call during which the kernel sent it; "" when unknown
+};
+
+// One of the kernel's TCP events for the scenario's sockets (core/capture/kernel_events.h).
+struct KernelEventLine {
+  double at_seconds = 0;  // since the scenario started
+  std::string name;       // the tracepoint: "tcp_send_reset"
+  std::string src;        // "127.0.0.1:40000": the socket's own end, the RST's source
+  std::string dst;
+  std::string text;   // "SYN_SENT -> ESTABLISHED", "RST sent (reason NO_SOCKET, state no socket)"
+  std::string cause;  // the call during which it happened, as for segments
+};
+
+// What went over the wire, and the check of the scenario's expected pattern against it.
+struct WireView {
+  std::string missing;  // why there is no capture (no capture rights, ...); "" when there is one
+  std::vector<WireSegmentLine> segments;
+  std::string expected;  // ScenarioInfo::wire
+  std::string observed;  // the capture in the same notation
+  bool ok = false;
+  uint64_t dropped = 0;   // frames the capture lost (its ring was full)
+  std::string pcap_path;  // where the capture was written, "" when it was not
+  std::vector<KernelEventLine> events;
+  std::string events_missing;  // why there are no kernel events (no tracefs, ...); "" otherwise
+  // The scenario's process could not remove its trace instance (it dropped its privileges):
+  // the runner does it.
+  bool trace_instance_left = false;
+};
+
 enum class Outcome {
   kReproduced,     // every check saw what it expected
   kNotReproduced,  // the kernel did something else: a real finding, exit non-zero
@@ -101,6 +145,7 @@ struct ScenarioResult {
   // ..."); then, added by the runner in the parent, each KernelKnob with its value on this host
   // ("name = value on this host: advice").
   std::vector<std::string> kernel_lines;
+  WireView wire;
 };
 
 absl::string_view OutcomeName(Outcome outcome);  // "ok", "FAILED", "skipped", "error"

@@ -65,12 +65,16 @@ CallResult BindLoopback(Recorder& rec, int fd, uint16_t port, const std::string&
   if (!r.failed() && port == 0) {
     rec.Step(absl::StrCat(Who(who), "fd ", fd, " got ", LocalText(fd)));
   }
+  if (!r.failed()) {
+    rec.WatchPort(port != 0 ? port : LocalPort(fd));
+  }
   return r;
 }
 
 CallResult ConnectTo(Recorder& rec, int fd, uint32_t ipv4_host_order, uint16_t port,
                      const std::string& who) {
   sockaddr_in sin = Ipv4(ipv4_host_order, port);
+  rec.WatchPort(port);  // before the SYN leaves
   return rec.Call(
       absl::StrCat(Who(who), "connect(fd ", fd, ", ", Ipv4Text(ipv4_host_order, port), ")"),
       [&] { return connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof(sin)); });

@@ -40,6 +40,8 @@ CallResult NewTcpSocket(Recorder& rec, const std::string& who, bool nonblocking 
 // the errno), never a check, so no later call runs on fd -1 and reports a misleading EBADF.
 // Returns an invalid fd then: the body should return when rec.stopped().
 UniqueFd OpenTcpSocket(Recorder& rec, const std::string& who, bool nonblocking = false);
+// Both give the port to the scenario's packet capture (Recorder::WatchPort): the bound port, or
+// the destination port before the SYN leaves.
 CallResult BindLoopback(Recorder& rec, int fd, uint16_t port, const std::string& who = "");
 CallResult ConnectTo(Recorder& rec, int fd, uint32_t ipv4_host_order, uint16_t port,
                      const std::string& who = "");

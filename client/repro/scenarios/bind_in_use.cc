@@ -59,6 +59,7 @@ Scenario BindInUseScenario() {
   return {{.name = "bind-in-use",
            .title = "a second listener on a port that is taken",
            .expected = "EADDRINUSE on bind, and on listen",
+           .wire = "no packet",
            .java = "java.net.BindException: Address already in use (Bind failed; older JDKs: "
                    "Address already in use: JVM_Bind)",
            .cause = "Another socket holds the address and port. SO_REUSEADDR does not let two "

@@ -64,6 +64,7 @@ Scenario BrokenPipeScenario() {
   return {{.name = "broken-pipe",
            .title = "write after the peer closed and answered with RST",
            .expected = "EPIPE on write",
+           .wire = "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > ACK, > PSH/ACK, < RST",
            .java = "java.net.SocketException: Broken pipe (Write failed); through SSL sockets: "
                    "java.net.SocketException: Connection closed by remote host",
            .cause = "The peer closed; our first write was still accepted (the kernel cannot know "

@@ -101,6 +101,7 @@ Scenario ClientPortInUseScenario() {
   return {{.name = "client-port-in-use",
            .title = "a client binds a fixed local port and reconnects",
            .expected = "EADDRINUSE on bind (and OK with SO_REUSEADDR on both)",
+           .wire = "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < FIN/ACK, > ACK",
            .java = "java.net.BindException: Address already in use",
            .cause = "The client closed first, so its end of the last connection from that port "
                     "waits in TIME_WAIT for 60 s and still owns the port. bind() to the same "

@@ -37,6 +37,7 @@ Scenario CloseWaitLeakScenario() {
   return {{.name = "close-wait-leak",
            .title = "an application that never closes after EOF",
            .expected = "CLOSE_WAIT that never goes away",
+           .wire = "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > ACK",
            .java = "(no exception at first; later \"Too many open files\")",
            .cause = "The peer closed (FIN), our kernel acknowledged it and moved the socket to "
                     "CLOSE_WAIT, and now waits for the application to close() it. The kernel "

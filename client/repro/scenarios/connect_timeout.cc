@@ -113,6 +113,7 @@ Scenario ConnectTimeoutScenario() {
   return {{.name = "connect-timeout",
            .title = "the server's accept queue is full and its kernel drops our SYNs",
            .expected = "ETIMEDOUT on connect (and our own deadline first)",
+           .wire = "> SYN, > SYN, nothing back",
            .java = "java.net.ConnectException: Connection timed out (kernel); "
                    "java.net.SocketTimeoutException: Connect timed out (connect(addr, timeout))",
            .cause = "No SYN-ACK came back: here the listener's accept queue is full (the "

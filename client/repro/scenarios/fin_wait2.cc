@@ -41,6 +41,7 @@ Scenario FinWait2Scenario() {
   return {{.name = "fin-wait-2",
            .title = "we closed, the peer never does",
            .expected = "FIN_WAIT2 here, CLOSE_WAIT on the peer",
+           .wire = "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < ACK",
            .java = "(no exception: the peer leaks CLOSE_WAIT)",
            .cause = "Our FIN was acknowledged, but the peer's application has not closed its "
                     "end, so we wait for its FIN in FIN_WAIT2. Many FIN_WAIT2 sockets on a server "

@@ -81,6 +81,7 @@ Scenario NoBufferSpaceScenario() {
   return {{.name = "no-buffer-space",
            .title = "what ENOBUFS is, and why ordinary TCP sends on Linux do not return it",
            .expected = "EAGAIN on TCP send; ENOBUFS on a UDP sendto",
+           .wire = "> SYN, < SYN/ACK, > ACK, > PSH/ACK",
            .java = "java.io.IOException: No buffer space available (on Linux: from UDP, "
                    "multicast or netlink; the \"maximum connections reached?\" variant is "
                    "Windows' WSAENOBUFS = ephemeral port exhaustion)",

@@ -74,6 +74,7 @@ Scenario PeerVanishedScenario() {
   return {{.name = "peer-vanished",
            .title = "the peer disappears without RST or FIN",
            .expected = "ETIMEDOUT on read (user timeout, and keepalive)",
+           .wire = "> SYN, < SYN/ACK, > ACK, > PSH/ACK, > PSH/ACK",
            .java = "java.net.SocketException: Connection timed out (Read failed)",
            .cause = "Our segments (data, or keepalive probes on an idle connection) are never "
                     "acknowledged because the peer is gone and nothing tells us so. The kernel "

@@ -48,6 +48,7 @@ Scenario PermissionScenario() {
   return {{.name = "permission",
            .title = "an unprivileged process binds a port below 1024",
            .expected = "EACCES on bind",
+           .wire = "no packet",
            .java = "java.net.BindException: Permission denied (older JDKs: "
                    "java.net.SocketException: Permission denied)",
            .cause = "Ports below net.ipv4.ip_unprivileged_port_start (1024 by default) need "

@@ -117,6 +117,7 @@ Scenario PortExhaustionScenario() {
   return {{.name = "port-exhaustion",
            .title = "no ephemeral port left for connect()",
            .expected = "EADDRNOTAVAIL on connect",
+           .wire = "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < FIN/ACK, > ACK",
            .java = "java.net.NoRouteToHostException: Cannot assign requested address (newer JDKs: "
                    "java.net.BindException: Cannot assign requested address); "
                    "java.net.BindException: Address already in use: connect (Windows); "

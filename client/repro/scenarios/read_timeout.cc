@@ -30,6 +30,7 @@ Scenario ReadTimeoutScenario() {
   return {{.name = "read-timeout",
            .title = "the peer never answers",
            .expected = "EAGAIN on read (SO_RCVTIMEO)",
+           .wire = "> SYN, < SYN/ACK, > ACK",
            .java = "java.net.SocketTimeoutException: Read timed out",
            .cause = "No byte arrived within SO_RCVTIMEO (Java: setSoTimeout), so the blocking "
                     "recv() returned -1 with EAGAIN. The connection itself is fine: the peer is "

@@ -35,6 +35,7 @@ Scenario RefusedScenario() {
   return {{.name = "refused",
            .title = "connect to a port where nothing listens",
            .expected = "ECONNREFUSED on connect",
+           .wire = "> SYN, < RST/ACK",
            .java = "java.net.ConnectException: Connection refused",
            .cause = "The SYN reached the host, but no socket listens on that address and port, "
                     "so the kernel answered with RST and connect() failed at once. Usually the "

@@ -60,6 +60,7 @@ Scenario ResetScenario() {
   return {{.name = "reset",
            .title = "the peer aborts with SO_LINGER {1,0}",
            .expected = "ECONNRESET on read",
+           .wire = "> SYN, < SYN/ACK, > ACK, < RST/ACK",
            .java = kJava,
            .cause = "The peer closed with SO_LINGER {1,0}, so its kernel sent RST instead of FIN "
                     "and threw the connection away. The RST sets ECONNRESET on our socket: the "
@@ -74,6 +75,7 @@ Scenario ResetUnreadScenario() {
   return {{.name = "reset-unread",
            .title = "the peer closes with unread data in its receive buffer",
            .expected = "ECONNRESET on read",
+           .wire = "> SYN, < SYN/ACK, > ACK, > PSH/ACK, < RST/ACK",
            .java = kJava,
            .cause = "The peer called close() while bytes we sent were still unread in its receive "
                     "buffer. Linux then sends RST rather than FIN (the data would be silently "

@@ -96,6 +96,7 @@ Scenario ServerRestartScenario() {
   return {{.name = "server-restart",
            .title = "a server restarts while its old connections sit in TIME_WAIT",
            .expected = "EADDRINUSE on bind (and OK with SO_REUSEADDR on the old and new server)",
+           .wire = "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > FIN/ACK, < ACK",
            .java = "java.net.BindException: Address already in use (Bind failed) (Java's "
                    "ServerSocket sets SO_REUSEADDR by default on Linux; "
                    "setReuseAddress(false) brings this back)",

@@ -95,6 +95,7 @@ Scenario SimultaneousCloseScenario() {
   return {{.name = "simultaneous-close",
            .title = "both sides close at once: CLOSING on both",
            .expected = "FIN_WAIT1 -> CLOSING -> TIME_WAIT on both sides",
+           .wire = "> FIN/ACK, < FIN/ACK, < ACK, > ACK",
            .java = "(no exception)",
            .cause = "A side that receives the peer's FIN while its own FIN is still "
                     "unacknowledged goes FIN_WAIT1 -> CLOSING -> TIME_WAIT instead of "

@@ -99,6 +99,7 @@ Scenario SimultaneousOpenScenario() {
   return {{.name = "simultaneous-open",
            .title = "two sockets connect to each other: one connection, no listener",
            .expected = "SYN_SENT -> SYN_RECV -> ESTABLISHED on both sides",
+           .wire = "> SYN, < SYN, < SYN/ACK, > SYN/ACK",
            .java = "(no exception; a surprise when a client's ephemeral port equals the port it "
                    "connects to on the same host: it connects to itself)",
            .cause = "TCP allows two active opens to meet: a socket in SYN_SENT that receives a "

@@ -59,6 +59,7 @@ Scenario SocketClosedScenario() {
   return {{.name = "socket-closed",
            .title = "use a socket after close()",
            .expected = "EBADF on read",
+           .wire = "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < ACK",
            .java = "java.net.SocketException: Socket closed (thrown by Java itself, before any "
                    "syscall)",
            .cause = "The descriptor was closed (often by another thread, or a finally block that "

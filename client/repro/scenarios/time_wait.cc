@@ -68,6 +68,7 @@ Scenario TimeWaitScenario() {
   return {{.name = "time-wait",
            .title = "the active closer waits in TIME_WAIT",
            .expected = "TIME_WAIT on the side that closed first",
+           .wire = "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < ACK, < FIN/ACK, > ACK",
            .java = "(no exception: shows up later as BindException: Address already in use, or "
                    "as port exhaustion)",
            .cause = "The side that sends the first FIN ends in TIME_WAIT for 2*MSL, which Linux "

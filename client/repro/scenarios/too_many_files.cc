@@ -104,6 +104,7 @@ Scenario TooManyFilesScenario() {
   return {{.name = "too-many-files",
            .title = "RLIMIT_NOFILE reached: socket() and accept() fail",
            .expected = "EMFILE on socket and on accept",
+           .wire = "> SYN, < SYN/ACK, > ACK",
            .java = "java.net.SocketException: Too many open files (accept: "
                    "java.io.IOException: Too many open files)",
            .cause = "Every socket is a file descriptor, and the process may hold at most "

@@ -53,6 +53,7 @@ Scenario UnreachableScenario() {
   return {{.name = "unreachable",
            .title = "no route to the network / an unreachable route",
            .expected = "ENETUNREACH and EHOSTUNREACH on connect",
+           .wire = "no packet",
            .java = "java.net.SocketException: Network is unreachable; "
                    "java.net.NoRouteToHostException: No route to host",
            .cause = "The routing table has no route to the destination (ENETUNREACH: typically "

@@ -42,6 +42,42 @@ TEST(Recorder, AMismatchIsNotReproduced) {
   EXPECT_NE(result.reason.find("expected EPIPE"), std::string::npos);
 }
 
+// The wire pattern is checked like an errno: a capture that contradicts it fails the run even
+// when every call returned what was expected.
+TEST(Recorder, AWirePatternTheCaptureContradictsIsNotReproduced) {
+  Recorder rec("t");
+  rec.StartCapture("no packet", "");
+  Pair p = ConnectedPair(rec);
+  ASSERT_FALSE(rec.stopped());
+  rec.CheckOk("connect", Phase::kConnect, CallResult{});
+  ScenarioResult result = rec.Finish({}, "");
+  if (!result.wire.missing.empty()) {
+    GTEST_SKIP() << result.wire.missing;
+  }
+  EXPECT_EQ(result.outcome, Outcome::kNotReproduced);
+  EXPECT_NE(result.reason.find("on the wire: expected no packet, observed 3 segments"),
+            std::string::npos)
+      << result.reason;
+  ASSERT_EQ(result.wire.segments.size(), 3u);
+  EXPECT_EQ(result.wire.segments[0].flags, "SYN");
+  EXPECT_NE(result.wire.segments[0].cause.find("client: connect("), std::string::npos);
+}
+
+TEST(Recorder, AWirePatternTheCaptureShowsIsReproduced) {
+  Recorder rec("t");
+  rec.StartCapture("> SYN, < SYN/ACK, > ACK", "");
+  Pair p = ConnectedPair(rec);
+  ASSERT_FALSE(rec.stopped());
+  rec.CheckOk("connect", Phase::kConnect, CallResult{});
+  ScenarioResult result = rec.Finish({}, "");
+  if (!result.wire.missing.empty()) {
+    GTEST_SKIP() << result.wire.missing;
+  }
+  EXPECT_EQ(result.outcome, Outcome::kReproduced) << result.reason;
+  EXPECT_TRUE(result.wire.ok);
+  EXPECT_EQ(result.wire.observed, "> SYN, < SYN/ACK, > ACK");
+}
+
 TEST(Recorder, SkipAndFailWinOverChecks) {
   Recorder skipped("s");
   skipped.Skip("no root");

@@ -29,6 +29,25 @@ ScenarioResult Sample() {
   r.counters_scope = "host namespace";
   r.notes.push_back("a note");
   r.kernel_lines.push_back("net.x = 1 here: advice");
+  r.wire.expected = "> SYN, < RST/ACK";
+  r.wire.observed = "> SYN, < RST/ACK";
+  r.wire.ok = true;
+  r.wire.pcap_path = "/tmp/refused.pcap";
+  WireSegmentLine syn;
+  syn.at_seconds = 0.001;
+  syn.flags = "SYN";
+  syn.window = 65495;
+  syn.options = "mss 65495, sackOK, ts, wscale 7";
+  syn.cause = "client: connect(fd 4, 127.0.0.1:40000)";
+  WireSegmentLine rst;
+  rst.at_seconds = 0.0011;
+  rst.from_client = false;
+  rst.flags = "RST/ACK";
+  rst.ack = 1;
+  rst.window = 1u << 20;  // a scaled window beyond 16 bits survives the trip
+  r.wire.segments = {syn, rst};
+  r.wire.events = {{0.00105, "tcp_send_reset", "127.0.0.1:40000", "127.0.0.1:41000",
+                    "RST sent (reason NO_SOCKET, state no socket)", ""}};
   return r;
 }
 
@@ -39,6 +58,44 @@ TEST(Report, JsonRoundTrips) {
   EXPECT_EQ(ResultToJson(*back), ResultToJson(r));
   EXPECT_EQ(back->checks[0].phase, Phase::kConnect);
   EXPECT_EQ(back->counters[0].delta, 1);
+  ASSERT_EQ(back->wire.segments.size(), 2u);
+  EXPECT_FALSE(back->wire.segments[1].from_client);
+  EXPECT_EQ(back->wire.segments[1].window, 1u << 20);
+  ASSERT_EQ(back->wire.events.size(), 1u);
+  EXPECT_EQ(back->wire.events[0].name, "tcp_send_reset");
+}
+
+TEST(Report, TextShowsEverySegmentWithItsCause) {
+  std::string text = RenderScenarioText(FindScenario("refused")->info, Sample());
+  EXPECT_NE(text.find("wire       expected > SYN, < RST/ACK"), std::string::npos) << text;
+  EXPECT_NE(text.find("client -> server  SYN     seq 0 ack 0 win 65495 len 0  mss 65495, "
+                      "sackOK, ts, wscale 7  <- client: connect(fd 4, 127.0.0.1:40000)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("server -> client  RST/ACK seq 0 ack 1 win 1048576 len 0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("tshark -r /tmp/refused.pcap"), std::string::npos) << text;
+  // The kernel's event sits between the segments, where its time puts it.
+  const size_t syn = text.find("client -> server  SYN");
+  const size_t event = text.find("kernel 127.0.0.1:40000: RST sent (reason NO_SOCKET");
+  const size_t rst = text.find("server -> client  RST/ACK");
+  ASSERT_NE(event, std::string::npos) << text;
+  EXPECT_LT(syn, event);
+  EXPECT_LT(event, rst);
+}
+
+TEST(Report, TableListsThePatternsAndAMissingCaptureOnce) {
+  std::string table = RenderTable({Sample(), Sample()});
+  EXPECT_NE(table.find("on the wire"), std::string::npos) << table;
+  EXPECT_EQ(table.find("no packet capture"), std::string::npos) << table;
+  ScenarioResult blind = Sample();
+  blind.wire = {};
+  blind.wire.missing = "capturing packets on lo needs root or CAP_NET_RAW";
+  table = RenderTable({blind, blind});
+  size_t first = table.find("no packet capture: capturing packets on lo needs root");
+  ASSERT_NE(first, std::string::npos) << table;
+  EXPECT_EQ(table.find("no packet capture", first + 1), std::string::npos) << table;
 }
 
 TEST(Report, RejectsGarbage) {
@@ -85,6 +142,30 @@ TEST(Options, UnknownNamesAreUsageErrorsListingTheNames) {
   all.all = true;
   EXPECT_TRUE(all.Validate().ok());
   EXPECT_EQ(all.Selected().size(), AllScenarios().size());
+}
+
+TEST(Options, PcapNeedsADirectoryForSeveralScenariosAndAPlaceThatExists) {
+  ReproOptions one;
+  one.names = {"refused"};
+  one.pcap = "/tmp/refused.pcap";
+  EXPECT_TRUE(one.Validate().ok());
+  EXPECT_EQ(one.PcapPathFor("refused"), "/tmp/refused.pcap");
+  one.pcap = "/nonexistent-dir/refused.pcap";
+  absl::Status missing = one.Validate();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.message().find("no directory /nonexistent-dir"), std::string::npos) << missing;
+  ReproOptions all;
+  all.all = true;
+  all.pcap = "/tmp/all.pcap";
+  absl::Status several = all.Validate();
+  EXPECT_EQ(several.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(several.message().find("--pcap DIR/"), std::string::npos) << several;
+  all.pcap = "/tmp";
+  EXPECT_TRUE(all.Validate().ok());
+  EXPECT_EQ(all.PcapPathFor("reset"), "/tmp/reset.pcap");
+  all.pcap = "/tmp/";
+  EXPECT_EQ(all.PcapPathFor("reset"), "/tmp/reset.pcap");
+  EXPECT_EQ(ReproOptions{}.PcapPathFor("reset"), "");
 }
 
 TEST(Registry, NamesAreUniqueAndEveryScenarioIsExplained) {

@@ -71,6 +71,27 @@ TEST(ReproCommand, NamedScenariosPrintTheExplanationAndATable) {
   EXPECT_NE(r.out.find("scenario"), std::string::npos);  // the table header
 }
 
+// --pcap writes a file tshark reads (the scenario suite compares the flags); a place that does
+// not exist is bad usage.
+TEST(ReproCommand, PcapWritesAFileOrSaysWhereIsWrong) {
+  char dir[] = "/tmp/socklab-repro-cmd-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/refused.pcap");
+  ToolRun r = Socklab(absl::StrCat("repro refused --pcap ", path));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  if (r.out.find("not captured") == std::string::npos) {
+    EXPECT_NE(r.out.find(absl::StrCat("written to ", path)), std::string::npos) << r.out;
+    EXPECT_EQ(access(path.c_str(), R_OK), 0);
+  }
+  unlink(path.c_str());
+  rmdir(dir);
+  ToolRun bad = Socklab("repro refused --pcap /nonexistent-dir/x.pcap");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("no directory /nonexistent-dir"), std::string::npos) << bad.out;
+  ToolRun several = Socklab("repro refused eof --pcap /tmp/one-file.pcap");
+  EXPECT_EQ(several.exit_code, 2) << several.out;
+}
+
 // The whole run, as CI runs it; the suite's ctest TIMEOUT bounds it (under two minutes).
 TEST(ReproCommand, AllAsJson) {
   ToolRun r = Socklab("repro --all --json");

@@ -5,8 +5,11 @@
 #include "client/repro/runner.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,11 +22,17 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "client/repro/registry.h"
+#include "client/repro/report.h"
+#include "client/repro/wire_pattern.h"
 #include "core/base/errno_name.h"
+#include "core/capture/kernel_events.h"
+#include "core/capture/tcp_segment.h"
 #include "core/net/netns.h"
 #include "core/sysinfo/derivations.h"
 #include "core/sysinfo/proc_fs.h"
@@ -61,6 +70,36 @@ const std::map<std::string, std::vector<std::string>>& ExpectedObservations() {
       {"fin-wait-2", {"FIN_WAIT2", "CLOSE_WAIT"}},
       {"simultaneous-close", {kClosePath, kClosePath}},
       {"simultaneous-open", {kPath, kPath, "127.0.0.1:6001 <-> 127.0.0.1:6002"}},
+  };
+  return *kExpected;
+}
+
+// What each scenario must put on the wire (wire_pattern.h notation), again independent of the
+// scenarios' own patterns.
+const std::map<std::string, std::string>& ExpectedWire() {
+  static const auto* const kExpected = new std::map<std::string, std::string>{
+      {"refused", "> SYN, < RST/ACK"},
+      {"reset", "> SYN, < SYN/ACK, > ACK, < RST/ACK"},
+      {"reset-unread", "> SYN, < SYN/ACK, > ACK, > PSH/ACK, < RST/ACK"},
+      {"broken-pipe", "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > ACK, > PSH/ACK, < RST"},
+      {"too-many-files", "> SYN, < SYN/ACK, > ACK"},
+      {"bind-in-use", "no packet"},
+      {"server-restart", "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > FIN/ACK, < ACK"},
+      {"client-port-in-use", "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < FIN/ACK, > ACK"},
+      {"port-exhaustion", "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < FIN/ACK, > ACK"},
+      {"connect-timeout", "> SYN, > SYN, nothing back"},
+      {"read-timeout", "> SYN, < SYN/ACK, > ACK"},
+      {"peer-vanished", "> SYN, < SYN/ACK, > ACK, > PSH/ACK, > PSH/ACK"},
+      {"permission", "no packet"},
+      {"eof", "> SYN, < SYN/ACK, > ACK, < FIN/ACK"},
+      {"socket-closed", "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < ACK"},
+      {"unreachable", "no packet"},
+      {"no-buffer-space", "> SYN, < SYN/ACK, > ACK, > PSH/ACK"},
+      {"time-wait", "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < ACK, < FIN/ACK, > ACK"},
+      {"close-wait-leak", "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > ACK"},
+      {"fin-wait-2", "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < ACK"},
+      {"simultaneous-close", "> FIN/ACK, < FIN/ACK, < ACK, > ACK"},
+      {"simultaneous-open", "> SYN, < SYN, < SYN/ACK, > SYN/ACK"},
   };
   return *kExpected;
 }
@@ -186,8 +225,11 @@ class ScenariosTest : public testing::Test {
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     before_ = new HostState(ReadHostState());
     results_ = new std::map<std::string, ScenarioResult>();
+    char dir[] = "/tmp/socklab-repro-pcap-XXXXXX";
+    pcap_dir_ = new std::string(mkdtemp(dir) != nullptr ? dir : "");
     for (const Scenario& s : AllScenarios()) {
-      (*results_)[s.info.name] = RunScenario(s);
+      (*results_)[s.info.name] = RunScenario(
+          s, pcap_dir_->empty() ? "" : absl::StrCat(*pcap_dir_, "/", s.info.name, ".pcap"));
     }
     // Reap orphans that already exited (ours as the subreaper); the living remain to be seen.
     while (waitpid(-1, nullptr, WNOHANG) > 0) {
@@ -195,6 +237,10 @@ class ScenariosTest : public testing::Test {
     after_ = new HostState(ReadHostState());
   }
   static void TearDownTestSuite() {
+    if (!pcap_dir_->empty()) {
+      RunTool({"rm", "-rf", *pcap_dir_}).IgnoreError();
+    }
+    delete pcap_dir_;
     delete before_;
     delete after_;
     delete results_;
@@ -203,7 +249,9 @@ class ScenariosTest : public testing::Test {
   static HostState* before_;
   static HostState* after_;
   static std::map<std::string, ScenarioResult>* results_;
+  static std::string* pcap_dir_;  // each scenario's capture as a pcap file, NAME in it
 };
+std::string* ScenariosTest::pcap_dir_ = nullptr;
 
 HostState* ScenariosTest::before_ = nullptr;
 HostState* ScenariosTest::after_ = nullptr;
@@ -407,6 +455,197 @@ TEST_F(ScenariosTest, NothingIsLeftBehind) {
     }
   }
   EXPECT_TRUE(ours_in_new_netns.empty()) << absl::StrJoin(ours_in_new_netns, ", ");
+  // No trace instance: each scenario removed its own, or the runner did (permission drops the
+  // privileges its removal needs).
+  if (geteuid() == 0) {
+    absl::StatusOr<ChildOutput> instances = RunInChild({}, [] {
+      absl::StatusOr<std::vector<std::string>> names = TraceInstances();
+      if (!names.ok()) {
+        return std::string(names.status().message());
+      }
+      // A living process's instance is another test's at work; one whose process is gone was
+      // left behind.
+      std::vector<std::string> orphans;
+      for (const std::string& name : *names) {
+        int pid = 0;
+        if (absl::SimpleAtoi(absl::StripPrefix(name, "socklab-"), &pid) && kill(pid, 0) != 0 &&
+            errno == ESRCH) {
+          orphans.push_back(name);
+        }
+      }
+      return absl::StrCat("instances: ", absl::StrJoin(orphans, ","));
+    });
+    ASSERT_TRUE(instances.ok()) << instances.status();
+    EXPECT_EQ(instances->output, "instances: ");
+  }
+}
+
+TEST_F(ScenariosTest, EveryScenarioShowsAndChecksItsWirePattern) {
+  for (const Scenario& s : AllScenarios()) {
+    SCOPED_TRACE(s.info.name);
+    ASSERT_TRUE(ExpectedWire().count(s.info.name)) << "no wire expectation here";
+    const ScenarioResult& r = results_->at(s.info.name);
+    if (r.outcome == Outcome::kSkipped) {
+      continue;
+    }
+    if (geteuid() != 0) {
+      // Without capture rights the scenario ran all the same and says why there is no capture.
+      EXPECT_NE(r.wire.missing.find("CAP_NET_RAW"), std::string::npos) << r.wire.missing;
+      continue;
+    }
+    ASSERT_EQ(r.wire.missing, "");
+    EXPECT_EQ(r.wire.expected, s.info.wire);
+    EXPECT_TRUE(r.wire.ok) << "observed " << r.wire.observed;
+    WireMatch independent = MatchWirePattern(ExpectedWire().at(s.info.name), r.wire.segments);
+    EXPECT_TRUE(independent.ok) << "expected " << ExpectedWire().at(s.info.name) << ", observed "
+                                << independent.observed;
+    EXPECT_EQ(r.wire.dropped, 0u);
+    for (const WireSegmentLine& line : r.wire.segments) {
+      EXPECT_GE(line.at_seconds, 0) << line.flags;
+      EXPECT_LE(line.at_seconds, r.seconds) << line.flags;
+    }
+  }
+}
+
+TEST_F(ScenariosTest, SegmentsCarryTheirHeadersAndTheCallThatCausedThem) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "capturing needs root or CAP_NET_RAW";
+  }
+  const WireView& refused = results_->at("refused").wire;
+  ASSERT_EQ(refused.segments.size(), 2u);
+  const WireSegmentLine& syn = refused.segments[0];
+  EXPECT_NE(syn.options.find("mss "), std::string::npos) << syn.options;
+  EXPECT_EQ(syn.seq, 0u);
+  EXPECT_NE(syn.cause.find("client: connect("), std::string::npos) << syn.cause;
+  const WireSegmentLine& rst = refused.segments[1];
+  EXPECT_EQ(rst.ack, 1u);  // the RST acknowledges the SYN
+  EXPECT_EQ(rst.cause, syn.cause);
+  // A SYN retransmitted by the kernel's timer while connect() blocked is marked as such and
+  // shown as during the call, not caused by it.
+  int retransmitted = 0;
+  for (const WireSegmentLine& line : results_->at("connect-timeout").wire.segments) {
+    if (line.retransmission) {
+      ++retransmitted;
+      EXPECT_EQ(line.flags, "SYN");
+      EXPECT_TRUE(line.cause.empty() || line.cause.starts_with("during ")) << line.cause;
+    }
+  }
+  EXPECT_GE(retransmitted, 1);
+}
+
+// Two witnesses of one fact: every RST in a scenario's capture is one the kernel says it sent
+// (tcp:tcp_send_reset, with its reason), and every retransmission the capture shows is one the
+// kernel says it made (it may make more: in the tbf scenarios some wait in lo's queue past the
+// end of the scenario).
+TEST_F(ScenariosTest, KernelEventsAgreeWithThePackets) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "capturing and tracing need root";
+  }
+  for (const Scenario& s : AllScenarios()) {
+    SCOPED_TRACE(s.info.name);
+    const WireView& wire = results_->at(s.info.name).wire;
+    ASSERT_EQ(wire.events_missing, "");
+    int rst_segments = 0, retransmitted = 0, resets_sent = 0, retransmissions = 0;
+    for (const WireSegmentLine& line : wire.segments) {
+      rst_segments += line.flags.starts_with("RST") ? 1 : 0;
+      retransmitted += line.retransmission ? 1 : 0;
+    }
+    for (const KernelEventLine& e : wire.events) {
+      resets_sent += e.name == "tcp_send_reset" ? 1 : 0;
+      retransmissions += e.name.starts_with("tcp_retransmit") ? 1 : 0;
+    }
+    EXPECT_EQ(resets_sent, rst_segments);
+    EXPECT_LE(retransmitted, retransmissions);
+  }
+  std::string refused;
+  for (const KernelEventLine& e : results_->at("refused").wire.events) {
+    absl::StrAppend(&refused, e.text, "\n");
+  }
+  EXPECT_NE(refused.find("RST sent (reason NO_SOCKET, state no socket)\nRST received\n"
+                         "SYN_SENT -> CLOSE\n"),
+            std::string::npos)
+      << refused;
+  bool abort_on_close = false;
+  for (const KernelEventLine& e : results_->at("reset-unread").wire.events) {
+    abort_on_close =
+        abort_on_close || e.text.find("reason TCP_ABORT_ON_CLOSE") != std::string::npos;
+  }
+  EXPECT_TRUE(abort_on_close);
+}
+
+// What tshark reads from every scenario's pcap file (concatenated by mergecap, so tshark starts
+// once): the same segments with the same flags as the scenarios' own wire views.
+TEST_F(ScenariosTest, TsharkReadsTheSameFlagsFromThePcapFiles) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "capturing needs root or CAP_NET_RAW";
+  }
+  if (!RunTool({"tshark", "--version"}).ok() || !RunTool({"mergecap", "-h"}).ok()) {
+    GTEST_SKIP() << "tshark/mergecap are not installed (scripts/install-deps installs tshark)";
+  }
+  std::vector<std::string> merge = {"mergecap", "-a", "-F",
+                                    "pcap",     "-w", absl::StrCat(*pcap_dir_, "/all.pcap")};
+  std::vector<std::string> ours;
+  for (const Scenario& s : AllScenarios()) {
+    const ScenarioResult& r = results_->at(s.info.name);
+    if (r.outcome == Outcome::kSkipped) {
+      continue;
+    }
+    SCOPED_TRACE(s.info.name);
+    ASSERT_EQ(r.wire.pcap_path, absl::StrCat(*pcap_dir_, "/", s.info.name, ".pcap"));
+    merge.push_back(r.wire.pcap_path);
+    for (const WireSegmentLine& line : r.wire.segments) {
+      ours.push_back(line.flags);
+    }
+  }
+  absl::StatusOr<std::string> merged = RunTool(merge);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  // tshark prints one line per frame: the TCP flags in hex ("0x0012").
+  FILE* pipe =
+      popen(absl::StrCat("tshark -r ", *pcap_dir_, "/all.pcap -T fields -e tcp.flags 2>/dev/null")
+                .c_str(),
+            "r");
+  ASSERT_NE(pipe, nullptr);
+  std::vector<std::string> theirs;
+  char line[128];
+  while (fgets(line, sizeof(line), pipe) != nullptr) {
+    uint32_t value = 0;
+    if (absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &value)) {
+      theirs.push_back(TcpFlagsText(static_cast<uint8_t>(value & 0xff)));
+    }
+  }
+  pclose(pipe);
+  EXPECT_FALSE(ours.empty());
+  EXPECT_EQ(theirs, ours);
+}
+
+// Without CAP_NET_RAW a scenario still runs, and its result says once why there is no capture.
+TEST(ScenarioWithoutCaptureRightsTest, RunsAndSaysWhyTheWireViewIsMissing) {
+  absl::StatusOr<ChildOutput> child = RunInChild({}, [] {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0) {
+      return std::string();
+    }
+    data[CAP_NET_RAW / 32].effective &= ~(1u << (CAP_NET_RAW % 32));
+    data[CAP_NET_RAW / 32].permitted &= ~(1u << (CAP_NET_RAW % 32));
+    if (syscall(SYS_capset, &header, data) != 0) {
+      return std::string();
+    }
+    return ResultToJson(RunScenario(*FindScenario("refused"))).dump();
+  });
+  ASSERT_TRUE(child.ok()) << child.status();
+  if (child->output.empty()) {
+    GTEST_SKIP() << "cannot drop CAP_NET_RAW here";
+  }
+  absl::StatusOr<ScenarioResult> r = ResultFromJson(nlohmann::json::parse(child->output));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, Outcome::kReproduced) << r->reason;
+  EXPECT_NE(r->wire.missing.find("CAP_NET_RAW"), std::string::npos) << r->wire.missing;
+  EXPECT_TRUE(r->wire.segments.empty());
+  const std::string text = RenderScenarioText(FindScenario("refused")->info, *r);
+  size_t first = text.find("not captured");
+  ASSERT_NE(first, std::string::npos) << text;
+  EXPECT_EQ(text.find("not captured", first + 1), std::string::npos) << "said more than once";
 }
 
 }  // namespace
