@@ -373,6 +373,14 @@ nlohmann::json HistogramToJson(const Histogram& h) {
           {"max", h.max()}};
 }
 
+nlohmann::json SpectrumToJson(const Histogram& h) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const Histogram::SpectrumPoint& point : h.PercentileSpectrum()) {
+    points.push_back({point.value_ns, point.percentile, point.total_count});
+  }
+  return points;
+}
+
 nlohmann::json LoadResultToJson(const LoadResult& r) {
   const LoadConfig& c = r.config;
   nlohmann::json json;
@@ -425,6 +433,10 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   json["latency_uncorrected_ns"] =
       c.rate > 0 ? HistogramToJson(r.rtt_uncorrected) : nlohmann::json(nullptr);
   json["connect_latency_ns"] = HistogramToJson(r.connect);
+  // The whole run's percentile distribution (the .hgrm rows), for a percentile spectrum plot.
+  json["latency_spectrum"] = {
+      {"corrected", SpectrumToJson(r.rtt)},
+      {"uncorrected", c.rate > 0 ? SpectrumToJson(r.rtt_uncorrected) : nlohmann::json(nullptr)}};
   json["open_loop"] = c.rate > 0 ? nlohmann::json{{"scheduled", r.messages_scheduled},
                                                   {"sent", r.messages_sent},
                                                   {"achieved_ratio", AchievedRatio(r)},
@@ -457,7 +469,16 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                             {"open_connections", p.open_connections},
                             {"p50_ns", p.p50_ns},
                             {"p99_ns", p.p99_ns},
-                            {"max_ns", p.max_ns}};
+                            {"p99_9_ns", p.p99_9_ns},
+                            {"max_ns", p.max_ns},
+                            {"connect_p50_ns", p.connect_p50_ns},
+                            {"connect_p99_ns", p.connect_p99_ns},
+                            {"connect_max_ns", p.connect_max_ns}};
+    nlohmann::json errors_by_class = nlohmann::json::object();
+    for (const auto& [label, count] : p.errors_by_class) {
+      errors_by_class[label] = count;
+    }
+    point["errors_by_class"] = errors_by_class;
     if (!p.states_error.empty()) {
       // Unknown, not zero.
       point["states"] = nullptr;

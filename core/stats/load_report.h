@@ -30,5 +30,8 @@ std::string FormatLatency(int64_t ns);
 // latency_uncorrected_ns, connect_latency_ns, errors, kernel, series, ...).
 nlohmann::json LoadResultToJson(const LoadResult& result);
 nlohmann::json HistogramToJson(const Histogram& histogram);
+// The percentile distribution as [[value_ns, percentile (0-100), total_count], ...], the rows
+// of the .hgrm output.
+nlohmann::json SpectrumToJson(const Histogram& histogram);
 
 }  // namespace socklab
