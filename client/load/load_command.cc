@@ -15,6 +15,7 @@
 #include "client/load/load_options.h"
 #include "client/load/output_file.h"
 #include "client/load/target.h"
+#include "client/report/report_html.h"
 #include "core/base/status.h"
 #include "core/stats/load_report.h"
 #include "core/tcpstat/reader.h"
@@ -51,6 +52,7 @@ struct LoadFlags {
   bool states = false;
   std::string json;
   std::string hgrm;
+  std::string html;
   bool ipv4 = false;
   bool ipv6 = false;
   CLI::Option* duration_option = nullptr;
@@ -170,6 +172,7 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   o.states = f.states;
   o.json_path = f.json;
   o.hgrm_path = f.hgrm;
+  o.html_path = f.html;
   if (absl::Status valid = o.Validate(); !valid.ok()) {
     return valid;
   }
@@ -225,6 +228,14 @@ int Run(const LoadFlags& flags) {
     }
     hgrm_file.emplace(std::move(*file));
   }
+  std::optional<OutputFile> html_file;
+  if (!options->html_path.empty()) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--html", options->html_path);
+    if (!file.ok()) {
+      return cli::ReportFailure(kProgram, file.status());
+    }
+    html_file.emplace(std::move(*file));
+  }
   LoadHooks hooks;
   hooks.interrupt = &g_interrupted;
   const uint16_t port = options->target.port();
@@ -261,8 +272,10 @@ int Run(const LoadFlags& flags) {
                LoadSummaryToText(*result).c_str(), LoadStatesToText(*result).c_str());
   std::fflush(text_out);
   int code = 0;
+  // The JSON is the report's one source: --html draws what --json would write.
+  const nlohmann::json result_json = LoadResultToJson(*result);
   if (!options->json_path.empty()) {
-    const std::string json = LoadResultToJson(*result).dump(2) + "\n";
+    const std::string json = result_json.dump(2) + "\n";
     if (json_to_stdout) {
       std::fputs(json.c_str(), stdout);
       std::fflush(stdout);
@@ -273,6 +286,12 @@ int Run(const LoadFlags& flags) {
   if (hgrm_file.has_value()) {
     if (absl::Status written = hgrm_file->WriteAndClose(result->rtt.PercentileDistribution(1e6));
         !written.ok()) {
+      code = cli::ReportFailure(kProgram, written);
+    }
+  }
+  if (html_file.has_value()) {
+    const std::vector<ReportRun> runs = {{"socklab load", result_json}};
+    if (absl::Status written = html_file->WriteAndClose(RenderReportHtml(runs)); !written.ok()) {
       code = cli::ReportFailure(kProgram, written);
     }
   }
@@ -356,6 +375,8 @@ cli::Command AddLoadCommand(CLI::App& app) {
   sub->add_option("--json", flags->json, "Write the full result as JSON to FILE (- = stdout)");
   sub->add_option("--hgrm", flags->hgrm,
                   "Write the latency distribution in HdrHistogram .hgrm format (ms) to FILE");
+  sub->add_option("--html", flags->html,
+                  "Write the HTML report of this run (charts; as 'socklab report') to FILE");
   sub->add_flag("-4", flags->ipv4, "Use IPv4 (localhost -> 127.0.0.1)");
   sub->add_flag("-6", flags->ipv6, "Use IPv6 (localhost -> ::1)");
   return {sub, [flags] { return Run(*flags); }};

@@ -272,10 +272,10 @@ TEST(LoadCommandTest, LocalhostTriesBothLoopbacks) {
   EXPECT_EQ(server.bytes_in(), 640u);
 }
 
-// A --json or --hgrm path that cannot be written is refused before the run (exit 2, one line with
-// the errno and its fix): the peer never sees a connection.
+// A --json, --hgrm or --html path that cannot be written is refused before the run (exit 2, one
+// line with the errno and its fix): the peer never sees a connection.
 TEST(LoadCommandTest, UnwritableReportPathsAreRefusedBeforeTheRun) {
-  for (const char* flag : {"--json", "--hgrm"}) {
+  for (const char* flag : {"--json", "--hgrm", "--html"}) {
     testing::EchoFixture server;
     ::testing::internal::CaptureStderr();
     const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "10",
