@@ -18,6 +18,7 @@
 #include "client/report/report_html.h"
 #include "core/base/status.h"
 #include "core/stats/load_report.h"
+#include "core/stats/repeat_summary.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
 #include "nlohmann/json.hpp"
@@ -53,6 +54,7 @@ struct LoadFlags {
   std::string json;
   std::string hgrm;
   std::string html;
+  uint64_t repeat = 1;
   bool ipv4 = false;
   bool ipv6 = false;
   CLI::Option* duration_option = nullptr;
@@ -62,6 +64,7 @@ struct LoadFlags {
   CLI::Option* churn_option = nullptr;
   CLI::Option* connect_rate_option = nullptr;
   CLI::Option* messages_option = nullptr;
+  CLI::Option* repeat_option = nullptr;
 };
 
 // A flag given as 0 where 0 means nothing: one line with what to do instead.
@@ -95,6 +98,8 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
                         "omit --connect-rate for no cap, or give connections/s above 0"),
            CheckNotZero(f.messages_option, f.messages == 0, "sends nothing",
                         "omit -n to run for -d, or give 1 or more messages"),
+           CheckNotZero(f.repeat_option, f.repeat == 0, "runs nothing",
+                        "omit --repeat for one run, or give 1 or more runs"),
        }) {
     if (!zero.ok()) {
       return zero;
@@ -260,20 +265,47 @@ int Run(const LoadFlags& flags) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  absl::StatusOr<LoadResult> result = RunLoad(*options, hooks);
+  // --repeat: the same load again, nothing else in between; the report is of the median run (by
+  // throughput), with each figure's median and spread over the runs.
+  std::vector<LoadResult> runs;
+  for (uint64_t i = 0; i < flags.repeat; ++i) {
+    absl::StatusOr<LoadResult> run = RunLoad(*options, hooks);
+    if (!run.ok()) {
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      return cli::ReportFailure(kProgram, run.status());
+    }
+    if (flags.repeat > 1) {
+      std::fprintf(stderr, "%s: run %llu of %llu: %.0f msg/s, p99 %s, errors %llu\n", kProgram,
+                   static_cast<unsigned long long>(i + 1),
+                   static_cast<unsigned long long>(flags.repeat),
+                   run->elapsed_s > 0 ? run->messages_completed / run->elapsed_s : 0.0,
+                   FormatLatency(run->rtt.ValueAtPercentile(99)).c_str(),
+                   static_cast<unsigned long long>(run->errors.Total() + run->data_errors));
+    }
+    runs.push_back(std::move(*run));
+    if (!runs.back().abort_reason.empty()) {
+      break;  // an aborted or interrupted run ends the repetition, and is the one reported
+    }
+  }
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  if (!result.ok()) {
-    return cli::ReportFailure(kProgram, result.status());
-  }
+  const LoadResult* result =
+      &runs[runs.back().abort_reason.empty() ? MedianRunIndex(runs) : runs.size() - 1];
   // With --json - the JSON owns stdout; the text goes to stderr so both stay readable.
   FILE* text_out = json_to_stdout ? stderr : stdout;
   std::fprintf(text_out, "%s%s%s", LoadConfigToText(result->config).c_str(),
                LoadSummaryToText(*result).c_str(), LoadStatesToText(*result).c_str());
+  if (runs.size() > 1) {
+    std::fprintf(text_out, "%s", RepeatSummaryToText(RepeatFigures(runs), runs.size()).c_str());
+  }
   std::fflush(text_out);
   int code = 0;
   // The JSON is the report's one source: --html draws what --json would write.
-  const nlohmann::json result_json = LoadResultToJson(*result);
+  nlohmann::json result_json = LoadResultToJson(*result);
+  if (flags.repeat > 1) {
+    result_json["repeat"] = RepeatSummaryToJson(runs);
+  }
   if (!options->json_path.empty()) {
     const std::string json = result_json.dump(2) + "\n";
     if (json_to_stdout) {
@@ -377,6 +409,9 @@ cli::Command AddLoadCommand(CLI::App& app) {
                   "Write the latency distribution in HdrHistogram .hgrm format (ms) to FILE");
   sub->add_option("--html", flags->html,
                   "Write the HTML report of this run (charts; as 'socklab report') to FILE");
+  flags->repeat_option = cli::AddCountFlag(
+      *sub, "--repeat", &flags->repeat,
+      "Run the same load N times: the median run's report, each figure's median [min - max]");
   sub->add_flag("-4", flags->ipv4, "Use IPv4 (localhost -> 127.0.0.1)");
   sub->add_flag("-6", flags->ipv6, "Use IPv6 (localhost -> ::1)");
   return {sub, [flags] { return Run(*flags); }};

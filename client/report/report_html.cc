@@ -212,6 +212,62 @@ std::string FiguresTable(const std::vector<ReportRun>& runs) {
   return out;
 }
 
+// Runs made with --repeat: each figure's median [min - max] over the repetitions, and the ratio
+// of medians to the first run's, said to be within the noise when the two spreads overlap.
+std::string RepeatTable(const std::vector<ReportRun>& runs) {
+  bool any = false;
+  for (const ReportRun& run : runs) any = any || run.json.contains("repeat");
+  if (!any) return "";
+  std::string out =
+      "<h3>repeated runs (--repeat): median [min &ndash; max] over the repetitions</h3>"
+      "<table class=\"figures\"><tr><th></th>";
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const nlohmann::json& repeat = runs[r].json.value("repeat", nlohmann::json());
+    absl::StrAppend(&out, "<th>", HtmlEscape(runs[r].name),
+                    repeat.is_object() ? absl::StrCat(" (", Number(repeat, "runs"), " runs)") : "",
+                    "</th>");
+    if (r > 0) absl::StrAppend(&out, "<th>ratio to ", HtmlEscape(runs[0].name), "</th>");
+  }
+  absl::StrAppend(&out, "</tr>\n");
+  for (const char* figure : {"messages_per_s", "p50_ns", "p99_ns", "p99_9_ns", "max_ns"}) {
+    const bool latency = std::string(figure) != "messages_per_s";
+    auto write = [&](double v) { return latency ? Latency(v) : absl::StrFormat("%.0f", v); };
+    absl::StrAppend(&out, "<tr><td>", figure, "</td>");
+    const nlohmann::json first = runs[0]
+                                     .json.value("repeat", nlohmann::json::object())
+                                     .value("figures", nlohmann::json::object())
+                                     .value(figure, nlohmann::json());
+    for (size_t r = 0; r < runs.size(); ++r) {
+      const nlohmann::json f = runs[r]
+                                   .json.value("repeat", nlohmann::json::object())
+                                   .value("figures", nlohmann::json::object())
+                                   .value(figure, nlohmann::json());
+      if (!f.is_object()) {
+        absl::StrAppend(&out, "<td>&ndash;</td>", r > 0 ? "<td>&ndash;</td>" : "");
+        continue;
+      }
+      absl::StrAppend(&out, "<td>", HtmlEscape(write(Number(f, "median"))), " [",
+                      HtmlEscape(write(Number(f, "min"))), " &ndash; ",
+                      HtmlEscape(write(Number(f, "max"))), "]</td>");
+      if (r == 0) continue;
+      if (!first.is_object() || Number(first, "median") == 0) {
+        absl::StrAppend(&out, "<td>&ndash;</td>");
+        continue;
+      }
+      const bool overlap =
+          Number(f, "min") <= Number(first, "max") && Number(first, "min") <= Number(f, "max");
+      absl::StrAppendFormat(&out, "<td class=\"ratio\">%.2f&times;%s</td>",
+                            Number(f, "median") / Number(first, "median"),
+                            overlap ? " <span class=\"warn\">within the spread: noise, not a "
+                                      "difference</span>"
+                                    : "");
+    }
+    absl::StrAppend(&out, "</tr>\n");
+  }
+  absl::StrAppend(&out, "</table>\n");
+  return out;
+}
+
 std::string ScalarText(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
@@ -367,7 +423,7 @@ std::string RenderReportHtml(const std::vector<ReportRun>& runs) {
                     HtmlEscape(runs[r].name), "</b> ", HtmlEscape(c.value("started_at", "")),
                     " <code>", HtmlEscape(c.value("command_line", "")), "</code></li>");
   }
-  absl::StrAppend(&out, "</ul>\n<h2>figures</h2>\n", FiguresTable(runs));
+  absl::StrAppend(&out, "</ul>\n<h2>figures</h2>\n", FiguresTable(runs), RepeatTable(runs));
 
   absl::StrAppend(&out, "<h2>over the run</h2>\n");
   ChartSpec spec;

@@ -120,6 +120,42 @@ TEST(ReportCommandTest, ErrorsByClassAddUpToTheErrors) {
   std::remove(json_path.c_str());
 }
 
+// --repeat 3: three runs of the same load (the peer accepted three times the connections and
+// echoed three times the messages), the figures' medians within their spreads, and the report
+// of the median run.
+TEST(ReportCommandTest, RepeatRunsTheLoadNTimesAndReportsTheMedianRun) {
+  testing::EchoFixture server;
+  const std::string json_path = TempPath("repeat.json");
+  const std::string html_path = TempPath("repeat.html");
+  const testing::ProcessOutcome run =
+      Socklab({"load", server.address().ToString(), "-c", "2", "-t", "1", "-n", "200", "-s", "64",
+               "--repeat", "3", "--backend", "epoll", "--json", json_path, "--html", html_path});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(server.WaitForAllClosed(30'000));
+  EXPECT_EQ(server.accepted(), 6u);
+  EXPECT_EQ(server.bytes_in(), 3u * 200 * 64);
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  ASSERT_TRUE(j.contains("repeat")) << j.dump();
+  const nlohmann::json& repeat = j["repeat"];
+  EXPECT_EQ(repeat["runs"], 3);
+  ASSERT_EQ(repeat["per_run"].size(), 3u);
+  for (const auto& [name, figure] : repeat["figures"].items()) {
+    EXPECT_LE(figure["min"].get<double>(), figure["median"].get<double>()) << name;
+    EXPECT_LE(figure["median"].get<double>(), figure["max"].get<double>()) << name;
+  }
+  // The report is the median run's: its throughput is the median of the three.
+  const size_t median_run = repeat["median_run"].get<size_t>();
+  EXPECT_DOUBLE_EQ(repeat["per_run"][median_run]["messages_per_s"].get<double>(),
+                   repeat["figures"]["messages_per_s"]["median"].get<double>());
+  EXPECT_DOUBLE_EQ(j["throughput"]["messages_per_s"].get<double>(),
+                   repeat["figures"]["messages_per_s"]["median"].get<double>());
+  EXPECT_EQ(j["messages"]["completed"], 200);
+  EXPECT_NE(run.out.find("repeat      3 runs"), std::string::npos) << run.out;
+  EXPECT_NE(ReadAll(html_path).find("repeated runs (--repeat)"), std::string::npos);
+  std::remove(json_path.c_str());
+  std::remove(html_path.c_str());
+}
+
 // Bad input: one line naming the problem, exit 2, and no report written.
 TEST(ReportCommandTest, BadInputIsOneLineAndExitTwo) {
   const std::string not_json = TempPath("not.json");

@@ -82,6 +82,26 @@ TEST(ReportHtmlTest, SeveralRunsAreOverlaidAndComparedWithTheFirst) {
       << html;
 }
 
+// Two --repeat runs: a ratio whose spreads overlap is called noise; one whose spreads are apart
+// is not.
+TEST(ReportHtmlTest, RepeatedRunsSayWhenTheSpreadIsWiderThanTheDifference) {
+  auto with_repeat = [](double median, double min, double max) {
+    nlohmann::json j = LoadResultToJson(SampleResult(1));
+    j["repeat"] = {
+        {"runs", 3},
+        {"figures", {{"messages_per_s", {{"median", median}, {"min", min}, {"max", max}}}}}};
+    return j;
+  };
+  const std::string noise = RenderReportHtml(
+      {{"a.json", with_repeat(1000, 900, 1100)}, {"b.json", with_repeat(1050, 1000, 1200)}});
+  EXPECT_NE(noise.find("1.05&times; <span class=\"warn\">within the spread"), std::string::npos)
+      << noise;
+  const std::string apart = RenderReportHtml(
+      {{"a.json", with_repeat(1000, 900, 1100)}, {"b.json", with_repeat(2000, 1900, 2100)}});
+  EXPECT_NE(apart.find("2.00&times;</td>"), std::string::npos);
+  EXPECT_EQ(apart.find("within the spread"), std::string::npos);
+}
+
 TEST(ReportHtmlTest, TextFromTheJsonIsEscaped) {
   LoadResult r = SampleResult(1);
   r.config.command_line = "socklab load '<script>alert(1)</script>'";
