@@ -10,7 +10,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "client/load/load_engine.h"
 #include "client/load/load_options.h"
 #include "client/load/output_file.h"
@@ -19,6 +21,7 @@
 #include "core/base/status.h"
 #include "core/stats/load_report.h"
 #include "core/stats/repeat_summary.h"
+#include "core/stats/sweep_summary.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
 #include "nlohmann/json.hpp"
@@ -55,6 +58,7 @@ struct LoadFlags {
   std::string hgrm;
   std::string html;
   uint64_t repeat = 1;
+  std::string sweep;  // "connections=1,10,100" or "rate=1000,5000"
   bool ipv4 = false;
   bool ipv6 = false;
   CLI::Option* duration_option = nullptr;
@@ -210,10 +214,60 @@ void SampleStatesInto(uint16_t port, LoadSecond* second, bool* warned) {
   }
 }
 
+// "connections" of "connections=1,10,100".
+std::string SweepName(const std::string& sweep) { return sweep.substr(0, sweep.find('=')); }
+
+double SweepValueOf(const LoadOptions& o, const std::string& sweep) {
+  return SweepName(sweep) == "rate" ? o.rate : static_cast<double>(o.connections);
+}
+
+// The runs to make: --repeat copies of `base`, or one per --sweep value (each validated as its
+// own flags would be).
+absl::StatusOr<std::vector<LoadOptions>> PlanRuns(const LoadFlags& f, const LoadOptions& base) {
+  if (f.sweep.empty()) {
+    return std::vector<LoadOptions>(f.repeat, base);
+  }
+  constexpr absl::string_view kFix =
+      "write --sweep connections=1,10,100 or --sweep rate=1000,5000,20000";
+  if (f.repeat_option->count() > 0) {
+    return UsageError("--sweep and --repeat together", "give one of them");
+  }
+  const size_t equals = f.sweep.find('=');
+  const std::string name = SweepName(f.sweep);
+  if (equals == std::string::npos || (name != "connections" && name != "rate")) {
+    return UsageError(absl::StrCat("--sweep ", f.sweep, " sweeps neither connections nor rate"),
+                      kFix);
+  }
+  std::vector<LoadOptions> plan;
+  for (absl::string_view text : absl::StrSplit(f.sweep.substr(equals + 1), ',')) {
+    double value = 0;
+    if (!absl::SimpleAtod(text, &value) || value <= 0 ||
+        (name == "connections" && (value != static_cast<int>(value) || value > kMaxConnections))) {
+      return UsageError(absl::StrCat("--sweep ", f.sweep, ": '", text, "' is no ", name), kFix);
+    }
+    LoadOptions o = base;
+    if (name == "connections") {
+      o.connections = static_cast<int>(value);
+    } else {
+      o.rate = value;
+    }
+    if (absl::Status valid = o.Validate(); !valid.ok()) {
+      return valid;
+    }
+    plan.push_back(std::move(o));
+  }
+  return plan;
+}
+
 int Run(const LoadFlags& flags) {
   absl::StatusOr<LoadOptions> options = BuildOptions(flags);
   if (!options.ok()) {
     return cli::ReportFailure(kProgram, options.status());
+  }
+  // Every run's options, checked before any file is created or load is sent.
+  absl::StatusOr<std::vector<LoadOptions>> plan = PlanRuns(flags, *options);
+  if (!plan.ok()) {
+    return cli::ReportFailure(kProgram, plan.status());
   }
   const bool json_to_stdout = options->json_path == "-";
   // Opened before the run: a path that cannot be written is refused before any load is sent.
@@ -266,19 +320,22 @@ int Run(const LoadFlags& flags) {
   sigaction(SIGTERM, &action, nullptr);
 
   // --repeat: the same load again, nothing else in between; the report is of the median run (by
-  // throughput), with each figure's median and spread over the runs.
+  // throughput), with each figure's median and spread over the runs. --sweep: one run per value.
   std::vector<LoadResult> runs;
-  for (uint64_t i = 0; i < flags.repeat; ++i) {
-    absl::StatusOr<LoadResult> run = RunLoad(*options, hooks);
+  for (size_t i = 0; i < plan->size(); ++i) {
+    absl::StatusOr<LoadResult> run = RunLoad((*plan)[i], hooks);
     if (!run.ok()) {
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
       return cli::ReportFailure(kProgram, run.status());
     }
-    if (flags.repeat > 1) {
-      std::fprintf(stderr, "%s: run %llu of %llu: %.0f msg/s, p99 %s, errors %llu\n", kProgram,
-                   static_cast<unsigned long long>(i + 1),
-                   static_cast<unsigned long long>(flags.repeat),
+    if (plan->size() > 1) {
+      std::fprintf(stderr, "%s: run %zu of %zu%s: %.0f msg/s, p99 %s, errors %llu\n", kProgram,
+                   i + 1, plan->size(),
+                   flags.sweep.empty() ? ""
+                                       : absl::StrCat(" (", SweepName(flags.sweep), "=",
+                                                      SweepValueOf((*plan)[i], flags.sweep), ")")
+                                             .c_str(),
                    run->elapsed_s > 0 ? run->messages_completed / run->elapsed_s : 0.0,
                    FormatLatency(run->rtt.ValueAtPercentile(99)).c_str(),
                    static_cast<unsigned long long>(run->errors.Total() + run->data_errors));
@@ -290,20 +347,32 @@ int Run(const LoadFlags& flags) {
   }
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  std::vector<SweepPoint> sweep;
+  if (!flags.sweep.empty()) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      sweep.push_back(SweepPointOf(SweepValueOf((*plan)[i], flags.sweep), runs[i]));
+    }
+  }
+  // The run reported in full: an aborted one, else the last of a sweep, else the median.
   const LoadResult* result =
-      &runs[runs.back().abort_reason.empty() ? MedianRunIndex(runs) : runs.size() - 1];
+      &runs[!runs.back().abort_reason.empty() || !flags.sweep.empty() ? runs.size() - 1
+                                                                      : MedianRunIndex(runs)];
   // With --json - the JSON owns stdout; the text goes to stderr so both stay readable.
   FILE* text_out = json_to_stdout ? stderr : stdout;
   std::fprintf(text_out, "%s%s%s", LoadConfigToText(result->config).c_str(),
                LoadSummaryToText(*result).c_str(), LoadStatesToText(*result).c_str());
-  if (runs.size() > 1) {
+  if (!flags.sweep.empty()) {
+    std::fprintf(text_out, "%s", SweepToText(SweepName(flags.sweep), sweep).c_str());
+  } else if (runs.size() > 1) {
     std::fprintf(text_out, "%s", RepeatSummaryToText(RepeatFigures(runs), runs.size()).c_str());
   }
   std::fflush(text_out);
   int code = 0;
   // The JSON is the report's one source: --html draws what --json would write.
   nlohmann::json result_json = LoadResultToJson(*result);
-  if (flags.repeat > 1) {
+  if (!flags.sweep.empty()) {
+    result_json["sweep"] = SweepToJson(SweepName(flags.sweep), sweep);
+  } else if (flags.repeat > 1) {
     result_json["repeat"] = RepeatSummaryToJson(runs);
   }
   if (!options->json_path.empty()) {
@@ -412,6 +481,9 @@ cli::Command AddLoadCommand(CLI::App& app) {
   flags->repeat_option = cli::AddCountFlag(
       *sub, "--repeat", &flags->repeat,
       "Run the same load N times: the median run's report, each figure's median [min - max]");
+  sub->add_option("--sweep", flags->sweep,
+                  "One run per value: connections=1,10,100 or rate=1000,5000; a summary table "
+                  "and the knee (first value missing the rate or with p99 over 3x the previous)");
   sub->add_flag("-4", flags->ipv4, "Use IPv4 (localhost -> 127.0.0.1)");
   sub->add_flag("-6", flags->ipv6, "Use IPv6 (localhost -> ::1)");
   return {sub, [flags] { return Run(*flags); }};

@@ -268,6 +268,57 @@ std::string RepeatTable(const std::vector<ReportRun>& runs) {
   return out;
 }
 
+// Runs made with --sweep: one row per value, the knee marked, and throughput and p99 against
+// the value.
+std::string SweepSection(const ReportRun& run) {
+  const nlohmann::json& sweep = run.json.value("sweep", nlohmann::json());
+  if (!sweep.is_object() || !sweep.contains("points")) return "";
+  const std::string parameter = sweep.value("parameter", "value");
+  const nlohmann::json& knee = sweep.value("knee", nlohmann::json());
+  const int knee_index = knee.is_object() ? knee.value("index", -1) : -1;
+  std::string out = absl::StrCat("<h2>sweep of ", HtmlEscape(parameter), " (", HtmlEscape(run.name),
+                                 ")</h2>\n<p", knee_index >= 0 ? " class=\"warn\"" : "", ">knee: ");
+  if (knee_index >= 0) {
+    absl::StrAppend(&out, HtmlEscape(parameter), "=",
+                    absl::StrFormat("%.10g", Number(knee, "value")), ": ",
+                    HtmlEscape(knee.value("why", "")));
+  } else {
+    absl::StrAppend(&out, "none in the values swept");
+  }
+  absl::StrAppend(&out, "</p>\n<table class=\"figures\"><tr><th>", HtmlEscape(parameter),
+                  "</th><th>msg/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>errors</th>"
+                  "<th>sent of schedule</th></tr>\n");
+  ChartLine throughput{"msg/s", Color(0), "", {}};
+  ChartLine p99{"p99", Color(1), "", {}};
+  int index = 0;
+  for (const nlohmann::json& point : sweep["points"]) {
+    const double value = Number(point, "value");
+    absl::StrAppendFormat(&out,
+                          "<tr%s><td>%.10g</td><td>%.0f</td><td>%s</td><td>%s</td><td>%s</td>"
+                          "<td>%.0f</td><td>%.1f%%</td></tr>\n",
+                          index == knee_index ? " class=\"warn\"" : "", value,
+                          Number(point, "messages_per_s"), Latency(Number(point, "p50_ns")),
+                          Latency(Number(point, "p99_ns")), Latency(Number(point, "p99_9_ns")),
+                          Number(point, "errors"), 100 * Number(point, "achieved_ratio"));
+    throughput.points.emplace_back(value, Number(point, "messages_per_s"));
+    p99.points.emplace_back(value, Number(point, "p99_ns"));
+    ++index;
+  }
+  absl::StrAppend(&out, "</table>\n");
+  ChartSpec spec;
+  spec.x_label = absl::StrCat(parameter, " (log)");
+  spec.x_scale = AxisScale::kLog10;
+  spec.title = absl::StrCat("throughput by ", parameter);
+  spec.y_label = "msg/s";
+  out += Chart(spec, {throughput});
+  spec.title = absl::StrCat("p99 latency by ", parameter);
+  spec.y_label = "p99 (log)";
+  spec.y_scale = AxisScale::kLog10;
+  spec.y_is_latency_ns = true;
+  out += Chart(spec, {p99});
+  return out;
+}
+
 std::string ScalarText(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
@@ -425,6 +476,9 @@ std::string RenderReportHtml(const std::vector<ReportRun>& runs) {
   }
   absl::StrAppend(&out, "</ul>\n<h2>figures</h2>\n", FiguresTable(runs), RepeatTable(runs));
 
+  for (const ReportRun& run : runs) {
+    out += SweepSection(run);
+  }
   absl::StrAppend(&out, "<h2>over the run</h2>\n");
   ChartSpec spec;
   spec.x_label = "seconds since the start (warmup included)";

@@ -70,16 +70,6 @@ nlohmann::json ErrorsToJson(const ErrorCounts& errors, uint64_t data_errors, int
 // client's own start-up (each thread starts them in batches of 16 between reaping completions).
 constexpr int kQuietStartPerThread = 64;
 
-// Open loop: below this share of the schedule sent, the report says the rate was not reached
-// (the first connects and the last interval cost a little of any schedule).
-constexpr double kReachedRatio = 0.95;
-
-double AchievedRatio(const LoadResult& r) {
-  return r.messages_scheduled > 0
-             ? static_cast<double>(r.messages_sent) / static_cast<double>(r.messages_scheduled)
-             : 1.0;
-}
-
 // Empty, or why the kernel's deltas include more than this run: it opened more connections than
 // the run attempted.
 std::string OtherTrafficNote(const LoadResult& r) {
@@ -104,6 +94,14 @@ std::string SizeText(const LoadConfig& c) {
 }
 
 }  // namespace
+
+double AchievedRatio(const LoadResult& r) {
+  return r.messages_scheduled > 0
+             ? static_cast<double>(r.messages_sent) / static_cast<double>(r.messages_scheduled)
+             : 1.0;
+}
+
+bool RateReached(const LoadResult& r) { return AchievedRatio(r) >= kReachedRatio; }
 
 std::string FormatLatency(int64_t ns) {
   if (ns < 1'000) {
@@ -210,7 +208,7 @@ std::string LoadSummaryToText(const LoadResult& r) {
     absl::StrAppendFormat(&out, "schedule    %d messages scheduled at %s msg/s, %d sent (%.1f%%)",
                           r.messages_scheduled, FormatRate(r.config.rate), r.messages_sent,
                           100 * achieved);
-    if (achieved < kReachedRatio) {
+    if (!RateReached(r)) {
       absl::StrAppendFormat(&out,
                             ": the rate asked for was NOT reached (%.0f msg/s sent); add "
                             "connections (-c), --pipeline or threads, or check the client's "
@@ -440,7 +438,7 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   json["open_loop"] = c.rate > 0 ? nlohmann::json{{"scheduled", r.messages_scheduled},
                                                   {"sent", r.messages_sent},
                                                   {"achieved_ratio", AchievedRatio(r)},
-                                                  {"reached", AchievedRatio(r) >= kReachedRatio},
+                                                  {"reached", RateReached(r)},
                                                   {"send_lag_ns", HistogramToJson(r.send_lag)}}
                                  : nlohmann::json(nullptr);
   // As the text counts them: socket errors and data errors together, each with its cell.

@@ -156,6 +156,45 @@ TEST(ReportCommandTest, RepeatRunsTheLoadNTimesAndReportsTheMedianRun) {
   std::remove(html_path.c_str());
 }
 
+// --sweep connections=1,3: one run per value (the peer accepted 1 + 3 connections and echoed
+// both runs' messages), a point per value, and the table on stdout.
+TEST(ReportCommandTest, SweepMakesOneRunPerValue) {
+  testing::EchoFixture server;
+  const std::string json_path = TempPath("sweep.json");
+  const testing::ProcessOutcome run =
+      Socklab({"load", server.address().ToString(), "-t", "1", "-n", "300", "-s", "64", "--sweep",
+               "connections=1,3", "--backend", "epoll", "--json", json_path});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(server.WaitForAllClosed(30'000));
+  EXPECT_EQ(server.accepted(), 4u);
+  EXPECT_EQ(server.bytes_in(), 2u * 300 * 64);
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  ASSERT_TRUE(j.contains("sweep")) << j.dump();
+  EXPECT_EQ(j["sweep"]["parameter"], "connections");
+  ASSERT_EQ(j["sweep"]["points"].size(), 2u);
+  EXPECT_EQ(j["sweep"]["points"][0]["value"], 1);
+  EXPECT_EQ(j["sweep"]["points"][1]["value"], 3);
+  EXPECT_EQ(j["config"]["connections"], 3);  // the full report is the last value's run
+  EXPECT_NE(run.out.find("sweep        connections"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("knee        "), std::string::npos) << run.out;
+  std::remove(json_path.c_str());
+}
+
+TEST(ReportCommandTest, BadSweepIsOneLineAndExitTwo) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--sweep", "threads=1,2"},
+                                             {"--sweep", "connections=1,x"},
+                                             {"--sweep", "connections=0"},
+                                             {"--sweep", "connections=1,2", "--repeat", "2"},
+                                             {"--repeat", "0"}}) {
+    std::vector<std::string> command = {"load", "127.0.0.1:1"};
+    command.insert(command.end(), args.begin(), args.end());
+    const testing::ProcessOutcome outcome = Socklab(command);
+    EXPECT_EQ(outcome.exit_code, 2) << args[1] << ": " << outcome.err;
+    EXPECT_EQ(outcome.err.find('\n'), outcome.err.size() - 1) << outcome.err;
+  }
+}
+
 // Bad input: one line naming the problem, exit 2, and no report written.
 TEST(ReportCommandTest, BadInputIsOneLineAndExitTwo) {
   const std::string not_json = TempPath("not.json");

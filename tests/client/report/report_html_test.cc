@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/stats/load_report.h"
+#include "core/stats/sweep_summary.h"
 #include "gtest/gtest.h"
 
 namespace socklab::client {
@@ -100,6 +101,31 @@ TEST(ReportHtmlTest, RepeatedRunsSayWhenTheSpreadIsWiderThanTheDifference) {
       {{"a.json", with_repeat(1000, 900, 1100)}, {"b.json", with_repeat(2000, 1900, 2100)}});
   EXPECT_NE(apart.find("2.00&times;</td>"), std::string::npos);
   EXPECT_EQ(apart.find("within the spread"), std::string::npos);
+}
+
+// The knee: the first value missing the rate, or with p99 over 3x the previous value's.
+TEST(SweepKneeTest, FirstUnmetRateOrP99GrowthOverThreeTimes) {
+  auto point = [](double value, int64_t p99, bool reached) {
+    SweepPoint p;
+    p.value = value;
+    p.p99_ns = p99;
+    p.reached = reached;
+    return p;
+  };
+  std::string why;
+  EXPECT_EQ(FindKnee({point(1, 100, true), point(10, 300, true), point(100, 900, true)}, &why),
+            -1);  // 3x exactly is not more than 3x
+  EXPECT_EQ(FindKnee({point(1, 100, true), point(10, 301, true), point(100, 900, true)}, &why), 1);
+  EXPECT_NE(why.find("3.0x"), std::string::npos) << why;
+  EXPECT_EQ(FindKnee({point(1, 100, true), point(10, 110, false), point(100, 9000, true)}, &why),
+            1);
+  EXPECT_NE(why.find("not met"), std::string::npos) << why;
+  const std::string html = RenderReportHtml([&] {
+    nlohmann::json j = LoadResultToJson(SampleResult(1));
+    j["sweep"] = SweepToJson("connections", {point(1, 100, true), point(10, 1000, true)});
+    return std::vector<ReportRun>{{"sweep.json", j}};
+  }());
+  EXPECT_NE(html.find("knee: connections=10: p99"), std::string::npos) << html;
 }
 
 TEST(ReportHtmlTest, TextFromTheJsonIsEscaped) {
