@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/load/load_command.h"
+#include "client/report/report_command.h"
 #include "client/repro/repro_command.h"
 #include "client/states/states_command.h"
 #include "client/tune/tune_command.h"
@@ -25,9 +26,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "socklab " + std::string(socklab::Version()));
   std::vector<socklab::cli::Command> commands = {
-      socklab::client::AddLoadCommand(app),
-      socklab::client::AddReproCommand(app),
-      socklab::client::AddStatesCommand(app),
+      socklab::client::AddLoadCommand(app),  socklab::client::AddReportCommand(app),
+      socklab::client::AddReproCommand(app), socklab::client::AddStatesCommand(app),
       socklab::client::AddTuneCommand(app),
   };
   const bool json = socklab::cli::WantsJson(argc, argv);

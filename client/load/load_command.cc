@@ -10,13 +10,18 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "client/load/load_engine.h"
 #include "client/load/load_options.h"
 #include "client/load/output_file.h"
 #include "client/load/target.h"
+#include "client/report/report_html.h"
 #include "core/base/status.h"
 #include "core/stats/load_report.h"
+#include "core/stats/repeat_summary.h"
+#include "core/stats/sweep_summary.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
 #include "nlohmann/json.hpp"
@@ -51,6 +56,9 @@ struct LoadFlags {
   bool states = false;
   std::string json;
   std::string hgrm;
+  std::string html;
+  uint64_t repeat = 1;
+  std::string sweep;  // "connections=1,10,100" or "rate=1000,5000"
   bool ipv4 = false;
   bool ipv6 = false;
   CLI::Option* duration_option = nullptr;
@@ -60,6 +68,7 @@ struct LoadFlags {
   CLI::Option* churn_option = nullptr;
   CLI::Option* connect_rate_option = nullptr;
   CLI::Option* messages_option = nullptr;
+  CLI::Option* repeat_option = nullptr;
 };
 
 // A flag given as 0 where 0 means nothing: one line with what to do instead.
@@ -93,6 +102,8 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
                         "omit --connect-rate for no cap, or give connections/s above 0"),
            CheckNotZero(f.messages_option, f.messages == 0, "sends nothing",
                         "omit -n to run for -d, or give 1 or more messages"),
+           CheckNotZero(f.repeat_option, f.repeat == 0, "runs nothing",
+                        "omit --repeat for one run, or give 1 or more runs"),
        }) {
     if (!zero.ok()) {
       return zero;
@@ -170,6 +181,7 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   o.states = f.states;
   o.json_path = f.json;
   o.hgrm_path = f.hgrm;
+  o.html_path = f.html;
   if (absl::Status valid = o.Validate(); !valid.ok()) {
     return valid;
   }
@@ -202,10 +214,60 @@ void SampleStatesInto(uint16_t port, LoadSecond* second, bool* warned) {
   }
 }
 
+// "connections" of "connections=1,10,100".
+std::string SweepName(const std::string& sweep) { return sweep.substr(0, sweep.find('=')); }
+
+double SweepValueOf(const LoadOptions& o, const std::string& sweep) {
+  return SweepName(sweep) == "rate" ? o.rate : static_cast<double>(o.connections);
+}
+
+// The runs to make: --repeat copies of `base`, or one per --sweep value (each validated as its
+// own flags would be).
+absl::StatusOr<std::vector<LoadOptions>> PlanRuns(const LoadFlags& f, const LoadOptions& base) {
+  if (f.sweep.empty()) {
+    return std::vector<LoadOptions>(f.repeat, base);
+  }
+  constexpr absl::string_view kFix =
+      "write --sweep connections=1,10,100 or --sweep rate=1000,5000,20000";
+  if (f.repeat_option->count() > 0) {
+    return UsageError("--sweep and --repeat together", "give one of them");
+  }
+  const size_t equals = f.sweep.find('=');
+  const std::string name = SweepName(f.sweep);
+  if (equals == std::string::npos || (name != "connections" && name != "rate")) {
+    return UsageError(absl::StrCat("--sweep ", f.sweep, " sweeps neither connections nor rate"),
+                      kFix);
+  }
+  std::vector<LoadOptions> plan;
+  for (absl::string_view text : absl::StrSplit(f.sweep.substr(equals + 1), ',')) {
+    double value = 0;
+    if (!absl::SimpleAtod(text, &value) || value <= 0 ||
+        (name == "connections" && (value != static_cast<int>(value) || value > kMaxConnections))) {
+      return UsageError(absl::StrCat("--sweep ", f.sweep, ": '", text, "' is no ", name), kFix);
+    }
+    LoadOptions o = base;
+    if (name == "connections") {
+      o.connections = static_cast<int>(value);
+    } else {
+      o.rate = value;
+    }
+    if (absl::Status valid = o.Validate(); !valid.ok()) {
+      return valid;
+    }
+    plan.push_back(std::move(o));
+  }
+  return plan;
+}
+
 int Run(const LoadFlags& flags) {
   absl::StatusOr<LoadOptions> options = BuildOptions(flags);
   if (!options.ok()) {
     return cli::ReportFailure(kProgram, options.status());
+  }
+  // Every run's options, checked before any file is created or load is sent.
+  absl::StatusOr<std::vector<LoadOptions>> plan = PlanRuns(flags, *options);
+  if (!plan.ok()) {
+    return cli::ReportFailure(kProgram, plan.status());
   }
   const bool json_to_stdout = options->json_path == "-";
   // Opened before the run: a path that cannot be written is refused before any load is sent.
@@ -224,6 +286,14 @@ int Run(const LoadFlags& flags) {
       return cli::ReportFailure(kProgram, file.status());
     }
     hgrm_file.emplace(std::move(*file));
+  }
+  std::optional<OutputFile> html_file;
+  if (!options->html_path.empty()) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--html", options->html_path);
+    if (!file.ok()) {
+      return cli::ReportFailure(kProgram, file.status());
+    }
+    html_file.emplace(std::move(*file));
   }
   LoadHooks hooks;
   hooks.interrupt = &g_interrupted;
@@ -249,20 +319,64 @@ int Run(const LoadFlags& flags) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  absl::StatusOr<LoadResult> result = RunLoad(*options, hooks);
+  // --repeat: the same load again, nothing else in between; the report is of the median run (by
+  // throughput), with each figure's median and spread over the runs. --sweep: one run per value.
+  std::vector<LoadResult> runs;
+  for (size_t i = 0; i < plan->size(); ++i) {
+    absl::StatusOr<LoadResult> run = RunLoad((*plan)[i], hooks);
+    if (!run.ok()) {
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      return cli::ReportFailure(kProgram, run.status());
+    }
+    if (plan->size() > 1) {
+      std::fprintf(stderr, "%s: run %zu of %zu%s: %.0f msg/s, p99 %s, errors %llu\n", kProgram,
+                   i + 1, plan->size(),
+                   flags.sweep.empty() ? ""
+                                       : absl::StrCat(" (", SweepName(flags.sweep), "=",
+                                                      SweepValueOf((*plan)[i], flags.sweep), ")")
+                                             .c_str(),
+                   run->elapsed_s > 0 ? run->messages_completed / run->elapsed_s : 0.0,
+                   FormatLatency(run->rtt.ValueAtPercentile(99)).c_str(),
+                   static_cast<unsigned long long>(run->errors.Total() + run->data_errors));
+    }
+    runs.push_back(std::move(*run));
+    if (!runs.back().abort_reason.empty()) {
+      break;  // an aborted or interrupted run ends the repetition, and is the one reported
+    }
+  }
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  if (!result.ok()) {
-    return cli::ReportFailure(kProgram, result.status());
+  std::vector<SweepPoint> sweep;
+  if (!flags.sweep.empty()) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      sweep.push_back(SweepPointOf(SweepValueOf((*plan)[i], flags.sweep), runs[i]));
+    }
   }
+  // The run reported in full: an aborted one, else the last of a sweep, else the median.
+  const LoadResult* result =
+      &runs[!runs.back().abort_reason.empty() || !flags.sweep.empty() ? runs.size() - 1
+                                                                      : MedianRunIndex(runs)];
   // With --json - the JSON owns stdout; the text goes to stderr so both stay readable.
   FILE* text_out = json_to_stdout ? stderr : stdout;
   std::fprintf(text_out, "%s%s%s", LoadConfigToText(result->config).c_str(),
                LoadSummaryToText(*result).c_str(), LoadStatesToText(*result).c_str());
+  if (!flags.sweep.empty()) {
+    std::fprintf(text_out, "%s", SweepToText(SweepName(flags.sweep), sweep).c_str());
+  } else if (runs.size() > 1) {
+    std::fprintf(text_out, "%s", RepeatSummaryToText(RepeatFigures(runs), runs.size()).c_str());
+  }
   std::fflush(text_out);
   int code = 0;
+  // The JSON is the report's one source: --html draws what --json would write.
+  nlohmann::json result_json = LoadResultToJson(*result);
+  if (!flags.sweep.empty()) {
+    result_json["sweep"] = SweepToJson(SweepName(flags.sweep), sweep);
+  } else if (flags.repeat > 1) {
+    result_json["repeat"] = RepeatSummaryToJson(runs);
+  }
   if (!options->json_path.empty()) {
-    const std::string json = LoadResultToJson(*result).dump(2) + "\n";
+    const std::string json = result_json.dump(2) + "\n";
     if (json_to_stdout) {
       std::fputs(json.c_str(), stdout);
       std::fflush(stdout);
@@ -273,6 +387,12 @@ int Run(const LoadFlags& flags) {
   if (hgrm_file.has_value()) {
     if (absl::Status written = hgrm_file->WriteAndClose(result->rtt.PercentileDistribution(1e6));
         !written.ok()) {
+      code = cli::ReportFailure(kProgram, written);
+    }
+  }
+  if (html_file.has_value()) {
+    const std::vector<ReportRun> runs = {{"socklab load", result_json}};
+    if (absl::Status written = html_file->WriteAndClose(RenderReportHtml(runs)); !written.ok()) {
       code = cli::ReportFailure(kProgram, written);
     }
   }
@@ -356,6 +476,14 @@ cli::Command AddLoadCommand(CLI::App& app) {
   sub->add_option("--json", flags->json, "Write the full result as JSON to FILE (- = stdout)");
   sub->add_option("--hgrm", flags->hgrm,
                   "Write the latency distribution in HdrHistogram .hgrm format (ms) to FILE");
+  sub->add_option("--html", flags->html,
+                  "Write the HTML report of this run (charts; as 'socklab report') to FILE");
+  flags->repeat_option = cli::AddCountFlag(
+      *sub, "--repeat", &flags->repeat,
+      "Run the same load N times: the median run's report, each figure's median [min - max]");
+  sub->add_option("--sweep", flags->sweep,
+                  "One run per value: connections=1,10,100 or rate=1000,5000; a summary table "
+                  "and the knee (first value missing the rate or with p99 over 3x the previous)");
   sub->add_flag("-4", flags->ipv4, "Use IPv4 (localhost -> 127.0.0.1)");
   sub->add_flag("-6", flags->ipv6, "Use IPv6 (localhost -> ::1)");
   return {sub, [flags] { return Run(*flags); }};

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -146,6 +147,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
 
   // The engine thread: once a second, gather the workers' counters into the time series.
   WorkerCounters previous;
+  std::map<std::string, uint64_t> previous_errors;  // cumulative, by cell label
   int64_t previous_ns = shared.start_ns;
   int64_t next_second = shared.start_ns + 1'000'000'000;
   for (;;) {
@@ -160,13 +162,17 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     }
     if (now >= next_second || all_done) {
       Histogram interval;
+      Histogram connect_interval;
+      ErrorCounts errors_so_far;
       WorkerCounters sum;
       for (auto& worker : workers) {
-        const WorkerCounters w = worker->TakeInterval(&interval);
+        const WorkerCounters w = worker->TakeInterval(&interval, &connect_interval, &errors_so_far);
         sum.messages_completed += w.messages_completed;
         sum.bytes_sent += w.bytes_sent;
         sum.bytes_received += w.bytes_received;
         sum.errors += w.errors + w.data_errors + w.warmup_data_errors;
+        sum.data_errors += w.data_errors;
+        sum.warmup_data_errors += w.warmup_data_errors;
         sum.connections_opened += w.connections_opened;
         sum.open_connections += w.open_connections;
       }
@@ -183,7 +189,21 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
       second.open_connections = sum.open_connections;
       second.p50_ns = interval.ValueAtPercentile(50);
       second.p99_ns = interval.ValueAtPercentile(99);
+      second.p99_9_ns = interval.ValueAtPercentile(99.9);
       second.max_ns = interval.max();
+      second.connect_p50_ns = connect_interval.ValueAtPercentile(50);
+      second.connect_p99_ns = connect_interval.ValueAtPercentile(99);
+      second.connect_max_ns = connect_interval.max();
+      std::map<std::string, uint64_t> errors = ErrorCellTotals(errors_so_far);
+      if (const uint64_t data = sum.data_errors + sum.warmup_data_errors; data > 0) {
+        errors["data mismatch"] = data;
+      }
+      for (const auto& [label, count] : errors) {
+        if (const uint64_t delta = count - previous_errors[label]; delta > 0) {
+          second.errors_by_class.emplace_back(label, delta);
+        }
+      }
+      previous_errors = std::move(errors);
       previous = sum;
       // The last partial second is kept only when it holds something.
       if (!all_done || interval.count() > 0 || second.errors > 0) {

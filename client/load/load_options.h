@@ -55,6 +55,7 @@ struct LoadOptions {
   bool states = false;      // sample the target port's TCP states each second
   std::string json_path;    // "-" = stdout
   std::string hgrm_path;
+  std::string html_path;  // the HTML report of this run (client/report)
 
   // Bad combinations are UsageErrors ("<problem>; <fix>").
   absl::Status Validate() const;

@@ -115,10 +115,14 @@ void LoadWorker::Run() {
   done_.store(true, std::memory_order_release);
 }
 
-WorkerCounters LoadWorker::TakeInterval(Histogram* interval_into) {
+WorkerCounters LoadWorker::TakeInterval(Histogram* interval_into, Histogram* connect_into,
+                                        ErrorCounts* errors_into) {
   std::lock_guard<std::mutex> lock(publish_mutex_);
   interval_into->Merge(published_interval_);
   published_interval_.Reset();
+  connect_into->Merge(published_connect_interval_);
+  published_connect_interval_.Reset();
+  errors_into->Merge(published_errors_);
   return published_;
 }
 
@@ -128,6 +132,10 @@ void LoadWorker::Publish() {
   published_.errors = errors_.Total() + warmup_errors_.Total();
   published_interval_.Merge(interval_);
   interval_.Reset();
+  published_connect_interval_.Merge(connect_interval_);
+  connect_interval_.Reset();
+  published_errors_ = errors_;
+  published_errors_.Merge(warmup_errors_);
 }
 
 bool LoadWorker::MayIssue(int64_t intended_ns) const {
@@ -326,6 +334,7 @@ void LoadWorker::OnConnect(Conn& c, int res) {
   while (open > peak && !shared_->peak_open_connections.compare_exchange_weak(
                             peak, open, std::memory_order_relaxed)) {
   }
+  connect_interval_.Record(now_ns_ - c.connect_start_ns);
   if (InWindow(c.connect_start_ns)) {
     ++counters_.connections_opened;
     connect_.Record(now_ns_ - c.connect_start_ns);

@@ -91,8 +91,11 @@ class LoadWorker : public loop::CompletionHandler {
   absl::Status status() const { return status_; }  // after join
   bool done() const { return done_.load(std::memory_order_acquire); }
 
-  // Engine thread: the counters so far, and the interval latencies since the last call.
-  WorkerCounters TakeInterval(Histogram* interval_into);
+  // Engine thread: the counters so far; merges the round-trip and connect latencies since the
+  // last call into `interval_into` and `connect_into`, and every socket error so far (warmup
+  // included) into `errors_into`.
+  WorkerCounters TakeInterval(Histogram* interval_into, Histogram* connect_into,
+                              ErrorCounts* errors_into);
 
   // After join.
   const WorkerCounters& counters() const { return counters_; }
@@ -238,12 +241,15 @@ class LoadWorker : public loop::CompletionHandler {
   Histogram send_lag_;
   Histogram connect_;
   Histogram interval_;
-  ErrorCounts errors_;         // in the measured window
-  ErrorCounts warmup_errors_;  // during the warmup
+  Histogram connect_interval_;  // every connect since the last Publish, warmup included
+  ErrorCounts errors_;          // in the measured window
+  ErrorCounts warmup_errors_;   // during the warmup
 
   std::mutex publish_mutex_;
-  WorkerCounters published_;      // guarded by publish_mutex_
-  Histogram published_interval_;  // guarded by publish_mutex_
+  WorkerCounters published_;              // guarded by publish_mutex_
+  Histogram published_interval_;          // guarded by publish_mutex_
+  Histogram published_connect_interval_;  // guarded by publish_mutex_
+  ErrorCounts published_errors_;          // guarded by publish_mutex_; warmup included
 };
 
 }  // namespace socklab::client

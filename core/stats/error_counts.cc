@@ -74,4 +74,13 @@ nlohmann::json ErrorCounts::ToJson() const {
   return cells;
 }
 
+std::map<std::string, uint64_t> ErrorCellTotals(const ErrorCounts& errors) {
+  std::map<std::string, uint64_t> totals;
+  errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
+                     int64_t /*first_seen_ns*/) {
+    totals[absl::StrCat(PhaseName(phase), " ", ErrorCellLabel(error_class, first_errno))] += count;
+  });
+  return totals;
+}
+
 }  // namespace socklab

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "core/net/error_class.h"
@@ -64,5 +65,9 @@ class ErrorCounts {
 
   std::array<Cell, kPhaseCount * kErrorClassCount> cells_{};
 };
+
+// Each non-zero cell's count by "phase label" ("connect ECONNREFUSED", "read deadline"), the
+// names the per-second series uses.
+std::map<std::string, uint64_t> ErrorCellTotals(const ErrorCounts& errors);
 
 }  // namespace socklab

@@ -127,41 +127,49 @@ int64_t Histogram::ValueAtPercentile(double percentile) const {
   return max_;
 }
 
-std::string Histogram::PercentileDistribution(double unit_ns, int ticks_per_half_distance) const {
+std::vector<Histogram::SpectrumPoint> Histogram::PercentileSpectrum(
+    int ticks_per_half_distance) const {
   // Follows HdrHistogram's AbstractHistogram.outputPercentileDistribution and its
   // PercentileIterator, so HdrHistogram's plotter (and people used to wrk2) read it unchanged.
+  std::vector<SpectrumPoint> points;
+  if (count_ == 0) {
+    return points;
+  }
+  double level = 0.0;
+  uint64_t cumulative = 0;
+  for (int i = 0; i < kBucketCount; ++i) {
+    if (counts_[i] == 0) {
+      continue;
+    }
+    cumulative += counts_[i];
+    const int64_t value = std::min(HighestValueOfBucket(i), max_);
+    if (cumulative == count_) {
+      // The last bucket: once at the pending level, then at 100% (as HdrHistogram ends).
+      points.push_back({value, level, cumulative});
+      points.push_back({value, 100.0, cumulative});
+      break;
+    }
+    const double reached = 100.0 * static_cast<double>(cumulative) / count_;
+    while (reached >= level) {
+      points.push_back({value, level, cumulative});
+      const double half_distances = std::floor(std::log2(100.0 / (100.0 - level))) + 1;
+      level += 100.0 / (ticks_per_half_distance * std::pow(2.0, half_distances));
+    }
+  }
+  return points;
+}
+
+std::string Histogram::PercentileDistribution(double unit_ns, int ticks_per_half_distance) const {
   std::string out = absl::StrFormat("%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount",
                                     "1/(1-Percentile)");
-  auto row = [&](int64_t value, double level, uint64_t total) {
-    const double p = level / 100.0;
-    if (level < 100.0) {
-      absl::StrAppendFormat(&out, "%12.3f %2.12f %10d %14.2f\n", value / unit_ns, p, total,
-                            1.0 / (1.0 - p));
+  for (const SpectrumPoint& point : PercentileSpectrum(ticks_per_half_distance)) {
+    const double p = point.percentile / 100.0;
+    if (point.percentile < 100.0) {
+      absl::StrAppendFormat(&out, "%12.3f %2.12f %10d %14.2f\n", point.value_ns / unit_ns, p,
+                            point.total_count, 1.0 / (1.0 - p));
     } else {
-      absl::StrAppendFormat(&out, "%12.3f %2.12f %10d\n", value / unit_ns, p, total);
-    }
-  };
-  if (count_ > 0) {
-    double level = 0.0;
-    uint64_t cumulative = 0;
-    for (int i = 0; i < kBucketCount; ++i) {
-      if (counts_[i] == 0) {
-        continue;
-      }
-      cumulative += counts_[i];
-      const int64_t value = std::min(HighestValueOfBucket(i), max_);
-      if (cumulative == count_) {
-        // The last bucket: once at the pending level, then at 100% (as HdrHistogram ends).
-        row(value, level, cumulative);
-        row(value, 100.0, cumulative);
-        break;
-      }
-      const double reached = 100.0 * static_cast<double>(cumulative) / count_;
-      while (reached >= level) {
-        row(value, level, cumulative);
-        const double half_distances = std::floor(std::log2(100.0 / (100.0 - level))) + 1;
-        level += 100.0 / (ticks_per_half_distance * std::pow(2.0, half_distances));
-      }
+      absl::StrAppendFormat(&out, "%12.3f %2.12f %10d\n", point.value_ns / unit_ns, p,
+                            point.total_count);
     }
   }
   absl::StrAppendFormat(&out, "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n", mean() / unit_ns,

@@ -41,6 +41,18 @@ class Histogram {
   // capped at max().
   int64_t ValueAtPercentile(double percentile) const;
 
+  // One row of the percentile distribution: the value at `percentile` (0-100) and the count of
+  // values up to it.
+  struct SpectrumPoint {
+    int64_t value_ns = 0;
+    double percentile = 0;
+    uint64_t total_count = 0;
+  };
+  // The rows of PercentileDistribution (HdrHistogram's PercentileIterator: `ticks` per half
+  // distance to 100%), ending with the 100% row; empty for an empty histogram. What a percentile
+  // spectrum plot on a 1/(1-p) axis draws.
+  std::vector<SpectrumPoint> PercentileSpectrum(int ticks_per_half_distance = 5) const;
+
   // HdrHistogram's percentile-distribution text (the .hgrm format its plotter reads): the
   // "Value Percentile TotalCount 1/(1-Percentile)" table with 5 ticks per half distance and the
   // #[Mean ...] footer. Values are divided by `unit_ns` (1e6: milliseconds, as wrk2 prints).

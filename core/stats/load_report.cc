@@ -70,16 +70,6 @@ nlohmann::json ErrorsToJson(const ErrorCounts& errors, uint64_t data_errors, int
 // client's own start-up (each thread starts them in batches of 16 between reaping completions).
 constexpr int kQuietStartPerThread = 64;
 
-// Open loop: below this share of the schedule sent, the report says the rate was not reached
-// (the first connects and the last interval cost a little of any schedule).
-constexpr double kReachedRatio = 0.95;
-
-double AchievedRatio(const LoadResult& r) {
-  return r.messages_scheduled > 0
-             ? static_cast<double>(r.messages_sent) / static_cast<double>(r.messages_scheduled)
-             : 1.0;
-}
-
 // Empty, or why the kernel's deltas include more than this run: it opened more connections than
 // the run attempted.
 std::string OtherTrafficNote(const LoadResult& r) {
@@ -104,6 +94,14 @@ std::string SizeText(const LoadConfig& c) {
 }
 
 }  // namespace
+
+double AchievedRatio(const LoadResult& r) {
+  return r.messages_scheduled > 0
+             ? static_cast<double>(r.messages_sent) / static_cast<double>(r.messages_scheduled)
+             : 1.0;
+}
+
+bool RateReached(const LoadResult& r) { return AchievedRatio(r) >= kReachedRatio; }
 
 std::string FormatLatency(int64_t ns) {
   if (ns < 1'000) {
@@ -210,7 +208,7 @@ std::string LoadSummaryToText(const LoadResult& r) {
     absl::StrAppendFormat(&out, "schedule    %d messages scheduled at %s msg/s, %d sent (%.1f%%)",
                           r.messages_scheduled, FormatRate(r.config.rate), r.messages_sent,
                           100 * achieved);
-    if (achieved < kReachedRatio) {
+    if (!RateReached(r)) {
       absl::StrAppendFormat(&out,
                             ": the rate asked for was NOT reached (%.0f msg/s sent); add "
                             "connections (-c), --pipeline or threads, or check the client's "
@@ -373,6 +371,14 @@ nlohmann::json HistogramToJson(const Histogram& h) {
           {"max", h.max()}};
 }
 
+nlohmann::json SpectrumToJson(const Histogram& h) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const Histogram::SpectrumPoint& point : h.PercentileSpectrum()) {
+    points.push_back({point.value_ns, point.percentile, point.total_count});
+  }
+  return points;
+}
+
 nlohmann::json LoadResultToJson(const LoadResult& r) {
   const LoadConfig& c = r.config;
   nlohmann::json json;
@@ -425,10 +431,14 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   json["latency_uncorrected_ns"] =
       c.rate > 0 ? HistogramToJson(r.rtt_uncorrected) : nlohmann::json(nullptr);
   json["connect_latency_ns"] = HistogramToJson(r.connect);
+  // The whole run's percentile distribution (the .hgrm rows), for a percentile spectrum plot.
+  json["latency_spectrum"] = {
+      {"corrected", SpectrumToJson(r.rtt)},
+      {"uncorrected", c.rate > 0 ? SpectrumToJson(r.rtt_uncorrected) : nlohmann::json(nullptr)}};
   json["open_loop"] = c.rate > 0 ? nlohmann::json{{"scheduled", r.messages_scheduled},
                                                   {"sent", r.messages_sent},
                                                   {"achieved_ratio", AchievedRatio(r)},
-                                                  {"reached", AchievedRatio(r) >= kReachedRatio},
+                                                  {"reached", RateReached(r)},
                                                   {"send_lag_ns", HistogramToJson(r.send_lag)}}
                                  : nlohmann::json(nullptr);
   // As the text counts them: socket errors and data errors together, each with its cell.
@@ -457,7 +467,16 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                             {"open_connections", p.open_connections},
                             {"p50_ns", p.p50_ns},
                             {"p99_ns", p.p99_ns},
-                            {"max_ns", p.max_ns}};
+                            {"p99_9_ns", p.p99_9_ns},
+                            {"max_ns", p.max_ns},
+                            {"connect_p50_ns", p.connect_p50_ns},
+                            {"connect_p99_ns", p.connect_p99_ns},
+                            {"connect_max_ns", p.connect_max_ns}};
+    nlohmann::json errors_by_class = nlohmann::json::object();
+    for (const auto& [label, count] : p.errors_by_class) {
+      errors_by_class[label] = count;
+    }
+    point["errors_by_class"] = errors_by_class;
     if (!p.states_error.empty()) {
       // Unknown, not zero.
       point["states"] = nullptr;

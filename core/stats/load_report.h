@@ -23,6 +23,13 @@ std::string LoadProgressLine(const LoadSecond& second);
 // second was sampled.
 std::string LoadStatesToText(const LoadResult& result);
 
+// Open loop: the share of the schedule's messages that were sent (1 in closed loop), and whether
+// it reached kReachedRatio (the first connects and the last interval cost a little of any
+// schedule: below 95% the rate asked for was not reached).
+inline constexpr double kReachedRatio = 0.95;
+double AchievedRatio(const LoadResult& result);
+bool RateReached(const LoadResult& result);
+
 // "850ns", "120us", "1.25ms", "2.50s": compact latency text.
 std::string FormatLatency(int64_t ns);
 
@@ -30,5 +37,8 @@ std::string FormatLatency(int64_t ns);
 // latency_uncorrected_ns, connect_latency_ns, errors, kernel, series, ...).
 nlohmann::json LoadResultToJson(const LoadResult& result);
 nlohmann::json HistogramToJson(const Histogram& histogram);
+// The percentile distribution as [[value_ns, percentile (0-100), total_count], ...], the rows
+// of the .hgrm output.
+nlohmann::json SpectrumToJson(const Histogram& histogram);
 
 }  // namespace socklab

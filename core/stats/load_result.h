@@ -56,9 +56,19 @@ struct LoadSecond {
   uint64_t errors = 0;
   uint64_t connects = 0;  // connections established in this interval
   int64_t open_connections = 0;
+  // Round-trip latency of the messages completed in this interval, from its own histogram.
   int64_t p50_ns = 0;
   int64_t p99_ns = 0;
+  int64_t p99_9_ns = 0;
   int64_t max_ns = 0;
+  // Connect latency of the connections established in this interval (warmup included), from
+  // its own histogram; 0 when none was.
+  int64_t connect_p50_ns = 0;
+  int64_t connect_p99_ns = 0;
+  int64_t connect_max_ns = 0;
+  // `errors` by cell, "phase label" as the summary names them ("connect ECONNREFUSED",
+  // "data mismatch") -> count in this interval; only the non-zero ones. They sum to `errors`.
+  std::vector<std::pair<std::string, uint64_t>> errors_by_class;
   // Per TCP state counts of the target port's sockets (only with --states), state -> count.
   std::vector<std::pair<std::string, int64_t>> states;
   // With --states: why this second's sample failed (then `states` is empty and the second's

@@ -189,7 +189,7 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   for (const char* key :
        {"config", "machine", "elapsed_s", "messages", "bytes", "throughput", "connections",
         "latency_ns", "latency_uncorrected_ns", "connect_latency_ns", "open_loop", "client_cpu",
-        "errors", "kernel", "series", "aborted", "abort_reason"}) {
+        "errors", "kernel", "series", "latency_spectrum", "aborted", "abort_reason"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   for (const char* key : {"version",
@@ -235,7 +235,8 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   ASSERT_FALSE(j["series"].empty());
   for (const char* key :
        {"t_s", "interval_s", "warmup", "messages", "bytes_sent", "bytes_received", "errors",
-        "connects", "open_connections", "p50_ns", "p99_ns", "max_ns", "states"}) {
+        "connects", "open_connections", "p50_ns", "p99_ns", "p99_9_ns", "max_ns", "connect_p50_ns",
+        "connect_p99_ns", "connect_max_ns", "errors_by_class", "states"}) {
     EXPECT_TRUE(j["series"][0].contains(key)) << key;
   }
   // The first second is mid-run (1.5 s in all): both ends of the 3 connections are established.
@@ -271,10 +272,10 @@ TEST(LoadCommandTest, LocalhostTriesBothLoopbacks) {
   EXPECT_EQ(server.bytes_in(), 640u);
 }
 
-// A --json or --hgrm path that cannot be written is refused before the run (exit 2, one line with
-// the errno and its fix): the peer never sees a connection.
+// A --json, --hgrm or --html path that cannot be written is refused before the run (exit 2, one
+// line with the errno and its fix): the peer never sees a connection.
 TEST(LoadCommandTest, UnwritableReportPathsAreRefusedBeforeTheRun) {
-  for (const char* flag : {"--json", "--hgrm"}) {
+  for (const char* flag : {"--json", "--hgrm", "--html"}) {
     testing::EchoFixture server;
     ::testing::internal::CaptureStderr();
     const int code = RunLoadCommand({server.address().ToString(), "-c", "1", "-n", "10",
