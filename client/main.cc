@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
       return socklab::cli::ReportError(
           "socklab",
           absl::StrCat("unknown command '", argv[1], "'",
-                       closest.empty() ? "" : absl::StrCat("; did you mean '", closest, "'?"),
-                       " The commands are ", absl::StrJoin(names, ", "), "; run 'socklab --help'"),
+                       closest.empty()
+                           ? "; the commands are "
+                           : absl::StrCat("; did you mean '", closest, "'? The commands are "),
+                       absl::StrJoin(names, ", "), "; run 'socklab --help'"),
           2, json);
     }
   }
