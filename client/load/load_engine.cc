@@ -75,8 +75,8 @@ LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selectio
   return c;
 }
 
-// One line per error class a kernel limit explains, from the tune engineer's LimitHint (the
-// one place those numbers are derived).
+// One line per error class a kernel limit explains, from tune's LimitHint (the one place those
+// numbers are derived).
 std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& options) {
   std::vector<std::string> hints;
   std::set<std::string> seen;
