@@ -1,7 +1,8 @@
-// Every test of this binary finds its sockets by port number, and a suite running beside it
-// under ctest --parallel (a churning load) leaves tens of thousands of TIME_WAIT sockets whose
-// port numbers collide with the listeners here. As root the binary therefore runs in a network
-// namespace of its own, with only loopback up: the only sockets it sees are its own.
+// Linked into the suites that find their sockets by port number (tcpstat's socket tests, socklab
+// states run as a program). A suite running beside them under ctest --parallel (a churning load)
+// leaves tens of thousands of TIME_WAIT sockets whose port numbers collide with their listeners.
+// As root such a binary therefore runs in a network namespace of its own, with only loopback up:
+// the only sockets it sees are its own.
 
 #include <sched.h>
 #include <unistd.h>
