@@ -1,8 +1,10 @@
-// Linked into the suites that find their sockets by port number (tcpstat's socket tests, socklab
-// states run as a program). A suite running beside them under ctest --parallel (a churning load)
-// leaves tens of thousands of TIME_WAIT sockets whose port numbers collide with their listeners.
+// Linked into the suites that count sockets the kernel holds (tcpstat's socket tests, socklab
+// states run as a program, the fault suite's TIME_WAIT counts). A suite running beside them under
+// ctest --parallel (a churning load) leaves tens of thousands of TIME_WAIT sockets: their port
+// numbers collide with these suites' listeners, and they fill the namespace's TIME_WAIT table
+// (net.ipv4.tcp_max_tw_buckets), past which the kernel closes sockets without a TIME_WAIT.
 // As root such a binary therefore runs in a network namespace of its own, with only loopback up:
-// the only sockets it sees are its own.
+// the only sockets it sees, and the only ones in its table, are its own.
 
 #include <sched.h>
 #include <unistd.h>
@@ -10,7 +12,7 @@
 #include "core/net/netns.h"
 #include "gtest/gtest.h"
 
-namespace socklab::tcpstat {
+namespace socklab::testing {
 namespace {
 
 class PrivateNetworkNamespace : public ::testing::Environment {
@@ -31,4 +33,4 @@ class PrivateNetworkNamespace : public ::testing::Environment {
     ::testing::AddGlobalTestEnvironment(new PrivateNetworkNamespace);
 
 }  // namespace
-}  // namespace socklab::tcpstat
+}  // namespace socklab::testing
