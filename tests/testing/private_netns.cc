@@ -1,10 +1,10 @@
 // Linked into the suites that count sockets the kernel holds (tcpstat's socket tests, socklab
-// states run as a program, the fault suite's TIME_WAIT counts). A suite running beside them under
-// ctest --parallel (a churning load) leaves tens of thousands of TIME_WAIT sockets: their port
-// numbers collide with these suites' listeners, and they fill the namespace's TIME_WAIT table
-// (net.ipv4.tcp_max_tw_buckets), past which the kernel closes sockets without a TIME_WAIT.
-// As root such a binary therefore runs in a network namespace of its own, with only loopback up:
-// the only sockets it sees, and the only ones in its table, are its own.
+// states run as a program, the fault suite's and load's TIME_WAIT counts). A suite running beside
+// them under ctest --parallel (a churning load) leaves tens of thousands of TIME_WAIT sockets:
+// their port numbers collide with these suites' listeners, and they fill the namespace's TIME_WAIT
+// table (net.ipv4.tcp_max_tw_buckets), past which the kernel closes sockets without a TIME_WAIT. As
+// root such a binary therefore runs in a network namespace of its own, with only loopback up: the
+// only sockets it sees, and the only ones in its table, are its own.
 
 #include <sched.h>
 #include <unistd.h>
