@@ -5,7 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/load/load_options.h"
-#include "core/stats/load_result.h"
+#include "client/load/load_result.h"
 
 namespace socklab::client {
 

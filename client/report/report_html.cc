@@ -11,7 +11,7 @@
 #include "client/report/svg_chart.h"
 #include "core/base/status.h"
 #include "core/base/units.h"
-#include "core/stats/load_report.h"
+#include "client/load/load_report.h"
 
 namespace socklab::client {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/stats/load_report.h"
+#include "client/load/load_report.h"
 
 namespace socklab::client {
 namespace {

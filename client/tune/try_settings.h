@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/sysinfo/plan.h"
+#include "client/tune/plan.h"
 #include "core/sysinfo/proc_fs.h"
 
 namespace socklab::client {

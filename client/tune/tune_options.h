@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/sysinfo/plan.h"
+#include "client/tune/plan.h"
 
 namespace socklab::client {
 

@@ -7,7 +7,7 @@
 #include "core/sysinfo/derivations.h"
 #include "core/sysinfo/kernel_limits.h"
 #include "core/sysinfo/machine.h"
-#include "core/sysinfo/plan.h"
+#include "client/tune/plan.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace socklab::client {

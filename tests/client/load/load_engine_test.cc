@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/net/socket.h"
-#include "core/stats/load_report.h"
+#include "client/load/load_report.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/stats/load_report.h"
-#include "core/stats/sweep_summary.h"
+#include "client/load/load_report.h"
+#include "client/load/sweep_summary.h"
 #include "gtest/gtest.h"
 
 namespace socklab::client {

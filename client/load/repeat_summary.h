@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "core/stats/load_result.h"
+#include "client/load/load_result.h"
 #include "nlohmann/json_fwd.hpp"
 
-namespace socklab {
+namespace socklab::client {
 
 // One figure over the runs of `socklab load --repeat N`: the median (the lower one for an even
 // N) and the spread.
@@ -30,4 +30,4 @@ std::string RepeatSummaryToText(const std::vector<RepeatFigure>& figures, size_t
 //  "per_run": [{"messages_per_s":..,"p50_ns":..}, ...]}
 nlohmann::json RepeatSummaryToJson(const std::vector<LoadResult>& runs);
 
-}  // namespace socklab
+}  // namespace socklab::client

@@ -10,7 +10,7 @@
 #include "core/sysinfo/derivations.h"
 #include "core/sysinfo/kernel_limits.h"
 
-namespace socklab {
+namespace socklab::client {
 
 // A planned workload, as `socklab tune --plan` takes it: `connections` held open to `target`
 // while `conn_rate` new connections per second replace ones the client closes (the client
@@ -84,4 +84,4 @@ Plan MakePlan(const PlanOptions& options, const KernelLimits& limits);
 // one "name = value" line per suggested setting, and the non-sysctl fixes (ulimit) as comments.
 std::string SysctlSnippet(const Plan& plan, absl::string_view command_line);
 
-}  // namespace socklab
+}  // namespace socklab::client

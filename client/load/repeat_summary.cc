@@ -1,14 +1,14 @@
-#include "core/stats/repeat_summary.h"
+#include "client/load/repeat_summary.h"
 
 #include <algorithm>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/stats/load_report.h"
+#include "client/load/load_report.h"
 #include "nlohmann/json.hpp"
 
-namespace socklab {
+namespace socklab::client {
 namespace {
 
 struct FigureOf {
@@ -101,4 +101,4 @@ nlohmann::json RepeatSummaryToJson(const std::vector<LoadResult>& runs) {
           {"per_run", per_run}};
 }
 
-}  // namespace socklab
+}  // namespace socklab::client

@@ -1,4 +1,4 @@
-#include "core/stats/load_report.h"
+#include "client/load/load_report.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -9,7 +9,7 @@
 #include "core/base/units.h"
 #include "nlohmann/json.hpp"
 
-namespace socklab {
+namespace socklab::client {
 namespace {
 
 double PerSecond(uint64_t n, double seconds) { return seconds > 0 ? n / seconds : 0.0; }
@@ -496,4 +496,4 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   return json;
 }
 
-}  // namespace socklab
+}  // namespace socklab::client

@@ -2,10 +2,10 @@
 
 #include <string>
 
-#include "core/stats/load_result.h"
+#include "client/load/load_result.h"
 #include "nlohmann/json_fwd.hpp"
 
-namespace socklab {
+namespace socklab::client {
 
 // Text and JSON renderings of a load run, from the one LoadResult. Pure functions; thread
 // affinity: none.
@@ -41,4 +41,4 @@ nlohmann::json HistogramToJson(const Histogram& histogram);
 // of the .hgrm output.
 nlohmann::json SpectrumToJson(const Histogram& histogram);
 
-}  // namespace socklab
+}  // namespace socklab::client

@@ -1,4 +1,4 @@
-#include "core/stats/load_report.h"
+#include "client/load/load_report.h"
 
 #include <errno.h>
 
@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
-namespace socklab {
+namespace socklab::client {
 namespace {
 
 LoadResult SampleResult() {
@@ -233,4 +233,4 @@ TEST(LoadReportTest, FormatLatencyPicksAUnit) {
 }
 
 }  // namespace
-}  // namespace socklab
+}  // namespace socklab::client

@@ -1,4 +1,4 @@
-#include "core/sysinfo/plan.h"
+#include "client/tune/plan.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +12,7 @@
 #include "core/base/units.h"
 #include "core/sysinfo/derivations.h"
 
-namespace socklab {
+namespace socklab::client {
 namespace {
 
 constexpr int64_t kUnknown = KernelLimits::kUnknown;
@@ -569,4 +569,4 @@ std::string SysctlSnippet(const Plan& plan, absl::string_view command_line) {
   return out;
 }
 
-}  // namespace socklab
+}  // namespace socklab::client

@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "core/stats/load_result.h"
+#include "client/load/load_result.h"
 #include "nlohmann/json_fwd.hpp"
 
-namespace socklab {
+namespace socklab::client {
 
 // One value of `socklab load --sweep NAME=V1,V2,...` and what its run measured.
 struct SweepPoint {
@@ -36,4 +36,4 @@ std::string SweepToText(const std::string& parameter, const std::vector<SweepPoi
 //  "knee": {"index":..,"value":..,"why":".."} or null}
 nlohmann::json SweepToJson(const std::string& parameter, const std::vector<SweepPoint>& points);
 
-}  // namespace socklab
+}  // namespace socklab::client

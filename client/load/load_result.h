@@ -9,7 +9,7 @@
 #include "core/sysinfo/machine.h"
 #include "core/sysinfo/tcp_counters.h"
 
-namespace socklab {
+namespace socklab::client {
 
 // What a `socklab load` run was asked to do, as the reports state it first. Filled by the load
 // engine from its options (core/stats does not depend on client/).
@@ -148,4 +148,4 @@ struct LoadResult {
   std::string abort_reason;
 };
 
-}  // namespace socklab
+}  // namespace socklab::client

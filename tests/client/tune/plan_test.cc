@@ -1,4 +1,4 @@
-#include "core/sysinfo/plan.h"
+#include "client/tune/plan.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/core/sysinfo/limits_fixture.h"
 
-namespace socklab {
+namespace socklab::client {
 namespace {
 
 using testing_fixture::LimitsTree;
@@ -346,4 +346,4 @@ TEST(Plan, ValidateRejectsUnusablePlans) {
 }
 
 }  // namespace
-}  // namespace socklab
+}  // namespace socklab::client

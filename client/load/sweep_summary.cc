@@ -1,11 +1,11 @@
-#include "core/stats/sweep_summary.h"
+#include "client/load/sweep_summary.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/stats/load_report.h"
+#include "client/load/load_report.h"
 #include "nlohmann/json.hpp"
 
-namespace socklab {
+namespace socklab::client {
 
 SweepPoint SweepPointOf(double value, const LoadResult& r) {
   SweepPoint p;
@@ -84,4 +84,4 @@ nlohmann::json SweepToJson(const std::string& parameter, const std::vector<Sweep
                                   {"index", knee}, {"value", points[knee].value}, {"why", why}}}};
 }
 
-}  // namespace socklab
+}  // namespace socklab::client
