@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/load/load_limits.h"
 #include "client/load/load_worker.h"
 #include "client/load/payload.h"
@@ -92,6 +93,18 @@ std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& 
     }
   });
   return hints;
+}
+
+// How the workers paced their retries while this machine was short (ShortageGate).
+std::string ShortageLine(const WorkerCounters& shortage, int threads) {
+  return absl::StrFormat(
+      "local shortage: %d connection attempts failed on this machine's limits (above); %s then "
+      "tried one connection at a time, backing off %s to %s, while %d starts waited "
+      "(%.1f s short)",
+      shortage.shortage_failures, threads == 1 ? "the thread" : "each thread",
+      absl::FormatDuration(absl::Nanoseconds(ShortageGate::kInitialBackoffNs)),
+      absl::FormatDuration(absl::Nanoseconds(ShortageGate::kMaxBackoffNs)), shortage.shortage_waits,
+      shortage.shortage_ns / 1e9);
 }
 
 }  // namespace
@@ -236,6 +249,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   }
 
   int64_t last_completion = 0;
+  WorkerCounters shortage;  // the workers' local shortages, summed
   for (auto& worker : workers) {
     const WorkerCounters& w = worker->counters();
     result.messages_sent += w.messages_sent;
@@ -252,6 +266,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     result.warmup_connections_opened += w.warmup_connections_opened;
     result.warmup_connect_attempts += w.warmup_connect_attempts;
     last_completion = std::max(last_completion, w.last_completion_ns);
+    shortage.shortage_failures += w.shortage_failures;
+    shortage.shortage_waits += w.shortage_waits;
+    shortage.shortage_ns = std::max(shortage.shortage_ns, w.shortage_ns);
     result.rtt.Merge(worker->rtt());
     result.rtt_uncorrected.Merge(worker->rtt_uncorrected());
     result.send_lag.Merge(worker->send_lag());
@@ -300,6 +317,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   ErrorCounts all_errors = result.errors;
   all_errors.Merge(result.warmup_errors);
   result.hints = HintsFor(all_errors, options);
+  if (shortage.shortage_failures > 0) {
+    result.hints.push_back(ShortageLine(shortage, threads));
+  }
   if (const uint64_t mismatches = result.data_errors + result.warmup_data_errors; mismatches > 0) {
     result.hints.push_back(absl::StrCat(
         "data mismatch: ", mismatches, " echoes differed from what was sent; ",

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
@@ -18,6 +19,7 @@ namespace {
 
 constexpr loop::Token kTickToken = ~loop::Token{0};
 constexpr loop::Token kStartToken = ~loop::Token{1};
+constexpr loop::Token kShortageToken = ~loop::Token{2};
 // Connections a worker starts before it lets the loop reap completions. Started all at once,
 // thousands of socket()+connect() calls delay the first ones' completions by the whole burst
 // (102 ms median for 2000), which would be charged to connect latency.
@@ -25,8 +27,6 @@ constexpr size_t kStartBatch = 16;
 // The tick checks deadlines and publishes counters; 20 ms keeps the read/connect deadlines
 // within 20 ms of their setting and costs one pass over the connections 50 times a second.
 constexpr int64_t kTickNs = 20'000'000;
-constexpr int64_t kBackoffMinNs = 10'000'000;
-constexpr int64_t kBackoffMaxNs = 1'000'000'000;
 // Failed connects before an unreachable target (never connected once) aborts the run.
 constexpr uint64_t kUnreachableAfter = 3;
 
@@ -59,6 +59,9 @@ LoadWorker::LoadWorker(LoadShared* shared, std::vector<int> connection_ids, int6
     conns_[i].slot = static_cast<uint32_t>(i);
     conns_[i].id = connection_ids[i];
     conns_[i].ring.resize(options_.pipeline);
+    // Seeded by the connection's number: its retries keep their own times, run after run.
+    conns_[i].retry =
+        Backoff(kRetryInitialNs, kRetryMaxNs, PayloadPattern::Mix(connection_ids[i]) | 1);
   }
   if (rate_share > 0 && !conns_.empty()) {
     interval_ns_ = 1e9 * static_cast<double>(conns_.size()) / rate_share;
@@ -127,6 +130,9 @@ WorkerCounters LoadWorker::TakeInterval(Histogram* interval_into, Histogram* con
 }
 
 void LoadWorker::Publish() {
+  counters_.shortage_failures = gate_.shortage_failures();
+  counters_.shortage_waits = gate_.waits();
+  counters_.shortage_ns = gate_.shortage_ns(now_ns_);
   std::lock_guard<std::mutex> lock(publish_mutex_);
   published_ = counters_;
   published_.errors = errors_.Total() + warmup_errors_.Total();
@@ -219,20 +225,65 @@ void LoadWorker::ScheduleRetry(Conn& c) {
     c.state = State::kIdle;
     return;
   }
-  // Exponential backoff with jitter so a refused or overloaded target is not hammered in
+  // Exponential back-off with jitter so a refused or overloaded target is not hammered in
   // lockstep by every connection.
-  const int shift = std::min(c.failures, 7);
-  const int64_t base = std::min(kBackoffMaxNs, kBackoffMinNs << shift);
-  const int64_t jitter =
-      static_cast<int64_t>(PayloadPattern::Mix(c.uid ^ now_ns_) % static_cast<uint64_t>(base));
-  ++c.failures;
   c.state = State::kWaiting;
-  ArmTimer(c, now_ns_ + base / 2 + jitter / 2);
+  ArmTimer(c, now_ns_ + c.retry.Next());
+}
+
+void LoadWorker::ReturnReservation(Conn& c) {
+  budget_ += c.reserved;
+  c.reserved = 0;
+}
+
+void LoadWorker::WaitForShortage(Conn& c) {
+  c.state = State::kWaiting;
+  if (std::optional<int64_t> probe_at = gate_.OnShortage(c.slot, now_ns_)) {
+    ArmShortageTimer(*probe_at);
+  }
+}
+
+void LoadWorker::ArmShortageTimer(int64_t at_ns) {
+  if (shortage_timer_ != 0) {
+    loop_->CancelTimer(shortage_timer_);
+  }
+  shortage_timer_ = loop_->AddTimer(at_ns, kShortageToken);
+}
+
+void LoadWorker::OnShortageTimer() {
+  shortage_timer_ = 0;
+  if (stopping_) {
+    return;
+  }
+  if (std::optional<uint32_t> probe = gate_.OnProbeTime(now_ns_)) {
+    Resume(*probe);
+  }
+}
+
+void LoadWorker::PassedLocalLimits(const Conn& c) {
+  for (const uint32_t slot : gate_.OnThrough(c.slot, now_ns_)) {
+    Resume(slot);
+  }
+}
+
+void LoadWorker::Resume(uint32_t slot) {
+  Conn& c = conns_[slot];
+  if (c.state == State::kClosing) {
+    c.after_close = AfterClose::kReopen;  // its failed connect is still being closed
+  } else if (c.state == State::kWaiting || c.state == State::kIdle) {
+    StartConnect(c);
+  }
 }
 
 void LoadWorker::StartConnect(Conn& c) {
   if (stopping_) {
     c.state = State::kIdle;
+    return;
+  }
+  if (!gate_.MayStart(c.slot)) {
+    // This machine is short of fds, ports or socket memory: one attempt at a time tries.
+    c.state = State::kWaiting;
+    gate_.Park(c.slot);
     return;
   }
   if (connect_interval_ns_ > 0 && !c.connect_slot_reserved) {
@@ -254,6 +305,9 @@ void LoadWorker::StartConnect(Conn& c) {
     if (c.reserved == 0) {
       budget_exhausted_ = true;
       c.state = State::kIdle;
+      if (std::optional<int64_t> probe_at = gate_.OnAbandoned(c.slot, now_ns_)) {
+        ArmShortageTimer(*probe_at);
+      }
       MaybeFinish();
       return;
     }
@@ -273,11 +327,12 @@ void LoadWorker::StartConnect(Conn& c) {
 
   absl::StatusOr<UniqueFd> fd = CreateTcpSocket(options_.target.family(), Blocking::kNonBlocking);
   if (!fd.ok()) {
-    // EMFILE, ENFILE, ENOBUFS: counted, retried with backoff; the run goes on.
+    // EMFILE, ENFILE, ENOBUFS: counted, retried when the gate lets it; the run goes on.
     const int err = ErrnoOf(fd.status()).value_or(EIO);
     RecordErrno(Phase::kSocket, err);
     AttemptFailed(/*local=*/true, Phase::kSocket, err);
-    ScheduleRetry(c);
+    ReturnReservation(c);
+    WaitForShortage(c);
     return;
   }
   // Echo latency, not Nagle's: a message's last partial segment must not wait for an ACK.
@@ -299,7 +354,8 @@ void LoadWorker::StartConnect(Conn& c) {
       const int err = ErrnoOf(bound).value_or(EIO);
       RecordErrno(Phase::kBind, err);
       AttemptFailed(/*local=*/true, Phase::kBind, err);
-      ScheduleRetry(c);
+      ReturnReservation(c);
+      WaitForShortage(c);
       return;
     }
   }
@@ -320,12 +376,22 @@ void LoadWorker::OnConnect(Conn& c, int res) {
   }
   if (res < 0) {
     RecordErrno(Phase::kConnect, -res);
-    CloseConn(c, AfterClose::kRetry);  // first: the connection is no longer live
-    AttemptFailed(IsLocalShortage(Classify(Phase::kConnect, -res)), Phase::kConnect, -res);
+    const bool local = IsLocalShortage(Classify(Phase::kConnect, -res));
+    // First: the connection is no longer live.
+    CloseConn(c, local ? AfterClose::kWaitShortage : AfterClose::kRetry);
+    AttemptFailed(local, Phase::kConnect, -res);
+    if (local) {
+      // The gate holds the worker's other starts from now, not from when the close completes.
+      if (std::optional<int64_t> probe_at = gate_.OnShortage(c.slot, now_ns_)) {
+        ArmShortageTimer(*probe_at);
+      }
+    } else {
+      PassedLocalLimits(c);  // the target answered: this machine had what the attempt needed
+    }
     return;
   }
   c.state = State::kOpen;
-  c.failures = 0;
+  c.retry.Reset();
   shared_->connects_ok.fetch_add(1, std::memory_order_relaxed);
   ++counters_.open_connections;
   // The true peak of all threads' open connections together.
@@ -350,6 +416,7 @@ void LoadWorker::OnConnect(Conn& c, int res) {
     c.schedule_origin_ns = now_ns_;
   }
   FillPipeline(c);
+  PassedLocalLimits(c);
 }
 
 void LoadWorker::FillPipeline(Conn& c) {
@@ -602,8 +669,7 @@ void LoadWorker::CloseConn(Conn& c, AfterClose after) {
   if (c.state == State::kOpen || c.state == State::kConnecting) {
     shared_->live_connections.fetch_sub(1, std::memory_order_relaxed);
   }
-  budget_ += c.reserved;  // what this incarnation will not send now
-  c.reserved = 0;
+  ReturnReservation(c);  // what this incarnation will not send now
   if (c.state == State::kClosing) {
     c.after_close = std::min(c.after_close, after);
     return;
@@ -637,6 +703,10 @@ void LoadWorker::OnClosed(Conn& c) {
     case AfterClose::kRetry:
       ScheduleRetry(c);
       break;
+    case AfterClose::kWaitShortage:
+      // In the gate since its connect failed.
+      c.state = stopping_ ? State::kIdle : State::kWaiting;
+      break;
   }
   MaybeFinish();
 }
@@ -663,6 +733,7 @@ void LoadWorker::OnTick() {
       RecordClass(Phase::kConnect, ErrorClass::kDeadline);
       CloseConn(c, AfterClose::kRetry);
       AttemptFailed(/*local=*/false, Phase::kConnect, 0);
+      PassedLocalLimits(c);  // its SYN left: this machine had what the attempt needed
     } else if (c.state == State::kOpen && c.count > 0) {
       const Message& oldest = RingAt(c, 0);
       // During the drain the messages are already "in flight at the end": the drain deadline
@@ -728,6 +799,11 @@ void LoadWorker::BeginStop(bool hard) {
     stopping_ = true;
     // The window ended at the planned end, or now (-n done, an abort, an interrupt).
     CountScheduled(shared_->end_ns > 0 ? std::min(now_ns_, shared_->end_ns) : now_ns_);
+    gate_.Clear(now_ns_);
+    if (shortage_timer_ != 0) {
+      loop_->CancelTimer(shortage_timer_);
+      shortage_timer_ = 0;
+    }
     // Let the messages in flight finish (so the counts add up), but not for longer than a
     // round trip may take.
     drain_deadline_ns_ = now_ns_ + std::min<int64_t>(ToNs(options_.read_timeout), 2'000'000'000);
@@ -800,6 +876,10 @@ void LoadWorker::OnCompletion(const loop::Completion& completion) {
   }
   if (completion.token == kStartToken) {
     StartNextBatch();
+    return;
+  }
+  if (completion.token == kShortageToken) {
+    OnShortageTimer();
     return;
   }
   const uint32_t slot = static_cast<uint32_t>(completion.token >> 32);

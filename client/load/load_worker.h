@@ -10,6 +10,8 @@
 #include "absl/status/status.h"
 #include "client/load/load_options.h"
 #include "client/load/payload.h"
+#include "client/load/shortage_gate.h"
+#include "core/base/backoff.h"
 #include "core/loop/event_loop.h"
 #include "core/stats/error_counts.h"
 #include "core/stats/histogram.h"
@@ -71,6 +73,11 @@ struct WorkerCounters {
   uint64_t warmup_connect_attempts = 0;
   int64_t open_connections = 0;
   int64_t last_completion_ns = 0;  // monotonic, of the last counted echo
+  // Local shortages (ShortageGate): attempts that failed on one, starts that waited for one to
+  // pass, and the time this worker spent short.
+  uint64_t shortage_failures = 0;
+  uint64_t shortage_waits = 0;
+  int64_t shortage_ns = 0;
 };
 
 // One loop thread of a load run: owns an EventLoop and the connections given to it.
@@ -119,8 +126,12 @@ class LoadWorker : public loop::CompletionHandler {
     bool bad = false;
   };
   static constexpr uint64_t kNoSeq = ~uint64_t{0};
+  static constexpr int64_t kRetryInitialNs = 10'000'000;
+  static constexpr int64_t kRetryMaxNs = 1'000'000'000;
   enum class State : uint8_t { kIdle, kWaiting, kConnecting, kOpen, kClosing };
-  enum class AfterClose : uint8_t { kNothing, kReopen, kRetry };
+  // What a connection does once its close completes; the smallest wins when a close is asked
+  // for twice.
+  enum class AfterClose : uint8_t { kNothing, kReopen, kRetry, kWaitShortage };
   struct Conn {
     uint32_t slot = 0;  // index in conns_
     int id = 0;         // global connection number
@@ -130,7 +141,9 @@ class LoadWorker : public loop::CompletionHandler {
     int fd = -1;
     uint64_t uid = 0;  // this incarnation, for the payload
     int64_t connect_start_ns = 0;
-    int failures = 0;  // consecutive, for the backoff
+    // Retries after the target failed it (refused, reset, a deadline); local shortages wait in
+    // the worker's ShortageGate instead.
+    Backoff retry{kRetryInitialNs, kRetryMaxNs};
     bool connect_slot_reserved = false;
     bool receiving = false;
     bool send_in_flight = false;
@@ -179,6 +192,17 @@ class LoadWorker : public loop::CompletionHandler {
   void ArmTimer(Conn& c, int64_t at_ns);
   void CancelTimer(Conn& c);
   void ScheduleRetry(Conn& c);
+  // An attempt of `c` failed for a local shortage (socket, bind, or connect EADDRNOTAVAIL,
+  // ENOBUFS...): it waits in the gate, which times the worker's next attempt.
+  void WaitForShortage(Conn& c);
+  // -n with --churn: the messages `c` took from the budget go back (it will not send them).
+  void ReturnReservation(Conn& c);
+  // An attempt of `c` got past this machine's limits: the gate releases waiting connections.
+  void PassedLocalLimits(const Conn& c);
+  // Starts a connection the gate released (after its close, if that is still in flight).
+  void Resume(uint32_t slot);
+  void OnShortageTimer();
+  void ArmShortageTimer(int64_t at_ns);
   void BeginStop(bool hard);
   // Starts the next kStartBatch connections; the rest after the loop has reaped completions.
   void StartNextBatch();
@@ -222,6 +246,8 @@ class LoadWorker : public loop::CompletionHandler {
   double interval_ns_ = 0;          // open loop: per-connection send interval
   double connect_interval_ns_ = 0;  // connect-rate pacing for this worker
   int64_t next_connect_ns_ = 0;
+  ShortageGate gate_;
+  loop::TimerId shortage_timer_ = 0;  // 0: none armed
   bool stopping_ = false;
   bool hard_stopped_ = false;
   size_t next_to_start_ = 0;  // connections [0, next_to_start_) were started
