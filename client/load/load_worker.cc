@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cmath>
@@ -31,6 +33,14 @@ constexpr int64_t kTickNs = 20'000'000;
 constexpr uint64_t kUnreachableAfter = 3;
 
 int64_t ToNs(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
+
+// The kernel's state of a connecting socket: true once the handshake completed.
+bool HandshakeCompleted(int fd) {
+  tcp_info info = {};
+  socklen_t length = sizeof(info);
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+         info.tcpi_state == TCP_ESTABLISHED;
+}
 
 // Connect errors that are shortages on this machine, not an answer from the target.
 bool IsLocalShortage(ErrorClass error_class) {
@@ -731,6 +741,13 @@ void LoadWorker::OnTick() {
   for (Conn& c : conns_) {
     if (c.state == State::kConnecting && now_ns_ - c.connect_start_ns >= connect_timeout) {
       RecordClass(Phase::kConnect, ErrorClass::kDeadline);
+      // Whose deadline it was: a socket the kernel already has ESTABLISHED got its SYN/ACK, and
+      // only this loop had not seen it yet (the connect's completion was still to be reaped).
+      if (HandshakeCompleted(c.fd)) {
+        ++counters_.connect_deadlines_answered;
+      } else {
+        ++counters_.connect_deadlines_unanswered;
+      }
       CloseConn(c, AfterClose::kRetry);
       AttemptFailed(/*local=*/false, Phase::kConnect, 0);
       PassedLocalLimits(c);  // its SYN left: this machine had what the attempt needed

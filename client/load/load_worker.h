@@ -75,6 +75,10 @@ struct WorkerCounters {
   int64_t last_completion_ns = 0;  // monotonic, of the last counted echo
   // Local shortages (ShortageGate): attempts that failed on one, starts that waited for one to
   // pass, and the time this worker spent short.
+  // Connect deadlines by what the kernel said of the socket when they fired (TCP_INFO): the
+  // handshake had completed (this client was late to see it), or it was still in SYN_SENT.
+  uint64_t connect_deadlines_answered = 0;
+  uint64_t connect_deadlines_unanswered = 0;
   uint64_t shortage_failures = 0;
   uint64_t shortage_waits = 0;
   int64_t shortage_ns = 0;
