@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -43,8 +44,6 @@ class SocketSyscallTrace {
              std::pair<std::string, std::string>{"tracing_on", "0"},
              {"buffer_size_kb", "4096"},
              {"options/event-fork", "1"},
-             // AF_INET only: the client's connections, not the netlink sockets it may open.
-             {"events/syscalls/sys_enter_socket/filter", "family == 2"},
              {"events/syscalls/sys_exit_socket/filter", "ret < 0"},
              {"events/syscalls/sys_enter_socket/enable", "1"},
              {"events/syscalls/sys_exit_socket/enable", "1"},
@@ -68,21 +67,30 @@ class SocketSyscallTrace {
            Write("tracing_on", "1");
   }
 
+  // socket(AF_INET, ...) only: the client's connections, not the netlink sockets it opens to
+  // read the kernel's tables. A failure is matched to its call by thread (a thread's exit
+  // follows its own entry).
   struct Counts {
     uint64_t calls = 0;   // socket(AF_INET, ...) entered
-    uint64_t failed = 0;  // socket() returned an error (any family)
+    uint64_t failed = 0;  // of those, returned an error
   };
   Counts Read() const {
     std::ifstream in(absl::StrCat(dir_, "/trace"));
     Counts counts;
+    std::map<std::string, bool> inet_call_of_thread;  // "comm-tid" -> its last call was AF_INET
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') {
         continue;
       }
+      const size_t start = line.find_first_not_of(' ');
+      const std::string thread = line.substr(start, line.find(' ', start) - start);
       if (line.find(": sys_socket(") != std::string::npos) {
-        ++counts.calls;
-      } else if (line.find(": sys_socket -> ") != std::string::npos) {
+        const bool inet = line.find("(family: 2,") != std::string::npos;
+        inet_call_of_thread[thread] = inet;
+        counts.calls += inet ? 1 : 0;
+      } else if (line.find(": sys_socket -> ") != std::string::npos &&
+                 inet_call_of_thread[thread]) {
         ++counts.failed;
       }
     }
