@@ -171,7 +171,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   threads = std::min(threads, options.connections);
 
   const PayloadPattern pattern(options.size_max);
-  LoadShared shared;
+  LoadShared shared(threads);
   shared.options = &options;
   shared.pattern = &pattern;
   shared.backend = selection.backend;

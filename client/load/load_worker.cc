@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -63,21 +62,21 @@ void LoadShared::Abort(const std::string& reason) {
 
 LoadWorker::LoadWorker(LoadShared* shared, std::vector<int> connection_ids, int64_t budget,
                        double rate_share, double connect_rate_share)
-    : shared_(shared), options_(*shared->options), budget_(budget) {
+    : shared_(shared),
+      options_(*shared->options),
+      connect_pacer_(connect_rate_share),
+      budget_(options_.messages, options_.churn, budget) {
   conns_.resize(connection_ids.size());
   for (size_t i = 0; i < conns_.size(); ++i) {
     conns_[i].slot = static_cast<uint32_t>(i);
     conns_[i].id = connection_ids[i];
-    conns_[i].ring.resize(options_.pipeline);
+    conns_[i].pipeline = MessagePipeline(options_.pipeline);
     // Seeded by the connection's number: its retries keep their own times, run after run.
     conns_[i].retry =
         Backoff(kRetryInitialNs, kRetryMaxNs, PayloadPattern::Mix(connection_ids[i]) | 1);
   }
   if (rate_share > 0 && !conns_.empty()) {
     interval_ns_ = 1e9 * static_cast<double>(conns_.size()) / rate_share;
-  }
-  if (connect_rate_share > 0) {
-    connect_interval_ns_ = 1e9 / connect_rate_share;
   }
 }
 
@@ -90,12 +89,16 @@ void LoadWorker::Run() {
     status_ = loop.status();
     shared_->workers_starting.fetch_sub(1, std::memory_order_relaxed);
     shared_->Abort(absl::StrCat("event loop: ", loop.status().message()));
+    shared_->loops_created.count_down();
     done_.store(true, std::memory_order_release);
     return;
   }
   loop_ = std::move(*loop);
+  // No connection starts before every thread has its loop: with -c beyond the fd limit the
+  // first thread's connections would take the fds the others' rings or epoll need.
+  shared_->loops_created.arrive_and_wait();
   now_ns_ = MonotonicNanos();
-  next_connect_ns_ = now_ns_;
+  connect_pacer_.Start(now_ns_);
   for (Conn& c : conns_) {
     // Open loop: spread the connections' schedules over one interval so they do not send in
     // lockstep.
@@ -242,7 +245,7 @@ void LoadWorker::ScheduleRetry(Conn& c) {
 }
 
 void LoadWorker::ReturnReservation(Conn& c) {
-  budget_ += c.reserved;
+  budget_.ReturnReserved(c.reserved);
   c.reserved = 0;
 }
 
@@ -296,9 +299,8 @@ void LoadWorker::StartConnect(Conn& c) {
     gate_.Park(c.slot);
     return;
   }
-  if (connect_interval_ns_ > 0 && !c.connect_slot_reserved) {
-    const int64_t at = std::max(now_ns_, next_connect_ns_);
-    next_connect_ns_ = at + static_cast<int64_t>(connect_interval_ns_);
+  if (connect_pacer_.paced() && !c.connect_slot_reserved) {
+    const int64_t at = connect_pacer_.Reserve(now_ns_);
     if (at > now_ns_) {
       c.connect_slot_reserved = true;
       c.state = State::kWaiting;
@@ -307,13 +309,11 @@ void LoadWorker::StartConnect(Conn& c) {
     }
   }
   c.connect_slot_reserved = false;
-  if (options_.messages > 0 && options_.churn > 0) {
+  if (budget_.reserves()) {
     // With churn, each incarnation takes its messages from the budget up front, so no
     // connection is opened that will find nothing left to send.
-    c.reserved = std::min<int64_t>(budget_, static_cast<int64_t>(options_.churn));
-    budget_ -= c.reserved;
+    c.reserved = budget_.ReserveIncarnation();
     if (c.reserved == 0) {
-      budget_exhausted_ = true;
       c.state = State::kIdle;
       if (std::optional<int64_t> probe_at = gate_.OnAbandoned(c.slot, now_ns_)) {
         ArmShortageTimer(*probe_at);
@@ -324,10 +324,7 @@ void LoadWorker::StartConnect(Conn& c) {
   }
   ++c.gen;
   c.uid = (static_cast<uint64_t>(c.id) << 32) | c.gen;
-  c.head = c.count = 0;
-  c.next_seq = c.send_seq = 0;
-  c.window_seq = kNoSeq;
-  c.send_offset = 0;
+  c.pipeline.Reset();
   c.issued = c.completed = 0;
   if (InWindow(now_ns_)) {
     ++counters_.connect_attempts;
@@ -430,7 +427,7 @@ void LoadWorker::OnConnect(Conn& c, int res) {
 }
 
 void LoadWorker::FillPipeline(Conn& c) {
-  while (c.state == State::kOpen && c.count < c.ring.size()) {
+  while (c.state == State::kOpen && !c.pipeline.full()) {
     if (options_.churn > 0 && c.issued >= options_.churn) {
       break;
     }
@@ -447,31 +444,17 @@ void LoadWorker::FillPipeline(Conn& c) {
     if (!MayIssue(intended)) {
       break;
     }
-    if (options_.messages > 0 && options_.churn > 0) {
-      if (c.reserved <= 0) {
-        break;
-      }
-      --c.reserved;
-    } else if (options_.messages > 0) {
-      if (budget_ <= 0) {
-        budget_exhausted_ = true;
-        break;
-      }
-      --budget_;
+    if (!budget_.TakeOne(&c.reserved)) {
+      break;
     }
     if (interval_ns_ > 0) {
       c.next_intended_ns = intended + static_cast<int64_t>(interval_ns_);
       c.schedule_started = true;
     }
-    Message& m = RingAt(c, c.count);
-    m.seq = c.next_seq++;
+    Message& m = c.pipeline.Push();
     m.size = PayloadPattern::MessageSize(c.uid, m.seq, options_.size_min, options_.size_max);
-    m.received = 0;
     m.intended_ns = intended;
-    m.sent_ns = 0;
     m.data = shared_->pattern->MessageStart(c.uid, m.seq);
-    m.bad = false;
-    ++c.count;
     ++c.issued;
   }
   TrySend(c);
@@ -479,29 +462,24 @@ void LoadWorker::FillPipeline(Conn& c) {
 }
 
 void LoadWorker::TrySend(Conn& c) {
-  if (c.state != State::kOpen || c.send_in_flight || c.count == 0) {
+  if (c.state != State::kOpen || c.send_in_flight) {
     return;
   }
-  const uint64_t head_seq = RingAt(c, 0).seq;
-  if (c.send_seq < head_seq) {
-    // The echo of the message being sent completed before its send completion arrived.
-    c.send_seq = head_seq;
-    c.send_offset = 0;
-  }
-  const uint64_t index = c.send_seq - head_seq;
-  if (index >= c.count) {
+  Message* next = c.pipeline.NextToSend();
+  if (next == nullptr) {
     return;  // everything issued is sent
   }
-  Message& m = RingAt(c, index);
-  if (c.send_offset == 0) {
+  Message& m = *next;
+  const uint32_t offset = c.pipeline.send_offset();
+  if (offset == 0) {
     if (stopping_) {
       return;  // the drain waits for the echoes of what was sent; it sends nothing new
     }
     m.sent_ns = now_ns_;
-    if (c.window_seq == kNoSeq && InWindow(now_ns_)) {
-      c.window_seq = m.seq;
+    if (InWindow(now_ns_)) {
+      c.pipeline.StartWindowAt(m.seq);
     }
-    if (Counted(c, m.seq)) {
+    if (c.pipeline.Counted(m.seq)) {
       ++counters_.messages_sent;
       if (interval_ns_ > 0) {
         send_lag_.Record(now_ns_ - m.intended_ns);
@@ -509,7 +487,7 @@ void LoadWorker::TrySend(Conn& c) {
     }
   }
   c.send_in_flight = true;
-  loop_->Send(c.fd, m.data + c.send_offset, m.size - c.send_offset, TokenOf(c));
+  loop_->Send(c.fd, m.data + offset, m.size - offset, TokenOf(c));
 }
 
 void LoadWorker::OnSend(Conn& c, int res) {
@@ -522,17 +500,13 @@ void LoadWorker::OnSend(Conn& c, int res) {
     FailConn(c);
     return;
   }
-  if (Counted(c, c.send_seq)) {
+  const uint64_t seq = c.pipeline.send_seq();
+  if (c.pipeline.Counted(seq)) {
     counters_.bytes_sent += res;
   }
   // The message sent may have been completed (popped) already: its size comes from the seq.
-  const uint32_t size =
-      PayloadPattern::MessageSize(c.uid, c.send_seq, options_.size_min, options_.size_max);
-  c.send_offset += res;
-  if (c.send_offset >= size) {
-    ++c.send_seq;
-    c.send_offset = 0;
-  }
+  c.pipeline.AdvanceSend(
+      res, PayloadPattern::MessageSize(c.uid, seq, options_.size_min, options_.size_max));
   TrySend(c);
 }
 
@@ -556,7 +530,7 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
   const std::byte* data = completion.data;
   size_t left = static_cast<size_t>(completion.res);
   while (left > 0) {
-    if (c.count == 0) {
+    if (c.pipeline.empty()) {
       // Bytes nobody asked for: the server sent more than it was sent. They belong to no
       // message, so the time they arrived decides whether they are counted.
       if (CountError()) {
@@ -569,9 +543,9 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
       }
       break;
     }
-    Message& m = RingAt(c, 0);
+    Message& m = c.pipeline.Oldest();
     const size_t take = std::min<size_t>(left, m.size - m.received);
-    if (Counted(c, m.seq)) {
+    if (c.pipeline.Counted(m.seq)) {
       counters_.bytes_received += take;
     }
     if (!m.bad && !PayloadPattern::Matches(m.data, m.received, data, take)) {
@@ -597,8 +571,8 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
 }
 
 void LoadWorker::CompleteHead(Conn& c) {
-  Message& m = RingAt(c, 0);
-  const bool counted = Counted(c, m.seq);
+  Message& m = c.pipeline.Oldest();
+  const bool counted = c.pipeline.Counted(m.seq);
   if (counted && WindowClosed()) {
     ++counters_.in_flight_at_end;
   } else if (m.bad) {
@@ -620,40 +594,36 @@ void LoadWorker::CompleteHead(Conn& c) {
       rtt_uncorrected_.Record(now_ns_ - m.sent_ns);
     }
   }
-  c.head = (c.head + 1) % c.ring.size();
-  --c.count;
+  c.pipeline.PopOldest();
   ++c.completed;
   // An incarnation is over after --churn messages, or with -n once its reserved share (which
   // may be smaller at the end of the budget) is done.
-  if (options_.churn > 0 && c.count == 0 &&
-      (c.completed >= options_.churn || (options_.messages > 0 && c.reserved == 0))) {
+  if (options_.churn > 0 && c.pipeline.empty() &&
+      (c.completed >= options_.churn || (budget_.bounded() && c.reserved == 0))) {
     // Reconnect only when there is something left to send: with -n the last connection of each
     // worker must not open just to close again.
-    const bool more = MayIssue(now_ns_) && (options_.messages == 0 || budget_ + c.reserved > 0);
-    if (!more && options_.messages > 0) {
-      budget_exhausted_ = true;
+    const bool more = MayIssue(now_ns_) && budget_.HasMoreAfter(c.reserved);
+    if (!more && budget_.bounded()) {
+      budget_.MarkExhausted();
     }
     CloseConn(c, more ? AfterClose::kReopen : AfterClose::kNothing);
     return;
   }
-  if (stopping_ && !AwaitingEcho(c)) {
+  if (stopping_ && !c.pipeline.AwaitingEcho()) {
     CloseConn(c, AfterClose::kNothing);
   }
 }
 
 void LoadWorker::FailMessages(Conn& c) {
-  for (size_t i = 0; i < c.count; ++i) {
-    const Message& m = RingAt(c, i);
+  for (size_t i = 0; i < c.pipeline.size(); ++i) {
+    const Message& m = c.pipeline.At(i);
     if (m.sent_ns == 0) {
       // Never sent, so it did not fail: it goes back to -n's budget and is sent on another
       // connection (or on this one once it reconnects).
-      if (options_.messages > 0) {
-        ++budget_;
-        budget_exhausted_ = false;
-      }
+      budget_.ReturnUnsent(1);
       continue;
     }
-    if (!Counted(c, m.seq)) {
+    if (!c.pipeline.Counted(m.seq)) {
       continue;  // sent during the warmup
     }
     if (WindowClosed()) {
@@ -662,7 +632,7 @@ void LoadWorker::FailMessages(Conn& c) {
       ++counters_.messages_failed;
     }
   }
-  c.count = 0;
+  c.pipeline.Clear();
 }
 
 void LoadWorker::FailConn(Conn& c) {
@@ -751,14 +721,14 @@ void LoadWorker::OnTick() {
       CloseConn(c, AfterClose::kRetry);
       AttemptFailed(/*local=*/false, Phase::kConnect, 0);
       PassedLocalLimits(c);  // its SYN left: this machine had what the attempt needed
-    } else if (c.state == State::kOpen && c.count > 0) {
-      const Message& oldest = RingAt(c, 0);
+    } else if (c.state == State::kOpen && !c.pipeline.empty()) {
+      const Message& oldest = c.pipeline.Oldest();
       // During the drain the messages are already "in flight at the end": the drain deadline
       // (never later than the read timeout) closes their connections without an error.
       if (!stopping_ && oldest.sent_ns > 0 && now_ns_ - oldest.sent_ns >= read_timeout) {
         // A message whose last byte never left is stuck in the write (the peer does not read),
         // not waiting for its echo.
-        const bool written = c.send_seq > oldest.seq;
+        const bool written = c.pipeline.Written(oldest.seq);
         RecordClass(written ? Phase::kRead : Phase::kWrite, ErrorClass::kDeadline);
         FailConn(c);
       } else if (stopping_ && now_ns_ >= drain_deadline_ns_) {
@@ -791,17 +761,9 @@ void LoadWorker::CountScheduled(int64_t end_ns) {
   if (interval_ns_ <= 0) {
     return;
   }
-  const double interval = interval_ns_;
   for (const Conn& c : conns_) {
-    // The times origin + k * interval (k >= 0) in [lo, end): k from ceil((lo - origin) / I) to
-    // ceil((end - origin) / I) - 1.
-    const int64_t lo = std::max(shared_->measure_start_ns, c.schedule_origin_ns);
-    if (end_ns <= lo) {
-      continue;
-    }
-    const auto first = static_cast<uint64_t>(std::ceil((lo - c.schedule_origin_ns) / interval));
-    const auto past = static_cast<uint64_t>(std::ceil((end_ns - c.schedule_origin_ns) / interval));
-    counters_.messages_scheduled += past - first;
+    counters_.messages_scheduled +=
+        ScheduledTimes(c.schedule_origin_ns, interval_ns_, shared_->measure_start_ns, end_ns);
   }
 }
 
@@ -838,7 +800,7 @@ void LoadWorker::BeginStop(bool hard) {
         CloseConn(c, AfterClose::kNothing);
         break;
       case State::kOpen:
-        if (!AwaitingEcho(c) || now_ns_ >= drain_deadline_ns_) {
+        if (!c.pipeline.AwaitingEcho() || now_ns_ >= drain_deadline_ns_) {
           CloseConn(c, AfterClose::kNothing);
         }
         break;
@@ -852,11 +814,11 @@ void LoadWorker::BeginStop(bool hard) {
 }
 
 void LoadWorker::MaybeFinish() {
-  if (!stopping_ && budget_exhausted_) {
+  if (!stopping_ && budget_.exhausted()) {
     // -n: this worker's share is issued; stop once the connections are idle.
     bool idle = true;
     for (const Conn& c : conns_) {
-      if (c.count > 0 || c.reserved > 0) {
+      if (!c.pipeline.empty() || c.reserved > 0) {
         idle = false;
         break;
       }
