@@ -3,8 +3,10 @@
 // not by load. Before one back-off per thread, every waiting connection retried on its own timer
 // (about 3000 failing socket() calls a second at -c 1000).
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 
 #include "core/loop/event_loop.h"
@@ -94,6 +96,86 @@ TEST_P(LoadShortageTest, FdShortageRetriesArePacedPerThreadNotPerConnection) {
   EXPECT_TRUE(reported) << j["errors"]["hints"];
   RecordProperty("socket_calls", static_cast<int>(kernel.calls));
   RecordProperty("socket_failed", static_cast<int>(kernel.failed));
+}
+
+// The inode of a network namespace: this process's, or init's.
+ino_t NetnsInode(const char* path) {
+  struct stat st = {};
+  return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+// Sets net.ipv4.ip_local_port_range in this process's network namespace, and restores it.
+class PortRangeInThisNamespace {
+ public:
+  explicit PortRangeInThisNamespace(const std::string& range) {
+    std::ifstream in(kPath);
+    std::getline(in, saved_);
+    std::ofstream(kPath) << range;
+  }
+  ~PortRangeInThisNamespace() { std::ofstream(kPath) << saved_; }
+
+ private:
+  static constexpr const char* kPath = "/proc/sys/net/ipv4/ip_local_port_range";
+  std::string saved_;
+};
+
+uint64_t ConnectEaddrnotavail(const nlohmann::json& j) {
+  uint64_t count = 0;
+  for (const nlohmann::json& cell : j["errors"]["by_class"]) {
+    if (cell["phase"] == "connect" && cell["errno"] == "EADDRNOTAVAIL") {
+      count += cell["count"].get<uint64_t>();
+    }
+  }
+  return count;
+}
+
+// Ports run out at connect (EADDRNOTAVAIL, a completion on io_uring, not a syscall): each
+// attempt still begins with a socket() the kernel counts.
+TEST_P(LoadShortageTest, PortShortageRetriesArePacedPerThreadNotPerConnection) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "the syscall tracepoints need root";
+  }
+  if (NetnsInode("/proc/self/ns/net") == NetnsInode("/proc/1/ns/net")) {
+    GTEST_SKIP() << "not in a network namespace of its own: the host's port range stays as it is";
+  }
+  absl::StatusOr<std::unique_ptr<testing::SocketSyscallTrace>> trace =
+      testing::SocketSyscallTrace::Open();
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  // The peer's port first, from the full range; then ten ports towards it (a fresh port: no
+  // earlier test's TIME_WAIT holds them).
+  testing::EchoFixture server;
+  PortRangeInThisNamespace range("40000\t40009");
+  constexpr int kThreads = 2;
+  bool followed = false;
+  testing::SocklabProcess load(
+      {"load", server.address().ToString(), "-c", "1000", "-t", std::to_string(kThreads), "-d",
+       "2s", "--backend", GetParam(), "--json", "-"},
+      4096, 4096, [&](pid_t pid) { followed = (*trace)->Follow(pid); });
+  if (!load.available()) {
+    GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+  }
+  ASSERT_TRUE(followed);
+  const testing::ProcessOutcome outcome = load.Wait(60'000);
+  ASSERT_FALSE(outcome.killed_at_deadline) << outcome.err;
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_LT(outcome.wall_s, 2 + 2 + 5 + 5);
+  const nlohmann::json j = nlohmann::json::parse(outcome.out);
+  const testing::SocketSyscallTrace::Counts kernel = (*trace)->Read();
+  ASSERT_EQ((*trace)->Overruns(), 0u);
+  EXPECT_EQ(kernel.failed, 0u);
+  // Every attempt is one socket() the kernel saw; at most ten opened, the rest met the shortage.
+  const uint64_t attempts = j["connections"]["attempts"].get<uint64_t>();
+  const uint64_t opened = j["connections"]["opened"].get<uint64_t>();
+  EXPECT_EQ(kernel.calls, attempts);
+  EXPECT_LE(opened, 10u);
+  EXPECT_GT(opened, 0u);
+  const uint64_t refused_here = ConnectEaddrnotavail(j);
+  EXPECT_GT(refused_here, 0u);
+  // Paced per thread: at most 100 a second per thread even at the back-off's floor.
+  EXPECT_LE(static_cast<double>(kernel.calls - opened), kThreads * 100 * outcome.wall_s)
+      << kernel.calls << " socket() calls, " << opened << " opened, in " << outcome.wall_s << " s";
+  RecordProperty("socket_calls", static_cast<int>(kernel.calls));
+  RecordProperty("eaddrnotavail", static_cast<int>(refused_here));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LoadShortageTest, ::testing::Values("epoll", "io_uring"),
