@@ -1,7 +1,7 @@
-// socklab load short of file descriptors, as a user meets it ('ulimit -n 128', -c far above it),
-// with the kernel as witness: the process's socket() calls counted by the syscall tracepoints,
-// not by load. Before one back-off per thread, every waiting connection retried on its own timer
-// (about 3000 failing socket() calls a second at -c 1000).
+// socklab load short of file descriptors ('ulimit -n 128') or of local ports (ten of them), with -c
+// far above either, as a user meets it; the kernel is the witness: the process's socket() calls
+// counted by the syscall tracepoints, not by load. Before one back-off per thread, every waiting
+// connection retried on its own timer (about 3000 failing socket() calls a second at -c 1000).
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
