@@ -13,14 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "core/loop/event_loop.h"
 #include "core/tcpstat/tcp_socket.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/client/tune/run_socklab.h"
+#include "tests/java/echo_client.h"
 #include "tests/server/kernel_view.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
@@ -73,18 +70,12 @@ class FaultJavaTest : public ::testing::TestWithParam<std::string> {
 
   // The one line EchoClient printed (its exception as the JVM renders it, or "ok N messages").
   std::string RunJava(std::vector<std::string> client_args) {
-    std::vector<std::string> argv = {
-        SOCKLAB_JAVA, "-Xshare:auto", "-XX:TieredStopAtLevel=1",      "-cp", SOCKLAB_JAVA_CLASSES,
-        "EchoClient", "127.0.0.1",    std::to_string(address_.port())};
-    argv.insert(argv.end(), client_args.begin(), client_args.end());
-    socklab::testing_tune::RunResult run = socklab::testing_tune::RunProgram(argv, 60);
+    socklab::testing_java::JavaRun run =
+        socklab::testing_java::RunEchoClient({}, "127.0.0.1", address_.port(), client_args);
     // The table of texts is for JDK 13+ (NioSocketImpl): say so if another JDK ran.
-    std::string jdk(absl::StripPrefix(absl::StripTrailingAsciiWhitespace(run.err), "jdk "));
-    int feature = 0;
-    std::vector<std::string> parts = absl::StrSplit(jdk, absl::ByAnyChar(".+-"));
-    EXPECT_TRUE(!parts.empty() && absl::SimpleAtoi(parts[0], &feature) && feature >= 13)
+    EXPECT_GE(run.jdk_feature, 13)
         << "these texts are JDK 13+ (NioSocketImpl) texts; the JVM said: " << run.err;
-    return std::string(absl::StripTrailingAsciiWhitespace(run.out));
+    return run.line;
   }
 
   nlohmann::json Stop() {
