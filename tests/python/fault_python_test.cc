@@ -4,8 +4,11 @@
 // on both backends. The errno names come from the kernel's numbers (ErrnoName), not from text.
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -180,6 +183,83 @@ TEST_P(FaultPythonTest, CloseAfterThenWritingIsBrokenPipeError) {
   ExpectRaised(RunPython({"--mode", "write-until-fail", "--messages", "1", "--size", "64"}),
                "BrokenPipeError", EPIPE);
 }
+
+// nc (Debian's netcat-openbsd) against the same faults: what a shell user sees. nc reports a
+// refused connect, but it treats a reset like an EOF (exit 0 with what it had read) and an idle
+// peer like the end of its -w wait: only the short output tells.
+class FaultNcTest : public FaultPythonTest {
+ protected:
+  void SetUp() override {
+    FaultPythonTest::SetUp();
+    if (std::string(SOCKLAB_NC).empty()) {
+      GTEST_SKIP() << "no nc: install netcat-openbsd (scripts/install-deps)";
+    }
+  }
+
+  // nc -N -w 1 (-v: say what happened to the connect) with `input` on stdin: its stdout (the
+  // echo), stderr and exit code.
+  socklab::testing_tune::RunResult RunNc(const std::string& input, bool verbose = false) {
+    std::string path = ::testing::TempDir() + "nc_input_" + std::to_string(getpid());
+    { std::ofstream(path, std::ios::binary) << input; }
+    socklab::testing_tune::RunResult run = socklab::testing_tune::RunProgram(
+        {"sh", "-c",
+         absl::StrCat("exec ", SOCKLAB_NC, verbose ? " -v" : "", " -N -w 1 127.0.0.1 ",
+                      address_.port(), " < ", path)},
+        30);
+    std::remove(path.c_str());
+    return run;
+  }
+};
+
+TEST_P(FaultNcTest, NoFaultEchoesEveryByte) {
+  StartServer({});
+  std::string input = RandomBytes(200, 1);
+  socklab::testing_tune::RunResult run = RunNc(input);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, input);
+}
+
+TEST_P(FaultNcTest, RefuseAfterIsReportedWithTheKernelsText) {
+  StartServer({"--fault", "refuse-after=1"});
+  UniqueFd first = Connect(address_);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(WaitFor([&] { return ListenerQueue(address_.port()) == -1; }));
+  socklab::testing_tune::RunResult run = RunNc("hello", /*verbose=*/true);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find(ErrnoMessage(ECONNREFUSED)), std::string::npos) << run.err;
+}
+
+TEST_P(FaultNcTest, ResetAfterEndsNcSilentlyWithNothingEchoed) {
+  StartServer({"--fault", "reset-after=100"});
+  socklab::testing_tune::RunResult run = RunNc(RandomBytes(200, 2));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err, "");
+  // The server did reset it: nc just does not say so.
+  EXPECT_EQ(Stop()["faults"]["reset"], 1);
+}
+
+TEST_P(FaultNcTest, CloseAfterShowsOnlyAsAShortEcho) {
+  StartServer({"--fault", "close-after=100"});
+  std::string input = RandomBytes(200, 3);
+  socklab::testing_tune::RunResult run = RunNc(input);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, input.substr(0, 100));
+  EXPECT_EQ(Stop()["faults"]["close"], 1);
+}
+
+TEST_P(FaultNcTest, BlackholeEndsAtNcsIdleTimeoutWithNothingEchoed) {
+  StartServer({"--fault", "blackhole"});
+  socklab::testing_tune::RunResult run = RunNc(RandomBytes(200, 4));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(Stop()["faults"]["blackhole"], 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FaultNcTest, ::testing::Values("epoll", "io_uring"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Backends, FaultPythonTest, ::testing::Values("epoll", "io_uring"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
