@@ -343,6 +343,36 @@ TEST(ReproJava, ConnectTimeoutFromTheKernel) {
   ExpectReproSaysWhatTheJvmThrew("connect-timeout", Decode(*out), 1);
 }
 
+TEST(ReproJava, PeerVanished) {
+  absl::StatusOr<std::string> out = InFreshNetns([] {
+    // The server's host "vanishes" once the connection is up: every packet it sends but its
+    // SYN/ACK is dropped, so the JVM's request is never acknowledged, and the kernel gives up
+    // after tcp_retries2 (per namespace; 3 here: seconds, not the default 15 minutes).
+    if (absl::Status s = WriteNetnsSysctl("net.ipv4.tcp_retries2", "3"); !s.ok()) {
+      return std::string(s.message());
+    }
+    ServerProcess server({"--listen", "127.0.0.1:0", "--threads", "1"});
+    const std::string port = std::to_string(server.Address().port());
+    for (const std::vector<std::string>& nft :
+         {std::vector<std::string>{"nft", "add", "table", "inet", "socklab"},
+          {"nft", "add", "chain", "inet", "socklab", "output",
+           "{ type filter hook output priority 0; policy accept; }"},
+          {"nft", "add", "rule", "inet", "socklab", "output", "tcp", "sport", port, "tcp", "flags",
+           "&", "(syn|ack)", "!=", "syn|ack", "drop"}}) {
+      if (absl::StatusOr<std::string> done = RunTool(nft); !done.ok()) {
+        return std::string(done.status().message());
+      }
+    }
+    return Encode(RunEchoClient({}, "127.0.0.1", server.Address().port(),
+                                {"--messages", "1", "--read-timeout", "0"}));
+  });
+  if (absl::IsUnavailable(out.status())) {
+    GTEST_SKIP() << out.status().message();
+  }
+  ASSERT_TRUE(out.ok()) << out.status();
+  ExpectReproSaysWhatTheJvmThrew("peer-vanished", Decode(*out));
+}
+
 // The scenarios whose server side socklab-server plays, on both backends.
 class ReproJavaServerSide : public ::testing::TestWithParam<std::string> {
  protected:
