@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -228,9 +229,13 @@ TEST_P(FaultJavaTest, EveryFaultAtOnceUnderLoadLeavesTheServerWhole) {
     ASSERT_TRUE(SendAll(idle.back().get(), hello));
     ASSERT_EQ(RecvExactly(idle.back().get(), hello.size()), hello);
   }
+  // One deadline for all: a faulted one has its EOF by then, a clean one never will.
   uint64_t idle_eofs = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   for (UniqueFd& fd : idle) {
-    if (Readable(fd.get(), 3000)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (Readable(fd.get(), static_cast<int>(std::max<int64_t>(left.count(), 0)))) {
       char byte;
       EXPECT_EQ(recv(fd.get(), &byte, 1, 0), 0) << "a faulted idle connection ends with EOF";
       ++idle_eofs;
@@ -247,11 +252,16 @@ TEST_P(FaultJavaTest, EveryFaultAtOnceUnderLoadLeavesTheServerWhole) {
         cell.value("count", 0ULL);
   }
   EXPECT_EQ(load["messages"]["data_errors"].get<uint64_t>(), 0u) << "slices reassemble exactly";
+  // A faulted JVM connection pumps 2560 bytes: reset at 2 KiB, unless a slow machine made it
+  // take the 600 ms of the timed close first.
   uint64_t jvm_resets = 0;
+  uint64_t jvm_eofs = 0;
   for (const std::string& line : jvm_lines) {
-    EXPECT_TRUE(line == "ok 40 messages" || line == "java.net.SocketException: Connection reset")
+    EXPECT_TRUE(line == "ok 40 messages" || line == "java.net.SocketException: Connection reset" ||
+                line == "java.io.EOFException")
         << line;
     jvm_resets += line == "java.net.SocketException: Connection reset" ? 1 : 0;
+    jvm_eofs += line == "java.io.EOFException" ? 1 : 0;
   }
 
   // Still serving: a new connection (faulted or not: 100 bytes and gone before any trigger)
@@ -277,8 +287,8 @@ TEST_P(FaultJavaTest, EveryFaultAtOnceUnderLoadLeavesTheServerWhole) {
   EXPECT_GE(resets, resets_seen) << summary.dump();
   EXPECT_LE(resets, resets_seen + 3) << summary.dump();
   EXPECT_GE(resets, 1u) << "at 0.5 some of the load's connections are faulted";
-  // The idle sockets are the only clients slow enough for the timed close.
-  EXPECT_EQ(closes, idle_eofs + load_errors["read eof"]) << summary.dump();
+  // Mostly the idle sockets, the clients slow enough for the timed close; each one seen.
+  EXPECT_EQ(closes, idle_eofs + jvm_eofs + load_errors["read eof"]) << summary.dump();
   // Every faulted connection was paced (sliced), once.
   EXPECT_GE(summary["faults"]["paced"].get<uint64_t>(), resets + closes) << summary.dump();
   for (const auto& [key, count] : load_errors) {
