@@ -10,8 +10,9 @@
 //
 // --mode picks what the client does, each the Java side of a `socklab repro` scenario:
 //   echo (default)    the exchange above
-//   write-until-fail  the exchange, then keep writing --size bytes every 10 ms without reading
-//                     (at most 1000 writes): a peer that closed turns this into Broken pipe
+//   write-after-eof   the exchange, then read until the peer's EOF (read() returns -1) and, as a
+//                     client that ignores it, keep writing --size bytes every 10 ms (at most
+//                     1000 writes): the closed peer answers with RST, then Broken pipe
 //   close-then-read   connect, close the socket, then read from it: Socket closed
 //   close-while-reading  connect, read in a second thread, close the socket from the first
 //                     while that read waits: the reading thread gets Socket closed
@@ -72,7 +73,7 @@ public final class EchoClient {
 
   private static void usage(String problem) {
     System.err.println("EchoClient: " + problem + "; usage: EchoClient HOST PORT [--mode echo|"
-        + "write-until-fail|close-then-read|close-while-reading|connect-many|accept-many|bind|udp-send] [--messages N] "
+        + "write-after-eof|close-then-read|close-while-reading|connect-many|accept-many|bind|udp-send] [--messages N] "
         + "[--size BYTES] [--connect-timeout MS] [--read-timeout MS] (0 = no timeout) "
         + "[--connections N] [--send-buffer BYTES]");
     System.exit(2);
@@ -114,11 +115,17 @@ public final class EchoClient {
     }
   }
 
-  private String writeUntilFail() throws IOException, InterruptedException {
+  private String writeAfterEof() throws IOException, InterruptedException {
     try (Socket socket = connect()) {
       String exchanged = exchange(socket);
       if (!exchanged.startsWith("ok")) {
         return exchanged;
+      }
+      // The peer's FIN is here before the first write: it had closed with nothing unread, so
+      // its kernel answers the write with RST (not an abort before it: Connection reset).
+      int read = socket.getInputStream().read();
+      if (read != -1) {
+        return "the peer sent more instead of closing";
       }
       OutputStream out = socket.getOutputStream();
       byte[] chunk = new byte[size];
@@ -235,7 +242,7 @@ public final class EchoClient {
     try {
       String result = switch (client.mode) {
         case "echo" -> client.echo();
-        case "write-until-fail" -> client.writeUntilFail();
+        case "write-after-eof" -> client.writeAfterEof();
         case "close-then-read" -> client.closeThenRead();
         case "close-while-reading" -> client.closeWhileReading();
         case "connect-many" -> client.connectMany();

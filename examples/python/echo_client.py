@@ -9,8 +9,9 @@ carries none, as for a timeout or an EOF).
     python3 examples/python/echo_client.py 127.0.0.1 7007 --messages 5 --size 64 \\
         --connect-timeout 1 --read-timeout 1
 
---mode write-until-fail: the exchange, then keep writing --size bytes every 10 ms without
-reading (at most 1000 writes): a peer that closed turns this into BrokenPipeError.
+--mode write-after-eof: the exchange, then read until the peer's EOF (recv() returns b"") and,
+as a client that ignores it, keep writing --size bytes every 10 ms (at most 1000 writes): the
+closed peer answers with RST, then BrokenPipeError.
 
 Output (stdout): "ok ..." and exit 0, or the exception and exit 1; stderr names the Python.
 Bad arguments: one line on stderr and exit 2.
@@ -52,6 +53,10 @@ def run(args):
         result = exchange(sock, args.messages, args.size)
         if args.mode == "echo" or not result.startswith("ok"):
             return result
+        # The peer's FIN is here before the first write: it had closed with nothing unread, so
+        # its kernel answers the write with RST (not an abort before it: ConnectionResetError).
+        if sock.recv(1) != b"":
+            return "the peer sent more instead of closing"
         chunk = bytes(args.size)
         for _ in range(MAX_WRITES):
             sock.sendall(chunk)
@@ -77,7 +82,7 @@ def main():
     parser = OneLineParser(description="A plain socket echo client.")
     parser.add_argument("host")
     parser.add_argument("port", type=int)
-    parser.add_argument("--mode", choices=["echo", "write-until-fail"], default="echo")
+    parser.add_argument("--mode", choices=["echo", "write-after-eof"], default="echo")
     parser.add_argument("--messages", type=int, default=5)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--connect-timeout", type=float, default=2, help="seconds, 0 = none")

@@ -415,12 +415,13 @@ TEST_P(ReproJavaServerSide, Reset) {
 }
 
 TEST_P(ReproJavaServerSide, BrokenPipe) {
-  // The server echoes one message and closes (FIN); the JVM writes on without reading: its
-  // first write is answered with RST, a later one fails with EPIPE. The JVM is not killed by
-  // SIGPIPE: it exits 1 after printing.
+  // The server echoes one message and closes (FIN); the JVM reads that EOF and writes on
+  // regardless: its first write is answered with RST, a later one fails with EPIPE. (Reading
+  // the EOF first orders the server's close before any write: a close with unread bytes would
+  // abort with RST instead.) The JVM is not killed by SIGPIPE: it exits 1 after printing.
   StartServer({"--fault", "close-after=64"});
   ExpectReproSaysWhatTheJvmThrew(
-      "broken-pipe", Java({"--mode", "write-until-fail", "--messages", "1", "--size", "64"}));
+      "broken-pipe", Java({"--mode", "write-after-eof", "--messages", "1", "--size", "64"}));
   nlohmann::json summary = Stop();
   EXPECT_EQ(summary["faults"]["close"], 1);
   EXPECT_EQ(summary["bytes_out"], 64);

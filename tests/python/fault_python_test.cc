@@ -178,9 +178,10 @@ TEST_P(FaultPythonTest, RefuseAfterIsConnectionRefusedError) {
 }
 
 TEST_P(FaultPythonTest, CloseAfterThenWritingIsBrokenPipeError) {
-  // Python ignores SIGPIPE from the start, so the write raises instead of killing it.
+  // The client reads the server's EOF, then writes on: RST, then EPIPE. Python ignores SIGPIPE
+  // from the start, so the write raises instead of killing it.
   StartServer({"--fault", "close-after=64"});
-  ExpectRaised(RunPython({"--mode", "write-until-fail", "--messages", "1", "--size", "64"}),
+  ExpectRaised(RunPython({"--mode", "write-after-eof", "--messages", "1", "--size", "64"}),
                "BrokenPipeError", EPIPE);
 }
 
