@@ -8,8 +8,8 @@
 // other platforms, how the JVM differs from C); the older JDKs' texts cannot be checked here.
 //
 // What needs a namespace of its own (a narrowed port range, a route, a loopback MTU, fewer SYN
-// retries) runs in a child in a fresh network namespace (root), and is skipped with the reason
-// elsewhere.
+// retries, a drop rule) runs in a child in a fresh network namespace (root), and is skipped with
+// the reason elsewhere.
 
 #include <arpa/inet.h>
 #include <linux/sockios.h>
@@ -20,10 +20,14 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -37,7 +41,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/base/unique_fd.h"
 #include "core/loop/event_loop.h"
@@ -373,6 +376,90 @@ TEST(ReproJava, PeerVanished) {
   ExpectReproSaysWhatTheJvmThrew("peer-vanished", Decode(*out));
 }
 
+// The java process RunProgram forked from this one (0 while there is none).
+pid_t JavaChild() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // "PID (comm) STATE PPID ...": comm may hold spaces, the last ')' ends it.
+    size_t close = line.rfind(')');
+    if (close == std::string::npos || line.find("(java)") == std::string::npos) {
+      continue;
+    }
+    std::vector<std::string> rest = absl::StrSplit(line.substr(close + 2), ' ');
+    int pid = 0;
+    int ppid = 0;
+    if (rest.size() > 1 && absl::SimpleAtoi(rest[1], &ppid) && ppid == getpid() &&
+        absl::SimpleAtoi(entry.path().filename().string(), &pid)) {
+      return pid;
+    }
+  }
+  return 0;
+}
+
+// Whether one of `pid`'s threads waits in poll() or ppoll() on a single fd (/proc/TID/syscall:
+// "NR fds nfds ...").
+bool AThreadPollsOneFd(pid_t pid) {
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "syscall");
+    std::string nr;
+    std::string fds;
+    std::string nfds;
+    in >> nr >> fds >> nfds;
+    int number = -1;
+    bool polls = absl::SimpleAtoi(nr, &number) && number == SYS_ppoll;
+#ifdef SYS_poll
+    polls = polls || number == SYS_poll;
+#endif
+    if (polls && nfds == "0x1") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// SO_RCVTIMEO of `pid`'s socket connected to 127.0.0.1:`port`, read on a copy of its fd
+// (pidfd_getfd, Linux 5.6+, ptrace rights); the errno when that copy cannot be had.
+absl::StatusOr<timeval> ReceiveTimeoutOf(pid_t pid, int port) {
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid()) {
+    return absl::UnavailableError(absl::StrCat("pidfd_open: ", strerror(errno)));
+  }
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    int number = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &number) ||
+        !absl::StartsWith(std::filesystem::read_symlink(entry.path(), ec).string(), "socket:")) {
+      continue;
+    }
+    UniqueFd copy(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), number, 0)));
+    if (!copy.valid()) {
+      return absl::UnavailableError(absl::StrCat("pidfd_getfd: ", strerror(errno)));
+    }
+    // The JVM's sockets are AF_INET6 even to 127.0.0.1 (a v4-mapped peer) unless
+    // java.net.preferIPv4Stack is set; both families keep the port at the same offset.
+    sockaddr_in6 peer{};
+    socklen_t len = sizeof(peer);
+    if (getpeername(copy.get(), reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+        (peer.sin6_family != AF_INET && peer.sin6_family != AF_INET6) ||
+        ntohs(peer.sin6_port) != port) {
+      continue;
+    }
+    timeval tv{};
+    len = sizeof(tv);
+    if (getsockopt(copy.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, &len) != 0) {
+      return absl::InternalError(absl::StrCat("SO_RCVTIMEO: ", strerror(errno)));
+    }
+    return tv;
+  }
+  return absl::NotFoundError("no socket connected to the server");
+}
+
 // The scenarios whose server side socklab-server plays, on both backends.
 class ReproJavaServerSide : public ::testing::TestWithParam<std::string> {
  protected:
@@ -438,6 +525,40 @@ TEST_P(ReproJavaServerSide, ReadTimeout) {
   ExpectReproSaysWhatTheJvmThrew("read-timeout",
                                  Java({"--messages", "1", "--read-timeout", "300"}));
   EXPECT_EQ(Stop()["faults"]["blackhole"], 1);
+}
+
+// The scenario's note: unlike a C program the JVM never sets SO_RCVTIMEO; while setSoTimeout's
+// read waits, the kernel shows a JVM thread in poll() on one fd and the socket without a
+// receive timeout.
+TEST_P(ReproJavaServerSide, ReadTimeoutWaitsInPollWithoutSoRcvtimeo) {
+  StartServer({"--fault", "blackhole"});
+  std::atomic<bool> java_done{false};
+  bool polled = false;
+  absl::StatusOr<timeval> rcvtimeo = absl::NotFoundError("the JVM was never seen in poll()");
+  std::thread watcher([&] {
+    WaitFor(
+        [&] {
+          pid_t java = JavaChild();
+          if (java != 0 && AThreadPollsOneFd(java)) {
+            polled = true;
+            rcvtimeo = ReceiveTimeoutOf(java, port_);
+            return true;
+          }
+          return java_done.load();
+        },
+        60000);
+  });
+  JavaRun run = Java({"--messages", "1", "--read-timeout", "3000"});
+  java_done = true;
+  watcher.join();
+  ExpectReproSaysWhatTheJvmThrew("read-timeout", run);
+  EXPECT_TRUE(polled) << "no JVM thread was seen in poll() during its 3 s read";
+  if (absl::IsUnavailable(rcvtimeo.status())) {
+    GTEST_SKIP() << "cannot copy the JVM's socket to read SO_RCVTIMEO: " << rcvtimeo.status();
+  }
+  ASSERT_TRUE(rcvtimeo.ok()) << rcvtimeo.status();
+  EXPECT_EQ(rcvtimeo->tv_sec, 0);
+  EXPECT_EQ(rcvtimeo->tv_usec, 0);
 }
 
 TEST_P(ReproJavaServerSide, ConnectTimeoutOfTheJvmsOwn) {
