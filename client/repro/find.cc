@@ -87,11 +87,12 @@ std::vector<Searchable> SearchableTexts(const ScenarioInfo& info) {
                      absl::StrCat("strerror(", ErrnoName(err), ") \"", ErrnoMessage(err), "\""),
                      0});
   }
-  // Each Java exception on its own: "java.x.A: ...; java.y.B: ..." lists two (a "; " inside
-  // an exception's own words does not split it).
+  // Each Java exception on its own: "java.x.A: ...; java.y.B: ..." lists two, and so does
+  // "JDK 13+ (NioSocketImpl): java.x.A: ...; JDK 12 and older: java.x.A: ..." (a "; " inside an
+  // exception's own words or a note after it does not split it).
   std::vector<std::string> javas;
   for (absl::string_view part : absl::StrSplit(info.java, "; ")) {
-    if (javas.empty() || absl::StartsWith(part, "java")) {
+    if (javas.empty() || absl::StartsWith(part, "java") || absl::StrContains(part, ": java.")) {
       javas.emplace_back(part);
     } else {
       absl::StrAppend(&javas.back(), "; ", part);

@@ -158,8 +158,9 @@ absl::string_view ClassExplanation(Phase phase, ErrorClass error_class) {
                                      "CAP_NET_BIND_SERVICE; use a higher port"
                                    : "a firewall rule or a security policy refused the operation";
     case ErrorClass::kWouldBlock:
-      return "SO_RCVTIMEO or SO_SNDTIMEO expired on a blocking socket (Java: Read timed "
-             "out); the peer did not answer in time";
+      return "SO_RCVTIMEO or SO_SNDTIMEO expired on a blocking socket; the peer did not answer "
+             "in time (a JVM never sets SO_RCVTIMEO: its SocketTimeoutException: Read timed out, "
+             "JDK 13+ NioSocketImpl and older alike, comes from poll())";
     case ErrorClass::kOther:
       return "an unusual error; see the errno name";
   }

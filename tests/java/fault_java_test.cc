@@ -7,20 +7,19 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "core/loop/event_loop.h"
 #include "core/tcpstat/tcp_socket.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/client/tune/run_socklab.h"
+#include "tests/java/echo_client.h"
 #include "tests/server/kernel_view.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
@@ -73,18 +72,12 @@ class FaultJavaTest : public ::testing::TestWithParam<std::string> {
 
   // The one line EchoClient printed (its exception as the JVM renders it, or "ok N messages").
   std::string RunJava(std::vector<std::string> client_args) {
-    std::vector<std::string> argv = {
-        SOCKLAB_JAVA, "-Xshare:auto", "-XX:TieredStopAtLevel=1",      "-cp", SOCKLAB_JAVA_CLASSES,
-        "EchoClient", "127.0.0.1",    std::to_string(address_.port())};
-    argv.insert(argv.end(), client_args.begin(), client_args.end());
-    socklab::testing_tune::RunResult run = socklab::testing_tune::RunProgram(argv, 60);
+    socklab::testing_java::JavaRun run =
+        socklab::testing_java::RunEchoClient({}, "127.0.0.1", address_.port(), client_args);
     // The table of texts is for JDK 13+ (NioSocketImpl): say so if another JDK ran.
-    std::string jdk(absl::StripPrefix(absl::StripTrailingAsciiWhitespace(run.err), "jdk "));
-    int feature = 0;
-    std::vector<std::string> parts = absl::StrSplit(jdk, absl::ByAnyChar(".+-"));
-    EXPECT_TRUE(!parts.empty() && absl::SimpleAtoi(parts[0], &feature) && feature >= 13)
+    EXPECT_GE(run.jdk_feature, 13)
         << "these texts are JDK 13+ (NioSocketImpl) texts; the JVM said: " << run.err;
-    return std::string(absl::StripTrailingAsciiWhitespace(run.out));
+    return run.line;
   }
 
   nlohmann::json Stop() {
@@ -196,6 +189,112 @@ TEST_P(FaultJavaTest, RefuseAfterIsConnectExceptionConnectionRefused) {
   EXPECT_EQ(RunJava({"--connect-timeout", "1000"}),
             "java.net.ConnectException: Connection refused");
   EXPECT_EQ(Stop()["faults"]["listener_closed"].get<uint64_t>(), 1u);
+}
+
+// Every per-connection fault at once, on half the connections (--fault-probability), under
+// `socklab load`, a JVM and idle plain sockets together: a connection that pumps bytes meets the
+// reset, one that waits meets the timed close, and every faulted one is echoed in slices. The
+// server survives it all: it echoes byte-exact on a new connection afterwards, its fd count
+// (/proc) returns to where it started, and its count of each fault is what the clients saw.
+// (The listener-wide faults, no-accept and refuse-after, would stop it accepting: not here.)
+TEST_P(FaultJavaTest, EveryFaultAtOnceUnderLoadLeavesTheServerWhole) {
+  StartServer({"--fault", "reset-after=2k", "--fault", "close-after=600ms", "--fault",
+               "slice=16:1ms", "--fault-probability", "0.5", "--fault-seed", "3"});
+  const std::string pid = std::to_string(server_->pid());
+  const int baseline_fds = OpenFdCount(pid);
+  ASSERT_GT(baseline_fds, 0);
+
+  nlohmann::json load;
+  std::thread load_thread([&] {
+    socklab::testing_tune::RunResult run = socklab::testing_tune::RunSocklab(
+        {"load", address_.ToString(), "--backend", GetParam(), "--json", "-", "-c", "3", "-s", "64",
+         "-d", "2s", "--read-timeout", "5s"},
+        60);
+    load = nlohmann::json::parse(run.out, nullptr, /*allow_exceptions=*/false);
+  });
+  // Each JVM run is one connection of 40 messages (2560 bytes): reset at 2 KiB when faulted.
+  std::vector<std::string> jvm_lines;
+  std::thread jvm_thread([&] {
+    for (int i = 0; i < 4; ++i) {
+      jvm_lines.push_back(RunJava({"--messages", "40", "--size", "64", "--read-timeout", "5000"}));
+    }
+  });
+  // Idle sockets: one echo, then wait: a faulted one is closed 600 ms after accept (EOF), a
+  // clean one stays open (no byte within 3 s).
+  std::vector<UniqueFd> idle;
+  for (int i = 0; i < 6; ++i) {
+    idle.push_back(Connect(address_));
+    ASSERT_TRUE(idle.back());
+    std::string hello = RandomBytes(64, 100 + i);
+    ASSERT_TRUE(SendAll(idle.back().get(), hello));
+    ASSERT_EQ(RecvExactly(idle.back().get(), hello.size()), hello);
+  }
+  // One deadline for all: a faulted one has its EOF by then, a clean one never will.
+  uint64_t idle_eofs = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (UniqueFd& fd : idle) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (Readable(fd.get(), static_cast<int>(std::max<int64_t>(left.count(), 0)))) {
+      char byte;
+      EXPECT_EQ(recv(fd.get(), &byte, 1, 0), 0) << "a faulted idle connection ends with EOF";
+      ++idle_eofs;
+    }
+  }
+  load_thread.join();
+  jvm_thread.join();
+  idle.clear();
+
+  ASSERT_TRUE(load.is_object());
+  std::map<std::string, uint64_t> load_errors;
+  for (const nlohmann::json& cell : load["errors"]["by_class"]) {
+    load_errors[cell.value("phase", "") + " " + cell.value("class", "")] +=
+        cell.value("count", 0ULL);
+  }
+  EXPECT_EQ(load["messages"]["data_errors"].get<uint64_t>(), 0u) << "slices reassemble exactly";
+  // A faulted JVM connection pumps 2560 bytes: reset at 2 KiB, unless a slow machine made it
+  // take the 600 ms of the timed close first.
+  uint64_t jvm_resets = 0;
+  uint64_t jvm_eofs = 0;
+  for (const std::string& line : jvm_lines) {
+    EXPECT_TRUE(line == "ok 40 messages" || line == "java.net.SocketException: Connection reset" ||
+                line == "java.io.EOFException")
+        << line;
+    jvm_resets += line == "java.net.SocketException: Connection reset" ? 1 : 0;
+    jvm_eofs += line == "java.io.EOFException" ? 1 : 0;
+  }
+
+  // Still serving: a new connection (faulted or not: 100 bytes and gone before any trigger)
+  // echoes byte-exact.
+  {
+    UniqueFd clean = Connect(address_);
+    ASSERT_TRUE(clean);
+    std::string data = RandomBytes(100, 200);
+    ASSERT_TRUE(SendAll(clean.get(), data));
+    EXPECT_EQ(RecvExactly(clean.get(), data.size()), data);
+  }
+  // Every connection the server held is gone from its fd table.
+  EXPECT_TRUE(WaitFor([&] { return OpenFdCount(pid) == baseline_fds; }, 20000))
+      << OpenFdCount(pid) << " fds, " << baseline_fds << " at the start";
+
+  nlohmann::json summary = Stop();
+  EXPECT_EQ(server_->exit_code(), 0) << server_->err();
+  const uint64_t resets = summary["faults"]["reset"].get<uint64_t>();
+  const uint64_t closes = summary["faults"]["close"].get<uint64_t>();
+  // Every reset a client met is one the server counted; load's 3 connections open at its end
+  // may have been reset with no reader left.
+  const uint64_t resets_seen = load_errors["read reset"] + load_errors["write reset"] + jvm_resets;
+  EXPECT_GE(resets, resets_seen) << summary.dump();
+  EXPECT_LE(resets, resets_seen + 3) << summary.dump();
+  EXPECT_GE(resets, 1u) << "at 0.5 some of the load's connections are faulted";
+  // Mostly the idle sockets, the clients slow enough for the timed close; each one seen.
+  EXPECT_EQ(closes, idle_eofs + jvm_eofs + load_errors["read eof"]) << summary.dump();
+  // Every faulted connection was paced (sliced), once.
+  EXPECT_GE(summary["faults"]["paced"].get<uint64_t>(), resets + closes) << summary.dump();
+  for (const auto& [key, count] : load_errors) {
+    EXPECT_TRUE(key == "read reset" || key == "write reset" || key == "read eof")
+        << key << "=" << count;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FaultJavaTest, ::testing::Values("epoll", "io_uring"),

@@ -424,7 +424,8 @@ TEST_P(FaultLoadTest, RateCapsTheEchoBandwidth) {
 }
 
 // slice: 50 bytes come back as five 10-byte segments 50 ms apart: the client's kernel counted the
-// data segments (TCP_INFO), and each read returns one slice.
+// data segments (TCP_INFO). (Not one slice per read: a reader descheduled past a gap finds two
+// slices queued and reads them at once.)
 TEST_P(FaultLoadTest, SliceEchoesInSeparateSegments) {
   auto server = StartServer({"--fault", "slice=10:50ms"});
   UniqueFd client = Connect(address_);
@@ -439,20 +440,45 @@ TEST_P(FaultLoadTest, SliceEchoesInSeparateSegments) {
   uint32_t before = segments_in();
   auto sent = std::chrono::steady_clock::now();
   ASSERT_TRUE(SendAll(client.get(), data));
-  std::string echoed;
-  for (int i = 0; i < 5; ++i) {
-    char buf[64];
-    ssize_t n;
-    do {
-      n = recv(client.get(), buf, sizeof(buf), 0);
-    } while (n < 0 && errno == EINTR);
-    ASSERT_EQ(n, 10) << "read " << i << ": " << strerror(errno);
-    echoed.append(buf, 10);
-  }
-  EXPECT_EQ(echoed, data);
+  EXPECT_EQ(RecvExactly(client.get(), data.size()), data);
   EXPECT_EQ(segments_in() - before, 5u);
   EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(200));
   Stop(*server);
+}
+
+// rate under `socklab load`: every round trip of a 10 KiB message at 20 KiB/s takes half a
+// second by the client's clock, and the two ends agree on every byte (the server's own count
+// against load's, and load's check of each echo).
+TEST_P(FaultLoadTest, RateUnderLoadSlowsEveryRoundTripToTheCap) {
+  auto server = StartServer({"--fault", "rate=20k/s"});
+  nlohmann::json load = Load({"-c", "2", "-s", "10k", "-n", "4", "--read-timeout", "10s"});
+  EXPECT_TRUE(load["errors"]["by_class"].empty()) << load["errors"].dump();
+  EXPECT_EQ(load["messages"]["completed"].get<uint64_t>(), 4u);
+  EXPECT_EQ(load["messages"]["data_errors"].get<uint64_t>(), 0u);
+  EXPECT_GE(load["latency_ns"]["min"].get<int64_t>(), 490'000'000);
+  // The cap is per connection: two connections together get at most twice it (plus the first
+  // 20 ms piece each, released at once).
+  EXPECT_LE(load["throughput"]["received_bytes_per_s"].get<double>(), 2 * 20480 * 1.1);
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), load["bytes"]["received"].get<uint64_t>());
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 4u * 10240);
+  EXPECT_EQ(summary["faults"]["paced"].get<uint64_t>(), 2u);
+}
+
+// slice under `socklab load`: each 50-byte echo comes back in five slices 30 ms apart, so no
+// round trip is shorter than the four gaps by the client's clock; load reassembles every echo
+// byte-exact, and the server's count of bytes is load's.
+TEST_P(FaultLoadTest, SliceUnderLoadIsReassembledByteExactAfterEveryGap) {
+  auto server = StartServer({"--fault", "slice=10:30ms"});
+  nlohmann::json load = Load({"-c", "1", "-s", "50", "-n", "5", "--read-timeout", "5s"});
+  EXPECT_TRUE(load["errors"]["by_class"].empty()) << load["errors"].dump();
+  EXPECT_EQ(load["messages"]["completed"].get<uint64_t>(), 5u);
+  EXPECT_EQ(load["messages"]["data_errors"].get<uint64_t>(), 0u);
+  EXPECT_GE(load["latency_ns"]["min"].get<int64_t>(), 4 * 30'000'000);
+  nlohmann::json summary = Stop(*server);
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), load["bytes"]["received"].get<uint64_t>());
+  EXPECT_EQ(summary["bytes_out"].get<uint64_t>(), 250u);
+  EXPECT_EQ(summary["faults"]["paced"].get<uint64_t>(), 1u);
 }
 
 // --fault-probability picks a share of the connections; --fault-seed picks the same ones again.

@@ -60,8 +60,10 @@ Scenario BindInUseScenario() {
            .title = "a second listener on a port that is taken",
            .expected = "EADDRINUSE on bind, and on listen",
            .wire = "no packet",
-           .java = "java.net.BindException: Address already in use (Bind failed; older JDKs: "
-                   "Address already in use: JVM_Bind)",
+           .java = "JDK 13+ (NioSocketImpl): java.net.BindException: Address already in use; "
+                   "JDK 12 and older: java.net.BindException: Address already in use (Bind "
+                   "failed); JDK 12 and older on Windows: "
+                   "java.net.BindException: Address already in use: JVM_Bind",
            .cause = "Another socket holds the address and port. SO_REUSEADDR does not let two "
                     "sockets listen on one port: it only lets bind() succeed past TIME_WAIT "
                     "leftovers (and past other bound, non-listening sockets, in which case "

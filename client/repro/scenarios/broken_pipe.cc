@@ -65,8 +65,12 @@ Scenario BrokenPipeScenario() {
            .title = "write after the peer closed and answered with RST",
            .expected = "EPIPE on write",
            .wire = "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > ACK, > PSH/ACK, < RST",
-           .java = "java.net.SocketException: Broken pipe (Write failed); through SSL sockets: "
-                   "java.net.SocketException: Connection closed by remote host",
+           .java = "JDK 13+ (NioSocketImpl): java.net.SocketException: Broken pipe; "
+                   "JDK 12 and older: java.net.SocketException: Broken pipe (Write failed); "
+                   "older JDKs through SSL sockets: "
+                   "java.net.SocketException: Connection closed by remote host; "
+                   "unlike a C program, a JVM is never killed by SIGPIPE (HotSpot handles the "
+                   "signal itself): the write throws",
            .cause = "The peer closed; our first write was still accepted (the kernel cannot know "
                     "yet), the peer's kernel answered it with RST, and every write after that "
                     "fails with EPIPE. Without MSG_NOSIGNAL or SIG_IGN, the same write kills the "

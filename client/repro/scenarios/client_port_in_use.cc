@@ -102,7 +102,9 @@ Scenario ClientPortInUseScenario() {
            .title = "a client binds a fixed local port and reconnects",
            .expected = "EADDRINUSE on bind (and OK with SO_REUSEADDR on both)",
            .wire = "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < FIN/ACK, > ACK",
-           .java = "java.net.BindException: Address already in use",
+           .java = "JDK 13+ (NioSocketImpl): java.net.BindException: Address already in use; "
+                   "JDK 12 and older: java.net.BindException: Address already in use (Bind "
+                   "failed)",
            .cause = "The client closed first, so its end of the last connection from that port "
                     "waits in TIME_WAIT for 60 s and still owns the port. bind() to the same "
                     "port refuses unless both the old and the new socket set SO_REUSEADDR.",

@@ -114,8 +114,15 @@ Scenario ConnectTimeoutScenario() {
            .title = "the server's accept queue is full and its kernel drops our SYNs",
            .expected = "ETIMEDOUT on connect (and our own deadline first)",
            .wire = "> SYN, > SYN, nothing back",
-           .java = "java.net.ConnectException: Connection timed out (kernel); "
-                   "java.net.SocketTimeoutException: Connect timed out (connect(addr, timeout))",
+           .java = "JDK 13+ (NioSocketImpl), connect(addr, timeout): "
+                   "java.net.SocketTimeoutException: Connect timed out; "
+                   "JDK 13+ (NioSocketImpl), connect(addr), the kernel's timeout: "
+                   "java.net.ConnectException: Connection timed out; "
+                   "JDK 12 and older: java.net.SocketTimeoutException: connect timed out; "
+                   "JDK 12 and older: java.net.ConnectException: Connection timed out "
+                   "(Connection timed out); "
+                   "the JVM's connect timeout is its own: a nonblocking connect() and poll(), "
+                   "then close(), not a socket option",
            .cause = "No SYN-ACK came back: here the listener's accept queue is full (the "
                     "application does not call accept() fast enough), so the kernel drops "
                     "incoming SYNs (TcpExt.ListenOverflows/ListenDrops). The client retransmits "

@@ -24,7 +24,7 @@ Scenario EofScenario() {
        .title = "the peer closes normally",
        .expected = "read returns 0 (EOF)",
        .wire = "> SYN, < SYN/ACK, > ACK, < FIN/ACK",
-       .java = "java.io.EOFException (DataInputStream.readFully); InputStream.read() returns -1",
+       .java = "JDK 13+ (NioSocketImpl): java.io.EOFException; from DataInputStream.readFully()",
        .cause = "The peer closed its side (FIN) before we read all we expected. read() "
                 "returning 0 is not an error for the kernel: it is the end of the stream. "
                 "Our socket is now in CLOSE_WAIT until we close it.",

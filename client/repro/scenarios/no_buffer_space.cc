@@ -82,9 +82,11 @@ Scenario NoBufferSpaceScenario() {
            .title = "what ENOBUFS is, and why ordinary TCP sends on Linux do not return it",
            .expected = "EAGAIN on TCP send; ENOBUFS on a UDP sendto",
            .wire = "> SYN, < SYN/ACK, > ACK, > PSH/ACK",
-           .java = "java.io.IOException: No buffer space available (on Linux: from UDP, "
+           .java = "JDK 15+ (DatagramSocket over NIO, JEP 373): "
+                   "java.net.SocketException: No buffer space available; JDK 14 and older: "
+                   "java.io.IOException: No buffer space available; on Linux from UDP, "
                    "multicast or netlink; the \"maximum connections reached?\" variant is "
-                   "Windows' WSAENOBUFS = ephemeral port exhaustion)",
+                   "Windows' WSAENOBUFS = ephemeral port exhaustion",
            .cause = "An ordinary Linux TCP send() or recv() does not return ENOBUFS: a full "
                     "send buffer blocks or gives EAGAIN, and memory pressure (net.ipv4.tcp_mem) "
                     "makes it wait or drop packets. An exception is a MSG_ZEROCOPY send, "

@@ -75,7 +75,9 @@ Scenario PeerVanishedScenario() {
            .title = "the peer disappears without RST or FIN",
            .expected = "ETIMEDOUT on read (user timeout, and keepalive)",
            .wire = "> SYN, < SYN/ACK, > ACK, > PSH/ACK, > PSH/ACK",
-           .java = "java.net.SocketException: Connection timed out (Read failed)",
+           .java = "JDK 13+ (NioSocketImpl): java.net.SocketException: Connection timed out; "
+                   "JDK 12 and older: java.net.SocketException: Connection timed out (Read "
+                   "failed)",
            .cause = "Our segments (data, or keepalive probes on an idle connection) are never "
                     "acknowledged because the peer is gone and nothing tells us so. The kernel "
                     "retransmits with backoff until TCP_USER_TIMEOUT, tcp_retries2 or the "

@@ -49,8 +49,8 @@ Scenario PermissionScenario() {
            .title = "an unprivileged process binds a port below 1024",
            .expected = "EACCES on bind",
            .wire = "no packet",
-           .java = "java.net.BindException: Permission denied (older JDKs: "
-                   "java.net.SocketException: Permission denied)",
+           .java = "JDK 13+ (NioSocketImpl): java.net.BindException: Permission denied; "
+                   "older JDKs: java.net.SocketException: Permission denied",
            .cause = "Ports below net.ipv4.ip_unprivileged_port_start (1024 by default) need "
                     "CAP_NET_BIND_SERVICE. A process running as an ordinary user, or a root "
                     "process that dropped its capabilities, gets EACCES from bind().",

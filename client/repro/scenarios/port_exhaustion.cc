@@ -118,11 +118,12 @@ Scenario PortExhaustionScenario() {
            .title = "no ephemeral port left for connect()",
            .expected = "EADDRNOTAVAIL on connect",
            .wire = "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < FIN/ACK, > ACK",
-           .java = "java.net.NoRouteToHostException: Cannot assign requested address (newer JDKs: "
-                   "java.net.BindException: Cannot assign requested address); "
-                   "java.net.BindException: Address already in use: connect (Windows); "
+           .java = "JDK 13+ (NioSocketImpl): java.net.BindException: Cannot assign requested "
+                   "address; JDK 12 and older: java.net.NoRouteToHostException: Cannot assign "
+                   "requested address (Address not available); on Windows: "
+                   "java.net.BindException: Address already in use: connect; on Windows: "
                    "java.net.SocketException: No buffer space available (maximum connections "
-                   "reached?) (Windows)",
+                   "reached?)",
            .cause = "Each connection to one destination (IP, port) needs its own local port from "
                     "net.ipv4.ip_local_port_range. Open connections and the TIME_WAIT leftovers "
                     "of connections this side closed first hold them all (60 s each), so connect "

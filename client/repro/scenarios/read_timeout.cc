@@ -31,7 +31,10 @@ Scenario ReadTimeoutScenario() {
            .title = "the peer never answers",
            .expected = "EAGAIN on read (SO_RCVTIMEO)",
            .wire = "> SYN, < SYN/ACK, > ACK",
-           .java = "java.net.SocketTimeoutException: Read timed out",
+           .java = "JDK 13+ (NioSocketImpl): java.net.SocketTimeoutException: Read timed out; the "
+                   "same in older JDKs; unlike a C program, the JVM never sets SO_RCVTIMEO: "
+                   "setSoTimeout makes each read() wait in poll() for at most that long (JDK 13+ "
+                   "on a socket it turned nonblocking), so it bounds each read, not a message",
            .cause = "No byte arrived within SO_RCVTIMEO (Java: setSoTimeout), so the blocking "
                     "recv() returned -1 with EAGAIN. The connection itself is fine: the peer is "
                     "slow, stuck, or waiting for us.",

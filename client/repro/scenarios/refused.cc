@@ -36,7 +36,9 @@ Scenario RefusedScenario() {
            .title = "connect to a port where nothing listens",
            .expected = "ECONNREFUSED on connect",
            .wire = "> SYN, < RST/ACK",
-           .java = "java.net.ConnectException: Connection refused",
+           .java = "JDK 13+ (NioSocketImpl): java.net.ConnectException: Connection refused; "
+                   "JDK 12 and older: java.net.ConnectException: Connection refused (Connection "
+                   "refused)",
            .cause = "The SYN reached the host, but no socket listens on that address and port, "
                     "so the kernel answered with RST and connect() failed at once. Usually the "
                     "server is not running (yet), listens on another port or address (127.0.0.1 "

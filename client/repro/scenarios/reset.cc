@@ -47,7 +47,8 @@ void RunUnread(Recorder& rec) {
   rec.States("after the client's read", {{"client", p.client.get()}});
 }
 
-const char kJava[] = "java.net.SocketException: Connection reset";
+const char kJava[] =
+    "JDK 13+ (NioSocketImpl): java.net.SocketException: Connection reset; the same in older JDKs";
 const char kFix[] =
     "Find why the peer aborted (its logs, its exceptions). Do not close a socket with unread "
     "input when you mean a normal close: read until EOF, or shutdown(SHUT_WR) and drain, then "

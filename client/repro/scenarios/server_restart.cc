@@ -97,9 +97,10 @@ Scenario ServerRestartScenario() {
            .title = "a server restarts while its old connections sit in TIME_WAIT",
            .expected = "EADDRINUSE on bind (and OK with SO_REUSEADDR on the old and new server)",
            .wire = "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > FIN/ACK, < ACK",
-           .java = "java.net.BindException: Address already in use (Bind failed) (Java's "
-                   "ServerSocket sets SO_REUSEADDR by default on Linux; "
-                   "setReuseAddress(false) brings this back)",
+           .java = "JDK 13+ (NioSocketImpl): java.net.BindException: Address already in use; "
+                   "JDK 12 and older: java.net.BindException: Address already in use (Bind "
+                   "failed); Java's ServerSocket sets SO_REUSEADDR by default on Linux, "
+                   "setReuseAddress(false) brings this back",
            .cause = "A server that closes connections first leaves their TIME_WAIT sockets on its "
                     "own port for 60 s after it exits. A new listener may bind that port only "
                     "if both it and the TIME_WAIT sockets have SO_REUSEADDR; the TIME_WAIT "

@@ -60,8 +60,11 @@ Scenario SocketClosedScenario() {
            .title = "use a socket after close()",
            .expected = "EBADF on read",
            .wire = "> SYN, < SYN/ACK, > ACK, > FIN/ACK, < ACK",
-           .java = "java.net.SocketException: Socket closed (thrown by Java itself, before any "
-                   "syscall)",
+           .java = "JDK 13+ (NioSocketImpl): java.net.SocketException: Socket closed; the same in "
+                   "older JDKs; thrown by the JVM itself, before any syscall; unlike close() in "
+                   "C, a JVM close() also wakes a thread blocked in read() on the socket, which "
+                   "throws the same (the JVM first dup2()s a dead socket over the fd, so the "
+                   "number is not reused while the read leaves)",
            .cause = "The descriptor was closed (often by another thread, or a finally block that "
                     "ran first) and then used. The kernel no longer knows the number, so every "
                     "call returns EBADF; Java checks its own closed flag and throws before "

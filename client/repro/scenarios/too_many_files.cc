@@ -105,8 +105,13 @@ Scenario TooManyFilesScenario() {
            .title = "RLIMIT_NOFILE reached: socket() and accept() fail",
            .expected = "EMFILE on socket and on accept",
            .wire = "> SYN, < SYN/ACK, > ACK",
-           .java = "java.net.SocketException: Too many open files (accept: "
-                   "java.io.IOException: Too many open files)",
+           .java = "JDK 13+ (NioSocketImpl): java.net.SocketException: Too many open files; "
+                   "JDK 13+ (NioSocketImpl), accept: java.io.IOException: Too many open files; "
+                   "unlike a C program, HotSpot raises its soft RLIMIT_NOFILE to the hard limit "
+                   "at start (-XX:+MaxFDLimit), so `ulimit -n` must lower both; and the JVM's "
+                   "first socket close() needs an fd of its own (a socketpair it dup2()s over "
+                   "closing fds): with none left it throws "
+                   "java.lang.ExceptionInInitializerError instead",
            .cause = "Every socket is a file descriptor, and the process may hold at most "
                     "RLIMIT_NOFILE of them (ulimit -n; 1024 is a common default soft limit). "
                     "Usually the fds leak (sockets never closed, CLOSE_WAIT piles up) or the limit "

@@ -54,8 +54,12 @@ Scenario UnreachableScenario() {
            .title = "no route to the network / an unreachable route",
            .expected = "ENETUNREACH and EHOSTUNREACH on connect",
            .wire = "no packet",
-           .java = "java.net.SocketException: Network is unreachable; "
-                   "java.net.NoRouteToHostException: No route to host",
+           .java = "JDK 13+ (NioSocketImpl): java.net.SocketException: Network is unreachable; "
+                   "JDK 13+ (NioSocketImpl), EHOSTUNREACH: "
+                   "java.net.NoRouteToHostException: No route to host; "
+                   "JDK 12 and older: java.net.SocketException: Network is unreachable (connect "
+                   "failed); JDK 12 and older: java.net.NoRouteToHostException: No route to "
+                   "host (Host unreachable)",
            .cause = "The routing table has no route to the destination (ENETUNREACH: typically "
                     "no default route, or IPv6 without IPv6 connectivity), or the route says "
                     "unreachable / a router answered ICMP host-unreachable (EHOSTUNREACH). Both "
