@@ -360,14 +360,20 @@ absl::StatusOr<std::string> HttpGet(const SocketAddress& address, absl::string_v
   const std::string request =
       absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", address.ToString(),
                    "\r\nAccept: text/plain\r\n\r\n");
-  if (send(fd->get(), request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
+  ssize_t sent = -1;
+  do {
+    sent = send(fd->get(), request.data(), request.size(), MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent != static_cast<ssize_t>(request.size())) {
     return ErrnoError(errno, "send the request");
   }
   std::string response;
   char buffer[65536];
   for (;;) {
     const ssize_t n = recv(fd->get(), buffer, sizeof(buffer), 0);
+    if (n < 0 && errno == EINTR) {
+      continue;  // SIGCHLD of a child process the suite started
+    }
     if (n < 0) {
       return ErrnoError(errno, "recv the response");
     }
