@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
+#include "tests/client/load/server_process.h"
 #include "tests/client/load/socklab_process.h"
 
 namespace socklab::client {
@@ -154,6 +155,11 @@ TEST(LoadCommandTest, BadUsageExitsTwoWithOneLineNamingTheProblem) {
       {{"127.0.0.1:7", "--connect-rate", "0"}, "--connect-rate 0 would open no connection"},
       {{"127.0.0.1:7", "-n", "0"}, "--messages 0 sends nothing"},
       {{"127.0.0.1:7", "-t", "0"}, "--threads 0 is no thread count"},
+      // --min-rate-ratio: a share of an open loop's schedule.
+      {{"127.0.0.1:7", "-R", "100", "--min-rate-ratio", "1.5"}, "--min-rate-ratio 1.5"},
+      {{"127.0.0.1:7", "-R", "100", "--min-rate-ratio", "0"}, "--min-rate-ratio 0"},
+      {{"127.0.0.1:7", "--min-rate-ratio", "0.9"}, "--min-rate-ratio without -R"},
+      {{"127.0.0.1:7", "-R", "100", "--min-rate-ratio", "most"}, "most"},
       // A repeated flag, in our words rather than CLI11's.
       {{"127.0.0.1:7", "-c", "1", "-c", "2"}, "--connections given 2 times; give it once"},
   };
@@ -247,6 +253,70 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   EXPECT_NE(hgrm.find("#[Mean"), std::string::npos);
   std::remove(json_path.c_str());
   std::remove(hgrm_path.c_str());
+}
+
+// --csv: one row per second of the JSON series, whose byte columns add up to what the echo peer
+// itself received (no warmup: every byte sent is in the window).
+TEST(LoadCommandTest, CsvSeriesRowsAddUpToThePeersCount) {
+  testing::EchoFixture server;
+  const std::string json_path = TempPath("series.json");
+  const std::string csv_path = TempPath("series.csv");
+  ASSERT_EQ(RunLoadCommand({server.address().ToString(), "-c", "2", "-t", "1", "-n", "2000", "-s",
+                            "100", "--backend", "epoll", "--json", json_path, "--csv", csv_path}),
+            0);
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  std::vector<std::string> rows = absl::StrSplit(ReadAll(csv_path), '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), j["series"].size() + 1);
+  const std::vector<std::string> header = absl::StrSplit(rows[0], ',');
+  const auto column = [&](const std::string& name) {
+    return std::find(header.begin(), header.end(), name) - header.begin();
+  };
+  uint64_t bytes_sent = 0;
+  uint64_t messages = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const std::vector<std::string> cells = absl::StrSplit(rows[i], ',');
+    ASSERT_EQ(cells.size(), header.size()) << rows[i];
+    bytes_sent += std::stoull(cells[column("bytes_sent")]);
+    messages += std::stoull(cells[column("messages")]);
+  }
+  EXPECT_EQ(messages, 2000u);
+  EXPECT_EQ(server.bytes_in(), 2000u * 100);
+  EXPECT_EQ(bytes_sent, server.bytes_in());
+  std::remove(json_path.c_str());
+  std::remove(csv_path.c_str());
+}
+
+// --min-rate-ratio against a server that holds every echo 100 ms (socklab-server --fault
+// delay=100ms): one connection with one message in flight sends at most 10 a second, so a
+// schedule of 200/s cannot be kept, by construction; exit 3, said in text and JSON. A schedule
+// of 4/s on the same server is kept.
+TEST(LoadCommandTest, MinRateRatioMissedExitsThree) {
+  testing::ServerProcess server({"--fault", "delay=100ms"});
+  if (server.address().port() == 0) {
+    GTEST_SKIP() << "socklab-server not available (SOCKLAB_BIN_DIR)";
+  }
+  const std::string json_path = TempPath("min_rate.json");
+  ::testing::internal::CaptureStderr();
+  const int missed = RunLoadCommand({server.address().ToString(), "-c", "1", "-t", "1", "-R", "200",
+                                     "-d", "1500ms", "--min-rate-ratio", "0.5", "--backend",
+                                     "epoll", "--json", json_path});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(missed, 3) << err;
+  EXPECT_NE(err.find("below --min-rate-ratio 0.5"), std::string::npos) << err;
+  nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  EXPECT_EQ(j["open_loop"]["min_rate_ratio"], 0.5);
+  EXPECT_EQ(j["open_loop"]["min_rate_ratio_met"], false);
+  EXPECT_LT(j["open_loop"]["achieved_ratio"].get<double>(), 0.5);
+
+  ::testing::internal::CaptureStderr();
+  const int kept =
+      RunLoadCommand({server.address().ToString(), "-c", "1", "-t", "1", "-R", "4", "-d", "1500ms",
+                      "--min-rate-ratio", "0.5", "--backend", "epoll", "--json", json_path});
+  const std::string kept_err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(kept, 0) << kept_err;
+  j = nlohmann::json::parse(ReadAll(json_path));
+  EXPECT_EQ(j["open_loop"]["min_rate_ratio_met"], true);
+  std::remove(json_path.c_str());
 }
 
 // localhost means both loopbacks: with the server on ::1 only, the run finds it there (after
