@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/load/load_engine.h"
+#include "client/load/load_metrics.h"
 #include "client/load/load_options.h"
 #include "client/load/load_report.h"
 #include "client/load/output_file.h"
@@ -22,6 +23,7 @@
 #include "client/load/target.h"
 #include "client/report/report_html.h"
 #include "core/base/status.h"
+#include "core/metrics/http_endpoint.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
 #include "nlohmann/json.hpp"
@@ -74,6 +76,9 @@ struct LoadFlags {
   std::string csv;
   double min_rate_ratio = 0;
   CLI::Option* min_rate_ratio_option = nullptr;
+
+  // Live Prometheus metrics of the running load, served at ADDR/metrics.
+  std::string metrics;
 };
 
 // A flag given as 0 where 0 means nothing: one line with what to do instead.
@@ -312,25 +317,57 @@ int Run(const LoadFlags& flags) {
     }
     csv_file.emplace(std::move(*file));
   }
+  // --metrics: served on the endpoint's own thread from LoadMetrics, which the engine thread
+  // feeds once a second through the hooks below; bound before any load is sent.
+  std::shared_ptr<LoadMetrics> live_metrics;
+  std::unique_ptr<metrics::HttpEndpoint> metrics_endpoint;
+  if (!flags.metrics.empty()) {
+    absl::StatusOr<SocketAddress> address =
+        metrics::ParseMetricsAddress("--metrics", flags.metrics);
+    if (!address.ok()) {
+      return cli::ReportFailure(kProgram, address.status());
+    }
+    live_metrics = std::make_shared<LoadMetrics>();
+    absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> endpoint =
+        metrics::HttpEndpoint::Start(*address, [live_metrics] { return live_metrics->Text(); });
+    if (!endpoint.ok()) {
+      cli::ReportFailure(kProgram, endpoint.status());
+      return 2;  // the address is the user's to fix (in use, not local), like a bad flag
+    }
+    metrics_endpoint = std::move(*endpoint);
+    std::fprintf(stderr, "%s: metrics at http://%s/metrics\n", kProgram,
+                 metrics_endpoint->address().ToString().c_str());
+  }
   LoadHooks hooks;
   hooks.interrupt = &g_interrupted;
   const uint16_t port = options->target.port();
   const bool progress = options->progress;
   const bool states = options->states;
   auto states_warned = std::make_shared<bool>(false);
-  hooks.on_second = [progress, states, port, states_warned](LoadSecond* second) {
+  hooks.on_second = [progress, states, port, states_warned, live_metrics](LoadSecond* second) {
     if (states) {
       SampleStatesInto(port, second, states_warned.get());
+    }
+    if (live_metrics) {
+      live_metrics->AddSecond(*second);
     }
     if (progress) {
       std::fprintf(stderr, "%s\n", LoadProgressLine(*second).c_str());
     }
   };
-  hooks.on_start = [](const LoadConfig& config) {
+  hooks.on_start = [live_metrics](const LoadConfig& config) {
     for (const std::string& note : config.limit_notes) {
       std::fprintf(stderr, "%s: note: %s\n", kProgram, note.c_str());
     }
+    if (live_metrics) {
+      live_metrics->Start(config);
+    }
   };
+  if (live_metrics) {
+    hooks.on_interval = [live_metrics](const Histogram& rtt, const Histogram& connect) {
+      live_metrics->AddInterval(rtt, connect);
+    };
+  }
   struct sigaction action = {};
   action.sa_handler = OnInterrupt;
   sigaction(SIGINT, &action, nullptr);
@@ -526,6 +563,9 @@ cli::Command AddLoadCommand(CLI::App& app) {
       "--min-rate-ratio", flags->min_rate_ratio,
       "Open loop: exit 3 when less than this share of the schedule was sent (0 < R <= 1, e.g. "
       "0.95)");
+  sub->add_option("--metrics", flags->metrics,
+                  "Serve the running load's live Prometheus metrics at http://ADDR:PORT/metrics "
+                  "(counters, open connections, latency histograms in seconds)");
   sub->add_flag("-4", flags->ipv4, "Use IPv4 (localhost -> 127.0.0.1)");
   sub->add_flag("-6", flags->ipv6, "Use IPv6 (localhost -> ::1)");
   return {sub, [flags] { return Run(*flags); }};

@@ -10,8 +10,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/algorithm/container.h"
@@ -27,6 +29,7 @@
 #include "tests/client/load/echo_fixture.h"
 #include "tests/client/load/server_process.h"
 #include "tests/client/load/socklab_process.h"
+#include "tests/testing/prometheus_text.h"
 
 namespace socklab::client {
 namespace {
@@ -160,6 +163,7 @@ TEST(LoadCommandTest, BadUsageExitsTwoWithOneLineNamingTheProblem) {
       {{"127.0.0.1:7", "-R", "100", "--min-rate-ratio", "0"}, "--min-rate-ratio 0"},
       {{"127.0.0.1:7", "--min-rate-ratio", "0.9"}, "--min-rate-ratio without -R"},
       {{"127.0.0.1:7", "-R", "100", "--min-rate-ratio", "most"}, "most"},
+      {{"127.0.0.1:7", "--metrics", "nowhere"}, "--metrics 'nowhere'"},
       // A repeated flag, in our words rather than CLI11's.
       {{"127.0.0.1:7", "-c", "1", "-c", "2"}, "--connections given 2 times; give it once"},
   };
@@ -318,6 +322,76 @@ TEST(LoadCommandTest, MinRateRatioMissedExitsThree) {
   EXPECT_EQ(j["open_loop"]["min_rate_ratio_met"], true);
   std::remove(json_path.c_str());
 }
+
+// --metrics: scraped while the load runs (on each backend), read strictly, and compared with the
+// echo peer's own counts: the connections it accepted and holds open exactly, the bytes it
+// received (read after the scrape) at least what the scrape says was sent.
+class LoadMetricsTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "io_uring" && !loop::SelectBackend(loop::BackendChoice::kIoUring).ok()) {
+      GTEST_SKIP() << "io_uring unavailable";
+    }
+  }
+};
+
+TEST_P(LoadMetricsTest, ScrapeDuringTheRunAgreesWithThePeer) {
+  testing::EchoFixture server;
+  // A free port for the endpoint: the suite runs in a network namespace of its own as root, so
+  // nothing else takes it between this close and the load's bind.
+  uint16_t metrics_port = 0;
+  {
+    absl::StatusOr<UniqueFd> probe = ListenTcp({.address = SocketAddress::Loopback(AF_INET, 0)});
+    ASSERT_TRUE(probe.ok());
+    metrics_port = LocalAddressOf(probe->get())->port();
+  }
+  const SocketAddress endpoint = SocketAddress::Loopback(AF_INET, metrics_port);
+  int code = -1;
+  std::thread load([&] {
+    code = RunLoadCommand({server.address().ToString(), "-c", "2", "-t", "1", "-R", "200", "-d",
+                           "5s", "--backend", GetParam(), "--metrics", endpoint.ToString()});
+  });
+  std::optional<::socklab::testing::PromScrape> scrape;
+  for (int i = 0; i < 200; ++i) {  // at most ~20 s
+    absl::StatusOr<std::string> response = ::socklab::testing::HttpGet(endpoint, "/metrics");
+    if (response.ok()) {
+      const std::string body = ::socklab::testing::HttpBody(*response);
+      absl::StatusOr<::socklab::testing::PromScrape> parsed =
+          ::socklab::testing::ParsePrometheusText(body);
+      ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << body;
+      if (::socklab::testing::PromtoolInstalled()) {
+        EXPECT_EQ(::socklab::testing::PromtoolComplaint(body), "") << body;
+      }
+      if (parsed->Sum("socklab_load_messages_completed_total") > 0 &&
+          parsed->Sum("socklab_load_connections_open") == 2) {
+        scrape = *parsed;
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const uint64_t peer_bytes_in = server.bytes_in();
+  const uint64_t peer_bytes_out = server.bytes_out();
+  ASSERT_TRUE(scrape.has_value());
+  EXPECT_EQ(scrape->Sum("socklab_load_connections_opened_total"), server.accepted());
+  EXPECT_EQ(scrape->Sum("socklab_load_connections_open"), server.open());
+  const double sent = scrape->Sum("socklab_load_sent_bytes_total");
+  EXPECT_GT(sent, 0);
+  EXPECT_LE(sent, peer_bytes_in);
+  EXPECT_LE(scrape->Sum("socklab_load_received_bytes_total"), peer_bytes_out);
+  EXPECT_EQ(scrape->Sum("socklab_load_requested_rate"), 200);
+  EXPECT_EQ(scrape->types.at("socklab_load_round_trip_seconds"), "histogram");
+  // The histogram counts the round trips the counter counts (the same seconds, no warmup).
+  EXPECT_EQ(scrape->Sum("socklab_load_round_trip_seconds_count"),
+            scrape->Sum("socklab_load_messages_completed_total"));
+  EXPECT_EQ(scrape->Sum("socklab_load_connect_seconds_count"), 2);
+  EXPECT_EQ(scrape->Count("socklab_load_info", {{"backend", GetParam()}}), 1);
+  load.join();
+  EXPECT_EQ(code, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoadMetricsTest, ::testing::Values("epoll", "io_uring"),
+                         [](const auto& info) { return info.param; });
 
 // localhost means both loopbacks: with the server on ::1 only, the run finds it there (after
 // 127.0.0.1 refused) and says so; the peer saw the one probe and the run's connection.
