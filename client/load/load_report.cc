@@ -496,7 +496,8 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                     {"bind", c.bind},
                     {"source_ips", c.source_ips},
                     {"max_errors", c.max_errors},
-                    {"limit_notes", c.limit_notes}};
+                    {"limit_notes", c.limit_notes},
+                    {"min_rate_ratio", c.min_rate_ratio}};
   json["machine"] = MachineInfoToJson(c.machine);
   const double s = r.elapsed_s;
   json["elapsed_s"] = s;

@@ -117,6 +117,7 @@ TEST(LoadReportTest, MinRateRatioIsCheckedInTextAndJson) {
       << summary;
   nlohmann::json j = LoadResultToJson(r);
   EXPECT_EQ(j["open_loop"]["min_rate_ratio"], 0.9);
+  EXPECT_EQ(j["config"]["min_rate_ratio"], 0.9);
   EXPECT_EQ(j["open_loop"]["min_rate_ratio_met"], false);
   r.config.min_rate_ratio = 0.75;  // exactly met
   EXPECT_FALSE(MinRateRatioMissed(r));

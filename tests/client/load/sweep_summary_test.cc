@@ -37,8 +37,8 @@ TEST(SweepSpecTest, RangeFormIsGeometric) {
     EXPECT_NEAR(spec->values[i] / spec->values[i - 1], step, 0.01 * step) << i;
   }
   // Three significant digits (10000 * 1.395 = 13947.6 reads 13900), as README.md lists them.
-  EXPECT_THAT(spec->values, ElementsAre(10000, 13900, 19500, 27100, 37900, 52800, 73700, 103000,
-                                        143000, 200000));
+  EXPECT_THAT(spec->values,
+              ElementsAre(10000, 13900, 19500, 27100, 37900, 52800, 73700, 103000, 143000, 200000));
 }
 
 TEST(SweepSpecTest, ConnectionRangesAreWholeAndDistinct) {
