@@ -390,6 +390,21 @@ TEST_P(LoadMetricsTest, ScrapeDuringTheRunAgreesWithThePeer) {
   EXPECT_EQ(code, 0);
 }
 
+// A --metrics address another socket holds: one line naming it and EADDRINUSE, exit 2, before
+// any load is sent (the target is never contacted: nothing listens on it).
+TEST(LoadMetricsFlagTest, BusyAddressExitsTwoBeforeTheRun) {
+  absl::StatusOr<UniqueFd> holder = ListenTcp({.address = SocketAddress::Loopback(AF_INET, 0)});
+  ASSERT_TRUE(holder.ok());
+  const std::string taken = LocalAddressOf(holder->get())->ToString();
+  ::testing::internal::CaptureStderr();
+  const int code = RunLoadCommand({"127.0.0.1:7", "-d", "20s", "--metrics", taken});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_NE(err.find(taken), std::string::npos) << err;
+  EXPECT_NE(err.find("EADDRINUSE"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LoadMetricsTest, ::testing::Values("epoll", "io_uring"),
                          [](const auto& info) { return info.param; });
 
