@@ -11,8 +11,7 @@ using metrics::Exposition;
 using metrics::Labels;
 using metrics::MetricType;
 
-// A counter family with one sample per loop, `field` of each loop's snapshot, and `extra`
-// labels after the loop's.
+// A family with one sample per loop: `field` of each loop's snapshot, labelled with the loop.
 template <typename Field>
 void PerLoop(Exposition* out, absl::string_view name, MetricType type, absl::string_view help,
              const std::vector<StatsSnapshot>& per_loop, Field field) {

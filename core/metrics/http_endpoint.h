@@ -14,7 +14,7 @@ namespace socklab::metrics {
 // A tiny HTTP/1.x responder for Prometheus scrapes: GET /metrics answers 200 with render()'s
 // text (Content-Type kContentType), any other path 404, any other method 405; every answer closes
 // the connection. It runs on a thread of its own, so a scrape (or a slow scraper: each request has
-// kRequestTimeout to arrive) never delays an event loop. One request at a time: scrapers come
+// 5 s to arrive) never delays an event loop. One request at a time: scrapers come
 // every few seconds, not in crowds.
 //
 // Thread affinity: Start() and the destructor from one thread; render() is called on the
