@@ -142,4 +142,13 @@ StatsSnapshot EchoServer::Stats() const {
   return total;
 }
 
+std::vector<StatsSnapshot> EchoServer::LoopStats() const {
+  std::vector<StatsSnapshot> loops;
+  loops.reserve(workers_.size());
+  for (const auto& worker : workers_) {
+    loops.push_back(worker->stats().Snapshot());
+  }
+  return loops;
+}
+
 }  // namespace socklab::server

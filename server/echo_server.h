@@ -51,6 +51,8 @@ class EchoServer {
 
   // Any thread: the counters summed over the workers.
   StatsSnapshot Stats() const;
+  // Any thread: each worker's counters, index = loop (for per-loop metrics).
+  std::vector<StatsSnapshot> LoopStats() const;
 
  private:
   EchoServer() = default;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,10 +19,12 @@
 #include "core/base/units.h"
 #include "core/base/version.h"
 #include "core/cli/flags.h"
+#include "core/metrics/http_endpoint.h"
 #include "core/sysinfo/machine.h"
 #include "nlohmann/json.hpp"
 #include "server/echo_server.h"
 #include "server/fault.h"
+#include "server/server_metrics.h"
 #include "server/server_options.h"
 #include "server/server_stats.h"
 
@@ -146,6 +150,11 @@ int Main(int argc, char** argv) {
                  "seed for --fault-probability's draws, for repeatable runs (default: random)");
   app.add_flag("--json", options.json,
                "stdout in JSON lines: the listening event, then the final summary");
+  std::string metrics_listen;
+  app.add_option("--metrics", metrics_listen,
+                 "serve live Prometheus metrics at http://ADDR:PORT/metrics (e.g. "
+                 "127.0.0.1:9464; port 0 picks a free port): counters per loop, errors, TCP "
+                 "states of the listener's port, process fds");
   if (int code = cli::ParseOrExit(app, argc, argv); code >= 0) {
     return code;
   }
@@ -155,6 +164,15 @@ int Main(int argc, char** argv) {
     return cli::ReportFailure(kProgram, address.status());
   }
   options.listen = *address;
+  std::optional<SocketAddress> metrics_address;
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<SocketAddress> parsed =
+        metrics::ParseMetricsAddress("--metrics", metrics_listen);
+    if (!parsed.ok()) {
+      return cli::ReportFailure(kProgram, parsed.status());
+    }
+    metrics_address = *parsed;
+  }
   absl::StatusOr<loop::BackendChoice> choice = loop::ParseBackendChoice(backend);
   if (!choice.ok()) {
     return cli::ReportFailure(kProgram, choice.status());
@@ -211,21 +229,42 @@ int Main(int argc, char** argv) {
   EchoServer& server = **started;
   int64_t start_ns = MonotonicNanos();
   std::string backend_name(loop::BackendName(server.backend()));
+  // --metrics: scrapes are answered on the endpoint's own thread from snapshots of the workers'
+  // counters (relaxed atomic loads: each counter is read whole, none publishes other data), so
+  // a scrape never waits on a loop and a loop never waits on a scrape.
+  std::unique_ptr<metrics::HttpEndpoint> metrics_endpoint;
+  if (metrics_address.has_value()) {
+    MetricsContext context{backend_name, std::string(Version()), server.address().port()};
+    absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> endpoint = metrics::HttpEndpoint::Start(
+        *metrics_address,
+        [&server, context] { return ServerMetricsText(server.LoopStats(), context); });
+    if (!endpoint.ok()) {
+      // Like a listen failure: the user's to fix (another program on the port), exit 2.
+      cli::ReportFailure(kProgram, endpoint.status());
+      return ErrnoOf(endpoint.status()).has_value() ? 2 : cli::ExitCodeFor(endpoint.status());
+    }
+    metrics_endpoint = std::move(*endpoint);
+  }
+  const std::string metrics_text =
+      metrics_endpoint ? metrics_endpoint->address().ToString() : std::string();
   MachineInfo machine = ReadMachineInfo();
   if (options.json) {
     // stdout stays JSON lines: one object per line, the listening event with the effective
     // configuration first.
-    nlohmann::json listening = {{"event", "listening"},
-                                {"listen", server.address().ToString()},
-                                {"backend", backend_name},
-                                {"threads", server.threads()},
-                                {"version", std::string(Version())},
-                                {"config", ConfigJson(server)},
-                                {"machine", MachineInfoToJson(machine)}};
+    nlohmann::json listening = {
+        {"event", "listening"},
+        {"listen", server.address().ToString()},
+        {"backend", backend_name},
+        {"threads", server.threads()},
+        {"metrics", metrics_endpoint ? nlohmann::json(metrics_text) : nlohmann::json(nullptr)},
+        {"version", std::string(Version())},
+        {"config", ConfigJson(server)},
+        {"machine", MachineInfoToJson(machine)}};
     std::printf("%s\n", listening.dump().c_str());
   } else {
-    std::printf("listening %s backend=%s threads=%d\n", server.address().ToString().c_str(),
-                backend_name.c_str(), server.threads());
+    std::printf("listening %s backend=%s threads=%d%s\n", server.address().ToString().c_str(),
+                backend_name.c_str(), server.threads(),
+                metrics_endpoint ? absl::StrCat(" metrics=", metrics_text).c_str() : "");
   }
   std::fflush(stdout);
   std::fprintf(stderr, "%s: %s\n%s: %s\n", kProgram, ConfigText(server).c_str(), kProgram,
@@ -270,6 +309,7 @@ int Main(int argc, char** argv) {
   }
   server.Shutdown();
   absl::Status run = server.Wait();
+  metrics_endpoint.reset();  // no scrape after the summary
   double uptime = (MonotonicNanos() - start_ns) / 1e9;
   StatsSnapshot total = server.Stats();
   std::fprintf(stderr, "%s summary: backend=%s threads=%d uptime %.1fs\n%s", kProgram,

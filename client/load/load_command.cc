@@ -14,14 +14,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/load/load_engine.h"
+#include "client/load/load_metrics.h"
 #include "client/load/load_options.h"
+#include "client/load/load_report.h"
 #include "client/load/output_file.h"
+#include "client/load/repeat_summary.h"
+#include "client/load/sweep_summary.h"
 #include "client/load/target.h"
 #include "client/report/report_html.h"
 #include "core/base/status.h"
-#include "client/load/load_report.h"
-#include "client/load/repeat_summary.h"
-#include "client/load/sweep_summary.h"
+#include "core/metrics/http_endpoint.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
 #include "nlohmann/json.hpp"
@@ -69,6 +71,14 @@ struct LoadFlags {
   CLI::Option* connect_rate_option = nullptr;
   CLI::Option* messages_option = nullptr;
   CLI::Option* repeat_option = nullptr;
+
+  // The per-second series as CSV, and the open loop's pass mark.
+  std::string csv;
+  double min_rate_ratio = 0;
+  CLI::Option* min_rate_ratio_option = nullptr;
+
+  // Live Prometheus metrics of the running load, served at ADDR/metrics.
+  std::string metrics;
 };
 
 // A flag given as 0 where 0 means nothing: one line with what to do instead.
@@ -111,6 +121,11 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   }
   if (f.ipv4 && f.ipv6) {
     return UsageError("-4 and -6 together", "give one of them");
+  }
+  if (f.min_rate_ratio_option->count() > 0 && !f.sweep.empty()) {
+    return UsageError("--min-rate-ratio and --sweep together",
+                      "drop --min-rate-ratio: the sweep's knee names the first value that missed "
+                      "the rate");
   }
   absl::StatusOr<std::vector<SocketAddress>> targets =
       ResolveTarget(f.target, f.ipv4 ? AF_INET : (f.ipv6 ? AF_INET6 : AF_UNSPEC));
@@ -182,6 +197,12 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   o.json_path = f.json;
   o.hgrm_path = f.hgrm;
   o.html_path = f.html;
+  o.csv_path = f.csv;
+  if (f.min_rate_ratio_option->count() > 0 && f.min_rate_ratio == 0) {
+    return UsageError("--min-rate-ratio 0 checks nothing",
+                      "omit it, or give the share of the schedule that must be sent, e.g. 0.95");
+  }
+  o.min_rate_ratio = f.min_rate_ratio;
   if (absl::Status valid = o.Validate(); !valid.ok()) {
     return valid;
   }
@@ -214,39 +235,24 @@ void SampleStatesInto(uint16_t port, LoadSecond* second, bool* warned) {
   }
 }
 
-// "connections" of "connections=1,10,100".
-std::string SweepName(const std::string& sweep) { return sweep.substr(0, sweep.find('=')); }
-
-double SweepValueOf(const LoadOptions& o, const std::string& sweep) {
-  return SweepName(sweep) == "rate" ? o.rate : static_cast<double>(o.connections);
+double SweepValueOf(const LoadOptions& o, const std::string& parameter) {
+  return parameter == "rate" ? o.rate : static_cast<double>(o.connections);
 }
 
 // The runs to make: --repeat copies of `base`, or one per --sweep value (each validated as its
 // own flags would be).
-absl::StatusOr<std::vector<LoadOptions>> PlanRuns(const LoadFlags& f, const LoadOptions& base) {
-  if (f.sweep.empty()) {
+absl::StatusOr<std::vector<LoadOptions>> PlanRuns(const LoadFlags& f, const LoadOptions& base,
+                                                  const std::optional<SweepSpec>& sweep) {
+  if (!sweep.has_value()) {
     return std::vector<LoadOptions>(f.repeat, base);
   }
-  constexpr absl::string_view kFix =
-      "write --sweep connections=1,10,100 or --sweep rate=1000,5000,20000";
   if (f.repeat_option->count() > 0) {
     return UsageError("--sweep and --repeat together", "give one of them");
   }
-  const size_t equals = f.sweep.find('=');
-  const std::string name = SweepName(f.sweep);
-  if (equals == std::string::npos || (name != "connections" && name != "rate")) {
-    return UsageError(absl::StrCat("--sweep ", f.sweep, " sweeps neither connections nor rate"),
-                      kFix);
-  }
   std::vector<LoadOptions> plan;
-  for (absl::string_view text : absl::StrSplit(f.sweep.substr(equals + 1), ',')) {
-    double value = 0;
-    if (!absl::SimpleAtod(text, &value) || value <= 0 ||
-        (name == "connections" && (value != static_cast<int>(value) || value > kMaxConnections))) {
-      return UsageError(absl::StrCat("--sweep ", f.sweep, ": '", text, "' is no ", name), kFix);
-    }
+  for (double value : sweep->values) {
     LoadOptions o = base;
-    if (name == "connections") {
+    if (sweep->parameter == "connections") {
       o.connections = static_cast<int>(value);
     } else {
       o.rate = value;
@@ -264,8 +270,16 @@ int Run(const LoadFlags& flags) {
   if (!options.ok()) {
     return cli::ReportFailure(kProgram, options.status());
   }
+  std::optional<SweepSpec> sweep_spec;
+  if (!flags.sweep.empty()) {
+    absl::StatusOr<SweepSpec> parsed = ParseSweep(flags.sweep);
+    if (!parsed.ok()) {
+      return cli::ReportFailure(kProgram, parsed.status());
+    }
+    sweep_spec = std::move(*parsed);
+  }
   // Every run's options, checked before any file is created or load is sent.
-  absl::StatusOr<std::vector<LoadOptions>> plan = PlanRuns(flags, *options);
+  absl::StatusOr<std::vector<LoadOptions>> plan = PlanRuns(flags, *options, sweep_spec);
   if (!plan.ok()) {
     return cli::ReportFailure(kProgram, plan.status());
   }
@@ -295,25 +309,65 @@ int Run(const LoadFlags& flags) {
     }
     html_file.emplace(std::move(*file));
   }
+  std::optional<OutputFile> csv_file;
+  if (!options->csv_path.empty()) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--csv", options->csv_path);
+    if (!file.ok()) {
+      return cli::ReportFailure(kProgram, file.status());
+    }
+    csv_file.emplace(std::move(*file));
+  }
+  // --metrics: served on the endpoint's own thread from LoadMetrics, which the engine thread
+  // feeds once a second through the hooks below; bound before any load is sent.
+  std::shared_ptr<LoadMetrics> live_metrics;
+  std::unique_ptr<metrics::HttpEndpoint> metrics_endpoint;
+  if (!flags.metrics.empty()) {
+    absl::StatusOr<SocketAddress> address =
+        metrics::ParseMetricsAddress("--metrics", flags.metrics);
+    if (!address.ok()) {
+      return cli::ReportFailure(kProgram, address.status());
+    }
+    live_metrics = std::make_shared<LoadMetrics>();
+    absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> endpoint =
+        metrics::HttpEndpoint::Start(*address, [live_metrics] { return live_metrics->Text(); });
+    if (!endpoint.ok()) {
+      cli::ReportFailure(kProgram, endpoint.status());
+      return 2;  // the address is the user's to fix (in use, not local), like a bad flag
+    }
+    metrics_endpoint = std::move(*endpoint);
+    std::fprintf(stderr, "%s: metrics at http://%s/metrics\n", kProgram,
+                 metrics_endpoint->address().ToString().c_str());
+  }
   LoadHooks hooks;
   hooks.interrupt = &g_interrupted;
   const uint16_t port = options->target.port();
   const bool progress = options->progress;
   const bool states = options->states;
   auto states_warned = std::make_shared<bool>(false);
-  hooks.on_second = [progress, states, port, states_warned](LoadSecond* second) {
+  hooks.on_second = [progress, states, port, states_warned, live_metrics](LoadSecond* second) {
     if (states) {
       SampleStatesInto(port, second, states_warned.get());
+    }
+    if (live_metrics) {
+      live_metrics->AddSecond(*second);
     }
     if (progress) {
       std::fprintf(stderr, "%s\n", LoadProgressLine(*second).c_str());
     }
   };
-  hooks.on_start = [](const LoadConfig& config) {
+  hooks.on_start = [live_metrics](const LoadConfig& config) {
     for (const std::string& note : config.limit_notes) {
       std::fprintf(stderr, "%s: note: %s\n", kProgram, note.c_str());
     }
+    if (live_metrics) {
+      live_metrics->Start(config);
+    }
   };
+  if (live_metrics) {
+    hooks.on_interval = [live_metrics](const Histogram& rtt, const Histogram& connect) {
+      live_metrics->AddInterval(rtt, connect);
+    };
+  }
   struct sigaction action = {};
   action.sa_handler = OnInterrupt;
   sigaction(SIGINT, &action, nullptr);
@@ -332,14 +386,17 @@ int Run(const LoadFlags& flags) {
     if (plan->size() > 1) {
       std::fprintf(stderr, "%s: run %zu of %zu%s: %.0f msg/s, p99 %s, errors %llu\n", kProgram,
                    i + 1, plan->size(),
-                   flags.sweep.empty() ? ""
-                                       : absl::StrCat(" (", SweepName(flags.sweep), "=",
-                                                      SweepValueOf((*plan)[i], flags.sweep), ")")
-                                             .c_str(),
+                   !sweep_spec.has_value()
+                       ? ""
+                       : absl::StrCat(" (", sweep_spec->parameter, "=",
+                                      SweepValueOf((*plan)[i], sweep_spec->parameter), ")")
+                             .c_str(),
                    run->elapsed_s > 0 ? run->messages_completed / run->elapsed_s : 0.0,
                    FormatLatency(run->rtt.ValueAtPercentile(99)).c_str(),
                    static_cast<unsigned long long>(run->errors.Total() + run->data_errors));
     }
+    // The pass mark is the command's, not the engine's: the reports state it beside the ratio.
+    run->config.min_rate_ratio = (*plan)[i].min_rate_ratio;
     runs.push_back(std::move(*run));
     if (!runs.back().abort_reason.empty()) {
       break;  // an aborted or interrupted run ends the repetition, and is the one reported
@@ -348,9 +405,9 @@ int Run(const LoadFlags& flags) {
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   std::vector<SweepPoint> sweep;
-  if (!flags.sweep.empty()) {
+  if (sweep_spec.has_value()) {
     for (size_t i = 0; i < runs.size(); ++i) {
-      sweep.push_back(SweepPointOf(SweepValueOf((*plan)[i], flags.sweep), runs[i]));
+      sweep.push_back(SweepPointOf(SweepValueOf((*plan)[i], sweep_spec->parameter), runs[i]));
     }
   }
   // The run reported in full: an aborted one, else the last of a sweep, else the median.
@@ -362,7 +419,7 @@ int Run(const LoadFlags& flags) {
   std::fprintf(text_out, "%s%s%s", LoadConfigToText(result->config).c_str(),
                LoadSummaryToText(*result).c_str(), LoadStatesToText(*result).c_str());
   if (!flags.sweep.empty()) {
-    std::fprintf(text_out, "%s", SweepToText(SweepName(flags.sweep), sweep).c_str());
+    std::fprintf(text_out, "%s", SweepToText(sweep_spec->parameter, sweep).c_str());
   } else if (runs.size() > 1) {
     std::fprintf(text_out, "%s", RepeatSummaryToText(RepeatFigures(runs), runs.size()).c_str());
   }
@@ -371,7 +428,7 @@ int Run(const LoadFlags& flags) {
   // The JSON is the report's one source: --html draws what --json would write.
   nlohmann::json result_json = LoadResultToJson(*result);
   if (!flags.sweep.empty()) {
-    result_json["sweep"] = SweepToJson(SweepName(flags.sweep), sweep);
+    result_json["sweep"] = SweepToJson(sweep_spec->parameter, sweep);
   } else if (flags.repeat > 1) {
     result_json["repeat"] = RepeatSummaryToJson(runs);
   }
@@ -387,6 +444,11 @@ int Run(const LoadFlags& flags) {
   if (hgrm_file.has_value()) {
     if (absl::Status written = hgrm_file->WriteAndClose(result->rtt.PercentileDistribution(1e6));
         !written.ok()) {
+      code = cli::ReportFailure(kProgram, written);
+    }
+  }
+  if (csv_file.has_value()) {
+    if (absl::Status written = csv_file->WriteAndClose(LoadSeriesToCsv(*result)); !written.ok()) {
       code = cli::ReportFailure(kProgram, written);
     }
   }
@@ -417,6 +479,15 @@ int Run(const LoadFlags& flags) {
                  "lengthen -d or shorten --warmup\n",
                  kProgram);
     code = 1;
+  }
+  // Completed, but the open loop sent less of its schedule than --min-rate-ratio asks: its own
+  // exit code, after any failure above (which says more).
+  if (code == 0 && result->abort_reason.empty() && MinRateRatioMissed(*result)) {
+    std::fprintf(stderr,
+                 "%s: %.1f%% of the schedule was sent, below --min-rate-ratio %.10g; add "
+                 "connections (-c), --pipeline or threads, or lower -R\n",
+                 kProgram, 100 * AchievedRatio(*result), result->config.min_rate_ratio);
+    code = kExitRateNotReached;
   }
   // Ended by SIGINT or SIGTERM: 128 + the signal, as shells expect of a program the signal
   // stopped (the report above is still complete for the time it ran).
@@ -482,8 +553,19 @@ cli::Command AddLoadCommand(CLI::App& app) {
       *sub, "--repeat", &flags->repeat,
       "Run the same load N times: the median run's report, each figure's median [min - max]");
   sub->add_option("--sweep", flags->sweep,
-                  "One run per value: connections=1,10,100 or rate=1000,5000; a summary table "
-                  "and the knee (first value missing the rate or with p99 over 3x the previous)");
+                  "One run per value: connections=1,10,100 or rate=1000,5k, or a range "
+                  "rate=10k..200k/10 (10 values spaced geometrically: each step the same ratio); "
+                  "a summary table and the knee (first value missing the rate or with p99 over "
+                  "3x the previous)");
+  sub->add_option("--csv", flags->csv,
+                  "Write the per-second series as CSV (a header row, one row per second) to FILE");
+  flags->min_rate_ratio_option = sub->add_option(
+      "--min-rate-ratio", flags->min_rate_ratio,
+      "Open loop: exit 3 when less than this share of the schedule was sent (0 < R <= 1, e.g. "
+      "0.95)");
+  sub->add_option("--metrics", flags->metrics,
+                  "Serve the running load's live Prometheus metrics at http://ADDR:PORT/metrics "
+                  "(counters, open connections, latency histograms in seconds)");
   sub->add_flag("-4", flags->ipv4, "Use IPv4 (localhost -> 127.0.0.1)");
   sub->add_flag("-6", flags->ipv6, "Use IPv6 (localhost -> ::1)");
   return {sub, [flags] { return Run(*flags); }};

@@ -278,6 +278,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
       previous_errors = std::move(errors);
       previous = sum;
       // The last partial second is kept only when it holds something.
+      if (hooks.on_interval) {
+        hooks.on_interval(interval, connect_interval);
+      }
       if (!all_done || interval.count() > 0 || second.errors > 0) {
         if (hooks.on_second) {
           hooks.on_second(&second);

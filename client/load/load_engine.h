@@ -17,6 +17,9 @@ struct LoadHooks {
   // Called once per second on the calling thread with the second that just ended (progress
   // lines, the --states sampler). May fill `second->states`.
   std::function<void(LoadSecond* second)> on_second;
+  // Called once per second on the calling thread, before on_second, with that second's
+  // round-trip and connect latency histograms (live --metrics). Optional.
+  std::function<void(const Histogram& rtt, const Histogram& connect)> on_interval;
   // Set by any thread (a SIGINT handler) to end the run early; the run then reports what it
   // measured so far. Not owned; may be null.
   const std::atomic<bool>* interrupt = nullptr;

@@ -146,6 +146,17 @@ absl::Status LoadOptions::Validate() const {
   if (connect_timeout <= absl::ZeroDuration() || read_timeout <= absl::ZeroDuration()) {
     return UsageError("a timeout of zero", "give --connect-timeout and --read-timeout above 0");
   }
+  if (min_rate_ratio != 0) {
+    if (!(min_rate_ratio > 0 && min_rate_ratio <= 1)) {
+      return UsageError(absl::StrCat("--min-rate-ratio ", min_rate_ratio, " is out of range"),
+                        "give the share of the schedule that must be sent, above 0 and at most "
+                        "1, e.g. 0.95");
+    }
+    if (rate <= 0) {
+      return UsageError("--min-rate-ratio without -R",
+                        "it checks an open loop's schedule: add -R RATE, or drop it");
+    }
+  }
   for (const SocketAddress& source : sources) {
     if (source.family() != target.family()) {
       return UsageError(absl::StrCat("source ", source.HostString(), " and target ",

@@ -57,6 +57,12 @@ struct LoadOptions {
   std::string hgrm_path;
   std::string html_path;  // the HTML report of this run (client/report)
 
+  // The per-second series as CSV (--csv); opened before the run like json_path.
+  std::string csv_path;
+  // Open loop (--min-rate-ratio): the run fails (kExitRateNotReached, load_report.h) when the share
+  // of the schedule sent (AchievedRatio) is below this; 0 = no check.
+  double min_rate_ratio = 0;
+
   // Bad combinations are UsageErrors ("<problem>; <fix>").
   absl::Status Validate() const;
 };

@@ -103,6 +103,73 @@ double AchievedRatio(const LoadResult& r) {
 
 bool RateReached(const LoadResult& r) { return AchievedRatio(r) >= kReachedRatio; }
 
+bool MinRateRatioMissed(const LoadResult& r) {
+  return r.config.min_rate_ratio > 0 && r.config.rate > 0 &&
+         AchievedRatio(r) < r.config.min_rate_ratio;
+}
+
+double ConnectionsPerSecond(const LoadResult& r) {
+  return PerSecond(r.connections_opened, r.elapsed_s);
+}
+
+std::string LoadSeriesToCsv(const LoadResult& r) {
+  // The variable columns: every error cell and state any second has, in order of appearance.
+  std::vector<std::string> error_labels;
+  std::vector<std::string> state_names;
+  for (const LoadSecond& p : r.series) {
+    for (const auto& [label, count] : p.errors_by_class) {
+      if (std::find(error_labels.begin(), error_labels.end(), label) == error_labels.end()) {
+        error_labels.push_back(label);
+      }
+    }
+    for (const auto& [name, count] : p.states) {
+      if (std::find(state_names.begin(), state_names.end(), name) == state_names.end()) {
+        state_names.push_back(name);
+      }
+    }
+  }
+  std::string out =
+      "t_s,interval_s,warmup,messages,bytes_sent,bytes_received,errors,connects,"
+      "open_connections,p50_ns,p99_ns,p99_9_ns,max_ns,connect_p50_ns,connect_p99_ns,"
+      "connect_max_ns";
+  for (const std::string& label : error_labels) {
+    std::string column = absl::StrCat("errors_", label);
+    std::replace(column.begin(), column.end(), ' ', '_');
+    absl::StrAppend(&out, ",", column);
+  }
+  for (const std::string& name : state_names) {
+    absl::StrAppend(&out, ",states_", name);
+  }
+  absl::StrAppend(&out, "\n");
+  for (const LoadSecond& p : r.series) {
+    absl::StrAppendFormat(&out, "%.3f,%.3f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d", p.t_s,
+                          p.interval_s, p.warmup ? 1 : 0, p.messages, p.bytes_sent,
+                          p.bytes_received, p.errors, p.connects, p.open_connections, p.p50_ns,
+                          p.p99_ns, p.p99_9_ns, p.max_ns, p.connect_p50_ns, p.connect_p99_ns,
+                          p.connect_max_ns);
+    for (const std::string& label : error_labels) {
+      uint64_t count = 0;
+      for (const auto& [cell, n] : p.errors_by_class) {
+        count = cell == label ? n : count;
+      }
+      absl::StrAppend(&out, ",", count);
+    }
+    for (const std::string& name : state_names) {
+      if (!p.states_error.empty() || p.states.empty()) {
+        absl::StrAppend(&out, ",");  // unknown, not zero
+        continue;
+      }
+      int64_t count = 0;
+      for (const auto& [state, n] : p.states) {
+        count = state == name ? n : count;
+      }
+      absl::StrAppend(&out, ",", count);
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
+}
+
 std::string FormatLatency(int64_t ns) {
   if (ns < 1'000) {
     return absl::StrCat(ns, "ns");
@@ -179,6 +246,19 @@ std::string LoadSummaryToText(const LoadResult& r) {
   std::string out;
   const double s = r.elapsed_s;
   absl::StrAppendFormat(&out, "\nduration    %.2fs measured\n", s);
+  // A churn run measures connections as much as messages: their rate and connect latency first.
+  if (r.config.churn > 0) {
+    absl::StrAppendFormat(
+        &out,
+        "churn       %.0f connections/s (%d opened in the window, a new one every %d messages)",
+        ConnectionsPerSecond(r), r.connections_opened, r.config.churn);
+    if (r.connect.count() > 0) {
+      absl::StrAppendFormat(
+          &out, "; connect p50 %s  p99 %s  max %s", FormatLatency(r.connect.ValueAtPercentile(50)),
+          FormatLatency(r.connect.ValueAtPercentile(99)), FormatLatency(r.connect.max()));
+    }
+    absl::StrAppend(&out, "\n");
+  }
   absl::StrAppendFormat(&out,
                         "messages    %d completed (%.0f msg/s), %d sent, %d failed, %d data "
                         "errors, in flight at end: %d\n",
@@ -216,6 +296,13 @@ std::string LoadSummaryToText(const LoadResult& r) {
                             PerSecond(r.messages_sent, s));
     }
     absl::StrAppend(&out, "\n");
+    if (r.config.min_rate_ratio > 0) {
+      absl::StrAppendFormat(
+          &out, "rate check  %s: %.1f%% of the schedule sent, %s --min-rate-ratio %.10g%s\n",
+          MinRateRatioMissed(r) ? "FAILED" : "passed", 100 * achieved,
+          MinRateRatioMissed(r) ? "below" : "at or above", r.config.min_rate_ratio,
+          MinRateRatioMissed(r) ? absl::StrCat(" (exit ", kExitRateNotReached, ")") : "");
+    }
   } else {
     AppendLatencyLine(&out, "latency", r.rtt);
   }
@@ -409,7 +496,8 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                     {"bind", c.bind},
                     {"source_ips", c.source_ips},
                     {"max_errors", c.max_errors},
-                    {"limit_notes", c.limit_notes}};
+                    {"limit_notes", c.limit_notes},
+                    {"min_rate_ratio", c.min_rate_ratio}};
   json["machine"] = MachineInfoToJson(c.machine);
   const double s = r.elapsed_s;
   json["elapsed_s"] = s;
@@ -426,7 +514,15 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                          {"attempts", r.connect_attempts},
                          {"warmup_opened", r.warmup_connections_opened},
                          {"warmup_attempts", r.warmup_connect_attempts},
-                         {"peak_open", r.peak_open_connections}};
+                         {"peak_open", r.peak_open_connections},
+                         {"opened_per_s", ConnectionsPerSecond(r)}};
+  // Churn runs: the connection rate and connect latency, as the text puts them first.
+  json["churn"] = c.churn > 0 ? nlohmann::json{{"reconnect_every", c.churn},
+                                               {"connections_per_s", ConnectionsPerSecond(r)},
+                                               {"connect_p50_ns", r.connect.ValueAtPercentile(50)},
+                                               {"connect_p99_ns", r.connect.ValueAtPercentile(99)},
+                                               {"connect_max_ns", r.connect.max()}}
+                              : nlohmann::json(nullptr);
   json["latency_ns"] = HistogramToJson(r.rtt);
   json["latency_uncorrected_ns"] =
       c.rate > 0 ? HistogramToJson(r.rtt_uncorrected) : nlohmann::json(nullptr);
@@ -435,12 +531,19 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   json["latency_spectrum"] = {
       {"corrected", SpectrumToJson(r.rtt)},
       {"uncorrected", c.rate > 0 ? SpectrumToJson(r.rtt_uncorrected) : nlohmann::json(nullptr)}};
-  json["open_loop"] = c.rate > 0 ? nlohmann::json{{"scheduled", r.messages_scheduled},
-                                                  {"sent", r.messages_sent},
-                                                  {"achieved_ratio", AchievedRatio(r)},
-                                                  {"reached", RateReached(r)},
-                                                  {"send_lag_ns", HistogramToJson(r.send_lag)}}
-                                 : nlohmann::json(nullptr);
+  json["open_loop"] =
+      c.rate > 0 ? nlohmann::json{{"scheduled", r.messages_scheduled},
+                                  {"sent", r.messages_sent},
+                                  {"achieved_ratio", AchievedRatio(r)},
+                                  {"reached", RateReached(r)},
+                                  {"min_rate_ratio", c.min_rate_ratio > 0
+                                                         ? nlohmann::json(c.min_rate_ratio)
+                                                         : nlohmann::json(nullptr)},
+                                  {"min_rate_ratio_met",
+                                   c.min_rate_ratio > 0 ? nlohmann::json(!MinRateRatioMissed(r))
+                                                        : nlohmann::json(nullptr)},
+                                  {"send_lag_ns", HistogramToJson(r.send_lag)}}
+                 : nlohmann::json(nullptr);
   // As the text counts them: socket errors and data errors together, each with its cell.
   json["errors"] = {
       {"total", r.errors.Total() + r.data_errors},

@@ -30,6 +30,22 @@ inline constexpr double kReachedRatio = 0.95;
 double AchievedRatio(const LoadResult& result);
 bool RateReached(const LoadResult& result);
 
+// --min-rate-ratio given and missed: the share of the schedule sent is below it.
+bool MinRateRatioMissed(const LoadResult& result);
+// The exit code of a run that completed but missed --min-rate-ratio: apart from 1 (errors,
+// nothing measured) so a script can tell "the rate was not kept" from "the run failed".
+inline constexpr int kExitRateNotReached = 3;
+
+// Connections opened per second of the measured window (the churn rate).
+double ConnectionsPerSecond(const LoadResult& result);
+
+// The per-second series as CSV: a header row, then one row per second with the JSON series'
+// fields (t_s, interval_s, warmup, messages, bytes, errors, connects, open connections, latency
+// and connect latency percentiles in ns), then one errors_PHASE_LABEL column per error cell seen
+// in any second ("errors_connect_ECONNREFUSED") and, with --states, one states_NAME column per
+// state (empty where that second's sample failed: unknown, not zero).
+std::string LoadSeriesToCsv(const LoadResult& result);
+
 // "850ns", "120us", "1.25ms", "2.50s": compact latency text.
 std::string FormatLatency(int64_t ns);
 

@@ -43,6 +43,8 @@ struct LoadConfig {
   uint64_t max_errors = 0;  // 0 = no limit
   // Limits this run will hit (fds, local ports), each as one line saying what will happen.
   std::vector<std::string> limit_notes;
+  // --min-rate-ratio: the share of the schedule the run had to send; 0 = no check.
+  double min_rate_ratio = 0;
 };
 
 // One second of the run (the per-second time series).

@@ -3,10 +3,34 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "client/load/load_result.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace socklab::client {
+
+// What `--sweep` asked for: the parameter and its values, in run order.
+struct SweepSpec {
+  std::string parameter;  // "connections" or "rate"
+  std::vector<double> values;
+};
+
+// The most values one --sweep may ask for (each is a whole run).
+inline constexpr int kMaxSweepValues = 100;
+
+// "connections=1,10,100", "rate=1000,5k,20k" (a list; counts and rates as -c and -R take them),
+// or the range form "rate=10k..200k/10": N values from FIRST to LAST (both included) spaced
+// geometrically, each step the same ratio (LAST/FIRST)^(1/(N-1)), rounded to 3 significant
+// digits (connections: to whole numbers, repeats dropped). Geometric, not even, because the knee
+// is found by comparing each value with the previous one (p99 growth over kKneeP99Growth): equal
+// ratios give every step the same weight, where even steps would make the first one 3x and the
+// last 1.1x. A bad spec is a UsageError naming the part that is wrong and the forms.
+absl::StatusOr<SweepSpec> ParseSweep(absl::string_view text);
+
+// The range form's values: `count` (>= 2) from `first` to `last` (0 < first < last), geometric,
+// rounded to 3 significant digits, whole numbers when `integers`, repeats dropped.
+std::vector<double> GeometricSteps(double first, double last, int count, bool integers);
 
 // One value of `socklab load --sweep NAME=V1,V2,...` and what its run measured.
 struct SweepPoint {

@@ -46,7 +46,11 @@ absl::StatusOr<StatesFormat> ParseFormat(absl::string_view text) {
   if (text == "json") {
     return StatesFormat::kJson;
   }
-  return UsageError(absl::StrCat("unknown format '", text, "'"), "use table, csv or json");
+  if (text == "prometheus") {
+    return StatesFormat::kPrometheus;
+  }
+  return UsageError(absl::StrCat("unknown format '", text, "'"),
+                    "use table, csv, json or prometheus");
 }
 
 absl::StatusOr<tcpstat::Source> ParseSource(absl::string_view text) {
@@ -105,11 +109,18 @@ cli::Command AddStatesCommand(CLI::App& app) {
       sub->add_flag("-l,--list", o->list, "One line per socket, like ss -tan, with timers");
   watch->excludes(list);
   CLI::Option* format = AddParsed<StatesFormat>(
-      *sub, "-f,--format", "Output: table (default), csv, or json (JSON lines, one per sample)",
-      "table|csv|json", ParseFormat, [o](StatesFormat f) { o->format = f; });
+      *sub, "-f,--format",
+      "Output: table (default), csv, json (JSON lines, one per sample) or prometheus",
+      "table|csv|json|prometheus", ParseFormat, [o](StatesFormat f) { o->format = f; });
   CLI::Option* json = sub->add_flag_callback(
       "--json", [o] { o->format = StatesFormat::kJson; }, "Same as --format json");
   json->excludes(format);
+  CLI::Option* prometheus = sub->add_flag_callback(
+      "--prometheus", [o] { o->format = StatesFormat::kPrometheus; },
+      "One scrape of the tally in the Prometheus text format "
+      "(socklab_tcp_connection_states{state=...}); same as --format prometheus");
+  prometheus->excludes(format);
+  prometheus->excludes(json);
   sub->add_flag("-v,--verbose", o->verbose,
                 "Print the cost of each sample on stderr (ms, sockets read)");
   AddParsed<tcpstat::Source>(

@@ -15,6 +15,11 @@ absl::Status StatesOptions::Validate() const {
   if (filter.states.empty()) {
     return UsageError("--state names no state", "give e.g. --state established,time_wait");
   }
+  if (format == StatesFormat::kPrometheus && (IsSeries() || list)) {
+    return UsageError("--prometheus prints one scrape of the tally",
+                      "drop -i/--count/--watch/--list, and let Prometheus (or a cron job writing "
+                      "node_exporter's textfile directory) take the series");
+  }
   if (watch) {
     if (format != StatesFormat::kTable) {
       return UsageError("--watch draws a live screen and takes no --format",

@@ -11,7 +11,8 @@
 
 namespace socklab::client {
 
-enum class StatesFormat { kTable, kCsv, kJson };
+// kPrometheus: one scrape of the tally in the Prometheus text format (one sample only).
+enum class StatesFormat { kTable, kCsv, kJson, kPrometheus };
 
 // Everything `socklab states` was asked to do, filled from flags by states_command.cc (tests
 // build it directly). A value; thread affinity: none.

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/base/units.h"
+#include "core/metrics/exposition.h"
+#include "core/metrics/standard_metrics.h"
 
 namespace socklab::client {
 namespace {
@@ -86,6 +88,27 @@ std::string DescribeAcceptQueues(const StateTally& tally) {
     absl::StrAppend(&out, ", summed over ", listeners, " listeners");
   }
   return out;
+}
+
+std::string RenderPrometheus(const StatesSample& sample, const StatesOptions& options) {
+  const StateTally& tally = sample.tally;
+  const std::string what = absl::StrCat("TCP sockets matching ", options.filter.ToString(),
+                                        " (source ", tcpstat::SourceName(options.source), ")");
+  metrics::Exposition out;
+  metrics::AppendConnectionStates(&out, "socklab_tcp_connection_states",
+                                  absl::StrCat(what, ", by state."), tally);
+  out.Begin("socklab_tcp_sockets", metrics::MetricType::kGauge, absl::StrCat(what, "."));
+  out.Sample(static_cast<uint64_t>(tally.total));
+  if (tally.Count(TcpState::kListen) > 0) {
+    out.Begin("socklab_tcp_listen_queue", metrics::MetricType::kGauge,
+              "Connections waiting in the matching listeners' accept queues (summed).");
+    out.Sample(tally.listen_queue);
+    out.Begin("socklab_tcp_listen_backlog", metrics::MetricType::kGauge,
+              "The matching listeners' accept queue maximums (summed; 0 where the source has "
+              "none).");
+    out.Sample(tally.listen_backlog);
+  }
+  return out.text();
 }
 
 std::string RenderTallyTable(const StatesSample& sample, const StatesOptions& options) {

@@ -43,6 +43,12 @@ std::string RenderTallyTable(const StatesSample& sample, const StatesOptions& op
 std::string RenderSeriesHeader(StatesFormat format);
 std::string RenderSeriesRow(const StatesSample& sample, StatesFormat format);
 
+// --prometheus: the tally as one scrape in the Prometheus text format:
+// socklab_tcp_connection_states{state="established"} ... (every reported state, node_exporter's
+// names), socklab_tcp_sockets (all that matched), and with listeners the accept queues'
+// socklab_tcp_listen_queue and socklab_tcp_listen_backlog. The HELP line names the filter.
+std::string RenderPrometheus(const StatesSample& sample, const StatesOptions& options);
+
 // --list: the matching sockets, one per line, like `ss -tan` (table) or CSV rows.
 std::string RenderSocketList(const StatesSample& sample, StatesFormat format, bool with_header);
 

@@ -82,6 +82,10 @@ void EmitSample(const StatesSample& sample, const StatesOptions& options, size_t
     Emit(out, SampleToJson(sample, options).dump() + "\n");
     return;
   }
+  if (options.format == StatesFormat::kPrometheus) {
+    Emit(out, RenderPrometheus(sample, options));
+    return;
+  }
   if (options.list) {
     std::string text;
     if (options.format == StatesFormat::kTable && options.IsSeries()) {

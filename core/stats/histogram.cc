@@ -52,6 +52,21 @@ int64_t Histogram::HighestValueOfBucket(int index) {
 
 Histogram::Histogram() : counts_(kBucketCount, 0) {}
 
+uint64_t Histogram::CountAtOrBelow(int64_t value_ns) const {
+  if (value_ns < 0) {
+    return 0;
+  }
+  int last = BucketIndexOf(value_ns);
+  if (HighestValueOfBucket(last) > value_ns) {
+    --last;
+  }
+  uint64_t count = 0;
+  for (int i = 0; i <= last; ++i) {
+    count += counts_[i];
+  }
+  return count;
+}
+
 void Histogram::RecordN(int64_t value, uint64_t count) {
   if (count == 0) {
     return;

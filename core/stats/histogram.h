@@ -41,6 +41,11 @@ class Histogram {
   // capped at max().
   int64_t ValueAtPercentile(double percentile) const;
 
+  // How many recorded values are at most `value_ns`, by bucket: a bucket counts when its highest
+  // value is <= value_ns, so the answer is exact at bucket edges and otherwise leaves out the
+  // bucket holding value_ns (within the 0.79% resolution). For cumulative ("le") buckets.
+  uint64_t CountAtOrBelow(int64_t value_ns) const;
+
   // One row of the percentile distribution: the value at `percentile` (0-100) and the count of
   // values up to it.
   struct SpectrumPoint {

@@ -10,8 +10,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/algorithm/container.h"
@@ -25,7 +27,9 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
+#include "tests/client/load/server_process.h"
 #include "tests/client/load/socklab_process.h"
+#include "tests/testing/prometheus_text.h"
 
 namespace socklab::client {
 namespace {
@@ -154,6 +158,12 @@ TEST(LoadCommandTest, BadUsageExitsTwoWithOneLineNamingTheProblem) {
       {{"127.0.0.1:7", "--connect-rate", "0"}, "--connect-rate 0 would open no connection"},
       {{"127.0.0.1:7", "-n", "0"}, "--messages 0 sends nothing"},
       {{"127.0.0.1:7", "-t", "0"}, "--threads 0 is no thread count"},
+      // --min-rate-ratio: a share of an open loop's schedule.
+      {{"127.0.0.1:7", "-R", "100", "--min-rate-ratio", "1.5"}, "--min-rate-ratio 1.5"},
+      {{"127.0.0.1:7", "-R", "100", "--min-rate-ratio", "0"}, "--min-rate-ratio 0"},
+      {{"127.0.0.1:7", "--min-rate-ratio", "0.9"}, "--min-rate-ratio without -R"},
+      {{"127.0.0.1:7", "-R", "100", "--min-rate-ratio", "most"}, "most"},
+      {{"127.0.0.1:7", "--metrics", "nowhere"}, "--metrics 'nowhere'"},
       // A repeated flag, in our words rather than CLI11's.
       {{"127.0.0.1:7", "-c", "1", "-c", "2"}, "--connections given 2 times; give it once"},
   };
@@ -248,6 +258,155 @@ TEST(LoadCommandTest, JsonAndHgrmHaveEveryDocumentedField) {
   std::remove(json_path.c_str());
   std::remove(hgrm_path.c_str());
 }
+
+// --csv: one row per second of the JSON series, whose byte columns add up to what the echo peer
+// itself received (no warmup: every byte sent is in the window).
+TEST(LoadCommandTest, CsvSeriesRowsAddUpToThePeersCount) {
+  testing::EchoFixture server;
+  const std::string json_path = TempPath("series.json");
+  const std::string csv_path = TempPath("series.csv");
+  ASSERT_EQ(RunLoadCommand({server.address().ToString(), "-c", "2", "-t", "1", "-n", "2000", "-s",
+                            "100", "--backend", "epoll", "--json", json_path, "--csv", csv_path}),
+            0);
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  std::vector<std::string> rows = absl::StrSplit(ReadAll(csv_path), '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), j["series"].size() + 1);
+  const std::vector<std::string> header = absl::StrSplit(rows[0], ',');
+  const auto column = [&](const std::string& name) {
+    return std::find(header.begin(), header.end(), name) - header.begin();
+  };
+  uint64_t bytes_sent = 0;
+  uint64_t messages = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const std::vector<std::string> cells = absl::StrSplit(rows[i], ',');
+    ASSERT_EQ(cells.size(), header.size()) << rows[i];
+    bytes_sent += std::stoull(cells[column("bytes_sent")]);
+    messages += std::stoull(cells[column("messages")]);
+  }
+  EXPECT_EQ(messages, 2000u);
+  EXPECT_EQ(server.bytes_in(), 2000u * 100);
+  EXPECT_EQ(bytes_sent, server.bytes_in());
+  std::remove(json_path.c_str());
+  std::remove(csv_path.c_str());
+}
+
+// --min-rate-ratio against a server that holds every echo 100 ms (socklab-server --fault
+// delay=100ms): one connection with one message in flight sends at most 10 a second, so a
+// schedule of 200/s cannot be kept, by construction; exit 3, said in text and JSON. A schedule
+// of 4/s on the same server is kept.
+TEST(LoadCommandTest, MinRateRatioMissedExitsThree) {
+  testing::ServerProcess server({"--fault", "delay=100ms"});
+  if (server.address().port() == 0) {
+    GTEST_SKIP() << "socklab-server not available (SOCKLAB_BIN_DIR)";
+  }
+  const std::string json_path = TempPath("min_rate.json");
+  ::testing::internal::CaptureStderr();
+  const int missed = RunLoadCommand({server.address().ToString(), "-c", "1", "-t", "1", "-R", "200",
+                                     "-d", "1500ms", "--min-rate-ratio", "0.5", "--backend",
+                                     "epoll", "--json", json_path});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(missed, 3) << err;
+  EXPECT_NE(err.find("below --min-rate-ratio 0.5"), std::string::npos) << err;
+  nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  EXPECT_EQ(j["open_loop"]["min_rate_ratio"], 0.5);
+  EXPECT_EQ(j["open_loop"]["min_rate_ratio_met"], false);
+  EXPECT_LT(j["open_loop"]["achieved_ratio"].get<double>(), 0.5);
+
+  ::testing::internal::CaptureStderr();
+  const int kept =
+      RunLoadCommand({server.address().ToString(), "-c", "1", "-t", "1", "-R", "4", "-d", "1500ms",
+                      "--min-rate-ratio", "0.5", "--backend", "epoll", "--json", json_path});
+  const std::string kept_err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(kept, 0) << kept_err;
+  j = nlohmann::json::parse(ReadAll(json_path));
+  EXPECT_EQ(j["open_loop"]["min_rate_ratio_met"], true);
+  std::remove(json_path.c_str());
+}
+
+// --metrics: scraped while the load runs (on each backend), read strictly, and compared with the
+// echo peer's own counts: the connections it accepted and holds open exactly, the bytes it
+// received (read after the scrape) at least what the scrape says was sent.
+class LoadMetricsTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "io_uring" && !loop::SelectBackend(loop::BackendChoice::kIoUring).ok()) {
+      GTEST_SKIP() << "io_uring unavailable";
+    }
+  }
+};
+
+TEST_P(LoadMetricsTest, ScrapeDuringTheRunAgreesWithThePeer) {
+  testing::EchoFixture server;
+  // A free port for the endpoint: the suite runs in a network namespace of its own as root, so
+  // nothing else takes it between this close and the load's bind.
+  uint16_t metrics_port = 0;
+  {
+    absl::StatusOr<UniqueFd> probe = ListenTcp({.address = SocketAddress::Loopback(AF_INET, 0)});
+    ASSERT_TRUE(probe.ok());
+    metrics_port = LocalAddressOf(probe->get())->port();
+  }
+  const SocketAddress endpoint = SocketAddress::Loopback(AF_INET, metrics_port);
+  int code = -1;
+  std::thread load([&] {
+    code = RunLoadCommand({server.address().ToString(), "-c", "2", "-t", "1", "-R", "200", "-d",
+                           "5s", "--backend", GetParam(), "--metrics", endpoint.ToString()});
+  });
+  std::optional<::socklab::testing::PromScrape> scrape;
+  for (int i = 0; i < 200; ++i) {  // at most ~20 s
+    absl::StatusOr<std::string> response = ::socklab::testing::HttpGet(endpoint, "/metrics");
+    if (response.ok()) {
+      const std::string body = ::socklab::testing::HttpBody(*response);
+      absl::StatusOr<::socklab::testing::PromScrape> parsed =
+          ::socklab::testing::ParsePrometheusText(body);
+      ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << body;
+      if (::socklab::testing::PromtoolInstalled()) {
+        EXPECT_EQ(::socklab::testing::PromtoolComplaint(body), "") << body;
+      }
+      if (parsed->Sum("socklab_load_messages_completed_total") > 0 &&
+          parsed->Sum("socklab_load_connections_open") == 2) {
+        scrape = *parsed;
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const uint64_t peer_bytes_in = server.bytes_in();
+  const uint64_t peer_bytes_out = server.bytes_out();
+  ASSERT_TRUE(scrape.has_value());
+  EXPECT_EQ(scrape->Sum("socklab_load_connections_opened_total"), server.accepted());
+  EXPECT_EQ(scrape->Sum("socklab_load_connections_open"), server.open());
+  const double sent = scrape->Sum("socklab_load_sent_bytes_total");
+  EXPECT_GT(sent, 0);
+  EXPECT_LE(sent, peer_bytes_in);
+  EXPECT_LE(scrape->Sum("socklab_load_received_bytes_total"), peer_bytes_out);
+  EXPECT_EQ(scrape->Sum("socklab_load_requested_rate"), 200);
+  EXPECT_EQ(scrape->types.at("socklab_load_round_trip_seconds"), "histogram");
+  // The histogram counts the round trips the counter counts (the same seconds, no warmup).
+  EXPECT_EQ(scrape->Sum("socklab_load_round_trip_seconds_count"),
+            scrape->Sum("socklab_load_messages_completed_total"));
+  EXPECT_EQ(scrape->Sum("socklab_load_connect_seconds_count"), 2);
+  EXPECT_EQ(scrape->Count("socklab_load_info", {{"backend", GetParam()}}), 1);
+  load.join();
+  EXPECT_EQ(code, 0);
+}
+
+// A --metrics address another socket holds: one line naming it and EADDRINUSE, exit 2, before
+// any load is sent (the target is never contacted: nothing listens on it).
+TEST(LoadMetricsFlagTest, BusyAddressExitsTwoBeforeTheRun) {
+  absl::StatusOr<UniqueFd> holder = ListenTcp({.address = SocketAddress::Loopback(AF_INET, 0)});
+  ASSERT_TRUE(holder.ok());
+  const std::string taken = LocalAddressOf(holder->get())->ToString();
+  ::testing::internal::CaptureStderr();
+  const int code = RunLoadCommand({"127.0.0.1:7", "-d", "20s", "--metrics", taken});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_NE(err.find(taken), std::string::npos) << err;
+  EXPECT_NE(err.find("EADDRINUSE"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoadMetricsTest, ::testing::Values("epoll", "io_uring"),
+                         [](const auto& info) { return info.param; });
 
 // localhost means both loopbacks: with the server on ::1 only, the run finds it there (after
 // 127.0.0.1 refused) and says so; the peer saw the one probe and the run's connection.

@@ -2,9 +2,11 @@
 
 #include <errno.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -55,6 +57,99 @@ TEST(LoadReportTest, TextStatesConfigurationAndSummary) {
   EXPECT_NE(summary.find("read     ECONNRESET"), std::string::npos) << summary;
   EXPECT_NE(summary.find("first at 0.500s"), std::string::npos) << summary;
   EXPECT_NE(summary.find("Tcp.OutRsts +3"), std::string::npos) << summary;
+}
+
+// --csv: the JSON series' fields, one row per second, the variable columns (error cells, states)
+// from every second, an unknown state (a failed sample) empty rather than 0.
+TEST(LoadReportTest, CsvHasTheJsonSeriesFieldsPerSecond) {
+  LoadResult r = SampleResult();
+  r.series[0].bytes_sent = 64000;
+  r.series[0].p99_ns = 123456;
+  LoadSecond second;
+  second.t_s = 2;
+  second.messages = 900;
+  second.errors = 3;
+  second.errors_by_class = {{"read ECONNRESET", 2}, {"connect ECONNREFUSED", 1}};
+  second.states_error = "netlink: EPERM";
+  r.series.push_back(second);
+  const std::string csv = LoadSeriesToCsv(r);
+  std::vector<std::string> rows = absl::StrSplit(csv, '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 3u) << csv;
+  const std::vector<std::string> header = absl::StrSplit(rows[0], ',');
+  // Every scalar field of the JSON series is a column, under the same name.
+  const nlohmann::json series = LoadResultToJson(r)["series"];
+  for (const auto& [key, value] : series[0].items()) {
+    if (value.is_primitive()) {
+      EXPECT_NE(std::find(header.begin(), header.end(), key), header.end()) << key;
+    }
+  }
+  EXPECT_EQ(header.back(), "states_ESTABLISHED");
+  EXPECT_NE(std::find(header.begin(), header.end(), "errors_read_ECONNRESET"), header.end());
+  EXPECT_NE(std::find(header.begin(), header.end(), "errors_connect_ECONNREFUSED"), header.end());
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const std::vector<std::string> cells = absl::StrSplit(rows[i], ',');
+    ASSERT_EQ(cells.size(), header.size()) << rows[i];
+    auto cell = [&](const std::string& name) {
+      return cells[std::find(header.begin(), header.end(), name) - header.begin()];
+    };
+    EXPECT_EQ(cell("messages"), std::to_string(series[i - 1]["messages"].get<uint64_t>()));
+    EXPECT_EQ(cell("p99_ns"), std::to_string(series[i - 1]["p99_ns"].get<int64_t>()));
+    EXPECT_EQ(cell("bytes_sent"), std::to_string(series[i - 1]["bytes_sent"].get<uint64_t>()));
+  }
+  EXPECT_EQ(absl::StrSplit(rows[1], ',').begin()->size(), 5u);  // "1.000"
+  const std::vector<std::string> last = absl::StrSplit(rows[2], ',');
+  EXPECT_EQ(last.back(), "");  // the failed sample: unknown
+  EXPECT_EQ(
+      last[std::find(header.begin(), header.end(), "errors_read_ECONNRESET") - header.begin()],
+      "2");
+}
+
+TEST(LoadReportTest, MinRateRatioIsCheckedInTextAndJson) {
+  LoadResult r = SampleResult();
+  r.messages_scheduled = 2000;
+  r.messages_sent = 1500;  // 75% of the schedule
+  r.config.min_rate_ratio = 0.9;
+  EXPECT_TRUE(MinRateRatioMissed(r));
+  std::string summary = LoadSummaryToText(r);
+  EXPECT_NE(summary.find("rate check  FAILED: 75.0% of the schedule sent, below --min-rate-ratio "
+                         "0.9 (exit 3)"),
+            std::string::npos)
+      << summary;
+  nlohmann::json j = LoadResultToJson(r);
+  EXPECT_EQ(j["open_loop"]["min_rate_ratio"], 0.9);
+  EXPECT_EQ(j["config"]["min_rate_ratio"], 0.9);
+  EXPECT_EQ(j["open_loop"]["min_rate_ratio_met"], false);
+  r.config.min_rate_ratio = 0.75;  // exactly met
+  EXPECT_FALSE(MinRateRatioMissed(r));
+  summary = LoadSummaryToText(r);
+  EXPECT_NE(summary.find("rate check  passed: 75.0%"), std::string::npos) << summary;
+  EXPECT_EQ(LoadResultToJson(r)["open_loop"]["min_rate_ratio_met"], true);
+  r.config.min_rate_ratio = 0;  // not asked: no line, null in JSON
+  EXPECT_EQ(LoadSummaryToText(r).find("rate check"), std::string::npos);
+  EXPECT_TRUE(LoadResultToJson(r)["open_loop"]["min_rate_ratio"].is_null());
+}
+
+// A churn run's connection rate and connect latency come first, before the messages.
+TEST(LoadReportTest, ChurnRunsLeadWithConnectionsPerSecond) {
+  LoadResult r = SampleResult();
+  r.config.churn = 1;
+  r.connections_opened = 500;
+  for (int i = 1; i <= 500; ++i) {
+    r.connect.Record(i * 100);
+  }
+  const std::string summary = LoadSummaryToText(r);
+  const size_t churn = summary.find(
+      "churn       250 connections/s (500 opened in the window, a "
+      "new one every 1 messages); connect p50 25us");
+  ASSERT_NE(churn, std::string::npos) << summary;
+  EXPECT_LT(churn, summary.find("messages    ")) << summary;
+  const nlohmann::json j = LoadResultToJson(r);
+  EXPECT_EQ(j["churn"]["connections_per_s"], 250);
+  EXPECT_EQ(j["churn"]["connect_p50_ns"], r.connect.ValueAtPercentile(50));
+  EXPECT_EQ(j["connections"]["opened_per_s"], 250);
+  r.config.churn = 0;
+  EXPECT_EQ(LoadSummaryToText(r).find("churn       "), std::string::npos);
+  EXPECT_TRUE(LoadResultToJson(r)["churn"].is_null());
 }
 
 // Rates below 1/s, and connect rates, are shown as given (%.0f once showed -R 0.5 as 0).

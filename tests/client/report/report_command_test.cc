@@ -180,13 +180,38 @@ TEST(ReportCommandTest, SweepMakesOneRunPerValue) {
   std::remove(json_path.c_str());
 }
 
+// --sweep connections=1..4/3, the range form: three runs at 1, 2 and 4 connections (geometric:
+// each step twice the last), which the peer saw as 1 + 2 + 4 connections.
+TEST(ReportCommandTest, SweepRangeRunsEachGeometricValue) {
+  testing::EchoFixture server;
+  const std::string json_path = TempPath("sweep_range.json");
+  const testing::ProcessOutcome run =
+      Socklab({"load", server.address().ToString(), "-t", "1", "-n", "300", "-s", "64", "--sweep",
+               "connections=1..4/3", "--backend", "epoll", "--json", json_path});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(server.WaitForAllClosed(30'000));
+  EXPECT_EQ(server.accepted(), 7u);
+  EXPECT_EQ(server.bytes_in(), 3u * 300 * 64);
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json_path));
+  ASSERT_EQ(j["sweep"]["points"].size(), 3u) << j["sweep"];
+  EXPECT_EQ(j["sweep"]["points"][0]["value"], 1);
+  EXPECT_EQ(j["sweep"]["points"][1]["value"], 2);
+  EXPECT_EQ(j["sweep"]["points"][2]["value"], 4);
+  EXPECT_NE(run.err.find("run 2 of 3 (connections=2)"), std::string::npos) << run.err;
+  std::remove(json_path.c_str());
+}
+
 TEST(ReportCommandTest, BadSweepIsOneLineAndExitTwo) {
-  for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"--sweep", "threads=1,2"},
-                                             {"--sweep", "connections=1,x"},
-                                             {"--sweep", "connections=0"},
-                                             {"--sweep", "connections=1,2", "--repeat", "2"},
-                                             {"--repeat", "0"}}) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--sweep", "threads=1,2"},
+           {"--sweep", "connections=1,x"},
+           {"--sweep", "connections=0"},
+           {"--sweep", "connections=1,2", "--repeat", "2"},
+           {"--sweep", "rate=10k..1k/5"},
+           {"--sweep", "rate=1k..10k"},
+           {"--sweep", "rate=1k..10k/1"},
+           {"--sweep", "rate=1k..10k/5", "--min-rate-ratio", "0.9"},
+           {"--repeat", "0"}}) {
     std::vector<std::string> command = {"load", "127.0.0.1:1"};
     command.insert(command.end(), args.begin(), args.end());
     const testing::ProcessOutcome outcome = Socklab(command);

@@ -18,8 +18,11 @@
 #include "core/base/clock.h"
 #include "core/cli/flags.h"
 #include "core/net/socket.h"
+#include "core/tcpstat/reader.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/prometheus_text.h"
 
 namespace socklab::client {
 namespace {
@@ -115,6 +118,9 @@ TEST(StatesCommandTest, BadFlagsExitTwoWithOneLine) {
       {"--no-such-flag"},
       {"--count", "many"},
       {"--watch", "--count", "3"},
+      {"--prometheus", "-i", "1s"},
+      {"--prometheus", "--list"},
+      {"--prometheus", "--json"},
   };
   for (const std::vector<std::string>& args : bad) {
     RunResult result = RunStatesCli(args);
@@ -148,6 +154,48 @@ TEST(StatesCommandTest, OneShotTableAndList) {
   RunResult none = RunStatesCli({"--port", port, "--state", "time-wait"});
   EXPECT_EQ(none.exit_code, 0);
   EXPECT_NE(none.out.find("no matching sockets"), std::string::npos) << none.out;
+}
+
+// --prometheus: one scrape, read strictly (and by promtool when installed), whose counts are
+// what this test made: kClients connections never accepted, so 2 * kClients ESTABLISHED ends on
+// the port (the clients' and the queued server ends), all kClients in the accept queue; and what
+// netlink, read by the test itself, says.
+TEST(StatesCommandTest, PrometheusScrapeCountsWhatTheTestMade) {
+  absl::StatusOr<UniqueFd> listener =
+      ListenTcp({.address = SocketAddress::Loopback(AF_INET, 0), .backlog = 50});
+  ASSERT_TRUE(listener.ok());
+  const SocketAddress address = *LocalAddressOf(listener->get());
+  constexpr int kClients = 5;
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < kClients; ++i) {
+    absl::StatusOr<UniqueFd> client = ConnectTcp(address);
+    ASSERT_TRUE(client.ok()) << client.status();
+    clients.push_back(std::move(*client));
+  }
+  const std::string port = std::to_string(address.port());
+  for (const char* source : {"proc", "netlink"}) {
+    RunResult run = RunStatesCli({"--port", port, "--prometheus", "--source", source});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    absl::StatusOr<testing::PromScrape> scrape = testing::ParsePrometheusText(run.out);
+    ASSERT_TRUE(scrape.ok()) << scrape.status() << "\n" << run.out;
+    if (testing::PromtoolInstalled()) {
+      EXPECT_EQ(testing::PromtoolComplaint(run.out), "") << run.out;
+    }
+    EXPECT_EQ(scrape->types.at("socklab_tcp_connection_states"), "gauge");
+    EXPECT_EQ(scrape->Sum("socklab_tcp_connection_states", {{"state", "established"}}),
+              2 * kClients)
+        << run.out;
+    EXPECT_EQ(scrape->Sum("socklab_tcp_connection_states", {{"state", "listen"}}), 1);
+    EXPECT_EQ(scrape->Sum("socklab_tcp_sockets"), 2 * kClients + 1);
+    EXPECT_EQ(scrape->Sum("socklab_tcp_listen_queue"), kClients);
+    EXPECT_THAT(scrape->help.at("socklab_tcp_connection_states"), ::testing::HasSubstr(port));
+  }
+  tcpstat::Filter filter;
+  filter.port = address.port();
+  absl::StatusOr<tcpstat::TcpSnapshot> witness =
+      tcpstat::ReadTcpSnapshot(filter, {.source = tcpstat::Source::kNetlink});
+  ASSERT_TRUE(witness.ok()) << witness.status();
+  EXPECT_EQ(witness->tally.Count(tcpstat::TcpState::kEstablished), 2 * kClients);
 }
 
 // Two SO_REUSEPORT listeners of one port, backlog 50 each: the table sums their queues and says

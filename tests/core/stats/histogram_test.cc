@@ -177,3 +177,39 @@ TEST(HistogramTest, HgrmHasHdrHistogramShape) {
 
 }  // namespace
 }  // namespace socklab
+
+namespace socklab {
+namespace {
+
+// CountAtOrBelow against the sorted values themselves: exact at every bucket's highest value, and
+// elsewhere short only by the values sharing value_ns's bucket.
+TEST(HistogramCountTest, CountAtOrBelowMatchesTheValuesByBucket) {
+  std::mt19937_64 random(7);
+  std::vector<int64_t> values;
+  Histogram h;
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t v = static_cast<int64_t>(
+        std::exp(std::uniform_real_distribution<double>(0, std::log(5e9))(random)));
+    values.push_back(v);
+    h.Record(v);
+  }
+  auto at_most = [&](int64_t bound) {
+    return static_cast<uint64_t>(
+        std::count_if(values.begin(), values.end(), [bound](int64_t v) { return v <= bound; }));
+  };
+  for (int64_t bound : {int64_t{0}, int64_t{100}, int64_t{255}, int64_t{100'000},
+                        int64_t{1'000'000}, int64_t{25'000'000}, int64_t{1'000'000'000}}) {
+    const int index = Histogram::BucketIndexOf(bound);
+    const int64_t edge = Histogram::HighestValueOfBucket(index);
+    EXPECT_EQ(h.CountAtOrBelow(edge), at_most(edge)) << edge;
+    EXPECT_LE(h.CountAtOrBelow(bound), at_most(bound)) << bound;
+    EXPECT_EQ(h.CountAtOrBelow(bound),
+              edge == bound ? at_most(bound) : at_most(Histogram::LowestValueOfBucket(index) - 1))
+        << bound;
+  }
+  EXPECT_EQ(h.CountAtOrBelow(-1), 0u);
+  EXPECT_EQ(h.CountAtOrBelow(Histogram::kMaxTrackable * 2), h.count());
+}
+
+}  // namespace
+}  // namespace socklab
