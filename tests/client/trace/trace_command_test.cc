@@ -115,6 +115,24 @@ TEST(TraceCommandTest, BadInputIsOneLineAndExitTwo) {
   }
 }
 
+// Without root or CAP_NET_RAW nothing can be recorded: one line that says why and what to do,
+// exit 1.
+TEST(TraceCommandTest, WithoutPrivilegesItSaysWhyInOneLine) {
+  const char* dir = std::getenv("SOCKLAB_BIN_DIR");
+  if (geteuid() != 0 || dir == nullptr || !RunTool({"setpriv", "--help"}).ok()) {
+    GTEST_SKIP() << "needs root and setpriv to run as an unprivileged user";
+  }
+  absl::StatusOr<std::string> out =
+      RunTool({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               absl::StrCat(dir, "/socklab"), "trace", "--port", "7007", "-d", "1s"});
+  ASSERT_FALSE(out.ok());
+  const std::string message(out.status().message());
+  EXPECT_NE(message.find(": exit 1: socklab trace: nothing to trace with: "), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("CAP_NET_RAW"), std::string::npos) << message;
+  EXPECT_NE(message.find("run as root"), std::string::npos) << message;
+}
+
 // A connected socklab-server under two socklab loads (graceful and abortive closes): every
 // connection the server accepted and closed is opened and closed in the trace, the aborted ones
 // by RST, and tshark finds as many SYN/ACKs and RSTs in the pcap as the trace counted.
