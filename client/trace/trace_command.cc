@@ -177,8 +177,7 @@ absl::StatusOr<uint16_t> ParsePort(absl::string_view text) {
 
 }  // namespace
 
-int RunTrace(const TraceOptions& options, FILE* out, FILE* err) {
-  (void)err;
+int RunTrace(const TraceOptions& options, FILE* out) {
   if (absl::Status valid = options.Validate(); !valid.ok()) {
     return cli::ReportFailure(kProgram, valid, options.json);
   }
@@ -253,7 +252,7 @@ cli::Command AddTraceCommand(CLI::App& app) {
       ->type_name("NAME");
   return {sub, [options, duration] {
             options->duration_given = duration->count() > 0;
-            return RunTrace(*options, stdout, stderr);
+            return RunTrace(*options, stdout);
           }};
 }
 

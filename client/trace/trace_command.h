@@ -12,10 +12,11 @@ namespace socklab::client {
 cli::Command AddTraceCommand(CLI::App& app);
 
 // Traces `options.port` until the duration passes or SIGINT/SIGTERM arrives, printing the
-// timeline to `out` as it goes and the summary at the end. Returns the exit code: 0 traced
+// timeline to `out` as it goes and the summary at the end (errors: one line on stderr, and on
+// `out` too with --json). Returns the exit code: 0 traced
 // (stopped by the duration or a signal), 1 nothing could be recorded, 2 bad options. Enters
 // `options.netns` and may mount tracefs in a private mount namespace: the calling process must
 // be single-threaded and is changed for good (socklab runs one command per process).
-int RunTrace(const TraceOptions& options, FILE* out, FILE* err);
+int RunTrace(const TraceOptions& options, FILE* out);
 
 }  // namespace socklab::client
