@@ -13,6 +13,7 @@
 #include "client/report/report_command.h"
 #include "client/repro/repro_command.h"
 #include "client/states/states_command.h"
+#include "client/trace/trace_command.h"
 #include "client/tune/tune_command.h"
 #include "core/base/version.h"
 #include "core/cli/closest.h"
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   std::vector<socklab::cli::Command> commands = {
       socklab::client::AddLoadCommand(app),  socklab::client::AddReportCommand(app),
       socklab::client::AddReproCommand(app), socklab::client::AddStatesCommand(app),
-      socklab::client::AddTuneCommand(app),
+      socklab::client::AddTraceCommand(app), socklab::client::AddTuneCommand(app),
   };
   const bool json = socklab::cli::WantsJson(argc, argv);
   // A mistyped command: name the ones that exist and the closest, which CLI11's "argument not

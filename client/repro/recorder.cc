@@ -8,6 +8,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "client/repro/segment_explainer.h"
 #include "client/repro/sock_util.h"
 #include "client/repro/state_sampler.h"
 #include "client/repro/wire_pattern.h"
@@ -43,6 +46,33 @@ std::string FormatTook(int64_t ns) {
     return absl::StrFormat("%.1f ms", static_cast<double>(ns) / 1e6);
   }
   return absl::StrFormat("%.2f s", NanosToSeconds(ns));
+}
+
+// The items of `expected` (ScenarioInfo::events) that `events` contradict.
+std::vector<std::string> UnmetEvents(const std::vector<std::string>& expected,
+                                     const std::vector<KernelEventLine>& events) {
+  std::vector<std::string> unmet;
+  for (const std::string& item : expected) {
+    absl::string_view text = item;
+    const bool forbidden = absl::ConsumePrefix(&text, "!");
+    const bool seen = std::any_of(events.begin(), events.end(), [&](const KernelEventLine& e) {
+      return absl::StrContains(e.text, text);
+    });
+    if (seen == forbidden) {
+      unmet.push_back(item);
+    }
+  }
+  return unmet;
+}
+
+std::string UnmetEventsText(const std::vector<std::string>& unmet) {
+  std::vector<std::string> parts;
+  for (const std::string& item : unmet) {
+    absl::string_view text = item;
+    parts.push_back(absl::ConsumePrefix(&text, "!") ? absl::StrCat("unexpected '", text, "'")
+                                                    : absl::StrCat("no '", text, "'"));
+  }
+  return absl::StrJoin(parts, ", ");
 }
 
 }  // namespace
@@ -97,6 +127,10 @@ void Recorder::WatchPort(uint16_t port) {
   }
 }
 
+void Recorder::ExpectKernelEvents(std::vector<std::string> events) {
+  result_.wire.events_expected = std::move(events);
+}
+
 std::string Recorder::CauseAt(int64_t at_ns, bool retransmission) const {
   // On loopback the kernel sends (and delivers) within the call that caused the segment.
   for (const CallSpan& call : calls_) {
@@ -141,6 +175,9 @@ void Recorder::FinishWire() {
     } else {
       wire.events_missing = std::string(events.status().message());
     }
+    if (events.ok()) {
+      wire.events_unmet = UnmetEvents(wire.events_expected, wire.events);
+    }
     wire.trace_instance_left = !kernel_events_->Remove();
     kernel_events_.reset();
   }
@@ -173,7 +210,12 @@ void Recorder::FinishCapture(
     line.options = TcpOptionsText(cs.tcp);
     line.retransmission = cs.retransmission;
     line.cause = CauseAt(at_ns, cs.retransmission);
+    line.ttl = cs.tcp.ttl;
+    line.ip_id = cs.tcp.ip_id.has_value() ? *cs.tcp.ip_id : -1;
     wire.segments.push_back(std::move(line));
+  }
+  if (explain_segments_) {
+    ExplainSegmentLines(wire.segments);
   }
   WireMatch match = MatchWirePattern(wire.expected, wire.segments);
   wire.ok = match.ok;
@@ -432,6 +474,10 @@ ScenarioResult Recorder::Finish(std::vector<CounterDelta> counters, std::string 
         result_.outcome = Outcome::kNotReproduced;
         result_.reason =
             absl::StrCat("on the wire: expected ", wire.expected, ", observed ", wire.observed);
+      }
+      if (result_.outcome == Outcome::kReproduced && !wire.events_unmet.empty()) {
+        result_.outcome = Outcome::kNotReproduced;
+        result_.reason = absl::StrCat("kernel events: ", UnmetEventsText(wire.events_unmet));
       }
     }
   }

@@ -59,6 +59,12 @@ class Recorder {
   void TraceKernelEvents();
   // Keeps the segments and events to or from `port` from now on; a no-op without a capture.
   void WatchPort(uint16_t port);
+  // The kernel events the run must show (ScenarioInfo::events), checked at Finish when the
+  // events were recorded: an unmet one fails the run like a wrong errno.
+  void ExpectKernelEvents(std::vector<std::string> events);
+  // Explains each captured segment's header fields (sequence and acknowledgement numbers,
+  // window, MSS and the other SYN options, flags) in WireSegmentLine::explanation.
+  void ExplainSegments() { explain_segments_ = true; }
 
   // A step in words ("the server closes with SO_LINGER {1,0}").
   void Step(std::string text);
@@ -147,6 +153,7 @@ class Recorder {
   int64_t start_ns_;
   bool stopped_ = false;
   bool explain_limits_ = false;
+  bool explain_segments_ = false;
   std::string limit_prefix_;
   HintContext hint_context_{.loopback_destination = true};
   std::vector<std::pair<Phase, ErrorClass>> deferred_limits_;

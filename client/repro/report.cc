@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/repro/other_systems.h"
 #include "core/base/errno_name.h"
 
 namespace socklab::repro {
@@ -71,7 +72,10 @@ nlohmann::json WireToJson(const WireView& wire) {
                         {"length", s.length},
                         {"options", s.options},
                         {"retransmission", s.retransmission},
-                        {"cause", s.cause}});
+                        {"cause", s.cause},
+                        {"ttl", s.ttl},
+                        {"ip_id", s.ip_id},
+                        {"explanation", s.explanation}});
   }
   nlohmann::json events = nlohmann::json::array();
   for (const KernelEventLine& e : wire.events) {
@@ -91,6 +95,8 @@ nlohmann::json WireToJson(const WireView& wire) {
           {"segments", std::move(segments)},
           {"events", std::move(events)},
           {"events_missing", wire.events_missing},
+          {"events_expected", wire.events_expected},
+          {"events_unmet", wire.events_unmet},
           {"trace_instance_left", wire.trace_instance_left}};
 }
 
@@ -119,6 +125,9 @@ WireView WireFromJson(const nlohmann::json& j) {
     line.options = s.value("options", "");
     line.retransmission = s.value("retransmission", false);
     line.cause = s.value("cause", "");
+    line.ttl = s.value("ttl", uint8_t{0});
+    line.ip_id = s.value("ip_id", int32_t{-1});
+    line.explanation = s.value("explanation", "");
     wire.segments.push_back(std::move(line));
   }
   const nlohmann::json events = j.value("events", nlohmann::json::array());
@@ -128,6 +137,8 @@ WireView WireFromJson(const nlohmann::json& j) {
   }
   wire.events_missing = j.value("events_missing", "");
   wire.trace_instance_left = j.value("trace_instance_left", false);
+  wire.events_expected = j.value("events_expected", std::vector<std::string>{});
+  wire.events_unmet = j.value("events_unmet", std::vector<std::string>{});
   return wire;
 }
 
@@ -164,11 +175,18 @@ std::string RenderWire(const WireView& wire) {
     if (!s.options.empty()) {
       absl::StrAppend(&line, "  ", s.options);
     }
+    if (s.flags.find("RST") != std::string::npos) {
+      // Who built the reset shows in the IP header (a firewall's differs from a TCP stack's).
+      absl::StrAppend(&line, "  ttl ", s.ttl, s.ip_id >= 0 ? absl::StrCat(" id ", s.ip_id) : "");
+    }
     if (s.retransmission) {
       absl::StrAppend(&line, "  (retransmission)");
     }
     if (!s.cause.empty()) {
       absl::StrAppend(&line, "  <- ", s.cause);
+    }
+    if (!s.explanation.empty()) {
+      absl::StrAppend(&line, "\n              ", Wrap(s.explanation, 14));
     }
     timeline.push_back({s.at_seconds, std::move(line)});
   }
@@ -179,6 +197,14 @@ std::string RenderWire(const WireView& wire) {
   }
   if (!wire.events_missing.empty()) {
     absl::StrAppend(&out, "           no kernel events: ", Wrap(wire.events_missing, 11), "\n");
+  } else if (!wire.events_expected.empty()) {
+    absl::StrAppend(
+        &out,
+        "           kernel events expected: ", Wrap(absl::StrJoin(wire.events_expected, "; "), 11),
+        wire.events_unmet.empty()
+            ? "  (all seen)"
+            : absl::StrCat("\n           NOT MET: ", absl::StrJoin(wire.events_unmet, "; ")),
+        "\n");
   }
   if (!wire.pcap_path.empty()) {
     absl::StrAppend(&out, "           written to ", wire.pcap_path, " (tshark -r ", wire.pcap_path,
@@ -477,6 +503,11 @@ std::string RenderList() {
                                           w_expected, s.info.expected, w_texts, ErrorTexts(s.info),
                                           s.info.title, s.info.needs_netns ? " [netns]" : ""));
   }
+  absl::StrAppend(&out, "\nnot from Linux (the same failure on Linux in brackets):\n");
+  for (const OtherSystemText& t : OtherSystemTexts()) {
+    absl::StrAppend(&out, "  \"", t.text, "\"\n    ", Wrap(t.origin, 4), "\n    ",
+                    Wrap(absl::StrCat("[scenario ", t.scenario, ": ", t.linux_text, "]"), 4), "\n");
+  }
   return out;
 }
 
@@ -502,7 +533,14 @@ nlohmann::json RenderListJson() {
   for (const Scenario& s : AllScenarios()) {
     list.push_back(ScenarioInfoJson(s.info));
   }
-  return {{"scenarios", std::move(list)}};
+  nlohmann::json other = nlohmann::json::array();
+  for (const OtherSystemText& t : OtherSystemTexts()) {
+    other.push_back({{"text", t.text},
+                     {"origin", t.origin},
+                     {"linux_scenario", t.scenario},
+                     {"linux_text", t.linux_text}});
+  }
+  return {{"scenarios", std::move(list)}, {"not_from_linux", std::move(other)}};
 }
 
 std::string SeeAlsoText(const ScenarioInfo& info) {

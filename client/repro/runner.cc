@@ -58,6 +58,7 @@ std::string RunInThisProcess(const Scenario& scenario, const std::string& pcap_p
   // Opened first, inside the scenario's namespace, before the scenario drops any privilege.
   rec.StartCapture(scenario.info.wire, pcap_path);
   rec.TraceKernelEvents();
+  rec.ExpectKernelEvents(scenario.info.events);
   if (scenario.info.limit_hints) {
     rec.ExplainLimits(scenario.info.needs_netns ? "limit in the scenario's namespace: "
                                                 : "limit here: ");

@@ -44,6 +44,10 @@ struct ScenarioInfo {
   // from somewhere the generic hint does not describe (no-buffer-space: its ENOBUFS is UDP's,
   // the hint is about TCP memory).
   bool limit_hints = true;
+  // Kernel events the scenario must show (checked when they are recorded, like the wire
+  // pattern), each a piece of one event's text: "RST sent (reason NO_SOCKET", "LAST_ACK ->
+  // CLOSE"; in any order. A leading '!' means no event may contain the rest: "!RST sent".
+  std::vector<std::string> events = {};
 };
 
 // One comparison of what the kernel did against what the scenario expects.
@@ -92,7 +96,12 @@ struct WireSegmentLine {
   uint32_t length = 0;  // payload bytes
   std::string options;  // "mss 65495, sackOK, ts, wscale 7"
   bool retransmission = false;
-  std::string cause;  // the scenario's call during which the kernel sent it; "" when unknown
+  std::string cause;   // the scenario's call during which the kernel sent it; "" when unknown
+  uint8_t ttl = 0;     // the IP header's TTL (IPv6: hop limit)
+  int32_t ip_id = -1;  // the IPv4 identification; -1 for IPv6
+  // What the header's fields mean, in the tutorial's words, for scenarios that teach them
+  // (Recorder::ExplainSegments); "" otherwise.
+  std::string explanation;
 };
 
 // One of the kernel's TCP events for the scenario's sockets (core/capture/kernel_events.h).
@@ -119,6 +128,10 @@ struct WireView {
   // The scenario's process could not remove its trace instance (it dropped its privileges):
   // the runner does it.
   bool trace_instance_left = false;
+  // ScenarioInfo::events, and those the recorded events contradict (missing, or present when
+  // forbidden); checked only when events were recorded.
+  std::vector<std::string> events_expected;
+  std::vector<std::string> events_unmet;
 };
 
 enum class Outcome {

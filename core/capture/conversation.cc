@@ -37,69 +37,82 @@ bool IsFirstSyn(const TcpSegment& s) { return s.Has(kTcpSyn) && !s.Has(kTcpAck);
 
 }  // namespace
 
-std::vector<ConnectionSegment> FollowConnections(const std::vector<TcpSegment>& segments) {
+struct ConnectionTracker::State {
   std::map<std::pair<Endpoint, Endpoint>, Connection> live;
   int next_number = 1;
+};
+
+ConnectionTracker::ConnectionTracker() : state_(std::make_unique<State>()) {}
+ConnectionTracker::~ConnectionTracker() = default;
+
+ConnectionSegment ConnectionTracker::Add(const TcpSegment& s) {
+  std::map<std::pair<Endpoint, Endpoint>, Connection>& live = state_->live;
+  Endpoint src{s.src, s.src_port};
+  Endpoint dst{s.dst, s.dst_port};
+  auto key = src < dst ? std::make_pair(src, dst) : std::make_pair(dst, src);
+  auto it = live.find(key);
+  if (it != live.end() && it->second.ended && IsFirstSyn(s) && s.seq != it->second.client_isn) {
+    live.erase(it);  // the 4-tuple is reused by a new connection
+    it = live.end();
+  }
+  if (it == live.end()) {
+    Connection c;
+    c.number = state_->next_number++;
+    // Without the SYN, the ephemeral (client) port is usually the higher one.
+    c.client = IsFirstSyn(s) || (!s.Has(kTcpSyn) && s.src_port > s.dst_port) ? src : dst;
+    if (IsFirstSyn(s)) {
+      c.client_isn = s.seq;
+    }
+    it = live.emplace(key, std::move(c)).first;
+  }
+  Connection& c = it->second;
+  ConnectionSegment cs;
+  cs.tcp = s;
+  cs.connection = c.number;
+  cs.from_client = src == c.client;
+  Direction& mine = cs.from_client ? c.from_client : c.from_server;
+  const Direction& theirs = cs.from_client ? c.from_server : c.from_client;
+  if (!mine.base.has_value()) {
+    mine.base = s.seq;
+  }
+  cs.rel_seq = s.seq - *mine.base;
+  if (s.Has(kTcpAck) && theirs.base.has_value()) {
+    cs.rel_ack = s.ack - *theirs.base;
+  }
+  // SYN and FIN take one sequence number each (RFC 9293 3.4).
+  const uint32_t length = s.payload + (s.Has(kTcpSyn) ? 1u : 0u) + (s.Has(kTcpFin) ? 1u : 0u);
+  cs.window = s.window;
+  if (s.Has(kTcpSyn)) {
+    mine.window_scale = s.window_scale;
+  } else if (mine.window_scale.has_value() && theirs.window_scale.has_value()) {
+    cs.window = static_cast<uint32_t>(s.window) << std::min<uint8_t>(*mine.window_scale, 14);
+  }
+  if (s.Has(kTcpSyn)) {
+    // In a simultaneous open the SYN/ACK repeats the side's own SYN: that is the protocol
+    // (RFC 9293 figure 7), not a retransmission; a second SYN or SYN/ACK is one.
+    bool& sent = s.Has(kTcpAck) ? mine.sent_synack : mine.sent_syn;
+    cs.retransmission = sent;
+    sent = true;
+    mine.sent_end = cs.rel_seq + length;
+    mine.sent_any = true;
+  } else if (length > 0) {
+    const uint32_t end = cs.rel_seq + length;
+    cs.retransmission = mine.sent_any && SeqLessOrEqual(end, mine.sent_end);
+    if (!mine.sent_any || !SeqLessOrEqual(end, mine.sent_end)) {
+      mine.sent_end = end;
+    }
+    mine.sent_any = true;
+  }
+  c.ended = c.ended || s.Has(kTcpFin) || s.Has(kTcpRst);
+  return cs;
+}
+
+std::vector<ConnectionSegment> FollowConnections(const std::vector<TcpSegment>& segments) {
+  ConnectionTracker tracker;
   std::vector<ConnectionSegment> out;
+  out.reserve(segments.size());
   for (const TcpSegment& s : segments) {
-    Endpoint src{s.src, s.src_port};
-    Endpoint dst{s.dst, s.dst_port};
-    auto key = src < dst ? std::make_pair(src, dst) : std::make_pair(dst, src);
-    auto it = live.find(key);
-    if (it != live.end() && it->second.ended && IsFirstSyn(s) && s.seq != it->second.client_isn) {
-      live.erase(it);  // the 4-tuple is reused by a new connection
-      it = live.end();
-    }
-    if (it == live.end()) {
-      Connection c;
-      c.number = next_number++;
-      // Without the SYN, the ephemeral (client) port is usually the higher one.
-      c.client = IsFirstSyn(s) || (!s.Has(kTcpSyn) && s.src_port > s.dst_port) ? src : dst;
-      if (IsFirstSyn(s)) {
-        c.client_isn = s.seq;
-      }
-      it = live.emplace(key, std::move(c)).first;
-    }
-    Connection& c = it->second;
-    ConnectionSegment cs;
-    cs.tcp = s;
-    cs.connection = c.number;
-    cs.from_client = src == c.client;
-    Direction& mine = cs.from_client ? c.from_client : c.from_server;
-    const Direction& theirs = cs.from_client ? c.from_server : c.from_client;
-    if (!mine.base.has_value()) {
-      mine.base = s.seq;
-    }
-    cs.rel_seq = s.seq - *mine.base;
-    if (s.Has(kTcpAck) && theirs.base.has_value()) {
-      cs.rel_ack = s.ack - *theirs.base;
-    }
-    // SYN and FIN take one sequence number each (RFC 9293 3.4).
-    const uint32_t length = s.payload + (s.Has(kTcpSyn) ? 1u : 0u) + (s.Has(kTcpFin) ? 1u : 0u);
-    cs.window = s.window;
-    if (s.Has(kTcpSyn)) {
-      mine.window_scale = s.window_scale;
-    } else if (mine.window_scale.has_value() && theirs.window_scale.has_value()) {
-      cs.window = static_cast<uint32_t>(s.window) << std::min<uint8_t>(*mine.window_scale, 14);
-    }
-    if (s.Has(kTcpSyn)) {
-      // In a simultaneous open the SYN/ACK repeats the side's own SYN: that is the protocol
-      // (RFC 9293 figure 7), not a retransmission; a second SYN or SYN/ACK is one.
-      bool& sent = s.Has(kTcpAck) ? mine.sent_synack : mine.sent_syn;
-      cs.retransmission = sent;
-      sent = true;
-      mine.sent_end = cs.rel_seq + length;
-      mine.sent_any = true;
-    } else if (length > 0) {
-      const uint32_t end = cs.rel_seq + length;
-      cs.retransmission = mine.sent_any && SeqLessOrEqual(end, mine.sent_end);
-      if (!mine.sent_any || !SeqLessOrEqual(end, mine.sent_end)) {
-        mine.sent_end = end;
-      }
-      mine.sent_any = true;
-    }
-    c.ended = c.ended || s.Has(kTcpFin) || s.Has(kTcpRst);
-    out.push_back(std::move(cs));
+    out.push_back(tracker.Add(s));
   }
   return out;
 }

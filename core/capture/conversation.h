@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,26 @@ struct ConnectionSegment {
   bool retransmission = false;
 };
 
-// Follows the TCP connections in `segments` (capture order). A new SYN on a 4-tuple whose
-// connection already ended (FIN or RST seen) starts a new connection. Pure.
+// Follows TCP connections one segment at a time, in capture order, for a capture that is read
+// while it runs. A new SYN on a 4-tuple whose connection already ended (FIN or RST seen) starts a
+// new connection. Memory grows with the number of connections seen. Thread affinity: one thread
+// at a time.
+class ConnectionTracker {
+ public:
+  ConnectionTracker();
+  ~ConnectionTracker();
+  ConnectionTracker(const ConnectionTracker&) = delete;
+  ConnectionTracker& operator=(const ConnectionTracker&) = delete;
+
+  // Places the next captured segment in its connection.
+  ConnectionSegment Add(const TcpSegment& segment);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Follows the TCP connections in `segments` (capture order), as ConnectionTracker does. Pure.
 std::vector<ConnectionSegment> FollowConnections(const std::vector<TcpSegment>& segments);
 
 // "client -> server" or "server -> client".

@@ -97,6 +97,23 @@ void RemoveStaleInstances(const std::string& instances) {
   }
 }
 
+// CLOCK_MONOTONIC minus the trace clock, from the marker line in `text` ("... 1234.567890:
+// tracing_mark_write: socklab-sync") written at `marker_monotonic_ns`; nullopt without it.
+std::optional<int64_t> MarkerOffset(absl::string_view text, int64_t marker_monotonic_ns) {
+  size_t at = text.find(kSyncMarker);
+  if (at == absl::string_view::npos) {
+    return std::nullopt;
+  }
+  const size_t line_start = text.rfind('\n', at) + 1;  // npos + 1 == 0
+  absl::string_view head = text.substr(line_start, at - line_start);
+  head = head.substr(0, head.find(": tracing_mark_write"));
+  double trace_seconds = 0;
+  if (!absl::SimpleAtod(head.substr(head.rfind(' ') + 1), &trace_seconds)) {
+    return std::nullopt;
+  }
+  return marker_monotonic_ns - static_cast<int64_t>(trace_seconds * 1e9);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> TracefsRoot() {
@@ -181,9 +198,11 @@ bool KernelEventTrace::Remove() {
   if (removed_) {
     return true;
   }
-  if (trace_fd_ >= 0) {
-    close(trace_fd_);  // an open file keeps the instance busy
-    trace_fd_ = -1;
+  for (int* fd : {&trace_fd_, &pipe_fd_}) {
+    if (*fd >= 0) {
+      close(*fd);  // an open file keeps the instance busy
+      *fd = -1;
+    }
   }
   WriteFile(absl::StrCat(dir_, "/events/enable"), "0").IgnoreError();
   removed_ = rmdir(dir_.c_str()) == 0 || errno == ENOENT;
@@ -232,17 +251,7 @@ absl::StatusOr<std::vector<KernelEvent>> KernelEventTrace::Read() const {
     }
     text.append(buf, static_cast<size_t>(n));
   }
-  // The marker line: "... 1234.567890: tracing_mark_write: socklab-sync".
-  int64_t offset_ns = 0;  // CLOCK_MONOTONIC minus the trace clock
-  if (size_t at = text.find(kSyncMarker); at != std::string::npos) {
-    const size_t line_start = text.rfind('\n', at) + 1;  // npos + 1 == 0
-    absl::string_view head(text.data() + line_start, at - line_start);
-    head = head.substr(0, head.find(": tracing_mark_write"));
-    double trace_seconds = 0;
-    if (absl::SimpleAtod(head.substr(head.rfind(' ') + 1), &trace_seconds)) {
-      offset_ns = marker_monotonic_ns_ - static_cast<int64_t>(trace_seconds * 1e9);
-    }
-  }
+  const int64_t offset_ns = MarkerOffset(text, marker_monotonic_ns_).value_or(0);
   std::vector<KernelEvent> events;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     std::optional<KernelEvent> e = ParseTraceLine(line);
@@ -252,6 +261,69 @@ absl::StatusOr<std::vector<KernelEvent>> KernelEventTrace::Read() const {
     }
   }
   return events;
+}
+
+absl::StatusOr<std::vector<KernelEvent>> KernelEventTrace::TakeNew() {
+  if (pipe_fd_ < 0) {
+    pipe_fd_ = open(absl::StrCat(dir_, "/trace_pipe").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (pipe_fd_ < 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot open ", dir_, "/trace_pipe: ", DescribeErrno(errno)));
+    }
+  }
+  std::string text = std::move(partial_line_);
+  partial_line_.clear();
+  char buf[65536];
+  while (true) {
+    const ssize_t n = read(pipe_fd_, buf, sizeof(buf));
+    if (n > 0) {
+      text.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN) {
+      return absl::InternalError(
+          absl::StrCat("reading ", dir_, "/trace_pipe: ", DescribeErrno(errno)));
+    }
+    break;
+  }
+  // Keep a line the read cut in two for the next call.
+  const size_t last_newline = text.rfind('\n');
+  partial_line_ = text.substr(last_newline == std::string::npos ? 0 : last_newline + 1);
+  text.resize(last_newline == std::string::npos ? 0 : last_newline + 1);
+  if (!pipe_offset_ns_.has_value()) {
+    pipe_offset_ns_ = MarkerOffset(text, marker_monotonic_ns_);
+  }
+  std::vector<KernelEvent> events;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::optional<KernelEvent> e = ParseTraceLine(line);
+    if (e.has_value() && (ports_.count(e->sport) != 0 || ports_.count(e->dport) != 0)) {
+      e->monotonic_ns += pipe_offset_ns_.value_or(0);
+      events.push_back(*std::move(e));
+    }
+  }
+  return events;
+}
+
+uint64_t KernelEventTrace::Overruns() const {
+  uint64_t total = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    std::ifstream stats(absl::StrCat(dir_, "/per_cpu/cpu", cpu, "/stats"));
+    if (!stats) {
+      break;
+    }
+    std::string line;
+    while (std::getline(stats, line)) {
+      absl::string_view field = line;
+      uint64_t n = 0;
+      if (absl::ConsumePrefix(&field, "overrun: ") && absl::SimpleAtoi(field, &n)) {
+        total += n;
+      }
+    }
+  }
+  return total;
 }
 
 std::optional<KernelEvent> ParseTraceLine(absl::string_view line) {
@@ -295,8 +367,10 @@ std::optional<KernelEvent> ParseTraceLine(absl::string_view line) {
     e.dst = get("dest");
     e.sport = PortOf(e.src);
     e.dport = PortOf(e.dst);
-    e.text = absl::StrCat("RST sent (reason ", get("reason"), ", state ",
-                          get("state") == "UNKNOWN" ? "no socket" : StateName(get("state")), ")");
+    e.reason = get("reason");
+    e.state = get("state") == "UNKNOWN" ? "" : StateName(get("state"));
+    e.text = absl::StrCat("RST sent (reason ", e.reason, ", state ",
+                          e.state.empty() ? "no socket" : e.state, ")");
     return e;
   }
   uint32_t sport = 0, dport = 0;
@@ -305,17 +379,33 @@ std::optional<KernelEvent> ParseTraceLine(absl::string_view line) {
   e.sport = static_cast<uint16_t>(sport);
   e.dport = static_cast<uint16_t>(dport);
   const bool v6 = get("family") == "AF_INET6";
-  e.src = absl::StrCat(v6 ? absl::StrCat("[", get("saddrv6"), "]") : get("saddr"), ":", sport);
-  e.dst = absl::StrCat(v6 ? absl::StrCat("[", get("daddrv6"), "]") : get("daddr"), ":", dport);
+  // A dual-stack socket's IPv4 peer is an IPv4-mapped address (::ffff:127.0.0.1); on the wire
+  // the segments carry plain IPv4, so the event names the addresses as they do.
+  auto address = [&](const char* v4, const char* v6_key) {
+    if (!v6) {
+      return get(v4);
+    }
+    const std::string text = get(v6_key);
+    absl::string_view a = text;
+    if (absl::ConsumePrefix(&a, "::ffff:") && a.find('.') != absl::string_view::npos) {
+      return std::string(a);
+    }
+    return absl::StrCat("[", text, "]");
+  };
+  e.src = absl::StrCat(address("saddr", "saddrv6"), ":", sport);
+  e.dst = absl::StrCat(address("daddr", "daddrv6"), ":", dport);
   if (e.name == "inet_sock_set_state") {
     if (get("protocol") != "IPPROTO_TCP") {
       return std::nullopt;
     }
-    e.text = absl::StrCat(StateName(get("oldstate")), " -> ", StateName(get("newstate")));
+    e.old_state = StateName(get("oldstate"));
+    e.new_state = StateName(get("newstate"));
+    e.text = absl::StrCat(e.old_state, " -> ", e.new_state);
   } else if (e.name == "tcp_receive_reset") {
     e.text = "RST received";
   } else if (e.name == "tcp_retransmit_skb") {
-    e.text = absl::StrCat("retransmission (state ", StateName(get("state")), ")");
+    e.state = StateName(get("state"));
+    e.text = absl::StrCat("retransmission (state ", e.state, ")");
   } else {
     e.text = "SYN/ACK retransmission";
   }

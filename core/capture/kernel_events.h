@@ -27,6 +27,13 @@ struct KernelEvent {
   // What it means: "SYN_SENT -> ESTABLISHED", "RST sent (reason NO_SOCKET)", "RST received",
   // "retransmission (state SYN_SENT)", "SYN/ACK retransmission".
   std::string text;
+  // The same in fields: state changes' "SYN_SENT" and "ESTABLISHED"; a retransmission's or a
+  // sent reset's socket state ("" for a reset sent without a socket); a sent reset's reason
+  // ("NO_SOCKET", as the kernel names it in enum sk_rst_reason).
+  std::string old_state;
+  std::string new_state;
+  std::string state;
+  std::string reason;
 };
 
 // Parses one line of a trace instance's `trace` file; nullopt for comments and other events.
@@ -51,8 +58,16 @@ class KernelEventTrace {
   KernelEventTrace& operator=(const KernelEventTrace&) = delete;
 
   absl::Status WatchPort(uint16_t port);
-  // Every event so far on the watched ports, in order, timed on CLOCK_MONOTONIC.
+  // Every event so far on the watched ports, in order, timed on CLOCK_MONOTONIC. Reads the
+  // instance's `trace`, whose ring keeps the newest events when it fills: for a short run.
   absl::StatusOr<std::vector<KernelEvent>> Read() const;
+  // For a trace read while it runs: the events on the watched ports since the last call, in
+  // order, timed on CLOCK_MONOTONIC. Reads (and so consumes) the instance's `trace_pipe`, never
+  // blocking; do not mix with Read(), which would miss what this consumed.
+  absl::StatusOr<std::vector<KernelEvent>> TakeNew();
+  // Events the kernel overwrote because the ring was full before they were read (the sum of
+  // per_cpu/cpuN/stats "overrun").
+  uint64_t Overruns() const;
 
   // The directory of this process's instance ("/sys/kernel/tracing/instances/socklab-123").
   const std::string& directory() const { return dir_; }
@@ -69,6 +84,11 @@ class KernelEventTrace {
   // CLOCK_MONOTONIC when the clock marker was written: ties the trace's clock to it.
   int64_t marker_monotonic_ns_ = 0;
   std::set<uint16_t> ports_;
+  // TakeNew's state: `trace_pipe` (non-blocking), the start of a line a read cut in two, and
+  // CLOCK_MONOTONIC minus the trace clock once the marker was read.
+  int pipe_fd_ = -1;
+  std::string partial_line_;
+  std::optional<int64_t> pipe_offset_ns_;
 };
 
 // The tracefs mount point, mounting it (privately, see KernelEventTrace) when needed.

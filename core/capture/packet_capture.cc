@@ -8,17 +8,14 @@
 namespace socklab {
 namespace {
 
-// Ring for the frames between Open and Drain: about 3000 frames of kSnapLength bytes, far more
-// than a scenario sends.
-constexpr int kBufferBytes = 1 << 20;
-
 absl::Status PcapError(pcap* handle, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", pcap_geterr(handle)));
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PacketCapture>> PacketCapture::Open(const std::string& interface) {
+absl::StatusOr<std::unique_ptr<PacketCapture>> PacketCapture::Open(const std::string& interface,
+                                                                   int buffer_bytes) {
   char error[PCAP_ERRBUF_SIZE] = {};
   pcap* handle = pcap_create(interface.c_str(), error);
   if (handle == nullptr) {
@@ -26,7 +23,7 @@ absl::StatusOr<std::unique_ptr<PacketCapture>> PacketCapture::Open(const std::st
   }
   std::unique_ptr<PacketCapture> capture(new PacketCapture(handle));
   pcap_set_snaplen(handle, kSnapLength);
-  pcap_set_buffer_size(handle, kBufferBytes);
+  pcap_set_buffer_size(handle, buffer_bytes);
   // Without immediate mode the kernel hands frames over only when a block of the ring fills or
   // its timeout passes, so Drain() could miss the last ones.
   pcap_set_immediate_mode(handle, 1);
@@ -124,11 +121,22 @@ absl::Status PacketCapture::CreateFile(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status PacketCapture::WriteFile() {
-  if (dumper_ == nullptr) {
-    return absl::FailedPreconditionError("no pcap file was created");
+absl::StatusOr<std::vector<CapturedFrame>> PacketCapture::TakeFrames() {
+  if (absl::Status drained = Drain(); !drained.ok()) {
+    return drained;
   }
-  for (const CapturedFrame& frame : frames_) {
+  if (dumper_ != nullptr) {
+    if (absl::Status dumped = DumpFrames(frames_); !dumped.ok()) {
+      return dumped;
+    }
+  }
+  std::vector<CapturedFrame> taken = std::move(frames_);
+  frames_.clear();
+  return taken;
+}
+
+absl::Status PacketCapture::DumpFrames(const std::vector<CapturedFrame>& frames) {
+  for (const CapturedFrame& frame : frames) {
     pcap_pkthdr header{};
     header.ts.tv_sec = frame.wall_ns / 1'000'000'000;
     header.ts.tv_usec = frame.wall_ns % 1'000'000'000;
@@ -137,11 +145,19 @@ absl::Status PacketCapture::WriteFile() {
     pcap_dump(reinterpret_cast<u_char*>(dumper_), &header,
               reinterpret_cast<const u_char*>(frame.bytes.data()));
   }
-  const bool flushed = pcap_dump_flush(dumper_) == 0;
+  return pcap_dump_flush(dumper_) == 0
+             ? absl::OkStatus()
+             : absl::InternalError(absl::StrCat("writing the pcap file ", dump_path_));
+}
+
+absl::Status PacketCapture::WriteFile() {
+  if (dumper_ == nullptr) {
+    return absl::FailedPreconditionError("no pcap file was created");
+  }
+  absl::Status dumped = DumpFrames(frames_);
   pcap_dump_close(dumper_);
   dumper_ = nullptr;
-  return flushed ? absl::OkStatus()
-                 : absl::InternalError(absl::StrCat("writing the pcap file ", dump_path_));
+  return dumped;
 }
 
 std::vector<TcpSegment> DecodeFrames(int link_type, const std::vector<CapturedFrame>& frames) {

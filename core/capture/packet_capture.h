@@ -33,9 +33,15 @@ class PacketCapture {
   // Bytes kept of each frame: every header (Ethernet 14, IP up to 60, TCP up to 60), little data.
   static constexpr int kSnapLength = 256;
 
-  // Opens `interface` ("lo"). With no port watched yet, nothing is kept. PermissionDenied
-  // without capture rights, with the reason and the fix.
-  static absl::StatusOr<std::unique_ptr<PacketCapture>> Open(const std::string& interface);
+  // The kernel's ring between two drains: about 3000 frames of kSnapLength bytes, far more than
+  // a scenario sends.
+  static constexpr int kDefaultBufferBytes = 1 << 20;
+
+  // Opens `interface` ("lo", or "any" for every interface of the namespace) with a ring of
+  // `buffer_bytes`. With no port watched yet, nothing is kept. PermissionDenied without capture
+  // rights, with the reason and the fix.
+  static absl::StatusOr<std::unique_ptr<PacketCapture>> Open(
+      const std::string& interface, int buffer_bytes = kDefaultBufferBytes);
   ~PacketCapture();
   PacketCapture(const PacketCapture&) = delete;
   PacketCapture& operator=(const PacketCapture&) = delete;
@@ -46,6 +52,10 @@ class PacketCapture {
 
   // Copies every frame the kernel queued so far into frames(); never blocks.
   absl::Status Drain();
+  // For a capture read while it runs: drains, appends the frames to the pcap file if one was
+  // created (flushed, so the file is whole up to here), and hands them over; frames() is empty
+  // afterwards. Never blocks.
+  absl::StatusOr<std::vector<CapturedFrame>> TakeFrames();
   const std::vector<CapturedFrame>& frames() const { return frames_; }
   // Frames the kernel dropped because the ring was full (pcap_stats).
   uint64_t dropped() const;
@@ -54,13 +64,15 @@ class PacketCapture {
   // Creates `path` now (while this process may still write there: a caller may drop its
   // privileges later); WriteFile fills it.
   absl::Status CreateFile(const std::string& path);
-  // Writes frames() to the file CreateFile made, as a standard pcap (nanosecond timestamps),
-  // and closes it.
+  // Writes frames() (those not yet handed over by TakeFrames) to the file CreateFile made, as a
+  // standard pcap (nanosecond timestamps), and closes it.
   absl::Status WriteFile();
 
  private:
   explicit PacketCapture(pcap* handle);
   absl::Status ApplyFilter();
+  // Appends `frames` to the pcap file and flushes it.
+  absl::Status DumpFrames(const std::vector<CapturedFrame>& frames);
 
   pcap* handle_;
   int link_type_;

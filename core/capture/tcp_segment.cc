@@ -114,6 +114,8 @@ std::optional<TcpSegment> ParseTcpFrame(int link_type, const uint8_t* data, size
     }
     s.src = AddressText(AF_INET, ip + 12);
     s.dst = AddressText(AF_INET, ip + 16);
+    s.ttl = ip[8];
+    s.ip_id = Be16(ip + 4);
     tcp_offset = ihl;
     ip_payload = Be16(ip + 2) - ihl;
   } else if (ethertype == kEtherTypeIpv6) {
@@ -123,6 +125,7 @@ std::optional<TcpSegment> ParseTcpFrame(int link_type, const uint8_t* data, size
     }
     s.src = AddressText(AF_INET6, ip + 8);
     s.dst = AddressText(AF_INET6, ip + 24);
+    s.ttl = ip[7];
     tcp_offset = 40;
     ip_payload = Be16(ip + 4);
   } else {

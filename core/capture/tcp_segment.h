@@ -15,6 +15,10 @@ struct TcpSegment {
   std::string dst;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
+  // The IP header's TTL (IPv6: hop limit) and IPv4 identification: a reset a firewall builds
+  // (nftables' reject with tcp reset) carries other values than one the peer's TCP sends.
+  uint8_t ttl = 0;
+  std::optional<uint16_t> ip_id;
   uint32_t seq = 0;
   uint32_t ack = 0;
   uint8_t flags = 0;     // the TCP header's flag byte (kTcp* below)

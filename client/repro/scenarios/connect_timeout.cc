@@ -146,7 +146,8 @@ Scenario ConnectTimeoutScenario() {
                        "only with tcp_syncookies=0: SYNs from unproven peers are dropped once the "
                        "SYN queue is 3/4 of it: sysctl -w net.ipv4.tcp_max_syn_backlog=8192"}},
            .see_also = {"read-timeout", "peer-vanished", "refused"},
-           .timeout = absl::Seconds(30)},
+           .timeout = absl::Seconds(30),
+           .events = {"retransmission (state SYN_SENT)"}},
           &Run};
 }
 

@@ -46,7 +46,8 @@ Scenario RefusedScenario() {
            .fix_code = "Check host and port; retry with backoff while the server starts; `ss -ltn` "
                        "on the server shows what listens where.",
            .kernel = {},
-           .see_also = {"connect-timeout", "unreachable"}},
+           .see_also = {"connect-timeout", "unreachable", "firewall-reset"},
+           .events = {"RST sent (reason NO_SOCKET"}},
           &Run};
 }
 

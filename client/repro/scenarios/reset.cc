@@ -68,7 +68,8 @@ Scenario ResetScenario() {
                     "next read (or write) fails with it.",
            .fix_code = kFix,
            .kernel = {},
-           .see_also = {"reset-unread", "broken-pipe"}},
+           .see_also = {"reset-unread", "broken-pipe"},
+           .events = {"RST sent (reason TCP_STATE"}},
           &RunLinger};
 }
 
@@ -85,7 +86,8 @@ Scenario ResetUnreadScenario() {
                     "rest of the request.",
            .fix_code = kFix,
            .kernel = {},
-           .see_also = {"reset", "broken-pipe"}},
+           .see_also = {"reset", "broken-pipe"},
+           .events = {"RST sent (reason TCP_ABORT_ON_CLOSE"}},
           &RunUnread};
 }
 

@@ -5,6 +5,7 @@
 // One function per scenario, each in its own file under client/repro/scenarios/.
 namespace socklab::repro {
 
+Scenario NormalScenario();
 Scenario RefusedScenario();
 Scenario ResetScenario();
 Scenario ResetUnreadScenario();
@@ -27,5 +28,8 @@ Scenario FinWait2Scenario();
 Scenario SimultaneousCloseScenario();
 Scenario SimultaneousOpenScenario();
 Scenario ServerRestartScenario();
+Scenario FirewallResetScenario();
+Scenario FirewallIcmpScenario();
+Scenario ProhibitRouteScenario();
 
 }  // namespace socklab::repro

@@ -68,7 +68,7 @@ Scenario UnreachableScenario() {
                        "consistently (Java: -Djava.net.preferIPv4Stack=true when IPv6 has no "
                        "route); look for firewall reject rules.",
            .kernel = {},
-           .see_also = {"refused"},
+           .see_also = {"refused", "firewall-icmp", "prohibit-route"},
            .needs_netns = true},
           &Run};
 }

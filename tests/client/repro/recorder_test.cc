@@ -5,7 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/repro/sock_util.h"
+#include "core/net/netns.h"
 #include "core/tcpstat/reader.h"
 #include "gtest/gtest.h"
 
@@ -76,6 +80,37 @@ TEST(Recorder, AWirePatternTheCaptureShowsIsReproduced) {
   EXPECT_EQ(result.outcome, Outcome::kReproduced) << result.reason;
   EXPECT_TRUE(result.wire.ok);
   EXPECT_EQ(result.wire.observed, "> SYN, < SYN/ACK, > ACK");
+}
+
+// A scenario's expected kernel events are checked like its errno: one that did not happen (or a
+// forbidden one that did) fails the run. In a child: the trace may mount tracefs privately.
+TEST(Recorder, AnExpectedKernelEventThatDidNotHappenIsNotReproduced) {
+  absl::StatusOr<ChildOutput> child = RunInChild({}, [] {
+    auto run = [](std::vector<std::string> expected) {
+      Recorder rec("t");
+      rec.StartCapture("> SYN, < SYN/ACK, > ACK", "");
+      rec.TraceKernelEvents();
+      rec.ExpectKernelEvents(std::move(expected));
+      Pair p = ConnectedPair(rec);
+      rec.CheckOk("connect", Phase::kConnect, CallResult{});
+      ScenarioResult result = rec.Finish({}, "");
+      if (!result.wire.events_missing.empty()) {
+        return absl::StrCat("skip: ", result.wire.events_missing);
+      }
+      return absl::StrCat(OutcomeName(result.outcome), " [",
+                          absl::StrJoin(result.wire.events_unmet, "|"), "] ", result.reason);
+    };
+    return absl::StrCat(run({"SYN_SENT -> ESTABLISHED", "SYN_RECV -> ESTABLISHED", "!RST sent"}),
+                        "\n", run({"SYN_SENT -> ESTABLISHED", "LAST_ACK -> CLOSE", "!LISTEN"}));
+  });
+  ASSERT_TRUE(child.ok()) << child.status();
+  if (absl::StartsWith(child->output, "skip: ")) {
+    GTEST_SKIP() << child->output;
+  }
+  EXPECT_EQ(child->output,
+            "ok [] \n"
+            "FAILED [LAST_ACK -> CLOSE|!LISTEN] kernel events: no 'LAST_ACK -> CLOSE', unexpected "
+            "'LISTEN'");
 }
 
 TEST(Recorder, SkipAndFailWinOverChecks) {

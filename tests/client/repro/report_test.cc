@@ -1,9 +1,11 @@
 #include "client/repro/report.h"
 
+#include "absl/strings/str_cat.h"
 #include "client/repro/registry.h"
 #include "client/repro/runner.h"
 #include "core/sysinfo/derivations.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace socklab::repro {
 namespace {
@@ -43,6 +45,8 @@ ScenarioResult Sample() {
   rst.at_seconds = 0.0011;
   rst.from_client = false;
   rst.flags = "RST/ACK";
+  rst.ttl = 64;
+  rst.ip_id = 0;
   rst.ack = 1;
   rst.window = 1u << 20;  // a scaled window beyond 16 bits survives the trip
   r.wire.segments = {syn, rst};
@@ -72,7 +76,8 @@ TEST(Report, TextShowsEverySegmentWithItsCause) {
                       "sackOK, ts, wscale 7  <- client: connect(fd 4, 127.0.0.1:40000)"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("server -> client  RST/ACK seq 0 ack 1 win 1048576 len 0\n"),
+  // A reset shows who built it in its IP header.
+  EXPECT_NE(text.find("server -> client  RST/ACK seq 0 ack 1 win 1048576 len 0  ttl 64 id 0\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("tshark -r /tmp/refused.pcap"), std::string::npos) << text;
@@ -181,6 +186,22 @@ TEST(Registry, NamesAreUniqueAndEveryScenarioIsExplained) {
 }
 
 // A knob whose advised value is already in force on the host: no command that sets it again.
+// The tutorial's texts that Linux never produces: --list says where each comes from and which
+// Linux scenario is the same failure.
+TEST(Registry, ListSaysWhereTheTextsLinuxNeverProducesComeFrom) {
+  const std::string list = RenderList();
+  for (const auto& [text, scenario] : std::vector<std::pair<std::string, std::string>>{
+           {"java.net.BindException: Address already in use: connect", "port-exhaustion"},
+           {"java.net.SocketException: Connection closed by remote host", "broken-pipe"}}) {
+    EXPECT_NE(list.find(absl::StrCat("\"", text, "\"")), std::string::npos) << text;
+    EXPECT_NE(list.find(absl::StrCat("[scenario ", scenario, ":")), std::string::npos) << text;
+    EXPECT_NE(FindScenario(scenario), nullptr) << scenario;
+  }
+  const nlohmann::json json = RenderListJson();
+  ASSERT_EQ(json["not_from_linux"].size(), 2u);
+  EXPECT_EQ(json["not_from_linux"][0]["linux_scenario"], "port-exhaustion");
+}
+
 TEST(KnobLine, NeverOffersTheValueAlreadyInForce) {
   const Scenario* scenario = FindScenario("no-buffer-space");
   ASSERT_NE(scenario, nullptr);

@@ -215,14 +215,14 @@ TEST(Socklab, VersionAndUnknownCommands) {
   EXPECT_EQ(typo.exit_code, 2);
   EXPECT_NE(typo.out.find("unknown command 'lod'; did you mean 'load'?"), std::string::npos)
       << typo.out;
-  for (const char* command : {"load", "report", "repro", "states", "tune"}) {
+  for (const char* command : {"load", "report", "repro", "states", "trace", "tune"}) {
     EXPECT_NE(typo.out.find(command), std::string::npos) << typo.out;
   }
   ToolRun far = Socklab("frobnicate");
   EXPECT_EQ(far.exit_code, 2);
   EXPECT_EQ(far.out.find("did you mean"), std::string::npos) << far.out;
   EXPECT_NE(far.out.find("unknown command 'frobnicate'; the commands are load, report, repro, "
-                         "states, tune; run 'socklab --help'"),
+                         "states, trace, tune; run 'socklab --help'"),
             std::string::npos)
       << far.out;
 }

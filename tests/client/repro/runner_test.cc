@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -22,6 +23,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -48,7 +50,11 @@ constexpr const char* kClosePath = "FIN_WAIT1 -> CLOSING -> TIME_WAIT";
 // "expected" text so a scenario cannot agree with itself.
 const std::map<std::string, std::vector<std::string>>& ExpectedObservations() {
   static const auto* const kExpected = new std::map<std::string, std::vector<std::string>>{
+      {"normal", {"OK", "5 bytes", "OK", "7 bytes", "EOF", "TIME_WAIT"}},
       {"refused", {"ECONNREFUSED"}},
+      {"firewall-reset", {"ECONNREFUSED"}},
+      {"firewall-icmp", {"EHOSTUNREACH", "ENETUNREACH"}},
+      {"prohibit-route", {"EACCES"}},
       {"reset", {"ECONNRESET"}},
       {"reset-unread", {"ECONNRESET"}},
       {"broken-pipe", {"OK", "EPIPE", "killed by SIGPIPE"}},
@@ -78,7 +84,11 @@ const std::map<std::string, std::vector<std::string>>& ExpectedObservations() {
 // scenarios' own patterns.
 const std::map<std::string, std::string>& ExpectedWire() {
   static const auto* const kExpected = new std::map<std::string, std::string>{
+      {"normal", "> SYN, < SYN/ACK, > ACK, > PSH/ACK, < PSH/ACK, > FIN/ACK, < FIN/ACK, > ACK"},
       {"refused", "> SYN, < RST/ACK"},
+      {"firewall-reset", "> SYN, < RST/ACK"},
+      {"firewall-icmp", "> SYN, nothing back"},
+      {"prohibit-route", "no packet"},
       {"reset", "> SYN, < SYN/ACK, > ACK, < RST/ACK"},
       {"reset-unread", "> SYN, < SYN/ACK, > ACK, > PSH/ACK, < RST/ACK"},
       {"broken-pipe", "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > ACK, > PSH/ACK, < RST"},
@@ -554,7 +564,13 @@ TEST_F(ScenariosTest, KernelEventsAgreeWithThePackets) {
       resets_sent += e.name == "tcp_send_reset" ? 1 : 0;
       retransmissions += e.name.starts_with("tcp_retransmit") ? 1 : 0;
     }
-    EXPECT_EQ(resets_sent, rst_segments);
+    if (s.info.name == "firewall-reset") {
+      // The one RST this host's TCP did not send: nftables built it.
+      EXPECT_EQ(resets_sent, 0);
+      EXPECT_EQ(rst_segments, 1);
+    } else {
+      EXPECT_EQ(resets_sent, rst_segments);
+    }
     EXPECT_LE(retransmitted, retransmissions);
   }
   std::string refused;
@@ -571,6 +587,78 @@ TEST_F(ScenariosTest, KernelEventsAgreeWithThePackets) {
         abort_on_close || e.text.find("reason TCP_ABORT_ON_CLOSE") != std::string::npos;
   }
   EXPECT_TRUE(abort_on_close);
+}
+
+// The kernel events each scenario names (ScenarioInfo::events) were checked and met, and the
+// reasons of the resets are the kernel's own for each way of resetting.
+TEST_F(ScenariosTest, ExpectedKernelEventsAreMet) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "tracing needs root";
+  }
+  for (const Scenario& s : AllScenarios()) {
+    SCOPED_TRACE(s.info.name);
+    const WireView& wire = results_->at(s.info.name).wire;
+    EXPECT_EQ(wire.events_expected, s.info.events);
+    EXPECT_TRUE(wire.events_unmet.empty()) << absl::StrJoin(wire.events_unmet, "; ");
+  }
+  const std::map<std::string, std::string> reasons = {
+      {"refused", "NO_SOCKET"}, {"reset", "TCP_STATE"}, {"reset-unread", "TCP_ABORT_ON_CLOSE"}};
+  for (const auto& [name, reason] : reasons) {
+    std::string seen;
+    for (const KernelEventLine& e : results_->at(name).wire.events) {
+      if (e.name == "tcp_send_reset") {
+        seen = e.text;
+      }
+    }
+    EXPECT_NE(seen.find(absl::StrCat("reason ", reason, ",")), std::string::npos)
+        << name << ": " << seen;
+  }
+}
+
+// normal: both sides' every state, from the kernel's events (not from the scenario's words),
+// and every segment explained.
+TEST_F(ScenariosTest, NormalShowsEveryStateOnBothSidesAndExplainsEverySegment) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "capturing and tracing need root";
+  }
+  const ScenarioResult& r = results_->at("normal");
+  ASSERT_EQ(r.outcome, Outcome::kReproduced) << r.reason;
+  // Each socket's path, by its own end: the client's port, then the server's connection (the
+  // listener's port with the client as peer).
+  std::map<std::string, std::vector<std::string>> paths;
+  for (const KernelEventLine& e : r.wire.events) {
+    if (e.name != "inet_sock_set_state" || absl::EndsWith(e.src, ":0") ||
+        absl::EndsWith(e.dst, ":0")) {
+      continue;  // a socket before its port or without a peer (the listener)
+    }
+    std::vector<std::string>& path = paths[absl::StrCat(e.src, " ", e.dst)];
+    for (absl::string_view state : absl::StrSplit(e.text, " -> ")) {
+      if (path.empty() || path.back() != state) {
+        path.emplace_back(state);
+      }
+    }
+  }
+  std::vector<std::string> seen;
+  for (const auto& [socket, path] : paths) {
+    seen.push_back(absl::StrJoin(path, " -> "));
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "LISTEN -> SYN_RECV -> ESTABLISHED -> CLOSE_WAIT -> LAST_ACK -> CLOSE",
+                      "SYN_SENT -> ESTABLISHED -> FIN_WAIT1 -> FIN_WAIT2 -> CLOSE"}));
+  ASSERT_GE(r.wire.segments.size(), 8u);
+  for (const WireSegmentLine& line : r.wire.segments) {
+    EXPECT_FALSE(line.explanation.empty()) << line.flags << " seq " << line.seq;
+  }
+  EXPECT_NE(r.wire.segments[0].explanation.find("MSS"), std::string::npos);
+  EXPECT_NE(r.wire.segments[1].explanation.find("ack 1 acknowledges the SYN"), std::string::npos)
+      << r.wire.segments[1].explanation;
+  bool data = false;
+  for (const WireSegmentLine& line : r.wire.segments) {
+    data =
+        data || line.explanation.find("bytes 1 to 5 of the client's stream") != std::string::npos;
+  }
+  EXPECT_TRUE(data);
 }
 
 // What tshark reads from every scenario's pcap file (concatenated by mergecap, so tshark starts

@@ -58,6 +58,26 @@ TEST(KernelEventsTest, ParsesTheFiveTracepointsLines) {
                    .has_value());
 }
 
+// A dual-stack socket (listening on ::) with an IPv4 peer: the kernel prints IPv4-mapped
+// addresses, the wire carries plain IPv4; the event names the ends as the wire does, so that it
+// is matched with its connection's segments (repro and trace keep only those).
+TEST(KernelEventsTest, ADualStackSocketsIpv4PeerIsNamedAsOnTheWire) {
+  std::optional<KernelEvent> e = ParseTraceLine(
+      "  x-1  [000] .....  2.0: inet_sock_set_state: family=AF_INET6 protocol=IPPROTO_TCP "
+      "sport=8080 dport=40000 saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 "
+      "daddrv6=::ffff:127.0.0.1 oldstate=TCP_SYN_RECV newstate=TCP_ESTABLISHED");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->src, "127.0.0.1:8080");
+  EXPECT_EQ(e->dst, "127.0.0.1:40000");
+  EXPECT_EQ(e->old_state, "SYN_RECV");
+  EXPECT_EQ(e->new_state, "ESTABLISHED");
+  std::optional<KernelEvent> v6 = ParseTraceLine(
+      "  x-1  [000] .....  2.0: tcp_receive_reset: skbaddr=0 skaddr=0 family=AF_INET6 "
+      "sport=8080 dport=40000 saddr=0.0.0.0 daddr=0.0.0.0 saddrv6=::1 daddrv6=::1");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->src, "[::1]:8080");
+}
+
 // A refused connect on lo, traced for real in a child (the trace may mount tracefs privately):
 // the reset the kernel sent with its reason, the one the client received, the client's states.
 // The instance is gone afterwards.
