@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/load/load_command.h"
+#include "client/merge/merge_command.h"
 #include "client/report/report_command.h"
 #include "client/repro/repro_command.h"
 #include "client/states/states_command.h"
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   std::vector<socklab::cli::Command> commands = {
       socklab::client::AddLoadCommand(app),  socklab::client::AddReportCommand(app),
       socklab::client::AddReproCommand(app), socklab::client::AddStatesCommand(app),
-      socklab::client::AddTuneCommand(app),
+      socklab::client::AddTuneCommand(app),  socklab::client::AddMergeCommand(app),
   };
   const bool json = socklab::cli::WantsJson(argc, argv);
   // A mistyped command: name the ones that exist and the closest, which CLI11's "argument not
