@@ -37,7 +37,7 @@ std::string FormatHdrLog(const HdrLog& log) {
   for (const std::string& comment : log.comments) {
     absl::StrAppend(&out, "#[", comment, "]\n");
   }
-  const absl::Time start = absl::FromUnixNanos(std::llround(log.start_time_s * 1e9));
+  const absl::Time start = absl::FromUnixMillis(std::llround(log.start_time_s * 1e3));
   absl::StrAppend(&out, kVersionLine, "\n");
   absl::StrAppendFormat(&out, "#[StartTime: %.3f (seconds since epoch), %s]\n", log.start_time_s,
                         absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", start, absl::UTCTimeZone()));
