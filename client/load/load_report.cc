@@ -316,7 +316,12 @@ std::string LoadSummaryToText(const LoadResult& r) {
   if (r.kernel_counters_available) {
     // The counters are the network namespace's, every process's: say so, and say when they
     // show traffic that cannot be this run's.
-    absl::StrAppend(&out, "kernel      machine-wide (all processes in this network namespace): ",
+    absl::StrAppend(&out, "kernel      ",
+                    r.kernel_namespaces > 1
+                        ? absl::StrCat("summed over ", r.kernel_namespaces,
+                                       " agents' machines (all processes in each one's network "
+                                       "namespace): ")
+                        : "machine-wide (all processes in this network namespace): ",
                     r.kernel.empty() ? "none of the TCP, IP or UDP counters moved"
                                      : CounterDeltasToText(r.kernel),
                     "\n");

@@ -154,6 +154,9 @@ struct LoadResult {
 
   bool kernel_counters_available = false;
   std::vector<CounterDelta> kernel;
+  // How many machines' (network namespaces') deltas `kernel` adds up: 1 for a run, the agents
+  // for `socklab merge`.
+  int kernel_namespaces = 1;
 
   std::vector<LoadSecond> series;
   // Wall clock (unix ns) of start_ns and of the measured window's start: where the series and

@@ -28,6 +28,7 @@ std::vector<std::pair<std::string, std::string>> SharedConfig(const LoadConfig& 
           {"pipeline", absl::StrCat(c.pipeline)},
           {"size", absl::StrCat(c.size_min, "-", c.size_max)},
           {"churn", absl::StrCat(c.churn)},
+          {"connect rate (per agent)", number(c.connect_rate)},
           {"close", c.close_mode},
           {"nodelay", c.nodelay ? "on" : "off"},
           {"duration", number(c.duration_s)},
@@ -251,6 +252,7 @@ absl::StatusOr<MergedRun> MergeResults(std::vector<MergeInput> inputs) {
     t.client_cpu_system_s += r.client_cpu_system_s;
     t.wall_s = std::max(t.wall_s, (shift / 1e9) + r.wall_s);
     if (r.kernel_counters_available) {
+      t.kernel_namespaces += t.kernel_counters_available ? 1 : 0;
       t.kernel_counters_available = true;
       for (const CounterDelta& d : r.kernel) {
         auto it = std::find_if(t.kernel.begin(), t.kernel.end(),
