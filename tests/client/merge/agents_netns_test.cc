@@ -353,6 +353,18 @@ TEST_F(AgentsInNamespaces, MergedCountsAndPercentilesAreThoseOfAllAgentsAndTheSe
     EXPECT_LE(reported, exact + exact / 128 + 1) << key;
   }
   std::printf("%s", merged_run.out.c_str());
+
+  // The same shard twice, or a file that is not a result: one line, exit 2, nothing merged.
+  for (const auto& [args, names] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"merge", merge_args[1], merge_args[1]}, "are both shard 0/3"},
+           {{"merge", merge_args[1], Path("server.out")}, "server.out"}}) {
+    testing::SocklabProcess refused(args);
+    testing::ProcessOutcome outcome = refused.Wait(30'000);
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
+    EXPECT_NE(outcome.err.find(names), std::string::npos) << outcome.err;
+    EXPECT_EQ(std::count(outcome.err.begin(), outcome.err.end(), '\n'), 1) << outcome.err;
+    EXPECT_TRUE(outcome.out.empty()) << outcome.out;
+  }
 }
 
 }  // namespace
