@@ -27,9 +27,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "socklab " + std::string(socklab::Version()));
   std::vector<socklab::cli::Command> commands = {
-      socklab::client::AddLoadCommand(app),  socklab::client::AddReportCommand(app),
-      socklab::client::AddReproCommand(app), socklab::client::AddStatesCommand(app),
-      socklab::client::AddTuneCommand(app),  socklab::client::AddMergeCommand(app),
+      socklab::client::AddLoadCommand(app),   socklab::client::AddMergeCommand(app),
+      socklab::client::AddReportCommand(app), socklab::client::AddReproCommand(app),
+      socklab::client::AddStatesCommand(app), socklab::client::AddTuneCommand(app),
   };
   const bool json = socklab::cli::WantsJson(argc, argv);
   // A mistyped command: name the ones that exist and the closest, which CLI11's "argument not
