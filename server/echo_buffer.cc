@@ -16,6 +16,16 @@ ChunkPool::~ChunkPool() {
 }
 
 Chunk* ChunkPool::Get() {
+  if (++gets_in_period_ == kPeriodGets) {
+    gets_in_period_ = 0;
+    previous_peak_in_use_ = peak_in_use_;
+    peak_in_use_ = in_use_;
+    while (!free_.empty() && in_use_ + free_.size() > Keep()) {
+      delete free_.back();
+      free_.pop_back();
+    }
+  }
+  peak_in_use_ = std::max(peak_in_use_, ++in_use_);
   if (free_.empty()) {
     return new Chunk;
   }
@@ -28,7 +38,8 @@ Chunk* ChunkPool::Get() {
 }
 
 void ChunkPool::Put(Chunk* chunk) {
-  if (free_.size() < max_free_) {
+  --in_use_;
+  if (in_use_ + free_.size() < Keep()) {
     free_.push_back(chunk);
   } else {
     delete chunk;

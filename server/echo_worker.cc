@@ -40,7 +40,7 @@ constexpr int64_t kLingerPollNs = 10'000'000;  // 10 ms
 constexpr int64_t kBackoffMinNs = 10'000'000;     // 10 ms
 constexpr int64_t kBackoffMaxNs = 1'000'000'000;  // 1 s
 
-// Spare 16 KiB chunks kept per worker after a burst (1 MiB).
+// Spare 16 KiB chunks a worker keeps at least (1 MiB); a busy one keeps its working set.
 constexpr size_t kPoolSpareChunks = 64;
 
 absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {

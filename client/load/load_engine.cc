@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/load/load_limits.h"
 #include "client/load/load_worker.h"
 #include "client/load/payload.h"
@@ -22,6 +23,7 @@
 #include "core/sysinfo/limit_hints.h"
 #include "core/sysinfo/machine.h"
 #include "core/sysinfo/tcp_counters.h"
+#include "core/tcpstat/reader.h"
 
 namespace socklab::client {
 namespace {
@@ -86,12 +88,65 @@ LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selectio
   return c;
 }
 
+// The target's listener when it is on this machine, as netlink shows it: the fullest accept
+// queue seen over the run and that listener's limit (with SO_REUSEPORT there is one per server
+// thread). Unknown (-1) until a read finds it. Thread affinity: the engine thread.
+class ListenerWatch {
+ public:
+  explicit ListenerWatch(const SocketAddress& target) : port_(target.port()) {}
+
+  void Sample() {
+    tcpstat::Filter filter;
+    filter.local = tcpstat::Endpoint{.port = port_};
+    filter.states = tcpstat::TcpStateSet::Of({tcpstat::TcpState::kListen});
+    tcpstat::ReadOptions read;
+    read.source = tcpstat::Source::kNetlink;
+    absl::StatusOr<tcpstat::TcpSnapshot> snapshot = tcpstat::ReadTcpSnapshot(filter, read);
+    if (!snapshot.ok()) {
+      return;
+    }
+    for (const tcpstat::TcpSocket& listener : snapshot->sockets) {
+      if (!listener.accept_backlog.has_value()) {
+        continue;
+      }
+      const int64_t queue = listener.rx_queue;
+      const int64_t backlog = *listener.accept_backlog;
+      if (backlog_ < 0 || queue - backlog > queue_max_ - backlog_) {
+        queue_max_ = queue;
+        backlog_ = backlog;
+      }
+    }
+  }
+  int64_t queue_max() const { return queue_max_; }
+  int64_t backlog() const { return backlog_; }
+
+ private:
+  uint16_t port_;
+  int64_t queue_max_ = -1;
+  int64_t backlog_ = -1;
+};
+
+int64_t CounterDeltaOf(const absl::StatusOr<TcpCounters>& before,
+                       const absl::StatusOr<TcpCounters>& after, absl::string_view name) {
+  if (!before.ok() || !after.ok()) {
+    return HintContext::kUnknownCount;
+  }
+  const auto b = before->find(name);
+  const auto a = after->find(name);
+  if (b == before->end() || a == after->end()) {
+    return HintContext::kUnknownCount;
+  }
+  return a->second - b->second;
+}
+
 // One line per error class a kernel limit explains, from tune's LimitHint (the one place those
 // numbers are derived).
-std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& options) {
+std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& options,
+                                  const HintContext::ConnectDeadlines& deadlines) {
   std::vector<std::string> hints;
   std::set<std::string> seen;
   HintContext context;
+  context.deadlines = deadlines;
   context.loopback_destination = options.target.IsLoopback();
   context.destination_port = options.target.port();
   context.connect_deadline_seconds = absl::ToDoubleSeconds(options.connect_timeout);
@@ -105,6 +160,18 @@ std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& 
   return hints;
 }
 
+// How the workers paced their retries while this machine was short (ShortageGate).
+std::string ShortageLine(const WorkerCounters& shortage, int threads) {
+  return absl::StrFormat(
+      "local shortage: %d connection attempts failed on this machine's limits (above); %s then "
+      "tried one connection at a time, backing off %s to %s, while %d starts waited "
+      "(%.1f s short)",
+      shortage.shortage_failures, threads == 1 ? "the thread" : "each thread",
+      absl::FormatDuration(absl::Nanoseconds(ShortageGate::kInitialBackoffNs)),
+      absl::FormatDuration(absl::Nanoseconds(ShortageGate::kMaxBackoffNs)), shortage.shortage_waits,
+      shortage.shortage_ns / 1e9);
+}
+
 }  // namespace
 
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& hooks) {
@@ -115,7 +182,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   threads = std::min(threads, options.connections);
 
   const PayloadPattern pattern(options.size_max);
-  LoadShared shared;
+  LoadShared shared(threads);
   shared.options = &options;
   shared.pattern = &pattern;
   shared.backend = selection.backend;
@@ -129,6 +196,11 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   if (hooks.on_start) {
     hooks.on_start(result.config);
   }
+
+  // A listener on this machine (a loopback target) is watched while the run goes: when connects
+  // time out, its accept queue and this machine's ListenOverflows tell the server's part.
+  const bool listener_local = options.target.IsLoopback();
+  ListenerWatch listener(options.target);
 
   std::vector<std::unique_ptr<LoadWorker>> workers;
   for (int t = 0; t < threads; ++t) {
@@ -241,6 +313,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
         result.series.push_back(std::move(second));
       }
       next_second += 1'000'000'000;
+      if (listener_local) {
+        listener.Sample();
+      }
     }
     if (all_done) {
       break;
@@ -264,6 +339,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   }
 
   int64_t last_completion = 0;
+  WorkerCounters shortage;  // the workers' local shortages and connect deadlines, summed
   for (auto& worker : workers) {
     const WorkerCounters& w = worker->counters();
     result.messages_sent += w.messages_sent;
@@ -280,6 +356,11 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     result.warmup_connections_opened += w.warmup_connections_opened;
     result.warmup_connect_attempts += w.warmup_connect_attempts;
     last_completion = std::max(last_completion, w.last_completion_ns);
+    shortage.shortage_failures += w.shortage_failures;
+    shortage.shortage_waits += w.shortage_waits;
+    shortage.shortage_ns = std::max(shortage.shortage_ns, w.shortage_ns);
+    shortage.connect_deadlines_answered += w.connect_deadlines_answered;
+    shortage.connect_deadlines_unanswered += w.connect_deadlines_unanswered;
     result.rtt.Merge(worker->rtt());
     result.rtt_uncorrected.Merge(worker->rtt_uncorrected());
     result.send_lag.Merge(worker->send_lag());
@@ -327,16 +408,32 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     }
     absl::StrAppend(&result.abort_reason, ")");
   }
+  if (listener_local) {
+    listener.Sample();  // a server that never accepts still holds its full queue now
+  }
+  absl::StatusOr<TcpCounters> counters_after = ReadTcpCounters();
+  HintContext::ConnectDeadlines deadlines;
+  deadlines.answered = static_cast<int64_t>(shortage.connect_deadlines_answered);
+  deadlines.unanswered = static_cast<int64_t>(shortage.connect_deadlines_unanswered);
+  deadlines.listener_local = listener_local;
+  deadlines.listen_overflows =
+      CounterDeltaOf(counters_before, counters_after, "TcpExt.ListenOverflows");
+  deadlines.listen_drops = CounterDeltaOf(counters_before, counters_after, "TcpExt.ListenDrops");
+  deadlines.listener_queue_max = listener.queue_max();
+  deadlines.listener_backlog = listener.backlog();
+  deadlines.local_shortage_errors = static_cast<int64_t>(shortage.shortage_failures);
   ErrorCounts all_errors = result.errors;
   all_errors.Merge(result.warmup_errors);
-  result.hints = HintsFor(all_errors, options);
+  result.hints = HintsFor(all_errors, options, deadlines);
+  if (shortage.shortage_failures > 0) {
+    result.hints.push_back(ShortageLine(shortage, threads));
+  }
   if (const uint64_t mismatches = result.data_errors + result.warmup_data_errors; mismatches > 0) {
     result.hints.push_back(absl::StrCat(
         "data mismatch: ", mismatches, " echoes differed from what was sent; ",
         options.target.ToString(),
         " may not be an echo server (RFC 862: it must return every byte as received)"));
   }
-  absl::StatusOr<TcpCounters> counters_after = ReadTcpCounters();
   if (counters_before.ok() && counters_after.ok()) {
     result.kernel_counters_available = true;
     result.kernel = DiffCounters(*counters_before, *counters_after);

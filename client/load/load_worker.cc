@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
-#include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
@@ -18,6 +20,7 @@ namespace {
 
 constexpr loop::Token kTickToken = ~loop::Token{0};
 constexpr loop::Token kStartToken = ~loop::Token{1};
+constexpr loop::Token kShortageToken = ~loop::Token{2};
 // Connections a worker starts before it lets the loop reap completions. Started all at once,
 // thousands of socket()+connect() calls delay the first ones' completions by the whole burst
 // (102 ms median for 2000), which would be charged to connect latency.
@@ -25,12 +28,18 @@ constexpr size_t kStartBatch = 16;
 // The tick checks deadlines and publishes counters; 20 ms keeps the read/connect deadlines
 // within 20 ms of their setting and costs one pass over the connections 50 times a second.
 constexpr int64_t kTickNs = 20'000'000;
-constexpr int64_t kBackoffMinNs = 10'000'000;
-constexpr int64_t kBackoffMaxNs = 1'000'000'000;
 // Failed connects before an unreachable target (never connected once) aborts the run.
 constexpr uint64_t kUnreachableAfter = 3;
 
 int64_t ToNs(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
+
+// The kernel's state of a connecting socket: true once the handshake completed.
+bool HandshakeCompleted(int fd) {
+  tcp_info info = {};
+  socklen_t length = sizeof(info);
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+         info.tcpi_state == TCP_ESTABLISHED;
+}
 
 // Connect errors that are shortages on this machine, not an answer from the target.
 bool IsLocalShortage(ErrorClass error_class) {
@@ -53,18 +62,21 @@ void LoadShared::Abort(const std::string& reason) {
 
 LoadWorker::LoadWorker(LoadShared* shared, std::vector<int> connection_ids, int64_t budget,
                        double rate_share, double connect_rate_share)
-    : shared_(shared), options_(*shared->options), budget_(budget) {
+    : shared_(shared),
+      options_(*shared->options),
+      connect_pacer_(connect_rate_share),
+      budget_(options_.messages, options_.churn, budget) {
   conns_.resize(connection_ids.size());
   for (size_t i = 0; i < conns_.size(); ++i) {
     conns_[i].slot = static_cast<uint32_t>(i);
     conns_[i].id = connection_ids[i];
-    conns_[i].ring.resize(options_.pipeline);
+    conns_[i].pipeline = MessagePipeline(options_.pipeline);
+    // Seeded by the connection's number: its retries keep their own times, run after run.
+    conns_[i].retry =
+        Backoff(kRetryInitialNs, kRetryMaxNs, PayloadPattern::Mix(connection_ids[i]) | 1);
   }
   if (rate_share > 0 && !conns_.empty()) {
     interval_ns_ = 1e9 * static_cast<double>(conns_.size()) / rate_share;
-  }
-  if (connect_rate_share > 0) {
-    connect_interval_ns_ = 1e9 / connect_rate_share;
   }
 }
 
@@ -77,12 +89,16 @@ void LoadWorker::Run() {
     status_ = loop.status();
     shared_->workers_starting.fetch_sub(1, std::memory_order_relaxed);
     shared_->Abort(absl::StrCat("event loop: ", loop.status().message()));
+    shared_->loops_created.count_down();
     done_.store(true, std::memory_order_release);
     return;
   }
   loop_ = std::move(*loop);
+  // No connection starts before every thread has its loop: with -c beyond the fd limit the
+  // first thread's connections would take the fds the others' rings or epoll need.
+  shared_->loops_created.arrive_and_wait();
   now_ns_ = MonotonicNanos();
-  next_connect_ns_ = now_ns_;
+  connect_pacer_.Start(now_ns_);
   for (Conn& c : conns_) {
     // Open loop: spread the connections' schedules over one interval so they do not send in
     // lockstep.
@@ -127,6 +143,9 @@ WorkerCounters LoadWorker::TakeInterval(Histogram* interval_into, Histogram* con
 }
 
 void LoadWorker::Publish() {
+  counters_.shortage_failures = gate_.shortage_failures();
+  counters_.shortage_waits = gate_.waits();
+  counters_.shortage_ns = gate_.shortage_ns(now_ns_);
   std::lock_guard<std::mutex> lock(publish_mutex_);
   published_ = counters_;
   published_.errors = errors_.Total() + warmup_errors_.Total();
@@ -219,15 +238,54 @@ void LoadWorker::ScheduleRetry(Conn& c) {
     c.state = State::kIdle;
     return;
   }
-  // Exponential backoff with jitter so a refused or overloaded target is not hammered in
+  // Exponential back-off with jitter so a refused or overloaded target is not hammered in
   // lockstep by every connection.
-  const int shift = std::min(c.failures, 7);
-  const int64_t base = std::min(kBackoffMaxNs, kBackoffMinNs << shift);
-  const int64_t jitter =
-      static_cast<int64_t>(PayloadPattern::Mix(c.uid ^ now_ns_) % static_cast<uint64_t>(base));
-  ++c.failures;
   c.state = State::kWaiting;
-  ArmTimer(c, now_ns_ + base / 2 + jitter / 2);
+  ArmTimer(c, now_ns_ + c.retry.Next());
+}
+
+void LoadWorker::ReturnReservation(Conn& c) {
+  budget_.ReturnReserved(c.reserved);
+  c.reserved = 0;
+}
+
+void LoadWorker::WaitForShortage(Conn& c) {
+  c.state = State::kWaiting;
+  if (std::optional<int64_t> probe_at = gate_.OnShortage(c.slot, now_ns_)) {
+    ArmShortageTimer(*probe_at);
+  }
+}
+
+void LoadWorker::ArmShortageTimer(int64_t at_ns) {
+  if (shortage_timer_ != 0) {
+    loop_->CancelTimer(shortage_timer_);
+  }
+  shortage_timer_ = loop_->AddTimer(at_ns, kShortageToken);
+}
+
+void LoadWorker::OnShortageTimer() {
+  shortage_timer_ = 0;
+  if (stopping_) {
+    return;
+  }
+  if (std::optional<uint32_t> probe = gate_.OnProbeTime(now_ns_)) {
+    Resume(*probe);
+  }
+}
+
+void LoadWorker::PassedLocalLimits(const Conn& c) {
+  for (const uint32_t slot : gate_.OnThrough(c.slot, now_ns_)) {
+    Resume(slot);
+  }
+}
+
+void LoadWorker::Resume(uint32_t slot) {
+  Conn& c = conns_[slot];
+  if (c.state == State::kClosing) {
+    c.after_close = AfterClose::kReopen;  // its failed connect is still being closed
+  } else if (c.state == State::kWaiting || c.state == State::kIdle) {
+    StartConnect(c);
+  }
 }
 
 void LoadWorker::StartConnect(Conn& c) {
@@ -235,9 +293,14 @@ void LoadWorker::StartConnect(Conn& c) {
     c.state = State::kIdle;
     return;
   }
-  if (connect_interval_ns_ > 0 && !c.connect_slot_reserved) {
-    const int64_t at = std::max(now_ns_, next_connect_ns_);
-    next_connect_ns_ = at + static_cast<int64_t>(connect_interval_ns_);
+  if (!gate_.MayStart(c.slot)) {
+    // This machine is short of fds, ports or socket memory: one attempt at a time tries.
+    c.state = State::kWaiting;
+    gate_.Park(c.slot);
+    return;
+  }
+  if (connect_pacer_.paced() && !c.connect_slot_reserved) {
+    const int64_t at = connect_pacer_.Reserve(now_ns_);
     if (at > now_ns_) {
       c.connect_slot_reserved = true;
       c.state = State::kWaiting;
@@ -246,24 +309,22 @@ void LoadWorker::StartConnect(Conn& c) {
     }
   }
   c.connect_slot_reserved = false;
-  if (options_.messages > 0 && options_.churn > 0) {
+  if (budget_.reserves()) {
     // With churn, each incarnation takes its messages from the budget up front, so no
     // connection is opened that will find nothing left to send.
-    c.reserved = std::min<int64_t>(budget_, static_cast<int64_t>(options_.churn));
-    budget_ -= c.reserved;
+    c.reserved = budget_.ReserveIncarnation();
     if (c.reserved == 0) {
-      budget_exhausted_ = true;
       c.state = State::kIdle;
+      if (std::optional<int64_t> probe_at = gate_.OnAbandoned(c.slot, now_ns_)) {
+        ArmShortageTimer(*probe_at);
+      }
       MaybeFinish();
       return;
     }
   }
   ++c.gen;
   c.uid = (static_cast<uint64_t>(c.id) << 32) | c.gen;
-  c.head = c.count = 0;
-  c.next_seq = c.send_seq = 0;
-  c.window_seq = kNoSeq;
-  c.send_offset = 0;
+  c.pipeline.Reset();
   c.issued = c.completed = 0;
   if (InWindow(now_ns_)) {
     ++counters_.connect_attempts;
@@ -273,11 +334,12 @@ void LoadWorker::StartConnect(Conn& c) {
 
   absl::StatusOr<UniqueFd> fd = CreateTcpSocket(options_.target.family(), Blocking::kNonBlocking);
   if (!fd.ok()) {
-    // EMFILE, ENFILE, ENOBUFS: counted, retried with backoff; the run goes on.
+    // EMFILE, ENFILE, ENOBUFS: counted, retried when the gate lets it; the run goes on.
     const int err = ErrnoOf(fd.status()).value_or(EIO);
     RecordErrno(Phase::kSocket, err);
     AttemptFailed(/*local=*/true, Phase::kSocket, err);
-    ScheduleRetry(c);
+    ReturnReservation(c);
+    WaitForShortage(c);
     return;
   }
   // Echo latency, not Nagle's: a message's last partial segment must not wait for an ACK.
@@ -299,7 +361,8 @@ void LoadWorker::StartConnect(Conn& c) {
       const int err = ErrnoOf(bound).value_or(EIO);
       RecordErrno(Phase::kBind, err);
       AttemptFailed(/*local=*/true, Phase::kBind, err);
-      ScheduleRetry(c);
+      ReturnReservation(c);
+      WaitForShortage(c);
       return;
     }
   }
@@ -320,12 +383,22 @@ void LoadWorker::OnConnect(Conn& c, int res) {
   }
   if (res < 0) {
     RecordErrno(Phase::kConnect, -res);
-    CloseConn(c, AfterClose::kRetry);  // first: the connection is no longer live
-    AttemptFailed(IsLocalShortage(Classify(Phase::kConnect, -res)), Phase::kConnect, -res);
+    const bool local = IsLocalShortage(Classify(Phase::kConnect, -res));
+    // First: the connection is no longer live.
+    CloseConn(c, local ? AfterClose::kWaitShortage : AfterClose::kRetry);
+    AttemptFailed(local, Phase::kConnect, -res);
+    if (local) {
+      // The gate holds the worker's other starts from now, not from when the close completes.
+      if (std::optional<int64_t> probe_at = gate_.OnShortage(c.slot, now_ns_)) {
+        ArmShortageTimer(*probe_at);
+      }
+    } else {
+      PassedLocalLimits(c);  // the target answered: this machine had what the attempt needed
+    }
     return;
   }
   c.state = State::kOpen;
-  c.failures = 0;
+  c.retry.Reset();
   shared_->connects_ok.fetch_add(1, std::memory_order_relaxed);
   ++counters_.open_connections;
   // The true peak of all threads' open connections together.
@@ -350,10 +423,11 @@ void LoadWorker::OnConnect(Conn& c, int res) {
     c.schedule_origin_ns = now_ns_;
   }
   FillPipeline(c);
+  PassedLocalLimits(c);
 }
 
 void LoadWorker::FillPipeline(Conn& c) {
-  while (c.state == State::kOpen && c.count < c.ring.size()) {
+  while (c.state == State::kOpen && !c.pipeline.full()) {
     if (options_.churn > 0 && c.issued >= options_.churn) {
       break;
     }
@@ -370,31 +444,17 @@ void LoadWorker::FillPipeline(Conn& c) {
     if (!MayIssue(intended)) {
       break;
     }
-    if (options_.messages > 0 && options_.churn > 0) {
-      if (c.reserved <= 0) {
-        break;
-      }
-      --c.reserved;
-    } else if (options_.messages > 0) {
-      if (budget_ <= 0) {
-        budget_exhausted_ = true;
-        break;
-      }
-      --budget_;
+    if (!budget_.TakeOne(&c.reserved)) {
+      break;
     }
     if (interval_ns_ > 0) {
       c.next_intended_ns = intended + static_cast<int64_t>(interval_ns_);
       c.schedule_started = true;
     }
-    Message& m = RingAt(c, c.count);
-    m.seq = c.next_seq++;
+    Message& m = c.pipeline.Push();
     m.size = PayloadPattern::MessageSize(c.uid, m.seq, options_.size_min, options_.size_max);
-    m.received = 0;
     m.intended_ns = intended;
-    m.sent_ns = 0;
     m.data = shared_->pattern->MessageStart(c.uid, m.seq);
-    m.bad = false;
-    ++c.count;
     ++c.issued;
   }
   TrySend(c);
@@ -402,29 +462,24 @@ void LoadWorker::FillPipeline(Conn& c) {
 }
 
 void LoadWorker::TrySend(Conn& c) {
-  if (c.state != State::kOpen || c.send_in_flight || c.count == 0) {
+  if (c.state != State::kOpen || c.send_in_flight) {
     return;
   }
-  const uint64_t head_seq = RingAt(c, 0).seq;
-  if (c.send_seq < head_seq) {
-    // The echo of the message being sent completed before its send completion arrived.
-    c.send_seq = head_seq;
-    c.send_offset = 0;
-  }
-  const uint64_t index = c.send_seq - head_seq;
-  if (index >= c.count) {
+  Message* next = c.pipeline.NextToSend();
+  if (next == nullptr) {
     return;  // everything issued is sent
   }
-  Message& m = RingAt(c, index);
-  if (c.send_offset == 0) {
+  Message& m = *next;
+  const uint32_t offset = c.pipeline.send_offset();
+  if (offset == 0) {
     if (stopping_) {
       return;  // the drain waits for the echoes of what was sent; it sends nothing new
     }
     m.sent_ns = now_ns_;
-    if (c.window_seq == kNoSeq && InWindow(now_ns_)) {
-      c.window_seq = m.seq;
+    if (InWindow(now_ns_)) {
+      c.pipeline.StartWindowAt(m.seq);
     }
-    if (Counted(c, m.seq)) {
+    if (c.pipeline.Counted(m.seq)) {
       ++counters_.messages_sent;
       if (interval_ns_ > 0) {
         send_lag_.Record(now_ns_ - m.intended_ns);
@@ -432,7 +487,7 @@ void LoadWorker::TrySend(Conn& c) {
     }
   }
   c.send_in_flight = true;
-  loop_->Send(c.fd, m.data + c.send_offset, m.size - c.send_offset, TokenOf(c));
+  loop_->Send(c.fd, m.data + offset, m.size - offset, TokenOf(c));
 }
 
 void LoadWorker::OnSend(Conn& c, int res) {
@@ -445,17 +500,13 @@ void LoadWorker::OnSend(Conn& c, int res) {
     FailConn(c);
     return;
   }
-  if (Counted(c, c.send_seq)) {
+  const uint64_t seq = c.pipeline.send_seq();
+  if (c.pipeline.Counted(seq)) {
     counters_.bytes_sent += res;
   }
   // The message sent may have been completed (popped) already: its size comes from the seq.
-  const uint32_t size =
-      PayloadPattern::MessageSize(c.uid, c.send_seq, options_.size_min, options_.size_max);
-  c.send_offset += res;
-  if (c.send_offset >= size) {
-    ++c.send_seq;
-    c.send_offset = 0;
-  }
+  c.pipeline.AdvanceSend(
+      res, PayloadPattern::MessageSize(c.uid, seq, options_.size_min, options_.size_max));
   TrySend(c);
 }
 
@@ -479,7 +530,7 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
   const std::byte* data = completion.data;
   size_t left = static_cast<size_t>(completion.res);
   while (left > 0) {
-    if (c.count == 0) {
+    if (c.pipeline.empty()) {
       // Bytes nobody asked for: the server sent more than it was sent. They belong to no
       // message, so the time they arrived decides whether they are counted.
       if (CountError()) {
@@ -492,9 +543,9 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
       }
       break;
     }
-    Message& m = RingAt(c, 0);
+    Message& m = c.pipeline.Oldest();
     const size_t take = std::min<size_t>(left, m.size - m.received);
-    if (Counted(c, m.seq)) {
+    if (c.pipeline.Counted(m.seq)) {
       counters_.bytes_received += take;
     }
     if (!m.bad && !PayloadPattern::Matches(m.data, m.received, data, take)) {
@@ -520,8 +571,8 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
 }
 
 void LoadWorker::CompleteHead(Conn& c) {
-  Message& m = RingAt(c, 0);
-  const bool counted = Counted(c, m.seq);
+  Message& m = c.pipeline.Oldest();
+  const bool counted = c.pipeline.Counted(m.seq);
   if (counted && WindowClosed()) {
     ++counters_.in_flight_at_end;
   } else if (m.bad) {
@@ -546,40 +597,36 @@ void LoadWorker::CompleteHead(Conn& c) {
       rtt_uncorrected_.Record(now_ns_ - m.sent_ns);
     }
   }
-  c.head = (c.head + 1) % c.ring.size();
-  --c.count;
+  c.pipeline.PopOldest();
   ++c.completed;
   // An incarnation is over after --churn messages, or with -n once its reserved share (which
   // may be smaller at the end of the budget) is done.
-  if (options_.churn > 0 && c.count == 0 &&
-      (c.completed >= options_.churn || (options_.messages > 0 && c.reserved == 0))) {
+  if (options_.churn > 0 && c.pipeline.empty() &&
+      (c.completed >= options_.churn || (budget_.bounded() && c.reserved == 0))) {
     // Reconnect only when there is something left to send: with -n the last connection of each
     // worker must not open just to close again.
-    const bool more = MayIssue(now_ns_) && (options_.messages == 0 || budget_ + c.reserved > 0);
-    if (!more && options_.messages > 0) {
-      budget_exhausted_ = true;
+    const bool more = MayIssue(now_ns_) && budget_.HasMoreAfter(c.reserved);
+    if (!more && budget_.bounded()) {
+      budget_.MarkExhausted();
     }
     CloseConn(c, more ? AfterClose::kReopen : AfterClose::kNothing);
     return;
   }
-  if (stopping_ && !AwaitingEcho(c)) {
+  if (stopping_ && !c.pipeline.AwaitingEcho()) {
     CloseConn(c, AfterClose::kNothing);
   }
 }
 
 void LoadWorker::FailMessages(Conn& c) {
-  for (size_t i = 0; i < c.count; ++i) {
-    const Message& m = RingAt(c, i);
+  for (size_t i = 0; i < c.pipeline.size(); ++i) {
+    const Message& m = c.pipeline.At(i);
     if (m.sent_ns == 0) {
       // Never sent, so it did not fail: it goes back to -n's budget and is sent on another
       // connection (or on this one once it reconnects).
-      if (options_.messages > 0) {
-        ++budget_;
-        budget_exhausted_ = false;
-      }
+      budget_.ReturnUnsent(1);
       continue;
     }
-    if (!Counted(c, m.seq)) {
+    if (!c.pipeline.Counted(m.seq)) {
       continue;  // sent during the warmup
     }
     if (WindowClosed()) {
@@ -588,7 +635,7 @@ void LoadWorker::FailMessages(Conn& c) {
       ++counters_.messages_failed;
     }
   }
-  c.count = 0;
+  c.pipeline.Clear();
 }
 
 void LoadWorker::FailConn(Conn& c) {
@@ -605,8 +652,7 @@ void LoadWorker::CloseConn(Conn& c, AfterClose after) {
   if (c.state == State::kOpen || c.state == State::kConnecting) {
     shared_->live_connections.fetch_sub(1, std::memory_order_relaxed);
   }
-  budget_ += c.reserved;  // what this incarnation will not send now
-  c.reserved = 0;
+  ReturnReservation(c);  // what this incarnation will not send now
   if (c.state == State::kClosing) {
     c.after_close = std::min(c.after_close, after);
     return;
@@ -640,6 +686,10 @@ void LoadWorker::OnClosed(Conn& c) {
     case AfterClose::kRetry:
       ScheduleRetry(c);
       break;
+    case AfterClose::kWaitShortage:
+      // In the gate since its connect failed.
+      c.state = stopping_ ? State::kIdle : State::kWaiting;
+      break;
   }
   MaybeFinish();
 }
@@ -664,16 +714,24 @@ void LoadWorker::OnTick() {
   for (Conn& c : conns_) {
     if (c.state == State::kConnecting && now_ns_ - c.connect_start_ns >= connect_timeout) {
       RecordClass(Phase::kConnect, ErrorClass::kDeadline);
+      // Whose deadline it was: a socket the kernel already has ESTABLISHED got its SYN/ACK, and
+      // only this loop had not seen it yet (the connect's completion was still to be reaped).
+      if (HandshakeCompleted(c.fd)) {
+        ++counters_.connect_deadlines_answered;
+      } else {
+        ++counters_.connect_deadlines_unanswered;
+      }
       CloseConn(c, AfterClose::kRetry);
       AttemptFailed(/*local=*/false, Phase::kConnect, 0);
-    } else if (c.state == State::kOpen && c.count > 0) {
-      const Message& oldest = RingAt(c, 0);
+      PassedLocalLimits(c);  // its SYN left: this machine had what the attempt needed
+    } else if (c.state == State::kOpen && !c.pipeline.empty()) {
+      const Message& oldest = c.pipeline.Oldest();
       // During the drain the messages are already "in flight at the end": the drain deadline
       // (never later than the read timeout) closes their connections without an error.
       if (!stopping_ && oldest.sent_ns > 0 && now_ns_ - oldest.sent_ns >= read_timeout) {
         // A message whose last byte never left is stuck in the write (the peer does not read),
         // not waiting for its echo.
-        const bool written = c.send_seq > oldest.seq;
+        const bool written = c.pipeline.Written(oldest.seq);
         RecordClass(written ? Phase::kRead : Phase::kWrite, ErrorClass::kDeadline);
         FailConn(c);
       } else if (stopping_ && now_ns_ >= drain_deadline_ns_) {
@@ -706,17 +764,9 @@ void LoadWorker::CountScheduled(int64_t end_ns) {
   if (interval_ns_ <= 0) {
     return;
   }
-  const double interval = interval_ns_;
   for (const Conn& c : conns_) {
-    // The times origin + k * interval (k >= 0) in [lo, end): k from ceil((lo - origin) / I) to
-    // ceil((end - origin) / I) - 1.
-    const int64_t lo = std::max(shared_->measure_start_ns, c.schedule_origin_ns);
-    if (end_ns <= lo) {
-      continue;
-    }
-    const auto first = static_cast<uint64_t>(std::ceil((lo - c.schedule_origin_ns) / interval));
-    const auto past = static_cast<uint64_t>(std::ceil((end_ns - c.schedule_origin_ns) / interval));
-    counters_.messages_scheduled += past - first;
+    counters_.messages_scheduled +=
+        ScheduledTimes(c.schedule_origin_ns, interval_ns_, shared_->measure_start_ns, end_ns);
   }
 }
 
@@ -731,6 +781,11 @@ void LoadWorker::BeginStop(bool hard) {
     stopping_ = true;
     // The window ended at the planned end, or now (-n done, an abort, an interrupt).
     CountScheduled(shared_->end_ns > 0 ? std::min(now_ns_, shared_->end_ns) : now_ns_);
+    gate_.Clear(now_ns_);
+    if (shortage_timer_ != 0) {
+      loop_->CancelTimer(shortage_timer_);
+      shortage_timer_ = 0;
+    }
     // Let the messages in flight finish (so the counts add up), but not for longer than a
     // round trip may take.
     drain_deadline_ns_ = now_ns_ + std::min<int64_t>(ToNs(options_.read_timeout), 2'000'000'000);
@@ -748,7 +803,7 @@ void LoadWorker::BeginStop(bool hard) {
         CloseConn(c, AfterClose::kNothing);
         break;
       case State::kOpen:
-        if (!AwaitingEcho(c) || now_ns_ >= drain_deadline_ns_) {
+        if (!c.pipeline.AwaitingEcho() || now_ns_ >= drain_deadline_ns_) {
           CloseConn(c, AfterClose::kNothing);
         }
         break;
@@ -762,11 +817,11 @@ void LoadWorker::BeginStop(bool hard) {
 }
 
 void LoadWorker::MaybeFinish() {
-  if (!stopping_ && budget_exhausted_) {
+  if (!stopping_ && budget_.exhausted()) {
     // -n: this worker's share is issued; stop once the connections are idle.
     bool idle = true;
     for (const Conn& c : conns_) {
-      if (c.count > 0 || c.reserved > 0) {
+      if (!c.pipeline.empty() || c.reserved > 0) {
         idle = false;
         break;
       }
@@ -803,6 +858,10 @@ void LoadWorker::OnCompletion(const loop::Completion& completion) {
   }
   if (completion.token == kStartToken) {
     StartNextBatch();
+    return;
+  }
+  if (completion.token == kShortageToken) {
+    OnShortageTimer();
     return;
   }
   const uint32_t slot = static_cast<uint32_t>(completion.token >> 32);

@@ -2,14 +2,19 @@
 
 #include <atomic>
 #include <cstdint>
+#include <latch>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "client/load/issue_policy.h"
 #include "client/load/load_options.h"
+#include "client/load/message_pipeline.h"
 #include "client/load/payload.h"
+#include "client/load/shortage_gate.h"
+#include "core/base/backoff.h"
 #include "core/loop/event_loop.h"
 #include "core/stats/error_counts.h"
 #include "core/stats/histogram.h"
@@ -43,6 +48,10 @@ struct LoadShared {
   // Workers that have not yet started their first connects: until then "nothing is connecting"
   // is not yet known (a thread may start late on a busy machine).
   std::atomic<int> workers_starting{0};
+  // Counts down as each thread has created its event loop (or failed to): connections start
+  // once all have.
+  explicit LoadShared(int threads) : loops_created(threads) {}
+  std::latch loops_created;
   std::atomic<int64_t> live_connections{0};  // connecting or open, all threads
   std::atomic<int64_t> open_connections{0};  // open, all threads
   std::atomic<int64_t> peak_open_connections{0};
@@ -71,6 +80,15 @@ struct WorkerCounters {
   uint64_t warmup_connect_attempts = 0;
   int64_t open_connections = 0;
   int64_t last_completion_ns = 0;  // monotonic, of the last counted echo
+  // Local shortages (ShortageGate): attempts that failed on one, starts that waited for one to
+  // pass, and the time this worker spent short.
+  // Connect deadlines by what the kernel said of the socket when they fired (TCP_INFO): the
+  // handshake had completed (this client was late to see it), or it was still in SYN_SENT.
+  uint64_t connect_deadlines_answered = 0;
+  uint64_t connect_deadlines_unanswered = 0;
+  uint64_t shortage_failures = 0;
+  uint64_t shortage_waits = 0;
+  int64_t shortage_ns = 0;
 };
 
 // One loop thread of a load run: owns an EventLoop and the connections given to it.
@@ -111,18 +129,13 @@ class LoadWorker : public loop::CompletionHandler {
   void OnCompletion(const loop::Completion& completion) override;
 
  private:
-  struct Message {
-    uint64_t seq = 0;
-    uint32_t size = 0;
-    uint32_t received = 0;
-    int64_t intended_ns = 0;  // schedule (open loop) or queueing time (closed loop)
-    int64_t sent_ns = 0;      // first byte handed to the kernel; 0 = not yet
-    const std::byte* data = nullptr;
-    bool bad = false;
-  };
-  static constexpr uint64_t kNoSeq = ~uint64_t{0};
+  using Message = MessagePipeline::Message;
+  static constexpr int64_t kRetryInitialNs = 10'000'000;
+  static constexpr int64_t kRetryMaxNs = 1'000'000'000;
   enum class State : uint8_t { kIdle, kWaiting, kConnecting, kOpen, kClosing };
-  enum class AfterClose : uint8_t { kNothing, kReopen, kRetry };
+  // What a connection does once its close completes; the smallest wins when a close is asked
+  // for twice.
+  enum class AfterClose : uint8_t { kNothing, kReopen, kRetry, kWaitShortage };
   struct Conn {
     uint32_t slot = 0;  // index in conns_
     int id = 0;         // global connection number
@@ -132,33 +145,24 @@ class LoadWorker : public loop::CompletionHandler {
     int fd = -1;
     uint64_t uid = 0;  // this incarnation, for the payload
     int64_t connect_start_ns = 0;
-    int failures = 0;  // consecutive, for the backoff
+    // Retries after the target failed it (refused, reset, a deadline); local shortages wait in
+    // the worker's ShortageGate instead.
+    Backoff retry{kRetryInitialNs, kRetryMaxNs};
     bool connect_slot_reserved = false;
     bool receiving = false;
     bool send_in_flight = false;
     loop::TimerId timer = 0;
     bool timer_armed = false;
-    // The in-flight messages, oldest first: a ring of capacity --pipeline.
-    std::vector<Message> ring;
-    size_t head = 0;
-    size_t count = 0;
-    uint64_t next_seq = 0;
-    // The first message of this incarnation sent after the warmup: it and every later one are
-    // counted (kNoSeq: none yet).
-    uint64_t window_seq = kNoSeq;
-    uint64_t issued = 0;   // on this incarnation, for --churn
-    int64_t reserved = 0;  // -n with --churn: messages taken from the budget, not yet issued
+    MessagePipeline pipeline;  // the messages in flight, the send cursor
+    uint64_t issued = 0;       // on this incarnation, for --churn
+    int64_t reserved = 0;      // -n with --churn: messages taken from the budget, not yet issued
     uint64_t completed = 0;
-    // The send cursor: message `send_seq`, `send_offset` bytes of it already sent.
-    uint64_t send_seq = 0;
-    uint32_t send_offset = 0;
     int64_t next_intended_ns = 0;  // open loop schedule
     // Open loop: the schedule's first time; it then runs every interval_ns_ from here.
     int64_t schedule_origin_ns = 0;
     bool schedule_started = false;
   };
 
-  Message& RingAt(Conn& c, size_t i) { return c.ring[(c.head + i) % c.ring.size()]; }
   loop::Token TokenOf(const Conn& c) const { return (static_cast<uint64_t>(c.slot) << 32) | c.gen; }
 
   void StartConnect(Conn& c);
@@ -181,6 +185,17 @@ class LoadWorker : public loop::CompletionHandler {
   void ArmTimer(Conn& c, int64_t at_ns);
   void CancelTimer(Conn& c);
   void ScheduleRetry(Conn& c);
+  // An attempt of `c` failed for a local shortage (socket, bind, or connect EADDRNOTAVAIL,
+  // ENOBUFS...): it waits in the gate, which times the worker's next attempt.
+  void WaitForShortage(Conn& c);
+  // -n with --churn: the messages `c` took from the budget go back (it will not send them).
+  void ReturnReservation(Conn& c);
+  // An attempt of `c` got past this machine's limits: the gate releases waiting connections.
+  void PassedLocalLimits(const Conn& c);
+  // Starts a connection the gate released (after its close, if that is still in flight).
+  void Resume(uint32_t slot);
+  void OnShortageTimer();
+  void ArmShortageTimer(int64_t at_ns);
   void BeginStop(bool hard);
   // Starts the next kStartBatch connections; the rest after the loop has reaped completions.
   void StartNextBatch();
@@ -209,10 +224,6 @@ class LoadWorker : public loop::CompletionHandler {
     return stopping_ || shared_->stop.load(std::memory_order_relaxed) ||
            (shared_->end_ns > 0 && now_ns_ >= shared_->end_ns);
   }
-  // The oldest message of the connection was handed to the kernel (messages are sent in
-  // order), so the connection waits for an echo.
-  bool AwaitingEcho(Conn& c) { return c.count > 0 && RingAt(c, 0).sent_ns > 0; }
-  bool Counted(const Conn& c, uint64_t seq) const { return seq >= c.window_seq; }
   ErrorCounts& ErrorsNow() { return InWindow(now_ns_) ? errors_ : warmup_errors_; }
   bool MayIssue(int64_t intended_ns) const;
   void Publish();
@@ -221,15 +232,15 @@ class LoadWorker : public loop::CompletionHandler {
   const LoadOptions& options_;
   std::unique_ptr<loop::EventLoop> loop_;
   std::vector<Conn> conns_;
-  double interval_ns_ = 0;          // open loop: per-connection send interval
-  double connect_interval_ns_ = 0;  // connect-rate pacing for this worker
-  int64_t next_connect_ns_ = 0;
+  double interval_ns_ = 0;  // open loop: per-connection send interval
+  ConnectPacer connect_pacer_;
+  ShortageGate gate_;
+  loop::TimerId shortage_timer_ = 0;  // 0: none armed
   bool stopping_ = false;
   bool hard_stopped_ = false;
   size_t next_to_start_ = 0;  // connections [0, next_to_start_) were started
   bool all_started_ = false;
-  int64_t budget_ = 0;  // -n messages left to issue
-  bool budget_exhausted_ = false;
+  MessageBudget budget_;  // this worker's share of -n
   int64_t drain_deadline_ns_ = 0;
   int closing_ = 0;  // connections whose close has not completed
   loop::TimerId tick_timer_ = 0;

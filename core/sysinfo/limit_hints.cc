@@ -153,9 +153,68 @@ std::string ConnectDeadlineHint(const KernelLimits& limits, const HintContext& c
     sent = absl::StrCat("the connect deadline (--connect-timeout) fired while SYNs (sent at ",
                         SynSendTimesText(syn, 8), ") went unanswered");
   }
-  return absl::StrCat(sent, "; ", UnansweredSynCauses(limits, context),
-                      "; the kernel itself would give up only after ",
-                      FormatSeconds(syn.give_up_seconds), " (", SynRetriesText(limits), ")");
+  const HintContext::ConnectDeadlines& seen = context.deadlines;
+  const std::string kernel_gives_up =
+      absl::StrCat("the kernel itself would give up only after ",
+                   FormatSeconds(syn.give_up_seconds), " (", SynRetriesText(limits), ")");
+  if (seen.answered == HintContext::kUnknownCount ||
+      seen.unanswered == HintContext::kUnknownCount) {
+    return absl::StrCat(sent, "; ", UnansweredSynCauses(limits, context), "; ", kernel_gives_up);
+  }
+  std::vector<std::string> parts;
+  if (seen.answered > 0) {
+    parts.push_back(absl::StrCat(
+        seen.answered, " of ", seen.answered + seen.unanswered,
+        " fired after the kernel had completed the handshake (TCP_INFO: ESTABLISHED): this client "
+        "saw the answer too late, not the server (its loop thread was busy or not scheduled: see "
+        "client cpu, -t, -c per thread)",
+        seen.local_shortage_errors > 0 ? absl::StrCat("; it also met its own limits ",
+                                                      seen.local_shortage_errors, " times (above)")
+                                       : ""));
+  }
+  if (seen.unanswered > 0) {
+    const bool overflow_known = seen.listener_local && seen.listen_overflows >= 0;
+    const bool queue_known =
+        seen.listener_local && seen.listener_queue_max >= 0 && seen.listener_backlog >= 0;
+    // The kernel drops a SYN when the accept queue holds more than its backlog
+    // (sk_acceptq_is_full).
+    const bool queue_full = queue_known && seen.listener_queue_max > seen.listener_backlog;
+    const std::string queue = queue_known ? absl::StrCat("its listener's accept queue held up to ",
+                                                         seen.listener_queue_max, " (limit ",
+                                                         seen.listener_backlog, ", netlink)")
+                                          : "";
+    const std::string counters =
+        overflow_known ? absl::StrCat("TcpExt.ListenOverflows +", seen.listen_overflows,
+                                      ", ListenDrops +", std::max<int64_t>(0, seen.listen_drops))
+                       : "";
+    const std::string evidence =
+        absl::StrCat(counters, !counters.empty() && !queue.empty() ? "; " : "", queue);
+    std::string cause;
+    if ((overflow_known && seen.listen_overflows > 0) || queue_full) {
+      cause = absl::StrCat(
+          "the server's accept queue overflowed and dropped SYNs (", evidence,
+          "): it does not accept() fast enough for this load; raise its listen backlog and "
+          "somaxconn ",
+          Num(limits.somaxconn), ", or make it accept sooner");
+    } else if (overflow_known && seen.answered > 0) {
+      // io_uring sends a connect's SYN when the loop next enters the kernel: a client late to
+      // reap answers is late to send SYNs too.
+      cause = absl::StrCat("the server's accept queue did not overflow (", evidence,
+                           "): with this client late for the others, these SYNs most likely left "
+                           "late too");
+    } else if (overflow_known) {
+      cause = absl::StrCat(
+          "the server's accept queue did not overflow (", evidence,
+          "): the SYNs or their answers were lost on the way (a firewall rule, a full conntrack "
+          "table, tc), or the server's SYN queue dropped them");
+    } else {
+      cause = UnansweredSynCauses(limits, context);
+    }
+    parts.push_back(absl::StrCat(seen.unanswered, " of ", seen.answered + seen.unanswered,
+                                 " fired in SYN_SENT: ", sent, "; ", cause));
+  }
+  parts.push_back(kernel_gives_up);
+  return absl::StrJoin(parts, "; ");
 }
 
 std::string DataTimeoutHint(const KernelLimits& limits) {

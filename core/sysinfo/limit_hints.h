@@ -23,6 +23,27 @@ struct HintContext {
   // The port connect() went to (0: unknown): a recommended port range keeps it out
   // (RecommendedPortRange).
   uint16_t destination_port = 0;
+
+  // What a run saw when its connect deadlines fired, to say whose they were. All kUnknown (-1)
+  // by default: the hint then names the usual cause (the server's accept queue) as a guess.
+  struct ConnectDeadlines {
+    // Deadlines that fired after the kernel had completed the handshake (TCP_INFO state
+    // ESTABLISHED): the client itself saw the answer too late. And those still in SYN_SENT.
+    int64_t answered = kUnknownCount;
+    int64_t unanswered = kUnknownCount;
+    // The target's listener is on this machine, so this machine's TcpExt.ListenOverflows and
+    // ListenDrops deltas over the run, and netlink's view of the listener (the longest accept
+    // queue seen, and its limit), are the server's own.
+    bool listener_local = false;
+    int64_t listen_overflows = kUnknownCount;
+    int64_t listen_drops = kUnknownCount;
+    int64_t listener_queue_max = kUnknownCount;
+    int64_t listener_backlog = kUnknownCount;
+    // Errors of the client's own limits in the same run (fds, ports, socket memory).
+    int64_t local_shortage_errors = 0;
+  };
+  static constexpr int64_t kUnknownCount = -1;
+  ConnectDeadlines deadlines = {};
 };
 
 // One line naming the kernel limit that explains `error_class` seen in `phase`, with this
@@ -35,8 +56,10 @@ struct HintContext {
 //   EMFILE: "RLIMIT_NOFILE is 1024 (hard 1048576): at most 1021 connections per process; raise it
 //     with 'ulimit -n 1048576'"
 //   connect deadline (ours, not the kernel's: --connect-timeout fires long before the SYN retries
-//     give ETIMEDOUT, so a full accept queue shows up as this): the accept-queue hint, worded for
-//     the deadline.
+//     give ETIMEDOUT, so a full accept queue shows up as this): whose it was, from
+//     context.deadlines: the client's own lateness (the handshake had completed), the server's
+//     accept queue (it overflowed), or SYNs lost on the way (no overflow on a local listener);
+//     without that evidence the accept-queue hint, worded for the deadline.
 // Cheap (string formatting only); call it once per error class, not per error.
 // Thread affinity: none; `limits` is read, not kept.
 std::string LimitHint(Phase phase, ErrorClass error_class, const KernelLimits& limits,

@@ -35,9 +35,10 @@ struct ProcessOutcome {
 class SocklabProcess {
  public:
   // `nofile` > 0 sets RLIMIT_NOFILE's soft limit in the child, and its hard limit to
-  // `nofile_hard` (0: the same).
-  explicit SocklabProcess(std::vector<std::string> args, rlim_t nofile = 0,
-                          rlim_t nofile_hard = 0) {
+  // `nofile_hard` (0: the same). `before_exec`, when set, is called with the child's pid while
+  // the child waits before its exec (to make the kernel watch it from its first syscall).
+  explicit SocklabProcess(std::vector<std::string> args, rlim_t nofile = 0, rlim_t nofile_hard = 0,
+                          const std::function<void(pid_t)>& before_exec = nullptr) {
     const char* dir = std::getenv("SOCKLAB_BIN_DIR");
     if (dir == nullptr) {
       return;
@@ -54,7 +55,8 @@ class SocklabProcess {
     argv.push_back(nullptr);
     int out[2];
     int err[2];
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    int go[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) {
       return;
     }
     start_ns_ = MonotonicNanos();
@@ -70,11 +72,20 @@ class SocklabProcess {
           _exit(126);
         }
       }
+      close(go[1]);
+      char byte = 0;
+      while (read(go[0], &byte, 1) < 0 && errno == EINTR) {
+      }
       execv(argv[0], argv.data());
       _exit(127);
     }
     close(out[1]);
     close(err[1]);
+    close(go[0]);
+    if (before_exec) {
+      before_exec(pid_);
+    }
+    close(go[1]);  // EOF: the child execs
     out_fd_ = out[0];
     err_fd_ = err[0];
   }

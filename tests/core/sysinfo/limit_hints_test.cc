@@ -113,6 +113,59 @@ TEST(LimitHint, ConnectDeadlineGetsTheAcceptQueueHint) {
   EXPECT_EQ(LimitHint(Phase::kRead, ErrorClass::kDeadline, l), "");
 }
 
+// With what the run saw (socklab load), the hint says whose the deadlines were instead of
+// guessing the accept queue.
+TEST(LimitHint, ConnectDeadlineEvidenceNamesTheClientOrTheServer) {
+  LimitsTree tree("hints_deadline_evidence");
+  const KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  HintContext context{.connect_deadline_seconds = 0.3};
+  context.deadlines.listener_local = true;
+  context.deadlines.listen_drops = 0;
+  context.deadlines.listener_backlog = 1;
+
+  // The handshakes had completed: the client was late.
+  context.deadlines.answered = 40;
+  context.deadlines.unanswered = 0;
+  context.deadlines.listen_overflows = 0;
+  context.deadlines.listener_queue_max = 0;
+  std::string late = LimitHint(Phase::kConnect, ErrorClass::kDeadline, l, context);
+  EXPECT_TRUE(Contains(late, "40 of 40 fired after the kernel had completed the handshake"))
+      << late;
+  EXPECT_TRUE(Contains(late, "this client saw the answer too late, not the server")) << late;
+  EXPECT_FALSE(Contains(late, "accept queue")) << late;
+
+  // SYNs unanswered and the listener overflowed: the server.
+  context.deadlines.answered = 0;
+  context.deadlines.unanswered = 90;
+  context.deadlines.listen_overflows = 108;
+  context.deadlines.listen_drops = 108;
+  context.deadlines.listener_queue_max = 2;
+  std::string server = LimitHint(Phase::kConnect, ErrorClass::kDeadline, l, context);
+  EXPECT_TRUE(Contains(server, "90 of 90 fired in SYN_SENT")) << server;
+  EXPECT_TRUE(Contains(server,
+                       "the server's accept queue overflowed and dropped SYNs "
+                       "(TcpExt.ListenOverflows +108, ListenDrops +108; its listener's "
+                       "accept queue held up to 2 (limit 1, netlink))"))
+      << server;
+  EXPECT_FALSE(Contains(server, "this client")) << server;
+
+  // SYNs unanswered, no overflow on a local listener: lost on the way.
+  context.deadlines.listen_overflows = 0;
+  context.deadlines.listen_drops = 0;
+  context.deadlines.listener_queue_max = 0;
+  std::string lost = LimitHint(Phase::kConnect, ErrorClass::kDeadline, l, context);
+  EXPECT_TRUE(Contains(lost, "did not overflow (TcpExt.ListenOverflows +0")) << lost;
+  EXPECT_TRUE(Contains(lost, "lost on the way")) << lost;
+
+  // A remote listener: this machine's counters say nothing of it, so the usual causes.
+  context.deadlines.listener_local = false;
+  std::string remote = LimitHint(Phase::kConnect, ErrorClass::kDeadline, l, context);
+  EXPECT_TRUE(Contains(remote,
+                       "may be full and dropping SYNs (TcpExt.ListenOverflows on the "
+                       "server)"))
+      << remote;
+}
+
 TEST(LimitHint, PortsHintAppliesTheTimeWaitBucketsCap) {
   LimitsTree tree("hints_tw_buckets");
   tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");

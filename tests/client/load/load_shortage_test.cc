@@ -1,0 +1,185 @@
+// socklab load short of file descriptors ('ulimit -n 128') or of local ports (ten of them), with -c
+// far above either, as a user meets it; the kernel is the witness: the process's socket() calls
+// counted by the syscall tracepoints, not by load. Before one back-off per thread, every waiting
+// connection retried on its own timer (about 3000 failing socket() calls a second at -c 1000).
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "core/loop/event_loop.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/client/load/echo_fixture.h"
+#include "tests/client/load/socklab_process.h"
+#include "tests/client/load/syscall_trace.h"
+
+namespace socklab::client {
+namespace {
+
+class LoadShortageTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    if (!loop::SelectBackend(*loop::ParseBackendChoice(GetParam())).ok()) {
+      GTEST_SKIP() << "backend unavailable";
+    }
+  }
+};
+
+uint64_t SocketEmfile(const nlohmann::json& j) {
+  uint64_t emfile = 0;
+  for (const nlohmann::json& cell : j["errors"]["by_class"]) {
+    if (cell["phase"] == "socket" && cell["errno"] == "EMFILE") {
+      emfile += cell["count"].get<uint64_t>();
+    }
+  }
+  return emfile;
+}
+
+TEST_P(LoadShortageTest, FdShortageRetriesArePacedPerThreadNotPerConnection) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "the syscall tracepoints need root";
+  }
+  // Before any thread of this test exists: the trace may mount tracefs privately.
+  absl::StatusOr<std::unique_ptr<testing::SocketSyscallTrace>> trace =
+      testing::SocketSyscallTrace::Open();
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  testing::EchoFixture server;
+  constexpr rlim_t kFdLimit = 128;
+  constexpr int kThreads = 2;
+  constexpr double kDurationS = 3;
+  bool followed = false;
+  testing::SocklabProcess load(
+      {"load", server.address().ToString(), "-c", "1000", "-t", std::to_string(kThreads), "-d",
+       "3s", "--backend", GetParam(), "--json", "-"},
+      kFdLimit, kFdLimit, [&](pid_t pid) { followed = (*trace)->Follow(pid); });
+  if (!load.available()) {
+    GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+  }
+  ASSERT_TRUE(followed);
+  const testing::ProcessOutcome outcome = load.Wait(60'000);
+  ASSERT_FALSE(outcome.killed_at_deadline) << outcome.err;
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  // It ends within -d plus its timeouts (connect 2 s, read 5 s), with room for a busy machine.
+  EXPECT_LT(outcome.wall_s, kDurationS + 2 + 5 + 5);
+  const nlohmann::json j = nlohmann::json::parse(outcome.out);
+  const testing::SocketSyscallTrace::Counts kernel = (*trace)->Read();
+  ASSERT_EQ((*trace)->Overruns(), 0u);
+
+  // The kernel saw the shortage, and load counted every failed socket() it made.
+  const uint64_t emfile = SocketEmfile(j);
+  EXPECT_GT(kernel.failed, 0u);
+  EXPECT_EQ(emfile, kernel.failed) << j["errors"];
+  // Every successful socket() is a connection that opened and stayed open (no churn), at most
+  // one per fd.
+  const uint64_t opened = j["connections"]["opened"].get<uint64_t>();
+  EXPECT_EQ(kernel.calls - kernel.failed, opened);
+  EXPECT_LT(opened, kFdLimit);
+  // The retries are paced per thread: even at the back-off's floor (10 ms) a thread retries at
+  // most 100 times a second, however many connections wait. (Per connection it was ~9000.)
+  const double wall = outcome.wall_s;
+  EXPECT_LE(static_cast<double>(kernel.failed), kThreads * 100 * wall)
+      << kernel.failed << " failed socket() calls in " << wall << " s";
+  // And reported, with the same count.
+  bool reported = false;
+  for (const nlohmann::json& hint : j["errors"]["hints"]) {
+    const std::string text = hint.get<std::string>();
+    if (text.rfind("local shortage: ", 0) == 0) {
+      reported = true;
+      EXPECT_NE(text.find("local shortage: " + std::to_string(emfile) + " connection attempts"),
+                std::string::npos)
+          << text;
+    }
+  }
+  EXPECT_TRUE(reported) << j["errors"]["hints"];
+  RecordProperty("socket_calls", static_cast<int>(kernel.calls));
+  RecordProperty("socket_failed", static_cast<int>(kernel.failed));
+}
+
+// The inode of a network namespace: this process's, or init's.
+ino_t NetnsInode(const char* path) {
+  struct stat st = {};
+  return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+// Sets net.ipv4.ip_local_port_range in this process's network namespace, and restores it.
+class PortRangeInThisNamespace {
+ public:
+  explicit PortRangeInThisNamespace(const std::string& range) {
+    std::ifstream in(kPath);
+    std::getline(in, saved_);
+    std::ofstream(kPath) << range;
+  }
+  ~PortRangeInThisNamespace() { std::ofstream(kPath) << saved_; }
+
+ private:
+  static constexpr const char* kPath = "/proc/sys/net/ipv4/ip_local_port_range";
+  std::string saved_;
+};
+
+uint64_t ConnectEaddrnotavail(const nlohmann::json& j) {
+  uint64_t count = 0;
+  for (const nlohmann::json& cell : j["errors"]["by_class"]) {
+    if (cell["phase"] == "connect" && cell["errno"] == "EADDRNOTAVAIL") {
+      count += cell["count"].get<uint64_t>();
+    }
+  }
+  return count;
+}
+
+// Ports run out at connect (EADDRNOTAVAIL, a completion on io_uring, not a syscall): each
+// attempt still begins with a socket() the kernel counts.
+TEST_P(LoadShortageTest, PortShortageRetriesArePacedPerThreadNotPerConnection) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "the syscall tracepoints need root";
+  }
+  if (NetnsInode("/proc/self/ns/net") == NetnsInode("/proc/1/ns/net")) {
+    GTEST_SKIP() << "not in a network namespace of its own: the host's port range stays as it is";
+  }
+  absl::StatusOr<std::unique_ptr<testing::SocketSyscallTrace>> trace =
+      testing::SocketSyscallTrace::Open();
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  // The peer's port first, from the full range; then ten ports towards it (a fresh port: no
+  // earlier test's TIME_WAIT holds them).
+  testing::EchoFixture server;
+  PortRangeInThisNamespace range("40000\t40009");
+  constexpr int kThreads = 2;
+  bool followed = false;
+  testing::SocklabProcess load(
+      {"load", server.address().ToString(), "-c", "1000", "-t", std::to_string(kThreads), "-d",
+       "2s", "--backend", GetParam(), "--json", "-"},
+      4096, 4096, [&](pid_t pid) { followed = (*trace)->Follow(pid); });
+  if (!load.available()) {
+    GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+  }
+  ASSERT_TRUE(followed);
+  const testing::ProcessOutcome outcome = load.Wait(60'000);
+  ASSERT_FALSE(outcome.killed_at_deadline) << outcome.err;
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_LT(outcome.wall_s, 2 + 2 + 5 + 5);
+  const nlohmann::json j = nlohmann::json::parse(outcome.out);
+  const testing::SocketSyscallTrace::Counts kernel = (*trace)->Read();
+  ASSERT_EQ((*trace)->Overruns(), 0u);
+  EXPECT_EQ(kernel.failed, 0u);
+  // Every attempt is one socket() the kernel saw; at most ten opened, the rest met the shortage.
+  const uint64_t attempts = j["connections"]["attempts"].get<uint64_t>();
+  const uint64_t opened = j["connections"]["opened"].get<uint64_t>();
+  EXPECT_EQ(kernel.calls, attempts);
+  EXPECT_LE(opened, 10u);
+  EXPECT_GT(opened, 0u);
+  const uint64_t refused_here = ConnectEaddrnotavail(j);
+  EXPECT_GT(refused_here, 0u);
+  // Paced per thread: at most 100 a second per thread even at the back-off's floor.
+  EXPECT_LE(static_cast<double>(kernel.calls - opened), kThreads * 100 * outcome.wall_s)
+      << kernel.calls << " socket() calls, " << opened << " opened, in " << outcome.wall_s << " s";
+  RecordProperty("socket_calls", static_cast<int>(kernel.calls));
+  RecordProperty("eaddrnotavail", static_cast<int>(refused_here));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoadShortageTest, ::testing::Values("epoll", "io_uring"),
+                         [](const auto& info) { return std::string(info.param); });
+
+}  // namespace
+}  // namespace socklab::client
