@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/load/load_command.h"
+#include "client/merge/merge_command.h"
 #include "client/report/report_command.h"
 #include "client/repro/repro_command.h"
 #include "client/states/states_command.h"
@@ -27,9 +28,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "socklab " + std::string(socklab::Version()));
   std::vector<socklab::cli::Command> commands = {
-      socklab::client::AddLoadCommand(app),  socklab::client::AddReportCommand(app),
-      socklab::client::AddReproCommand(app), socklab::client::AddStatesCommand(app),
-      socklab::client::AddTraceCommand(app), socklab::client::AddTuneCommand(app),
+      socklab::client::AddLoadCommand(app),   socklab::client::AddMergeCommand(app),
+      socklab::client::AddReportCommand(app), socklab::client::AddReproCommand(app),
+      socklab::client::AddStatesCommand(app), socklab::client::AddTraceCommand(app),
+      socklab::client::AddTuneCommand(app),
   };
   const bool json = socklab::cli::WantsJson(argc, argv);
   // A mistyped command: name the ones that exist and the closest, which CLI11's "argument not

@@ -9,7 +9,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -19,6 +21,7 @@
 #include "client/load/load_report.h"
 #include "client/load/output_file.h"
 #include "client/load/repeat_summary.h"
+#include "client/load/shard.h"
 #include "client/load/sweep_summary.h"
 #include "client/load/target.h"
 #include "client/report/report_html.h"
@@ -79,7 +82,73 @@ struct LoadFlags {
 
   // Live Prometheus metrics of the running load, served at ADDR/metrics.
   std::string metrics;
+
+  // One agent of several (client/load/shard.h) and the interval log.
+  std::string shard;
+  std::string start_at;
+  std::string run_id;
+  std::string hlog;
 };
+
+// The test-only environment variable: every round-trip latency of the window, one number (ns) a
+// line, to this file; what tests compare the histograms and `socklab merge` against.
+constexpr char kRawLatenciesEnv[] = "SOCKLAB_TEST_RAW_LATENCIES";
+
+// --shard, --run-id, --start-at: this agent's part of the load and when its window starts.
+absl::Status ApplyAgentFlags(const LoadFlags& f, LoadOptions* o) {
+  o->run_id = f.run_id;
+  for (char ch : f.run_id) {
+    if (!absl::ascii_isalnum(ch) && ch != '-' && ch != '_' && ch != '.') {
+      return UsageError(absl::StrCat("--run-id '", f.run_id, "' has a '", std::string(1, ch), "'"),
+                        "use letters, digits, '-', '_' and '.' only, e.g. --run-id nightly-42");
+    }
+  }
+  if (!f.shard.empty()) {
+    absl::StatusOr<Shard> shard = ParseShard(f.shard);
+    if (!shard.ok()) {
+      return shard.status();
+    }
+    o->shard_index = shard->index;
+    o->shard_count = shard->count;
+    o->total_connections = o->connections;
+    o->total_rate = o->rate;
+    o->total_messages = o->messages;
+    o->connections = static_cast<int>(ShareOf(static_cast<uint64_t>(o->connections), *shard));
+    o->rate = RateShareOf(o->rate, *shard);
+    o->messages = ShareOf(o->messages, *shard);
+    if (o->connections == 0) {
+      return UsageError(absl::StrCat("--shard ", f.shard, " leaves this agent none of -c ",
+                                     o->total_connections, " connections"),
+                        absl::StrCat("give -c at least ", shard->count, " (one per agent)"));
+    }
+    if (o->total_messages > 0 && o->messages == 0) {
+      return UsageError(absl::StrCat("--shard ", f.shard, " leaves this agent none of -n ",
+                                     o->total_messages, " messages"),
+                        absl::StrCat("give -n at least ", shard->count, " (one per agent)"));
+    }
+  }
+  if (!f.start_at.empty()) {
+    absl::StatusOr<absl::Time> start_at = ParseStartAt(f.start_at);
+    if (!start_at.ok()) {
+      return start_at.status();
+    }
+    const absl::Time now = absl::Now();
+    if (*start_at - o->warmup <= now) {
+      return UsageError(
+          absl::StrCat("--start-at ", f.start_at, " is ",
+                       *start_at <= now ? "in the past" : "sooner than --warmup from now", " (now ",
+                       FormatStartAt(now), ")"),
+          "give a time later than now plus --warmup and the agents' start-up, e.g. "
+          "--start-at $(( $(date +%s) + 30 ))");
+    }
+    o->start_at = *start_at;
+  }
+  o->hlog_path = f.hlog;
+  if (const char* raw = std::getenv(kRawLatenciesEnv); raw != nullptr) {
+    o->raw_latencies_path = raw;
+  }
+  return absl::OkStatus();
+}
 
 // A flag given as 0 where 0 means nothing: one line with what to do instead.
 absl::Status CheckNotZero(const CLI::Option* option, bool zero, absl::string_view meaning,
@@ -203,6 +272,9 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
                       "omit it, or give the share of the schedule that must be sent, e.g. 0.95");
   }
   o.min_rate_ratio = f.min_rate_ratio;
+  if (absl::Status agent = ApplyAgentFlags(f, &o); !agent.ok()) {
+    return agent;
+  }
   if (absl::Status valid = o.Validate(); !valid.ok()) {
     return valid;
   }
@@ -300,6 +372,24 @@ int Run(const LoadFlags& flags) {
       return cli::ReportFailure(kProgram, file.status());
     }
     hgrm_file.emplace(std::move(*file));
+  }
+  std::optional<OutputFile> hlog_file;
+  std::optional<OutputFile> raw_file;
+  for (auto [flag, path, file] :
+       {std::tuple{"--hlog", &options->hlog_path, &hlog_file},
+        std::tuple{kRawLatenciesEnv, &options->raw_latencies_path, &raw_file}}) {
+    if (!path->empty()) {
+      absl::StatusOr<OutputFile> opened = OutputFile::Open(flag, *path);
+      if (!opened.ok()) {
+        return cli::ReportFailure(kProgram, opened.status());
+      }
+      file->emplace(std::move(*opened));
+    }
+  }
+  if ((options->shard_count > 1 || options->start_at != absl::InfinitePast()) && plan->size() > 1) {
+    return cli::ReportFailure(
+        kProgram, UsageError("--shard or --start-at with --repeat or --sweep",
+                             "run each agent's load once; repeat the whole sharded run instead"));
   }
   std::optional<OutputFile> html_file;
   if (!options->html_path.empty()) {
@@ -447,6 +537,20 @@ int Run(const LoadFlags& flags) {
       code = cli::ReportFailure(kProgram, written);
     }
   }
+  if (hlog_file.has_value()) {
+    if (absl::Status written = hlog_file->WriteAndClose(LoadResultToHlog(*result)); !written.ok()) {
+      code = cli::ReportFailure(kProgram, written);
+    }
+  }
+  if (raw_file.has_value()) {
+    std::string raw;
+    for (int64_t ns : result->raw_rtt_ns) {
+      absl::StrAppend(&raw, ns, "\n");
+    }
+    if (absl::Status written = raw_file->WriteAndClose(raw); !written.ok()) {
+      code = cli::ReportFailure(kProgram, written);
+    }
+  }
   if (csv_file.has_value()) {
     if (absl::Status written = csv_file->WriteAndClose(LoadSeriesToCsv(*result)); !written.ok()) {
       code = cli::ReportFailure(kProgram, written);
@@ -566,6 +670,17 @@ cli::Command AddLoadCommand(CLI::App& app) {
   sub->add_option("--metrics", flags->metrics,
                   "Serve the running load's live Prometheus metrics at http://ADDR:PORT/metrics "
                   "(counters, open connections, latency histograms in seconds)");
+  sub->add_option("--shard", flags->shard,
+                  "This agent's part I/N of -c, -R and -n (I from 0, remainders to the first "
+                  "shards); merge the agents' --json with 'socklab merge'");
+  sub->add_option("--start-at", flags->start_at,
+                  "Start the measured window at TIME (RFC 3339 or unix seconds), the run --warmup "
+                  "before it, so agents measure together");
+  sub->add_option("--run-id", flags->run_id,
+                  "A name for the run, written into every output; merge refuses other ids");
+  sub->add_option("--hlog", flags->hlog,
+                  "Write an HdrHistogram interval log (per second, Tag=rtt and Tag=connect) to "
+                  "FILE");
   sub->add_flag("-4", flags->ipv4, "Use IPv4 (localhost -> 127.0.0.1)");
   sub->add_flag("-6", flags->ipv6, "Use IPv6 (localhost -> ::1)");
   return {sub, [flags] { return Run(*flags); }};

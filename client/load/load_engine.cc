@@ -14,10 +14,12 @@
 #include "client/load/load_limits.h"
 #include "client/load/load_worker.h"
 #include "client/load/payload.h"
+#include "client/load/shard.h"
 #include "core/base/clock.h"
 #include "core/base/status_macros.h"
 #include "core/base/version.h"
 #include "core/net/error_class.h"
+#include "core/stats/hdr_codec.h"
 #include "core/sysinfo/limit_hints.h"
 #include "core/sysinfo/machine.h"
 #include "core/sysinfo/tcp_counters.h"
@@ -74,6 +76,15 @@ LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selectio
     c.source_ips = o.sources_text;
   }
   c.max_errors = o.max_errors;
+  c.run_id = o.run_id;
+  c.shard_index = o.shard_index;
+  c.shard_count = o.shard_count;
+  c.total_connections = o.total_connections > 0 ? o.total_connections : o.connections;
+  c.total_rate = o.shard_count > 1 ? o.total_rate : o.rate;
+  c.total_messages = o.shard_count > 1 ? o.total_messages : o.messages;
+  if (o.start_at != absl::InfinitePast()) {
+    c.start_at = FormatStartAt(o.start_at);
+  }
   return c;
 }
 
@@ -206,7 +217,18 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
         &shared, std::move(ids), budget, options.rate * share, options.connect_rate / threads));
   }
 
+  // --start-at: the run starts --warmup before the time given, so every agent's measured window
+  // starts then (as far as their clocks agree). An interrupt ends the wait.
+  if (options.start_at != absl::InfinitePast()) {
+    const absl::Time begin = options.start_at - options.warmup;
+    while (absl::Now() < begin &&
+           (hooks.interrupt == nullptr || !hooks.interrupt->load(std::memory_order_relaxed))) {
+      absl::SleepFor(std::min(begin - absl::Now(), absl::Milliseconds(50)));
+    }
+  }
   shared.start_ns = MonotonicNanos();
+  result.start_unix_ns = absl::ToUnixNanos(absl::Now());
+  result.measure_start_unix_ns = result.start_unix_ns + absl::ToInt64Nanoseconds(options.warmup);
   shared.measure_start_ns = shared.start_ns + absl::ToInt64Nanoseconds(options.warmup);
   shared.end_ns = options.duration > absl::ZeroDuration()
                       ? shared.start_ns + absl::ToInt64Nanoseconds(options.duration)
@@ -266,6 +288,12 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
       second.connect_p50_ns = connect_interval.ValueAtPercentile(50);
       second.connect_p99_ns = connect_interval.ValueAtPercentile(99);
       second.connect_max_ns = connect_interval.max();
+      if (interval.count() > 0) {
+        second.rtt_histogram = EncodeHistogram(interval);
+      }
+      if (connect_interval.count() > 0) {
+        second.connect_histogram = EncodeHistogram(connect_interval);
+      }
       std::map<std::string, uint64_t> errors = ErrorCellTotals(errors_so_far);
       if (const uint64_t data = sum.data_errors + sum.warmup_data_errors; data > 0) {
         errors["data mismatch"] = data;
@@ -342,6 +370,8 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
     result.connect.Merge(worker->connect_latency());
     result.errors.Merge(worker->error_counts());
     result.warmup_errors.Merge(worker->warmup_error_counts());
+    result.raw_rtt_ns.insert(result.raw_rtt_ns.end(), worker->raw_rtt().begin(),
+                             worker->raw_rtt().end());
   }
   result.peak_open_connections = shared.peak_open_connections.load();
   // The measured window is the one asked for: it ends at the planned end (-d), at the abort or

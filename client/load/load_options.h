@@ -63,6 +63,22 @@ struct LoadOptions {
   // of the schedule sent (AchievedRatio) is below this; 0 = no check.
   double min_rate_ratio = 0;
 
+  // One agent of several (--shard, --run-id, --start-at; see client/load/shard.h). connections,
+  // rate and messages above are already this shard's part; the totals are kept for the report
+  // and for `socklab merge`'s checks.
+  std::string run_id;
+  int shard_index = 0;
+  int shard_count = 1;  // 1: the whole load
+  int total_connections = 0;
+  double total_rate = 0;
+  uint64_t total_messages = 0;
+  // The measured window starts at this wall-clock time (the run itself starts --warmup earlier);
+  // InfinitePast: at once.
+  absl::Time start_at = absl::InfinitePast();
+  std::string hlog_path;  // --hlog: the HdrHistogram interval log
+  // Test-only: every round-trip latency of the window, one number (ns) a line, to this file.
+  std::string raw_latencies_path;
+
   // Bad combinations are UsageErrors ("<problem>; <fix>").
   absl::Status Validate() const;
 };

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/base/units.h"
+#include "core/stats/hdr_codec.h"
+#include "core/stats/hdr_log.h"
 #include "nlohmann/json.hpp"
 
 namespace socklab::client {
@@ -91,6 +93,30 @@ std::string SizeText(const LoadConfig& c) {
     return absl::StrCat(c.size_min, " B");
   }
   return absl::StrCat(c.size_min, "-", c.size_max, " B");
+}
+
+// The agent's identity, its place in wall-clock time and its histograms in HdrHistogram's form
+// (whole run, and per second in the series): what `socklab merge` adds up exactly.
+void AddAgentJson(const LoadResult& r, nlohmann::json* json) {
+  const LoadConfig& c = r.config;
+  (*json)["run_id"] = c.run_id;
+  (*json)["config"]["shard"] = {
+      {"index", c.shard_index},     {"count", c.shard_count},
+      {"start_at", c.start_at},     {"total_connections", c.total_connections},
+      {"total_rate", c.total_rate}, {"total_messages", c.total_messages}};
+  (*json)["start_unix_ns"] = r.start_unix_ns;
+  (*json)["measure_start_unix_ns"] = r.measure_start_unix_ns;
+  (*json)["histograms"] = {
+      {"encoding", kHistogramEncodingName},
+      {"rtt", EncodeHistogram(r.rtt)},
+      {"rtt_uncorrected", c.rate > 0 ? EncodeHistogram(r.rtt_uncorrected) : ""},
+      {"send_lag", c.rate > 0 ? EncodeHistogram(r.send_lag) : ""},
+      {"connect", EncodeHistogram(r.connect)}};
+  nlohmann::json& series = (*json)["series"];
+  for (size_t i = 0; i < r.series.size() && i < series.size(); ++i) {
+    series[i]["rtt_histogram"] = r.series[i].rtt_histogram;
+    series[i]["connect_histogram"] = r.series[i].connect_histogram;
+  }
 }
 
 }  // namespace
@@ -239,6 +265,25 @@ std::string LoadConfigToText(const LoadConfig& c) {
   for (const std::string& note : c.limit_notes) {
     absl::StrAppend(&out, "limits      ", note, "\n");
   }
+  if (c.shard_count > 1 || !c.run_id.empty() || !c.start_at.empty()) {
+    absl::StrAppend(&out, "agent       ");
+    if (c.shard_count > 1) {
+      absl::StrAppend(&out, "shard ", c.shard_index, "/", c.shard_count, " (of ",
+                      c.total_connections, " connections");
+      if (c.total_rate > 0) {
+        absl::StrAppend(&out, ", ", FormatRate(c.total_rate), " msg/s");
+      }
+      if (c.total_messages > 0) {
+        absl::StrAppend(&out, ", ", c.total_messages, " messages");
+      }
+      absl::StrAppend(&out, " in all), ");
+    }
+    absl::StrAppend(&out, "run id ", c.run_id.empty() ? "none" : c.run_id);
+    if (!c.start_at.empty()) {
+      absl::StrAppend(&out, ", measured from ", c.start_at);
+    }
+    absl::StrAppend(&out, "\n");
+  }
   return out;
 }
 
@@ -358,7 +403,12 @@ std::string LoadSummaryToText(const LoadResult& r) {
   if (r.kernel_counters_available) {
     // The counters are the network namespace's, every process's: say so, and say when they
     // show traffic that cannot be this run's.
-    absl::StrAppend(&out, "kernel      machine-wide (all processes in this network namespace): ",
+    absl::StrAppend(&out, "kernel      ",
+                    r.kernel_namespaces > 1
+                        ? absl::StrCat("summed over ", r.kernel_namespaces,
+                                       " agents' machines (all processes in each one's network "
+                                       "namespace): ")
+                        : "machine-wide (all processes in this network namespace): ",
                     r.kernel.empty() ? "none of the TCP, IP or UDP counters moved"
                                      : CounterDeltasToText(r.kernel),
                     "\n");
@@ -443,6 +493,30 @@ std::string LoadStatesToText(const LoadResult& r) {
     absl::StrAppend(&out, "  at the end: ", tally, "\n");
   }
   return out;
+}
+
+std::string LoadResultToHlog(const LoadResult& r) {
+  HdrLog log;
+  const LoadConfig& c = r.config;
+  log.comments.push_back(absl::StrCat(
+      "socklab ", c.version, " load ", c.target, ", run id ", c.run_id.empty() ? "none" : c.run_id,
+      ", shard ", c.shard_index, "/", c.shard_count, "; values in ns, Interval_Max in ms"));
+  log.start_time_s = r.start_unix_ns / 1e9;
+  log.base_time_s = log.start_time_s;
+  for (const LoadSecond& second : r.series) {
+    for (const auto& [tag, encoded] : {std::pair{"rtt", &second.rtt_histogram},
+                                       std::pair{"connect", &second.connect_histogram}}) {
+      if (encoded->empty()) {
+        continue;
+      }
+      absl::StatusOr<Histogram> histogram = DecodeHistogram(*encoded);
+      if (histogram.ok()) {  // always: the engine encoded it
+        log.intervals.push_back(
+            {tag, second.t_s - second.interval_s, second.interval_s, std::move(*histogram)});
+      }
+    }
+  }
+  return FormatHdrLog(log);
 }
 
 nlohmann::json HistogramToJson(const Histogram& h) {
@@ -596,6 +670,7 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
   json["series"] = series;
   json["aborted"] = !r.abort_reason.empty();
   json["abort_reason"] = r.abort_reason;
+  AddAgentJson(r, &json);
   return json;
 }
 

@@ -52,7 +52,15 @@ std::string FormatLatency(int64_t ns);
 // Every field (see load_report.cc for the schema: config, machine, throughput, latency_ns,
 // latency_uncorrected_ns, connect_latency_ns, errors, kernel, series, ...).
 nlohmann::json LoadResultToJson(const LoadResult& result);
+// The HdrHistogram interval log of the run (core/stats/hdr_log.h): one Tag=rtt and one
+// Tag=connect line per second that recorded any, timestamps from the run's start; the run id
+// and shard in its leading comment.
+std::string LoadResultToHlog(const LoadResult& result);
+
 nlohmann::json HistogramToJson(const Histogram& histogram);
+// How the JSON's "histograms" and the series' "*_histogram" strings are encoded.
+inline constexpr char kHistogramEncodingName[] =
+    "HdrHistogram V2 compressed, base64; 2 significant digits, lowest 1 ns";
 // The percentile distribution as [[value_ns, percentile (0-100), total_count], ...], the rows
 // of the .hgrm output.
 nlohmann::json SpectrumToJson(const Histogram& histogram);

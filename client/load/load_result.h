@@ -45,6 +45,16 @@ struct LoadConfig {
   std::vector<std::string> limit_notes;
   // --min-rate-ratio: the share of the schedule the run had to send; 0 = no check.
   double min_rate_ratio = 0;
+
+  // One agent of several (--shard, --run-id, --start-at): `connections`, `rate` and `messages`
+  // above are this agent's part; the totals are the whole load's.
+  std::string run_id;
+  int shard_index = 0;
+  int shard_count = 1;
+  int total_connections = 0;
+  double total_rate = 0;
+  uint64_t total_messages = 0;
+  std::string start_at;  // RFC 3339 UTC, when --start-at was given
 };
 
 // One second of the run (the per-second time series).
@@ -73,6 +83,10 @@ struct LoadSecond {
   std::vector<std::pair<std::string, uint64_t>> errors_by_class;
   // Per TCP state counts of the target port's sockets (only with --states), state -> count.
   std::vector<std::pair<std::string, int64_t>> states;
+  // This interval's round-trip and connect histograms in HdrHistogram's compressed base64 form
+  // (core/stats/hdr_codec.h), so agents' intervals add up exactly; empty when none was recorded.
+  std::string rtt_histogram;
+  std::string connect_histogram;
   // With --states: why this second's sample failed (then `states` is empty and the second's
   // states are unknown, not zero); empty otherwise.
   std::string states_error;
@@ -142,8 +156,17 @@ struct LoadResult {
 
   bool kernel_counters_available = false;
   std::vector<CounterDelta> kernel;
+  // How many machines' (network namespaces') deltas `kernel` adds up: 1 for a run, the agents
+  // for `socklab merge`.
+  int kernel_namespaces = 1;
 
   std::vector<LoadSecond> series;
+  // Wall clock (unix ns) of start_ns and of the measured window's start: where the series and
+  // the measured window sit in time, to align several agents' results.
+  int64_t start_unix_ns = 0;
+  int64_t measure_start_unix_ns = 0;
+  // Test-only (LoadOptions::raw_latencies_path): every round trip the window counted, in ns.
+  std::vector<int64_t> raw_rtt_ns;
 
   // Why the run stopped early ("max errors 10 exceeded", "could not reach the target"), or
   // empty when it ran its course.

@@ -590,6 +590,9 @@ void LoadWorker::CompleteHead(Conn& c) {
     counters_.last_completion_ns = now_ns_;
     rtt_.Record(now_ns_ - m.intended_ns);
     interval_.Record(now_ns_ - m.intended_ns);
+    if (!options_.raw_latencies_path.empty()) {
+      raw_rtt_.push_back(now_ns_ - m.intended_ns);
+    }
     if (interval_ns_ > 0) {
       rtt_uncorrected_.Record(now_ns_ - m.sent_ns);
     }

@@ -123,6 +123,8 @@ class LoadWorker : public loop::CompletionHandler {
   const Histogram& connect_latency() const { return connect_; }
   const ErrorCounts& error_counts() const { return errors_; }
   const ErrorCounts& warmup_error_counts() const { return warmup_errors_; }
+  // Test-only (LoadOptions::raw_latencies_path): every latency recorded into rtt(), in ns.
+  const std::vector<int64_t>& raw_rtt() const { return raw_rtt_; }
 
   void OnCompletion(const loop::Completion& completion) override;
 
@@ -252,9 +254,10 @@ class LoadWorker : public loop::CompletionHandler {
   Histogram send_lag_;
   Histogram connect_;
   Histogram interval_;
-  Histogram connect_interval_;  // every connect since the last Publish, warmup included
-  ErrorCounts errors_;          // in the measured window
-  ErrorCounts warmup_errors_;   // during the warmup
+  Histogram connect_interval_;    // every connect since the last Publish, warmup included
+  ErrorCounts errors_;            // in the measured window
+  ErrorCounts warmup_errors_;     // during the warmup
+  std::vector<int64_t> raw_rtt_;  // test-only, see raw_rtt()
 
   std::mutex publish_mutex_;
   WorkerCounters published_;              // guarded by publish_mutex_

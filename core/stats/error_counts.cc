@@ -44,6 +44,19 @@ void ErrorCounts::Merge(const ErrorCounts& other) {
   }
 }
 
+void ErrorCounts::AddCell(Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
+                          int64_t first_seen_ns) {
+  if (count == 0) {
+    return;
+  }
+  Cell& cell = cells_[Index(phase, error_class)];
+  if (cell.count == 0 || first_seen_ns < cell.first_seen_ns) {
+    cell.first_errno = first_errno;
+    cell.first_seen_ns = first_seen_ns;
+  }
+  cell.count += count;
+}
+
 uint64_t ErrorCounts::Total() const {
   uint64_t total = 0;
   for (const Cell& cell : cells_) {

@@ -25,6 +25,10 @@ class ErrorCounts {
   void RecordClass(Phase phase, ErrorClass error_class, int64_t now_ns);
 
   void Merge(const ErrorCounts& other);
+  // Adds `count` errors to a cell at once, as another run reported them (`socklab merge` reads
+  // them back from a result's JSON); the cell keeps the earliest first errno and time.
+  void AddCell(Phase phase, ErrorClass error_class, uint64_t count, int first_errno,
+               int64_t first_seen_ns);
 
   uint64_t count(Phase phase, ErrorClass error_class) const {
     return cells_[Index(phase, error_class)].count;

@@ -83,6 +83,42 @@ void Histogram::RecordN(int64_t value, uint64_t count) {
   sum_squares_ += v * v * static_cast<double>(count);
 }
 
+void Histogram::RecordBucket(int index, uint64_t count) {
+  if (count == 0 || index < 0 || index >= kBucketCount) {
+    return;
+  }
+  const int64_t lowest = LowestValueOfBucket(index);
+  const int64_t highest = HighestValueOfBucket(index);
+  counts_[index] += count;
+  if (count_ == 0 || lowest < min_) {
+    min_ = lowest;
+  }
+  max_ = std::max(max_, highest);
+  count_ += count;
+  const double middle = lowest + (highest - lowest + 1) / 2.0;
+  sum_ += middle * static_cast<double>(count);
+  sum_squares_ += middle * middle * static_cast<double>(count);
+}
+
+void Histogram::RestoreExact(int64_t min, int64_t max, double mean, double stdev) {
+  if (count_ == 0) {
+    return;
+  }
+  int first = 0;
+  while (counts_[first] == 0) {
+    ++first;
+  }
+  int last = kBucketCount - 1;
+  while (counts_[last] == 0) {
+    --last;
+  }
+  min_ = std::clamp(min, LowestValueOfBucket(first), HighestValueOfBucket(first));
+  max_ = std::clamp(max, LowestValueOfBucket(last), HighestValueOfBucket(last));
+  const double n = static_cast<double>(count_);
+  sum_ = mean * n;
+  sum_squares_ = (stdev * stdev + mean * mean) * n;
+}
+
 void Histogram::Merge(const Histogram& other) {
   if (other.count_ == 0) {
     return;

@@ -63,6 +63,19 @@ class Histogram {
   // #[Mean ...] footer. Values are divided by `unit_ns` (1e6: milliseconds, as wrk2 prints).
   std::string PercentileDistribution(double unit_ns = 1e6, int ticks_per_half_distance = 5) const;
 
+  // Bucket access for the HdrHistogram-compatible encoding (core/stats/hdr_codec.h): the count
+  // in bucket `index` (0 <= index < BucketCount()).
+  uint64_t CountAtBucket(int index) const { return counts_[index]; }
+  // Adds `count` values known only by their bucket (a decoded histogram). As HdrHistogram does,
+  // they count as the bucket's lowest value for min(), its highest for max() and its middle for
+  // mean() and stdev(); RestoreExact() puts back the exact figures when they are known.
+  void RecordBucket(int index, uint64_t count);
+  // A histogram rebuilt from buckets, with the exact figures its source reported beside them
+  // (the JSON's min, max, mean and stdev): percentiles are then capped at the exact max, as in
+  // the source. No-op on an empty histogram; `min` and `max` are clamped into the lowest and
+  // highest non-empty buckets, so a figure from elsewhere cannot contradict the counts.
+  void RestoreExact(int64_t min, int64_t max, double mean, double stdev);
+
   // Layout facts, for tests and the .hgrm footer.
   static int BucketCount();
   static int64_t LowestValueOfBucket(int index);

@@ -221,9 +221,10 @@ TEST(Socklab, VersionAndUnknownCommands) {
   ToolRun far = Socklab("frobnicate");
   EXPECT_EQ(far.exit_code, 2);
   EXPECT_EQ(far.out.find("did you mean"), std::string::npos) << far.out;
-  EXPECT_NE(far.out.find("unknown command 'frobnicate'; the commands are load, report, repro, "
-                         "states, trace, tune; run 'socklab --help'"),
-            std::string::npos)
+  EXPECT_NE(
+      far.out.find("unknown command 'frobnicate'; the commands are load, merge, report, repro, "
+                   "states, trace, tune; run 'socklab --help'"),
+      std::string::npos)
       << far.out;
 }
 
