@@ -16,6 +16,7 @@
 #include "core/base/clock.h"
 #include "core/base/status.h"
 #include "core/base/status_macros.h"
+#include "core/net/error_class.h"
 #include "core/net/socket.h"
 
 namespace socklab::server {
@@ -280,27 +281,18 @@ void EchoWorker::OnAccept(const Completion& c) {
     // An error of the one connection being handed over (ECONNABORTED: the peer gave up while it
     // sat in the backlog; EPROTO, ...): counted, and the accept stays armed.
     stats_.RecordErrno(Phase::kAccept, -c.res, now);
-  } else {
+  } else if (c.res != -ECANCELED) {  // ECANCELED: our CancelAccept (limit, back-off) or the
+                                     // listener's Close (drain)
     int err = -c.res;
-    switch (err) {
-      case ECANCELED:  // our CancelAccept (limit, back-off) or the listener's Close (drain)
-        break;
-      case EMFILE:
-      case ENFILE:
-      case ENOBUFS:
-      case ENOMEM:
-        // Out of fds or socket memory: the connection stays in the backlog, so accepting again
-        // at once would fail again at once. Back off and retry.
-        stats_.RecordErrno(Phase::kAccept, err, now);
-        stats_.AddAcceptPauseNoFds();
-        ArmBackoff(now);
-        break;
-      default:
-        // Unknown accept failures (EPERM from a firewall hook, ...) must not spin either.
-        stats_.RecordErrno(Phase::kAccept, err, now);
-        ArmBackoff(now);
-        break;
+    stats_.RecordErrno(Phase::kAccept, err, now);
+    if (IsLocalShortage(Phase::kAccept, err)) {
+      // Out of fds or socket memory: the connection stays in the backlog, so accepting again
+      // at once would fail again at once.
+      stats_.AddAcceptPauseNoFds();
     }
+    // Back off and retry; unknown accept failures (EPERM from a firewall hook, ...) must not
+    // spin either.
+    ArmBackoff(now);
   }
   if (!draining_) {
     UpdateAccept();

@@ -14,6 +14,7 @@
 
 #include "core/base/check.h"
 #include "core/base/status.h"
+#include "core/net/error_class.h"
 #include "core/net/socket.h"
 
 namespace socklab::loop {
@@ -30,28 +31,6 @@ constexpr int kMaxAcceptsPerPass = 64;
 constexpr int kMaxPasses = 4;
 constexpr int kMaxEvents = 256;
 constexpr uint32_t kInterest = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-
-// accept(2): "Linux accept() passes already-pending network errors on the new socket as an
-// error code from accept()... the application should treat them like EAGAIN by retrying." And an
-// aborted handshake is not the listener's problem. Each is delivered with more = true (counted by
-// the caller, the accept stays armed), except EINTR, which is no error of the connection.
-bool AcceptErrorIsTransient(int err) {
-  switch (err) {
-    case EINTR:
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-      return true;
-    default:
-      return false;
-  }
-}
 
 }  // namespace
 
@@ -316,21 +295,23 @@ void EpollLoop::DoAccepts(int fd, FdState& st) {
       continue;
     }
     int err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-      st.readable = false;
-      WaitForEdge(fd, st);
-      return;
-    }
-    if (AcceptErrorIsTransient(err)) {
-      if (err != EINTR) {
+    switch (Dispose(Phase::kAccept, err)) {
+      case Disposition::kRetry:
+        continue;
+      case Disposition::kNotReady:  // the queue is empty
+        st.readable = false;
+        WaitForEdge(fd, st);
+        return;
+      case Disposition::kSkip:  // the one connection failed: counted by the caller, stay armed
         Deliver(Op::kAccept, st.accept_token, fd, -err, true);
-      }
-      continue;
+        continue;
+      default:
+        // EMFILE/ENFILE/ENOBUFS/...: disarm, so a full fd table does not turn into a busy loop
+        // on a listener that stays readable; the caller re-arms after backing off.
+        st.accept_armed = false;
+        Deliver(Op::kAccept, st.accept_token, fd, -err, false);
+        continue;
     }
-    // EMFILE/ENFILE/ENOBUFS/...: disarm, so a full fd table does not turn into a busy loop on a
-    // listener that stays readable; the caller re-arms after backing off.
-    st.accept_armed = false;
-    Deliver(Op::kAccept, st.accept_token, fd, -err, false);
   }
 }
 

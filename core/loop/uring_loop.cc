@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
 #include "core/base/status.h"
+#include "core/net/error_class.h"
 
 namespace socklab::loop {
 namespace {
@@ -25,30 +26,6 @@ constexpr unsigned kMaxCqeBatch = 256;
 // Reaping rounds per RunOnce: bounded so timers and synthesized completions still get a turn
 // under a flood of CQEs.
 constexpr int kMaxReapRounds = 4;
-
-// Errors a multishot accept ends with that concern only the one connection (see accept(2)): the
-// loop re-arms, and the user sees them with more = true (except EINTR and EAGAIN, which are no
-// error of a connection).
-bool AcceptErrorIsTransient(int err) {
-  switch (err) {
-    case EINTR:
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-    case EAGAIN:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool AcceptErrorIsReported(int err) { return err != EINTR && err != EAGAIN; }
 
 unsigned RoundUpPow2(unsigned v) {
   unsigned p = 1;
@@ -602,7 +579,15 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
     st.accept.op = -1;
     EndOp(st);
   }
-  if (res >= 0 || (AcceptErrorIsTransient(-res) && AcceptErrorIsReported(-res))) {
+  // EINTR and EAGAIN are no error of the listener nor of a connection: nothing to deliver, and
+  // a request they ended is re-armed below. A multishot accept waits for connections itself, also
+  // on an O_NONBLOCK listener (the kernel stopped failing those with EAGAIN in 5.18, a73825ba70c9,
+  // before multishot accept came in 5.19), so EAGAIN is not expected here at all.
+  const Disposition disposition =
+      res < 0 ? Dispose(Phase::kAccept, -res) : Disposition::kRetry;  // (a new fd: not read)
+  const bool no_error =
+      res < 0 && (disposition == Disposition::kRetry || disposition == Disposition::kNotReady);
+  if (res >= 0 || disposition == Disposition::kSkip) {
     // A connection, or an error of one connection (ECONNABORTED ...): the user counts it and the
     // accept stays armed (re-armed below if the kernel ended it).
     if (st.closing) {
@@ -614,7 +599,7 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
     } else {
       st.accepted.push_back(res);
     }
-  } else if (res != -ECANCELED && !AcceptErrorIsTransient(-res) && !st.closing) {
+  } else if (res != -ECANCELED && !no_error && !st.closing) {
     // EMFILE, ENFILE, ENOBUFS, ...: the kernel ended the multishot; the user decides when to
     // re-arm (backing off instead of spinning on a full fd table).
     if (st.accept.armed) {
@@ -632,6 +617,7 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
     } else if (st.accept.armed && st.accept.op < 0) {
       // Ended by the kernel (CQ overflow, a transient error, our cancel overtaken by a re-arm):
       // the user still wants connections.
+      ++counters_.accept_rearms;
       ArmAccept(fd, st);
     }
   }

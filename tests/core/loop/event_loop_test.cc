@@ -435,6 +435,29 @@ TEST_P(EventLoopTest, WakeAndRequestStopFromAnotherThread) {
   EXPECT_TRUE(loop_->Run().ok());
 }
 
+TEST_P(EventLoopTest, NonblockingListenerWaitsQuietlyForItsFirstConnection) {
+  // accept4 on an empty queue says EAGAIN: no error, wait for readiness. Neither backend may
+  // hand it to the user, and neither may end the accept over it.
+  UniqueFd listener = Listen();
+  ASSERT_TRUE(SetNonBlocking(listener.get(), true).ok());
+  loop_->Accept(listener.get(), kAcceptToken);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(loop_->RunOnce(1'000'000).ok());
+  }
+  EXPECT_TRUE(rec_.records.empty())
+      << "op " << OpName(rec_.records.front().op) << " res " << rec_.records.front().res;
+  auto client = ConnectTcp(address_);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto accepted = Take(*loop_, rec_, Op::kAccept, kAcceptToken);
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_GE(accepted->res, 0);
+  EXPECT_TRUE(accepted->more);
+  UniqueFd server(accepted->res);
+  loop_->CancelAccept(listener.get());
+  auto cancelled = Take(*loop_, rec_, Op::kAccept, kAcceptToken);
+  EXPECT_TRUE(cancelled.has_value() && cancelled->res == -ECANCELED && !cancelled->more);
+}
+
 TEST_P(EventLoopTest, AcceptWithFdTableFullEndsWithEmfile) {
   // In a child: lowering RLIMIT_NOFILE must not affect the rest of the suite.
   UniqueFd listener = Listen();
