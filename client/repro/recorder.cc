@@ -272,9 +272,10 @@ void Recorder::CheckEof(std::string call, const CallResult& result, int64_t sinc
   ExplainLimit(Phase::kRead, result.err);
 }
 
-void Recorder::CheckState(std::string what, absl::string_view expected, absl::string_view observed,
-                          double seconds) {
-  CheckText(std::move(what), Phase::kClose, expected, observed, seconds);
+void Recorder::CheckState(std::string what, tcpstat::TcpState expected,
+                          std::optional<tcpstat::TcpState> observed, double seconds) {
+  CheckText(std::move(what), Phase::kClose, tcpstat::TcpStateName(expected),
+            observed.has_value() ? tcpstat::TcpStateName(*observed) : "none", seconds);
 }
 
 void Recorder::CheckText(std::string what, Phase phase, absl::string_view expected,

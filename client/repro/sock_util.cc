@@ -317,6 +317,14 @@ std::string DescribeQueues(int state, int64_t unread, int64_t unacked) {
   return text;
 }
 
+std::optional<tcpstat::TcpState> KnownTcpStateOf(int fd) {
+  return tcpstat::TcpStateFromCode(TcpStateOf(fd));
+}
+
+std::optional<tcpstat::TcpState> StateOfRow(const SocketState& row) {
+  return tcpstat::ParseTcpStateName(row.state);
+}
+
 std::string TcpStateName(int state) {
   std::optional<tcpstat::TcpState> known = tcpstat::TcpStateFromCode(state);
   if (!known.has_value()) {
