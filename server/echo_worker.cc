@@ -1,10 +1,8 @@
 #include "server/echo_worker.h"
 
 #include <errno.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,16 +76,6 @@ bool FinUnacknowledged(int fd) {
   }
   return info.tcpi_state == TCP_FIN_WAIT1 || info.tcpi_state == TCP_CLOSING ||
          info.tcpi_state == TCP_LAST_ACK;
-}
-
-// Bytes in the socket's send queue that the peer has not acknowledged (SIOCOUTQ: write_seq -
-// snd_una for TCP); nullopt when the socket cannot say (already reset and closed).
-std::optional<uint64_t> UnackedBytes(int fd) {
-  int bytes = 0;
-  if (ioctl(fd, SIOCOUTQ, &bytes) != 0 || bytes < 0) {
-    return std::nullopt;
-  }
-  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace
@@ -872,7 +860,7 @@ bool EchoWorker::WriteStalled(Connection& conn, int64_t now, int64_t write_timeo
     // shrank. Only a rise counts: on io_uring a send in flight may have copied bytes into the
     // queue before its completion added them to `handed`, which lowers the difference for a
     // moment without the peer doing anything.
-    if (std::optional<uint64_t> unacked = UnackedBytes(conn.fd); unacked.has_value()) {
+    if (std::optional<uint64_t> unacked = UnackedSendBytes(conn.fd); unacked.has_value()) {
       uint64_t acked = conn.handed - std::min(*unacked, conn.handed);
       if (acked > conn.acked) {
         conn.acked = acked;
@@ -898,7 +886,7 @@ uint64_t EchoWorker::UnechoedBytes(const Connection& conn) {
   uint64_t unread = loop_->UnreadBytes(conn.fd);
   uint64_t lost = conn.echo.size() + unread;
   if (unread > 0 || options_.linger.mode == Linger::Mode::kReset) {
-    lost += UnackedBytes(conn.fd).value_or(0);
+    lost += UnackedSendBytes(conn.fd).value_or(0);
   }
   return lost;
 }

@@ -1,10 +1,8 @@
 #include "core/loop/epoll_loop.h"
 
 #include <fcntl.h>
-#include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -230,11 +228,7 @@ void EpollLoop::Close(int fd, Token token) {
 
 size_t EpollLoop::UnreadBytes(int fd) {
   // The receive path delivers what it reads at once, so the socket's queue is all there is.
-  int queued = 0;
-  if (ioctl(fd, SIOCINQ, &queued) != 0 || queued < 0) {
-    return 0;
-  }
-  return static_cast<size_t>(queued);
+  return ReceiveQueueBytes(fd).value_or(0);
 }
 
 void EpollLoop::Wake() {

@@ -1,8 +1,6 @@
 #include "core/loop/uring_loop.h"
 
-#include <linux/sockios.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +15,7 @@
 #include "core/base/check.h"
 #include "core/base/status.h"
 #include "core/net/error_class.h"
+#include "core/net/socket.h"
 
 namespace socklab::loop {
 namespace {
@@ -463,11 +462,7 @@ void UringLoop::MaybeFinishClose(int fd, FdState& st) {
 size_t UringLoop::UnreadBytes(int fd) {
   // The socket first: task work that moves its bytes into CQEs runs only at a syscall's end (the
   // ioctl's own included), so bytes are counted either in the queue or in the CQ scan below.
-  size_t unread = 0;
-  int queued = 0;
-  if (ioctl(fd, SIOCINQ, &queued) == 0 && queued > 0) {
-    unread = static_cast<size_t>(queued);
-  }
+  size_t unread = ReceiveQueueBytes(fd).value_or(0);
   if (fd >= 0 && static_cast<size_t>(fd) < fds_.size() && fds_[fd]) {
     unread += StashedBytes(*fds_[fd]);
   }
