@@ -63,7 +63,7 @@ EpollLoop::EpollLoop(CompletionHandler* handler, const LoopOptions& options, Uni
       wake_fd_(std::move(wake_fd)),
       buffer_(new std::byte[options.receive_buffer_size]) {}
 
-EpollLoop::~EpollLoop() { StopCloser(); }
+EpollLoop::~EpollLoop() = default;
 
 EpollLoop::FdState& EpollLoop::State(int fd) {
   SOCKLAB_CHECK(fd >= 0, "operation submitted on a negative fd");
@@ -210,12 +210,6 @@ void EpollLoop::Close(int fd, Token token) {
     st.writable = true;
     st.short_read_drains = false;
     st.listener = false;
-  }
-  if (options_.close_may_block) {
-    // SO_LINGER: close() may wait up to the linger time. The state is reset already; the number
-    // stays taken until the closer's close(), so no new socket can meet a stale state.
-    CloseInBackground(fd, token);
-    return;
   }
   // close() also drops the fd from the epoll set (the loop owns the last reference). Its errors
   // other than EBADF do not keep the fd open on Linux, so EINTR is success.
@@ -374,11 +368,6 @@ void EpollLoop::RunPasses() {
     for (int fd : run_batch_) {
       ProcessFd(fd);
     }
-  }
-  // Only with nothing deferred: Close() defers an fd's cancellations before it hands the fd to
-  // the closer, and they must reach the user before its kClose.
-  if (!HasDeferred()) {
-    DeliverBackgroundCloses();
   }
 }
 

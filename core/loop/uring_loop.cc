@@ -129,7 +129,6 @@ absl::Status UringLoop::Init() {
 }
 
 UringLoop::~UringLoop() {
-  StopCloser();
   if (ring_ready_) {
     // Cancels and waits for every in-flight op before the buffers they point into are freed
     // (members are destroyed after this body).
@@ -430,28 +429,6 @@ void UringLoop::MaybeFinishClose(int fd, FdState& st) {
   if (!st.closing || st.inflight > 0 || st.close_submitted) {
     return;
   }
-  if (options_.close_may_block) {
-    // SO_LINGER: IORING_OP_CLOSE would run the lingering tcp_close as task work on this thread.
-    // With nothing in flight the ring holds no reference to the file, so the closer's close()
-    // drops the last one and waits there. The -ECANCELED completions still owed for earlier
-    // cancels go first (deferred: background closes are delivered only once the deferred queue
-    // is empty); the state is fresh before the number can be reused, which is only once the
-    // closer has closed it.
-    Token token = st.close_token;
-    for (Token cancelled : st.accept.cancels) {
-      Defer(Op::kAccept, cancelled, fd, -ECANCELED, false);
-    }
-    for (Token cancelled : st.receive.cancels) {
-      Defer(Op::kReceive, cancelled, fd, -ECANCELED, false);
-    }
-    st.accept.cancels.clear();
-    st.receive.cancels.clear();
-    // Handed over: callers up the stack that still hold the old state see it finished.
-    st.close_submitted = true;
-    ReplaceState(fd);
-    CloseInBackground(fd, token);
-    return;
-  }
   st.close_submitted = true;
   int32_t index = NewRecord(Kind::kClose, fd, st.close_token);
   io_uring_sqe* sqe = GetSqe();
@@ -556,11 +533,6 @@ void UringLoop::DispatchSynthetic() {
   for (int round = 0; round < 4 && (HasDeferred() || !flush_queue_.empty()); ++round) {
     DeliverDeferred();
     ProcessFlushes();
-  }
-  // Only with nothing deferred: an fd's cancellations are deferred before its close is handed
-  // to the closer, and must reach the user before its kClose.
-  if (!HasDeferred()) {
-    DeliverBackgroundCloses();
   }
 }
 
