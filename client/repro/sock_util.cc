@@ -15,8 +15,8 @@
 #include "core/base/errno_name.h"
 #include "core/net/address.h"
 #include "core/net/netns.h"
-#include "core/process/run_tool.h"
 #include "core/net/socket.h"
+#include "core/process/run_tool.h"
 #include "core/tcpstat/tcp_state.h"
 
 namespace socklab::repro {
