@@ -28,7 +28,7 @@ UniqueFd OpenListener(Recorder& rec, const std::string& who, int backlog, uint16
 UniqueFd ConnectLoopback(Recorder& rec, const std::string& who, uint16_t port);
 // accept(listener); must succeed.
 UniqueFd AcceptOne(Recorder& rec, int listener_fd);
-// A connected pair over a fresh listener (the listener is returned in *listener when non-null).
+// A connected pair over a fresh listener, which the Pair keeps open.
 struct Pair {
   UniqueFd listener;
   UniqueFd client;
