@@ -1,10 +1,8 @@
 #include "server/echo_worker.h"
 
 #include <errno.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "core/base/clock.h"
 #include "core/base/status.h"
 #include "core/base/status_macros.h"
+#include "core/net/error_class.h"
 #include "core/net/socket.h"
 
 namespace socklab::server {
@@ -77,16 +76,6 @@ bool FinUnacknowledged(int fd) {
   }
   return info.tcpi_state == TCP_FIN_WAIT1 || info.tcpi_state == TCP_CLOSING ||
          info.tcpi_state == TCP_LAST_ACK;
-}
-
-// Bytes in the socket's send queue that the peer has not acknowledged (SIOCOUTQ: write_seq -
-// snd_una for TCP); nullopt when the socket cannot say (already reset and closed).
-std::optional<uint64_t> UnackedBytes(int fd) {
-  int bytes = 0;
-  if (ioctl(fd, SIOCOUTQ, &bytes) != 0 || bytes < 0) {
-    return std::nullopt;
-  }
-  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace
@@ -280,27 +269,18 @@ void EchoWorker::OnAccept(const Completion& c) {
     // An error of the one connection being handed over (ECONNABORTED: the peer gave up while it
     // sat in the backlog; EPROTO, ...): counted, and the accept stays armed.
     stats_.RecordErrno(Phase::kAccept, -c.res, now);
-  } else {
+  } else if (c.res != -ECANCELED) {  // ECANCELED: our CancelAccept (limit, back-off) or the
+                                     // listener's Close (drain)
     int err = -c.res;
-    switch (err) {
-      case ECANCELED:  // our CancelAccept (limit, back-off) or the listener's Close (drain)
-        break;
-      case EMFILE:
-      case ENFILE:
-      case ENOBUFS:
-      case ENOMEM:
-        // Out of fds or socket memory: the connection stays in the backlog, so accepting again
-        // at once would fail again at once. Back off and retry.
-        stats_.RecordErrno(Phase::kAccept, err, now);
-        stats_.AddAcceptPauseNoFds();
-        ArmBackoff(now);
-        break;
-      default:
-        // Unknown accept failures (EPERM from a firewall hook, ...) must not spin either.
-        stats_.RecordErrno(Phase::kAccept, err, now);
-        ArmBackoff(now);
-        break;
+    stats_.RecordErrno(Phase::kAccept, err, now);
+    if (IsLocalShortage(Phase::kAccept, err)) {
+      // Out of fds or socket memory: the connection stays in the backlog, so accepting again
+      // at once would fail again at once.
+      stats_.AddAcceptPauseNoFds();
     }
+    // Back off and retry; unknown accept failures (EPERM from a firewall hook, ...) must not
+    // spin either.
+    ArmBackoff(now);
   }
   if (!draining_) {
     UpdateAccept();
@@ -880,7 +860,7 @@ bool EchoWorker::WriteStalled(Connection& conn, int64_t now, int64_t write_timeo
     // shrank. Only a rise counts: on io_uring a send in flight may have copied bytes into the
     // queue before its completion added them to `handed`, which lowers the difference for a
     // moment without the peer doing anything.
-    if (std::optional<uint64_t> unacked = UnackedBytes(conn.fd); unacked.has_value()) {
+    if (std::optional<uint64_t> unacked = UnackedSendBytes(conn.fd); unacked.has_value()) {
       uint64_t acked = conn.handed - std::min(*unacked, conn.handed);
       if (acked > conn.acked) {
         conn.acked = acked;
@@ -906,7 +886,7 @@ uint64_t EchoWorker::UnechoedBytes(const Connection& conn) {
   uint64_t unread = loop_->UnreadBytes(conn.fd);
   uint64_t lost = conn.echo.size() + unread;
   if (unread > 0 || options_.linger.mode == Linger::Mode::kReset) {
-    lost += UnackedBytes(conn.fd).value_or(0);
+    lost += UnackedSendBytes(conn.fd).value_or(0);
   }
   return lost;
 }

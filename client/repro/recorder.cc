@@ -16,6 +16,7 @@
 #include "client/repro/wire_pattern.h"
 #include "core/base/clock.h"
 #include "core/base/errno_name.h"
+#include "core/base/units.h"
 #include "core/capture/conversation.h"
 #include "core/capture/kernel_events.h"
 #include "core/capture/packet_capture.h"
@@ -36,16 +37,6 @@ int64_t RealtimeNanos() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-std::string FormatTook(int64_t ns) {
-  if (ns < 1'000'000) {
-    return absl::StrFormat("%.3f ms", static_cast<double>(ns) / 1e6);
-  }
-  if (ns < 1'000'000'000) {
-    return absl::StrFormat("%.1f ms", static_cast<double>(ns) / 1e6);
-  }
-  return absl::StrFormat("%.2f s", NanosToSeconds(ns));
 }
 
 // The items of `expected` (ScenarioInfo::events) that `events` contradict.
@@ -250,7 +241,7 @@ CallResult Recorder::Call(std::string what, const std::function<long()>& fn) {
   std::string text =
       r.ret < 0 ? absl::StrCat(what, " = -1 ", ErrnoName(r.err), " (", ErrnoMessage(r.err), ")")
                 : absl::StrCat(what, " = ", r.ret);
-  absl::StrAppend(&text, "  [", FormatTook(r.end_ns - r.start_ns), "]");
+  absl::StrAppend(&text, "  [", FormatElapsed(NanosToSeconds(r.end_ns - r.start_ns)), "]");
   result_.steps.push_back({NanosToSeconds(r.start_ns - start_ns_), std::move(text)});
   calls_.push_back({r.start_ns, r.end_ns, std::move(what)});
   return r;
@@ -314,9 +305,10 @@ void Recorder::CheckEof(std::string call, const CallResult& result, int64_t sinc
   ExplainLimit(Phase::kRead, result.err);
 }
 
-void Recorder::CheckState(std::string what, absl::string_view expected, absl::string_view observed,
-                          double seconds) {
-  CheckText(std::move(what), Phase::kClose, expected, observed, seconds);
+void Recorder::CheckState(std::string what, tcpstat::TcpState expected,
+                          std::optional<tcpstat::TcpState> observed, double seconds) {
+  CheckText(std::move(what), Phase::kClose, tcpstat::TcpStateName(expected),
+            observed.has_value() ? tcpstat::TcpStateName(*observed) : "none", seconds);
 }
 
 void Recorder::CheckText(std::string what, Phase phase, absl::string_view expected,

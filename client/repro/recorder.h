@@ -12,6 +12,7 @@
 #include "client/repro/scenario.h"
 #include "core/net/error_class.h"
 #include "core/sysinfo/limit_hints.h"
+#include "core/tcpstat/tcp_state.h"
 
 namespace socklab {
 class KernelEventTrace;
@@ -82,9 +83,10 @@ class Recorder {
   void CheckOk(std::string call, Phase phase, const CallResult& result, int64_t since_ns = 0);
   // A read returned 0: the peer's FIN (Java's EOFException / read() == -1).
   void CheckEof(std::string call, const CallResult& result, int64_t since_ns = 0);
-  // A socket was seen in TCP state `expected` (names as in `ss`: "TIME_WAIT").
-  void CheckState(std::string what, absl::string_view expected, absl::string_view observed,
-                  double seconds);
+  // A socket was seen in TCP state `expected`; `observed` is the state the kernel showed
+  // (nullopt: no such socket).
+  void CheckState(std::string what, tcpstat::TcpState expected,
+                  std::optional<tcpstat::TcpState> observed, double seconds);
   // A check of anything else, as text.
   void CheckText(std::string what, Phase phase, absl::string_view expected,
                  absl::string_view observed, double seconds);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "client/repro/other_systems.h"
 #include "core/base/errno_name.h"
+#include "core/base/units.h"
 
 namespace socklab::repro {
 namespace {
@@ -29,16 +30,6 @@ absl::StatusOr<Phase> PhaseFromName(const std::string& name) {
     }
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown phase ", name));
-}
-
-std::string FormatSeconds(double s) {
-  if (s < 0.001) {
-    return absl::StrFormat("%.3f ms", s * 1e3);
-  }
-  if (s < 1) {
-    return absl::StrFormat("%.1f ms", s * 1e3);
-  }
-  return absl::StrFormat("%.2f s", s);
 }
 
 // Wraps `text` at 96 columns with `indent` spaces on continuation lines.
@@ -336,7 +327,7 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
   for (const Check& c : r.checks) {
     std::string observed = c.observed_errno != 0 ? DescribeErrno(c.observed_errno) : c.observed;
     absl::StrAppend(&out, "observed   ", c.call, ": ", observed, " after ",
-                    FormatSeconds(c.seconds),
+                    FormatElapsed(c.seconds),
                     c.ok ? "" : absl::StrCat("   (expected ", c.expected, ")"), "\n");
   }
   if (!r.steps.empty()) {
@@ -395,7 +386,7 @@ std::string RenderScenarioText(const ScenarioInfo& info, const ScenarioResult& r
   }
   absl::StrAppend(&out, "verdict    ", OutcomeName(r.outcome));
   if (r.outcome == Outcome::kReproduced) {
-    absl::StrAppend(&out, " (reproduced in ", FormatSeconds(r.seconds), ")");
+    absl::StrAppend(&out, " (reproduced in ", FormatElapsed(r.seconds), ")");
   } else if (!r.reason.empty()) {
     absl::StrAppend(&out, ": ", r.reason);
   }
@@ -411,7 +402,7 @@ std::string RenderTable(const std::vector<ScenarioResult>& results) {
   for (const ScenarioResult& r : results) {
     const Scenario* s = FindScenario(r.name);
     Row row{r.name, s != nullptr ? s->info.expected : "?", ObservedSummary(r),
-            r.outcome == Outcome::kSkipped ? "-" : FormatSeconds(r.seconds),
+            r.outcome == Outcome::kSkipped ? "-" : FormatElapsed(r.seconds),
             std::string(OutcomeName(r.outcome))};
     if (r.outcome != Outcome::kReproduced && !r.reason.empty()) {
       absl::StrAppend(&row.verdict, ": ", r.reason);

@@ -2,11 +2,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +15,8 @@
 #include "core/base/errno_name.h"
 #include "core/net/address.h"
 #include "core/net/netns.h"
+#include "core/net/socket.h"
+#include "core/process/run_tool.h"
 #include "core/tcpstat/tcp_state.h"
 
 namespace socklab::repro {
@@ -281,15 +281,9 @@ std::string QueuesOf(int fd) {
   if (TcpStateOf(fd) == TCP_LISTEN) {
     return "";  // SIOCINQ is EINVAL on a listener; the sampler shows its accept queue
   }
-  int unread = 0;  // SIOCINQ already leaves a received FIN out
-  int unacked = 0;
-  if (ioctl(fd, SIOCINQ, &unread) != 0) {
-    unread = 0;
-  }
-  if (ioctl(fd, SIOCOUTQ, &unacked) != 0) {
-    unacked = 0;
-  }
-  return DescribeQueues(TcpStateOf(fd), unread, unacked);
+  // SIOCINQ already leaves a received FIN out.
+  return DescribeQueues(TcpStateOf(fd), static_cast<int64_t>(ReceiveQueueBytes(fd).value_or(0)),
+                        static_cast<int64_t>(UnackedSendBytes(fd).value_or(0)));
 }
 
 std::string DescribeQueues(int state, int64_t unread, int64_t unacked) {
@@ -315,6 +309,14 @@ std::string DescribeQueues(int state, int64_t unread, int64_t unacked) {
     absl::StrAppend(&text, text.empty() ? "" : ", ", "FIN unacked");
   }
   return text;
+}
+
+std::optional<tcpstat::TcpState> KnownTcpStateOf(int fd) {
+  return tcpstat::TcpStateFromCode(TcpStateOf(fd));
+}
+
+std::optional<tcpstat::TcpState> StateOfRow(const SocketState& row) {
+  return tcpstat::ParseTcpStateName(row.state);
 }
 
 std::string TcpStateName(int state) {

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "client/repro/recorder.h"
 #include "client/repro/scenario.h"
 #include "core/base/unique_fd.h"
+#include "core/tcpstat/tcp_state.h"
 
 namespace socklab::repro {
 
@@ -26,7 +28,7 @@ UniqueFd OpenListener(Recorder& rec, const std::string& who, int backlog, uint16
 UniqueFd ConnectLoopback(Recorder& rec, const std::string& who, uint16_t port);
 // accept(listener); must succeed.
 UniqueFd AcceptOne(Recorder& rec, int listener_fd);
-// A connected pair over a fresh listener (the listener is returned in *listener when non-null).
+// A connected pair over a fresh listener, which the Pair keeps open.
 struct Pair {
   UniqueFd listener;
   UniqueFd client;
@@ -76,6 +78,10 @@ std::string PeerText(int fd);
 
 // The TCP state of a socket we hold, from getsockopt(TCP_INFO).tcpi_state; -1 on error.
 int TcpStateOf(int fd);
+// The same as a TcpState; nullopt on error.
+std::optional<tcpstat::TcpState> KnownTcpStateOf(int fd);
+// The state of a row of a states snapshot; nullopt for "-" (no state known).
+std::optional<tcpstat::TcpState> StateOfRow(const SocketState& row);
 // The socket's inode (fstat), as /proc/net/tcp lists it; 0 on error.
 uint64_t SocketInode(int fd);
 // "unread 5 B, unacked 4096 B" from SIOCINQ/SIOCOUTQ, "" when both are empty or fd listens.

@@ -88,7 +88,7 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
       sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "");
   SetStatus(c, 0.8);
   c.error_phase = Phase::kConnect;
-  c.error = "connect EADDRNOTAVAIL";
+  c.error_class = ErrorClass::kAddrNotAvail;
   c.symptom = absl::StrCat(
       "connect() fails at once with EADDRNOTAVAIL (Cannot assign requested address) once ",
       Count(c.have), " local ports to ", o.target.ToString(),
@@ -172,7 +172,7 @@ PlanCheck NofileCheck(const PlanOptions& o, bool loopback, const KernelLimits& l
                    loopback ? "; the server on this host needs as many" : "");
   SetStatus(c, 0.9);
   c.error_phase = Phase::kSocket;
-  c.error = "socket EMFILE";
+  c.error_class = ErrorClass::kNoFds;
   c.symptom = absl::StrCat("socket() fails with EMFILE (Too many open files) at ",
                            Count(static_cast<double>(MaxOpenConnectionsPerProcess(
                                l, static_cast<int64_t>(o.reserved_fds)))),
@@ -216,7 +216,7 @@ PlanCheck FileMaxCheck(const PlanOptions& o, bool loopback, const KernelLimits& 
                    "; have ", Count(c.have), " for the whole system");
   SetStatus(c, 0.9);
   c.error_phase = Phase::kSocket;
-  c.error = "socket ENFILE";
+  c.error_class = ErrorClass::kNoFds;
   c.symptom = "socket()/accept() fail with ENFILE (Too many open files in system)";
   if (c.status != CheckStatus::kOk) {
     int64_t target = RoundUp1024(2 * c.need);
@@ -245,7 +245,7 @@ PlanCheck RemoteBacklogCheck(const PlanOptions& o) {
       o.target.ToString(), " knows");
   c.status = CheckStatus::kOnServer;
   c.error_phase = Phase::kConnect;
-  c.error = "connect ETIMEDOUT";
+  c.error_class = ErrorClass::kTimedOut;
   c.symptom =
       "a full accept queue on the server drops SYNs (or, with its tcp_abort_on_overflow=1, "
       "resets): connects stall and time out";
@@ -294,8 +294,8 @@ PlanCheck BacklogCheck(const PlanOptions& o, bool loopback, const KernelLimits& 
     c.formula += absl::StrCat("; listen(", requested, ") is silently cut to somaxconn");
   }
   SynSchedule syn = SynSentSchedule(l);
-  c.error_phase = Phase::kConnect;
-  c.error = l.tcp_abort_on_overflow == 1 ? "read ECONNRESET" : "connect ETIMEDOUT";
+  c.error_phase = l.tcp_abort_on_overflow == 1 ? Phase::kRead : Phase::kConnect;
+  c.error_class = l.tcp_abort_on_overflow == 1 ? ErrorClass::kReset : ErrorClass::kTimedOut;
   c.symptom =
       l.tcp_abort_on_overflow == 1
           ? "a full accept queue answers the final ACK with RST (tcp_abort_on_overflow=1): "
@@ -356,7 +356,7 @@ PlanCheck ConntrackCheck(const PlanOptions& o, const KernelLimits& l) {
     c.formula += " (nothing tracked now: probably no rule tracks this traffic)";
   }
   c.error_phase = Phase::kConnect;
-  c.error = "connect ETIMEDOUT";
+  c.error_class = ErrorClass::kTimedOut;
   c.symptom =
       "when netfilter tracks this traffic, new SYNs are dropped ('nf_conntrack: table full, "
       "dropping packet' in dmesg): connects stall and time out";
@@ -392,7 +392,7 @@ PlanCheck MemoryCheck(const PlanOptions& o, const KernelLimits& l) {
   // A TCP send never returns ENOBUFS for memory: sk_stream_wait_memory() blocks it (EAGAIN on a
   // non-blocking socket); ENOBUFS is what UDP and netlink return (repro no-buffer-space).
   c.error_phase = Phase::kWrite;
-  c.error = "send blocks (EAGAIN when non-blocking)";
+  c.error_class = ErrorClass::kWouldBlock;
   c.symptom =
       "above tcp_mem pressure the kernel shrinks buffers; at the limit sends block or return "
       "EAGAIN, 'TCP: out of memory' appears in dmesg and connections may be reset";
@@ -405,7 +405,7 @@ PlanCheck MemoryCheck(const PlanOptions& o, const KernelLimits& l) {
   return c;
 }
 
-PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
+PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, const KernelLimits& l) {
   PlanCheck c;
   c.key = "time_wait_buckets";
   c.limit = "net.ipv4.tcp_max_tw_buckets";
@@ -415,9 +415,6 @@ PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, bool loopback, const Kernel
   c.formula =
       absl::StrFormat("%g/s * 60 s = %s; have %s", o.conn_rate, Count(c.need), Count(c.have));
   c.status = c.have >= 0 && c.need > c.have ? CheckStatus::kWarn : CheckStatus::kOk;
-  (void)loopback;
-  c.error_phase = Phase::kConnect;
-  c.error = "none";
   c.symptom =
       "TIME_WAIT sockets beyond the cap are destroyed at once ('TCP: time wait bucket table "
       "overflow'); that frees their ports, but late segments of old connections may reach new ones";
@@ -484,6 +481,13 @@ absl::string_view CheckStatusName(CheckStatus status) {
   return "?";
 }
 
+std::string PlanCheck::ErrorText() const {
+  if (!error_class.has_value()) {
+    return "none";
+  }
+  return absl::StrCat(PhaseName(error_phase), " ", ClassLabel(*error_class));
+}
+
 const PlanCheck* Plan::FirstBreak() const {
   for (const PlanCheck& check : checks) {
     if (check.status == CheckStatus::kBreaks) {
@@ -531,7 +535,7 @@ Plan MakePlan(const PlanOptions& options, const KernelLimits& limits) {
   }
   plan.checks.push_back(MemoryCheck(options, limits));
   if (options.conn_rate > 0) {
-    plan.checks.push_back(TimeWaitBucketsCheck(options, plan.loopback_target, limits));
+    plan.checks.push_back(TimeWaitBucketsCheck(options, limits));
   }
   std::stable_sort(plan.checks.begin(), plan.checks.end(),
                    [](const PlanCheck& a, const PlanCheck& b) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,14 +50,18 @@ struct PlanCheck {
   std::string unit;     // "ports", "fds", ...
   std::string formula;  // how `need` and `have` were computed, with the numbers
   CheckStatus status = CheckStatus::kOk;
-  Phase error_phase = Phase::kConnect;    // where the error shows when it breaks
-  std::string error;                      // "connect EADDRNOTAVAIL"
+  // The error the workload meets when it breaks: {kConnect, kAddrNotAvail} is connect
+  // EADDRNOTAVAIL. No class: exceeding this limit fails no call (see `symptom`).
+  Phase error_phase = Phase::kConnect;
+  std::optional<ErrorClass> error_class;
   std::string symptom;                    // what the user sees, in words
   std::string fix;                        // the exact fix, in words and commands
   std::vector<std::string> sysctl_lines;  // "net.ipv4.ip_local_port_range = 1024 65535"
   std::vector<std::string> shell_lines;   // "ulimit -n 65536" (not sysctls)
 
   double ratio() const { return have > 0 ? need / have : (need > 0 && have == 0 ? 1e18 : 0); }
+  // "connect EADDRNOTAVAIL": PhaseName and ClassLabel of the error; "none" without one.
+  std::string ErrorText() const;
 };
 
 // The verdict on one workload. Owns its options and checks (no references into the KernelLimits

@@ -313,16 +313,16 @@ std::string TuneReportToText(const TuneReport& report, size_t width) {
     if (check.status == CheckStatus::kOnServer) {
       absl::StrAppend(
           &out, "\ncheck on the server: ", check.limit, " (this machine cannot see it)\n",
-          WrapParagraph("  if it is too small: ", absl::StrCat(check.error, ": ", check.symptom),
-                        kIndent, width),
+          WrapParagraph("  if it is too small: ",
+                        absl::StrCat(check.ErrorText(), ": ", check.symptom), kIndent, width),
           "\n", WrapParagraph("  look: ", check.fix, kIndent, width), "\n");
       continue;
     }
     absl::StrAppend(
         &out, "\n", check.status == CheckStatus::kBreaks ? "breaks: " : "warn:   ", check.limit,
         "\n",
-        WrapParagraph("  you will see: ", absl::StrCat(check.error, ": ", check.symptom), kIndent,
-                      width),
+        WrapParagraph("  you will see: ", absl::StrCat(check.ErrorText(), ": ", check.symptom),
+                      kIndent, width),
         "\n", WrapParagraph("  fix: ", check.fix.empty() ? "-" : check.fix, kIndent, width), "\n");
   }
   return out;
@@ -360,7 +360,7 @@ nlohmann::json TuneReportToJson(const TuneReport& report) {
   out["assumptions"] = plan.assumptions;
   const PlanCheck* first = plan.FirstBreak();
   out["breaks_first"] = first == nullptr ? nlohmann::json(nullptr) : nlohmann::json(first->key);
-  out["error"] = first == nullptr ? nlohmann::json(nullptr) : nlohmann::json(first->error);
+  out["error"] = first == nullptr ? nlohmann::json(nullptr) : nlohmann::json(first->ErrorText());
   nlohmann::json& checks = out["checks"] = nlohmann::json::array();
   for (const PlanCheck& check : plan.checks) {
     checks.push_back({{"key", check.key},
@@ -370,7 +370,7 @@ nlohmann::json TuneReportToJson(const TuneReport& report) {
                       {"unit", check.unit},
                       {"status", std::string(CheckStatusName(check.status))},
                       {"formula", check.formula},
-                      {"error", check.error},
+                      {"error", check.ErrorText()},
                       {"symptom", check.symptom},
                       {"fix", check.fix},
                       {"sysctl", check.sysctl_lines},

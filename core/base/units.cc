@@ -124,4 +124,27 @@ std::string FormatBytes(double bytes) {
                    : absl::StrFormat("%.1f %s", bytes, kUnits[unit]);
 }
 
+std::string FormatElapsed(double seconds) {
+  if (seconds < 0.001) {
+    return absl::StrFormat("%.3f ms", seconds * 1e3);
+  }
+  if (seconds < 1) {
+    return absl::StrFormat("%.1f ms", seconds * 1e3);
+  }
+  return absl::StrFormat("%.2f s", seconds);
+}
+
+std::string FormatSeconds(double seconds) {
+  if (seconds < 0) {
+    return "unknown";
+  }
+  if (seconds >= 7200) {
+    return absl::StrFormat("%g s (%.1f h)", seconds, seconds / 3600);
+  }
+  if (seconds >= 600) {
+    return absl::StrFormat("%g s (%.1f min)", seconds, seconds / 60);
+  }
+  return absl::StrFormat("%g s", seconds);
+}
+
 }  // namespace socklab

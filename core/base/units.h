@@ -32,4 +32,11 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
 // "1.5 MiB", "200 B": for reports.
 std::string FormatBytes(double bytes);
 
+// Durations for reports, in two forms: one for what was measured, one for what is configured.
+// A measured span: "0.012 ms" below 1 ms, "1.2 ms" below 1 s, "3.45 s" from there.
+std::string FormatElapsed(double seconds);
+// A configured time (a kernel timeout, a limit): "127 s", "924.6 s (15.4 min)" from 10 min,
+// "7200 s (2.0 h)" from 2 h; "unknown" for negative values.
+std::string FormatSeconds(double seconds);
+
 }  // namespace socklab

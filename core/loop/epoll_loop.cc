@@ -1,10 +1,8 @@
 #include "core/loop/epoll_loop.h"
 
 #include <fcntl.h>
-#include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 
 #include "core/base/check.h"
 #include "core/base/status.h"
+#include "core/net/error_class.h"
 #include "core/net/socket.h"
 
 namespace socklab::loop {
@@ -30,28 +29,6 @@ constexpr int kMaxAcceptsPerPass = 64;
 constexpr int kMaxPasses = 4;
 constexpr int kMaxEvents = 256;
 constexpr uint32_t kInterest = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-
-// accept(2): "Linux accept() passes already-pending network errors on the new socket as an
-// error code from accept()... the application should treat them like EAGAIN by retrying." And an
-// aborted handshake is not the listener's problem. Each is delivered with more = true (counted by
-// the caller, the accept stays armed), except EINTR, which is no error of the connection.
-bool AcceptErrorIsTransient(int err) {
-  switch (err) {
-    case EINTR:
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-      return true;
-    default:
-      return false;
-  }
-}
 
 }  // namespace
 
@@ -86,7 +63,7 @@ EpollLoop::EpollLoop(CompletionHandler* handler, const LoopOptions& options, Uni
       wake_fd_(std::move(wake_fd)),
       buffer_(new std::byte[options.receive_buffer_size]) {}
 
-EpollLoop::~EpollLoop() { StopCloser(); }
+EpollLoop::~EpollLoop() = default;
 
 EpollLoop::FdState& EpollLoop::State(int fd) {
   SOCKLAB_CHECK(fd >= 0, "operation submitted on a negative fd");
@@ -234,12 +211,6 @@ void EpollLoop::Close(int fd, Token token) {
     st.short_read_drains = false;
     st.listener = false;
   }
-  if (options_.close_may_block) {
-    // SO_LINGER: close() may wait up to the linger time. The state is reset already; the number
-    // stays taken until the closer's close(), so no new socket can meet a stale state.
-    CloseInBackground(fd, token);
-    return;
-  }
   // close() also drops the fd from the epoll set (the loop owns the last reference). Its errors
   // other than EBADF do not keep the fd open on Linux, so EINTR is success.
   int res = 0;
@@ -251,11 +222,7 @@ void EpollLoop::Close(int fd, Token token) {
 
 size_t EpollLoop::UnreadBytes(int fd) {
   // The receive path delivers what it reads at once, so the socket's queue is all there is.
-  int queued = 0;
-  if (ioctl(fd, SIOCINQ, &queued) != 0 || queued < 0) {
-    return 0;
-  }
-  return static_cast<size_t>(queued);
+  return ReceiveQueueBytes(fd).value_or(0);
 }
 
 void EpollLoop::Wake() {
@@ -316,21 +283,23 @@ void EpollLoop::DoAccepts(int fd, FdState& st) {
       continue;
     }
     int err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-      st.readable = false;
-      WaitForEdge(fd, st);
-      return;
-    }
-    if (AcceptErrorIsTransient(err)) {
-      if (err != EINTR) {
+    switch (Dispose(Phase::kAccept, err)) {
+      case Disposition::kRetry:
+        continue;
+      case Disposition::kNotReady:  // the queue is empty
+        st.readable = false;
+        WaitForEdge(fd, st);
+        return;
+      case Disposition::kSkip:  // the one connection failed: counted by the caller, stay armed
         Deliver(Op::kAccept, st.accept_token, fd, -err, true);
-      }
-      continue;
+        continue;
+      default:
+        // EMFILE/ENFILE/ENOBUFS/...: disarm, so a full fd table does not turn into a busy loop
+        // on a listener that stays readable; the caller re-arms after backing off.
+        st.accept_armed = false;
+        Deliver(Op::kAccept, st.accept_token, fd, -err, false);
+        continue;
     }
-    // EMFILE/ENFILE/ENOBUFS/...: disarm, so a full fd table does not turn into a busy loop on a
-    // listener that stays readable; the caller re-arms after backing off.
-    st.accept_armed = false;
-    Deliver(Op::kAccept, st.accept_token, fd, -err, false);
   }
 }
 
@@ -399,11 +368,6 @@ void EpollLoop::RunPasses() {
     for (int fd : run_batch_) {
       ProcessFd(fd);
     }
-  }
-  // Only with nothing deferred: Close() defers an fd's cancellations before it hands the fd to
-  // the closer, and they must reach the user before its kClose.
-  if (!HasDeferred()) {
-    DeliverBackgroundCloses();
   }
 }
 

@@ -67,12 +67,6 @@ struct LoopOptions {
   // io_uring: ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (6.1+; falls back
   // by itself where the kernel refuses them). Off only to measure what they buy.
   bool io_uring_defer_taskrun = true;
-  // The sockets closed through this loop may have SO_LINGER {1, N > 0}, whose close() waits up
-  // to N s for unacknowledged data even on a nonblocking socket (Linux inet_release). Each close
-  // then runs on a small pool of closer threads (see BlockingCloser) so that no submission or
-  // dispatch step ever waits; the kClose completion comes when that close returned. Off: closes
-  // run on the loop thread (epoll) or in the ring (io_uring), which costs no thread hop.
-  bool close_may_block = false;
 };
 
 // Which backend a choice resolves to, and why when auto fell back.
@@ -149,7 +143,9 @@ class EventLoop {
   // An fd with a pending operation must be closed this way, never with ::close(). On io_uring a
   // send or connect already in the kernel may complete with its real result instead of
   // -ECANCELED; either way each pending operation completes exactly once, before kClose.
-  // Never blocks, also with SO_LINGER when LoopOptions::close_may_block says so. A listener
+  // The close runs on the loop thread (epoll) or in the ring (io_uring): a socket with SO_LINGER
+  // {1, N > 0} would make it wait up to N s (Linux inet_release), so callers linger themselves
+  // (as the server's --linger does) and close only what has nothing left to send. A listener
   // closed this way gets every connection the kernel accepted for it and the user was not
   // handed yet closed at once.
   virtual void Close(int fd, Token token) = 0;

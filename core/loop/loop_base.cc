@@ -42,26 +42,6 @@ void LoopBase::Deliver(const Completion& completion) {
   handler_->OnCompletion(completion);
 }
 
-// Derived destructors have stopped the closer already (see StopCloser); this only covers a loop
-// whose construction failed half-way.
-LoopBase::~LoopBase() { StopCloser(); }
-
-void LoopBase::CloseInBackground(int fd, Token token) {
-  if (closer_ == nullptr) {
-    closer_ = std::make_unique<BlockingCloser>([this] { Wake(); });
-  }
-  closer_->Submit(fd, token);
-}
-
-void LoopBase::DeliverBackgroundCloses() {
-  if (closer_ == nullptr || closer_->pending() == 0) {
-    return;
-  }
-  for (const BlockingCloser::Done& done : closer_->TakeDone()) {
-    Deliver(Op::kClose, done.token, done.fd, done.res, false);
-  }
-}
-
 void LoopBase::DeliverDeferred() {
   if (deferred_.empty()) {
     return;

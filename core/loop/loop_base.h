@@ -5,7 +5,6 @@
 #include <memory>
 #include <vector>
 
-#include "core/loop/blocking_closer.h"
 #include "core/loop/event_loop.h"
 #include "core/loop/timer_heap.h"
 
@@ -25,7 +24,7 @@ class LoopBase : public EventLoop {
 
  protected:
   explicit LoopBase(CompletionHandler* handler) : handler_(handler) {}
-  ~LoopBase() override;
+  ~LoopBase() override = default;
 
   // Hands `completion` to the handler now. Aborts with a message when res is an errno that
   // core/net/error_class.h calls a programmer error for the op's phase (EBADF, EFAULT, ...).
@@ -47,22 +46,10 @@ class LoopBase : public EventLoop {
   // -1 means no limit.
   int64_t WaitTimeoutNs(int64_t max_wait_ns);
 
-  // LoopOptions::close_may_block: closes `fd` (owned from now on, no operation in flight) on a
-  // closer thread; kClose(token) with the result comes from a later dispatch step, after the fd
-  // number may already have been reused. Loop thread only.
-  void CloseInBackground(int fd, Token token);
-  // Delivers the kClose completions of background closes that finished. Dispatch steps only.
-  void DeliverBackgroundCloses();
-  bool HasBackgroundCloses() const { return closer_ != nullptr && closer_->pending() > 0; }
-  // Derived destructors call this first: the closer threads notify through Wake(), which must
-  // not reach a half-destroyed loop. Waits for closes in progress.
-  void StopCloser() { closer_.reset(); }
-
   // Completions delivered since the counter was last reset by RunOnce.
   int delivered_ = 0;
 
  private:
-  std::unique_ptr<BlockingCloser> closer_;
   CompletionHandler* handler_;
   TimerHeap timers_;
   std::vector<Completion> deferred_;

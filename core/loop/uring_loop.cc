@@ -1,8 +1,6 @@
 #include "core/loop/uring_loop.h"
 
-#include <linux/sockios.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
 #include "core/base/status.h"
+#include "core/net/error_class.h"
+#include "core/net/socket.h"
 
 namespace socklab::loop {
 namespace {
@@ -25,30 +25,6 @@ constexpr unsigned kMaxCqeBatch = 256;
 // Reaping rounds per RunOnce: bounded so timers and synthesized completions still get a turn
 // under a flood of CQEs.
 constexpr int kMaxReapRounds = 4;
-
-// Errors a multishot accept ends with that concern only the one connection (see accept(2)): the
-// loop re-arms, and the user sees them with more = true (except EINTR and EAGAIN, which are no
-// error of a connection).
-bool AcceptErrorIsTransient(int err) {
-  switch (err) {
-    case EINTR:
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-    case EAGAIN:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool AcceptErrorIsReported(int err) { return err != EINTR && err != EAGAIN; }
 
 unsigned RoundUpPow2(unsigned v) {
   unsigned p = 1;
@@ -153,7 +129,6 @@ absl::Status UringLoop::Init() {
 }
 
 UringLoop::~UringLoop() {
-  StopCloser();
   if (ring_ready_) {
     // Cancels and waits for every in-flight op before the buffers they point into are freed
     // (members are destroyed after this body).
@@ -454,28 +429,6 @@ void UringLoop::MaybeFinishClose(int fd, FdState& st) {
   if (!st.closing || st.inflight > 0 || st.close_submitted) {
     return;
   }
-  if (options_.close_may_block) {
-    // SO_LINGER: IORING_OP_CLOSE would run the lingering tcp_close as task work on this thread.
-    // With nothing in flight the ring holds no reference to the file, so the closer's close()
-    // drops the last one and waits there. The -ECANCELED completions still owed for earlier
-    // cancels go first (deferred: background closes are delivered only once the deferred queue
-    // is empty); the state is fresh before the number can be reused, which is only once the
-    // closer has closed it.
-    Token token = st.close_token;
-    for (Token cancelled : st.accept.cancels) {
-      Defer(Op::kAccept, cancelled, fd, -ECANCELED, false);
-    }
-    for (Token cancelled : st.receive.cancels) {
-      Defer(Op::kReceive, cancelled, fd, -ECANCELED, false);
-    }
-    st.accept.cancels.clear();
-    st.receive.cancels.clear();
-    // Handed over: callers up the stack that still hold the old state see it finished.
-    st.close_submitted = true;
-    ReplaceState(fd);
-    CloseInBackground(fd, token);
-    return;
-  }
   st.close_submitted = true;
   int32_t index = NewRecord(Kind::kClose, fd, st.close_token);
   io_uring_sqe* sqe = GetSqe();
@@ -486,11 +439,7 @@ void UringLoop::MaybeFinishClose(int fd, FdState& st) {
 size_t UringLoop::UnreadBytes(int fd) {
   // The socket first: task work that moves its bytes into CQEs runs only at a syscall's end (the
   // ioctl's own included), so bytes are counted either in the queue or in the CQ scan below.
-  size_t unread = 0;
-  int queued = 0;
-  if (ioctl(fd, SIOCINQ, &queued) == 0 && queued > 0) {
-    unread = static_cast<size_t>(queued);
-  }
+  size_t unread = ReceiveQueueBytes(fd).value_or(0);
   if (fd >= 0 && static_cast<size_t>(fd) < fds_.size() && fds_[fd]) {
     unread += StashedBytes(*fds_[fd]);
   }
@@ -585,11 +534,6 @@ void UringLoop::DispatchSynthetic() {
     DeliverDeferred();
     ProcessFlushes();
   }
-  // Only with nothing deferred: an fd's cancellations are deferred before its close is handed
-  // to the closer, and must reach the user before its kClose.
-  if (!HasDeferred()) {
-    DeliverBackgroundCloses();
-  }
 }
 
 void UringLoop::OnAccept(int32_t index, int res, bool final) {
@@ -602,7 +546,15 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
     st.accept.op = -1;
     EndOp(st);
   }
-  if (res >= 0 || (AcceptErrorIsTransient(-res) && AcceptErrorIsReported(-res))) {
+  // EINTR and EAGAIN are no error of the listener nor of a connection: nothing to deliver, and
+  // a request they ended is re-armed below. A multishot accept waits for connections itself, also
+  // on an O_NONBLOCK listener (the kernel stopped failing those with EAGAIN in 5.18, a73825ba70c9,
+  // before multishot accept came in 5.19), so EAGAIN is not expected here at all.
+  const Disposition disposition =
+      res < 0 ? Dispose(Phase::kAccept, -res) : Disposition::kRetry;  // (a new fd: not read)
+  const bool no_error =
+      res < 0 && (disposition == Disposition::kRetry || disposition == Disposition::kNotReady);
+  if (res >= 0 || disposition == Disposition::kSkip) {
     // A connection, or an error of one connection (ECONNABORTED ...): the user counts it and the
     // accept stays armed (re-armed below if the kernel ended it).
     if (st.closing) {
@@ -614,7 +566,7 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
     } else {
       st.accepted.push_back(res);
     }
-  } else if (res != -ECANCELED && !AcceptErrorIsTransient(-res) && !st.closing) {
+  } else if (res != -ECANCELED && !no_error && !st.closing) {
     // EMFILE, ENFILE, ENOBUFS, ...: the kernel ended the multishot; the user decides when to
     // re-arm (backing off instead of spinning on a full fd table).
     if (st.accept.armed) {
@@ -632,6 +584,7 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
     } else if (st.accept.armed && st.accept.op < 0) {
       // Ended by the kernel (CQ overflow, a transient error, our cancel overtaken by a re-arm):
       // the user still wants connections.
+      ++counters_.accept_rearms;
       ArmAccept(fd, st);
     }
   }

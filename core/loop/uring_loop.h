@@ -78,6 +78,8 @@ class UringLoop final : public LoopBase {
     uint64_t stashed_bytes = 0;      // bytes held between CancelReceive and the next Receive
     uint64_t stash_peak_bytes = 0;   // the most one fd's stash held at once
     uint64_t sq_full_flushes = 0;    // io_uring_get_sqe found the SQ full
+    uint64_t accept_rearms = 0;      // multishot accepts the kernel ended and the loop re-armed
+                                     // (CQ overflow, EINTR, a transient error)
   };
   const Counters& counters() const { return counters_; }
 

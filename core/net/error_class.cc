@@ -3,6 +3,9 @@
 #include <errno.h>
 
 #include <array>
+#include <string>
+
+#include "core/base/errno_name.h"
 
 namespace socklab {
 namespace {
@@ -38,27 +41,47 @@ constexpr std::array<ErrnoRow, 19> kErrnoTable = {{
 
 struct ClassRow {
   absl::string_view key;
-  absl::string_view label;
   int canonical_errno;  // 0: no errno
 };
 
 constexpr std::array<ClassRow, kErrorClassCount> kClassTable = {{
-    {"refused", "ECONNREFUSED", ECONNREFUSED},
-    {"reset", "ECONNRESET", ECONNRESET},
-    {"broken_pipe", "EPIPE", EPIPE},
-    {"no_fds", "EMFILE", EMFILE},
-    {"addr_in_use", "EADDRINUSE", EADDRINUSE},
-    {"addr_not_avail", "EADDRNOTAVAIL", EADDRNOTAVAIL},
-    {"timed_out", "ETIMEDOUT", ETIMEDOUT},
-    {"deadline", "deadline", 0},
-    {"eof", "eof", 0},
-    {"unreachable", "EHOSTUNREACH", EHOSTUNREACH},
-    {"no_bufs", "ENOBUFS", ENOBUFS},
-    {"aborted", "ECONNABORTED", ECONNABORTED},
-    {"permission", "EACCES", EACCES},
-    {"would_block", "EAGAIN", EAGAIN},
-    {"other", "other", 0},
+    {"refused", ECONNREFUSED},
+    {"reset", ECONNRESET},
+    {"broken_pipe", EPIPE},
+    {"no_fds", EMFILE},
+    {"addr_in_use", EADDRINUSE},
+    {"addr_not_avail", EADDRNOTAVAIL},
+    {"timed_out", ETIMEDOUT},
+    {"deadline", 0},
+    {"eof", 0},
+    {"unreachable", EHOSTUNREACH},
+    {"no_bufs", ENOBUFS},
+    {"aborted", ECONNABORTED},
+    {"permission", EACCES},
+    {"would_block", EAGAIN},
+    {"other", 0},
 }};
+
+// accept(2): "Linux accept() passes already-pending network errors on the new socket as an
+// error code from accept() ... the application should treat them like EAGAIN by retrying"; and
+// ECONNABORTED is a handshake the peer gave up while it waited in the queue. Each concerns the
+// one connection being handed over, not the listener.
+bool IsAcceptedConnectionError(int err) {
+  switch (err) {
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
 
 constexpr std::array<absl::string_view, kPhaseCount> kPhaseNames = {
     "socket", "bind", "listen", "connect", "accept", "read", "write", "close"};
@@ -72,6 +95,50 @@ ErrorClass Classify(Phase /*phase*/, int err) {
     }
   }
   return ErrorClass::kOther;
+}
+
+Disposition Dispose(Phase phase, int err) {
+  if (err == EINTR) {
+    return Disposition::kRetry;
+  }
+  if (IsProgrammerError(phase, err)) {
+    return Disposition::kBug;
+  }
+  if (phase == Phase::kAccept && IsAcceptedConnectionError(err)) {
+    return Disposition::kSkip;
+  }
+  switch (Classify(phase, err)) {
+    case ErrorClass::kNoFds:
+    case ErrorClass::kNoBufs:
+      return Disposition::kLocalShortage;
+    case ErrorClass::kAddrInUse:
+    case ErrorClass::kAddrNotAvail:
+      // connect: the ephemeral ports to this destination ran out. bind: the address is taken
+      // or not ours, which no amount of waiting fixes.
+      return phase == Phase::kConnect ? Disposition::kLocalShortage : Disposition::kUnexpected;
+    case ErrorClass::kWouldBlock:
+      // connect(2): EAGAIN from a TCP connect is "insufficient entries in the routing cache"
+      // (or no local port, before Linux took EADDRNOTAVAIL for that): a shortage, not a wait.
+      return phase == Phase::kConnect && err == EAGAIN ? Disposition::kLocalShortage
+                                                       : Disposition::kNotReady;
+    case ErrorClass::kRefused:
+    case ErrorClass::kReset:
+    case ErrorClass::kBrokenPipe:
+    case ErrorClass::kTimedOut:
+    case ErrorClass::kUnreachable:
+    case ErrorClass::kAborted:
+    case ErrorClass::kDeadline:
+    case ErrorClass::kEof:
+      return Disposition::kPeerFailure;
+    case ErrorClass::kPermission:
+    case ErrorClass::kOther:
+      return Disposition::kUnexpected;
+  }
+  return Disposition::kUnexpected;
+}
+
+bool IsLocalShortage(Phase phase, int err) {
+  return Dispose(phase, err) == Disposition::kLocalShortage;
 }
 
 bool IsProgrammerError(Phase phase, int err) {
@@ -96,7 +163,17 @@ absl::string_view ClassKey(ErrorClass error_class) {
 }
 
 absl::string_view ClassLabel(ErrorClass error_class) {
-  return kClassTable[static_cast<int>(error_class)].label;
+  // Built once from the one errno-name function; the strings live as long as the program.
+  static const std::array<std::string, kErrorClassCount>* const labels = [] {
+    auto* built = new std::array<std::string, kErrorClassCount>;
+    for (int c = 0; c < kErrorClassCount; ++c) {
+      const ClassRow& row = kClassTable[c];
+      (*built)[c] =
+          row.canonical_errno != 0 ? ErrnoName(row.canonical_errno) : std::string(row.key);
+    }
+    return built;
+  }();
+  return (*labels)[static_cast<int>(error_class)];
 }
 
 std::optional<int> ClassErrno(ErrorClass error_class) {

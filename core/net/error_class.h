@@ -8,8 +8,9 @@
 
 namespace socklab {
 
-// THE errno-class table. Every counter, report line and JSON key about socket errors goes
-// through Classify(); nothing else in the project maps errno values to meanings.
+// THE errno knowledge base. Every counter, report line and JSON key about socket errors goes
+// through Classify(), and every decision about what to do next (skip, wait, back off, give up,
+// abort) through Dispose(); nothing else in the project maps errno values to meanings.
 //
 // Data-path code passes raw errno values (positive, as in errno; a completion's res is -errno).
 
@@ -48,6 +49,24 @@ inline constexpr int kErrorClassCount = 15;
 // The class of errno `err` (positive) seen in `phase`.
 ErrorClass Classify(Phase phase, int err);
 
+// What the program that meets errno `err` in `phase` should do about it.
+enum class Disposition : uint8_t {
+  kRetry,          // EINTR: no error; make the call again at once
+  kNotReady,       // EAGAIN / EINPROGRESS on a nonblocking call: wait for readiness, no error
+  kSkip,           // accept: the one connection being handed over failed (accept(2): "treat
+                   // them like EAGAIN by retrying"); count it and take the next
+  kLocalShortage,  // this machine ran out (fds, socket memory, ephemeral ports): retrying at
+                   // once fails again at once, so back off
+  kPeerFailure,    // the peer or the path answered (refused, reset, timed out, unreachable)
+  kBug,            // only a bug in the caller gets this (IsProgrammerError)
+  kUnexpected,     // anything else (EPERM from a firewall hook, ...): report it, never spin
+};
+Disposition Dispose(Phase phase, int err);
+
+// Dispose(phase, err) == kLocalShortage: the failure says nothing about the target, only that
+// this machine must slow down (the load client paces its connects by it).
+bool IsLocalShortage(Phase phase, int err);
+
 // True for errno values that can only come from a bug in the caller (EBADF, EFAULT, ENOTSOCK,
 // EINVAL on a data-path call): such completions abort rather than being counted.
 bool IsProgrammerError(Phase phase, int err);
@@ -56,8 +75,8 @@ bool IsProgrammerError(Phase phase, int err);
 absl::string_view PhaseName(Phase phase);
 // Stable snake_case key used in JSON: "refused", "broken_pipe", "deadline".
 absl::string_view ClassKey(ErrorClass error_class);
-// Text label: the errno name for errno classes ("ECONNREFUSED", "EMFILE"), else the key
-// ("deadline", "eof").
+// Text label: ErrnoName() of the class's canonical errno ("ECONNREFUSED", "EMFILE"), else the
+// key ("deadline", "eof").
 absl::string_view ClassLabel(ErrorClass error_class);
 // The class's canonical errno, if it has one (deadline and eof do not).
 std::optional<int> ClassErrno(ErrorClass error_class);

@@ -10,46 +10,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/process/child_process.h"
 
 namespace socklab {
 
-// Private network namespaces and the child processes that live in them.
+// Private network namespaces and the child processes that live in them (core/process).
 //
 // A namespace is never created in the calling process: a forked child calls
 // unshare(CLONE_NEWNET), works inside it and exits. The namespace dies with the last process in
 // it, so nothing can leak, even when the child crashes or the parent is killed (the child has
 // PR_SET_PDEATHSIG SIGKILL). Nothing is ever mounted under /run/netns, so `ip netns list` stays
 // empty. The host namespace's sysctls and nftables rules are never touched.
-
-// Owns a forked child process: the destructor sends SIGKILL and reaps it if it still runs, so
-// the child cannot outlive its owner. Move-only. Thread affinity: the thread that created it.
-class ChildProcess {
- public:
-  ChildProcess() = default;
-  explicit ChildProcess(pid_t pid) : pid_(pid) {}
-  ChildProcess(ChildProcess&& other) noexcept;
-  ChildProcess& operator=(ChildProcess&& other) noexcept;
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-  ~ChildProcess();
-
-  pid_t pid() const { return pid_; }
-  bool running() const { return pid_ > 0; }
-
-  // How the child ended.
-  struct Exit {
-    bool timed_out = false;  // killed by us after the timeout
-    int exit_code = -1;      // WEXITSTATUS, or -1 when killed by a signal
-    int signal = 0;          // the terminating signal, 0 when it exited
-  };
-  // Waits up to `timeout` (polling waitpid, so no SIGCHLD handler is needed), then kills.
-  Exit Wait(absl::Duration timeout);
-  // SIGKILL and reap now (no-op when already reaped).
-  void Kill();
-
- private:
-  pid_t pid_ = -1;
-};
 
 struct ChildOptions {
   // unshare(CLONE_NEWNET) in the child and bring its loopback up before `body` runs.
@@ -89,14 +60,5 @@ absl::Status WriteNetnsSysctl(absl::string_view name, absl::string_view value);
 // is often unreadable in containers, so "not the host" is proven positively, not by comparing
 // with PID 1.
 bool InPrivateNetns();
-
-// Runs a program (a path, or a name looked up in the directories of $PATH and then /usr/sbin and
-// /sbin) with `args`, stdin from /dev/null, waits up to `timeout`, and returns its combined
-// stdout+stderr; a non-zero exit is an error carrying that output, a missing program NotFound.
-// On the timeout the program is killed (SIGKILL) and reaped; it also dies with the caller
-// (PR_SET_PDEATHSIG). Used inside a private namespace for `nft`, `ip` and `tc`. Thread
-// affinity: none (the child only calls async-signal-safe functions before exec).
-absl::StatusOr<std::string> RunTool(const std::vector<std::string>& args,
-                                    absl::Duration timeout = absl::Seconds(10));
 
 }  // namespace socklab

@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +20,14 @@ namespace {
 absl::Status SocketCallError(int err, Phase phase, const SocketAddress& address) {
   return ErrnoError(err, absl::StrCat(PhaseName(phase), " ", address.ToString()),
                     ClassExplanation(phase, Classify(phase, err)));
+}
+
+std::optional<uint64_t> QueueBytes(int fd, unsigned long request) {
+  int bytes = 0;
+  if (ioctl(fd, request, &bytes) != 0 || bytes < 0) {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace
@@ -100,6 +110,10 @@ absl::Status SetNonBlocking(int fd, bool on) {
   }
   return absl::OkStatus();
 }
+
+std::optional<uint64_t> ReceiveQueueBytes(int fd) { return QueueBytes(fd, SIOCINQ); }
+
+std::optional<uint64_t> UnackedSendBytes(int fd) { return QueueBytes(fd, SIOCOUTQ); }
 
 int TakeSocketError(int fd) {
   int err = 0;

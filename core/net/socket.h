@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "absl/status/status.h"
@@ -50,6 +51,14 @@ absl::StatusOr<int> GetIntOption(int fd, int level, int name, absl::string_view 
 
 // The pending error of a socket (SO_ERROR), e.g. after a nonblocking connect: 0 or an errno.
 int TakeSocketError(int fd);
+
+// The kernel's queues of a connected TCP socket (not owned), any thread. nullopt when the socket
+// cannot say: a listener (EINVAL), a closed fd.
+// SIOCINQ: bytes received and not yet read; a received FIN is not counted.
+std::optional<uint64_t> ReceiveQueueBytes(int fd);
+// SIOCOUTQ: bytes sent and not yet acknowledged by the peer (write_seq - snd_una), which counts
+// an unacknowledged SYN or FIN as one.
+std::optional<uint64_t> UnackedSendBytes(int fd);
 
 absl::Status Bind(int fd, const SocketAddress& address);
 absl::Status Listen(int fd, int backlog, const SocketAddress& address);

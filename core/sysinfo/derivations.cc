@@ -42,19 +42,6 @@ int64_t RangeSize(const KernelLimits& limits) {
 
 }  // namespace
 
-std::string FormatSeconds(double seconds) {
-  if (seconds < 0) {
-    return "unknown";
-  }
-  if (seconds >= 7200) {
-    return absl::StrFormat("%g s (%.1f h)", seconds, seconds / 3600);
-  }
-  if (seconds >= 600) {
-    return absl::StrFormat("%g s (%.1f min)", seconds, seconds / 60);
-  }
-  return absl::StrFormat("%g s", seconds);
-}
-
 std::string FormatRateNumber(double per_second) {
   if (per_second < 0) {
     return "unknown";

@@ -192,8 +192,6 @@ struct DerivationInputs {
 // Every derivation above, in report order.
 std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationInputs& inputs);
 
-// "127 s", "924.6 s", "2.2 h"; "unknown" for negative values.
-std::string FormatSeconds(double seconds);
 // "470/s"; below 10/s one decimal, rounded down (100 ports / 60 s is 1.6/s, not 1/s);
 // "unlimited" for +infinity, "unknown" for negative values.
 std::string FormatRate(double per_second);

@@ -22,8 +22,8 @@ void Run(Recorder& rec) {
   usleep(200'000);
   rec.States("200 ms later: nothing changes until the client closes", {{"client", p.client.get()}},
              {port});
-  rec.CheckState("the leaked client socket", "CLOSE_WAIT", TcpStateName(TcpStateOf(p.client.get())),
-                 rec.SecondsSinceStart());
+  rec.CheckState("the leaked client socket", tcpstat::TcpState::kCloseWait,
+                 KnownTcpStateOf(p.client.get()), rec.SecondsSinceStart());
   rec.Note(
       "CLOSE_WAIT has no timer: the socket, its fd and its port stay until the process "
       "closes the fd or exits. `ss -tan state close-wait` counting up = a leak; the peer's "

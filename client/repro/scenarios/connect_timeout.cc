@@ -13,6 +13,7 @@
 #include "client/repro/scenarios/scenarios.h"
 #include "client/repro/sock_util.h"
 #include "core/base/clock.h"
+#include "core/base/units.h"
 #include "core/sysinfo/derivations.h"
 #include "core/sysinfo/kernel_limits.h"
 

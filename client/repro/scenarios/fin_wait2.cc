@@ -20,10 +20,10 @@ void Run(Recorder& rec) {
   bool reached = WaitForTcpState(p.client.get(), TCP_FIN_WAIT2, absl::Seconds(2));
   rec.States("the client sent FIN and got the ACK; the server never closes",
              {{"client", p.client.get()}, {"server", p.server.get()}}, {port});
-  rec.CheckState("the client after its FIN was ACKed", "FIN_WAIT2",
-                 TcpStateName(TcpStateOf(p.client.get())), reached ? rec.SecondsSinceStart() : 0);
-  rec.CheckState("the server (got FIN, has not closed)", "CLOSE_WAIT",
-                 TcpStateName(TcpStateOf(p.server.get())), rec.SecondsSinceStart());
+  rec.CheckState("the client after its FIN was ACKed", tcpstat::TcpState::kFinWait2,
+                 KnownTcpStateOf(p.client.get()), reached ? rec.SecondsSinceStart() : 0);
+  rec.CheckState("the server (got FIN, has not closed)", tcpstat::TcpState::kCloseWait,
+                 KnownTcpStateOf(p.server.get()), rec.SecondsSinceStart());
   rec.Step("the client may still read: FIN_WAIT2 is a half-closed connection");
   SendBytes(rec, "server", p.server.get(), 10);
   RecvSome(rec, "client", p.client.get());

@@ -1,6 +1,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "client/repro/scenarios/scenarios.h"
 #include "client/repro/sock_util.h"
@@ -54,13 +56,13 @@ void Run(Recorder& rec) {
   CloseFd(rec, "server", p.server);
 
   const StateSnapshot& snap = rec.States("after both closed", {}, {client_port});
-  std::string seen = "none";
+  std::optional<tcpstat::TcpState> seen;
   for (const SocketState& s : snap.sockets) {
     if (s.local == client_local && s.remote == client_remote) {
-      seen = s.state;
+      seen = StateOfRow(s);
     }
   }
-  rec.CheckState("the client's connection after the close", "TIME_WAIT", seen,
+  rec.CheckState("the client's connection after the close", tcpstat::TcpState::kTimeWait, seen,
                  rec.SecondsSinceStart());
   rec.Note(
       "every state on both sides is in the kernel's events above (sock:inet_sock_set_state): "

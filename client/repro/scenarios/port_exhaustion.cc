@@ -78,7 +78,7 @@ void Run(Recorder& rec) {
       rec.States("after every connection closed", {{"server", listener.get()}}, ports);
   int time_wait = 0;
   for (const SocketState& s : snap.sockets) {
-    time_wait += s.state == "TIME_WAIT" ? 1 : 0;
+    time_wait += StateOfRow(s) == tcpstat::TcpState::kTimeWait ? 1 : 0;
   }
   rec.Step(absl::StrCat("TIME_WAIT tally: ", time_wait, " sockets"));
   CallResult again = ConnectNew(rec, clients);

@@ -74,7 +74,7 @@ void Run(Recorder& rec) {
   rec.Step(absl::StrCat("B's fd visited: ", path_b.text));
   // The fd's path up to CLOSING, then what the kernel lists for that side's 4-tuple.
   auto through = [](const StatePath& path, const std::string& listed) {
-    return path.last == "CLOSE"
+    return path.last == tcpstat::TcpStateName(tcpstat::TcpState::kClose)
                ? absl::StrCat(path.text.substr(0, path.text.rfind(" -> ")), " -> ", listed)
                : path.text;
   };

@@ -14,11 +14,11 @@ namespace {
 
 // Polls the sampler (no fd is left to ask) until the socket bound to `local` is in `state`, for
 // up to 2 s: the peer's ACK of our FIN may be delayed.
-void WaitForOrphanState(const std::string& local, const std::string& state, uint16_t port) {
+void WaitForOrphanState(const std::string& local, tcpstat::TcpState state, uint16_t port) {
   const int64_t deadline = MonotonicNanos() + 2'000'000'000;
   while (MonotonicNanos() < deadline) {
     for (const SampledSocket& s : SampleSocketsOnPorts({port})) {
-      if (s.state.local == local && s.state.state == state) {
+      if (s.state.local == local && StateOfRow(s.state) == state) {
         return;
       }
     }
@@ -43,7 +43,7 @@ void Run(Recorder& rec) {
   rec.CheckErrno("read on a closed fd", Phase::kRead, EBADF, r);
   // The number is not watched any more: it names nothing (or, in a real program, whatever was
   // opened next). The sampler shows what became of the connection without it.
-  WaitForOrphanState(client_text, "FIN_WAIT2", client_port);
+  WaitForOrphanState(client_text, tcpstat::TcpState::kFinWait2, client_port);
   rec.States(absl::StrCat("after close(): fd ", stale,
                           " is gone; its connection finishes without an fd (FIN_WAIT2, an orphan)"),
              {{"server", p.server.get()}}, {client_port});

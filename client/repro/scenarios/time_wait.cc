@@ -38,13 +38,13 @@ void Run(Recorder& rec) {
   CloseFd(rec, "client", p.client);
 
   const StateSnapshot& snap = rec.States("after both closed", {}, {client_port});
-  std::string seen = "none";
+  std::optional<tcpstat::TcpState> seen;
   for (const SocketState& s : snap.sockets) {
     if (s.local == client_local && s.remote == client_remote) {
-      seen = s.state;
+      seen = StateOfRow(s);
     }
   }
-  rec.CheckState("the client's connection after the close", "TIME_WAIT", seen,
+  rec.CheckState("the client's connection after the close", tcpstat::TcpState::kTimeWait, seen,
                  rec.SecondsSinceStart());
   rec.Step("the proof without /proc/net/tcp: the port is still taken by the TIME_WAIT socket");
   UniqueFd probe = OpenTcpSocket(rec, "probe");

@@ -55,6 +55,19 @@ TEST(ParseByteSize, BinarySuffixes) {
   EXPECT_FALSE(ParseByteSize("1.5M").ok());
 }
 
+TEST(FormatElapsed, MillisecondsBelowASecond) {
+  EXPECT_EQ(FormatElapsed(0.000012), "0.012 ms");
+  EXPECT_EQ(FormatElapsed(0.0123), "12.3 ms");
+  EXPECT_EQ(FormatElapsed(3.456), "3.46 s");
+}
+
+TEST(FormatSeconds, LongTimesNameMinutesOrHours) {
+  EXPECT_EQ(FormatSeconds(127), "127 s");
+  EXPECT_EQ(FormatSeconds(924.6), "924.6 s (15.4 min)");
+  EXPECT_EQ(FormatSeconds(7200), "7200 s (2.0 h)");
+  EXPECT_EQ(FormatSeconds(-1), "unknown");
+}
+
 TEST(FormatBytes, PicksUnit) {
   EXPECT_EQ(FormatBytes(200), "200 B");
   EXPECT_EQ(FormatBytes(1536), "1.5 KiB");

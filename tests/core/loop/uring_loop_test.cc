@@ -238,6 +238,33 @@ TEST_F(UringLoopTest, ReceiveIsMultishotWhileTheHandlerKeepsUpAndSingleShotOnceP
   EXPECT_EQ(counters.stash_peak_bytes, 0u);
 }
 
+TEST_F(UringLoopTest, MultishotAcceptOnANonblockingListenerIsNeverReArmed) {
+  // Before 5.18 (a73825ba70c9) an accept on an O_NONBLOCK listener completed at once with
+  // EAGAIN; re-arming on it would spin. Multishot accept (5.19) waits instead: the one request
+  // stays in the kernel however long the queue stays empty.
+  Recorder rec;
+  auto loop = EventLoop::Create(Backend::kIoUring, &rec);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  ListenOptions listen_options;
+  listen_options.address = SocketAddress::Loopback(AF_INET, 0);
+  absl::StatusOr<UniqueFd> listener = ListenTcp(listen_options);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_TRUE(SetNonBlocking(listener->get(), true).ok());
+  (*loop)->Accept(listener->get(), 1);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE((*loop)->RunOnce(1'000'000).ok());
+  }
+  EXPECT_EQ(AsUring(**loop).counters().accept_rearms, 0u);
+  EXPECT_TRUE(rec.records.empty());
+  absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(listener->get()));
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto accepted = Take(**loop, rec, Op::kAccept, 1);
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_GE(accepted->res, 0);
+  UniqueFd server(accepted->res);
+  EXPECT_EQ(AsUring(**loop).counters().accept_rearms, 0u);
+}
+
 TEST_F(UringLoopTest, FullSubmissionQueueIsFlushedAndRetried) {
   Recorder rec;
   LoopOptions options;

@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "core/base/clock.h"
 #include "core/base/unique_fd.h"
+#include "core/process/run_tool.h"
 #include "core/sysinfo/proc_fs.h"
 #include "gtest/gtest.h"
 
@@ -122,29 +123,6 @@ TEST(RunInChild, ACrashIsReportedNotHidden) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->exit.signal, SIGKILL);
   EXPECT_FALSE(out->exit.timed_out);
-}
-
-TEST(ChildProcess, DestructorKillsAndReaps) {
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    pause();
-    _exit(0);
-  }
-  { ChildProcess child(pid); }
-  // Reaped: the pid is no longer our child.
-  EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), -1);
-  EXPECT_EQ(errno, ECHILD);
-}
-
-TEST(RunTool, RunsAProgramAndReportsFailures) {
-  absl::StatusOr<std::string> ok = RunTool({"sh", "-c", "echo hi"});
-  ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(*ok, "hi\n");
-  absl::StatusOr<std::string> bad = RunTool({"sh", "-c", "echo oops; exit 3"});
-  EXPECT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("exit 3"), std::string::npos);
-  EXPECT_EQ(RunTool({"socklab-no-such-program"}).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(RunInChild, NftRulesLiveAndDieWithTheNamespace) {

@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/base/status.h"
@@ -30,6 +33,32 @@ TEST(ListenTcp, BindsAFreePortAndAcceptsAConnection) {
     ASSERT_TRUE(accepted.valid()) << errno;
     EXPECT_EQ(*PeerAddressOf(accepted.get()), *LocalAddressOf(client->get()));
   }
+}
+
+TEST(QueueBytes, CountWhatThePeerSentAndNothingOnAListener) {
+  absl::StatusOr<UniqueFd> listener = ListenTcp(LoopbackListener(AF_INET));
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  EXPECT_EQ(ReceiveQueueBytes(listener->get()), std::nullopt);  // SIOCINQ: EINVAL
+  absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(listener->get()));
+  ASSERT_TRUE(client.ok()) << client.status();
+  UniqueFd accepted(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(accepted.valid()) << errno;
+  EXPECT_EQ(ReceiveQueueBytes(accepted.get()), 0u);
+  // The witness is the sender's own count: 100 bytes sent, none read.
+  ASSERT_EQ(::send(client->get(), std::string(100, 'x').data(), 100, MSG_NOSIGNAL), 100);
+  // Polled for up to 10 s: loopback delivers within the send, but the ACK may be delayed.
+  std::optional<uint64_t> unread;
+  std::optional<uint64_t> unacked;
+  for (int i = 0; i < 10'000 && (unread != 100u || unacked != 0u); ++i) {
+    unread = ReceiveQueueBytes(accepted.get());
+    unacked = UnackedSendBytes(client->get());
+    if (unread != 100u || unacked != 0u) {
+      usleep(1000);
+    }
+  }
+  EXPECT_EQ(unread, 100u);
+  EXPECT_EQ(unacked, 0u);
+  EXPECT_EQ(ReceiveQueueBytes(-1), std::nullopt);
 }
 
 TEST(ListenTcp, SecondListenerGetsEaddrinuseWithTheAddressAndAFix) {
