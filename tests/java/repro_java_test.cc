@@ -45,6 +45,7 @@
 #include "core/base/unique_fd.h"
 #include "core/loop/event_loop.h"
 #include "core/net/netns.h"
+#include "core/process/run_tool.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/java/echo_client.h"

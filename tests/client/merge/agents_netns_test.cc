@@ -36,6 +36,7 @@
 #include "absl/time/clock.h"
 #include "core/base/unique_fd.h"
 #include "core/net/netns.h"
+#include "core/process/run_tool.h"
 #include "core/stats/hdr_log.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"

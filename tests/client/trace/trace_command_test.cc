@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "core/base/unique_fd.h"
 #include "core/net/netns.h"
+#include "core/process/run_tool.h"
 #include "core/sysinfo/tcp_counters.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
