@@ -299,9 +299,15 @@ std::optional<KernelEvent> ParseTraceLine(absl::string_view line) {
                           get("state") == "UNKNOWN" ? "no socket" : StateName(get("state")), ")");
     return e;
   }
+  // SimpleAtoi leaves its output unspecified on failure: a port that is missing, not a number or
+  // beyond 65535 (a trace format this code does not know) reads as 0.
   uint32_t sport = 0, dport = 0;
-  absl::SimpleAtoi(get("sport"), &sport);
-  absl::SimpleAtoi(get("dport"), &dport);
+  if (!absl::SimpleAtoi(get("sport"), &sport) || sport > 65535) {
+    sport = 0;
+  }
+  if (!absl::SimpleAtoi(get("dport"), &dport) || dport > 65535) {
+    dport = 0;
+  }
   e.sport = static_cast<uint16_t>(sport);
   e.dport = static_cast<uint16_t>(dport);
   const bool v6 = get("family") == "AF_INET6";
