@@ -277,7 +277,9 @@ std::optional<KernelEvent> ParseTraceLine(absl::string_view line) {
   absl::string_view head = line.substr(0, at);
   absl::string_view stamp = head.substr(head.rfind(' ') + 1);
   double seconds = 0;
-  if (!absl::SimpleAtod(stamp, &seconds)) {
+  // The trace clock counts from boot: a stamp that is negative, or past what int64 nanoseconds
+  // hold (292 years), is no stamp of this machine's.
+  if (!absl::SimpleAtod(stamp, &seconds) || !(seconds >= 0 && seconds < 9.2e9)) {
     return std::nullopt;
   }
   e.monotonic_ns = static_cast<int64_t>(seconds * 1e9);
