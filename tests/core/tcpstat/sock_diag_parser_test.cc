@@ -46,7 +46,9 @@ class Buffer {
   // An aligned copy of exactly the bytes added: a read past them is a heap overflow for ASan.
   SockDiagParseResult Parse(std::vector<TcpSocket>* sockets) const {
     std::vector<uint32_t> aligned((bytes_.size() + 3) / 4);
-    std::memcpy(aligned.data(), bytes_.data(), bytes_.size());
+    if (!bytes_.empty()) {
+      std::memcpy(aligned.data(), bytes_.data(), bytes_.size());
+    }
     return ParseSockDiagMessages(aligned.data(), bytes_.size(),
                                  [&](const TcpSocket& socket) { sockets->push_back(socket); });
   }
