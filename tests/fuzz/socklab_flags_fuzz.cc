@@ -32,11 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CLI::App app("socklab", "socklab");
   app.require_subcommand(1);
   app.set_version_flag("--version", "socklab fuzz");
-  socklab::client::AddLoadCommand(app);
-  socklab::client::AddReportCommand(app);
-  socklab::client::AddReproCommand(app);
-  socklab::client::AddStatesCommand(app);
-  socklab::client::AddTuneCommand(app);
+  // Kept until the parse ends: a command's run owns the options its flags write to.
+  std::vector<socklab::cli::Command> commands = {
+      socklab::client::AddLoadCommand(app),  socklab::client::AddReportCommand(app),
+      socklab::client::AddReproCommand(app), socklab::client::AddStatesCommand(app),
+      socklab::client::AddTuneCommand(app),
+  };
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::ParseError& error) {
