@@ -1,6 +1,5 @@
 // Classifying a data-path errno and counting it: what every failed completion costs.
 #include <errno.h>
-#include <sys/utsname.h>
 
 #include <array>
 
@@ -45,13 +44,3 @@ BENCHMARK(BM_ErrorCounts_RecordErrno);
 
 }  // namespace
 }  // namespace socklab
-
-int main(int argc, char** argv) {
-  utsname u{};
-  uname(&u);
-  benchmark::AddCustomContext("kernel", u.release);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

@@ -1,5 +1,4 @@
 // The latency histogram's cost per recorded message, and of the reads a report makes.
-#include <sys/utsname.h>
 
 #include <random>
 #include <vector>
@@ -73,13 +72,3 @@ BENCHMARK(BM_Histogram_ValueAtPercentile);
 
 }  // namespace
 }  // namespace socklab
-
-int main(int argc, char** argv) {
-  utsname u{};
-  uname(&u);
-  benchmark::AddCustomContext("kernel", u.release);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

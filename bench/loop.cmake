@@ -1,3 +1,3 @@
 # Event loop benchmarks (core/loop).
-socklab_add_benchmark(loop_pingpong_benchmark SOURCES loop_pingpong_benchmark.cc
+socklab_add_benchmark(loop_pingpong_benchmark OWN_MAIN SOURCES loop_pingpong_benchmark.cc
   LIBS socklab_loop)

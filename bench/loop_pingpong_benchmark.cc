@@ -6,7 +6,6 @@
 //   build/bench/loop_pingpong_benchmark --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 // The ratios use the median over repetitions: these machines are shared and noisy.
-#include <sys/utsname.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/machine_context.h"
 #include "benchmark/benchmark.h"
 #include "core/base/clock.h"
 #include "core/base/unique_fd.h"
@@ -242,11 +242,6 @@ BENCHMARK(BM_LoopPingPong_IoUringNoDeferTaskrun)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
-std::string KernelRelease() {
-  utsname uts{};
-  return uname(&uts) == 0 ? uts.release : "unknown";
-}
-
 void PrintRatio(const char* what, const std::string& a, const std::string& b) {
   double ra = MedianRate(a);
   double rb = MedianRate(b);
@@ -263,13 +258,7 @@ void PrintRatio(const char* what, const std::string& a, const std::string& b) {
 int main(int argc, char** argv) {
   using socklab::loop::BackendChoice;
   benchmark::Initialize(&argc, argv);
-  auto selection = socklab::loop::SelectBackend(BackendChoice::kAuto);
-  benchmark::AddCustomContext("kernel", socklab::loop::KernelRelease());
-  benchmark::AddCustomContext(
-      "backends",
-      selection.ok() && selection->backend == socklab::loop::Backend::kIoUring
-          ? "epoll, io_uring"
-          : "epoll only (" + (selection.ok() ? selection->fallback_reason : "probe failed") + ")");
+  socklab::bench::RecordMachineContext();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   for (const char* c : {"1", "64"}) {

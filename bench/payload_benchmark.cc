@@ -1,5 +1,4 @@
 // Checking an echoed message against what was sent: one memcmp against the pattern block.
-#include <sys/utsname.h>
 
 #include <vector>
 
@@ -35,13 +34,3 @@ BENCHMARK(BM_Payload_StartAndSize);
 
 }  // namespace
 }  // namespace socklab::client
-
-int main(int argc, char** argv) {
-  utsname u{};
-  uname(&u);
-  benchmark::AddCustomContext("kernel", u.release);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,11 +29,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench/machine_context.h"
 #include "benchmark/benchmark.h"
 #include "core/base/unique_fd.h"
 #include "core/loop/event_loop.h"
 #include "core/net/address.h"
 #include "core/net/socket.h"
+#include "tests/testing/proc_status.h"
 
 namespace socklab {
 namespace {
@@ -53,19 +54,7 @@ std::string ServerBinary() {
   return path.substr(0, path.rfind('/')) + "/../bin/socklab-server";
 }
 
-int64_t VmRssKiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      int64_t kib = -1;
-      in >> kib;
-      return kib;
-    }
-    std::getline(in, key);
-  }
-  return -1;
-}
+using testing::VmRssKiB;
 
 struct Child {
   pid_t pid = -1;
@@ -353,16 +342,8 @@ int main(int argc, char** argv) {
   setrlimit(RLIMIT_NOFILE, &rl);
   signal(SIGPIPE, SIG_IGN);
   benchmark::Initialize(&argc, argv);
-  utsname u;
-  uname(&u);
-  benchmark::AddCustomContext("kernel", u.release);
-  // The benchmark measures each backend in turn: name the ones this machine runs.
-  absl::StatusOr<socklab::loop::BackendSelection> uring =
-      socklab::loop::SelectBackend(socklab::loop::BackendChoice::kIoUring);
-  benchmark::AddCustomContext(
-      "backends",
-      uring.ok() ? "epoll,io_uring"
-                 : "epoll (io_uring unavailable: " + std::string(uring.status().message()) + ")");
+  // The benchmark measures each backend in turn: the context names the ones this machine runs.
+  socklab::bench::RecordMachineContext();
   benchmark::AddCustomContext("connections", std::to_string(socklab::g_connections));
   benchmark::AddCustomContext("slow_readers", std::to_string(socklab::g_slow_readers));
   benchmark::AddCustomContext("slow_seconds", std::to_string(socklab::g_slow_seconds));

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/machine_context.h"
 #include "benchmark/benchmark.h"
 #include "core/base/unique_fd.h"
 #include "core/net/socket.h"
@@ -241,9 +241,7 @@ int main(int argc, char** argv) {
   bool have_binary = access(g_socklab.c_str(), X_OK) == 0;
   bool have_ss = RunPipeline("ss -V 2>/dev/null") > 0;
 
-  utsname uts{};
-  uname(&uts);
-  benchmark::AddCustomContext("kernel", uts.release);
+  socklab::bench::RecordMachineContext();
   benchmark::AddCustomContext("sockets_open", std::to_string(2 * pairs + 1));
   benchmark::RegisterBenchmark("BM_Proc_ReadOnly", BM_Proc_ReadOnly)
       ->Unit(benchmark::kMillisecond)

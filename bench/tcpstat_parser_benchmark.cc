@@ -2,7 +2,6 @@
 // sscanf-per-line parser as the baseline it replaces.
 //   build/bench/tcpstat_parser_benchmark
 #include <string.h>
-#include <sys/utsname.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/machine_context.h"
 #include "benchmark/benchmark.h"
 #include "core/tcpstat/proc_parser.h"
 #include "core/tcpstat/tally.h"
@@ -147,9 +147,7 @@ BENCHMARK(BM_ProcParser_Ipv4Sscanf)->Unit(benchmark::kMillisecond);
 }  // namespace
 
 int main(int argc, char** argv) {
-  utsname uts{};
-  uname(&uts);
-  benchmark::AddCustomContext("kernel", uts.release);
+  socklab::bench::RecordMachineContext();
   benchmark::AddCustomContext("sockets_per_table", std::to_string(kSockets));
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

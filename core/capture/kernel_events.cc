@@ -349,7 +349,9 @@ std::optional<KernelEvent> ParseTraceLine(absl::string_view line) {
   absl::string_view head = line.substr(0, at);
   absl::string_view stamp = head.substr(head.rfind(' ') + 1);
   double seconds = 0;
-  if (!absl::SimpleAtod(stamp, &seconds)) {
+  // The trace clock counts from boot: a stamp that is negative, or past what int64 nanoseconds
+  // hold (292 years), is no stamp of this machine's.
+  if (!absl::SimpleAtod(stamp, &seconds) || !(seconds >= 0 && seconds < 9.2e9)) {
     return std::nullopt;
   }
   e.monotonic_ns = static_cast<int64_t>(seconds * 1e9);
@@ -373,9 +375,15 @@ std::optional<KernelEvent> ParseTraceLine(absl::string_view line) {
                           e.state.empty() ? "no socket" : e.state, ")");
     return e;
   }
+  // SimpleAtoi leaves its output unspecified on failure: a port that is missing, not a number or
+  // beyond 65535 (a trace format this code does not know) reads as 0.
   uint32_t sport = 0, dport = 0;
-  absl::SimpleAtoi(get("sport"), &sport);
-  absl::SimpleAtoi(get("dport"), &dport);
+  if (!absl::SimpleAtoi(get("sport"), &sport) || sport > 65535) {
+    sport = 0;
+  }
+  if (!absl::SimpleAtoi(get("dport"), &dport) || dport > 65535) {
+    dport = 0;
+  }
   e.sport = static_cast<uint16_t>(sport);
   e.dport = static_cast<uint16_t>(dport);
   const bool v6 = get("family") == "AF_INET6";

@@ -141,7 +141,8 @@ int64_t EffectiveBacklog(const KernelLimits& limits, int64_t requested) {
 
 int64_t AcceptQueueCapacity(const KernelLimits& limits, int64_t requested) {
   int64_t backlog = EffectiveBacklog(limits, requested);
-  return Known(backlog) ? backlog + 1 : kUnknown;
+  // somaxconn is an int in the kernel; a tree from elsewhere (tune --root) may hold more.
+  return Known(backlog) && backlog < std::numeric_limits<int64_t>::max() ? backlog + 1 : kUnknown;
 }
 
 double RtoMaxSeconds(const KernelLimits& limits) {
@@ -164,13 +165,16 @@ double RetransmitGiveUpSeconds(int64_t retries, double rto_base, double rto_max)
   int64_t max = Ms(rto_max);
   // ilog2(rto_max / rto_base), as the kernel computes it in jiffies.
   int64_t threshold = ILog2(max / base);
-  int64_t ms = 0;
+  // In double: tcp_retries2 has no upper bound in the kernel, and a tree from elsewhere (tune
+  // --root) may hold any value; exact for every sum below 2^53 ms.
+  double ms = 0;
   if (retries <= threshold) {
-    ms = ((int64_t{2} << retries) - 1) * base;
+    ms = (std::ldexp(1.0, static_cast<int>(retries) + 1) - 1) * static_cast<double>(base);
   } else {
-    ms = ((int64_t{2} << threshold) - 1) * base + (retries - threshold) * max;
+    ms = (std::ldexp(1.0, static_cast<int>(threshold) + 1) - 1) * static_cast<double>(base) +
+         static_cast<double>(retries - threshold) * static_cast<double>(max);
   }
-  return static_cast<double>(ms) / 1000.0;
+  return ms / 1000.0;
 }
 
 double TimerWheelSlackSeconds(double seconds, int hz) {
@@ -186,7 +190,11 @@ double TimerWheelSlackSeconds(double seconds, int hz) {
 
 SynSchedule SynSentSchedule(int64_t syn_retries, int64_t linear_timeouts, double rto_max) {
   SynSchedule schedule;
-  if (syn_retries < 0 || linear_timeouts < 0 || rto_max < kInitialRtoSeconds) {
+  // MAX_TCP_SYNCNT (include/net/tcp.h, 127) bounds both sysctls in the kernel; a tree from
+  // elsewhere (tune --root) may hold anything, and each retransmission is one pass below.
+  constexpr int64_t kMaxTcpSyncnt = 127;
+  if (syn_retries < 0 || linear_timeouts < 0 || syn_retries > kMaxTcpSyncnt ||
+      linear_timeouts > kMaxTcpSyncnt || rto_max < kInitialRtoSeconds) {
     return schedule;
   }
   schedule.model_seconds = RetransmitGiveUpSeconds(syn_retries, kInitialRtoSeconds, rto_max);
@@ -269,7 +277,15 @@ int64_t KeepaliveDetectSeconds(const KernelLimits& limits) {
       !Known(limits.tcp_keepalive_probes)) {
     return kUnknown;
   }
-  return limits.tcp_keepalive_time + limits.tcp_keepalive_intvl * limits.tcp_keepalive_probes;
+  // The kernel keeps these within 32767 s, 32767 s and 127 probes; a tree from elsewhere (tune
+  // --root) may hold anything, and a sum past int64 is no time a kernel could wait.
+  int64_t probing = 0;
+  int64_t total = 0;
+  if (__builtin_mul_overflow(limits.tcp_keepalive_intvl, limits.tcp_keepalive_probes, &probing) ||
+      __builtin_add_overflow(limits.tcp_keepalive_time, probing, &total)) {
+    return kUnknown;
+  }
+  return total;
 }
 
 int64_t MaxOpenConnectionsPerProcess(const KernelLimits& limits, int64_t fds_in_use) {

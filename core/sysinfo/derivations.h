@@ -131,7 +131,8 @@ double SynAckGiveUpSeconds(const KernelLimits& limits);
 // A peer that vanished while data was unacknowledged: tcp_retries2 from the 200 ms minimum RTO
 // up to RtoMaxSeconds; 924.6 s for 15. (TCP_USER_TIMEOUT overrides it per socket.)
 double DeadPeerSeconds(const KernelLimits& limits);
-// An idle connection with SO_KEEPALIVE: time + intvl * probes; 7875 s for 7200/75/9.
+// An idle connection with SO_KEEPALIVE: time + intvl * probes; 7875 s for 7200/75/9. Unknown
+// when the values overflow int64 (no kernel accepts them).
 int64_t KeepaliveDetectSeconds(const KernelLimits& limits);
 
 // File descriptors a client process holds besides its connections (stdio, the event loop's

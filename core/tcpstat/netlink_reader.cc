@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status.h"
 #include "core/base/unique_fd.h"
+#include "core/tcpstat/sock_diag_parser.h"
 
 namespace socklab::tcpstat {
 namespace {
@@ -25,52 +26,6 @@ constexpr absl::string_view kNetlinkFix =
 // The kernel sizes each dump message to what the last recvmsg() asked for, capped at 32 KiB
 // (net/netlink/af_netlink.c, max_recvmsg_len); a larger buffer never truncates one.
 constexpr size_t kReceiveBufferSize = 64 * 1024;
-
-SocketAddress AddressOf(int family, const __be32 words[4], __be16 port) {
-  if (family == AF_INET) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = port;
-    memcpy(&sin.sin_addr, &words[0], 4);
-    return SocketAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&sin), sizeof(sin));
-  }
-  sockaddr_in6 sin6{};
-  sin6.sin6_family = AF_INET6;
-  sin6.sin6_port = port;
-  memcpy(&sin6.sin6_addr, words, 16);
-  return SocketAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&sin6), sizeof(sin6));
-}
-
-// Fills `socket` from one inet_diag_msg; false for a message that is not a TCP socket record.
-bool FromDiagMessage(const inet_diag_msg& msg, TcpSocket* socket) {
-  if (msg.idiag_family != AF_INET && msg.idiag_family != AF_INET6) {
-    return false;
-  }
-  std::optional<TcpState> state = TcpStateFromCode(msg.idiag_state);
-  if (!state.has_value()) {
-    return false;
-  }
-  socket->family = msg.idiag_family;
-  socket->local = AddressOf(msg.idiag_family, msg.id.idiag_src, msg.id.idiag_sport);
-  socket->remote = AddressOf(msg.idiag_family, msg.id.idiag_dst, msg.id.idiag_dport);
-  socket->state = *state;
-  socket->timer = msg.idiag_timer <= 4 ? static_cast<TcpTimer>(msg.idiag_timer) : TcpTimer::kNone;
-  socket->timer_ms = socket->timer == TcpTimer::kNone ? 0 : msg.idiag_expires;
-  socket->retransmits = msg.idiag_retrans;
-  socket->uid = msg.idiag_uid;
-  socket->inode = msg.idiag_inode;
-  socket->rx_queue = msg.idiag_rqueue;
-  if (*state == TcpState::kListen) {
-    // tcp_diag_get_info(): for a listener rqueue is sk_ack_backlog and wqueue
-    // sk_max_ack_backlog.
-    socket->tx_queue = 0;
-    socket->accept_backlog = msg.idiag_wqueue;
-  } else {
-    socket->tx_queue = msg.idiag_wqueue;
-    socket->accept_backlog.reset();
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -126,7 +81,6 @@ absl::StatusOr<NetlinkDumpStats> DumpTcpSocketsNetlink(
   // 8-byte alignment for the nlmsghdr / inet_diag_msg views below.
   auto buffer = std::make_unique<uint64_t[]>(kReceiveBufferSize / sizeof(uint64_t));
   char* data = reinterpret_cast<char*>(buffer.get());
-  TcpSocket socket;
   while (true) {
     ssize_t received = recv(fd.get(), data, kReceiveBufferSize, 0);
     if (received < 0) {
@@ -139,27 +93,16 @@ absl::StatusOr<NetlinkDumpStats> DumpTcpSocketsNetlink(
       return absl::DataLossError("netlink sock_diag: the kernel closed the dump early");
     }
     stats.bytes += static_cast<size_t>(received);
-    int remaining = static_cast<int>(received);
-    for (const nlmsghdr* header = reinterpret_cast<const nlmsghdr*>(data);
-         NLMSG_OK(header, remaining); header = NLMSG_NEXT(header, remaining)) {
-      if (header->nlmsg_type == NLMSG_DONE) {
-        return stats;
-      }
-      if (header->nlmsg_type == NLMSG_ERROR) {
-        const auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(header));
-        int err = header->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr)) ? -error->error : EPROTO;
-        return ErrnoError(err, absl::StrCat("netlink sock_diag dump (family ", query.family, ")"),
-                          kNetlinkFix);
-      }
-      if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-          header->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) {
-        continue;
-      }
-      const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(header));
-      if (FromDiagMessage(*diag, &socket)) {
-        ++stats.sockets;
-        on_socket(socket);
-      }
+    SockDiagParseResult parsed =
+        ParseSockDiagMessages(data, static_cast<size_t>(received), on_socket);
+    stats.sockets += parsed.sockets;
+    if (parsed.error != 0) {
+      return ErrnoError(parsed.error,
+                        absl::StrCat("netlink sock_diag dump (family ", query.family, ")"),
+                        kNetlinkFix);
+    }
+    if (parsed.done) {
+      return stats;
     }
   }
 }

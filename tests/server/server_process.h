@@ -4,14 +4,9 @@
 // (text or JSON lines) and stderr collected, /proc views of it.
 
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +23,7 @@
 #include "core/net/address.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/io_uring_refusal.h"
 
 namespace socklab::server::testing {
 
@@ -56,14 +52,6 @@ struct ChildSetup {
   bool refuse_io_uring = false;  // seccomp: io_uring_setup fails with EPERM
 };
 
-#if defined(__x86_64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
-#else
-constexpr uint32_t kAuditArch = 0;
-#endif
-
 // A running socklab-server with its stdout and stderr collected.
 class ServerProcess {
  public:
@@ -79,15 +67,6 @@ class ServerProcess {
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
       return;
     }
-    sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    sock_fprog prog{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
     pid_ = fork();
     if (pid_ == 0) {
       dup2(out[1], 1);
@@ -97,8 +76,7 @@ class ServerProcess {
         setrlimit(RLIMIT_NOFILE, &rl);
       }
       if (setup.refuse_io_uring) {
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+        ::socklab::testing::RefuseIoUringSetup();
       }
       execv(argv[0], argv.data());
       _exit(127);

@@ -21,6 +21,7 @@
 #include "core/net/address.h"
 #include "core/net/socket.h"
 #include "gtest/gtest.h"
+#include "tests/testing/proc_status.h"
 
 namespace socklab::server::testing {
 
@@ -145,19 +146,6 @@ inline bool Readable(int fd, int timeout_ms) {
   return poll(&p, 1, timeout_ms) == 1;
 }
 
-// VmRSS of a process in KiB (-1 if unreadable).
-inline int64_t VmRssKiB(const std::string& pid = "self") {
-  std::ifstream in("/proc/" + pid + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      int64_t kib = -1;
-      in >> kib;
-      return kib;
-    }
-    std::getline(in, key);
-  }
-  return -1;
-}
+using ::socklab::testing::VmRssKiB;
 
 }  // namespace socklab::server::testing

@@ -2,6 +2,7 @@
 
 #include "client/states/watch_view.h"
 #include "gtest/gtest.h"
+#include "tests/testing/tcp_sockets.h"
 
 namespace socklab::client {
 namespace {
@@ -11,12 +12,7 @@ using tcpstat::TcpState;
 using tcpstat::TcpTimer;
 
 TcpSocket Socket(const char* local, const char* remote, TcpState state) {
-  TcpSocket socket;
-  socket.local = *SocketAddress::Parse(local);
-  socket.remote = *SocketAddress::Parse(remote);
-  socket.family = socket.local.family();
-  socket.state = state;
-  return socket;
+  return ::socklab::testing::MakeTcpSocket(local, remote, state);
 }
 
 StatesSample Sample() {

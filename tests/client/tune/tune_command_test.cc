@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/client/tune/run_socklab.h"
 #include "tests/core/sysinfo/limits_fixture.h"
+#include "tests/testing/shell.h"
 
 namespace socklab {
 namespace {
@@ -172,28 +173,12 @@ TEST_F(TuneCommand, PlanBeyondPortRangeNamesEaddrnotavailAndWritesTheFix) {
   std::filesystem::remove(file);
 }
 
-// Runs `command` through a shell; nullopt when it exits non-zero.
-std::optional<std::string> Shell(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return std::nullopt;
-  }
-  std::string out;
-  char buffer[256];
-  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) {
-    out += buffer;
-  }
-  int status = pclose(pipe);
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return std::nullopt;
-  }
-  return std::string(absl::StripAsciiWhitespace(out));
-}
+using ::socklab::testing::ShellOutput;
 
 // `sysctl -n NAME` with its fields joined by single spaces (sysctl prints tabs, the report
 // spaces); nullopt when sysctl cannot read NAME.
 std::optional<std::string> SysctlFields(const std::string& name) {
-  std::optional<std::string> text = Shell("sysctl -n " + name + " 2>/dev/null");
+  std::optional<std::string> text = ShellOutput("sysctl -n " + name + " 2>/dev/null");
   if (!text.has_value()) {
     return std::nullopt;
   }
@@ -205,7 +190,7 @@ std::optional<std::string> SysctlFields(const std::string& name) {
 // Every row is checked against sysctl(8): a value must agree, and "unreadable" is allowed only
 // when sysctl cannot read the name either, so a misspelled name fails here.
 TEST_F(TuneCommand, RealMachineAgreesWithSysctlAndUlimit) {
-  if (!Shell("sysctl -n net.core.somaxconn 2>/dev/null").has_value()) {
+  if (!ShellOutput("sysctl -n net.core.somaxconn 2>/dev/null").has_value()) {
     GTEST_SKIP() << "no sysctl(8) on this machine";
   }
   RunResult run = RunSocklab({"tune", "--json"});
@@ -219,7 +204,8 @@ TEST_F(TuneCommand, RealMachineAgreesWithSysctlAndUlimit) {
     std::string value = row["value"];
     if (name == "RLIMIT_NOFILE") {
       // The child inherits our limits, as the shell does.
-      EXPECT_EQ(value, Shell("ulimit -n").value_or("?") + " " + Shell("ulimit -Hn").value_or("?"));
+      EXPECT_EQ(value, ShellOutput("ulimit -n").value_or("?") + " " +
+                           ShellOutput("ulimit -Hn").value_or("?"));
       ++compared;
       continue;
     }

@@ -81,6 +81,16 @@ TEST(KernelEventsTest, ADualStackSocketsIpv4PeerIsNamedAsOnTheWire) {
 // A refused connect on lo, traced for real in a child (the trace may mount tracefs privately):
 // the reset the kernel sent with its reason, the one the client received, the client's states.
 // The instance is gone afterwards.
+// Found by tests/fuzz/capture_fuzz.cc: the stamp in nanoseconds overflowed int64.
+TEST(KernelEventsTest, AStampBeyondInt64NanosecondsIsNoEvent) {
+  EXPECT_FALSE(ParseTraceLine("  x-1  [000] .....  12342500000000.0: inet_sock_set_state: "
+                              "family=AF_INET protocol=IPPROTO_TCP sport=1 dport=2")
+                   .has_value());
+  EXPECT_FALSE(ParseTraceLine("  x-1  [000] .....  -1.0: inet_sock_set_state: "
+                              "family=AF_INET protocol=IPPROTO_TCP sport=1 dport=2")
+                   .has_value());
+}
+
 TEST(KernelEventsTest, ARefusedConnectShowsTheResetsReasonAndLeavesNoInstance) {
   if (geteuid() != 0) {
     GTEST_SKIP() << "tracefs needs root";

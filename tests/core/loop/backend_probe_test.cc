@@ -1,10 +1,5 @@
 #include "core/loop/backend_probe.h"
 
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +14,7 @@
 #include "core/base/status.h"
 #include "core/loop/event_loop.h"
 #include "gtest/gtest.h"
+#include "tests/testing/io_uring_refusal.h"
 
 namespace socklab::loop {
 namespace {
@@ -94,30 +90,7 @@ TEST(BackendProbeTest, IoUringDisabledSysctlIsHonoured) {
   EXPECT_EQ(support.reason, "kernel.io_uring_disabled=2");
 }
 
-#if defined(__x86_64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
-#else
-constexpr uint32_t kAuditArch = 0;
-#endif
-
-// Makes io_uring_setup fail with EPERM in this process, as Docker's default seccomp profile does.
-// Raw BPF: no libseccomp needed.
-bool RefuseIoUringSetup() {
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog program{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
-  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
-}
+using ::socklab::testing::RefuseIoUringSetup;
 
 class NoopHandler : public CompletionHandler {
  public:
@@ -125,7 +98,7 @@ class NoopHandler : public CompletionHandler {
 };
 
 TEST(BackendProbeTest, SeccompRefusalFallsBackToEpoll) {
-  if (kAuditArch == 0) {
+  if (!::socklab::testing::CanRefuseIoUringSetup()) {
     GTEST_SKIP() << "no seccomp arch constant for this CPU";
   }
   pid_t pid = fork();

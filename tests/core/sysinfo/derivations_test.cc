@@ -1,6 +1,7 @@
 #include "core/sysinfo/derivations.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -145,6 +146,27 @@ TEST(Derivations, RetransmissionTimersMatchTheKernelModel) {
   EXPECT_NEAR(DeadPeerSeconds(l), 924.6, 1e-9);
   // 7200 + 75 * 9 = 7875 s.
   EXPECT_EQ(KeepaliveDetectSeconds(l), 7875);
+}
+
+// More retries than MAX_TCP_SYNCNT: no kernel accepts them, and the schedule would have been
+// built one retransmission at a time (found by tests/fuzz/kernel_limits_fuzz.cc).
+TEST(DerivationsTest, SynScheduleIsUnknownPastMaxTcpSyncnt) {
+  EXPECT_LT(SynSentSchedule(128, 4).give_up_seconds, 0);
+  EXPECT_LT(SynSentSchedule(6, std::numeric_limits<int64_t>::max()).give_up_seconds, 0);
+  EXPECT_GT(SynSentSchedule(127, 4).give_up_seconds, 0);
+}
+
+// A tree from elsewhere (tune --root) may hold values no kernel accepts; found by
+// tests/fuzz/kernel_limits_fuzz.cc, where the product overflowed int64.
+TEST(DerivationsTest, KeepaliveDetectIsUnknownPastInt64) {
+  KernelLimits l;
+  l.tcp_keepalive_time = 7200;
+  l.tcp_keepalive_intvl = 1048576;
+  l.tcp_keepalive_probes = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(KeepaliveDetectSeconds(l), KernelLimits::kUnknown);
+  l.tcp_keepalive_intvl = 1;
+  l.tcp_keepalive_probes = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(KeepaliveDetectSeconds(l), KernelLimits::kUnknown);
 }
 
 std::vector<double> Sends(const SynSchedule& schedule) { return schedule.sends; }

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/core/sysinfo/limits_fixture.h"
+#include "tests/testing/shell.h"
 
 namespace socklab {
 namespace {
@@ -165,21 +166,7 @@ TEST(ReadKernelLimits, MissingFilesAreUnknownNotZero) {
 // `sysctl -n NAME` through a shell, as a user would check it; nullopt when sysctl fails (no
 // such key).
 std::optional<std::string> Sysctl(const std::string& name) {
-  std::string command = "sysctl -n " + name + " 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return std::nullopt;
-  }
-  std::string out;
-  char buffer[256];
-  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) {
-    out += buffer;
-  }
-  int status = pclose(pipe);
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return std::nullopt;
-  }
-  return std::string(absl::StripAsciiWhitespace(out));
+  return ::socklab::testing::ShellOutput("sysctl -n " + name + " 2>/dev/null");
 }
 
 // The integer fields of `sysctl -n NAME`; empty when sysctl fails.

@@ -2,17 +2,13 @@
 
 #include "core/tcpstat/tally.h"
 #include "gtest/gtest.h"
+#include "tests/testing/tcp_sockets.h"
 
 namespace socklab::tcpstat {
 namespace {
 
 TcpSocket Socket(const char* local, const char* remote, TcpState state) {
-  TcpSocket socket;
-  socket.local = *SocketAddress::Parse(local);
-  socket.remote = *SocketAddress::Parse(remote);
-  socket.family = socket.local.family();
-  socket.state = state;
-  return socket;
+  return ::socklab::testing::MakeTcpSocket(local, remote, state);
 }
 
 TEST(EndpointTest, ParsesForms) {
