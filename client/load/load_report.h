@@ -43,7 +43,8 @@ double ConnectionsPerSecond(const LoadResult& result);
 // fields (t_s, interval_s, warmup, messages, bytes, errors, connects, open connections, latency
 // and connect latency percentiles in ns), then one errors_PHASE_LABEL column per error cell seen
 // in any second ("errors_connect_ECONNREFUSED") and, with --states, one states_NAME column per
-// state (empty where that second's sample failed: unknown, not zero).
+// state (empty where that second's sample failed: unknown, not zero). The seconds' encoded
+// histograms stay in the JSON and the --hlog log: they are for socklab merge, not a spreadsheet.
 std::string LoadSeriesToCsv(const LoadResult& result);
 
 // "850ns", "120us", "1.25ms", "2.50s": compact latency text.

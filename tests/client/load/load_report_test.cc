@@ -76,10 +76,11 @@ TEST(LoadReportTest, CsvHasTheJsonSeriesFieldsPerSecond) {
   std::vector<std::string> rows = absl::StrSplit(csv, '\n', absl::SkipEmpty());
   ASSERT_EQ(rows.size(), 3u) << csv;
   const std::vector<std::string> header = absl::StrSplit(rows[0], ',');
-  // Every scalar field of the JSON series is a column, under the same name.
+  // Every scalar field of the JSON series is a column, under the same name, but the encoded
+  // histograms (kilobytes of base64 each, for socklab merge).
   const nlohmann::json series = LoadResultToJson(r)["series"];
   for (const auto& [key, value] : series[0].items()) {
-    if (value.is_primitive()) {
+    if (value.is_primitive() && key != "rtt_histogram" && key != "connect_histogram") {
       EXPECT_NE(std::find(header.begin(), header.end(), key), header.end()) << key;
     }
   }
