@@ -41,12 +41,6 @@ bool HandshakeCompleted(int fd) {
          info.tcpi_state == TCP_ESTABLISHED;
 }
 
-// Connect errors that are shortages on this machine, not an answer from the target.
-bool IsLocalShortage(ErrorClass error_class) {
-  return error_class == ErrorClass::kNoFds || error_class == ErrorClass::kAddrNotAvail ||
-         error_class == ErrorClass::kAddrInUse || error_class == ErrorClass::kNoBufs;
-}
-
 }  // namespace
 
 void LoadShared::Abort(const std::string& reason) {
@@ -383,7 +377,7 @@ void LoadWorker::OnConnect(Conn& c, int res) {
   }
   if (res < 0) {
     RecordErrno(Phase::kConnect, -res);
-    const bool local = IsLocalShortage(Classify(Phase::kConnect, -res));
+    const bool local = IsLocalShortage(Phase::kConnect, -res);
     // First: the connection is no longer live.
     CloseConn(c, local ? AfterClose::kWaitShortage : AfterClose::kRetry);
     AttemptFailed(local, Phase::kConnect, -res);
