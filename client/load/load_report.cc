@@ -229,7 +229,8 @@ std::string LoadConfigToText(const LoadConfig& c) {
   }
   absl::StrAppend(&out, "\n");
   absl::StrAppend(&out, "machine     ", MachineInfoToText(c.machine), "\n");
-  absl::StrAppend(&out, "load        ", c.connections, " connections on ", c.threads, " threads, ");
+  absl::StrAppend(&out, "load        ", c.connections, " connections on ", c.threads,
+                  c.threads == 1 ? " thread, " : " threads, ");
   if (c.rate > 0) {
     absl::StrAppend(&out, "open loop at ", FormatRate(c.rate), " msg/s");
   } else {
@@ -357,7 +358,8 @@ std::string LoadSummaryToText(const LoadResult& r) {
     if (r.config.connect_rate == 0 && per_thread > kQuietStartPerThread) {
       absl::StrAppend(&out, "            (", per_thread,
                       " connections per thread start together: their connect latency includes "
-                      "the client's own start-up; --connect-rate paces it)\n");
+                      "the burst's queueing, in the target's accept queue and in this client's "
+                      "loop; --connect-rate paces it)\n");
     }
   } else if (r.warmup_connections_opened > 0) {
     absl::StrAppend(&out, "connect       none in the measured window (",
@@ -390,9 +392,10 @@ std::string LoadSummaryToText(const LoadResult& r) {
     const int busy_cpus = std::max(1, std::min(r.config.threads, r.config.machine.cpus));
     absl::StrAppendFormat(&out,
                           "client cpu  %.2fs (user %.2fs, system %.2fs) in %.2fs: %.0f%% of one "
-                          "CPU, %d loop threads on %d CPUs",
+                          "CPU, %d loop thread%s on %d CPUs",
                           cpu, r.client_cpu_user_s, r.client_cpu_system_s, r.wall_s,
-                          100 * cpu / r.wall_s, r.config.threads, r.config.machine.cpus);
+                          100 * cpu / r.wall_s, r.config.threads, r.config.threads == 1 ? "" : "s",
+                          r.config.machine.cpus);
     if (cpu >= 0.9 * busy_cpus * r.wall_s) {
       absl::StrAppend(&out,
                       "; the client was busy all the time: it, not the target, may have set "

@@ -164,7 +164,7 @@ TEST(LoadReportTest, FractionalRatesAreShownAsGiven) {
 }
 
 // Thousands of connections per thread, unpaced, start together: the connect line says its
-// latency includes the client's own start-up, and what paces it.
+// latency includes the burst's queueing, and what paces it.
 TEST(LoadReportTest, ConnectLatencyOfALargeUnpacedStartIsLabelled) {
   LoadResult r = SampleResult();
   r.connect.Record(50'000);
@@ -172,8 +172,9 @@ TEST(LoadReportTest, ConnectLatencyOfALargeUnpacedStartIsLabelled) {
   r.config.connections = 2000;
   r.config.threads = 1;
   EXPECT_NE(LoadSummaryToText(r).find("(2000 connections per thread start together: their connect "
-                                      "latency includes the client's own start-up; "
-                                      "--connect-rate paces it)"),
+                                      "latency includes the burst's queueing, in the target's "
+                                      "accept queue and in this client's loop; --connect-rate "
+                                      "paces it)"),
             std::string::npos)
       << LoadSummaryToText(r);
   r.config.connect_rate = 500;
