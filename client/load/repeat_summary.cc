@@ -12,21 +12,25 @@ namespace socklab::client {
 namespace {
 
 struct FigureOf {
-  const char* name;
+  const char* name;   // the JSON key
+  const char* label;  // the text report's
   double (*value)(const LoadResult&);
   bool latency;
 };
 
 constexpr FigureOf kFigures[] = {
-    {"messages_per_s",
+    {"messages_per_s", "msg/s",
      [](const LoadResult& r) {
        return r.elapsed_s > 0 ? static_cast<double>(r.messages_completed) / r.elapsed_s : 0.0;
      },
      false},
-    {"p50_ns", [](const LoadResult& r) { return double(r.rtt.ValueAtPercentile(50)); }, true},
-    {"p99_ns", [](const LoadResult& r) { return double(r.rtt.ValueAtPercentile(99)); }, true},
-    {"p99_9_ns", [](const LoadResult& r) { return double(r.rtt.ValueAtPercentile(99.9)); }, true},
-    {"max_ns", [](const LoadResult& r) { return double(r.rtt.max()); }, true},
+    {"p50_ns", "p50", [](const LoadResult& r) { return double(r.rtt.ValueAtPercentile(50)); },
+     true},
+    {"p99_ns", "p99", [](const LoadResult& r) { return double(r.rtt.ValueAtPercentile(99)); },
+     true},
+    {"p99_9_ns", "p99.9", [](const LoadResult& r) { return double(r.rtt.ValueAtPercentile(99.9)); },
+     true},
+    {"max_ns", "max", [](const LoadResult& r) { return double(r.rtt.max()); }, true},
 };
 
 // The lower median of `values` (sorted copy).
@@ -36,6 +40,14 @@ double Median(std::vector<double> values) {
 }
 
 }  // namespace
+
+std::vector<RepeatFigureKind> RepeatFigureKinds() {
+  std::vector<RepeatFigureKind> kinds;
+  for (const FigureOf& f : kFigures) {
+    kinds.push_back({f.name, f.label, f.latency});
+  }
+  return kinds;
+}
 
 std::vector<RepeatFigure> RepeatFigures(const std::vector<LoadResult>& runs) {
   std::vector<RepeatFigure> figures;
@@ -72,11 +84,13 @@ std::string RepeatSummaryToText(const std::vector<RepeatFigure>& figures, size_t
   for (size_t i = 0; i < figures.size(); ++i) {
     const RepeatFigure& f = figures[i];
     if (kFigures[i].latency) {
-      absl::StrAppendFormat(
-          &out, "  %-15s %s [%s - %s]\n", f.name, FormatLatency(static_cast<int64_t>(f.median)),
-          FormatLatency(static_cast<int64_t>(f.min)), FormatLatency(static_cast<int64_t>(f.max)));
+      absl::StrAppendFormat(&out, "  %-15s %s [%s - %s]\n", kFigures[i].label,
+                            FormatLatency(static_cast<int64_t>(f.median)),
+                            FormatLatency(static_cast<int64_t>(f.min)),
+                            FormatLatency(static_cast<int64_t>(f.max)));
     } else {
-      absl::StrAppendFormat(&out, "  %-15s %.0f [%.0f - %.0f]\n", f.name, f.median, f.min, f.max);
+      absl::StrAppendFormat(&out, "  %-15s %.0f [%.0f - %.0f]\n", kFigures[i].label, f.median,
+                            f.min, f.max);
     }
   }
   return out;

@@ -17,6 +17,15 @@ struct RepeatFigure {
   double max = 0;
 };
 
+// What a repeated run compares, in order: each figure's JSON key ("messages_per_s"), the label
+// the text and HTML reports show ("msg/s"), and whether it is a latency in ns.
+struct RepeatFigureKind {
+  const char* key;
+  const char* label;
+  bool latency;
+};
+std::vector<RepeatFigureKind> RepeatFigureKinds();
+
 // The figures a repeated run compares: throughput and latency p50, p99, p99.9, max, each over
 // the runs' own values (the median of the p99s, not the p99 of all messages).
 std::vector<RepeatFigure> RepeatFigures(const std::vector<LoadResult>& runs);

@@ -8,10 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/load/load_report.h"
+#include "client/load/repeat_summary.h"
 #include "client/report/svg_chart.h"
 #include "core/base/status.h"
 #include "core/base/units.h"
-#include "client/load/load_report.h"
 
 namespace socklab::client {
 namespace {
@@ -229,10 +230,10 @@ std::string RepeatTable(const std::vector<ReportRun>& runs) {
     if (r > 0) absl::StrAppend(&out, "<th>ratio to ", HtmlEscape(runs[0].name), "</th>");
   }
   absl::StrAppend(&out, "</tr>\n");
-  for (const char* figure : {"messages_per_s", "p50_ns", "p99_ns", "p99_9_ns", "max_ns"}) {
-    const bool latency = std::string(figure) != "messages_per_s";
-    auto write = [&](double v) { return latency ? Latency(v) : absl::StrFormat("%.0f", v); };
-    absl::StrAppend(&out, "<tr><td>", figure, "</td>");
+  for (const RepeatFigureKind& kind : RepeatFigureKinds()) {
+    const char* figure = kind.key;
+    auto write = [&](double v) { return kind.latency ? Latency(v) : absl::StrFormat("%.0f", v); };
+    absl::StrAppend(&out, "<tr><td>", kind.label, "</td>");
     const nlohmann::json first = runs[0]
                                      .json.value("repeat", nlohmann::json::object())
                                      .value("figures", nlohmann::json::object())

@@ -97,6 +97,7 @@ TEST(ReportHtmlTest, RepeatedRunsSayWhenTheSpreadIsWiderThanTheDifference) {
       {{"a.json", with_repeat(1000, 900, 1100)}, {"b.json", with_repeat(1050, 1000, 1200)}});
   EXPECT_NE(noise.find("1.05&times; <span class=\"warn\">within the spread"), std::string::npos)
       << noise;
+  EXPECT_NE(noise.find("<tr><td>msg/s</td>"), std::string::npos) << noise;  // the text's label
   const std::string apart = RenderReportHtml(
       {{"a.json", with_repeat(1000, 900, 1100)}, {"b.json", with_repeat(2000, 1900, 2100)}});
   EXPECT_NE(apart.find("2.00&times;</td>"), std::string::npos);
