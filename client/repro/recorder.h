@@ -29,6 +29,7 @@ struct CallResult {
   int64_t start_ns = 0;  // monotonic
   int64_t end_ns = 0;
   bool failed() const { return ret < 0; }
+  double seconds() const { return static_cast<double>(end_ns - start_ns) / 1e9; }
 };
 
 // A socket of the scenario whose TCP state each snapshot shows.

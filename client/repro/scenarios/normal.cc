@@ -37,12 +37,12 @@ void Run(Recorder& rec) {
   rec.CheckOk("the client's send", Phase::kWrite, sent);
   CallResult request = RecvSome(rec, "server", p.server.get());
   rec.CheckText("the server's recv", Phase::kRead, absl::StrCat(kRequestBytes, " bytes"),
-                Received(request), rec.SecondsSinceStart());
+                Received(request), request.seconds());
   CallResult replied = SendBytes(rec, "server", p.server.get(), kReplyBytes);
   rec.CheckOk("the server's send", Phase::kWrite, replied);
   CallResult reply = RecvSome(rec, "client", p.client.get());
   rec.CheckText("the client's recv", Phase::kRead, absl::StrCat(kReplyBytes, " bytes"),
-                Received(reply), rec.SecondsSinceStart());
+                Received(reply), reply.seconds());
 
   rec.Step(
       "the graceful close: the client closes first (the active closer), the server reads "
