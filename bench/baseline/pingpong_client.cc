@@ -26,7 +26,7 @@
 
 namespace {
 
-constexpr int64_t kBucketNs = 1000;     // 1 us buckets
+constexpr int64_t kBucketNs = 1000;      // 1 us buckets
 constexpr int64_t kBuckets = 1'000'000;  // up to 1 s; slower round trips land in the last one
 
 int64_t NowNs() {
@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
       "{\"messages\":%llu,\"connections\":%llu,\"errors\":%llu,\"seconds\":%.3f,"
       "\"p50_ns\":%lld,\"p99_ns\":%lld}\n",
       static_cast<unsigned long long>(messages), static_cast<unsigned long long>(connections),
-      static_cast<unsigned long long>(errors), seconds,
-      static_cast<long long>(percentile_ns(0.50)), static_cast<long long>(percentile_ns(0.99)));
+      static_cast<unsigned long long>(errors), seconds, static_cast<long long>(percentile_ns(0.50)),
+      static_cast<long long>(percentile_ns(0.99)));
   return 0;
 }

@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "client/tune/plan.h"
 #include "core/sysinfo/derivations.h"
 #include "core/sysinfo/kernel_limits.h"
 #include "core/sysinfo/machine.h"
-#include "client/tune/plan.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace socklab::client {

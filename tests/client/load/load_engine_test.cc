@@ -13,8 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/net/socket.h"
 #include "client/load/load_report.h"
+#include "core/net/socket.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
