@@ -17,25 +17,6 @@
 namespace socklab::client {
 namespace {
 
-// A flag whose text goes through a project parser: a bad value fails the parse with the
-// parser's one-line message (exit 2), a good one is stored by `store`.
-template <typename T>
-CLI::Option* AddParsed(CLI::App& app, const std::string& name, const std::string& description,
-                       const std::string& type_name,
-                       std::function<absl::StatusOr<T>(absl::string_view)> parse,
-                       std::function<void(T)> store) {
-  CLI::Option* option = app.add_option(name, description);
-  option->type_name(type_name);
-  option->check(CLI::Validator(
-      [parse](std::string& text) -> std::string {
-        absl::StatusOr<T> value = parse(text);
-        return value.ok() ? std::string() : std::string(value.status().message());
-      },
-      "", type_name));
-  option->each([parse, store](const std::string& text) { store(*parse(text)); });
-  return option;
-}
-
 absl::StatusOr<StatesFormat> ParseFormat(absl::string_view text) {
   if (text == "table") {
     return StatesFormat::kTable;
@@ -79,16 +60,16 @@ cli::Command AddStatesCommand(CLI::App& app) {
   auto options = std::make_shared<StatesOptions>();
   StatesOptions* o = options.get();
 
-  AddParsed<uint16_t>(*sub, "-p,--port", "Sockets with this local or remote port", "PORT",
-                      ParsePortFlag, [o](uint16_t port) { o->filter.port = port; });
-  AddParsed<tcpstat::Endpoint>(
+  cli::AddParsedFlag<uint16_t>(*sub, "-p,--port", "Sockets with this local or remote port", "PORT",
+                               ParsePortFlag, [o](uint16_t port) { o->filter.port = port; });
+  cli::AddParsedFlag<tcpstat::Endpoint>(
       *sub, "--local", "Local address and/or port: 127.0.0.1, 127.0.0.1:7007, [::1]:7007, *:7007",
       "ADDR[:PORT]", tcpstat::Endpoint::Parse,
       [o](tcpstat::Endpoint endpoint) { o->filter.local = endpoint; });
-  AddParsed<tcpstat::Endpoint>(
+  cli::AddParsedFlag<tcpstat::Endpoint>(
       *sub, "--remote", "Remote (peer) address and/or port, same forms as --local", "ADDR[:PORT]",
       tcpstat::Endpoint::Parse, [o](tcpstat::Endpoint endpoint) { o->filter.remote = endpoint; });
-  AddParsed<tcpstat::TcpStateSet>(
+  cli::AddParsedFlag<tcpstat::TcpStateSet>(
       *sub, "-s,--state",
       "Only these states, comma separated: established,time_wait,close_wait,listen,... or all",
       "NAME[,NAME]", tcpstat::ParseTcpStateSet,
@@ -108,7 +89,7 @@ cli::Command AddStatesCommand(CLI::App& app) {
   CLI::Option* list =
       sub->add_flag("-l,--list", o->list, "One line per socket, like ss -tan, with timers");
   watch->excludes(list);
-  CLI::Option* format = AddParsed<StatesFormat>(
+  CLI::Option* format = cli::AddParsedFlag<StatesFormat>(
       *sub, "-f,--format",
       "Output: table (default), csv, json (JSON lines, one per sample) or prometheus",
       "table|csv|json|prometheus", ParseFormat, [o](StatesFormat f) { o->format = f; });
@@ -123,7 +104,7 @@ cli::Command AddStatesCommand(CLI::App& app) {
   prometheus->excludes(json);
   sub->add_flag("-v,--verbose", o->verbose,
                 "Print the cost of each sample on stderr (ms, sockets read)");
-  AddParsed<tcpstat::Source>(
+  cli::AddParsedFlag<tcpstat::Source>(
       *sub, "--source", "Where to read: proc (default, /proc/net/tcp{,6}) or netlink (sock_diag)",
       "proc|netlink", ParseSource, [o](tcpstat::Source s) { o->source = s; });
 

@@ -232,16 +232,9 @@ cli::Command AddTraceCommand(CLI::App& app) {
       "retransmissions) of one port on this host, live, with a summary at the end");
   auto options = std::make_shared<TraceOptions>();
   TraceOptions* o = options.get();
-  CLI::Option* port =
-      sub->add_option("-p,--port", "The port to trace (either end of a connection)");
-  port->type_name("PORT")->required();
-  port->check(CLI::Validator(
-      [](std::string& text) -> std::string {
-        absl::StatusOr<uint16_t> value = ParsePort(text);
-        return value.ok() ? std::string() : std::string(value.status().message());
-      },
-      "", "PORT"));
-  port->each([o](const std::string& text) { o->port = *ParsePort(text); });
+  cli::AddParsedFlag<uint16_t>(*sub, "-p,--port", "The port to trace (either end of a connection)",
+                               "PORT", ParsePort, [o](uint16_t port) { o->port = port; })
+      ->required();
   CLI::Option* duration = cli::AddDurationFlag(*sub, "-d,--duration", &o->duration,
                                                "Stop after DURATION (10s, 2m); default: at Ctrl-C");
   sub->add_option("--pcap", o->pcap,

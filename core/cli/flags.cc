@@ -13,22 +13,12 @@
 namespace socklab::cli {
 namespace {
 
-// CLI11 reports a validator's non-empty return value as the parse error; the value is then
-// converted once more by `each`, which cannot fail because the validator already accepted it.
+// A flag stored into `*out`.
 template <typename T>
-CLI::Option* AddParsedFlag(CLI::App& app, const std::string& name, T* out,
+CLI::Option* AddStoredFlag(CLI::App& app, const std::string& name, T* out,
                            const std::string& description,
                            absl::StatusOr<T> (*parse)(absl::string_view), const char* type_name) {
-  CLI::Option* option = app.add_option(name, description);
-  option->type_name(type_name);
-  option->check(CLI::Validator(
-      [parse](std::string& text) -> std::string {
-        absl::StatusOr<T> value = parse(text);
-        return value.ok() ? std::string() : std::string(value.status().message());
-      },
-      "", type_name));
-  option->each([parse, out](const std::string& text) { *out = *parse(text); });
-  return option;
+  return AddParsedFlag<T>(app, name, description, type_name, parse, [out](T v) { *out = v; });
 }
 
 // The option given more times than it takes values ("-c 1 -c 2"), searched in `app` and the
@@ -61,22 +51,22 @@ std::string CommandPath(const CLI::App& app) {
 
 CLI::Option* AddDurationFlag(CLI::App& app, const std::string& name, absl::Duration* out,
                              const std::string& description) {
-  return AddParsedFlag<absl::Duration>(app, name, out, description, &ParseDuration, "DURATION");
+  return AddStoredFlag<absl::Duration>(app, name, out, description, &ParseDuration, "DURATION");
 }
 
 CLI::Option* AddCountFlag(CLI::App& app, const std::string& name, uint64_t* out,
                           const std::string& description) {
-  return AddParsedFlag<uint64_t>(app, name, out, description, &ParseCount, "COUNT");
+  return AddStoredFlag<uint64_t>(app, name, out, description, &ParseCount, "COUNT");
 }
 
 CLI::Option* AddRateFlag(CLI::App& app, const std::string& name, double* out,
                          const std::string& description) {
-  return AddParsedFlag<double>(app, name, out, description, &ParseRate, "RATE");
+  return AddStoredFlag<double>(app, name, out, description, &ParseRate, "RATE");
 }
 
 CLI::Option* AddByteSizeFlag(CLI::App& app, const std::string& name, uint64_t* out,
                              const std::string& description) {
-  return AddParsedFlag<uint64_t>(app, name, out, description, &ParseByteSize, "BYTES");
+  return AddStoredFlag<uint64_t>(app, name, out, description, &ParseByteSize, "BYTES");
 }
 
 int ParseOrExit(CLI::App& app, int argc, char** argv) {

@@ -7,10 +7,32 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace socklab::cli {
+
+// A flag whose text goes through a project parser (text -> absl::StatusOr<T>): a bad value fails
+// the parse with the parser's one-line message (exit 2); a good one is handed to `store` during
+// the parse. CLI11 reports a validator's non-empty return value as the parse error; `each` then
+// converts the text once more, which cannot fail because the validator accepted it.
+template <typename T>
+CLI::Option* AddParsedFlag(CLI::App& app, const std::string& name, const std::string& description,
+                           const std::string& type_name,
+                           std::function<absl::StatusOr<T>(absl::string_view)> parse,
+                           std::function<void(T)> store) {
+  CLI::Option* option = app.add_option(name, description);
+  option->type_name(type_name);
+  option->check(CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        absl::StatusOr<T> value = parse(text);
+        return value.ok() ? std::string() : std::string(value.status().message());
+      },
+      "", type_name));
+  option->each([parse, store](const std::string& text) { store(*parse(text)); });
+  return option;
+}
 
 // Flags whose values are durations ("500ms", "2m"), counts ("10k"), rates ("0.5", "1.5k") or byte
 // sizes ("64K"), parsed by core/base/units so every program accepts the same forms and prints the
