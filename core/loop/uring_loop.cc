@@ -7,13 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
 #include "core/base/status.h"
+#include "core/base/status_macros.h"
 #include "core/net/error_class.h"
 #include "core/net/socket.h"
 
@@ -26,17 +25,7 @@ constexpr unsigned kMaxCqeBatch = 256;
 // under a flood of CQEs.
 constexpr int kMaxReapRounds = 4;
 
-unsigned RoundUpPow2(unsigned v) {
-  unsigned p = 1;
-  while (p < v) {
-    p <<= 1;
-  }
-  return p;
-}
-
 }  // namespace
-
-void UringLoop::FreeDeleter::operator()(void* p) const { std::free(p); }
 
 absl::StatusOr<std::unique_ptr<EventLoop>> UringLoop::Create(CompletionHandler* handler,
                                                              const LoopOptions& options) {
@@ -52,9 +41,6 @@ UringLoop::UringLoop(CompletionHandler* handler, const LoopOptions& options)
     : LoopBase(handler), options_(options) {}
 
 absl::Status UringLoop::Init() {
-  if (options_.receive_buffer_size == 0 || options_.receive_buffer_count == 0) {
-    return UsageError("empty receive buffer ring", "give the loop at least one buffer of 1 byte");
-  }
   struct Mode {
     unsigned flags;
     const char* name;
@@ -90,35 +76,9 @@ absl::Status UringLoop::Init() {
   }
   ring_ready_ = true;
 
-  // The provided-buffer ring, by hand (liburing 2.3 lacks io_uring_setup_buf_ring): page-aligned
-  // ring memory, io_uring_buf_ring_init, IORING_REGISTER_PBUF_RING, then every buffer added.
-  buffer_count_ = RoundUpPow2(std::min(options_.receive_buffer_count, 32768u));
-  buffer_size_ = options_.receive_buffer_size;
-  void* ring_mem = nullptr;
-  if (posix_memalign(&ring_mem, 4096, buffer_count_ * sizeof(io_uring_buf)) != 0) {
-    return ErrnoError(ENOMEM, "allocate provided-buffer ring");
-  }
-  buf_ring_.reset(static_cast<io_uring_buf_ring*>(ring_mem));
-  void* buffer_mem = nullptr;
-  if (posix_memalign(&buffer_mem, 4096, size_t{buffer_count_} * buffer_size_) != 0) {
-    return ErrnoError(ENOMEM, "allocate receive buffers");
-  }
-  buffers_.reset(static_cast<std::byte*>(buffer_mem));
-  io_uring_buf_ring_init(buf_ring_.get());
-  io_uring_buf_reg reg{};
-  reg.ring_addr = reinterpret_cast<uintptr_t>(buf_ring_.get());
-  reg.ring_entries = buffer_count_;
-  reg.bgid = kBufferGroup;
-  ret = io_uring_register_buf_ring(&ring_, &reg, 0);
-  if (ret < 0) {
-    return ErrnoError(-ret, "io_uring_register_buf_ring", "use --backend epoll (needs Linux 5.19)");
-  }
-  int mask = io_uring_buf_ring_mask(buffer_count_);
-  for (unsigned i = 0; i < buffer_count_; ++i) {
-    io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t{i} * buffer_size_, buffer_size_,
-                          static_cast<unsigned short>(i), mask, static_cast<int>(i));
-  }
-  io_uring_buf_ring_advance(buf_ring_.get(), static_cast<int>(buffer_count_));
+  SOCKLAB_ASSIGN_OR_RETURN(buffers_,
+                           BufferRing::Create(&ring_, kBufferGroup, options_.receive_buffer_count,
+                                              options_.receive_buffer_size));
 
   wake_fd_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_fd_) {
@@ -129,9 +89,10 @@ absl::Status UringLoop::Init() {
 }
 
 UringLoop::~UringLoop() {
+  // The buffer group goes first, while the ring it is registered with still exists; receives
+  // still in flight then find no buffer to fill.
+  buffers_.reset();
   if (ring_ready_) {
-    // Cancels and waits for every in-flight op before the buffers they point into are freed
-    // (members are destroyed after this body).
     io_uring_queue_exit(&ring_);
   }
   for (auto& st : fds_) {
@@ -276,7 +237,7 @@ void UringLoop::ArmReceive(int fd, FdState& st) {
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
   }
   sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = kBufferGroup;
+  sqe->buf_group = buffers_->group();
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
   st.receive.op = index;
   st.receive.cancel_sent = false;
@@ -464,12 +425,6 @@ void UringLoop::Wake() {
   [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
 }
 
-void UringLoop::ReturnBuffer(int bid) {
-  io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t(bid) * buffer_size_, buffer_size_,
-                        static_cast<unsigned short>(bid), io_uring_buf_ring_mask(buffer_count_), 0);
-  io_uring_buf_ring_advance(buf_ring_.get(), 1);
-}
-
 void UringLoop::ProcessFlushes() {
   if (flush_queue_.empty()) {
     return;
@@ -503,7 +458,7 @@ void UringLoop::ProcessFlushes() {
       while (StashedBytes(st) > 0 && !st.closing && st.receive.armed &&
              st.receive.cancels.empty()) {
         size_t at = st.stash_head;
-        size_t n = std::min<size_t>(StashedBytes(st), buffer_size_);
+        size_t n = std::min<size_t>(StashedBytes(st), buffers_->buffer_size());
         st.stash_head += n;
         Deliver(Op::kReceive, st.receive.token, fd, static_cast<int>(n), true,
                 reinterpret_cast<const std::byte*>(st.stash.data() + at));
@@ -600,16 +555,12 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
     st.receive.op = -1;
     EndOp(st);
   }
-  int bid = -1;
-  const std::byte* data = nullptr;
-  if (flags & IORING_CQE_F_BUFFER) {
-    bid = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
-    data = buffers_.get() + size_t(bid) * buffer_size_;
-  }
+  const int bid = BufferRing::BufferIdOf(flags);
+  const std::byte* data = bid >= 0 ? buffers_->data(bid) : nullptr;
   if (res > 0 && !st.closing) {
     bool socket_empty = (flags & IORING_CQE_F_SOCK_NONEMPTY) == 0;
     if (st.receive_one_shot && !st.receive_paused && final && socket_empty &&
-        static_cast<unsigned>(res) < buffer_size_) {
+        static_cast<unsigned>(res) < buffers_->buffer_size()) {
       // A single-shot receive emptied the socket with room to spare in its buffer: the user
       // keeps up (the peer sent a message and waits), multishot again. A full buffer that
       // happened to empty the socket is a stream caught between two segments.
@@ -662,7 +613,7 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
   }
   if (bid >= 0) {
     // Only now: the handler has returned and no longer reads the buffer.
-    ReturnBuffer(bid);
+    buffers_->Return(bid);
   }
   if (final) {
     if (st.closing) {

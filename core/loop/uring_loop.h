@@ -12,6 +12,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "core/base/unique_fd.h"
+#include "core/loop/buffer_ring.h"
 #include "core/loop/event_loop.h"
 #include "core/loop/loop_base.h"
 
@@ -19,8 +20,7 @@ namespace socklab::loop {
 
 // The completion backend: operations run in the kernel through one io_uring per loop.
 // - Multishot accept (5.19) and multishot receive (6.0) into a provided-buffer ring shared by all
-//   connections: an idle connection costs no receive buffer. liburing 2.3 has no
-//   io_uring_setup_buf_ring, so the ring is allocated and registered by hand (BufferRing).
+//   connections (BufferRing): an idle connection costs no receive buffer.
 // - IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1) when the kernel takes them, else
 //   COOP_TASKRUN | TASKRUN_FLAG (5.19), else plain: each step back on -EINVAL. The ring starts
 //   disabled (R_DISABLED) and is enabled by the first RunOnce, so the thread that runs the loop
@@ -136,11 +136,6 @@ class UringLoop final : public LoopBase {
     // or -errno of the transient errors (delivered with more = true as well).
     std::vector<int> accepted;
   };
-  // The provided-buffer ring (5.19): ring memory registered with the kernel plus the buffers.
-  struct FreeDeleter {
-    void operator()(void* p) const;
-  };
-
   UringLoop(CompletionHandler* handler, const LoopOptions& options);
   absl::Status Init();
 
@@ -165,7 +160,6 @@ class UringLoop final : public LoopBase {
   void QueueFlush(int fd, FdState& st);
   void ProcessFlushes();
   void DispatchSynthetic();
-  void ReturnBuffer(int bid);
 
   void OnCqe(uint64_t user_data, int res, uint32_t flags);
   void OnAccept(int32_t index, int res, bool final);
@@ -180,10 +174,7 @@ class UringLoop final : public LoopBase {
   bool needs_enable_ = false;
   std::string setup_mode_;
 
-  std::unique_ptr<io_uring_buf_ring, FreeDeleter> buf_ring_;
-  std::unique_ptr<std::byte, FreeDeleter> buffers_;
-  unsigned buffer_count_ = 0;
-  unsigned buffer_size_ = 0;
+  std::unique_ptr<BufferRing> buffers_;  // destroyed before the ring exits
 
   UniqueFd wake_fd_;
   uint64_t wake_value_ = 0;
