@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -75,7 +76,6 @@ absl::Status UringLoop::Init() {
                       "use --backend epoll");
   }
   ring_ready_ = true;
-
   SOCKLAB_ASSIGN_OR_RETURN(buffers_,
                            BufferRing::Create(&ring_, kBufferGroup, options_.receive_buffer_count,
                                               options_.receive_buffer_size));
@@ -130,7 +130,7 @@ UringLoop::FdState& UringLoop::State(int fd) {
     ReplaceState(fd);
     FdState& fresh = *fds_[fd];
     fresh.accept.cancels = std::move(old.accept.cancels);
-    fresh.receive.cancels = std::move(old.receive.cancels);
+    fresh.receive.InheritOwedCancels(old.receive.TakeOwedCancels());
     fresh.flush_queued = old.flush_queued;
   }
   return *fds_[fd];
@@ -148,13 +148,6 @@ void UringLoop::EndOp(FdState& st) {
 void UringLoop::ReplaceState(int fd) {
   retired_states_.push_back(std::move(fds_[fd]));
   fds_[fd] = std::make_unique<FdState>();
-}
-
-void UringLoop::ReleaseStash(FdState& st) {
-  // clear() would keep the capacity: a connection that once stashed a burst would hold it while
-  // it lives.
-  std::string().swap(st.stash);
-  st.stash_head = 0;
 }
 
 int32_t UringLoop::NewRecord(Kind kind, int fd, Token token) {
@@ -209,6 +202,13 @@ void UringLoop::SubmitCancel(int32_t record) {
   io_uring_sqe_set_data64(sqe, 0);  // its own result (0, -ENOENT, -EALREADY) is not needed
 }
 
+void UringLoop::CancelKernelOp(KernelOp& op) {
+  if (op.record >= 0 && !op.cancel_sent) {
+    op.cancel_sent = true;
+    SubmitCancel(op.record);
+  }
+}
+
 void UringLoop::ArmWake() {
   int32_t index = NewRecord(Kind::kWake, wake_fd_.get(), 0);
   io_uring_sqe* sqe = GetSqe();
@@ -221,8 +221,7 @@ void UringLoop::ArmAccept(int fd, FdState& st) {
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
-  st.accept.op = index;
-  st.accept.cancel_sent = false;
+  st.accept_op = KernelOp{index, false};
   ++st.inflight;
 }
 
@@ -239,8 +238,7 @@ void UringLoop::ArmReceive(int fd, FdState& st) {
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = buffers_->group();
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
-  st.receive.op = index;
-  st.receive.cancel_sent = false;
+  st.receive_op = KernelOp{index, false};
   ++st.inflight;
 }
 
@@ -269,7 +267,7 @@ void UringLoop::Accept(int listen_fd, Token token) {
   if (!st.accepted.empty()) {
     QueueFlush(listen_fd, st);
   }
-  if (st.accept.op < 0) {
+  if (st.accept_op.record < 0) {
     ArmAccept(listen_fd, st);
   }
   // Else the op is still in flight (perhaps being cancelled): if it ends, OnAccept re-arms.
@@ -282,10 +280,7 @@ void UringLoop::CancelAccept(int listen_fd) {
     st.accept.cancels.push_back(st.accept.token);
     QueueFlush(listen_fd, st);
   }
-  if (st.accept.op >= 0 && !st.accept.cancel_sent) {
-    st.accept.cancel_sent = true;
-    SubmitCancel(st.accept.op);
-  }
+  CancelKernelOp(st.accept_op);
 }
 
 void UringLoop::Connect(int fd, const SocketAddress& address, Token token) {
@@ -303,17 +298,12 @@ void UringLoop::Connect(int fd, const SocketAddress& address, Token token) {
 
 void UringLoop::Receive(int fd, Token token) {
   FdState& st = State(fd);
-  st.receive.armed = true;
-  st.receive.token = token;
-  if (StashedBytes(st) > 0 || st.stash_terminal) {
-    // The stash goes first, and the kernel receive is armed only once it is empty
-    // (ProcessFlushes): armed now, it would take more bytes from the socket while a handler that
-    // cancels again after the first chunk leaves the rest stashed, and every such
-    // cancel/re-arm cycle would grow the stash instead of leaving the bytes in the socket.
+  if (st.receive.Arm(token)) {
+    // What is kept goes first; the flush arms the kernel receive once it is out.
     QueueFlush(fd, st);
     return;
   }
-  if (st.receive.op < 0) {
+  if (st.receive_op.record < 0) {
     ArmReceive(fd, st);
   }
   // Else the op is still in flight (its cancel on the way): if it ends, OnReceive re-arms.
@@ -321,19 +311,14 @@ void UringLoop::Receive(int fd, Token token) {
 
 void UringLoop::CancelReceive(int fd) {
   FdState& st = State(fd);
-  if (st.receive.armed) {
-    st.receive.armed = false;
-    st.receive.cancels.push_back(st.receive.token);
-    QueueFlush(fd, st);
+  if (st.receive.Cancel()) {
+    QueueFlush(fd, st);  // to deliver the -ECANCELED
   }
   // The user fell behind: from now on no kernel receive takes more than one buffer ahead of it.
   st.receive_one_shot = true;
   st.receive_paused = true;
   // Stop the kernel reading too, or backpressure would only move the bytes into our stash.
-  if (st.receive.op >= 0 && !st.receive.cancel_sent) {
-    st.receive.cancel_sent = true;
-    SubmitCancel(st.receive.op);
-  }
+  CancelKernelOp(st.receive_op);
 }
 
 void UringLoop::Send(int fd, const void* data, size_t size, Token token) {
@@ -356,18 +341,13 @@ void UringLoop::Close(int fd, Token token) {
     st.accept.armed = false;
     Defer(Op::kAccept, st.accept.token, fd, -ECANCELED, false);
   }
-  if (st.receive.armed) {
-    st.receive.armed = false;
-    Defer(Op::kReceive, st.receive.token, fd, -ECANCELED, false);
+  if (std::optional<Token> receive = st.receive.Abandon()) {
+    Defer(Op::kReceive, *receive, fd, -ECANCELED, false);
   }
   for (const PendingSend& send : st.sends) {
     Defer(Op::kSend, send.token, fd, -ECANCELED, false);
   }
   st.sends.clear();
-  if (!st.stash_flushing) {  // else ProcessFlushes releases it once the handler has returned
-    ReleaseStash(st);
-  }
-  st.stash_terminal = false;
   // A listener's connections accepted meanwhile go at once (their clients see EOF, as they
   // would see RST from the closed listener's backlog), not at loop destruction.
   for (int accepted : st.accepted) {
@@ -402,7 +382,7 @@ size_t UringLoop::UnreadBytes(int fd) {
   // ioctl's own included), so bytes are counted either in the queue or in the CQ scan below.
   size_t unread = ReceiveQueueBytes(fd).value_or(0);
   if (fd >= 0 && static_cast<size_t>(fd) < fds_.size() && fds_[fd]) {
-    unread += StashedBytes(*fds_[fd]);
+    unread += fds_[fd]->receive.kept_bytes();
   }
   // Receive completions posted since the last reap (without DEFER_TASKRUN, task work runs at
   // the end of any syscall this thread makes).
@@ -439,44 +419,19 @@ void UringLoop::ProcessFlushes() {
     for (Token token : cancels) {
       Deliver(Op::kAccept, token, fd, -ECANCELED, false);
     }
-    cancels = std::move(st.receive.cancels);
-    st.receive.cancels.clear();
-    for (Token token : cancels) {
-      Deliver(Op::kReceive, token, fd, -ECANCELED, false);
-    }
     while (!st.closing && st.accept.armed && !st.accepted.empty()) {
       int new_fd = st.accepted.front();
       st.accepted.erase(st.accepted.begin());
       Deliver(Op::kAccept, st.accept.token, fd, new_fd, true);
     }
-    if (!st.closing && st.receive.armed && StashedBytes(st) > 0) {
-      // In chunks of at most one receive buffer, as promised, until the handler cancels the
-      // receive (the rest waits for its next Receive(); a -ECANCELED it still owes goes first)
-      // or closes. The head moves before each call, so a Receive() from the handler sees what is
-      // left; no CQE is processed meanwhile, so the string stays put while the handler reads it.
-      st.stash_flushing = true;
-      while (StashedBytes(st) > 0 && !st.closing && st.receive.armed &&
-             st.receive.cancels.empty()) {
-        size_t at = st.stash_head;
-        size_t n = std::min<size_t>(StashedBytes(st), buffers_->buffer_size());
-        st.stash_head += n;
-        Deliver(Op::kReceive, st.receive.token, fd, static_cast<int>(n), true,
-                reinterpret_cast<const std::byte*>(st.stash.data() + at));
-      }
-      st.stash_flushing = false;
-      if (st.closing || StashedBytes(st) == 0) {
-        ReleaseStash(st);
-      }
-    }
-    if (!st.closing && st.receive.armed && st.stash_terminal && StashedBytes(st) == 0 &&
-        st.receive.cancels.empty()) {
-      st.stash_terminal = false;
-      st.receive.armed = false;
-      Deliver(Op::kReceive, st.receive.token, fd, st.stash_res, false);
-    }
-    if (!st.closing && st.receive.armed && StashedBytes(st) == 0 && !st.stash_terminal &&
-        st.receive.op < 0) {
-      // The stash is delivered and the user still wants bytes: only now does the kernel read
+    // Chunks of at most one receive buffer, as a kernel receive would give them. Close() from
+    // the handler drops the rest (ReceiveDelivery::Abandon).
+    bool wants_bytes =
+        st.receive.Flush(buffers_->buffer_size(), [&](const ReceiveDelivery::Release& r) {
+          Deliver(Op::kReceive, r.token, fd, r.res, r.more, r.data);
+        });
+    if (!st.closing && wants_bytes && st.receive_op.record < 0) {
+      // What was kept is delivered and the user still wants bytes: only now does the kernel read
       // the socket again.
       ArmReceive(fd, st);
     }
@@ -498,7 +453,7 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
   }
   FdState& st = *fds_[fd];
   if (final) {
-    st.accept.op = -1;
+    st.accept_op.record = -1;
     EndOp(st);
   }
   // EINTR and EAGAIN are no error of the listener nor of a connection: nothing to deliver, and
@@ -528,15 +483,14 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
       st.accept.armed = false;
       Deliver(Op::kAccept, st.accept.token, fd, res, false);
     }
-    if (!final && st.accept.op >= 0 && !st.accept.cancel_sent) {
-      st.accept.cancel_sent = true;
-      SubmitCancel(st.accept.op);
+    if (!final) {
+      CancelKernelOp(st.accept_op);
     }
   }
   if (final) {
     if (st.closing) {
       MaybeFinishClose(fd, st);
-    } else if (st.accept.armed && st.accept.op < 0) {
+    } else if (st.accept.armed && st.accept_op.record < 0) {
       // Ended by the kernel (CQ overflow, a transient error, our cancel overtaken by a re-arm):
       // the user still wants connections.
       ++counters_.accept_rearms;
@@ -552,7 +506,7 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
   }
   FdState& st = *fds_[fd];
   if (final) {
-    st.receive.op = -1;
+    st.receive_op.record = -1;
     EndOp(st);
   }
   const int bid = BufferRing::BufferIdOf(flags);
@@ -569,25 +523,26 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
       // The peer is ahead: stop this multishot before its passes take the socket's whole
       // queue; the user sees one continuous receive, re-armed single-shot when it ends.
       st.receive_one_shot = true;
-      if (!final && !st.receive.cancel_sent) {
-        st.receive.cancel_sent = true;
-        SubmitCancel(st.receive.op);
+      if (!final) {
+        CancelKernelOp(st.receive_op);
       }
     }
   }
   if (res > 0) {
     if (st.closing) {
       // dropped: the user closed the connection
-    } else if (st.receive.armed && StashedBytes(st) == 0 && !st.flush_queued) {
-      Deliver(Op::kReceive, st.receive.token, fd, res, true, data);
+    } else if (!st.flush_queued && st.receive.DeliversNow()) {
+      // (A queued flush has completions of this fd to deliver first.)
+      Deliver(Op::kReceive, st.receive.token(), fd, res, true, data);
     } else {
       // Taken before the cancel landed. Only the op the user cancelled can get here (Receive()
-      // arms no new one while the stash holds bytes), so this is bounded by what one receive
-      // takes between the user's CancelReceive and the kernel's cancel.
+      // arms no new one while bytes are kept), so this is bounded by what one receive takes
+      // between the user's CancelReceive and the kernel's cancel.
       counters_.stashed_bytes += static_cast<uint64_t>(res);
-      st.stash.append(reinterpret_cast<const char*>(data), static_cast<size_t>(res));
-      counters_.stash_peak_bytes = std::max<uint64_t>(counters_.stash_peak_bytes, StashedBytes(st));
-      if (st.receive.armed) {
+      st.receive.Keep(data, static_cast<size_t>(res));
+      counters_.stash_peak_bytes =
+          std::max<uint64_t>(counters_.stash_peak_bytes, st.receive.kept_bytes());
+      if (st.receive.armed()) {
         QueueFlush(fd, st);
       }
     }
@@ -599,16 +554,13 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
     // back. ECANCELED: our own cancel; the user was told already.
   } else if (!st.closing) {
     // EOF or an error ends the receive.
-    if (st.receive.armed && StashedBytes(st) == 0 && !st.flush_queued) {
-      st.receive.armed = false;
-      Deliver(Op::kReceive, st.receive.token, fd, res, false);
+    if (!st.flush_queued && st.receive.DeliversNow()) {
+      Deliver(Op::kReceive, st.receive.End(), fd, res, false);
     } else {
-      st.stash_terminal = true;
-      st.stash_res = res;
+      st.receive.KeepEnd(res);
     }
-    if (!final && st.receive.op >= 0 && !st.receive.cancel_sent) {
-      st.receive.cancel_sent = true;
-      SubmitCancel(st.receive.op);
+    if (!final) {
+      CancelKernelOp(st.receive_op);
     }
   }
   if (bid >= 0) {
@@ -618,11 +570,10 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
   if (final) {
     if (st.closing) {
       MaybeFinishClose(fd, st);
-    } else if (st.receive.armed && st.receive.op < 0 && !st.stash_terminal &&
-               StashedBytes(st) == 0) {
+    } else if (st.receive.WantsKernelReceive() && st.receive_op.record < 0) {
       // The user sees one continuous receive across ENOBUFS, a multishot the kernel ended
-      // without F_MORE, or a cancel overtaken by a new Receive(). (With bytes stashed, the
-      // flush arms once they are delivered.)
+      // without F_MORE, or a cancel overtaken by a new Receive(). (With something kept, the
+      // flush arms once it is delivered.)
       ++counters_.receive_rearms;
       ArmReceive(fd, st);
     }
@@ -669,7 +620,7 @@ void UringLoop::OnClose(int32_t index, int res) {
     // -ECANCELED completions still owed (an SQ-full flush can run the close before the dispatch
     // step that delivers them) come before the close, as promised.
     std::vector<Token> accept_cancels = std::move(st.accept.cancels);
-    std::vector<Token> receive_cancels = std::move(st.receive.cancels);
+    std::vector<Token> receive_cancels = st.receive.TakeOwedCancels();
     bool flush_queued = st.flush_queued;
     ReplaceState(fd);
     fds_[fd]->flush_queued = flush_queued;  // the number may still be listed in flush_queue_
