@@ -7,13 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
 #include "core/base/status.h"
+#include "core/base/status_macros.h"
 #include "core/net/error_class.h"
 #include "core/net/socket.h"
 
@@ -26,17 +26,7 @@ constexpr unsigned kMaxCqeBatch = 256;
 // under a flood of CQEs.
 constexpr int kMaxReapRounds = 4;
 
-unsigned RoundUpPow2(unsigned v) {
-  unsigned p = 1;
-  while (p < v) {
-    p <<= 1;
-  }
-  return p;
-}
-
 }  // namespace
-
-void UringLoop::FreeDeleter::operator()(void* p) const { std::free(p); }
 
 absl::StatusOr<std::unique_ptr<EventLoop>> UringLoop::Create(CompletionHandler* handler,
                                                              const LoopOptions& options) {
@@ -52,9 +42,6 @@ UringLoop::UringLoop(CompletionHandler* handler, const LoopOptions& options)
     : LoopBase(handler), options_(options) {}
 
 absl::Status UringLoop::Init() {
-  if (options_.receive_buffer_size == 0 || options_.receive_buffer_count == 0) {
-    return UsageError("empty receive buffer ring", "give the loop at least one buffer of 1 byte");
-  }
   struct Mode {
     unsigned flags;
     const char* name;
@@ -89,36 +76,9 @@ absl::Status UringLoop::Init() {
                       "use --backend epoll");
   }
   ring_ready_ = true;
-
-  // The provided-buffer ring, by hand (liburing 2.3 lacks io_uring_setup_buf_ring): page-aligned
-  // ring memory, io_uring_buf_ring_init, IORING_REGISTER_PBUF_RING, then every buffer added.
-  buffer_count_ = RoundUpPow2(std::min(options_.receive_buffer_count, 32768u));
-  buffer_size_ = options_.receive_buffer_size;
-  void* ring_mem = nullptr;
-  if (posix_memalign(&ring_mem, 4096, buffer_count_ * sizeof(io_uring_buf)) != 0) {
-    return ErrnoError(ENOMEM, "allocate provided-buffer ring");
-  }
-  buf_ring_.reset(static_cast<io_uring_buf_ring*>(ring_mem));
-  void* buffer_mem = nullptr;
-  if (posix_memalign(&buffer_mem, 4096, size_t{buffer_count_} * buffer_size_) != 0) {
-    return ErrnoError(ENOMEM, "allocate receive buffers");
-  }
-  buffers_.reset(static_cast<std::byte*>(buffer_mem));
-  io_uring_buf_ring_init(buf_ring_.get());
-  io_uring_buf_reg reg{};
-  reg.ring_addr = reinterpret_cast<uintptr_t>(buf_ring_.get());
-  reg.ring_entries = buffer_count_;
-  reg.bgid = kBufferGroup;
-  ret = io_uring_register_buf_ring(&ring_, &reg, 0);
-  if (ret < 0) {
-    return ErrnoError(-ret, "io_uring_register_buf_ring", "use --backend epoll (needs Linux 5.19)");
-  }
-  int mask = io_uring_buf_ring_mask(buffer_count_);
-  for (unsigned i = 0; i < buffer_count_; ++i) {
-    io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t{i} * buffer_size_, buffer_size_,
-                          static_cast<unsigned short>(i), mask, static_cast<int>(i));
-  }
-  io_uring_buf_ring_advance(buf_ring_.get(), static_cast<int>(buffer_count_));
+  SOCKLAB_ASSIGN_OR_RETURN(buffers_,
+                           BufferRing::Create(&ring_, kBufferGroup, options_.receive_buffer_count,
+                                              options_.receive_buffer_size));
 
   wake_fd_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_fd_) {
@@ -129,9 +89,10 @@ absl::Status UringLoop::Init() {
 }
 
 UringLoop::~UringLoop() {
+  // The buffer group goes first, while the ring it is registered with still exists; receives
+  // still in flight then find no buffer to fill.
+  buffers_.reset();
   if (ring_ready_) {
-    // Cancels and waits for every in-flight op before the buffers they point into are freed
-    // (members are destroyed after this body).
     io_uring_queue_exit(&ring_);
   }
   for (auto& st : fds_) {
@@ -169,7 +130,7 @@ UringLoop::FdState& UringLoop::State(int fd) {
     ReplaceState(fd);
     FdState& fresh = *fds_[fd];
     fresh.accept.cancels = std::move(old.accept.cancels);
-    fresh.receive.cancels = std::move(old.receive.cancels);
+    fresh.receive.InheritOwedCancels(old.receive.TakeOwedCancels());
     fresh.flush_queued = old.flush_queued;
   }
   return *fds_[fd];
@@ -187,13 +148,6 @@ void UringLoop::EndOp(FdState& st) {
 void UringLoop::ReplaceState(int fd) {
   retired_states_.push_back(std::move(fds_[fd]));
   fds_[fd] = std::make_unique<FdState>();
-}
-
-void UringLoop::ReleaseStash(FdState& st) {
-  // clear() would keep the capacity: a connection that once stashed a burst would hold it while
-  // it lives.
-  std::string().swap(st.stash);
-  st.stash_head = 0;
 }
 
 int32_t UringLoop::NewRecord(Kind kind, int fd, Token token) {
@@ -248,6 +202,13 @@ void UringLoop::SubmitCancel(int32_t record) {
   io_uring_sqe_set_data64(sqe, 0);  // its own result (0, -ENOENT, -EALREADY) is not needed
 }
 
+void UringLoop::CancelKernelOp(KernelOp& op) {
+  if (op.record >= 0 && !op.cancel_sent) {
+    op.cancel_sent = true;
+    SubmitCancel(op.record);
+  }
+}
+
 void UringLoop::ArmWake() {
   int32_t index = NewRecord(Kind::kWake, wake_fd_.get(), 0);
   io_uring_sqe* sqe = GetSqe();
@@ -260,8 +221,7 @@ void UringLoop::ArmAccept(int fd, FdState& st) {
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
-  st.accept.op = index;
-  st.accept.cancel_sent = false;
+  st.accept_op = KernelOp{index, false};
   ++st.inflight;
 }
 
@@ -276,10 +236,9 @@ void UringLoop::ArmReceive(int fd, FdState& st) {
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
   }
   sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = kBufferGroup;
+  sqe->buf_group = buffers_->group();
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
-  st.receive.op = index;
-  st.receive.cancel_sent = false;
+  st.receive_op = KernelOp{index, false};
   ++st.inflight;
 }
 
@@ -308,7 +267,7 @@ void UringLoop::Accept(int listen_fd, Token token) {
   if (!st.accepted.empty()) {
     QueueFlush(listen_fd, st);
   }
-  if (st.accept.op < 0) {
+  if (st.accept_op.record < 0) {
     ArmAccept(listen_fd, st);
   }
   // Else the op is still in flight (perhaps being cancelled): if it ends, OnAccept re-arms.
@@ -321,10 +280,7 @@ void UringLoop::CancelAccept(int listen_fd) {
     st.accept.cancels.push_back(st.accept.token);
     QueueFlush(listen_fd, st);
   }
-  if (st.accept.op >= 0 && !st.accept.cancel_sent) {
-    st.accept.cancel_sent = true;
-    SubmitCancel(st.accept.op);
-  }
+  CancelKernelOp(st.accept_op);
 }
 
 void UringLoop::Connect(int fd, const SocketAddress& address, Token token) {
@@ -342,17 +298,12 @@ void UringLoop::Connect(int fd, const SocketAddress& address, Token token) {
 
 void UringLoop::Receive(int fd, Token token) {
   FdState& st = State(fd);
-  st.receive.armed = true;
-  st.receive.token = token;
-  if (StashedBytes(st) > 0 || st.stash_terminal) {
-    // The stash goes first, and the kernel receive is armed only once it is empty
-    // (ProcessFlushes): armed now, it would take more bytes from the socket while a handler that
-    // cancels again after the first chunk leaves the rest stashed, and every such
-    // cancel/re-arm cycle would grow the stash instead of leaving the bytes in the socket.
+  if (st.receive.Arm(token)) {
+    // What is kept goes first; the flush arms the kernel receive once it is out.
     QueueFlush(fd, st);
     return;
   }
-  if (st.receive.op < 0) {
+  if (st.receive_op.record < 0) {
     ArmReceive(fd, st);
   }
   // Else the op is still in flight (its cancel on the way): if it ends, OnReceive re-arms.
@@ -360,19 +311,14 @@ void UringLoop::Receive(int fd, Token token) {
 
 void UringLoop::CancelReceive(int fd) {
   FdState& st = State(fd);
-  if (st.receive.armed) {
-    st.receive.armed = false;
-    st.receive.cancels.push_back(st.receive.token);
-    QueueFlush(fd, st);
+  if (st.receive.Cancel()) {
+    QueueFlush(fd, st);  // to deliver the -ECANCELED
   }
   // The user fell behind: from now on no kernel receive takes more than one buffer ahead of it.
   st.receive_one_shot = true;
   st.receive_paused = true;
   // Stop the kernel reading too, or backpressure would only move the bytes into our stash.
-  if (st.receive.op >= 0 && !st.receive.cancel_sent) {
-    st.receive.cancel_sent = true;
-    SubmitCancel(st.receive.op);
-  }
+  CancelKernelOp(st.receive_op);
 }
 
 void UringLoop::Send(int fd, const void* data, size_t size, Token token) {
@@ -395,18 +341,13 @@ void UringLoop::Close(int fd, Token token) {
     st.accept.armed = false;
     Defer(Op::kAccept, st.accept.token, fd, -ECANCELED, false);
   }
-  if (st.receive.armed) {
-    st.receive.armed = false;
-    Defer(Op::kReceive, st.receive.token, fd, -ECANCELED, false);
+  if (std::optional<Token> receive = st.receive.Abandon()) {
+    Defer(Op::kReceive, *receive, fd, -ECANCELED, false);
   }
   for (const PendingSend& send : st.sends) {
     Defer(Op::kSend, send.token, fd, -ECANCELED, false);
   }
   st.sends.clear();
-  if (!st.stash_flushing) {  // else ProcessFlushes releases it once the handler has returned
-    ReleaseStash(st);
-  }
-  st.stash_terminal = false;
   // A listener's connections accepted meanwhile go at once (their clients see EOF, as they
   // would see RST from the closed listener's backlog), not at loop destruction.
   for (int accepted : st.accepted) {
@@ -441,7 +382,7 @@ size_t UringLoop::UnreadBytes(int fd) {
   // ioctl's own included), so bytes are counted either in the queue or in the CQ scan below.
   size_t unread = ReceiveQueueBytes(fd).value_or(0);
   if (fd >= 0 && static_cast<size_t>(fd) < fds_.size() && fds_[fd]) {
-    unread += StashedBytes(*fds_[fd]);
+    unread += fds_[fd]->receive.kept_bytes();
   }
   // Receive completions posted since the last reap (without DEFER_TASKRUN, task work runs at
   // the end of any syscall this thread makes).
@@ -464,12 +405,6 @@ void UringLoop::Wake() {
   [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
 }
 
-void UringLoop::ReturnBuffer(int bid) {
-  io_uring_buf_ring_add(buf_ring_.get(), buffers_.get() + size_t(bid) * buffer_size_, buffer_size_,
-                        static_cast<unsigned short>(bid), io_uring_buf_ring_mask(buffer_count_), 0);
-  io_uring_buf_ring_advance(buf_ring_.get(), 1);
-}
-
 void UringLoop::ProcessFlushes() {
   if (flush_queue_.empty()) {
     return;
@@ -484,44 +419,19 @@ void UringLoop::ProcessFlushes() {
     for (Token token : cancels) {
       Deliver(Op::kAccept, token, fd, -ECANCELED, false);
     }
-    cancels = std::move(st.receive.cancels);
-    st.receive.cancels.clear();
-    for (Token token : cancels) {
-      Deliver(Op::kReceive, token, fd, -ECANCELED, false);
-    }
     while (!st.closing && st.accept.armed && !st.accepted.empty()) {
       int new_fd = st.accepted.front();
       st.accepted.erase(st.accepted.begin());
       Deliver(Op::kAccept, st.accept.token, fd, new_fd, true);
     }
-    if (!st.closing && st.receive.armed && StashedBytes(st) > 0) {
-      // In chunks of at most one receive buffer, as promised, until the handler cancels the
-      // receive (the rest waits for its next Receive(); a -ECANCELED it still owes goes first)
-      // or closes. The head moves before each call, so a Receive() from the handler sees what is
-      // left; no CQE is processed meanwhile, so the string stays put while the handler reads it.
-      st.stash_flushing = true;
-      while (StashedBytes(st) > 0 && !st.closing && st.receive.armed &&
-             st.receive.cancels.empty()) {
-        size_t at = st.stash_head;
-        size_t n = std::min<size_t>(StashedBytes(st), buffer_size_);
-        st.stash_head += n;
-        Deliver(Op::kReceive, st.receive.token, fd, static_cast<int>(n), true,
-                reinterpret_cast<const std::byte*>(st.stash.data() + at));
-      }
-      st.stash_flushing = false;
-      if (st.closing || StashedBytes(st) == 0) {
-        ReleaseStash(st);
-      }
-    }
-    if (!st.closing && st.receive.armed && st.stash_terminal && StashedBytes(st) == 0 &&
-        st.receive.cancels.empty()) {
-      st.stash_terminal = false;
-      st.receive.armed = false;
-      Deliver(Op::kReceive, st.receive.token, fd, st.stash_res, false);
-    }
-    if (!st.closing && st.receive.armed && StashedBytes(st) == 0 && !st.stash_terminal &&
-        st.receive.op < 0) {
-      // The stash is delivered and the user still wants bytes: only now does the kernel read
+    // Chunks of at most one receive buffer, as a kernel receive would give them. Close() from
+    // the handler drops the rest (ReceiveDelivery::Abandon).
+    bool wants_bytes =
+        st.receive.Flush(buffers_->buffer_size(), [&](const ReceiveDelivery::Release& r) {
+          Deliver(Op::kReceive, r.token, fd, r.res, r.more, r.data);
+        });
+    if (!st.closing && wants_bytes && st.receive_op.record < 0) {
+      // What was kept is delivered and the user still wants bytes: only now does the kernel read
       // the socket again.
       ArmReceive(fd, st);
     }
@@ -543,7 +453,7 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
   }
   FdState& st = *fds_[fd];
   if (final) {
-    st.accept.op = -1;
+    st.accept_op.record = -1;
     EndOp(st);
   }
   // EINTR and EAGAIN are no error of the listener nor of a connection: nothing to deliver, and
@@ -573,15 +483,14 @@ void UringLoop::OnAccept(int32_t index, int res, bool final) {
       st.accept.armed = false;
       Deliver(Op::kAccept, st.accept.token, fd, res, false);
     }
-    if (!final && st.accept.op >= 0 && !st.accept.cancel_sent) {
-      st.accept.cancel_sent = true;
-      SubmitCancel(st.accept.op);
+    if (!final) {
+      CancelKernelOp(st.accept_op);
     }
   }
   if (final) {
     if (st.closing) {
       MaybeFinishClose(fd, st);
-    } else if (st.accept.armed && st.accept.op < 0) {
+    } else if (st.accept.armed && st.accept_op.record < 0) {
       // Ended by the kernel (CQ overflow, a transient error, our cancel overtaken by a re-arm):
       // the user still wants connections.
       ++counters_.accept_rearms;
@@ -597,19 +506,15 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
   }
   FdState& st = *fds_[fd];
   if (final) {
-    st.receive.op = -1;
+    st.receive_op.record = -1;
     EndOp(st);
   }
-  int bid = -1;
-  const std::byte* data = nullptr;
-  if (flags & IORING_CQE_F_BUFFER) {
-    bid = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
-    data = buffers_.get() + size_t(bid) * buffer_size_;
-  }
+  const int bid = BufferRing::BufferIdOf(flags);
+  const std::byte* data = bid >= 0 ? buffers_->data(bid) : nullptr;
   if (res > 0 && !st.closing) {
     bool socket_empty = (flags & IORING_CQE_F_SOCK_NONEMPTY) == 0;
     if (st.receive_one_shot && !st.receive_paused && final && socket_empty &&
-        static_cast<unsigned>(res) < buffer_size_) {
+        static_cast<unsigned>(res) < buffers_->buffer_size()) {
       // A single-shot receive emptied the socket with room to spare in its buffer: the user
       // keeps up (the peer sent a message and waits), multishot again. A full buffer that
       // happened to empty the socket is a stream caught between two segments.
@@ -618,25 +523,26 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
       // The peer is ahead: stop this multishot before its passes take the socket's whole
       // queue; the user sees one continuous receive, re-armed single-shot when it ends.
       st.receive_one_shot = true;
-      if (!final && !st.receive.cancel_sent) {
-        st.receive.cancel_sent = true;
-        SubmitCancel(st.receive.op);
+      if (!final) {
+        CancelKernelOp(st.receive_op);
       }
     }
   }
   if (res > 0) {
     if (st.closing) {
       // dropped: the user closed the connection
-    } else if (st.receive.armed && StashedBytes(st) == 0 && !st.flush_queued) {
-      Deliver(Op::kReceive, st.receive.token, fd, res, true, data);
+    } else if (!st.flush_queued && st.receive.DeliversNow()) {
+      // (A queued flush has completions of this fd to deliver first.)
+      Deliver(Op::kReceive, st.receive.token(), fd, res, true, data);
     } else {
       // Taken before the cancel landed. Only the op the user cancelled can get here (Receive()
-      // arms no new one while the stash holds bytes), so this is bounded by what one receive
-      // takes between the user's CancelReceive and the kernel's cancel.
+      // arms no new one while bytes are kept), so this is bounded by what one receive takes
+      // between the user's CancelReceive and the kernel's cancel.
       counters_.stashed_bytes += static_cast<uint64_t>(res);
-      st.stash.append(reinterpret_cast<const char*>(data), static_cast<size_t>(res));
-      counters_.stash_peak_bytes = std::max<uint64_t>(counters_.stash_peak_bytes, StashedBytes(st));
-      if (st.receive.armed) {
+      st.receive.Keep(data, static_cast<size_t>(res));
+      counters_.stash_peak_bytes =
+          std::max<uint64_t>(counters_.stash_peak_bytes, st.receive.kept_bytes());
+      if (st.receive.armed()) {
         QueueFlush(fd, st);
       }
     }
@@ -648,30 +554,26 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
     // back. ECANCELED: our own cancel; the user was told already.
   } else if (!st.closing) {
     // EOF or an error ends the receive.
-    if (st.receive.armed && StashedBytes(st) == 0 && !st.flush_queued) {
-      st.receive.armed = false;
-      Deliver(Op::kReceive, st.receive.token, fd, res, false);
+    if (!st.flush_queued && st.receive.DeliversNow()) {
+      Deliver(Op::kReceive, st.receive.End(), fd, res, false);
     } else {
-      st.stash_terminal = true;
-      st.stash_res = res;
+      st.receive.KeepEnd(res);
     }
-    if (!final && st.receive.op >= 0 && !st.receive.cancel_sent) {
-      st.receive.cancel_sent = true;
-      SubmitCancel(st.receive.op);
+    if (!final) {
+      CancelKernelOp(st.receive_op);
     }
   }
   if (bid >= 0) {
     // Only now: the handler has returned and no longer reads the buffer.
-    ReturnBuffer(bid);
+    buffers_->Return(bid);
   }
   if (final) {
     if (st.closing) {
       MaybeFinishClose(fd, st);
-    } else if (st.receive.armed && st.receive.op < 0 && !st.stash_terminal &&
-               StashedBytes(st) == 0) {
+    } else if (st.receive.WantsKernelReceive() && st.receive_op.record < 0) {
       // The user sees one continuous receive across ENOBUFS, a multishot the kernel ended
-      // without F_MORE, or a cancel overtaken by a new Receive(). (With bytes stashed, the
-      // flush arms once they are delivered.)
+      // without F_MORE, or a cancel overtaken by a new Receive(). (With something kept, the
+      // flush arms once it is delivered.)
       ++counters_.receive_rearms;
       ArmReceive(fd, st);
     }
@@ -718,7 +620,7 @@ void UringLoop::OnClose(int32_t index, int res) {
     // -ECANCELED completions still owed (an SQ-full flush can run the close before the dispatch
     // step that delivers them) come before the close, as promised.
     std::vector<Token> accept_cancels = std::move(st.accept.cancels);
-    std::vector<Token> receive_cancels = std::move(st.receive.cancels);
+    std::vector<Token> receive_cancels = st.receive.TakeOwedCancels();
     bool flush_queued = st.flush_queued;
     ReplaceState(fd);
     fds_[fd]->flush_queued = flush_queued;  // the number may still be listed in flush_queue_

@@ -12,15 +12,16 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "core/base/unique_fd.h"
+#include "core/loop/buffer_ring.h"
 #include "core/loop/event_loop.h"
 #include "core/loop/loop_base.h"
+#include "core/loop/receive_delivery.h"
 
 namespace socklab::loop {
 
 // The completion backend: operations run in the kernel through one io_uring per loop.
 // - Multishot accept (5.19) and multishot receive (6.0) into a provided-buffer ring shared by all
-//   connections: an idle connection costs no receive buffer. liburing 2.3 has no
-//   io_uring_setup_buf_ring, so the ring is allocated and registered by hand (BufferRing).
+//   connections (BufferRing): an idle connection costs no receive buffer.
 // - IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1) when the kernel takes them, else
 //   COOP_TASKRUN | TASKRUN_FLAG (5.19), else plain: each step back on -EINVAL. The ring starts
 //   disabled (R_DISABLED) and is enabled by the first RunOnce, so the thread that runs the loop
@@ -30,7 +31,8 @@ namespace socklab::loop {
 // - user_data is the index (+1) of an internal op record that is freed only by its last CQE, so
 //   a completion never reaches the user for an op the user already considers finished. What the
 //   kernel delivers after CancelReceive/CancelAccept (a multishot op stops only when the cancel
-//   lands) is kept per fd (the stash) and handed over first when the user re-arms.
+//   lands) is kept per fd (the stash: ReceiveDelivery for receives) and handed over first when
+//   the user re-arms.
 // - The stash is bounded by one cancel: no kernel receive is armed while it holds bytes (it is
 //   delivered first, the kernel receive armed only once it is empty), so what it holds is only
 //   what one receive took before its cancel landed, and its memory goes back when it empties.
@@ -93,13 +95,16 @@ class UringLoop final : public LoopBase {
     Token token = 0;
     std::unique_ptr<SocketAddress> address;  // kConnect: the kernel reads it at submission
   };
-  // A user-visible multishot operation (accept or receive) and the kernel op behind it.
-  struct Multishot {
-    bool armed = false;  // as the user sees it
-    Token token = 0;
-    int32_t op = -1;  // in-flight record, -1 if none
+  // A multishot operation in the ring (the kernel's accept or receive behind the user's).
+  struct KernelOp {
+    int32_t record = -1;  // in flight, -1 if none
     bool cancel_sent = false;
-    // -ECANCELED completions owed to the user, delivered in order before any stashed data.
+  };
+  // The accept as the user sees it.
+  struct UserAccept {
+    bool armed = false;
+    Token token = 0;
+    // -ECANCELED completions owed to the user, delivered in order before any stashed fd.
     std::vector<Token> cancels;
   };
   struct PendingSend {
@@ -108,8 +113,10 @@ class UringLoop final : public LoopBase {
     Token token;
   };
   struct FdState {
-    Multishot accept;
-    Multishot receive;
+    UserAccept accept;
+    KernelOp accept_op;
+    ReceiveDelivery receive;
+    KernelOp receive_op;
     bool send_inflight = false;
     absl::InlinedVector<PendingSend, 1> sends;  // not yet submitted
     uint32_t inflight = 0;                      // kernel ops on this fd (records not yet finished)
@@ -117,14 +124,6 @@ class UringLoop final : public LoopBase {
     bool close_submitted = false;
     Token close_token = 0;
     bool flush_queued = false;
-    // Taken by the kernel while the user had no receive (accept) armed; the first stash_head
-    // bytes were delivered already. Never appended to while a kernel receive could keep filling
-    // it: see Receive().
-    std::string stash;
-    size_t stash_head = 0;
-    bool stash_flushing = false;  // ProcessFlushes is handing it out: Close() must not free it
-    bool stash_terminal = false;
-    int stash_res = 0;
     // The next kernel receive is single-shot: the socket had bytes left after the last one (the
     // peer is ahead), or the user paused. Fresh sockets start so: a client that connects and
     // floods gets no multishot pass ahead of the user.
@@ -136,11 +135,6 @@ class UringLoop final : public LoopBase {
     // or -errno of the transient errors (delivered with more = true as well).
     std::vector<int> accepted;
   };
-  // The provided-buffer ring (5.19): ring memory registered with the kernel plus the buffers.
-  struct FreeDeleter {
-    void operator()(void* p) const;
-  };
-
   UringLoop(CompletionHandler* handler, const LoopOptions& options);
   absl::Status Init();
 
@@ -148,15 +142,15 @@ class UringLoop final : public LoopBase {
   // Gives `fd` a fresh state; the old one lives until the end of the dispatch step, since code
   // up the stack (a completion being delivered) may still hold a reference to it.
   void ReplaceState(int fd);
-  static size_t StashedBytes(const FdState& st) { return st.stash.size() - st.stash_head; }
   // An operation on `st` ended (its record's last CQE).
   static void EndOp(FdState& st);
-  static void ReleaseStash(FdState& st);
   int32_t NewRecord(Kind kind, int fd, Token token);
   void FreeRecord(int32_t index);
   io_uring_sqe* GetSqe();
   void EnsureEnabled();
   void SubmitCancel(int32_t record);
+  // Cancels `op` if it is in flight and not being cancelled already.
+  void CancelKernelOp(KernelOp& op);
   void ArmAccept(int fd, FdState& st);
   void ArmReceive(int fd, FdState& st);
   void ArmWake();
@@ -165,7 +159,6 @@ class UringLoop final : public LoopBase {
   void QueueFlush(int fd, FdState& st);
   void ProcessFlushes();
   void DispatchSynthetic();
-  void ReturnBuffer(int bid);
 
   void OnCqe(uint64_t user_data, int res, uint32_t flags);
   void OnAccept(int32_t index, int res, bool final);
@@ -180,10 +173,7 @@ class UringLoop final : public LoopBase {
   bool needs_enable_ = false;
   std::string setup_mode_;
 
-  std::unique_ptr<io_uring_buf_ring, FreeDeleter> buf_ring_;
-  std::unique_ptr<std::byte, FreeDeleter> buffers_;
-  unsigned buffer_count_ = 0;
-  unsigned buffer_size_ = 0;
+  std::unique_ptr<BufferRing> buffers_;  // destroyed before the ring exits
 
   UniqueFd wake_fd_;
   uint64_t wake_value_ = 0;
