@@ -14,10 +14,7 @@ uint32_t ConnectionTable::Allocate() {
     free_.pop_back();
   }
   Connection& c = slots_[slot];
-  uint32_t generation = c.generation + 1;
-  if (generation == 0) {
-    generation = 1;  // wrapped: 0 marks the worker's own tokens
-  }
+  uint32_t generation = loop::NextGeneration(c.generation);
   c = Connection();
   c.generation = generation;
   c.in_use = true;
@@ -26,13 +23,12 @@ uint32_t ConnectionTable::Allocate() {
 }
 
 Connection* ConnectionTable::Find(loop::Token token) {
-  uint32_t slot = SlotOf(token);
-  uint32_t generation = GenerationOf(token);
-  if (generation == 0 || slot >= slots_.size()) {
+  uint32_t slot = loop::SlotOf(token);
+  if (loop::IsWorkerToken(token) || slot >= slots_.size()) {
     return nullptr;
   }
   Connection& c = slots_[slot];
-  if (!c.in_use || c.generation != generation) {
+  if (!c.in_use || c.generation != loop::GenerationOf(token)) {
     return nullptr;
   }
   return &c;

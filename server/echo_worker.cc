@@ -24,12 +24,12 @@ using loop::Completion;
 using loop::Op;
 using loop::Token;
 
-// The worker's own operations use generation 0, which no connection has.
-constexpr Token kAcceptToken = ConnectionTable::MakeToken(0, 0);
-constexpr Token kBackoffToken = ConnectionTable::MakeToken(1, 0);
-constexpr Token kSweepToken = ConnectionTable::MakeToken(2, 0);
-constexpr Token kListenerCloseToken = ConnectionTable::MakeToken(3, 0);
-constexpr Token kLingerToken = ConnectionTable::MakeToken(4, 0);
+// The worker's own operations: generation 0, which no connection has.
+constexpr Token kAcceptToken = loop::WorkerToken(0);
+constexpr Token kBackoffToken = loop::WorkerToken(1);
+constexpr Token kSweepToken = loop::WorkerToken(2);
+constexpr Token kListenerCloseToken = loop::WorkerToken(3);
+constexpr Token kLingerToken = loop::WorkerToken(4);
 
 // How often lingering connections are looked at: the granularity of --linger SECONDS.
 constexpr int64_t kLingerPollNs = 10'000'000;  // 10 ms
@@ -188,7 +188,7 @@ void EchoWorker::OnCompletion(const Completion& c) {
   // A connection is freed only once its last operation completed, so no completion can be
   // stale; one that is means the in-flight count is wrong.
   SOCKLAB_CHECK(conn != nullptr, "completion for a freed connection");
-  uint32_t slot = ConnectionTable::SlotOf(c.token);
+  uint32_t slot = loop::SlotOf(c.token);
   switch (c.op) {
     case Op::kReceive:
       OnReceive(*conn, slot, c);
@@ -488,7 +488,7 @@ void EchoWorker::OnFaultTimer(Token token) {
     return;  // closed before its fault came due
   }
   int64_t now = MonotonicNanos();
-  uint32_t slot = ConnectionTable::SlotOf(token);
+  uint32_t slot = loop::SlotOf(token);
   if (conn->trigger_timer_ns != 0 && now >= conn->trigger_timer_ns) {
     conn->trigger_timer_ns = 0;
   }
@@ -620,7 +620,7 @@ void EchoWorker::CheckLingering(bool stop_waiting) {
     SOCKLAB_CHECK(conn != nullptr && conn->lingering, "a lingering connection went away");
     if (stop_waiting || now >= conn->linger_until_ns || !FinUnacknowledged(conn->fd)) {
       conn->lingering = false;
-      SubmitClose(*conn, ConnectionTable::SlotOf(token));
+      SubmitClose(*conn, loop::SlotOf(token));
     } else {
       lingering_[kept++] = token;
     }
@@ -801,7 +801,7 @@ void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& 
 }
 
 void EchoWorker::OnTimer(Token token) {
-  if (ConnectionTable::GenerationOf(token) != 0) {
+  if (!loop::IsWorkerToken(token)) {
     OnFaultTimer(token);  // only --fault arms timers with a connection's token
     return;
   }
