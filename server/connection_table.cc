@@ -17,7 +17,7 @@ uint32_t ConnectionTable::Allocate() {
   uint32_t generation = loop::NextGeneration(c.generation);
   c = Connection();
   c.generation = generation;
-  c.in_use = true;
+  c.state.Open();
   ++in_use_;
   return slot;
 }
@@ -28,7 +28,7 @@ Connection* ConnectionTable::Find(loop::Token token) {
     return nullptr;
   }
   Connection& c = slots_[slot];
-  if (!c.in_use || c.generation != loop::GenerationOf(token)) {
+  if (!c.state.in_use() || c.generation != loop::GenerationOf(token)) {
     return nullptr;
   }
   return &c;
@@ -36,8 +36,8 @@ Connection* ConnectionTable::Find(loop::Token token) {
 
 void ConnectionTable::Free(uint32_t slot) {
   Connection& c = slots_[slot];
-  SOCKLAB_CHECK(c.in_use && c.in_flight == 0 && c.echo.empty(), "freeing a busy connection");
-  c.in_use = false;
+  SOCKLAB_CHECK(c.echo.empty(), "freeing a connection with echo bytes queued");
+  c.state.Free();  // checks that the close and every other operation completed
   c.fd = -1;
   free_.push_back(slot);
   --in_use_;

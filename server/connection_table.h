@@ -8,6 +8,7 @@
 
 #include "core/loop/event_loop.h"
 #include "core/loop/slot_token.h"
+#include "server/connection_state.h"
 #include "server/echo_buffer.h"
 
 namespace socklab::server {
@@ -26,21 +27,9 @@ struct HeldEcho {
 struct Connection {
   int fd = -1;
   uint32_t generation = 0;  // loop::NextGeneration() at each Allocate(); 0 is never a connection's
-  uint8_t in_flight = 0;    // loop operations not yet completed for good (more == false)
-  bool in_use = false;
-  bool receiving = false;  // a Receive is armed (until its more == false completion)
-  bool cancel_receive_sent = false;
-  bool sending = false;  // one Send in flight, from echo.front_data()
-  // No more reads: the peer's FIN arrived, or a close-after fault ended the stream (either
-  // way the echo of what was read goes out, then our FIN).
-  bool eof = false;
-  bool faulted = false;       // --fault: picked for the per-connection faults
-  bool read_stopped = false;  // stop-reading-after: never read again
-  bool shut_write = false;    // half-close-after: shutdown(SHUT_WR) once the echo so far is out
-  bool write_shut = false;    // ... and done: bytes read from now on are not echoed
-  bool closing = false;       // closing: lingering (--linger SECONDS), or Close submitted
-  bool lingering = false;     // FIN sent, waiting for its acknowledgement before the Close
-  int64_t linger_until_ns = 0;
+  ConnectionState state;    // the phase, the operations in flight, the fault modes' own facts
+  bool faulted = false;     // --fault: picked for the per-connection faults
+  int64_t linger_until_ns = 0;     // kLingering: the close waits for the FIN's ack until then
   uint64_t received = 0;           // bytes read from the peer (the byte triggers of --fault)
   int64_t accepted_ns = 0;         // the time triggers of --fault count from here
   int64_t trigger_timer_ns = 0;    // the armed time-trigger timer's time; 0: none
