@@ -14,25 +14,21 @@ uint32_t ConnectionTable::Allocate() {
     free_.pop_back();
   }
   Connection& c = slots_[slot];
-  uint32_t generation = c.generation + 1;
-  if (generation == 0) {
-    generation = 1;  // wrapped: 0 marks the worker's own tokens
-  }
+  uint32_t generation = loop::NextGeneration(c.generation);
   c = Connection();
   c.generation = generation;
-  c.in_use = true;
+  c.state.Open();
   ++in_use_;
   return slot;
 }
 
 Connection* ConnectionTable::Find(loop::Token token) {
-  uint32_t slot = SlotOf(token);
-  uint32_t generation = GenerationOf(token);
-  if (generation == 0 || slot >= slots_.size()) {
+  uint32_t slot = loop::SlotOf(token);
+  if (loop::IsWorkerToken(token) || slot >= slots_.size()) {
     return nullptr;
   }
   Connection& c = slots_[slot];
-  if (!c.in_use || c.generation != generation) {
+  if (!c.state.in_use() || c.generation != loop::GenerationOf(token)) {
     return nullptr;
   }
   return &c;
@@ -40,8 +36,8 @@ Connection* ConnectionTable::Find(loop::Token token) {
 
 void ConnectionTable::Free(uint32_t slot) {
   Connection& c = slots_[slot];
-  SOCKLAB_CHECK(c.in_use && c.in_flight == 0 && c.echo.empty(), "freeing a busy connection");
-  c.in_use = false;
+  SOCKLAB_CHECK(c.echo.empty(), "freeing a connection with echo bytes queued");
+  c.state.Free();  // checks that the close and every other operation completed
   c.fd = -1;
   free_.push_back(slot);
   --in_use_;

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/loop/event_loop.h"
+#include "core/loop/slot_token.h"
+#include "server/connection_state.h"
 #include "server/echo_buffer.h"
 
 namespace socklab::server {
@@ -24,22 +26,10 @@ struct HeldEcho {
 // an idle connection costs this struct plus the loop's per-fd state.
 struct Connection {
   int fd = -1;
-  uint32_t generation = 0;  // bumped when the slot is freed; 0 is never a connection's
-  uint8_t in_flight = 0;    // loop operations not yet completed for good (more == false)
-  bool in_use = false;
-  bool receiving = false;  // a Receive is armed (until its more == false completion)
-  bool cancel_receive_sent = false;
-  bool sending = false;  // one Send in flight, from echo.front_data()
-  // No more reads: the peer's FIN arrived, or a close-after fault ended the stream (either
-  // way the echo of what was read goes out, then our FIN).
-  bool eof = false;
-  bool faulted = false;       // --fault: picked for the per-connection faults
-  bool read_stopped = false;  // stop-reading-after: never read again
-  bool shut_write = false;    // half-close-after: shutdown(SHUT_WR) once the echo so far is out
-  bool write_shut = false;    // ... and done: bytes read from now on are not echoed
-  bool closing = false;       // closing: lingering (--linger SECONDS), or Close submitted
-  bool lingering = false;     // FIN sent, waiting for its acknowledgement before the Close
-  int64_t linger_until_ns = 0;
+  uint32_t generation = 0;  // loop::NextGeneration() at each Allocate(); 0 is never a connection's
+  ConnectionState state;    // the phase, the operations in flight, the fault modes' own facts
+  bool faulted = false;     // --fault: picked for the per-connection faults
+  int64_t linger_until_ns = 0;     // kLingering: the close waits for the FIN's ack until then
   uint64_t received = 0;           // bytes read from the peer (the byte triggers of --fault)
   int64_t accepted_ns = 0;         // the time triggers of --fault count from here
   int64_t trigger_timer_ns = 0;    // the armed time-trigger timer's time; 0: none
@@ -55,26 +45,21 @@ struct Connection {
   EchoQueue echo;
 };
 
-// Slots with generations: a completion's Token packs (generation << 32 | slot), so a completion
-// that outlives its connection can never be mistaken for the slot's next tenant. Tokens with
-// generation 0 are left for the worker's own operations (accept, timers).
+// Slots with generations: a completion's Token is loop::MakeToken(slot, generation)
+// (core/loop/slot_token.h), so a completion that outlives its connection can never be mistaken
+// for the slot's next tenant. Tokens with generation 0 are left for the worker's own operations
+// (accept, timers).
 // Thread affinity: one worker (loop) thread. Slots are reused LIFO to keep the table dense.
 class ConnectionTable {
  public:
-  static constexpr loop::Token MakeToken(uint32_t slot, uint32_t generation) {
-    return (uint64_t{generation} << 32) | slot;
-  }
-  static constexpr uint32_t SlotOf(loop::Token token) { return static_cast<uint32_t>(token); }
-  static constexpr uint32_t GenerationOf(loop::Token token) {
-    return static_cast<uint32_t>(token >> 32);
-  }
-
   // A free slot, marked in use with a fresh generation. The reference is valid until the next
   // Allocate() (the table may grow).
   uint32_t Allocate();
   // The connection a token names, or nullptr when the token is stale or not a connection's.
   Connection* Find(loop::Token token);
-  loop::Token TokenOf(uint32_t slot) const { return MakeToken(slot, slots_[slot].generation); }
+  loop::Token TokenOf(uint32_t slot) const {
+    return loop::MakeToken(slot, slots_[slot].generation);
+  }
   Connection& at(uint32_t slot) { return slots_[slot]; }
   // Returns the slot to the free list; its queue must already be cleared.
   void Free(uint32_t slot);

@@ -24,12 +24,12 @@ using loop::Completion;
 using loop::Op;
 using loop::Token;
 
-// The worker's own operations use generation 0, which no connection has.
-constexpr Token kAcceptToken = ConnectionTable::MakeToken(0, 0);
-constexpr Token kBackoffToken = ConnectionTable::MakeToken(1, 0);
-constexpr Token kSweepToken = ConnectionTable::MakeToken(2, 0);
-constexpr Token kListenerCloseToken = ConnectionTable::MakeToken(3, 0);
-constexpr Token kLingerToken = ConnectionTable::MakeToken(4, 0);
+// The worker's own operations: generation 0, which no connection has.
+constexpr Token kAcceptToken = loop::WorkerToken(0);
+constexpr Token kBackoffToken = loop::WorkerToken(1);
+constexpr Token kSweepToken = loop::WorkerToken(2);
+constexpr Token kListenerCloseToken = loop::WorkerToken(3);
+constexpr Token kLingerToken = loop::WorkerToken(4);
 
 // How often lingering connections are looked at: the granularity of --linger SECONDS.
 constexpr int64_t kLingerPollNs = 10'000'000;  // 10 ms
@@ -107,7 +107,7 @@ EchoWorker::~EchoWorker() {
   // Connections still in the table (Run() never ran or failed) give their fds back.
   for (size_t slot = 0; slot < table_.capacity(); ++slot) {
     Connection& conn = table_.at(static_cast<uint32_t>(slot));
-    if (conn.in_use && (!conn.closing || conn.lingering) && conn.fd >= 0) {
+    if (conn.state.owns_fd() && conn.fd >= 0) {
       ::close(conn.fd);
     }
   }
@@ -188,7 +188,7 @@ void EchoWorker::OnCompletion(const Completion& c) {
   // A connection is freed only once its last operation completed, so no completion can be
   // stale; one that is means the in-flight count is wrong.
   SOCKLAB_CHECK(conn != nullptr, "completion for a freed connection");
-  uint32_t slot = ConnectionTable::SlotOf(c.token);
+  uint32_t slot = loop::SlotOf(c.token);
   switch (c.op) {
     case Op::kReceive:
       OnReceive(*conn, slot, c);
@@ -350,7 +350,7 @@ void EchoWorker::Activate(int fd, int64_t now) {
   conn.send_progress_ns = now;
   stats_.AddAccepted();
   if (!options_.faults.per_connection() || StartFaults(conn, slot, now)) {
-    if (!conn.closing && ReadsOn(conn) && !(conn.faulted && options_.faults.blackhole)) {
+    if (conn.state.reads_on() && !(conn.faulted && options_.faults.blackhole)) {
       StartReceive(conn, slot);
     }
   }
@@ -387,7 +387,7 @@ bool EchoWorker::StartFaults(Connection& conn, uint32_t slot, int64_t now) {
     EndStream(conn, slot);
   }
   ApplyDueTimeFaults(conn, slot, now);
-  return !conn.closing;
+  return !conn.state.closing();
 }
 
 void EchoWorker::ApplyDueTimeFaults(Connection& conn, uint32_t slot, int64_t now) {
@@ -409,24 +409,25 @@ void EchoWorker::ApplyDueTimeFaults(Connection& conn, uint32_t slot, int64_t now
   bool stop_reading = due(plan.stop_reading_after);
   bool half_close = due(plan.half_close_after);
   bool close = due(plan.close_after);
-  if (conn.closing) {
+  if (conn.state.closing()) {
     return;
   }
   if (reset) {
     AbortConnection(conn, slot);
     return;
   }
-  if (stop_reading && !conn.read_stopped) {
+  if (stop_reading && !conn.state.read_stopped()) {
     StopReading(conn);
   }
-  if (half_close && !conn.shut_write) {
+  if (half_close && !conn.state.half_close_requested()) {
     HalfClose(conn);
   }
   if (close) {
     EndStream(conn, slot);
   }
   // One trigger timer at a time (a release timer with the same token runs this too).
-  if (!conn.closing && next.has_value() && conn.accepted_ns + *next != conn.trigger_timer_ns) {
+  if (!conn.state.closing() && next.has_value() &&
+      conn.accepted_ns + *next != conn.trigger_timer_ns) {
     conn.trigger_timer_ns = conn.accepted_ns + *next;
     loop_->AddTimer(conn.trigger_timer_ns, table_.TokenOf(slot));
   }
@@ -484,38 +485,38 @@ void EchoWorker::ReleaseHeld(Connection& conn, uint32_t slot, int64_t now) {
 
 void EchoWorker::OnFaultTimer(Token token) {
   Connection* conn = table_.Find(token);
-  if (conn == nullptr || conn->closing) {
+  if (conn == nullptr || conn->state.closing()) {
     return;  // closed before its fault came due
   }
   int64_t now = MonotonicNanos();
-  uint32_t slot = ConnectionTable::SlotOf(token);
+  uint32_t slot = loop::SlotOf(token);
   if (conn->trigger_timer_ns != 0 && now >= conn->trigger_timer_ns) {
     conn->trigger_timer_ns = 0;
   }
   ApplyDueTimeFaults(*conn, slot, now);
-  if (conn->held != nullptr && !conn->closing) {
+  if (conn->held != nullptr && !conn->state.closing()) {
     ReleaseHeld(*conn, slot, now);
   }
 }
 
 void EchoWorker::StopReading(Connection& conn) {
   stats_.AddFaultStopReading();
-  conn.read_stopped = true;
-  if (conn.receiving && !conn.cancel_receive_sent) {
-    conn.cancel_receive_sent = true;
+  conn.state.StopReading();
+  if (conn.state.CancelReceive()) {
     loop_->CancelReceive(conn.fd);
   }
 }
 
 void EchoWorker::HalfClose(Connection& conn) {
   stats_.AddFaultHalfClose();
-  conn.shut_write = true;
+  conn.state.RequestHalfClose();
   ShutWriteIfDue(conn);
 }
 
 void EchoWorker::ShutWriteIfDue(Connection& conn) {
-  if (conn.shut_write && !conn.write_shut && !conn.sending && conn.echo.empty()) {
-    conn.write_shut = true;
+  if (conn.state.half_close() == ConnectionState::HalfClose::kPending && !conn.state.sending() &&
+      conn.echo.empty()) {
+    conn.state.ShutWrite();
     // The FIN goes out behind the echo already in the send queue; reading goes on.
     ::shutdown(conn.fd, SHUT_WR);
   }
@@ -524,34 +525,29 @@ void EchoWorker::ShutWriteIfDue(Connection& conn) {
 void EchoWorker::AbortConnection(Connection& conn, uint32_t slot) {
   stats_.AddFaultReset();
   (void)SetLinger(conn.fd, Linger{Linger::Mode::kReset, 0});
-  conn.closing = true;
   SubmitClose(conn, slot);
 }
 
 void EchoWorker::EndStream(Connection& conn, uint32_t slot) {
-  if (conn.eof) {
+  if (!conn.state.EndReads()) {
     return;  // the peer finished first: its own EOF closes the connection
   }
   stats_.AddFaultClose();
-  conn.eof = true;
-  if (conn.receiving && !conn.cancel_receive_sent) {
-    conn.cancel_receive_sent = true;
+  if (conn.state.CancelReceive()) {
     loop_->CancelReceive(conn.fd);
   }
-  if (!conn.sending && conn.echo.empty()) {
+  if (!conn.state.sending() && conn.echo.empty()) {
     CloseConnection(conn, slot);
   }
 }
 
 void EchoWorker::StartReceive(Connection& conn, uint32_t slot) {
-  conn.receiving = true;
-  conn.cancel_receive_sent = false;
-  ++conn.in_flight;
+  conn.state.StartReceive();
   loop_->Receive(conn.fd, table_.TokenOf(slot));
 }
 
 void EchoWorker::StartSend(Connection& conn, uint32_t slot) {
-  if (conn.sending || conn.closing || conn.echo.empty()) {
+  if (conn.state.sending() || !conn.state.live() || conn.echo.empty()) {
     return;
   }
   // One send in flight per connection keeps the bytes in order without relying on the
@@ -567,16 +563,14 @@ void EchoWorker::StartSend(Connection& conn, uint32_t slot) {
       size = std::min<size_t>(size, options_.faults.slice_bytes);  // each slice its own send
     }
   }
-  conn.sending = true;
-  ++conn.in_flight;
+  conn.state.StartSend();
   loop_->Send(conn.fd, conn.echo.front_data(), size, table_.TokenOf(slot));
 }
 
 void EchoWorker::CloseConnection(Connection& conn, uint32_t slot) {
-  if (conn.closing) {
+  if (conn.state.closing()) {
     return;
   }
-  conn.closing = true;
   // Unread bytes make any close an RST at once (tcp_close), lingering or not. While draining
   // nothing lingers: the wait would only hold up the exit, and the bytes and the FIN go out the
   // same without it, as at process exit, where the kernel never lingers either.
@@ -589,16 +583,15 @@ void EchoWorker::CloseConnection(Connection& conn, uint32_t slot) {
 }
 
 void EchoWorker::SubmitClose(Connection& conn, uint32_t slot) {
-  ++conn.in_flight;
+  conn.state.SubmitClose();
   // The loop cancels the receive and any send (each completes with -ECANCELED), then closes.
   loop_->Close(conn.fd, table_.TokenOf(slot));
 }
 
 void EchoWorker::StartLinger(Connection& conn, uint32_t slot) {
-  conn.lingering = true;
+  conn.state.BeginLinger();
   conn.linger_until_ns = MonotonicNanos() + int64_t{options_.linger.seconds} * 1'000'000'000;
-  if (conn.receiving && !conn.cancel_receive_sent) {
-    conn.cancel_receive_sent = true;
+  if (conn.state.CancelReceive()) {
     loop_->CancelReceive(conn.fd);
   }
   // What close() does before it waits: the FIN goes out after the bytes already in the send
@@ -617,10 +610,9 @@ void EchoWorker::CheckLingering(bool stop_waiting) {
   size_t kept = 0;
   for (Token token : lingering_) {
     Connection* conn = table_.Find(token);
-    SOCKLAB_CHECK(conn != nullptr && conn->lingering, "a lingering connection went away");
+    SOCKLAB_CHECK(conn != nullptr && conn->state.lingering(), "a lingering connection went away");
     if (stop_waiting || now >= conn->linger_until_ns || !FinUnacknowledged(conn->fd)) {
-      conn->lingering = false;
-      SubmitClose(*conn, ConnectionTable::SlotOf(token));
+      SubmitClose(*conn, loop::SlotOf(token));
     } else {
       lingering_[kept++] = token;
     }
@@ -629,7 +621,7 @@ void EchoWorker::CheckLingering(bool stop_waiting) {
 }
 
 void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
-  if (conn.closing && !conn.lingering && conn.in_flight == 0) {
+  if (conn.state.done()) {
     conn.echo.Clear(pool_);
     conn.held.reset();
     table_.Free(slot);
@@ -639,28 +631,26 @@ void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
 void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c) {
   int64_t now = MonotonicNanos();
   if (!c.more) {
-    conn.receiving = false;
-    conn.cancel_receive_sent = false;
-    --conn.in_flight;
+    conn.state.ReceiveEnded();
   }
   size_t cap = options_.max_pending_bytes;
   if (c.res > 0) {
     stats_.AddBytesIn(static_cast<uint64_t>(c.res));
     uint64_t received_before = conn.received;
     conn.received += static_cast<uint64_t>(c.res);
-    if (conn.closing || conn.eof || conn.read_stopped) {
+    if (!conn.state.reads_on()) {
       // Closing (timeout, error, drain deadline): nobody will read the echo. After EndStream or
       // StopReading: bytes a multishot receive delivered before its cancel landed.
       return;
     }
     conn.last_activity_ns = now;
-    if (conn.shut_write) {
+    if (conn.state.half_close_requested()) {
       // After half-close-after: read on (the peer's writes still work), echo nothing.
       const std::optional<FaultTrigger>& stop = options_.faults.stop_reading_after;
       if (stop.has_value() && stop->bytes.has_value() && conn.received >= *stop->bytes) {
         StopReading(conn);
       }
-      if (!conn.receiving && ReadsOn(conn)) {
+      if (conn.state.receive_idle() && conn.state.reads_on()) {
         StartReceive(conn, slot);
       }
       return;
@@ -706,28 +696,27 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
       EndStream(conn, slot);
     }
     if (stop_reading || half_close || end_stream) {
-      if (!conn.receiving && ReadsOn(conn)) {
+      if (conn.state.receive_idle() && conn.state.reads_on()) {
         StartReceive(conn, slot);  // half-close-after reads on
       }
       return;
     }
     if (conn.echo.size() > cap) {
-      if (conn.receiving && !conn.cancel_receive_sent) {
+      if (conn.state.CancelReceive()) {
         // Backpressure: the peer is not reading its echo. Stop reading so its bytes wait in our
         // socket receive buffer and its TCP window closes, instead of in our memory.
-        conn.cancel_receive_sent = true;
         stats_.AddBackpressurePause();
         loop_->CancelReceive(conn.fd);
       }
-    } else if (!conn.receiving && ReadsOn(conn)) {
+    } else if (conn.state.receive_idle() && conn.state.reads_on()) {
       StartReceive(conn, slot);  // the receive ended without EOF or error: keep reading
     }
     return;
   }
   if (c.res == 0) {
-    conn.eof = true;
+    conn.state.EndReads();
     // Half close: the echo of everything received still goes out before our FIN.
-    if (!conn.sending && conn.echo.empty()) {
+    if (!conn.state.sending() && conn.echo.empty()) {
       CloseConnection(conn, slot);
     }
     return;
@@ -735,12 +724,12 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   int err = -c.res;
   if (err == ECANCELED) {
     // Our CancelReceive (backpressure) or Close. Resume if the echo drained meanwhile.
-    if (!conn.closing && ReadsOn(conn) && !conn.receiving && conn.echo.size() <= cap / 2) {
+    if (conn.state.reads_on() && conn.state.receive_idle() && conn.echo.size() <= cap / 2) {
       StartReceive(conn, slot);
     }
     return;
   }
-  if (conn.closing) {
+  if (conn.state.closing()) {
     return;
   }
   stats_.RecordErrno(Phase::kRead, err, now);
@@ -749,25 +738,25 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
 
 void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
   int64_t now = MonotonicNanos();
-  conn.sending = false;
-  --conn.in_flight;
+  conn.state.SendEnded();
   if (c.res >= 0) {
     stats_.AddBytesOut(static_cast<uint64_t>(c.res));
     conn.echo.Consume(static_cast<size_t>(c.res), pool_);
     conn.handed += static_cast<uint64_t>(c.res);
-    if (conn.closing) {
+    if (conn.state.closing()) {
       return;
     }
     if (c.res > 0) {
       // Not progress for the write timeout: the kernel taking bytes says nothing about the peer.
       conn.last_activity_ns = now;
     }
-    if (!conn.receiving && ReadsOn(conn) && conn.echo.size() <= options_.max_pending_bytes / 2) {
+    if (conn.state.receive_idle() && conn.state.reads_on() &&
+        conn.echo.size() <= options_.max_pending_bytes / 2) {
       StartReceive(conn, slot);  // backpressure released
     }
     if (!conn.echo.empty()) {
       StartSend(conn, slot);  // the rest of a short send, or bytes that arrived meanwhile
-    } else if (conn.eof) {
+    } else if (conn.state.finishing()) {
       CloseConnection(conn, slot);
     } else {
       ShutWriteIfDue(conn);
@@ -775,7 +764,7 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
     return;
   }
   int err = -c.res;
-  if (err == ECANCELED || conn.closing) {
+  if (err == ECANCELED || conn.state.closing()) {
     return;
   }
   stats_.RecordErrno(Phase::kWrite, err, now);
@@ -783,7 +772,7 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
 }
 
 void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& c) {
-  --conn.in_flight;
+  conn.state.CloseCompleted();
   if (c.res < 0) {
     stats_.RecordErrno(Phase::kClose, -c.res, MonotonicNanos());
   }
@@ -801,7 +790,7 @@ void EchoWorker::OnClose(Connection& conn, uint32_t /*slot*/, const Completion& 
 }
 
 void EchoWorker::OnTimer(Token token) {
-  if (ConnectionTable::GenerationOf(token) != 0) {
+  if (!loop::IsWorkerToken(token)) {
     OnFaultTimer(token);  // only --fault arms timers with a connection's token
     return;
   }
@@ -838,7 +827,7 @@ void EchoWorker::Sweep(int64_t now) {
   for (size_t i = 0; i < table_.capacity(); ++i) {
     uint32_t slot = static_cast<uint32_t>(i);
     Connection& conn = table_.at(slot);
-    if (!conn.in_use || conn.closing) {
+    if (!conn.state.live()) {
       continue;
     }
     // Counted once, as timeouts: they are the server's own decisions, not errors the kernel
@@ -900,7 +889,7 @@ void EchoWorker::CutAtDeadline() {
   for (size_t i = 0; i < table_.capacity(); ++i) {
     uint32_t slot = static_cast<uint32_t>(i);
     Connection& conn = table_.at(slot);
-    if (conn.in_use && !conn.closing) {
+    if (conn.state.live()) {
       stats_.AddDrainCut(UnechoedBytes(conn));
       CloseConnection(conn, slot);
     }

@@ -86,8 +86,6 @@ class EchoWorker final : public loop::CompletionHandler {
   void HoldBack(Connection& conn, uint32_t slot, size_t n, int64_t now);
   // Releases the held chunks due by `now` to the send path, and arms the next release.
   void ReleaseHeld(Connection& conn, uint32_t slot, int64_t now);
-  // Whether the connection reads on: no EOF, no stop-reading fault.
-  static bool ReadsOn(const Connection& conn) { return !conn.eof && !conn.read_stopped; }
   // reset-after: SO_LINGER {1, 0} and close, so the kernel sends RST and drops what is queued.
   void AbortConnection(Connection& conn, uint32_t slot);
   // close-after: read no more, echo what was read, then FIN (as after the peer's own EOF).

@@ -18,9 +18,10 @@
 namespace socklab::client {
 namespace {
 
-constexpr loop::Token kTickToken = ~loop::Token{0};
-constexpr loop::Token kStartToken = ~loop::Token{1};
-constexpr loop::Token kShortageToken = ~loop::Token{2};
+// The worker's own timers: generation 0, which no connection has.
+constexpr loop::Token kTickToken = loop::WorkerToken(0);
+constexpr loop::Token kStartToken = loop::WorkerToken(1);
+constexpr loop::Token kShortageToken = loop::WorkerToken(2);
 // Connections a worker starts before it lets the loop reap completions. Started all at once,
 // thousands of socket()+connect() calls delay the first ones' completions by the whole burst
 // (102 ms median for 2000), which would be charged to connect latency.
@@ -316,7 +317,7 @@ void LoadWorker::StartConnect(Conn& c) {
       return;
     }
   }
-  ++c.gen;
+  c.gen = loop::NextGeneration(c.gen);
   c.uid = (static_cast<uint64_t>(c.id) << 32) | c.gen;
   c.pipeline.Reset();
   c.issued = c.completed = 0;
@@ -858,15 +859,14 @@ void LoadWorker::OnCompletion(const loop::Completion& completion) {
     OnShortageTimer();
     return;
   }
-  const uint32_t slot = static_cast<uint32_t>(completion.token >> 32);
-  const uint32_t gen = static_cast<uint32_t>(completion.token);
+  const uint32_t slot = loop::SlotOf(completion.token);
   SOCKLAB_CHECK(slot < conns_.size(), "completion for an unknown connection");
   Conn& c = conns_[slot];
   if (completion.op == loop::Op::kClose) {
     OnClosed(c);
     return;
   }
-  if (gen != c.gen) {
+  if (loop::GenerationOf(completion.token) != c.gen) {
     return;  // a stale timer of an earlier incarnation
   }
   switch (completion.op) {

@@ -16,6 +16,7 @@
 #include "client/load/shortage_gate.h"
 #include "core/base/backoff.h"
 #include "core/loop/event_loop.h"
+#include "core/loop/slot_token.h"
 #include "core/stats/error_counts.h"
 #include "core/stats/histogram.h"
 
@@ -139,7 +140,10 @@ class LoadWorker : public loop::CompletionHandler {
   struct Conn {
     uint32_t slot = 0;  // index in conns_
     int id = 0;         // global connection number
-    uint32_t gen = 0;
+    // loop::NextGeneration() at each connect attempt. Never 0, not even before the first
+    // attempt, when the connect pacer's timer already carries it: tokens of generation 0 are
+    // the worker's own (tick, start, shortage).
+    uint32_t gen = loop::kFirstGeneration;
     State state = State::kIdle;
     AfterClose after_close = AfterClose::kNothing;
     int fd = -1;
@@ -163,7 +167,7 @@ class LoadWorker : public loop::CompletionHandler {
     bool schedule_started = false;
   };
 
-  loop::Token TokenOf(const Conn& c) const { return (static_cast<uint64_t>(c.slot) << 32) | c.gen; }
+  loop::Token TokenOf(const Conn& c) const { return loop::MakeToken(c.slot, c.gen); }
 
   void StartConnect(Conn& c);
   void OnConnect(Conn& c, int res);

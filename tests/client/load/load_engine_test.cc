@@ -298,6 +298,24 @@ TEST_P(LoadEngineTest, ChurnReconnectsWithFinAndRst) {
   }
 }
 
+// --connect-rate holds each connection's first connect on a timer whose token carries the
+// connection's generation before it ever connected: that generation is never 0, or the timer
+// would read as one of the worker's own (tick, start, shortage) and the connection would never
+// open. The peer's accept count is the witness.
+TEST_P(LoadEngineTest, PacedConnectionsAllOpen) {
+  EchoFixture server;
+  LoadOptions o = Options(server.address());
+  o.threads = 1;
+  o.connections = 4;
+  o.connect_rate = 40;  // one connect every 25 ms: three of the four wait on the pacer's timer
+  o.duration = absl::Seconds(1);
+  absl::StatusOr<LoadResult> r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectClean(*r);
+  EXPECT_EQ(server.accepted(), 4u);
+  EXPECT_EQ(r->connections_opened, 4u);
+}
+
 TEST_P(LoadEngineTest, WarmupIsExcluded) {
   EchoFixture server;
   LoadOptions o = Options(server.address());

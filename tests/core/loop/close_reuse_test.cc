@@ -22,6 +22,7 @@
 #include "core/base/clock.h"
 #include "core/base/unique_fd.h"
 #include "core/loop/event_loop.h"
+#include "core/loop/slot_token.h"
 #include "core/net/address.h"
 #include "core/net/socket.h"
 #include "core/tcpstat/reader.h"
@@ -164,10 +165,9 @@ class ChurningClients : public CompletionHandler {
   }
 
   void OnCompletion(const Completion& c) override {
-    size_t index = static_cast<size_t>(c.token & 0xffffffff);
-    uint32_t generation = static_cast<uint32_t>(c.token >> 32);
+    size_t index = SlotOf(c.token);
     Slot& slot = slots_[index];
-    if (generation != slot.generation || c.fd != slot.fd) {
+    if (GenerationOf(c.token) != slot.generation || c.fd != slot.fd) {
       ++stray_;  // a completion for a connection that is already closed
       return;
     }
@@ -238,7 +238,7 @@ class ChurningClients : public CompletionHandler {
   };
 
   Token TokenOf(size_t index) const {
-    return (Token{slots_[index].generation} << 32) | static_cast<Token>(index);
+    return MakeToken(static_cast<uint32_t>(index), slots_[index].generation);
   }
 
   void Open(size_t index) {
@@ -254,7 +254,7 @@ class ChurningClients : public CompletionHandler {
       return;
     }
     ++opened_;
-    ++slot.generation;
+    slot.generation = NextGeneration(slot.generation);
     slot.inode = st.st_ino;
     slot.fd = fd->Release();
     slot.closing = false;
