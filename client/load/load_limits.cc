@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
-#include "core/sysinfo/limit_hints.h"
+#include "core/limits/limit_hints.h"
 
 namespace socklab::client {
 

@@ -20,8 +20,8 @@
 #include "core/capture/conversation.h"
 #include "core/capture/kernel_events.h"
 #include "core/capture/packet_capture.h"
-#include "core/sysinfo/kernel_limits.h"
-#include "core/sysinfo/limit_hints.h"
+#include "core/limits/kernel_limits.h"
+#include "core/limits/limit_hints.h"
 
 namespace socklab::repro {
 namespace {

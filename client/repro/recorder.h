@@ -10,8 +10,8 @@
 
 #include "absl/strings/string_view.h"
 #include "client/repro/scenario.h"
+#include "core/limits/limit_hints.h"
 #include "core/net/error_class.h"
-#include "core/sysinfo/limit_hints.h"
 #include "core/tcpstat/tcp_state.h"
 
 namespace socklab {

@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "core/base/status.h"
 #include "core/base/units.h"
-#include "core/sysinfo/derivations.h"
+#include "core/limits/derivations.h"
 
 namespace socklab::client {
 namespace {

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/limits/derivations.h"
+#include "core/limits/kernel_limits.h"
 #include "core/net/address.h"
 #include "core/net/error_class.h"
-#include "core/sysinfo/derivations.h"
-#include "core/sysinfo/kernel_limits.h"
 
 namespace socklab::client {
 

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "client/tune/tune_options.h"
-#include "core/sysinfo/kernel_limits.h"
+#include "core/limits/kernel_limits.h"
 
 namespace socklab::client {
 

@@ -39,7 +39,7 @@ constexpr SystemWide kSystemWideNet[] = {
     {"net.netfilter.nf_conntrack_max", "the size of the one conntrack table of the system"},
 };
 
-// The per-namespace sysctls among those core/sysinfo/kernel_limits.cc reads.
+// The per-namespace sysctls among those core/limits/kernel_limits.cc reads.
 constexpr absl::string_view kPerNamespace[] = {
     "net.core.somaxconn",
     "net.ipv4.tcp_max_syn_backlog",

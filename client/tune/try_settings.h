@@ -44,7 +44,7 @@ std::vector<std::string> TryArgumentsFromPlan(const Plan& plan, std::vector<std:
 absl::Status ReadCurrentValues(const ProcFs& proc, std::vector<TrySetting>* settings);
 
 // This host's values of the per-namespace parameters socklab tune reads (as
-// core/sysinfo/kernel_limits.cc does) that `settings` does not name, as settings whose proposed
+// core/limits/kernel_limits.cc does) that `settings` does not name, as settings whose proposed
 // value is the current one. Both runs start from them, so that A is this host and B differs from
 // it only in the tried settings: a new namespace would otherwise start from the kernel's defaults
 // (tcp_tw_reuse=2, ip_local_port_range 32768 60999, somaxconn 4096, ...) whatever this host uses.

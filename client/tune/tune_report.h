@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "client/tune/plan.h"
-#include "core/sysinfo/derivations.h"
-#include "core/sysinfo/kernel_limits.h"
+#include "core/limits/derivations.h"
+#include "core/limits/kernel_limits.h"
 #include "core/sysinfo/machine.h"
 #include "nlohmann/json_fwd.hpp"
 

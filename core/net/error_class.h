@@ -82,7 +82,7 @@ absl::string_view ClassLabel(ErrorClass error_class);
 std::optional<int> ClassErrno(ErrorClass error_class);
 
 // One sentence on what usually causes this error in this phase and what to do first, for
-// setup errors and reports. Limits with numbers (ports, fds) come from core/sysinfo hints.
+// setup errors and reports. Limits with numbers (ports, fds) come from core/limits hints.
 absl::string_view ClassExplanation(Phase phase, ErrorClass error_class);
 
 }  // namespace socklab

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <string>
 
-#include "core/sysinfo/derivations.h"
-#include "core/sysinfo/kernel_limits.h"
+#include "core/limits/derivations.h"
+#include "core/limits/kernel_limits.h"
 #include "core/sysinfo/proc_fs.h"
 #include "core/sysinfo/tcp_counters.h"
 #include "tests/fuzz/fuzz_input.h"

@@ -14,8 +14,8 @@
 #include "client/repro/sock_util.h"
 #include "core/base/clock.h"
 #include "core/base/units.h"
-#include "core/sysinfo/derivations.h"
-#include "core/sysinfo/kernel_limits.h"
+#include "core/limits/derivations.h"
+#include "core/limits/kernel_limits.h"
 
 namespace socklab::repro {
 namespace {

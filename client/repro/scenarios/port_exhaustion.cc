@@ -8,7 +8,7 @@
 #include "client/repro/scenarios/scenarios.h"
 #include "client/repro/sock_util.h"
 #include "core/base/errno_name.h"
-#include "core/sysinfo/derivations.h"
+#include "core/limits/derivations.h"
 #include "core/sysinfo/proc_fs.h"
 
 namespace socklab::repro {

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/repro/registry.h"
 #include "client/repro/runner.h"
-#include "core/sysinfo/derivations.h"
+#include "core/limits/derivations.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 

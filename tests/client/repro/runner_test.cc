@@ -35,9 +35,9 @@
 #include "core/base/errno_name.h"
 #include "core/capture/kernel_events.h"
 #include "core/capture/tcp_segment.h"
+#include "core/limits/derivations.h"
 #include "core/net/netns.h"
 #include "core/process/run_tool.h"
-#include "core/sysinfo/derivations.h"
 #include "core/sysinfo/proc_fs.h"
 #include "gtest/gtest.h"
 

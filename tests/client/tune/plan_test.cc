@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/sysinfo/derivations.h"
+#include "core/limits/derivations.h"
 #include "gtest/gtest.h"
-#include "tests/core/sysinfo/limits_fixture.h"
+#include "tests/core/limits/limits_fixture.h"
 
 namespace socklab::client {
 namespace {

@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/tune/run_socklab.h"
-#include "tests/core/sysinfo/limits_fixture.h"
+#include "tests/core/limits/limits_fixture.h"
 #include "tests/testing/shell.h"
 
 namespace socklab {

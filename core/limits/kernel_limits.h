@@ -13,7 +13,7 @@ namespace socklab {
 
 // Every kernel parameter and process limit that decides how many TCP connections this machine
 // can hold or open per second, and how its errors behave. Read once (ReadKernelLimits) and passed
-// by value to the formulas (core/sysinfo/derivations.h), hints (limit_hints.h) and plans.
+// by value to the formulas (core/limits/derivations.h), hints (limit_hints.h) and plans.
 //
 // A value the kernel does not expose (older kernel, module not loaded, fixture without the file)
 // is kUnknown; every consumer must treat it as "do not know", never as zero.

@@ -1,4 +1,4 @@
-#include "core/sysinfo/derivations.h"
+#include "core/limits/derivations.h"
 
 #include <cmath>
 #include <limits>
@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/core/sysinfo/limits_fixture.h"
+#include "tests/core/limits/limits_fixture.h"
 
 namespace socklab {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/sysinfo/derivations.h"
+#include "core/limits/derivations.h"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "core/sysinfo/kernel_limits.h"
+#include "core/limits/kernel_limits.h"
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -17,7 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/core/sysinfo/limits_fixture.h"
+#include "tests/core/limits/limits_fixture.h"
 #include "tests/testing/shell.h"
 
 namespace socklab {

@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/limits/kernel_limits.h"
 #include "core/net/error_class.h"
-#include "core/sysinfo/kernel_limits.h"
 
 namespace socklab {
 

@@ -1,8 +1,8 @@
-#include "core/sysinfo/limit_hints.h"
+#include "core/limits/limit_hints.h"
 
-#include "core/sysinfo/derivations.h"
+#include "core/limits/derivations.h"
 #include "gtest/gtest.h"
-#include "tests/core/sysinfo/limits_fixture.h"
+#include "tests/core/limits/limits_fixture.h"
 
 namespace socklab {
 namespace {

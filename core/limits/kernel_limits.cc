@@ -1,4 +1,4 @@
-#include "core/sysinfo/kernel_limits.h"
+#include "core/limits/kernel_limits.h"
 
 #include <sys/resource.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "core/sysinfo/limit_hints.h"
+#include "core/limits/limit_hints.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/base/units.h"
-#include "core/sysinfo/derivations.h"
+#include "core/limits/derivations.h"
 
 namespace socklab {
 namespace {

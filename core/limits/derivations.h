@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/sysinfo/kernel_limits.h"
+#include "core/limits/kernel_limits.h"
 
 namespace socklab {
 
