@@ -14,7 +14,10 @@ if(NOT SOCKLAB_SANITIZE STREQUAL "")
   if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     add_compile_options(-O1 -gline-tables-only -fno-omit-frame-pointer)
   else()
-    add_compile_options(-O1 -g1 -fno-omit-frame-pointer)
+    # GCC's -Wmaybe-uninitialized depends on the optimizer's view, which the sanitizers'
+    # instrumentation changes: under -fsanitize=address at -O1, GCC 12 warns inside libstdc++'s own
+    # std::regex/std::function copies. The Release build (-O3) keeps the warning as an error.
+    add_compile_options(-O1 -g1 -fno-omit-frame-pointer -Wno-maybe-uninitialized)
   endif()
 endif()
 
