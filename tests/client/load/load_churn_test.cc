@@ -2,6 +2,7 @@
 // the peer as witnesses: netlink's count of the client's ESTABLISHED sockets sampled during the
 // run, the client's TIME_WAIT sockets after it, and the echo peer's own accept and close counts.
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -119,11 +120,18 @@ struct ChurnShape {
 // the way --close says (FIN: EOF at the peer and TIME_WAIT at the client; RST: a reset at the
 // peer and no TIME_WAIT), and the peer's byte counts are the client's.
 TEST_P(LoadChurnTest, KernelSeesAtMostConnectionsEstablished) {
+  // Each run gets a server port no earlier run had: the TIME_WAIT sockets an earlier run left on
+  // its port would otherwise count in this one's tally, and vanish from it as they are reused.
+  std::vector<std::unique_ptr<EchoFixture>> servers;
+  std::set<uint16_t> used_ports;
   for (const ChurnShape shape : {ChurnShape{2, 1, 1}, ChurnShape{20, 2, 10}}) {
     for (const char* close : {"fin", "rst"}) {
       SCOPED_TRACE(absl::StrCat("-c ", shape.connections, " -t ", shape.threads, " --churn ",
                                 shape.churn, " --close ", close));
-      EchoFixture server;
+      do {
+        servers.push_back(std::make_unique<EchoFixture>());
+      } while (!used_ports.insert(servers.back()->port()).second && servers.size() < 100);
+      EchoFixture& server = *servers.back();
       const uint16_t port = server.port();
       const int64_t time_wait_before = CountClientSockets(port, tcpstat::TcpState::kTimeWait);
       const int64_t overflows_before = TimeWaitOverflows();
