@@ -346,8 +346,9 @@ TEST(ReportCommandTest, ChromiumDrawsTheChartsOffline) {
   const Picture drawn = Screenshot(html);
   ASSERT_GT(drawn.width, 0) << "no screenshot";
   // Blue: the throughput, p50, open connections, ESTABLISHED and corrected spectrum lines,
-  // each most of 1000 px wide and 2 px thick.
-  EXPECT_GT(PixelsNear(drawn, kBlue), 5000u);
+  // each most of 1000 px wide and 2 px thick, less what anti-aliasing blends away (as few as
+  // 4,876 seen), against under 1,000 for the page without them (below).
+  EXPECT_GT(PixelsNear(drawn, kBlue), 3000u);
   EXPECT_GT(PixelsNear(drawn, kRed), 1000u);
 
   nlohmann::json empty = nlohmann::json::parse(ReadAll(json_path));
