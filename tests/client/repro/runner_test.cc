@@ -92,7 +92,7 @@ const std::map<std::string, std::string>& ExpectedWire() {
       {"prohibit-route", "no packet"},
       {"reset", "> SYN, < SYN/ACK, > ACK, < RST/ACK"},
       {"reset-unread", "> SYN, < SYN/ACK, > ACK, > PSH/ACK, < RST/ACK"},
-      {"broken-pipe", "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > ACK, > PSH/ACK, < RST"},
+      {"broken-pipe", "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > PSH/ACK, < RST"},
       {"too-many-files", "> SYN, < SYN/ACK, > ACK"},
       {"bind-in-use", "no packet"},
       {"server-restart", "> SYN, < SYN/ACK, > ACK, < FIN/ACK, > FIN/ACK, < ACK"},
