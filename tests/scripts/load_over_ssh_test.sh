@@ -13,10 +13,11 @@ if ! unshare --mount --propagation private true 2>/dev/null; then
   echo "SKIP: no mount namespace (unshare --mount)"
   exit 77
 fi
-# Everything in the working directory (ctest: the build tree), not under /tmp, which each fake
-# host replaces with its own.
-work=$(mktemp -d "$PWD/load-over-ssh.XXXXXX")
-[[ $work != /tmp/* ]] || { echo "FAIL: run from a directory outside /tmp"; exit 1; }
+# Everything outside /tmp, which each fake host replaces with its own: in the working directory
+# (ctest: the build tree), or in /var/tmp when that is itself under /tmp.
+base=$PWD
+[[ $base != /tmp && $base != /tmp/* ]] || base=/var/tmp
+work=$(mktemp -d "$base/load-over-ssh.XXXXXX")
 hosts_dir=$work
 server_pid=""
 cleanup() {
@@ -44,6 +45,9 @@ host=\${source%%:*} path=\${source#*:}
 exec cp "$hosts_dir/\$host/\${path#/tmp/}" "\$dest"
 FAKE
 chmod +x "$work/fakebin/ssh" "$work/fakebin/scp"
+# The agents' socklab where the fake hosts see it (the build tree may be under /tmp).
+mkdir -p "$work/bin"
+cp "$bin/socklab" "$work/bin/socklab"
 
 "$bin/socklab-server" -l 127.0.0.1:0 -t 1 --json --backend epoll > "$hosts_dir/server.out" 2> "$hosts_dir/server.err" &
 server_pid=$!
@@ -62,7 +66,7 @@ done
 [[ -n $port ]] || { echo "FAIL: the server did not start"; cat "$hosts_dir/server.err"; exit 1; }
 
 PATH="$work/fakebin:$PATH" "$root/scripts/load-over-ssh" --start-in 3 --run-id ssh-test \
-  --out "$hosts_dir/out" --remote-socklab "$bin/socklab" --local-socklab "$bin/socklab" \
+  --out "$hosts_dir/out" --remote-socklab "$work/bin/socklab" --local-socklab "$bin/socklab" \
   alpha beta gamma -- "127.0.0.1:$port" -c 5 -n 3001 -d 20s -t 1 > "$hosts_dir/merge.txt"
 
 kill -TERM "$server_pid"
