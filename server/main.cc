@@ -203,11 +203,12 @@ int Main(int argc, char** argv) {
   options.sndbuf = wide(sndbuf);
   options.max_connections = max_connections;
   options.max_pending_bytes = max_pending;
-  if (absl::Status st = options.Validate(); !st.ok()) {
-    return cli::ReportFailure(kProgram, st);
+  // Checked and resolved once: the server runs with, and the configuration line shows, these.
+  absl::StatusOr<ResolvedOptions> resolved = ValidateAndResolve(options);
+  if (!resolved.ok()) {
+    return cli::ReportFailure(kProgram, resolved.status());
   }
-  ResolvedOptions resolved = ResolveDefaults(options);
-  for (const std::string& warning : resolved.warnings) {
+  for (const std::string& warning : resolved->warnings) {
     std::fprintf(stderr, "%s: warning: %s\n", kProgram, warning.c_str());
   }
 
@@ -219,7 +220,7 @@ int Main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<EchoServer>> started = EchoServer::Start(resolved.options);
+  absl::StatusOr<std::unique_ptr<EchoServer>> started = EchoServer::Start(*resolved);
   if (!started.ok()) {
     // Bind/listen failures (EADDRINUSE, EACCES on a low port, EADDRNOTAVAIL) are the user's to
     // fix, like a bad flag: exit 2.

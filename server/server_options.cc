@@ -186,7 +186,11 @@ absl::Status ServerOptions::Validate() const {
   return absl::OkStatus();
 }
 
-ResolvedOptions ResolveDefaults(const ServerOptions& options, const ProcFs& proc) {
+absl::StatusOr<ResolvedOptions> ValidateAndResolve(const ServerOptions& options,
+                                                   const ProcFs& proc) {
+  if (absl::Status valid = options.Validate(); !valid.ok()) {
+    return valid;
+  }
   ResolvedOptions out{options, {}};
   if (out.options.threads == 0) {
     out.options.threads = CpusAvailable();

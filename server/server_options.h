@@ -63,15 +63,18 @@ std::string KeepaliveToString(const std::optional<Keepalive>& keepalive);  // "3
 // The largest --max-pending: one connection may hold this much echo before its reads pause.
 inline constexpr size_t kMaxPendingBytesLimit = size_t{1} << 30;
 
-// The options with defaults resolved against this machine (threads = CPUs, backlog =
-// net.core.somaxconn, read through core/sysinfo), plus one warning line per value the kernel
+// Validated options with their defaults resolved against this machine (threads = CPUs, backlog
+// = net.core.somaxconn, read through core/sysinfo), plus one warning line per value the kernel
 // caps: a backlog above somaxconn becomes somaxconn, which is what listen() gets from the kernel
-// (the accept queue's maximum), so the configuration line shows the effective value.
-// Thread affinity: none.
+// (the accept queue's maximum), so the configuration line shows the effective value. Made by
+// ValidateAndResolve, once per server: EchoServer::Start takes it as it is. Thread affinity:
+// none.
 struct ResolvedOptions {
   ServerOptions options;
   std::vector<std::string> warnings;
 };
-ResolvedOptions ResolveDefaults(const ServerOptions& options, const ProcFs& proc = ProcFs());
+// Validate(), then the resolution above; reads /proc through `proc`.
+absl::StatusOr<ResolvedOptions> ValidateAndResolve(const ServerOptions& options,
+                                                   const ProcFs& proc = ProcFs());
 
 }  // namespace socklab::server
