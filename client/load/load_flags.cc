@@ -185,7 +185,7 @@ void LoadFlag::CopyToConfig(const LoadOptions& options, LoadConfig* c) const {
   } else if (const auto* real = std::get_if<double LoadOptions::*>(&option)) {
     c->*std::get<double LoadConfig::*>(config) = options.**real;
   } else if (const auto* wide = std::get_if<uint64_t LoadConfig::*>(&config)) {
-    c->** wide = options.*std::get<uint64_t LoadOptions::*>(option);
+    c->*(*wide) = options.*std::get<uint64_t LoadOptions::*>(option);
   } else {
     // Validate() bounded the counts the report keeps as an int.
     c->*std::get<int LoadConfig::*>(config) =
