@@ -132,8 +132,8 @@ int Main(int argc, char** argv) {
       "slice=N[:D] (echo in N-byte pieces D apart); blackhole "
       "(never read nor write); no-accept (connects time out once --backlog fills); "
       "refuse-after=COUNT (close the listener: ECONNREFUSED)");
-  app.add_option("--fault-probability", fault_probability,
-                 "share of connections the per-connection faults hit, 0..1 (default 1)");
+  cli::AddShareFlag(app, "--fault-probability", &fault_probability,
+                    "share of connections the per-connection faults hit, 0..1 (default 1)");
   app.add_option("--fault-seed", fault_seed,
                  "seed for --fault-probability's draws, for repeatable runs (default: random)");
   app.add_flag("--json", options.json,
