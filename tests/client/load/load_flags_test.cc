@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -183,6 +184,23 @@ TEST(LoadFlagsTest, OutOfRangeValuesGiveTheDeclaredMessageAndExitTwo) {
     }
   }
   EXPECT_GE(checked, 5);
+}
+
+// The message names the value as typed, however far out of range (the front end once clamped
+// -t to 100000 and --pipeline to 1M before the check, and named the clamped value).
+TEST(LoadFlagsTest, OutOfRangeMessageNamesTheValueTyped) {
+  for (const auto& [flag, value, fix] : {std::tuple<std::string, std::string, std::string>{
+                                             "--threads", "200000", "use 0 (one per CPU) to 1024"},
+                                         {"--pipeline", "2000000", "use 1 to 65536"},
+                                         {"--connections", "5000000000", "use 1 to 1000000"}}) {
+    const testing::ProcessOutcome outcome = RunSocklab({"load", "127.0.0.1:9", flag, value});
+    if (outcome.exit_code == -1 && outcome.err.empty()) {
+      GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+    }
+    EXPECT_EQ(outcome.exit_code, 2) << flag;
+    EXPECT_EQ(outcome.err,
+              absl::StrCat("socklab load: ", flag, " ", value, " is out of range; ", fix, "\n"));
+  }
 }
 
 // A 0 where 0 means nothing: "<--name> 0 <problem>; <fix>", exit 2.
