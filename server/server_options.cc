@@ -151,8 +151,16 @@ absl::Status ServerOptions::Validate() const {
   if (!(faults.probability >= 0.0 && faults.probability <= 1.0)) {
     return UsageError("--fault-probability out of range", "use a share from 0 to 1");
   }
-  if (linger.mode == Linger::Mode::kSeconds && (linger.seconds < 1 || linger.seconds > 3600)) {
-    return UsageError("--linger seconds out of range", "use off, rst or 1..3600");
+  if (linger.mode == Linger::Mode::kSeconds) {
+    // The range lives in ParseLinger only. It reads 0 seconds as rst, which is what SO_LINGER
+    // {1, 0} does, so a waiting linger of 0 seconds is no linger it would make.
+    absl::StatusOr<Linger> same = ParseLinger(LingerToString(linger));
+    if (!same.ok()) {
+      return same.status();
+    }
+    if (same->mode != linger.mode) {
+      return UsageError("--linger of 0 seconds", "use rst for an abortive close, or 1..3600");
+    }
   }
   return absl::OkStatus();
 }

@@ -29,6 +29,19 @@ TEST(ParseLingerTest, RefusesNonsense) {
   }
 }
 
+// Options built directly (not parsed) meet the same range as --linger, with its message.
+TEST(ServerOptionsTest, LingerSecondsHaveParseLingersRange) {
+  ServerOptions o;
+  o.linger = {Linger::Mode::kSeconds, 3600};
+  EXPECT_TRUE(o.Validate().ok()) << o.Validate();
+  o.linger = {Linger::Mode::kSeconds, 3601};
+  absl::Status st = o.Validate();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st, ParseLinger("3601s").status());
+  o.linger = {Linger::Mode::kSeconds, 0};  // ParseLinger makes rst of it
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ServerOptionsTest, DefaultsAreValid) { EXPECT_TRUE(ServerOptions().Validate().ok()); }
 
 TEST(ServerOptionsTest, NodelayIsOnByDefault) { EXPECT_TRUE(ServerOptions().nodelay); }
