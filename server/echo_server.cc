@@ -22,9 +22,13 @@ constexpr absl::Duration kTakeoverPatience = absl::Seconds(2);
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOptions& options) {
-  SOCKLAB_RETURN_IF_ERROR(options.Validate());
+  SOCKLAB_ASSIGN_OR_RETURN(ResolvedOptions resolved, ValidateAndResolve(options));
+  return Start(resolved);
+}
+
+absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ResolvedOptions& resolved) {
   std::unique_ptr<EchoServer> server(new EchoServer());
-  server->options_ = ResolveDefaults(options).options;
+  server->options_ = resolved.options;
   const ServerOptions& opts = server->options_;
 
   SOCKLAB_ASSIGN_OR_RETURN(loop::BackendSelection selection, loop::SelectBackend(opts.backend));

@@ -24,8 +24,12 @@ namespace socklab::server {
 class EchoServer {
  public:
   // Resolves the backend (auto falls back to epoll with a reason), binds the listeners and
-  // starts serving. Setup failures are ErrnoErrors naming the address and the errno
-  // ("bind 127.0.0.1:7007: Address already in use (EADDRINUSE). ...").
+  // starts serving, with options validated and resolved once by ValidateAndResolve (nothing is
+  // checked or read from /proc again; socklab-server prints the resolution's warnings and its
+  // configuration from the same options). Setup failures are ErrnoErrors naming the address and
+  // the errno ("bind 127.0.0.1:7007: Address already in use (EADDRINUSE). ...").
+  static absl::StatusOr<std::unique_ptr<EchoServer>> Start(const ResolvedOptions& resolved);
+  // ValidateAndResolve(options), then the above; for callers with no warnings to print.
   static absl::StatusOr<std::unique_ptr<EchoServer>> Start(const ServerOptions& options);
   // Shuts down (draining up to the drain timeout) and waits.
   ~EchoServer();
@@ -36,6 +40,7 @@ class EchoServer {
   // Why auto did not choose io_uring (empty when it did, or when epoll was asked for).
   const std::string& fallback_reason() const { return fallback_reason_; }
   int threads() const { return static_cast<int>(workers_.size()); }
+  // The resolved options it runs with.
   const ServerOptions& options() const { return options_; }
 
   // Any thread: stop accepting and keep serving every open connection until its peer closes it

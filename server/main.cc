@@ -24,6 +24,7 @@
 #include "nlohmann/json.hpp"
 #include "server/echo_server.h"
 #include "server/fault.h"
+#include "server/server_flags.h"
 #include "server/server_metrics.h"
 #include "server/server_options.h"
 #include "server/server_stats.h"
@@ -33,55 +34,62 @@ namespace {
 
 constexpr char kProgram[] = "socklab-server";
 
-std::string DurationOrOff(absl::Duration d) {
-  return d == absl::ZeroDuration() ? "off" : absl::FormatDuration(d);
-}
-
-std::string BytesOrDefault(int64_t bytes) {
-  return bytes == 0 ? "default" : FormatBytes(static_cast<double>(bytes));
-}
-
-// The effective configuration, one line, for stderr.
+// The effective configuration, one line, for stderr: the value flags from their table.
 std::string ConfigText(const EchoServer& server) {
   const ServerOptions& o = server.options();
   std::string backend(loop::BackendName(server.backend()));
   if (!server.fallback_reason().empty()) {
     absl::StrAppend(&backend, " (io_uring unavailable: ", server.fallback_reason(), ")");
   }
-  return absl::StrCat(
-      "listen=", server.address().ToString(), " backend=", backend, " threads=", server.threads(),
-      " listeners=", o.reuse_port ? "reuseport" : "shared", " backlog=", o.backlog,
+  std::string line = absl::StrCat(
+      "listen=", server.address().ToString(), " backend=", backend,
+      " listeners=", o.reuse_port ? "reuseport" : "shared",
       " reuseaddr=", o.reuse_addr ? "on" : "off", " linger=", LingerToString(o.linger),
-      " nodelay=", o.nodelay ? "on" : "off", " keepalive=", KeepaliveToString(o.keepalive),
-      " rcvbuf=", BytesOrDefault(o.rcvbuf), " sndbuf=", BytesOrDefault(o.sndbuf),
-      " idle-timeout=", DurationOrOff(o.idle_timeout),
-      " write-timeout=", DurationOrOff(o.write_timeout), " max-connections=",
-      o.max_connections == 0 ? std::string("unlimited") : absl::StrCat(o.max_connections),
-      " max-pending=", FormatBytes(static_cast<double>(o.max_pending_bytes)),
-      " drain-timeout=", absl::FormatDuration(o.drain_timeout),
-      " fault=", FaultPlanToString(o.faults));
+      " nodelay=", o.nodelay ? "on" : "off", " keepalive=", KeepaliveToString(o.keepalive));
+  for (const ServerFlag& flag : ServerFlagTable()) {
+    absl::StrAppend(&line, " ", flag.text_key, "=", flag.LineText(o));
+  }
+  absl::StrAppend(&line, " fault=", FaultPlanToString(o.faults));
+  return line;
 }
 
 nlohmann::json ConfigJson(const EchoServer& server) {
   const ServerOptions& o = server.options();
-  return {{"listen", server.address().ToString()},
-          {"backend", std::string(loop::BackendName(server.backend()))},
-          {"fallback_reason", server.fallback_reason()},
-          {"threads", server.threads()},
-          {"reuseport", o.reuse_port},
-          {"backlog", o.backlog},
-          {"reuseaddr", o.reuse_addr},
-          {"linger", LingerToString(o.linger)},
-          {"nodelay", o.nodelay},
-          {"keepalive", KeepaliveToString(o.keepalive)},
-          {"rcvbuf", o.rcvbuf},
-          {"sndbuf", o.sndbuf},
-          {"idle_timeout_s", absl::ToDoubleSeconds(o.idle_timeout)},
-          {"write_timeout_s", absl::ToDoubleSeconds(o.write_timeout)},
-          {"max_connections", o.max_connections},
-          {"max_pending_bytes", o.max_pending_bytes},
-          {"drain_timeout_s", absl::ToDoubleSeconds(o.drain_timeout)},
-          {"fault", FaultPlanToString(o.faults)}};
+  nlohmann::json config = {{"listen", server.address().ToString()},
+                           {"backend", std::string(loop::BackendName(server.backend()))},
+                           {"fallback_reason", server.fallback_reason()},
+                           {"reuseport", o.reuse_port},
+                           {"reuseaddr", o.reuse_addr},
+                           {"linger", LingerToString(o.linger)},
+                           {"nodelay", o.nodelay},
+                           {"keepalive", KeepaliveToString(o.keepalive)},
+                           {"fault", FaultPlanToString(o.faults)}};
+  for (const ServerFlag& flag : ServerFlagTable()) {
+    config[flag.json_key] = flag.JsonValue(o);
+  }
+  return config;
+}
+
+// Registers one flag of the table, its value written into `options` (a count above INT64_MAX
+// saturates: Validate() then refuses it by name).
+void AddTableFlag(CLI::App& app, const ServerFlag& flag, ServerOptions* options) {
+  if (flag.kind == ServerValueKind::kDuration) {
+    cli::AddDurationFlag(app, flag.names,
+                         &(options->*std::get<absl::Duration ServerOptions::*>(flag.option)),
+                         flag.help);
+    return;
+  }
+  const bool bytes = flag.kind == ServerValueKind::kByteSize;
+  cli::AddParsedFlag<uint64_t>(
+      app, flag.names, flag.help, bytes ? "BYTES" : "COUNT", bytes ? &ParseByteSize : &ParseCount,
+      [options, field = flag.option](uint64_t value) {
+        if (const auto* wide = std::get_if<uint64_t ServerOptions::*>(&field)) {
+          options->*(*wide) = value;
+        } else {
+          options->*std::get<int64_t ServerOptions::*>(field) =
+              static_cast<int64_t>(std::min<uint64_t>(value, std::numeric_limits<int64_t>::max()));
+        }
+      });
 }
 
 int Main(int argc, char** argv) {
@@ -95,11 +103,6 @@ int Main(int argc, char** argv) {
   std::string backend = "auto";
   std::string linger = "off";
   std::string keepalive = "off";
-  uint64_t backlog = 0;
-  uint64_t max_connections = 0;
-  uint64_t rcvbuf = 0;
-  uint64_t sndbuf = 0;
-  uint64_t max_pending = options.max_pending_bytes;
   bool no_reuseport = false;
   std::vector<std::string> faults;
   double fault_probability = 1.0;
@@ -107,10 +110,11 @@ int Main(int argc, char** argv) {
   app.add_option("-l,--listen", listen, "ADDR:PORT to listen on; port 0 picks a free port")
       ->capture_default_str();
   app.add_option("--backend", backend, "auto | io_uring | epoll")->capture_default_str();
-  app.add_option("-t,--threads", options.threads, "event-loop threads (default: CPUs)");
+  for (const ServerFlag& flag : ServerFlagTable()) {
+    AddTableFlag(app, flag, &options);
+  }
   app.add_flag("--no-reuseport", no_reuseport,
                "one listener shared by all threads instead of one SO_REUSEPORT listener each");
-  cli::AddCountFlag(app, "--backlog", &backlog, "listen backlog (default: net.core.somaxconn)");
   app.add_flag("--reuseaddr,!--no-reuseaddr", options.reuse_addr, "SO_REUSEADDR (default on)");
   app.add_option("--linger", linger, "off | rst (close sends RST) | SECONDS, for accepted sockets")
       ->capture_default_str();
@@ -120,22 +124,6 @@ int Main(int argc, char** argv) {
   app.add_option("--keepalive", keepalive,
                  "TCP keepalive on accepted sockets: IDLE,INTVL,CNT (e.g. 30s,5s,3) or off")
       ->capture_default_str();
-  cli::AddByteSizeFlag(app, "--rcvbuf", &rcvbuf, "SO_RCVBUF for accepted sockets (e.g. 256k)");
-  cli::AddByteSizeFlag(app, "--sndbuf", &sndbuf, "SO_SNDBUF for accepted sockets (e.g. 256k)");
-  cli::AddDurationFlag(app, "--idle-timeout", &options.idle_timeout,
-                       "close connections with no bytes either way for this long (default off)");
-  cli::AddDurationFlag(app, "--write-timeout", &options.write_timeout,
-                       "close connections whose peer acknowledges no echo bytes for this long");
-  cli::AddCountFlag(app, "--max-connections", &max_connections,
-                    "stop accepting at this many open connections (default unlimited)");
-  cli::AddByteSizeFlag(
-      app, "--max-pending", &max_pending,
-      "echo bytes held per connection before reading pauses (default 256k, at most 1G)");
-  cli::AddDurationFlag(
-      app, "--drain-timeout", &options.drain_timeout,
-      "on SIGINT/SIGTERM, how long open connections are still served (default 5s)");
-  cli::AddDurationFlag(app, "--stats-interval", &options.stats_interval,
-                       "print a stats line on stderr this often (e.g. 1s; default off)");
   app.add_option(
       "--fault", faults,
       "inflict a failure on clients (repeatable, combinable): reset-after=N (RST), "
@@ -144,8 +132,8 @@ int Main(int argc, char** argv) {
       "slice=N[:D] (echo in N-byte pieces D apart); blackhole "
       "(never read nor write); no-accept (connects time out once --backlog fills); "
       "refuse-after=COUNT (close the listener: ECONNREFUSED)");
-  app.add_option("--fault-probability", fault_probability,
-                 "share of connections the per-connection faults hit, 0..1 (default 1)");
+  cli::AddShareFlag(app, "--fault-probability", &fault_probability,
+                    "share of connections the per-connection faults hit, 0..1 (default 1)");
   app.add_option("--fault-seed", fault_seed,
                  "seed for --fault-probability's draws, for repeatable runs (default: random)");
   app.add_flag("--json", options.json,
@@ -194,20 +182,12 @@ int Main(int argc, char** argv) {
     return cli::ReportFailure(kProgram, plan.status());
   }
   options.faults = *plan;
-  // Saturated, not checked, here: Validate() owns the ranges.
-  auto wide = [](uint64_t v) {
-    return static_cast<int64_t>(std::min<uint64_t>(v, std::numeric_limits<int64_t>::max()));
-  };
-  options.backlog = wide(backlog);
-  options.rcvbuf = wide(rcvbuf);
-  options.sndbuf = wide(sndbuf);
-  options.max_connections = max_connections;
-  options.max_pending_bytes = max_pending;
-  if (absl::Status st = options.Validate(); !st.ok()) {
-    return cli::ReportFailure(kProgram, st);
+  // Checked and resolved once: the server runs with, and the configuration line shows, these.
+  absl::StatusOr<ResolvedOptions> resolved = ValidateAndResolve(options);
+  if (!resolved.ok()) {
+    return cli::ReportFailure(kProgram, resolved.status());
   }
-  ResolvedOptions resolved = ResolveDefaults(options);
-  for (const std::string& warning : resolved.warnings) {
+  for (const std::string& warning : resolved->warnings) {
     std::fprintf(stderr, "%s: warning: %s\n", kProgram, warning.c_str());
   }
 
@@ -219,7 +199,7 @@ int Main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<EchoServer>> started = EchoServer::Start(resolved.options);
+  absl::StatusOr<std::unique_ptr<EchoServer>> started = EchoServer::Start(*resolved);
   if (!started.ok()) {
     // Bind/listen failures (EADDRINUSE, EACCES on a low port, EADDRNOTAVAIL) are the user's to
     // fix, like a bad flag: exit 2.

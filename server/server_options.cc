@@ -11,18 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/base/status.h"
+#include "core/base/status_macros.h"
 #include "core/base/units.h"
+#include "server/server_flags.h"
 
 namespace socklab::server {
 namespace {
-
-// Far above anything a machine can hold open; refusing it catches typos ("10M" for "10k").
-constexpr uint64_t kMaxConnectionsLimit = 100'000'000;
-constexpr int kMaxThreads = 1024;
-// listen() takes an int; the kernel caps it at net.core.somaxconn anyway.
-constexpr int64_t kMaxBacklog = 1'000'000'000;
-// SO_RCVBUF/SO_SNDBUF take an int and the kernel doubles it.
-constexpr int64_t kMaxSocketBuffer = 1 << 30;
 
 int CpusAvailable() {
   cpu_set_t set;
@@ -136,21 +130,9 @@ absl::Status ServerOptions::Validate() const {
   if (listen.family() != AF_INET && listen.family() != AF_INET6) {
     return UsageError("--listen has no address", "use e.g. 127.0.0.1:7007 or [::1]:7007");
   }
-  if (threads < 0 || threads > kMaxThreads) {
-    return UsageError(absl::StrCat("--threads ", threads, " is out of range"),
-                      absl::StrCat("use 1..", kMaxThreads, ", or 0 for one per CPU"));
-  }
-  if (backlog < 0 || backlog > kMaxBacklog) {
-    return UsageError(absl::StrCat("--backlog ", backlog, " is out of range"),
-                      "use a count up to 1G, or 0 for net.core.somaxconn");
-  }
-  if (rcvbuf < 0 || rcvbuf > kMaxSocketBuffer) {
-    return UsageError(absl::StrCat("--rcvbuf ", rcvbuf, " is out of range"),
-                      "use 0 (kernel default) up to 1G");
-  }
-  if (sndbuf < 0 || sndbuf > kMaxSocketBuffer) {
-    return UsageError(absl::StrCat("--sndbuf ", sndbuf, " is out of range"),
-                      "use 0 (kernel default) up to 1G");
+  // Each value flag's range, from its one declaration.
+  for (const ServerFlag& flag : ServerFlagTable()) {
+    SOCKLAB_RETURN_IF_ERROR(flag.CheckRange(*this));
   }
   if (idle_timeout < absl::ZeroDuration() || write_timeout < absl::ZeroDuration() ||
       drain_timeout < absl::ZeroDuration() || stats_interval < absl::ZeroDuration()) {
@@ -158,17 +140,6 @@ absl::Status ServerOptions::Validate() const {
   }
   if (stats_interval > absl::ZeroDuration() && stats_interval < absl::Milliseconds(10)) {
     return UsageError("--stats-interval below 10ms", "use e.g. 1s; 0 turns the periodic lines off");
-  }
-  if (max_connections > kMaxConnectionsLimit) {
-    return UsageError(absl::StrCat("--max-connections ", max_connections, " is out of range"),
-                      "use 0 (unlimited) or a count such as 10k");
-  }
-  if (max_pending_bytes < 1024) {
-    return UsageError("the per-connection pending cap is below 1 KiB", "use at least 1024");
-  }
-  if (max_pending_bytes > kMaxPendingBytesLimit) {
-    return UsageError(absl::StrCat("--max-pending ", max_pending_bytes, " is out of range"),
-                      "backpressure needs a cap memory can hold: use 1k up to 1G (default 256k)");
   }
   if (keepalive.has_value()) {
     // The ranges live in ParseKeepalive only.
@@ -180,13 +151,25 @@ absl::Status ServerOptions::Validate() const {
   if (!(faults.probability >= 0.0 && faults.probability <= 1.0)) {
     return UsageError("--fault-probability out of range", "use a share from 0 to 1");
   }
-  if (linger.mode == Linger::Mode::kSeconds && (linger.seconds < 1 || linger.seconds > 3600)) {
-    return UsageError("--linger seconds out of range", "use off, rst or 1..3600");
+  if (linger.mode == Linger::Mode::kSeconds) {
+    // The range lives in ParseLinger only. It reads 0 seconds as rst, which is what SO_LINGER
+    // {1, 0} does, so a waiting linger of 0 seconds is no linger it would make.
+    absl::StatusOr<Linger> same = ParseLinger(LingerToString(linger));
+    if (!same.ok()) {
+      return same.status();
+    }
+    if (same->mode != linger.mode) {
+      return UsageError("--linger of 0 seconds", "use rst for an abortive close, or 1..3600");
+    }
   }
   return absl::OkStatus();
 }
 
-ResolvedOptions ResolveDefaults(const ServerOptions& options, const ProcFs& proc) {
+absl::StatusOr<ResolvedOptions> ValidateAndResolve(const ServerOptions& options,
+                                                   const ProcFs& proc) {
+  if (absl::Status valid = options.Validate(); !valid.ok()) {
+    return valid;
+  }
   ResolvedOptions out{options, {}};
   if (out.options.threads == 0) {
     out.options.threads = CpusAvailable();

@@ -17,12 +17,13 @@
 
 namespace socklab::server {
 
-// Everything socklab-server can be told, filled by server/main.cc from flags (or by tests
-// directly) and checked once by Validate(). Plain value type; thread affinity: none.
+// Everything socklab-server can be told, filled by server/main.cc from flags (the value flags
+// through the table of server/server_flags.h, which also holds their ranges) or by tests
+// directly, and checked once by Validate(). Plain value type; thread affinity: none.
 struct ServerOptions {
   SocketAddress listen = *SocketAddress::Parse("127.0.0.1:7007");
   loop::BackendChoice backend = loop::BackendChoice::kAuto;
-  int threads = 0;         // 0: one per CPU this process may run on
+  int64_t threads = 0;     // 0: one per CPU this process may run on
   bool reuse_port = true;  // one SO_REUSEPORT listener per thread; false: one shared
   // 64-bit so that Validate() sees what the user typed (a count or byte size) before anything
   // is narrowed to the int the kernel takes.
@@ -62,16 +63,26 @@ std::string KeepaliveToString(const std::optional<Keepalive>& keepalive);  // "3
 
 // The largest --max-pending: one connection may hold this much echo before its reads pause.
 inline constexpr size_t kMaxPendingBytesLimit = size_t{1} << 30;
+// Far above anything a machine can hold open; refusing it catches typos ("10M" for "10k").
+inline constexpr uint64_t kMaxConnectionsLimit = 100'000'000;
+inline constexpr int kMaxThreads = 1024;
+// listen() takes an int; the kernel caps it at net.core.somaxconn anyway.
+inline constexpr int64_t kMaxBacklog = 1'000'000'000;
+// SO_RCVBUF/SO_SNDBUF take an int and the kernel doubles it.
+inline constexpr int64_t kMaxSocketBuffer = 1 << 30;
 
-// The options with defaults resolved against this machine (threads = CPUs, backlog =
-// net.core.somaxconn, read through core/sysinfo), plus one warning line per value the kernel
+// Validated options with their defaults resolved against this machine (threads = CPUs, backlog
+// = net.core.somaxconn, read through core/sysinfo), plus one warning line per value the kernel
 // caps: a backlog above somaxconn becomes somaxconn, which is what listen() gets from the kernel
-// (the accept queue's maximum), so the configuration line shows the effective value.
-// Thread affinity: none.
+// (the accept queue's maximum), so the configuration line shows the effective value. Made by
+// ValidateAndResolve, once per server: EchoServer::Start takes it as it is. Thread affinity:
+// none.
 struct ResolvedOptions {
   ServerOptions options;
   std::vector<std::string> warnings;
 };
-ResolvedOptions ResolveDefaults(const ServerOptions& options, const ProcFs& proc = ProcFs());
+// Validate(), then the resolution above; reads /proc through `proc`.
+absl::StatusOr<ResolvedOptions> ValidateAndResolve(const ServerOptions& options,
+                                                   const ProcFs& proc = ProcFs());
 
 }  // namespace socklab::server

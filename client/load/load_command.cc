@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/load/load_engine.h"
+#include "client/load/load_flags.h"
 #include "client/load/load_metrics.h"
 #include "client/load/load_options.h"
 #include "client/load/load_report.h"
@@ -26,6 +27,7 @@
 #include "client/load/target.h"
 #include "client/report/report_html.h"
 #include "core/base/status.h"
+#include "core/base/status_macros.h"
 #include "core/metrics/http_endpoint.h"
 #include "core/tcpstat/reader.h"
 #include "core/tcpstat/tcp_state.h"
@@ -36,49 +38,29 @@ namespace {
 
 constexpr char kProgram[] = "socklab load";
 
-// The raw flag values; turned into LoadOptions by BuildOptions after the parse.
-struct LoadFlags {
+// What the command line gave: the value flags of client/load/load_flags.h straight into
+// `options`, the rest as text, turned into LoadOptions by BuildOptions after the parse; and what
+// only this front end uses (output files, progress lines, --states, --repeat, --sweep).
+struct LoadCommandFlags {
+  CLI::App* app = nullptr;  // how often each flag was given
+  LoadOptions options;
   std::string target;
-  uint64_t connections = 10;
-  uint64_t threads = 0;
   std::string backend = "auto";
-  uint64_t pipeline = 1;
-  double rate = 0;
-  uint64_t churn = 0;
-  double connect_rate = 0;
   std::string close = "fin";
   bool nagle = false;
   std::string size = "64";
-  absl::Duration duration = absl::Seconds(10);
-  uint64_t messages = 0;
-  absl::Duration warmup = absl::ZeroDuration();
-  absl::Duration connect_timeout = absl::Seconds(2);
-  absl::Duration read_timeout = absl::Seconds(5);
   std::string bind;
   std::string source_ips;
-  uint64_t max_errors = 0;
   bool progress = false;
   bool states = false;
-  std::string json;
+  std::string json;  // "-" = stdout
   std::string hgrm;
-  std::string html;
+  std::string html;  // the HTML report of this run (client/report)
+  std::string csv;   // the per-second series as CSV
   uint64_t repeat = 1;
   std::string sweep;  // "connections=1,10,100" or "rate=1000,5000"
   bool ipv4 = false;
   bool ipv6 = false;
-  CLI::Option* duration_option = nullptr;
-  // Flags whose 0 means nothing when given: 0 is only their default, "not set".
-  CLI::Option* threads_option = nullptr;
-  CLI::Option* rate_option = nullptr;
-  CLI::Option* churn_option = nullptr;
-  CLI::Option* connect_rate_option = nullptr;
-  CLI::Option* messages_option = nullptr;
-  CLI::Option* repeat_option = nullptr;
-
-  // The per-second series as CSV, and the open loop's pass mark.
-  std::string csv;
-  double min_rate_ratio = 0;
-  CLI::Option* min_rate_ratio_option = nullptr;
 
   // Live Prometheus metrics of the running load, served at ADDR/metrics.
   std::string metrics;
@@ -88,6 +70,8 @@ struct LoadFlags {
   std::string start_at;
   std::string run_id;
   std::string hlog;
+
+  bool Given(const char* name) const { return app->count(name) > 0; }
 };
 
 // The test-only environment variable: every round-trip latency of the window, one number (ns) a
@@ -95,7 +79,7 @@ struct LoadFlags {
 constexpr char kRawLatenciesEnv[] = "SOCKLAB_TEST_RAW_LATENCIES";
 
 // --shard, --run-id, --start-at: this agent's part of the load and when its window starts.
-absl::Status ApplyAgentFlags(const LoadFlags& f, LoadOptions* o) {
+absl::Status ApplyAgentFlags(const LoadCommandFlags& f, LoadOptions* o) {
   o->run_id = f.run_id;
   for (char ch : f.run_id) {
     if (!absl::ascii_isalnum(ch) && ch != '-' && ch != '_' && ch != '.') {
@@ -113,7 +97,7 @@ absl::Status ApplyAgentFlags(const LoadFlags& f, LoadOptions* o) {
     o->total_connections = o->connections;
     o->total_rate = o->rate;
     o->total_messages = o->messages;
-    o->connections = static_cast<int>(ShareOf(static_cast<uint64_t>(o->connections), *shard));
+    o->connections = ShareOf(o->connections, *shard);
     o->rate = RateShareOf(o->rate, *shard);
     o->messages = ShareOf(o->messages, *shard);
     if (o->connections == 0) {
@@ -143,7 +127,6 @@ absl::Status ApplyAgentFlags(const LoadFlags& f, LoadOptions* o) {
     }
     o->start_at = *start_at;
   }
-  o->hlog_path = f.hlog;
   if (const char* raw = std::getenv(kRawLatenciesEnv); raw != nullptr) {
     o->raw_latencies_path = raw;
   }
@@ -151,12 +134,32 @@ absl::Status ApplyAgentFlags(const LoadFlags& f, LoadOptions* o) {
 }
 
 // A flag given as 0 where 0 means nothing: one line with what to do instead.
-absl::Status CheckNotZero(const CLI::Option* option, bool zero, absl::string_view meaning,
-                          absl::string_view fix) {
-  if (option->count() == 0 || !zero) {
+absl::Status CheckNotZero(const CLI::App& app, absl::string_view name, bool zero,
+                          absl::string_view meaning, absl::string_view fix) {
+  if (app.count(std::string(name)) == 0 || !zero) {
     return absl::OkStatus();
   }
-  return UsageError(absl::StrCat(option->get_name(), " 0 ", meaning), fix);
+  return UsageError(absl::StrCat(name, " 0 ", meaning), fix);
+}
+
+// Registers one flag of the table, its value written into `options`.
+CLI::Option* AddTableFlag(CLI::App& app, const LoadFlag& flag, LoadOptions* options) {
+  switch (flag.kind) {
+    case ValueKind::kCount:
+      return cli::AddCountFlag(
+          app, flag.names, &(options->*std::get<uint64_t LoadOptions::*>(flag.option)), flag.help);
+    case ValueKind::kRate:
+      return cli::AddRateFlag(app, flag.names,
+                              &(options->*std::get<double LoadOptions::*>(flag.option)), flag.help);
+    case ValueKind::kShare:
+      return cli::AddShareFlag(
+          app, flag.names, &(options->*std::get<double LoadOptions::*>(flag.option)), flag.help);
+    case ValueKind::kDuration:
+      return cli::AddDurationFlag(app, flag.names,
+                                  &(options->*std::get<absl::Duration LoadOptions::*>(flag.option)),
+                                  flag.help);
+  }
+  return nullptr;
 }
 
 std::atomic<bool> g_interrupted{false};
@@ -168,30 +171,20 @@ void OnInterrupt(int signal_number) {
   g_interrupted.store(true);
 }
 
-absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
-  LoadOptions o;
-  for (const absl::Status& zero : {
-           CheckNotZero(f.threads_option, f.threads == 0, "is no thread count",
-                        "omit -t for one thread per CPU, or give 1 or more"),
-           CheckNotZero(f.rate_option, f.rate == 0, "is no rate",
-                        "omit -R for a closed loop, or give messages/s above 0 (0.5, 10k)"),
-           CheckNotZero(f.churn_option, f.churn == 0, "would never reconnect",
-                        "omit --churn to keep each connection, or give 1 or more messages"),
-           CheckNotZero(f.connect_rate_option, f.connect_rate == 0, "would open no connection",
-                        "omit --connect-rate for no cap, or give connections/s above 0"),
-           CheckNotZero(f.messages_option, f.messages == 0, "sends nothing",
-                        "omit -n to run for -d, or give 1 or more messages"),
-           CheckNotZero(f.repeat_option, f.repeat == 0, "runs nothing",
-                        "omit --repeat for one run, or give 1 or more runs"),
-       }) {
-    if (!zero.ok()) {
-      return zero;
+absl::StatusOr<LoadOptions> BuildOptions(const LoadCommandFlags& f) {
+  LoadOptions o = f.options;
+  for (const LoadFlag& flag : LoadFlagTable()) {
+    if (*flag.zero_problem != '\0') {
+      SOCKLAB_RETURN_IF_ERROR(CheckNotZero(*f.app, flag.LongName(), flag.OptionValue(o) == 0,
+                                           flag.zero_problem, flag.zero_fix));
     }
   }
+  SOCKLAB_RETURN_IF_ERROR(CheckNotZero(*f.app, "--repeat", f.repeat == 0, "runs nothing",
+                                       "omit --repeat for one run, or give 1 or more runs"));
   if (f.ipv4 && f.ipv6) {
     return UsageError("-4 and -6 together", "give one of them");
   }
-  if (f.min_rate_ratio_option->count() > 0 && !f.sweep.empty()) {
+  if (f.Given("--min-rate-ratio") && !f.sweep.empty()) {
     return UsageError("--min-rate-ratio and --sweep together",
                       "drop --min-rate-ratio: the sweep's knee names the first value that missed "
                       "the rate");
@@ -202,24 +195,13 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
     return targets.status();
   }
   o.target = targets->front();
-  o.target_text = f.target;
   o.command_line = cli::CommandLine();
-  if (f.connections > static_cast<uint64_t>(kMaxConnections)) {
-    return UsageError(absl::StrCat("--connections ", f.connections, " is out of range"),
-                      "use 1 to 1000000");
-  }
-  o.connections = static_cast<int>(f.connections);
-  o.threads = static_cast<int>(std::min<uint64_t>(f.threads, 100000));
   absl::StatusOr<loop::BackendChoice> backend = loop::ParseBackendChoice(f.backend);
   if (!backend.ok()) {
     return backend.status();
   }
   o.backend = *backend;
   o.backend_text = f.backend;
-  o.pipeline = static_cast<int>(std::min<uint64_t>(f.pipeline, 1 << 20));
-  o.rate = f.rate;
-  o.churn = f.churn;
-  o.connect_rate = f.connect_rate;
   o.nodelay = !f.nagle;
   if (f.close == "fin") {
     o.close = CloseMode::kFin;
@@ -234,13 +216,10 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
   }
   o.size_min = size->first;
   o.size_max = size->second;
-  o.messages = f.messages;
   // -n alone runs until the messages are done; with -d as well, whichever comes first.
-  o.duration =
-      (f.messages > 0 && f.duration_option->count() == 0) ? absl::ZeroDuration() : f.duration;
-  o.warmup = f.warmup;
-  o.connect_timeout = f.connect_timeout;
-  o.read_timeout = f.read_timeout;
+  if (o.messages > 0 && !f.Given("--duration")) {
+    o.duration = absl::ZeroDuration();
+  }
   if (!f.bind.empty() && !f.source_ips.empty()) {
     return UsageError("--bind and --source-ips together", "give one of them");
   }
@@ -260,18 +239,6 @@ absl::StatusOr<LoadOptions> BuildOptions(const LoadFlags& f) {
     o.sources = std::move(*sources);
     o.sources_text = f.source_ips;
   }
-  o.max_errors = f.max_errors;
-  o.progress = f.progress || isatty(STDERR_FILENO) == 1;
-  o.states = f.states;
-  o.json_path = f.json;
-  o.hgrm_path = f.hgrm;
-  o.html_path = f.html;
-  o.csv_path = f.csv;
-  if (f.min_rate_ratio_option->count() > 0 && f.min_rate_ratio == 0) {
-    return UsageError("--min-rate-ratio 0 checks nothing",
-                      "omit it, or give the share of the schedule that must be sent, e.g. 0.95");
-  }
-  o.min_rate_ratio = f.min_rate_ratio;
   if (absl::Status agent = ApplyAgentFlags(f, &o); !agent.ok()) {
     return agent;
   }
@@ -313,19 +280,20 @@ double SweepValueOf(const LoadOptions& o, const std::string& parameter) {
 
 // The runs to make: --repeat copies of `base`, or one per --sweep value (each validated as its
 // own flags would be).
-absl::StatusOr<std::vector<LoadOptions>> PlanRuns(const LoadFlags& f, const LoadOptions& base,
+absl::StatusOr<std::vector<LoadOptions>> PlanRuns(const LoadCommandFlags& f,
+                                                  const LoadOptions& base,
                                                   const std::optional<SweepSpec>& sweep) {
   if (!sweep.has_value()) {
     return std::vector<LoadOptions>(f.repeat, base);
   }
-  if (f.repeat_option->count() > 0) {
+  if (f.Given("--repeat")) {
     return UsageError("--sweep and --repeat together", "give one of them");
   }
   std::vector<LoadOptions> plan;
   for (double value : sweep->values) {
     LoadOptions o = base;
     if (sweep->parameter == "connections") {
-      o.connections = static_cast<int>(value);
+      o.connections = static_cast<uint64_t>(value);
     } else {
       o.rate = value;
     }
@@ -337,7 +305,7 @@ absl::StatusOr<std::vector<LoadOptions>> PlanRuns(const LoadFlags& f, const Load
   return plan;
 }
 
-int Run(const LoadFlags& flags) {
+int Run(const LoadCommandFlags& flags) {
   absl::StatusOr<LoadOptions> options = BuildOptions(flags);
   if (!options.ok()) {
     return cli::ReportFailure(kProgram, options.status());
@@ -355,19 +323,19 @@ int Run(const LoadFlags& flags) {
   if (!plan.ok()) {
     return cli::ReportFailure(kProgram, plan.status());
   }
-  const bool json_to_stdout = options->json_path == "-";
+  const bool json_to_stdout = flags.json == "-";
   // Opened before the run: a path that cannot be written is refused before any load is sent.
   std::optional<OutputFile> json_file;
   std::optional<OutputFile> hgrm_file;
-  if (!options->json_path.empty() && !json_to_stdout) {
-    absl::StatusOr<OutputFile> file = OutputFile::Open("--json", options->json_path);
+  if (!flags.json.empty() && !json_to_stdout) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--json", flags.json);
     if (!file.ok()) {
       return cli::ReportFailure(kProgram, file.status());
     }
     json_file.emplace(std::move(*file));
   }
-  if (!options->hgrm_path.empty()) {
-    absl::StatusOr<OutputFile> file = OutputFile::Open("--hgrm", options->hgrm_path);
+  if (!flags.hgrm.empty()) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--hgrm", flags.hgrm);
     if (!file.ok()) {
       return cli::ReportFailure(kProgram, file.status());
     }
@@ -375,9 +343,9 @@ int Run(const LoadFlags& flags) {
   }
   std::optional<OutputFile> hlog_file;
   std::optional<OutputFile> raw_file;
-  for (auto [flag, path, file] :
-       {std::tuple{"--hlog", &options->hlog_path, &hlog_file},
-        std::tuple{kRawLatenciesEnv, &options->raw_latencies_path, &raw_file}}) {
+  const std::string& raw_path = options->raw_latencies_path;
+  for (auto [flag, path, file] : {std::tuple{"--hlog", &flags.hlog, &hlog_file},
+                                  std::tuple{kRawLatenciesEnv, &raw_path, &raw_file}}) {
     if (!path->empty()) {
       absl::StatusOr<OutputFile> opened = OutputFile::Open(flag, *path);
       if (!opened.ok()) {
@@ -392,16 +360,16 @@ int Run(const LoadFlags& flags) {
                              "run each agent's load once; repeat the whole sharded run instead"));
   }
   std::optional<OutputFile> html_file;
-  if (!options->html_path.empty()) {
-    absl::StatusOr<OutputFile> file = OutputFile::Open("--html", options->html_path);
+  if (!flags.html.empty()) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--html", flags.html);
     if (!file.ok()) {
       return cli::ReportFailure(kProgram, file.status());
     }
     html_file.emplace(std::move(*file));
   }
   std::optional<OutputFile> csv_file;
-  if (!options->csv_path.empty()) {
-    absl::StatusOr<OutputFile> file = OutputFile::Open("--csv", options->csv_path);
+  if (!flags.csv.empty()) {
+    absl::StatusOr<OutputFile> file = OutputFile::Open("--csv", flags.csv);
     if (!file.ok()) {
       return cli::ReportFailure(kProgram, file.status());
     }
@@ -431,8 +399,8 @@ int Run(const LoadFlags& flags) {
   LoadHooks hooks;
   hooks.interrupt = &g_interrupted;
   const uint16_t port = options->target.port();
-  const bool progress = options->progress;
-  const bool states = options->states;
+  const bool progress = flags.progress || isatty(STDERR_FILENO) == 1;
+  const bool states = flags.states;
   auto states_warned = std::make_shared<bool>(false);
   hooks.on_second = [progress, states, port, states_warned, live_metrics](LoadSecond* second) {
     if (states) {
@@ -485,8 +453,6 @@ int Run(const LoadFlags& flags) {
                    FormatLatency(run->rtt.ValueAtPercentile(99)).c_str(),
                    static_cast<unsigned long long>(run->errors.Total() + run->data_errors));
     }
-    // The pass mark is the command's, not the engine's: the reports state it beside the ratio.
-    run->config.min_rate_ratio = (*plan)[i].min_rate_ratio;
     runs.push_back(std::move(*run));
     if (!runs.back().abort_reason.empty()) {
       break;  // an aborted or interrupted run ends the repetition, and is the one reported
@@ -522,7 +488,7 @@ int Run(const LoadFlags& flags) {
   } else if (flags.repeat > 1) {
     result_json["repeat"] = RepeatSummaryToJson(runs);
   }
-  if (!options->json_path.empty()) {
+  if (!flags.json.empty()) {
     const std::string json = result_json.dump(2) + "\n";
     if (json_to_stdout) {
       std::fputs(json.c_str(), stdout);
@@ -604,47 +570,24 @@ int Run(const LoadFlags& flags) {
 }  // namespace
 
 cli::Command AddLoadCommand(CLI::App& app) {
-  auto flags = std::make_shared<LoadFlags>();
+  auto flags = std::make_shared<LoadCommandFlags>();
   CLI::App* sub = app.add_subcommand(
       "load", "Drive a TCP echo server: throughput, latency percentiles, every error by class");
+  flags->app = sub;
   sub->add_option("target", flags->target,
                   "HOST:PORT of the echo server (127.0.0.1:7007, [::1]:7007)")
       ->required();
-  cli::AddCountFlag(*sub, "-c,--connections", &flags->connections, "Connections (default 10)");
-  flags->threads_option =
-      cli::AddCountFlag(*sub, "-t,--threads", &flags->threads,
-                        "Event-loop threads (default: one per CPU, at most one per connection)");
+  for (const LoadFlag& flag : LoadFlagTable()) {
+    AddTableFlag(*sub, flag, &flags->options);
+  }
   sub->add_option("--backend", flags->backend, "auto|io_uring|epoll (default auto)");
-  cli::AddCountFlag(*sub, "--pipeline", &flags->pipeline,
-                    "Messages in flight per connection (default 1)");
-  flags->rate_option = cli::AddRateFlag(
-      *sub, "-R,--rate", &flags->rate,
-      "Open loop: total messages/s on a schedule; latency from the scheduled time");
-  flags->churn_option =
-      cli::AddCountFlag(*sub, "--churn", &flags->churn,
-                        "Reconnect after every N messages (1: one connection per request)");
-  flags->connect_rate_option = cli::AddRateFlag(*sub, "--connect-rate", &flags->connect_rate,
-                                                "At most this many new connections/s");
   sub->add_option("--close", flags->close, "How the client closes: fin (default) or rst");
   sub->add_flag("--nagle", flags->nagle,
                 "Leave Nagle's algorithm on (default: TCP_NODELAY, each message leaves at once)");
   sub->add_option("-s,--size", flags->size, "Message bytes, or MIN-MAX uniform (default 64)");
-  flags->duration_option = cli::AddDurationFlag(*sub, "-d,--duration", &flags->duration,
-                                                "Run time, warmup included (default 10s)");
-  flags->messages_option =
-      cli::AddCountFlag(*sub, "-n,--messages", &flags->messages,
-                        "Total round trips, then stop (with -d: whichever comes first)");
-  cli::AddDurationFlag(*sub, "--warmup", &flags->warmup,
-                       "Leading time excluded from the results (default 0)");
-  cli::AddDurationFlag(*sub, "--connect-timeout", &flags->connect_timeout,
-                       "Per connection attempt (default 2s)");
-  cli::AddDurationFlag(*sub, "--read-timeout", &flags->read_timeout,
-                       "Per message round trip (default 5s)");
   sub->add_option("--bind", flags->bind, "Local ADDR[:PORT] to connect from");
   sub->add_option("--source-ips", flags->source_ips,
                   "Rotate local addresses FIRST-LAST (127.0.0.2-127.0.0.40)");
-  cli::AddCountFlag(*sub, "--max-errors", &flags->max_errors,
-                    "Abort (exit 1) after more than N errors");
   sub->add_flag("--progress", flags->progress,
                 "Progress line each second on stderr (default: when stderr is a terminal)");
   sub->add_flag("--states", flags->states, "Sample the TCP states of the target port each second");
@@ -653,7 +596,7 @@ cli::Command AddLoadCommand(CLI::App& app) {
                   "Write the latency distribution in HdrHistogram .hgrm format (ms) to FILE");
   sub->add_option("--html", flags->html,
                   "Write the HTML report of this run (charts; as 'socklab report') to FILE");
-  flags->repeat_option = cli::AddCountFlag(
+  cli::AddCountFlag(
       *sub, "--repeat", &flags->repeat,
       "Run the same load N times: the median run's report, each figure's median [min - max]");
   sub->add_option("--sweep", flags->sweep,
@@ -663,10 +606,6 @@ cli::Command AddLoadCommand(CLI::App& app) {
                   "3x the previous)");
   sub->add_option("--csv", flags->csv,
                   "Write the per-second series as CSV (a header row, one row per second) to FILE");
-  flags->min_rate_ratio_option = sub->add_option(
-      "--min-rate-ratio", flags->min_rate_ratio,
-      "Open loop: exit 3 when less than this share of the schedule was sent (0 < R <= 1, e.g. "
-      "0.95)");
   sub->add_option("--metrics", flags->metrics,
                   "Serve the running load's live Prometheus metrics at http://ADDR:PORT/metrics "
                   "(counters, open connections, latency histograms in seconds)");

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/load/load_flags.h"
 #include "client/load/load_limits.h"
 #include "client/load/load_worker.h"
 #include "client/load/payload.h"
@@ -27,8 +28,6 @@
 
 namespace socklab::client {
 namespace {
-
-double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
 // CPU time of this process, all threads.
 struct ProcessCpu {
@@ -55,31 +54,24 @@ LoadConfig ConfigOf(const LoadOptions& o, const loop::BackendSelection& selectio
   c.backend_requested = o.backend_text;
   c.backend_fallback_reason = selection.fallback_reason;
   c.machine = machine;
-  c.connections = o.connections;
-  c.threads = threads;
-  c.pipeline = o.pipeline;
-  c.rate = o.rate;
-  c.churn = o.churn;
-  c.connect_rate = o.connect_rate;
+  for (const LoadFlag& flag : LoadFlagTable()) {
+    flag.CopyToConfig(o, &c);
+  }
+  c.threads = threads;  // the threads that run (the flag's 0 is one per CPU)
   c.close_mode = o.close == CloseMode::kRst ? "rst" : "fin";
   c.nodelay = o.nodelay;
   c.size_min = o.size_min;
   c.size_max = o.size_max;
-  c.duration_s = Seconds(o.duration);
-  c.messages = o.messages;
-  c.warmup_s = Seconds(o.warmup);
-  c.connect_timeout_s = Seconds(o.connect_timeout);
-  c.read_timeout_s = Seconds(o.read_timeout);
   if (o.sources.size() == 1) {
     c.bind = o.sources[0].port() != 0 ? o.sources[0].ToString() : o.sources[0].HostString();
   } else if (!o.sources.empty()) {
     c.source_ips = o.sources_text;
   }
-  c.max_errors = o.max_errors;
   c.run_id = o.run_id;
   c.shard_index = o.shard_index;
   c.shard_count = o.shard_count;
-  c.total_connections = o.total_connections > 0 ? o.total_connections : o.connections;
+  c.total_connections =
+      static_cast<int>(o.total_connections > 0 ? o.total_connections : o.connections);
   c.total_rate = o.shard_count > 1 ? o.total_rate : o.rate;
   c.total_messages = o.shard_count > 1 ? o.total_messages : o.messages;
   if (o.start_at != absl::InfinitePast()) {
@@ -178,8 +170,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   SOCKLAB_RETURN_IF_ERROR(options.Validate());
   SOCKLAB_ASSIGN_OR_RETURN(loop::BackendSelection selection, loop::SelectBackend(options.backend));
   const MachineInfo machine = ReadMachineInfo();
-  int threads = options.threads > 0 ? options.threads : std::max(1, machine.cpus);
-  threads = std::min(threads, options.connections);
+  // Validate() bounded both counts far below INT_MAX.
+  const int connections = static_cast<int>(options.connections);
+  int threads = options.threads > 0 ? static_cast<int>(options.threads) : std::max(1, machine.cpus);
+  threads = std::min(threads, connections);
 
   const PayloadPattern pattern(options.size_max);
   LoadShared shared(threads);
@@ -205,10 +199,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   std::vector<std::unique_ptr<LoadWorker>> workers;
   for (int t = 0; t < threads; ++t) {
     std::vector<int> ids;
-    for (int id = t; id < options.connections; id += threads) {
+    for (int id = t; id < connections; id += threads) {
       ids.push_back(id);
     }
-    const double share = static_cast<double>(ids.size()) / options.connections;
+    const double share = static_cast<double>(ids.size()) / connections;
     // -n split by thread (a fixed share each), the remainder to the first workers.
     const uint64_t n = options.messages;
     const int64_t budget =

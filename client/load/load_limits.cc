@@ -12,8 +12,7 @@ namespace socklab::client {
 
 std::vector<std::string> CheckLoadLimits(const LoadOptions& options, int threads) {
   std::vector<std::string> notes;
-  const uint64_t needed =
-      static_cast<uint64_t>(options.connections) + kFdsBesidesConnections + 4u * threads;
+  const uint64_t needed = options.connections + kFdsBesidesConnections + 4u * threads;
   rlimit limit = {};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
       limit.rlim_cur < needed) {
@@ -43,7 +42,7 @@ std::vector<std::string> CheckLoadLimits(const LoadOptions& options, int threads
       kernel.port_range_high != KernelLimits::kUnknown) {
     const int64_t sources = std::max<int64_t>(1, static_cast<int64_t>(options.sources.size()));
     const int64_t ports = (kernel.port_range_high - kernel.port_range_low + 1) * sources;
-    if (options.connections > ports) {
+    if (static_cast<int64_t>(options.connections) > ports) {  // Validate() bounded it
       notes.push_back(absl::StrCat(
           "-c ", options.connections, " exceeds the ", ports,
           " local ports towards one target (net.ipv4.ip_local_port_range",

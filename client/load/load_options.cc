@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "client/load/load_flags.h"
 #include "core/base/status.h"
 #include "core/base/units.h"
 
@@ -118,20 +119,11 @@ absl::Status LoadOptions::Validate() const {
   if (target.port() == 0) {
     return UsageError("target port 0", "give the server's port, e.g. 127.0.0.1:7007");
   }
-  if (connections < 1 || connections > kMaxConnections) {
-    return UsageError(absl::StrCat("--connections ", connections, " is out of range"),
-                      "use 1 to 1000000");
-  }
-  if (threads < 0 || threads > 1024) {
-    return UsageError(absl::StrCat("--threads ", threads, " is out of range"),
-                      "use 0 (one per CPU) to 1024");
-  }
-  if (pipeline < 1 || pipeline > 65536) {
-    return UsageError(absl::StrCat("--pipeline ", pipeline, " is out of range"), "use 1 to 65536");
-  }
-  if (rate < 0 || connect_rate < 0) {
-    return UsageError("negative rate",
-                      "use a positive number of messages (connections) per second");
+  // Each value flag's range, from its one declaration.
+  for (const LoadFlag& flag : LoadFlagTable()) {
+    if (absl::Status range = flag.CheckRange(*this); !range.ok()) {
+      return range;
+    }
   }
   if (size_min == 0 || size_max < size_min || size_max > kMaxMessageSize) {
     return UsageError("bad message size", "use 1 <= MIN <= MAX <= 16M");
@@ -146,16 +138,9 @@ absl::Status LoadOptions::Validate() const {
   if (connect_timeout <= absl::ZeroDuration() || read_timeout <= absl::ZeroDuration()) {
     return UsageError("a timeout of zero", "give --connect-timeout and --read-timeout above 0");
   }
-  if (min_rate_ratio != 0) {
-    if (!(min_rate_ratio > 0 && min_rate_ratio <= 1)) {
-      return UsageError(absl::StrCat("--min-rate-ratio ", min_rate_ratio, " is out of range"),
-                        "give the share of the schedule that must be sent, above 0 and at most "
-                        "1, e.g. 0.95");
-    }
-    if (rate <= 0) {
-      return UsageError("--min-rate-ratio without -R",
-                        "it checks an open loop's schedule: add -R RATE, or drop it");
-    }
+  if (min_rate_ratio > 0 && rate <= 0) {
+    return UsageError("--min-rate-ratio without -R",
+                      "it checks an open loop's schedule: add -R RATE, or drop it");
   }
   for (const SocketAddress& source : sources) {
     if (source.family() != target.family()) {

@@ -18,19 +18,22 @@ namespace socklab::client {
 
 enum class CloseMode { kFin, kRst };
 
-// Everything `socklab load` does, as plain values. Filled by client/load/load_command.cc from the
-// flags (and directly by tests). Thread affinity: none; the engine copies what it needs.
+// Everything the load engine is asked to do, as plain values. Filled by
+// client/load/load_command.cc from the flags (the value flags through the table of
+// client/load/load_flags.h, which also holds their ranges) and directly by tests; what only the
+// front end uses (output files, progress lines, --states) stays there. Counts are 64-bit so that
+// Validate() sees what the user typed before anything is narrowed. Thread affinity: none; the
+// engine copies what it needs.
 struct LoadOptions {
   SocketAddress target;
-  std::string target_text;  // as the user wrote it, for the report
   // How the target was picked among several addresses (localhost, a name), for the report.
   std::string target_note;
   std::string command_line;  // for the report header; empty when unknown (tests)
-  int connections = 10;
-  int threads = 0;  // 0: one per CPU, at most one per connection
+  uint64_t connections = 10;
+  uint64_t threads = 0;  // 0: one per CPU, at most one per connection
   loop::BackendChoice backend = loop::BackendChoice::kAuto;
   std::string backend_text = "auto";
-  int pipeline = 1;         // messages in flight per connection
+  uint64_t pipeline = 1;    // messages in flight per connection
   double rate = 0;          // total messages/s; 0 = closed loop
   uint64_t churn = 0;       // reconnect after this many messages per connection; 0 = never
   double connect_rate = 0;  // new connections/s, all threads together; 0 = no cap
@@ -51,14 +54,6 @@ struct LoadOptions {
   std::vector<SocketAddress> sources;
   std::string sources_text;
   uint64_t max_errors = 0;  // 0 = never abort on errors
-  bool progress = false;    // progress line each second on stderr
-  bool states = false;      // sample the target port's TCP states each second
-  std::string json_path;    // "-" = stdout
-  std::string hgrm_path;
-  std::string html_path;  // the HTML report of this run (client/report)
-
-  // The per-second series as CSV (--csv); opened before the run like json_path.
-  std::string csv_path;
   // Open loop (--min-rate-ratio): the run fails (kExitRateNotReached, load_report.h) when the share
   // of the schedule sent (AchievedRatio) is below this; 0 = no check.
   double min_rate_ratio = 0;
@@ -69,13 +64,12 @@ struct LoadOptions {
   std::string run_id;
   int shard_index = 0;
   int shard_count = 1;  // 1: the whole load
-  int total_connections = 0;
+  uint64_t total_connections = 0;
   double total_rate = 0;
   uint64_t total_messages = 0;
   // The measured window starts at this wall-clock time (the run itself starts --warmup earlier);
   // InfinitePast: at once.
   absl::Time start_at = absl::InfinitePast();
-  std::string hlog_path;  // --hlog: the HdrHistogram interval log
   // Test-only: every round-trip latency of the window, one number (ns) a line, to this file.
   std::string raw_latencies_path;
 
@@ -85,7 +79,7 @@ struct LoadOptions {
 
 // Limits Validate() enforces.
 inline constexpr uint32_t kMaxMessageSize = 16 * 1024 * 1024;
-inline constexpr int kMaxConnections = 1'000'000;
+inline constexpr uint64_t kMaxConnections = 1'000'000;
 inline constexpr size_t kMaxSourceAddresses = 65'536;
 
 // "64", "4k", "100-1400", "1k-64k": one size or a uniform MIN-MAX range (ParseByteSize forms).

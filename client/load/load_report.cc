@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/load/load_flags.h"
 #include "core/base/units.h"
 #include "core/stats/hdr_codec.h"
 #include "core/stats/hdr_log.h"
@@ -87,6 +89,15 @@ std::string OtherTrafficNote(const LoadResult& r) {
 
 // "0.5", "300", "300000": a rate as the user wrote it (%.0f showed -R 0.5 as 0).
 std::string FormatRate(double rate) { return absl::StrFormat("%.10g", rate); }
+
+// ", pipeline 1", ", warmup 2s, connect timeout 2s": the flags the table states on `line`.
+void AppendLabelledFlags(std::string* out, const LoadConfig& c, ConfigLine line) {
+  for (const LoadFlag& flag : LoadFlagTable()) {
+    if (flag.line == line && !(flag.text_omits_zero && flag.ConfigValue(c) == 0)) {
+      absl::StrAppend(out, ", ", flag.text_label, " ", flag.ConfigText(c));
+    }
+  }
+}
 
 std::string SizeText(const LoadConfig& c) {
   if (c.size_min == c.size_max) {
@@ -236,19 +247,18 @@ std::string LoadConfigToText(const LoadConfig& c) {
   } else {
     absl::StrAppend(&out, "closed loop");
   }
-  absl::StrAppend(&out, ", pipeline ", c.pipeline, ", size ", SizeText(c),
-                  c.nodelay ? "" : ", Nagle on (--nagle)", "\n");
+  AppendLabelledFlags(&out, c, ConfigLine::kLoad);
+  absl::StrAppend(&out, ", size ", SizeText(c), c.nodelay ? "" : ", Nagle on (--nagle)", "\n");
   absl::StrAppend(&out, "run         ");
   if (c.messages > 0) {
     absl::StrAppend(&out, c.messages, " messages");
+    if (c.duration_s > 0) {
+      absl::StrAppendFormat(&out, " or %gs", c.duration_s);  // whichever comes first
+    }
   } else {
     absl::StrAppendFormat(&out, "%gs", c.duration_s);
   }
-  absl::StrAppendFormat(&out, ", warmup %gs, connect timeout %gs, read timeout %gs", c.warmup_s,
-                        c.connect_timeout_s, c.read_timeout_s);
-  if (c.max_errors > 0) {
-    absl::StrAppend(&out, ", max errors ", c.max_errors);
-  }
+  AppendLabelledFlags(&out, c, ConfigLine::kRun);
   absl::StrAppend(&out, "\n");
   if (c.churn > 0 || c.connect_rate > 0 || c.close_mode != "fin") {
     absl::StrAppend(&out, "connections ");
@@ -554,27 +564,17 @@ nlohmann::json LoadResultToJson(const LoadResult& r) {
                     {"backend", c.backend},
                     {"backend_requested", c.backend_requested},
                     {"backend_fallback_reason", c.backend_fallback_reason},
-                    {"connections", c.connections},
-                    {"threads", c.threads},
-                    {"pipeline", c.pipeline},
-                    {"rate", c.rate},
                     {"mode", c.rate > 0 ? "open" : "closed"},
-                    {"churn", c.churn},
-                    {"connect_rate", c.connect_rate},
                     {"close", c.close_mode},
                     {"nodelay", c.nodelay},
                     {"size_min", c.size_min},
                     {"size_max", c.size_max},
-                    {"duration_s", c.duration_s},
-                    {"messages", c.messages},
-                    {"warmup_s", c.warmup_s},
-                    {"connect_timeout_s", c.connect_timeout_s},
-                    {"read_timeout_s", c.read_timeout_s},
                     {"bind", c.bind},
                     {"source_ips", c.source_ips},
-                    {"max_errors", c.max_errors},
-                    {"limit_notes", c.limit_notes},
-                    {"min_rate_ratio", c.min_rate_ratio}};
+                    {"limit_notes", c.limit_notes}};
+  for (const LoadFlag& flag : LoadFlagTable()) {
+    std::visit([&](auto field) { json["config"][flag.json_key] = c.*field; }, flag.config);
+  }
   json["machine"] = MachineInfoToJson(c.machine);
   const double s = r.elapsed_s;
   json["elapsed_s"] = s;

@@ -1,12 +1,15 @@
 #include "core/cli/flags.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status.h"
 #include "core/base/units.h"
 #include "nlohmann/json.hpp"
 
@@ -67,6 +70,19 @@ CLI::Option* AddRateFlag(CLI::App& app, const std::string& name, double* out,
 CLI::Option* AddByteSizeFlag(CLI::App& app, const std::string& name, uint64_t* out,
                              const std::string& description) {
   return AddStoredFlag<uint64_t>(app, name, out, description, &ParseByteSize, "BYTES");
+}
+
+CLI::Option* AddShareFlag(CLI::App& app, const std::string& name, double* out,
+                          const std::string& description) {
+  return AddStoredFlag<double>(app, name, out, description, &ParseShare, "SHARE");
+}
+
+absl::StatusOr<double> ParseShare(absl::string_view text) {
+  double share = 0;
+  if (!absl::SimpleAtod(text, &share) || !std::isfinite(share)) {
+    return UsageError(absl::StrCat("bad share '", text, "'"), "use a decimal number such as 0.95");
+  }
+  return share;
 }
 
 int ParseOrExit(CLI::App& app, int argc, char** argv) {

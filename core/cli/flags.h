@@ -46,6 +46,11 @@ CLI::Option* AddRateFlag(CLI::App& app, const std::string& name, double* out,
                          const std::string& description);
 CLI::Option* AddByteSizeFlag(CLI::App& app, const std::string& name, uint64_t* out,
                              const std::string& description);
+// A share of something, a plain decimal number ("0.95"); its range is the options' Validate()'s.
+CLI::Option* AddShareFlag(CLI::App& app, const std::string& name, double* out,
+                          const std::string& description);
+// "0.95" -> 0.95; anything but a finite decimal number is "bad share '<text>'; <forms>".
+absl::StatusOr<double> ParseShare(absl::string_view text);
 
 // A subcommand of `socklab`: its CLI11 app and what to run when it was chosen. `run` returns the
 // process exit code (0 ran, 1 the run failed, 2 bad usage).

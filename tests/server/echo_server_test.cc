@@ -8,11 +8,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/base/status.h"
 #include "core/loop/event_loop.h"
@@ -653,6 +656,31 @@ TEST_P(EchoServerTest, RestartOnTheSamePortPassesOverTimeWait) {
   again.listen = address;
   StartServer(again);
   EXPECT_EQ(server_->address(), address);
+}
+
+// Start runs with the options ValidateAndResolve made, as they are (/proc is read once, by the
+// resolution): with a /proc whose net.core.somaxconn is 37, each listener's accept queue limit,
+// as the kernel reports it, is 37, not the machine's own somaxconn.
+TEST_P(EchoServerTest, StartRunsWithTheResolvedOptionsAsGiven) {
+  const std::filesystem::path root =
+      std::filesystem::temp_directory_path() /
+      absl::StrCat("socklab_echo_resolved_", getpid(), "_", static_cast<int>(GetParam()));
+  std::filesystem::create_directories(root / "proc/sys/net/core");
+  std::ofstream(root / "proc/sys/net/core/somaxconn") << "37\n";
+  absl::StatusOr<ResolvedOptions> resolved = ValidateAndResolve(BaseOptions(), ProcFs(root));
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  ASSERT_EQ(resolved->options.backlog, 37);
+  absl::StatusOr<std::unique_ptr<EchoServer>> server = EchoServer::Start(*resolved);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->options().backlog, 37);
+  const std::vector<tcpstat::TcpSocket> listeners =
+      ServerSocketsOnPort((*server)->address().port());
+  ASSERT_EQ(listeners.size(), 2u) << "one SO_REUSEPORT listener per thread";
+  for (const tcpstat::TcpSocket& listener : listeners) {
+    ASSERT_TRUE(listener.accept_backlog.has_value());
+    EXPECT_EQ(*listener.accept_backlog, 37);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EchoServerTest,

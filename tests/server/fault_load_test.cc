@@ -525,6 +525,19 @@ TEST(FaultFlagsTest, BadFaultExitsTwoWithOneLineNamingTheFix) {
   }
 }
 
+// --fault-probability is a share, parsed as the other programs' shares are: a word is refused
+// with the form to use, not CLI11's conversion error.
+TEST(FaultFlagsTest, ProbabilityThatIsNoNumberNamesTheForm) {
+  ServerProcess server({"--fault", "blackhole", "--fault-probability", "half"});
+  ASSERT_TRUE(server.Exited(20000));
+  EXPECT_EQ(server.exit_code(), 2) << server.err();
+  const std::string err = server.err();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("--fault-probability: bad share 'half'; use a decimal number such as 0.95"),
+            std::string::npos)
+      << err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FaultLoadTest, ::testing::Values("epoll", "io_uring"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;

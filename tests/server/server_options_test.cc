@@ -29,6 +29,19 @@ TEST(ParseLingerTest, RefusesNonsense) {
   }
 }
 
+// Options built directly (not parsed) meet the same range as --linger, with its message.
+TEST(ServerOptionsTest, LingerSecondsHaveParseLingersRange) {
+  ServerOptions o;
+  o.linger = {Linger::Mode::kSeconds, 3600};
+  EXPECT_TRUE(o.Validate().ok()) << o.Validate();
+  o.linger = {Linger::Mode::kSeconds, 3601};
+  absl::Status st = o.Validate();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st, ParseLinger("3601s").status());
+  o.linger = {Linger::Mode::kSeconds, 0};  // ParseLinger makes rst of it
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ServerOptionsTest, DefaultsAreValid) { EXPECT_TRUE(ServerOptions().Validate().ok()); }
 
 TEST(ServerOptionsTest, NodelayIsOnByDefault) { EXPECT_TRUE(ServerOptions().nodelay); }
@@ -106,7 +119,7 @@ TEST(ServerOptionsTest, RefusesOutOfRangeValues) {
   EXPECT_NE(st.message().find(";"), absl::string_view::npos) << "message names the fix: " << st;
 }
 
-class ResolveDefaultsTest : public ::testing::Test {
+class ValidateAndResolveTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = std::filesystem::temp_directory_path() /
@@ -118,19 +131,32 @@ class ResolveDefaultsTest : public ::testing::Test {
   std::filesystem::path root_;
 };
 
-TEST_F(ResolveDefaultsTest, BacklogDefaultsToSomaxconnAndWarnsAbove) {
+TEST_F(ValidateAndResolveTest, BacklogDefaultsToSomaxconnAndWarnsAbove) {
   ProcFs proc(root_.string());
-  ResolvedOptions r = ResolveDefaults(ServerOptions(), proc);
-  EXPECT_EQ(r.options.backlog, 128);
-  EXPECT_GE(r.options.threads, 1);
-  EXPECT_TRUE(r.warnings.empty());
+  absl::StatusOr<ResolvedOptions> r = ValidateAndResolve(ServerOptions(), proc);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->options.backlog, 128);
+  EXPECT_GE(r->options.threads, 1);
+  EXPECT_TRUE(r->warnings.empty());
 
   ServerOptions big;
   big.backlog = 1000;
-  r = ResolveDefaults(big, proc);
-  EXPECT_EQ(r.options.backlog, 128) << "the effective value, which the configuration line shows";
-  ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_NE(r.warnings[0].find("somaxconn=128"), std::string::npos) << r.warnings[0];
+  r = ValidateAndResolve(big, proc);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->options.backlog, 128) << "the effective value, which the configuration line shows";
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_NE(r->warnings[0].find("somaxconn=128"), std::string::npos) << r->warnings[0];
+}
+
+// Resolution happens only for options that passed Validate(): a bad value is the one-line usage
+// error, whatever /proc holds.
+TEST_F(ValidateAndResolveTest, RefusesInvalidOptionsWithValidatesMessage) {
+  ServerOptions bad;
+  bad.threads = 5000;
+  absl::StatusOr<ResolvedOptions> r = ValidateAndResolve(bad, ProcFs(root_.string()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status(), bad.Validate());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

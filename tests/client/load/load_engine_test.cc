@@ -37,7 +37,6 @@ class LoadEngineTest : public ::testing::TestWithParam<loop::BackendChoice> {
   LoadOptions Options(const SocketAddress& target) {
     LoadOptions o;
     o.target = target;
-    o.target_text = target.ToString();
     o.backend = GetParam();
     o.connections = 4;
     o.threads = 2;
