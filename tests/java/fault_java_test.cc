@@ -23,34 +23,15 @@
 #include "tests/server/kernel_view.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
+#include "tests/testing/backends.h"
+#include "tests/testing/wait_for.h"
 
 namespace socklab::server {
 namespace {
 
 using namespace socklab::server::testing;
-
-bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
-
-template <typename F>
-bool WaitFor(F done, int timeout_ms = 10000) {
-  for (int waited = 0; waited <= timeout_ms; waited += 10) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
-// The listener's accept queue length from netlink (-1: no listener on the port).
-int64_t ListenerQueue(uint16_t port) {
-  for (const tcpstat::TcpSocket& s : ServerSocketsOnPort(port)) {
-    if (s.state == tcpstat::TcpState::kListen) {
-      return s.rx_queue;
-    }
-  }
-  return -1;
-}
+using socklab::testing::IoUringUsable;
+using socklab::testing::WaitFor;
 
 class FaultJavaTest : public ::testing::TestWithParam<std::string> {
  protected:

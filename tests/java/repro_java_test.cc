@@ -52,13 +52,18 @@
 #include "tests/server/kernel_view.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
+#include "tests/testing/backends.h"
+#include "tests/testing/wait_for.h"
 
 namespace socklab {
 namespace {
 
 using server::testing::Connect;
+using server::testing::ListenerQueue;
 using server::testing::ServerProcess;
 using server::testing::ServerSocketsOnPort;
+using socklab::testing::IoUringUsable;
+using socklab::testing::WaitFor;
 using testing_java::JavaRun;
 using testing_java::RunEchoClient;
 
@@ -122,19 +127,6 @@ void ExpectReproSaysWhatTheJvmThrew(const std::string& scenario, const JavaRun& 
                               << "): " << t.text << "\nthe JVM threw: " << run.line << "\n"
                               << run.err;
   EXPECT_EQ(run.exit_code, 1) << "EchoClient exits 1 after printing an exception";
-}
-
-bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
-
-template <typename F>
-bool WaitFor(F done, int timeout_ms = 20000) {
-  for (int waited = 0; waited <= timeout_ms; waited += 10) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 // A TCP socket bound to 127.0.0.1 on a port the kernel picks; listening when `backlog` >= 0.
@@ -226,10 +218,12 @@ TEST(ReproJava, ResetUnread) {
     }
     UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     // The kernel's count of unread bytes, not a sleep, says the request has arrived.
-    WaitFor([&] {
-      int inq = 0;
-      return ioctl(conn.get(), SIOCINQ, &inq) == 0 && (unread_at_close = inq) > 0;
-    });
+    WaitFor(
+        [&] {
+          int inq = 0;
+          return ioctl(conn.get(), SIOCINQ, &inq) == 0 && (unread_at_close = inq) > 0;
+        },
+        20000);
   });
   JavaRun run = RunEchoClient({}, "127.0.0.1", PortOf(listener.get()),
                               {"--messages", "1", "--size", "64", "--read-timeout", "20000"});
@@ -569,14 +563,7 @@ TEST_P(ReproJavaServerSide, ConnectTimeoutOfTheJvmsOwn) {
   UniqueFd first = Connect(address);
   UniqueFd second = Connect(address);
   ASSERT_TRUE(first && second);
-  ASSERT_TRUE(WaitFor([&] {
-    for (const tcpstat::TcpSocket& s : ServerSocketsOnPort(port_)) {
-      if (s.state == tcpstat::TcpState::kListen) {
-        return s.rx_queue == 2;
-      }
-    }
-    return false;
-  }));
+  ASSERT_TRUE(WaitFor([&] { return ListenerQueue(port_) == 2; }, 20000));
   ExpectReproSaysWhatTheJvmThrew("connect-timeout", Java({"--connect-timeout", "300"}), 0);
 }
 

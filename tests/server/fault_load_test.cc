@@ -26,14 +26,16 @@
 #include "tests/server/kernel_view.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
+#include "tests/testing/backends.h"
+#include "tests/testing/wait_for.h"
 
 namespace socklab::server {
 namespace {
 
 using namespace socklab::server::testing;
+using socklab::testing::IoUringUsable;
+using socklab::testing::WaitFor;
 using socklab::testing_tune::RunSocklab;
-
-bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
 
 // "read reset" -> count, from load's JSON errors.
 std::map<std::string, uint64_t> ErrorsByPhaseAndClass(const nlohmann::json& load) {
@@ -58,18 +60,6 @@ size_t CountInState(uint16_t port, tcpstat::TcpState state) {
     n += s.state == state ? 1 : 0;
   }
   return n;
-}
-
-// Polls (bounded) until `done` holds.
-template <typename F>
-bool WaitFor(F done, int timeout_ms = 10000) {
-  for (int waited = 0; waited <= timeout_ms; waited += 10) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 class FaultLoadTest : public ::testing::TestWithParam<std::string> {
@@ -249,15 +239,8 @@ TEST_P(FaultLoadTest, NoAcceptWithAFullQueueIsConnectDeadline) {
   UniqueFd first = Connect(address_);
   UniqueFd second = Connect(address_);
   ASSERT_TRUE(first && second);
-  auto listener_queue = [&]() -> int64_t {
-    for (const tcpstat::TcpSocket& s : ServerSocketsOnPort(address_.port())) {
-      if (s.state == tcpstat::TcpState::kListen) {
-        return s.rx_queue;
-      }
-    }
-    return -1;
-  };
-  ASSERT_TRUE(WaitFor([&] { return listener_queue() == 2; })) << listener_queue();
+  ASSERT_TRUE(WaitFor([&] { return ListenerQueue(address_.port()) == 2; }))
+      << ListenerQueue(address_.port());
   nlohmann::json load = Load({"-c", "1", "-s", "64", "-d", "1500ms", "--connect-timeout", "300ms"});
   std::map<std::string, uint64_t> errors = ErrorsByPhaseAndClass(load);
   EXPECT_GE(errors["connect deadline"], 1u) << Describe(errors);

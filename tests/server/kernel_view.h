@@ -41,6 +41,16 @@ inline std::vector<tcpstat::TcpSocket> ServerSocketsOnPort(uint16_t port) {
   return sockets.ok() ? *sockets : std::vector<tcpstat::TcpSocket>{};
 }
 
+// The accept queue length of the listener on `port`, from netlink; -1 when nothing listens there.
+inline int64_t ListenerQueue(uint16_t port) {
+  for (const tcpstat::TcpSocket& s : ServerSocketsOnPort(port)) {
+    if (s.state == tcpstat::TcpState::kListen) {
+      return s.rx_queue;
+    }
+  }
+  return -1;
+}
+
 // The server's accepted socket for the connection from `peer`, found among this process's own
 // fds (servers started in-process): -1 if none. Not owned; for getsockopt checks of what the
 // server applied.

@@ -30,13 +30,13 @@
 #include "tests/server/kernel_view.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
+#include "tests/testing/backends.h"
 
 namespace socklab::server {
 namespace {
 
 using namespace socklab::server::testing;
-
-bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
+using socklab::testing::IoUringUsable;
 
 // The process-level behaviour on each backend (io_uring skipped where refused).
 class ServerMainBackendTest : public ::testing::TestWithParam<std::string> {

@@ -22,6 +22,7 @@
 #include "tests/server/kernel_view.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
+#include "tests/testing/backends.h"
 #include "tests/testing/prometheus_text.h"
 
 namespace socklab::server {
@@ -32,13 +33,12 @@ using ::socklab::testing::HttpBody;
 using ::socklab::testing::HttpGet;
 using ::socklab::testing::HttpHeader;
 using ::socklab::testing::HttpStatus;
+using ::socklab::testing::IoUringUsable;
 using ::socklab::testing::ParsePrometheusText;
 using ::socklab::testing::PromScrape;
 using ::socklab::testing::PromtoolComplaint;
 using ::socklab::testing::PromtoolInstalled;
 using ::testing::HasSubstr;
-
-bool IoUringUsable() { return loop::SelectBackend(loop::BackendChoice::kIoUring).ok(); }
 
 // One scrape, checked for format on the way; nullopt (with a failure recorded) if it is not.
 std::optional<PromScrape> Scrape(const SocketAddress& endpoint) {
