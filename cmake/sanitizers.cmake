@@ -1,4 +1,4 @@
-# Sanitizer and fuzzing builds (scripts/build SANITIZE=..., FUZZ=1; scripts/test --ci makes both).
+# Sanitizer and fuzzing builds (scripts/build SANITIZE=..., FUZZ=1; scripts/test --sanitizers makes both).
 #
 # SOCKLAB_SANITIZE=address builds with ASan+UBSan, =thread with TSan. Both at -O1 with line tables
 # only: the sanitizers' own advice for speed, readable stacks, and about a third less compile

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace socklab::tcpstat {
@@ -14,7 +15,7 @@ namespace {
 // listener with an IPv4-mapped connection, trailing spaces as the kernel pads lines) and
 // hand-made odd lines (odd.txt).
 std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(SOCKLAB_TCPSTAT_TESTDATA) + "/" + name, std::ios::binary);
+  std::ifstream in(absl::StrCat(SOCKLAB_TCPSTAT_TESTDATA, "/", name), std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   EXPECT_FALSE(text.str().empty()) << name;
