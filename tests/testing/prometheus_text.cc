@@ -19,6 +19,7 @@
 #include "core/base/status.h"
 #include "core/base/unique_fd.h"
 #include "core/net/socket.h"
+#include "tests/testing/shell.h"
 
 namespace socklab::testing {
 namespace {
@@ -337,16 +338,10 @@ std::string PromtoolComplaint(const std::string& text) {
   close(fd);
   std::ofstream(path) << text;
   const std::string command = absl::StrCat("/usr/bin/promtool check metrics < ", path, " 2>&1");
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[512];
-  while (pipe != nullptr && fgets(buffer, sizeof(buffer), pipe) != nullptr) {
-    output += buffer;
-  }
-  const int status = pipe == nullptr ? -1 : pclose(pipe);
+  const ShellRun run = RunShell(command);
   unlink(path);
   // promtool exits 0 when the text parses and every lint passes; its lints print and exit 3.
-  return status == 0 ? "" : absl::StrCat("promtool: ", output.empty() ? "failed" : output);
+  return run.exit_code == 0 ? "" : absl::StrCat("promtool: ", run.out.empty() ? "failed" : run.out);
 }
 
 absl::StatusOr<std::string> HttpGet(const SocketAddress& address, absl::string_view path,

@@ -12,31 +12,17 @@
 #include "core/base/version.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/shell.h"
 
 namespace {
 
-struct ToolRun {
-  int exit_code = -1;
-  std::string out;
-};
+using ToolRun = socklab::testing::ShellRun;
 
 ToolRun Socklab(const std::string& args) {
   const char* dir = std::getenv("SOCKLAB_BIN_DIR");
   std::string redirect = args.find("2>/dev/null") == std::string::npos ? " 2>&1" : "";
   std::string command = absl::StrCat(dir != nullptr ? dir : "bin", "/socklab ", args, redirect);
-  ToolRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return run;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) {
-    run.out.append(buf, n);
-  }
-  int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  return socklab::testing::RunShell(command);
 }
 
 // stdout alone (stderr dropped): what a program reading --json gets.

@@ -40,6 +40,7 @@
 #include "core/process/run_tool.h"
 #include "core/sysinfo/proc_fs.h"
 #include "gtest/gtest.h"
+#include "tests/testing/shell.h"
 
 namespace socklab::repro {
 namespace {
@@ -688,21 +689,10 @@ TEST_F(ScenariosTest, TsharkReadsTheSameFlagsFromThePcapFiles) {
   }
   absl::StatusOr<std::string> merged = RunTool(merge);
   ASSERT_TRUE(merged.ok()) << merged.status();
-  // tshark prints one line per frame: the TCP flags in hex ("0x0012").
-  FILE* pipe =
-      popen(absl::StrCat("tshark -r ", *pcap_dir_, "/all.pcap -T fields -e tcp.flags 2>/dev/null")
-                .c_str(),
-            "r");
-  ASSERT_NE(pipe, nullptr);
   std::vector<std::string> theirs;
-  char line[128];
-  while (fgets(line, sizeof(line), pipe) != nullptr) {
-    uint32_t value = 0;
-    if (absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &value)) {
-      theirs.push_back(TcpFlagsText(static_cast<uint8_t>(value & 0xff)));
-    }
+  for (uint8_t flags : socklab::testing::TsharkTcpFlags(absl::StrCat(*pcap_dir_, "/all.pcap"))) {
+    theirs.push_back(TcpFlagsText(flags));
   }
-  pclose(pipe);
   EXPECT_FALSE(ours.empty());
   EXPECT_EQ(theirs, ours);
 }

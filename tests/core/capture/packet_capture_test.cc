@@ -23,6 +23,7 @@
 #include "core/capture/conversation.h"
 #include "core/net/netns.h"
 #include "gtest/gtest.h"
+#include "tests/testing/shell.h"
 
 namespace socklab {
 namespace {
@@ -145,25 +146,6 @@ TEST(PacketCaptureTest, UnwatchedPortsAreNotKept) {
   EXPECT_TRUE(capture->frames().empty());
 }
 
-// What tshark reads from the file: one line per frame, its TCP flags in hex.
-std::vector<uint8_t> TsharkFlags(const std::string& path) {
-  std::vector<uint8_t> flags;
-  std::string command = absl::StrCat("tshark -r '", path, "' -T fields -e tcp.flags 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return flags;
-  }
-  char line[256];
-  while (fgets(line, sizeof(line), pipe) != nullptr) {
-    uint32_t value = 0;
-    if (absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &value)) {
-      flags.push_back(static_cast<uint8_t>(value & 0xff));
-    }
-  }
-  pclose(pipe);
-  return flags;
-}
-
 bool HaveTshark() { return system("command -v tshark >/dev/null 2>&1") == 0; }
 
 TEST(PacketCaptureTest, ThePcapFileReadsBackInTsharkWithTheSameFlags) {
@@ -188,7 +170,7 @@ TEST(PacketCaptureTest, ThePcapFileReadsBackInTsharkWithTheSameFlags) {
     unlink(path);
     GTEST_SKIP() << "tshark is not installed (scripts/install-deps installs it)";
   }
-  EXPECT_EQ(TsharkFlags(path), ours);
+  EXPECT_EQ(socklab::testing::TsharkTcpFlags(path), ours);
   unlink(path);
 }
 

@@ -242,22 +242,17 @@ TEST(ReadKernelLimits, RealMachineAgreesWithSysctlAndUlimit) {
     EXPECT_EQ(l.reserved_ports, ParsePortRanges(*reserved));
   }
 
-  // The shell popen starts inherits this process's RLIMIT_NOFILE.
-  FILE* pipe = popen("ulimit -n; ulimit -Hn", "r");
-  ASSERT_NE(pipe, nullptr);
-  char soft[64] = {};
-  char hard[64] = {};
-  ASSERT_NE(fgets(soft, sizeof(soft), pipe), nullptr);
-  ASSERT_NE(fgets(hard, sizeof(hard), pipe), nullptr);
-  pclose(pipe);
-  auto parse = [](const char* text) {
-    std::string s(absl::StripAsciiWhitespace(text));
+  // The shell inherits this process's RLIMIT_NOFILE.
+  std::optional<std::string> soft = socklab::testing::ShellOutput("ulimit -n");
+  std::optional<std::string> hard = socklab::testing::ShellOutput("ulimit -Hn");
+  ASSERT_TRUE(soft.has_value() && hard.has_value());
+  auto parse = [](const std::string& s) {
     int64_t value = 0;
     return s == "unlimited" ? std::numeric_limits<int64_t>::max()
                             : (absl::SimpleAtoi(s, &value) ? value : -2);
   };
-  EXPECT_EQ(l.nofile_soft, parse(soft));
-  EXPECT_EQ(l.nofile_hard, parse(hard));
+  EXPECT_EQ(l.nofile_soft, parse(*soft));
+  EXPECT_EQ(l.nofile_hard, parse(*hard));
 }
 
 }  // namespace
