@@ -334,6 +334,64 @@ TEST_P(EchoServerTest, WriteTimeoutSparesAPeerThatReadsSlowly) {
   EXPECT_TRUE(got == sent) << got.size() << " of " << sent.size();
 }
 
+TEST_P(EchoServerTest, LargeMessagesEchoByteExactToAPeerThatReadsSlowly) {
+  // Messages of 16 KiB and more, pipelined, to a peer that takes 3000 bytes a millisecond, with
+  // a small server send buffer: echoes sent straight from a receive buffer come up short and wait
+  // while more messages arrive and queue behind them, and backpressure pauses the reading. Every
+  // byte must still come back once and in order, as the peer itself counts them.
+  ServerOptions options = BaseOptions();
+  options.threads = 1;
+  options.sndbuf = 16 * 1024;
+  StartServer(options);
+  absl::StatusOr<UniqueFd> peer = CreateTcpSocket(AF_INET, Blocking::kBlocking);
+  ASSERT_TRUE(peer.ok());
+  ASSERT_TRUE(SetReceiveBuffer(peer->get(), 4096).ok());
+  ASSERT_EQ(connect(peer->get(), server_->address().sockaddr_ptr(), server_->address().length()),
+            0);
+  std::vector<std::string> messages;
+  size_t total = 0;
+  constexpr size_t kSizes[] = {16384, 16385, 65536, 40000, 16383};
+  for (uint32_t i = 0; total < (size_t{2} << 20); ++i) {
+    size_t size = kSizes[i % 5];
+    messages.push_back(RandomBytes(size, 100 + i));
+    total += size;
+  }
+  std::thread writer([&] {
+    for (const std::string& m : messages) {
+      if (!SendAll(peer->get(), m)) {
+        return;
+      }
+    }
+  });
+  std::string got;
+  char buf[3000];
+  // Must not hang; generous for 2 noisy cores (about 1 s of reading when quiet).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (got.size() < total && std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = recv(peer->get(), buf, sizeof(buf), 0);
+    if (n <= 0) {
+      break;
+    }
+    got.append(buf, static_cast<size_t>(n));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  writer.join();
+  shutdown(peer->get(), SHUT_WR);
+  got += RecvUntilEof(peer->get());
+  std::string sent;
+  for (const std::string& m : messages) {
+    sent += m;
+  }
+  ASSERT_EQ(got.size(), sent.size());
+  EXPECT_TRUE(got == sent) << "echo reordered or corrupted";
+  EXPECT_TRUE(Eventually([&] { return server_->Stats().closed == 1; }));
+  StatsSnapshot s = server_->Stats();
+  EXPECT_EQ(s.bytes_in, sent.size());
+  EXPECT_EQ(s.bytes_out, got.size());
+  EXPECT_GE(s.backpressure_pauses, 1u) << "the queue behind the sends never filled";
+  EXPECT_EQ(s.errors.Total(), 0u) << s.errors.ToText();
+}
+
 TEST_P(EchoServerTest, AcceptedSocketsGetNodelayByDefaultAndTheKeepaliveAsked) {
   // The kernel's own view of the server's accepted sockets: getsockopt on them (they are fds of
   // this process) and, for keepalive, the timer netlink shows armed on the server's end.
