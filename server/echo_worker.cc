@@ -63,16 +63,18 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-// The loop's receive buffers. 64 KiB, as a plain recv/send echo server reads: a message up to
-// that size arrives in one receive and, sent straight from it, goes back in one send (with the
-// loop's default of 16 KiB a 16 KiB message took two receives, and a copy and two sends through
-// the echo queue's chunks). io_uring gets as many as it had at 16 KiB (256 x 64 KiB = 16 MiB
-// per worker): fewer buffers would stay warmer in the cache, but ran dry (ENOBUFS) at 500
-// connections and measured slower there (bench/RESULTS.md).
-loop::LoopOptions EchoLoopOptions() {
+// epoll reads into one buffer of 64 KiB, as a plain recv/send echo server does: a message up to
+// that size arrives in one receive and, sent straight from it, goes back in one send (at the
+// loop's default of 16 KiB a 16 KiB message took a second recv() to see EAGAIN). io_uring keeps
+// the default ring of 1024 x 16 KiB: its CPU per message measured the same with 24, 32 or 64 KiB
+// buffers, while a multishot pass that a cancel for backpressure leaves behind (up to ~30
+// buffers per connection, uring_loop.h) grows with the buffer size: 64 KiB doubled the RSS of 20
+// flooding peers (tests/reliability/memory_test.cc).
+loop::LoopOptions EchoLoopOptions(loop::Backend backend) {
   loop::LoopOptions options;
-  options.receive_buffer_size = 64 * 1024;
-  options.receive_buffer_count = 256;
+  if (backend == loop::Backend::kEpoll) {
+    options.receive_buffer_size = 64 * 1024;
+  }
   return options;
 }
 
@@ -139,8 +141,8 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const ServerOptio
                                                                SharedState* shared) {
   std::unique_ptr<EchoWorker> worker(new EchoWorker(options, std::move(listener), shared));
   // No close ever blocks: --linger SECONDS waits in the worker (StartLinger), not in close().
-  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_,
-                           loop::EventLoop::Create(backend, worker.get(), EchoLoopOptions()));
+  SOCKLAB_ASSIGN_OR_RETURN(
+      worker->loop_, loop::EventLoop::Create(backend, worker.get(), EchoLoopOptions(backend)));
   return worker;
 }
 
