@@ -43,6 +43,16 @@ struct Connection {
   uint64_t handed = 0;
   uint64_t acked = 0;
   EchoQueue echo;
+  // The echo sent straight from a receive buffer held from the loop
+  // (EventLoop::HoldReceiveBuffer), when nothing else waited to be sent: no copy, one send per
+  // receive. It goes out before anything in `echo` (queued while its send was in flight); the
+  // hold ends when it is all sent or the connection closes. -1: none.
+  int direct_hold = -1;
+  const std::byte* direct_data = nullptr;  // its bytes not yet sent
+  size_t direct_size = 0;
+
+  // Echo bytes waiting to be sent: held and queued.
+  size_t pending() const { return direct_size + echo.size(); }
 };
 
 // Slots with generations: a completion's Token is loop::MakeToken(slot, generation)

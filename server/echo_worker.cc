@@ -63,6 +63,21 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+// epoll reads into one buffer of 64 KiB, as a plain recv/send echo server does: a message up to
+// that size arrives in one receive and, sent straight from it, goes back in one send (at the
+// loop's default of 16 KiB a 16 KiB message took a second recv() to see EAGAIN). io_uring keeps
+// the default ring of 1024 x 16 KiB: its CPU per message measured the same with 24, 32 or 64 KiB
+// buffers, while a multishot pass that a cancel for backpressure leaves behind (up to ~30
+// buffers per connection, uring_loop.h) grows with the buffer size: 64 KiB doubled the RSS of 20
+// flooding peers (tests/reliability/memory_test.cc).
+loop::LoopOptions EchoLoopOptions(loop::Backend backend) {
+  loop::LoopOptions options;
+  if (backend == loop::Backend::kEpoll) {
+    options.receive_buffer_size = 64 * 1024;
+  }
+  return options;
+}
+
 int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
 
 // Whether close() with SO_LINGER would still be waiting on this socket: Linux's
@@ -126,7 +141,8 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const ServerOptio
                                                                SharedState* shared) {
   std::unique_ptr<EchoWorker> worker(new EchoWorker(options, std::move(listener), shared));
   // No close ever blocks: --linger SECONDS waits in the worker (StartLinger), not in close().
-  SOCKLAB_ASSIGN_OR_RETURN(worker->loop_, loop::EventLoop::Create(backend, worker.get()));
+  SOCKLAB_ASSIGN_OR_RETURN(
+      worker->loop_, loop::EventLoop::Create(backend, worker.get(), EchoLoopOptions(backend)));
   return worker;
 }
 
@@ -515,7 +531,7 @@ void EchoWorker::HalfClose(Connection& conn) {
 
 void EchoWorker::ShutWriteIfDue(Connection& conn) {
   if (conn.state.half_close() == ConnectionState::HalfClose::kPending && !conn.state.sending() &&
-      conn.echo.empty()) {
+      conn.pending() == 0) {
     conn.state.ShutWrite();
     // The FIN goes out behind the echo already in the send queue; reading goes on.
     ::shutdown(conn.fd, SHUT_WR);
@@ -536,7 +552,7 @@ void EchoWorker::EndStream(Connection& conn, uint32_t slot) {
   if (conn.state.CancelReceive()) {
     loop_->CancelReceive(conn.fd);
   }
-  if (!conn.state.sending() && conn.echo.empty()) {
+  if (!conn.state.sending() && conn.pending() == 0) {
     CloseConnection(conn, slot);
   }
 }
@@ -547,7 +563,13 @@ void EchoWorker::StartReceive(Connection& conn, uint32_t slot) {
 }
 
 void EchoWorker::StartSend(Connection& conn, uint32_t slot) {
-  if (conn.state.sending() || !conn.state.live() || conn.echo.empty()) {
+  if (conn.state.sending() || !conn.state.live() || conn.pending() == 0) {
+    return;
+  }
+  if (conn.direct_size > 0) {
+    // The rest of a short direct send: it goes before the queue.
+    conn.state.StartSend();
+    loop_->Send(conn.fd, conn.direct_data, conn.direct_size, table_.TokenOf(slot));
     return;
   }
   // One send in flight per connection keeps the bytes in order without relying on the
@@ -620,8 +642,17 @@ void EchoWorker::CheckLingering(bool stop_waiting) {
   lingering_.resize(kept);
 }
 
+void EchoWorker::ReleaseDirect(Connection& conn) {
+  loop_->ReleaseReceiveBuffer(conn.direct_hold);
+  conn.direct_hold = -1;
+  conn.direct_data = nullptr;
+  conn.direct_size = 0;
+}
+
 void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
   if (conn.state.done()) {
+    // Its last send completed, which ended any hold.
+    SOCKLAB_CHECK(conn.direct_hold < 0, "a connection freed with a receive buffer held");
     conn.echo.Clear(pool_);
     conn.held.reset();
     table_.Free(slot);
@@ -678,10 +709,22 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
       half_close = reached(plan.half_close_after);
       end_stream = reached(plan.close_after);
     }
-    if (conn.echo.empty() && conn.handed == conn.acked) {
+    if (conn.pending() == 0 && conn.handed == conn.acked) {
       conn.send_progress_ns = now;  // the write timeout counts from when bytes start waiting
     }
-    conn.echo.Append(c.data, take, pool_);
+    int hold = -1;
+    if (!conn.faulted && !conn.state.sending() && conn.pending() == 0 && conn.state.live()) {
+      // Nothing waits before these bytes: echo them from the receive buffer itself, as a plain
+      // recv/send server does, instead of copying them into the queue first.
+      hold = loop_->HoldReceiveBuffer();
+    }
+    if (hold >= 0) {
+      conn.direct_hold = hold;
+      conn.direct_data = c.data;
+      conn.direct_size = take;
+    } else {
+      conn.echo.Append(c.data, take, pool_);
+    }
     if (conn.held != nullptr) {
       HoldBack(conn, slot, take, now);
     }
@@ -701,7 +744,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
       }
       return;
     }
-    if (conn.echo.size() > cap) {
+    if (conn.pending() > cap) {
       if (conn.state.CancelReceive()) {
         // Backpressure: the peer is not reading its echo. Stop reading so its bytes wait in our
         // socket receive buffer and its TCP window closes, instead of in our memory.
@@ -716,7 +759,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   if (c.res == 0) {
     conn.state.EndReads();
     // Half close: the echo of everything received still goes out before our FIN.
-    if (!conn.state.sending() && conn.echo.empty()) {
+    if (!conn.state.sending() && conn.pending() == 0) {
       CloseConnection(conn, slot);
     }
     return;
@@ -724,7 +767,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   int err = -c.res;
   if (err == ECANCELED) {
     // Our CancelReceive (backpressure) or Close. Resume if the echo drained meanwhile.
-    if (conn.state.reads_on() && conn.state.receive_idle() && conn.echo.size() <= cap / 2) {
+    if (conn.state.reads_on() && conn.state.receive_idle() && conn.pending() <= cap / 2) {
       StartReceive(conn, slot);
     }
     return;
@@ -739,9 +782,19 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
 void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
   int64_t now = MonotonicNanos();
   conn.state.SendEnded();
+  if (conn.direct_hold >= 0) {
+    // The send was a direct one (sends complete in order, one at a time).
+    size_t sent = c.res > 0 ? static_cast<size_t>(c.res) : 0;
+    conn.direct_data += sent;
+    conn.direct_size -= sent;
+    if (conn.direct_size == 0 || c.res < 0 || conn.state.closing()) {
+      ReleaseDirect(conn);
+    }
+  } else if (c.res >= 0) {
+    conn.echo.Consume(static_cast<size_t>(c.res), pool_);
+  }
   if (c.res >= 0) {
     stats_.AddBytesOut(static_cast<uint64_t>(c.res));
-    conn.echo.Consume(static_cast<size_t>(c.res), pool_);
     conn.handed += static_cast<uint64_t>(c.res);
     if (conn.state.closing()) {
       return;
@@ -751,10 +804,10 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
       conn.last_activity_ns = now;
     }
     if (conn.state.receive_idle() && conn.state.reads_on() &&
-        conn.echo.size() <= options_.max_pending_bytes / 2) {
+        conn.pending() <= options_.max_pending_bytes / 2) {
       StartReceive(conn, slot);  // backpressure released
     }
-    if (!conn.echo.empty()) {
+    if (conn.pending() > 0) {
       StartSend(conn, slot);  // the rest of a short send, or bytes that arrived meanwhile
     } else if (conn.state.finishing()) {
       CloseConnection(conn, slot);
@@ -843,7 +896,7 @@ void EchoWorker::Sweep(int64_t now) {
 }
 
 bool EchoWorker::WriteStalled(Connection& conn, int64_t now, int64_t write_timeout_ns) {
-  bool waiting = !conn.echo.empty();
+  bool waiting = conn.pending() > 0;
   if (conn.handed != conn.acked) {
     // Bytes of ours may still be in the kernel's send queue: the peer took them when the queue
     // shrank. Only a rise counts: on io_uring a send in flight may have copied bytes into the
@@ -873,7 +926,7 @@ void EchoWorker::StartDrain() {
 
 uint64_t EchoWorker::UnechoedBytes(const Connection& conn) {
   uint64_t unread = loop_->UnreadBytes(conn.fd);
-  uint64_t lost = conn.echo.size() + unread;
+  uint64_t lost = conn.pending() + unread;
   if (unread > 0 || options_.linger.mode == Linger::Mode::kReset) {
     lost += UnackedSendBytes(conn.fd).value_or(0);
   }

@@ -100,6 +100,8 @@ class EchoWorker final : public loop::CompletionHandler {
   void ActivateParked();
   void StartReceive(Connection& conn, uint32_t slot);
   void StartSend(Connection& conn, uint32_t slot);
+  // Ends the direct echo's hold on its receive buffer (all sent, failed or closing).
+  void ReleaseDirect(Connection& conn);
   // Closes the connection: through the loop at once, or after lingering (--linger SECONDS).
   void CloseConnection(Connection& conn, uint32_t slot);
   void SubmitClose(Connection& conn, uint32_t slot);

@@ -24,8 +24,12 @@ namespace socklab::loop {
 // reported the peer's FIN, see FdState::short_read_drains). Operations are tried
 // optimistically first, so an fd is registered only when an operation first has to wait.
 //
-// Thread affinity and ownership: see EventLoop. Owns the epoll fd, the wake eventfd and the one
-// shared receive buffer.
+// Receives read into one buffer shared by all fds; HoldReceiveBuffer() takes it out of the loop
+// and puts a spare in its place (at most max_held_receive_buffers at once), so a held buffer
+// costs a swap, not a copy.
+//
+// Thread affinity and ownership: see EventLoop. Owns the epoll fd, the wake eventfd and the
+// receive buffers, held ones included.
 class EpollLoop final : public LoopBase {
  public:
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create(CompletionHandler* handler,
@@ -41,6 +45,8 @@ class EpollLoop final : public LoopBase {
   void Send(int fd, const void* data, size_t size, Token token) override;
   void Close(int fd, Token token) override;
   size_t UnreadBytes(int fd) override;
+  int HoldReceiveBuffer() override;
+  void ReleaseReceiveBuffer(int hold) override;
   absl::StatusOr<int> RunOnce(int64_t max_wait_ns) override;
   void Wake() override;
 
@@ -103,7 +109,13 @@ class EpollLoop final : public LoopBase {
   std::vector<std::unique_ptr<FdState>> fds_;
   std::vector<int> run_;
   std::vector<int> run_batch_;
-  std::unique_ptr<std::byte[]> buffer_;
+  // Receive buffers by hold id; buffers_[reading_] is the one recv() fills.
+  std::vector<std::unique_ptr<std::byte[]>> buffers_;
+  int reading_ = 0;
+  std::vector<int> spare_buffers_;
+  unsigned held_buffers_ = 0;
+  // Inside the handler of a receive completion from buffers_[reading_]: it may be held.
+  bool holdable_ = false;
   bool use_pwait2_ = true;
 };
 

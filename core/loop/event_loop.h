@@ -64,6 +64,10 @@ struct LoopOptions {
   // at most size bytes.
   unsigned receive_buffer_count = 1024;
   unsigned receive_buffer_size = 16 * 1024;
+  // epoll: receive buffers HoldReceiveBuffer() may take out of the loop at once, each
+  // receive_buffer_size bytes, allocated on first need and kept for reuse. (io_uring holds
+  // buffers of its ring instead, up to half of them, and allocates nothing.)
+  unsigned max_held_receive_buffers = 64;
   // io_uring: ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (6.1+; falls back
   // by itself where the kernel refuses them). Off only to measure what they buy.
   bool io_uring_defer_taskrun = true;
@@ -115,6 +119,18 @@ class EventLoop {
   // more = true) until EOF (res = 0), an error (res < 0) or CancelReceive (-ECANCELED), each of
   // which ends it (more = false). At most one receive per fd.
   virtual void Receive(int fd, Token token) = 0;
+  // Keeps the bytes of the receive completion being handled readable past the handler's return,
+  // so that they can be sent back from where they are (an echo without a copy): called from
+  // inside OnCompletion for a kReceive with res > 0, it returns a hold, and `data` stays valid
+  // and unchanged until ReleaseReceiveBuffer(hold). Returns -1, and the bytes stay valid only
+  // until the handler returns, when the loop cannot spare the buffer (too many held, see
+  // LoopOptions; io_uring bytes kept across a CancelReceive), or when called at any other time.
+  // A held buffer is one receives cannot use: release each as soon as its bytes are sent (or
+  // the send failed). Held memory belongs to the loop and goes with it.
+  virtual int HoldReceiveBuffer() = 0;
+  // Ends a hold; the loop may receive into the buffer again. Loop thread only.
+  virtual void ReleaseReceiveBuffer(int hold) = 0;
+
   // Stops receiving on `fd`, for backpressure; a later Receive() resumes. Bytes arriving
   // meanwhile wait in the kernel's socket buffer, so the peer's window closes.
   // The receive's last completion (-ECANCELED, more = false) follows from the next dispatch step

@@ -400,6 +400,24 @@ size_t UringLoop::UnreadBytes(int fd) {
   return unread;
 }
 
+int UringLoop::HoldReceiveBuffer() {
+  if (holdable_buffer_ < 0 || held_buffers_ >= buffers_->count() / 2) {
+    return -1;
+  }
+  int held = holdable_buffer_;
+  holdable_buffer_ = -1;
+  buffer_held_ = true;
+  ++held_buffers_;
+  return held;
+}
+
+void UringLoop::ReleaseReceiveBuffer(int hold) {
+  SOCKLAB_CHECK(hold >= 0 && static_cast<unsigned>(hold) < buffers_->count() && held_buffers_ > 0,
+                "released a receive buffer that was not held");
+  --held_buffers_;
+  buffers_->Return(hold);
+}
+
 void UringLoop::Wake() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
@@ -533,7 +551,9 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
       // dropped: the user closed the connection
     } else if (!st.flush_queued && st.receive.DeliversNow()) {
       // (A queued flush has completions of this fd to deliver first.)
+      holdable_buffer_ = bid;
       Deliver(Op::kReceive, st.receive.token(), fd, res, true, data);
+      holdable_buffer_ = -1;
     } else {
       // Taken before the cancel landed. Only the op the user cancelled can get here (Receive()
       // arms no new one while bytes are kept), so this is bounded by what one receive takes
@@ -563,7 +583,9 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
       CancelKernelOp(st.receive_op);
     }
   }
-  if (bid >= 0) {
+  if (buffer_held_) {
+    buffer_held_ = false;  // ReleaseReceiveBuffer() returns it
+  } else if (bid >= 0) {
     // Only now: the handler has returned and no longer reads the buffer.
     buffers_->Return(bid);
   }

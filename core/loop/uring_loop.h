@@ -46,6 +46,9 @@ namespace socklab::loop {
 //   it stays single-shot. A cancel for backpressure then leaves at most one buffer behind, except
 //   the first one of a connection if it lands in the pass of a multishot receive that found an
 //   idle socket flooded.
+// - HoldReceiveBuffer() keeps a provided buffer from going back to the ring until it is
+//   released, for a send straight from it. At most half the ring is held at once: the other half
+//   stays for receives, which end with ENOBUFS when the ring runs dry.
 //
 // Thread affinity and ownership: see EventLoop. Owns the ring, the buffer ring, the wake eventfd
 // and every fd passed to Close() until its close completes.
@@ -64,6 +67,8 @@ class UringLoop final : public LoopBase {
   void Send(int fd, const void* data, size_t size, Token token) override;
   void Close(int fd, Token token) override;
   size_t UnreadBytes(int fd) override;
+  int HoldReceiveBuffer() override;
+  void ReleaseReceiveBuffer(int hold) override;
   absl::StatusOr<int> RunOnce(int64_t max_wait_ns) override;
   void Wake() override;
 
@@ -186,6 +191,11 @@ class UringLoop final : public LoopBase {
   std::vector<int> flush_queue_;
   std::vector<int> flush_batch_;
   Counters counters_;
+  // The provided buffer whose bytes the handler is being given now (-1: none, or the bytes are
+  // a copy kept by ReceiveDelivery), and whether the handler held it.
+  int holdable_buffer_ = -1;
+  bool buffer_held_ = false;
+  unsigned held_buffers_ = 0;
 };
 
 }  // namespace socklab::loop

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -335,6 +336,55 @@ TEST_P(EchoServerTest, WriteTimeoutSparesAPeerThatReadsSlowly) {
   writer.join();
   got += RecvUntilEof(peer->get());
   EXPECT_TRUE(got == sent) << got.size() << " of " << sent.size();
+}
+
+TEST_P(EchoServerTest, LargeMessagesEchoByteExactToAPeerThatReadsSlowly) {
+  // One message at a time, 16 KiB to 1 MiB, to a peer that takes 3000 bytes a millisecond, with
+  // a tiny server send buffer: each message's echo starts with nothing queued (sent straight
+  // from a receive buffer), comes up short, and the rest of the message arrives and queues behind
+  // it; the 1 MiB ones also fill the queue past its cap. Every byte must come back once and in
+  // order, as the peer itself counts them.
+  ServerOptions options = BaseOptions();
+  options.threads = 1;
+  options.sndbuf = 4096;  // smaller than any receive buffer: every direct send is short
+  StartServer(options);
+  absl::StatusOr<UniqueFd> peer = CreateTcpSocket(AF_INET, Blocking::kBlocking);
+  ASSERT_TRUE(peer.ok());
+  ASSERT_TRUE(SetReceiveBuffer(peer->get(), 4096).ok());
+  ASSERT_EQ(connect(peer->get(), server_->address().sockaddr_ptr(), server_->address().length()),
+            0);
+  constexpr size_t kSizes[] = {16384, 65537, 100000, 40000, size_t{1} << 20};
+  uint64_t sent = 0;
+  uint64_t received = 0;
+  for (uint32_t i = 0; i < 10; ++i) {
+    std::string message = RandomBytes(kSizes[i % 5], 100 + i);
+    std::thread writer([&] { SendAll(peer->get(), message); });
+    std::string got;
+    char buf[3000];
+    // Must not hang; generous for 2 noisy cores (a few hundred ms when quiet).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (got.size() < message.size() && std::chrono::steady_clock::now() < deadline) {
+      ssize_t n = recv(peer->get(), buf, std::min(sizeof(buf), message.size() - got.size()), 0);
+      if (n <= 0) {
+        break;
+      }
+      got.append(buf, static_cast<size_t>(n));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    writer.join();
+    sent += message.size();
+    received += got.size();
+    ASSERT_EQ(got.size(), message.size()) << "message " << i;
+    ASSERT_TRUE(got == message) << "echo of message " << i << " reordered or corrupted";
+  }
+  shutdown(peer->get(), SHUT_WR);
+  EXPECT_EQ(RecvUntilEof(peer->get()), "");
+  EXPECT_TRUE(Eventually([&] { return server_->Stats().closed == 1; }));
+  StatsSnapshot s = server_->Stats();
+  EXPECT_EQ(s.bytes_in, sent);
+  EXPECT_EQ(s.bytes_out, received);
+  EXPECT_GE(s.backpressure_pauses, 1u) << "the queue behind the sends never filled";
+  EXPECT_EQ(s.errors.Total(), 0u) << s.errors.ToText();
 }
 
 TEST_P(EchoServerTest, AcceptedSocketsGetNodelayByDefaultAndTheKeepaliveAsked) {
