@@ -230,7 +230,7 @@ HostState ReadHostState() {
   return s;
 }
 
-class ScenariosTest : public testing::Test {
+class ScenariosTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // Orphans of the scenarios' children come back to this process (see IsOurs).
