@@ -660,7 +660,7 @@ void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
 }
 
 void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c) {
-  int64_t now = MonotonicNanos();
+  const int64_t now = loop_->BatchNanos();
   if (!c.more) {
     conn.state.ReceiveEnded();
   }
@@ -726,7 +726,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
       conn.echo.Append(c.data, take, pool_);
     }
     if (conn.held != nullptr) {
-      HoldBack(conn, slot, take, now);
+      HoldBack(conn, slot, take, MonotonicNanos());  // pacing: the clock itself
     }
     StartSend(conn, slot);
     if (stop_reading) {
@@ -780,7 +780,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
 }
 
 void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
-  int64_t now = MonotonicNanos();
+  const int64_t now = loop_->BatchNanos();
   conn.state.SendEnded();
   if (conn.direct_hold >= 0) {
     // The send was a direct one (sends complete in order, one at a time).

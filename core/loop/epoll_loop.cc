@@ -435,6 +435,7 @@ absl::StatusOr<int> EpollLoop::RunOnce(int64_t max_wait_ns) {
     }
     n = 0;
   }
+  StampBatch();
 
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;

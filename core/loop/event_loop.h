@@ -173,6 +173,12 @@ class EventLoop {
   // completes.
   virtual bool CancelTimer(TimerId id) = 0;
 
+  // MonotonicNanos() as read once per batch: when the loop last came back from its wait (or
+  // delivered timers), so at most one batch's handling behind the clock. For what the hot path
+  // stamps per completion (activity, stall clocks): a clock read per message is a measurable
+  // share of a small echo's CPU. Fault timing reads the clock itself.
+  virtual int64_t BatchNanos() const = 0;
+
   // Delivers completions until RequestStop(). Returns an error only when the kernel interface
   // itself fails (never for a failed socket operation, which is a completion).
   virtual absl::Status Run() = 0;

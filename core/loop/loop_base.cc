@@ -54,7 +54,8 @@ void LoopBase::DeliverDeferred() {
 }
 
 void LoopBase::DeliverExpiredTimers() {
-  int64_t now = MonotonicNanos();
+  StampBatch();
+  const int64_t now = batch_ns_;
   // Bounded by the timers present now: a handler that adds an already-expired timer gets it in
   // the next iteration instead of looping here forever.
   size_t budget = timers_.size();

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/base/clock.h"
 #include "core/loop/event_loop.h"
 #include "core/loop/timer_heap.h"
 
@@ -21,6 +22,7 @@ class LoopBase : public EventLoop {
   bool CancelTimer(TimerId id) override;
   absl::Status Run() override;
   void RequestStop() override;
+  int64_t BatchNanos() const override { return batch_ns_; }
 
  protected:
   explicit LoopBase(CompletionHandler* handler) : handler_(handler) {}
@@ -41,6 +43,8 @@ class LoopBase : public EventLoop {
   // queue length at entry so a handler that keeps submitting cannot starve the wait.
   void DeliverDeferred();
   void DeliverExpiredTimers();
+  // Backends call this as their wait returns, before delivering what it brought.
+  void StampBatch() { batch_ns_ = MonotonicNanos(); }
 
   // How long the backend may sleep: the caller's bound (< 0: none) clipped to the next timer;
   // -1 means no limit.
@@ -55,6 +59,7 @@ class LoopBase : public EventLoop {
   std::vector<Completion> deferred_;
   std::vector<Completion> deferred_batch_;
   std::atomic<bool> stop_{false};
+  int64_t batch_ns_ = MonotonicNanos();
 };
 
 }  // namespace socklab::loop

@@ -212,6 +212,31 @@ TEST_P(EventLoopTest, EofEndsReceive) {
   EXPECT_FALSE(eof->more);
 }
 
+TEST_P(EventLoopTest, BatchClockIsReadAfterTheWaitThatBroughtTheCompletion) {
+  UniqueFd listener = Listen();
+  auto [server, client] = ConnectedPair(listener.get());
+  ASSERT_TRUE(server.valid());
+  loop_->Receive(server.get(), kServerRecv);
+  // The loop waits with nothing to do, then the bytes come: the handler must see a batch time
+  // taken after they were sent, not one left from before the wait.
+  std::thread sender([fd = client.get()] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(::send(fd, "x", 1, MSG_NOSIGNAL), 1);
+  });
+  const int64_t before_wait = MonotonicNanos();
+  int64_t seen_in_handler = 0;
+  rec_.hook = [&](const Completion& c) {
+    if (c.op == Op::kReceive && c.res > 0) {
+      seen_in_handler = loop_->BatchNanos();
+    }
+  };
+  EXPECT_EQ(ReceiveBytes(kServerRecv, 1), "x");
+  const int64_t after = MonotonicNanos();
+  sender.join();
+  EXPECT_GE(seen_in_handler, before_wait + 40'000'000) << "a batch time from before the wait";
+  EXPECT_LE(seen_in_handler, after);
+}
+
 TEST_P(EventLoopTest, ConnectToClosedPortIsRefused) {
   // Bound but not listening: the kernel answers the SYN with RST.
   auto bound = CreateTcpSocket(AF_INET, Blocking::kNonBlocking);
