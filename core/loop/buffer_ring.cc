@@ -12,6 +12,15 @@ namespace {
 // io_register_pbuf_ring takes a power of two below 65536.
 constexpr unsigned kMaxBuffers = 32768;
 constexpr size_t kPageSize = 4096;
+// The first window: 64 KiB of buffers (at least 2), the size of the one buffer a plain recv/send
+// server reuses; a busier loop widens it at its first dry receives.
+constexpr size_t kInitialWindowBytes = 64 * 1024;
+constexpr unsigned kMinWindow = 2;
+
+unsigned InitialWindow(unsigned count, unsigned size) {
+  const auto fitting = static_cast<unsigned>(std::min<size_t>(kInitialWindowBytes / size, count));
+  return std::min(count, std::max(kMinWindow, fitting));
+}
 
 unsigned RoundUpPow2(unsigned v) {
   unsigned p = 1;
@@ -26,7 +35,11 @@ unsigned RoundUpPow2(unsigned v) {
 void BufferRing::FreeDeleter::operator()(void* p) const { std::free(p); }
 
 BufferRing::BufferRing(io_uring* ring, uint16_t group, unsigned count, unsigned size)
-    : ring_(ring), group_(group), count_(count), buffer_size_(size) {}
+    : ring_(ring),
+      group_(group),
+      count_(count),
+      buffer_size_(size),
+      window_(InitialWindow(count, size)) {}
 
 absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, uint16_t group,
                                                                unsigned count, unsigned size) {
@@ -57,13 +70,11 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
     return ErrnoError(-ret, "io_uring_register_buf_ring", "use --backend epoll (needs Linux 5.19)");
   }
   br->registered_ = true;
-  int mask = io_uring_buf_ring_mask(br->count_);
-  for (unsigned i = 0; i < br->count_; ++i) {
-    io_uring_buf_ring_add(br->entries_.get(), br->buffers_.get() + size_t{i} * br->buffer_size_,
-                          br->buffer_size_, static_cast<unsigned short>(i), mask,
-                          static_cast<int>(i));
+  br->returned_.reserve(br->count_);
+  for (unsigned i = br->count_; i > 0; --i) {
+    br->returned_.push_back(static_cast<uint16_t>(i - 1));
   }
-  io_uring_buf_ring_advance(br->entries_.get(), static_cast<int>(br->count_));
+  br->Refill();
   return br;
 }
 
@@ -74,10 +85,24 @@ BufferRing::~BufferRing() {
   }
 }
 
-void BufferRing::Return(int id) {
-  io_uring_buf_ring_add(entries_.get(), buffers_.get() + size_t(id) * buffer_size_, buffer_size_,
-                        static_cast<unsigned short>(id), io_uring_buf_ring_mask(count_), 0);
-  io_uring_buf_ring_advance(entries_.get(), 1);
+void BufferRing::Refill() {
+  if (dry_receives_ > 0) {
+    window_ = std::min(count_, std::max(2 * window_, window_ + dry_receives_));
+    dry_receives_ = 0;
+  }
+  int added = 0;
+  const int mask = io_uring_buf_ring_mask(count_);
+  while (posted_ < window_ && !returned_.empty()) {
+    const uint16_t id = returned_.back();
+    returned_.pop_back();
+    io_uring_buf_ring_add(entries_.get(), buffers_.get() + size_t{id} * buffer_size_, buffer_size_,
+                          id, mask, added);
+    ++added;
+    ++posted_;
+  }
+  if (added > 0) {
+    io_uring_buf_ring_advance(entries_.get(), added);  // publishes the tail: one store-release
+  }
 }
 
 }  // namespace socklab::loop

@@ -189,6 +189,7 @@ io_uring_sqe* UringLoop::GetSqe() {
     // SQ full: flush it to the kernel and retry; completions stay in the CQ for the next reap.
     ++counters_.sq_full_flushes;
     EnsureEnabled();
+    buffers_->Refill();
     io_uring_submit(&ring_);
     sqe = io_uring_get_sqe(&ring_);
   }
@@ -527,7 +528,7 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
     st.receive_op.record = -1;
     EndOp(st);
   }
-  const int bid = BufferRing::BufferIdOf(flags);
+  const int bid = buffers_->Take(flags);
   const std::byte* data = bid >= 0 ? buffers_->data(bid) : nullptr;
   if (res > 0 && !st.closing) {
     bool socket_empty = (flags & IORING_CQE_F_SOCK_NONEMPTY) == 0;
@@ -569,6 +570,7 @@ void UringLoop::OnReceive(int32_t index, int res, uint32_t flags, bool final) {
   } else if (res == -ENOBUFS || res == -ECANCELED) {
     if (res == -ENOBUFS) {
       ++counters_.enobufs;
+      buffers_->RanDry();
     }
     // ENOBUFS: the buffer ring ran dry (6.0 ends the multishot); re-armed below once buffers are
     // back. ECANCELED: our own cancel; the user was told already.
@@ -700,6 +702,7 @@ absl::StatusOr<int> UringLoop::RunOnce(int64_t max_wait_ns) {
   ts.tv_sec = timeout_ns < 0 ? 0 : timeout_ns / 1'000'000'000;
   ts.tv_nsec = timeout_ns < 0 ? 0 : timeout_ns % 1'000'000'000;
   io_uring_cqe* first = nullptr;
+  buffers_->Refill();
   int ret =
       io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout_ns < 0 ? nullptr : &ts, nullptr);
   if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
