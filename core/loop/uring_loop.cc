@@ -250,7 +250,7 @@ void UringLoop::SubmitNextSend(int fd, FdState& st) {
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_send(sqe, fd, send.data, send.size, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
-  st.send_inflight = true;
+  st.send_op = KernelOp{index, false};
   ++st.inflight;
 }
 
@@ -294,6 +294,7 @@ void UringLoop::Connect(int fd, const SocketAddress& address, Token token) {
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_connect(sqe, fd, kept.sockaddr_ptr(), kept.length());
   io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(index) + 1);
+  st.connect_op = KernelOp{index, false};
   ++st.inflight;
 }
 
@@ -327,7 +328,7 @@ void UringLoop::Send(int fd, const void* data, size_t size, Token token) {
   // One send in flight per fd: two io_uring sends on a stream socket may complete out of order
   // when the first has to wait for buffer space.
   st.sends.push_back(PendingSend{data, size, token});
-  if (!st.send_inflight) {
+  if (st.send_op.record < 0) {
     SubmitNextSend(fd, st);
   }
 }
@@ -357,13 +358,14 @@ void UringLoop::Close(int fd, Token token) {
     }
   }
   st.accepted.clear();
-  if (st.inflight > 0) {
-    // 5.19: every request on this fd (including an in-flight send or connect, which then
-    // completes with -ECANCELED or its real result).
-    io_uring_sqe* sqe = GetSqe();
-    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, 0);
-  }
+  // Every request on this fd (an in-flight send or connect then completes with -ECANCELED or its
+  // real result), each by its own user_data: the kernel finds that in its cancel hash, where a
+  // cancel by fd (IORING_ASYNC_CANCEL_FD) walks every request of the ring, and closing 5,000
+  // connections that way took O(n^2) (bench/RESULTS.md).
+  CancelKernelOp(st.accept_op);
+  CancelKernelOp(st.receive_op);
+  CancelKernelOp(st.send_op);
+  CancelKernelOp(st.connect_op);
   MaybeFinishClose(fd, st);
 }
 
@@ -609,7 +611,7 @@ void UringLoop::OnSend(int32_t index, int res) {
   Token token = records_[index].token;
   FreeRecord(index);
   FdState& st = *fds_[fd];
-  st.send_inflight = false;
+  st.send_op.record = -1;
   EndOp(st);
   if (!st.closing && !st.sends.empty()) {
     SubmitNextSend(fd, st);
@@ -625,6 +627,7 @@ void UringLoop::OnConnect(int32_t index, int res) {
   Token token = records_[index].token;
   FreeRecord(index);
   FdState& st = *fds_[fd];
+  st.connect_op.record = -1;
   EndOp(st);
   Deliver(Op::kConnect, token, fd, res, false);
   if (st.closing) {

@@ -122,7 +122,8 @@ class UringLoop final : public LoopBase {
     KernelOp accept_op;
     ReceiveDelivery receive;
     KernelOp receive_op;
-    bool send_inflight = false;
+    KernelOp send_op;  // one at a time
+    KernelOp connect_op;
     absl::InlinedVector<PendingSend, 1> sends;  // not yet submitted
     uint32_t inflight = 0;                      // kernel ops on this fd (records not yet finished)
     bool closing = false;
