@@ -31,6 +31,7 @@
 #include "tests/server/server_process.h"
 #include "tests/server/test_client.h"
 #include "tests/testing/backends.h"
+#include "tests/testing/wait_for.h"
 
 namespace socklab::server {
 namespace {
@@ -156,7 +157,10 @@ TEST(ServerMainTest, JsonStdoutIsJsonLinesAndTheBacklogShownIsTheKernels) {
   ASSERT_TRUE(listeners[0].accept_backlog.has_value());
   std::string effective = std::to_string(*listeners[0].accept_backlog);
   ASSERT_NE(effective, "100000");
-  EXPECT_NE(server.err().find(" backlog=" + effective + " "), std::string::npos) << server.err();
+  // The configuration line goes to stderr after the listening line went to stdout.
+  EXPECT_TRUE(::socklab::testing::WaitFor([&] {
+    return server.err().find(" backlog=" + effective + " ") != std::string::npos;
+  })) << server.err();
   ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
   ASSERT_TRUE(server.Exited(20000));
   std::vector<nlohmann::json> lines = server.JsonLines();
@@ -215,7 +219,10 @@ TEST(ServerMainTest, AutoFallsBackToEpollWhenSeccompRefusesIoUring) {
                        {.refuse_io_uring = true});
   std::string line = server.WaitListening();
   EXPECT_NE(line.find("backend=epoll"), std::string::npos) << line << server.err();
-  EXPECT_NE(server.err().find("io_uring unavailable"), std::string::npos) << server.err();
+  // (On stderr, written after the listening line on stdout.)
+  EXPECT_TRUE(::socklab::testing::WaitFor([&] {
+    return server.err().find("io_uring unavailable") != std::string::npos;
+  })) << server.err();
   UniqueFd fd = Connect(server.Address());
   ASSERT_TRUE(fd.valid());
   ASSERT_TRUE(SendAll(fd.get(), "ok"));
