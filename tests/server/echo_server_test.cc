@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -61,6 +62,25 @@ class EchoServerTest : public ::testing::TestWithParam<loop::BackendChoice> {
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
     ASSERT_NE(server_->address().port(), 0);
+  }
+
+  // A blocking peer of the server with a 4 KiB receive buffer, set before the connect so that the
+  // window it offers stays that small: a peer that reads slowly or not at all.
+  UniqueFd ConnectSlowPeer() {
+    absl::StatusOr<UniqueFd> peer = CreateTcpSocket(AF_INET, Blocking::kBlocking);
+    if (!peer.ok()) {
+      ADD_FAILURE() << peer.status();
+      return UniqueFd();
+    }
+    if (absl::Status set = SetReceiveBuffer(peer->get(), 4096); !set.ok()) {
+      ADD_FAILURE() << set;
+      return UniqueFd();
+    }
+    if (connect(peer->get(), server_->address().sockaddr_ptr(), server_->address().length()) != 0) {
+      ADD_FAILURE() << "connect: " << std::strerror(errno);
+      return UniqueFd();
+    }
+    return *std::move(peer);
   }
 
   // Polls `cond` every 10 ms for up to 20 s.
@@ -287,14 +307,11 @@ TEST_P(EchoServerTest, WriteTimeoutCountsEchoBytesWaitingInTheKernelSendQueue) {
   ServerOptions options = BaseOptions();
   options.write_timeout = absl::Milliseconds(500);
   StartServer(options);
-  absl::StatusOr<UniqueFd> peer = CreateTcpSocket(AF_INET, Blocking::kBlocking);
-  ASSERT_TRUE(peer.ok());
-  ASSERT_TRUE(SetReceiveBuffer(peer->get(), 4096).ok());
-  ASSERT_EQ(connect(peer->get(), server_->address().sockaddr_ptr(), server_->address().length()),
-            0);
-  SocketAddress peer_address = *LocalAddressOf(peer->get());
+  UniqueFd peer = ConnectSlowPeer();
+  ASSERT_TRUE(peer.valid());
+  SocketAddress peer_address = *LocalAddressOf(peer.get());
   constexpr size_t kSent = 200'000;
-  ASSERT_TRUE(SendAll(peer->get(), RandomBytes(kSent, 13)));
+  ASSERT_TRUE(SendAll(peer.get(), RandomBytes(kSent, 13)));
   // The kernel's view of the server's end: echo bytes in its send queue, unacknowledged.
   std::optional<tcpstat::TcpSocket> held;
   ASSERT_TRUE(Eventually([&] {
@@ -319,22 +336,19 @@ TEST_P(EchoServerTest, WriteTimeoutSparesAPeerThatReadsSlowly) {
   ServerOptions options = BaseOptions();
   options.write_timeout = absl::Milliseconds(400);
   StartServer(options);
-  absl::StatusOr<UniqueFd> peer = CreateTcpSocket(AF_INET, Blocking::kBlocking);
-  ASSERT_TRUE(peer.ok());
-  ASSERT_TRUE(SetReceiveBuffer(peer->get(), 4096).ok());
-  ASSERT_EQ(connect(peer->get(), server_->address().sockaddr_ptr(), server_->address().length()),
-            0);
+  UniqueFd peer = ConnectSlowPeer();
+  ASSERT_TRUE(peer.valid());
   std::string sent = RandomBytes(400'000, 14);
-  std::thread writer([&] { SendAll(peer->get(), sent); });
+  std::thread writer([&] { SendAll(peer.get(), sent); });
   std::string got;
   for (int i = 0; i < 20; ++i) {  // 2 s, five write timeouts long
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    got += RecvExactly(peer->get(), 2048);
+    got += RecvExactly(peer.get(), 2048);
   }
   EXPECT_EQ(server_->Stats().write_timeouts, 0u);
-  shutdown(peer->get(), SHUT_WR);
+  shutdown(peer.get(), SHUT_WR);
   writer.join();
-  got += RecvUntilEof(peer->get());
+  got += RecvUntilEof(peer.get());
   EXPECT_TRUE(got == sent) << got.size() << " of " << sent.size();
 }
 
@@ -348,23 +362,20 @@ TEST_P(EchoServerTest, LargeMessagesEchoByteExactToAPeerThatReadsSlowly) {
   options.threads = 1;
   options.sndbuf = 4096;  // smaller than any receive buffer: every direct send is short
   StartServer(options);
-  absl::StatusOr<UniqueFd> peer = CreateTcpSocket(AF_INET, Blocking::kBlocking);
-  ASSERT_TRUE(peer.ok());
-  ASSERT_TRUE(SetReceiveBuffer(peer->get(), 4096).ok());
-  ASSERT_EQ(connect(peer->get(), server_->address().sockaddr_ptr(), server_->address().length()),
-            0);
+  UniqueFd peer = ConnectSlowPeer();
+  ASSERT_TRUE(peer.valid());
   constexpr size_t kSizes[] = {16384, 65537, 100000, 40000, size_t{1} << 20};
   uint64_t sent = 0;
   uint64_t received = 0;
   for (uint32_t i = 0; i < 10; ++i) {
     std::string message = RandomBytes(kSizes[i % 5], 100 + i);
-    std::thread writer([&] { SendAll(peer->get(), message); });
+    std::thread writer([&] { SendAll(peer.get(), message); });
     std::string got;
     char buf[3000];
     // Must not hang; generous for 2 noisy cores (a few hundred ms when quiet).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (got.size() < message.size() && std::chrono::steady_clock::now() < deadline) {
-      ssize_t n = recv(peer->get(), buf, std::min(sizeof(buf), message.size() - got.size()), 0);
+      ssize_t n = recv(peer.get(), buf, std::min(sizeof(buf), message.size() - got.size()), 0);
       if (n <= 0) {
         break;
       }
@@ -377,8 +388,8 @@ TEST_P(EchoServerTest, LargeMessagesEchoByteExactToAPeerThatReadsSlowly) {
     ASSERT_EQ(got.size(), message.size()) << "message " << i;
     ASSERT_TRUE(got == message) << "echo of message " << i << " reordered or corrupted";
   }
-  shutdown(peer->get(), SHUT_WR);
-  EXPECT_EQ(RecvUntilEof(peer->get()), "");
+  shutdown(peer.get(), SHUT_WR);
+  EXPECT_EQ(RecvUntilEof(peer.get()), "");
   EXPECT_TRUE(Eventually([&] { return server_->Stats().closed == 1; }));
   StatsSnapshot s = server_->Stats();
   EXPECT_EQ(s.bytes_in, sent);

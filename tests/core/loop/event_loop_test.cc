@@ -27,6 +27,8 @@
 namespace socklab::loop {
 namespace {
 
+using testing::AcceptedConnection;
+using testing::AcceptOneThrough;
 using testing::Record;
 using testing::Recorder;
 using testing::RunUntil;
@@ -548,13 +550,10 @@ TEST_P(EventLoopTest, TinyReceiveBuffersStillDeliverEveryByte) {
   auto made = EventLoop::Create(GetParam(), &rec, options);
   ASSERT_TRUE(made.ok()) << made.status();
   EventLoop& loop = **made;
-  UniqueFd listener = Listen();
-  auto client = ConnectTcp(address_);
-  ASSERT_TRUE(client.ok());
-  loop.Accept(listener.get(), kAcceptToken);
-  auto accepted = Take(loop, rec, Op::kAccept, kAcceptToken);
-  ASSERT_TRUE(accepted.has_value() && accepted->res >= 0);
-  UniqueFd server(accepted->res);
+  AcceptedConnection conn = AcceptOneThrough(loop, rec, kAcceptToken);
+  ASSERT_TRUE(conn.server.valid());
+  UniqueFd& client = conn.client;
+  UniqueFd& server = conn.server;
   const std::string payload = Pattern(1 << 20);
   std::string got;
   bool ended = false;
@@ -570,7 +569,7 @@ TEST_P(EventLoopTest, TinyReceiveBuffersStillDeliverEveryByte) {
   };
   loop.Receive(server.get(), kServerRecv);
   {
-    BlockingWriter writer(client->get(), payload);
+    BlockingWriter writer(client.get(), payload);
     EXPECT_TRUE(RunUntil(loop, [&] { return got.size() >= payload.size() || ended; }));
   }
   EXPECT_FALSE(ended);
@@ -593,13 +592,10 @@ TEST_P(EventLoopTest, HeldReceiveBuffersKeepTheirBytesUntilReleased) {
   auto made = EventLoop::Create(GetParam(), &rec, options);
   ASSERT_TRUE(made.ok()) << made.status();
   EventLoop& loop = **made;
-  UniqueFd listener = Listen();
-  auto client = ConnectTcp(address_);
-  ASSERT_TRUE(client.ok());
-  loop.Accept(listener.get(), kAcceptToken);
-  auto accepted = Take(loop, rec, Op::kAccept, kAcceptToken);
-  ASSERT_TRUE(accepted.has_value() && accepted->res >= 0);
-  UniqueFd server(accepted->res);
+  AcceptedConnection conn = AcceptOneThrough(loop, rec, kAcceptToken);
+  ASSERT_TRUE(conn.server.valid());
+  UniqueFd& client = conn.client;
+  UniqueFd& server = conn.server;
   // No short period (as Pattern has): a buffer refilled with later bytes cannot look unchanged.
   std::string payload(1 << 20, '\0');
   for (size_t i = 0; i < payload.size(); ++i) {
@@ -653,7 +649,7 @@ TEST_P(EventLoopTest, HeldReceiveBuffersKeepTheirBytesUntilReleased) {
   };
   loop.Receive(server.get(), kServerRecv);
   {
-    BlockingWriter writer(client->get(), payload);
+    BlockingWriter writer(client.get(), payload);
     EXPECT_TRUE(RunUntil(loop, [&] { return got.size() >= payload.size() || ended; }));
   }
   EXPECT_EQ(loop.HoldReceiveBuffer(), -1) << "held outside a receive completion";
@@ -678,7 +674,7 @@ TEST_P(EventLoopTest, HeldReceiveBuffersKeepTheirBytesUntilReleased) {
   };
   const std::string more = Pattern(5000);
   {
-    BlockingWriter writer(client->get(), more);
+    BlockingWriter writer(client.get(), more);
     EXPECT_TRUE(RunUntil(loop, [&] { return got.size() >= payload.size() + more.size(); }));
   }
   EXPECT_TRUE(got.substr(payload.size()) == more);
@@ -689,13 +685,10 @@ TEST_P(EventLoopTest, CancelAndReceiveAgainOnEveryChunkLosesNothing) {
   // receive is being cancelled while new Receive() calls arrive, so bytes the kernel took in
   // between must be handed over in order, and nothing may arrive between a CancelReceive and
   // the next Receive.
-  UniqueFd listener = Listen();
-  auto client = ConnectTcp(address_);
-  ASSERT_TRUE(client.ok());
-  loop_->Accept(listener.get(), kAcceptToken);
-  auto accepted = Take(*loop_, rec_, Op::kAccept, kAcceptToken);
-  ASSERT_TRUE(accepted.has_value() && accepted->res >= 0);
-  UniqueFd server(accepted->res);
+  AcceptedConnection conn = AcceptOneThrough(*loop_, rec_, kAcceptToken);
+  ASSERT_TRUE(conn.server.valid());
+  UniqueFd& client = conn.client;
+  UniqueFd& server = conn.server;
   const std::string payload = Pattern(4 << 20);
   std::string got;
   bool armed = true;
@@ -729,7 +722,7 @@ TEST_P(EventLoopTest, CancelAndReceiveAgainOnEveryChunkLosesNothing) {
   };
   loop_->Receive(server.get(), kServerRecv);
   {
-    BlockingWriter writer(client->get(), payload);
+    BlockingWriter writer(client.get(), payload);
     EXPECT_TRUE(RunUntil(*loop_, [&] {
       if (!armed) {  // every third chunk: resume from outside the handler, a turn later
         loop_->Receive(server.get(), kServerRecv);

@@ -9,7 +9,10 @@
 
 #include "absl/status/statusor.h"
 #include "core/base/clock.h"
+#include "core/base/unique_fd.h"
 #include "core/loop/event_loop.h"
+#include "core/net/address.h"
+#include "core/net/socket.h"
 #include "gtest/gtest.h"
 
 namespace socklab::loop::testing {
@@ -79,6 +82,35 @@ inline std::optional<Record> Take(EventLoop& loop, Recorder& rec, Op op, Token t
   };
   RunUntil(loop, match, timeout_ns);
   return found;
+}
+
+// A loopback connection whose server end `loop` accepted with `accept_token` (its accept then
+// stays armed); empty fds on failure. For tests that make their own loop, with its own options.
+struct AcceptedConnection {
+  UniqueFd listener;
+  UniqueFd client;
+  UniqueFd server;
+};
+inline AcceptedConnection AcceptOneThrough(EventLoop& loop, Recorder& rec, Token accept_token) {
+  AcceptedConnection c;
+  ListenOptions listen_options;
+  listen_options.address = SocketAddress::Loopback(AF_INET, 0);
+  absl::StatusOr<UniqueFd> listener = ListenTcp(listen_options);
+  if (!listener.ok()) {
+    return c;
+  }
+  c.listener = *std::move(listener);
+  absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(c.listener.get()));
+  if (!client.ok()) {
+    return c;
+  }
+  c.client = *std::move(client);
+  loop.Accept(c.listener.get(), accept_token);
+  std::optional<Record> accepted = Take(loop, rec, Op::kAccept, accept_token);
+  if (accepted.has_value() && accepted->res >= 0) {
+    c.server = UniqueFd(accepted->res);
+  }
+  return c;
 }
 
 // The backends to run a suite on; io_uring cases skip where SelectBackend says it is unavailable.

@@ -18,6 +18,8 @@
 namespace socklab::loop {
 namespace {
 
+using testing::AcceptedConnection;
+using testing::AcceptOneThrough;
 using testing::Recorder;
 using testing::RunUntil;
 using testing::Take;
@@ -48,34 +50,6 @@ class UringLoopTest : public ::testing::Test {
     loop.Receive(server, 2);
     auto first = Take(loop, rec, Op::kReceive, 2);
     return first.has_value() && first->res == 1 && first->more;
-  }
-
-  // A loopback connection whose server end `loop` accepted (token 1); empty fds on failure.
-  struct Connected {
-    UniqueFd listener;
-    UniqueFd client;
-    UniqueFd server;
-  };
-  static Connected AcceptOneThrough(EventLoop& loop, Recorder& rec) {
-    Connected c;
-    ListenOptions listen_options;
-    listen_options.address = SocketAddress::Loopback(AF_INET, 0);
-    absl::StatusOr<UniqueFd> listener = ListenTcp(listen_options);
-    if (!listener.ok()) {
-      return c;
-    }
-    c.listener = *std::move(listener);
-    absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(c.listener.get()));
-    if (!client.ok()) {
-      return c;
-    }
-    c.client = *std::move(client);
-    loop.Accept(c.listener.get(), 1);
-    auto accepted = Take(loop, rec, Op::kAccept, 1);
-    if (accepted.has_value() && accepted->res >= 0) {
-      c.server = UniqueFd(accepted->res);
-    }
-    return c;
   }
 };
 
@@ -127,7 +101,7 @@ TEST_F(UringLoopTest, DryBufferRingIsReArmedTransparently) {
   options.receive_buffer_size = 128;
   auto loop = EventLoop::Create(Backend::kIoUring, &rec, options);
   ASSERT_TRUE(loop.ok()) << loop.status();
-  Connected conn = AcceptOneThrough(**loop, rec);
+  AcceptedConnection conn = AcceptOneThrough(**loop, rec, 1);
   ASSERT_TRUE(conn.server.valid());
   UniqueFd& client = conn.client;
   UniqueFd& server = conn.server;
@@ -161,7 +135,7 @@ TEST_F(UringLoopTest, StashedBytesAreDeliveredInBufferSizedChunks) {
   options.receive_buffer_size = kBufferSize;
   auto loop = EventLoop::Create(Backend::kIoUring, &rec, options);
   ASSERT_TRUE(loop.ok()) << loop.status();
-  Connected conn = AcceptOneThrough(**loop, rec);
+  AcceptedConnection conn = AcceptOneThrough(**loop, rec, 1);
   ASSERT_TRUE(conn.server.valid());
   UniqueFd& client = conn.client;
   UniqueFd& server = conn.server;
@@ -207,7 +181,7 @@ TEST_F(UringLoopTest, ReceiveIsMultishotWhileTheHandlerKeepsUpAndSingleShotOnceP
   Recorder rec;
   auto loop = EventLoop::Create(Backend::kIoUring, &rec);
   ASSERT_TRUE(loop.ok()) << loop.status();
-  Connected conn = AcceptOneThrough(**loop, rec);
+  AcceptedConnection conn = AcceptOneThrough(**loop, rec, 1);
   ASSERT_TRUE(conn.server.valid());
   const UringLoop::Counters& counters = AsUring(**loop).counters();
   constexpr int kMessages = 50;
