@@ -1,12 +1,13 @@
 // The simplest fast ping-pong client, as a yardstick for `socklab load`
 // (bench/e2e/compare_baseline.py): one thread, level-triggered epoll, closed loop: each
-// connection sends one message, reads its echo whole, records the round trip, sends the next.
+// connection sends one message, reads its echo whole, checks it byte for byte, records the round
+// trip, sends the next.
 // With --churn each connection carries one message, then closes and a new one connects. No
 // socklab code.
 //
 //   baseline_pingpong_client PORT CONNECTIONS SIZE SECONDS WARMUP_SECONDS [--churn]
-// Prints one JSON line: messages, connections and round-trip percentiles over the SECONDS after
-// the warm-up.
+// Prints one JSON line: messages, connections, errors, echoes that differed from the message
+// (mismatches, over the whole run) and round-trip percentiles over the SECONDS after the warm-up.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -63,13 +64,18 @@ int main(int argc, char** argv) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  std::vector<char> message(size, 'x');
+  std::vector<char> message(size);
+  uint32_t lcg = 12345;  // bytes with no short period, so a shifted or repeated echo differs
+  for (char& byte : message) {
+    lcg = lcg * 1664525u + 1013904223u;
+    byte = static_cast<char>(lcg >> 24);
+  }
   std::vector<char> echo(size);
   std::vector<uint32_t> histogram(kBuckets);
   std::vector<Slot> slots(count);
   int ep = epoll_create1(0);
   int one = 1;
-  uint64_t messages = 0, connections = 0, errors = 0;
+  uint64_t messages = 0, connections = 0, errors = 0, mismatches = 0;
 
   const int64_t begin_ns = NowNs();
   const int64_t window_start_ns = begin_ns + static_cast<int64_t>(warmup * 1e9);
@@ -125,6 +131,10 @@ int main(int argc, char** argv) {
         open_slot(index);
         continue;
       }
+      if (std::memcmp(echo.data() + s.received, message.data() + s.received,
+                      static_cast<size_t>(got)) != 0) {
+        ++mismatches;
+      }
       s.received += static_cast<size_t>(got);
       if (s.received < size) continue;
       const int64_t now = NowNs();
@@ -154,10 +164,10 @@ int main(int argc, char** argv) {
     return kBuckets * kBucketNs;
   };
   std::printf(
-      "{\"messages\":%llu,\"connections\":%llu,\"errors\":%llu,\"seconds\":%.3f,"
-      "\"p50_ns\":%lld,\"p99_ns\":%lld}\n",
+      "{\"messages\":%llu,\"connections\":%llu,\"errors\":%llu,\"mismatches\":%llu,"
+      "\"seconds\":%.3f,\"p50_ns\":%lld,\"p99_ns\":%lld}\n",
       static_cast<unsigned long long>(messages), static_cast<unsigned long long>(connections),
-      static_cast<unsigned long long>(errors), seconds, static_cast<long long>(percentile_ns(0.50)),
-      static_cast<long long>(percentile_ns(0.99)));
+      static_cast<unsigned long long>(errors), static_cast<unsigned long long>(mismatches), seconds,
+      static_cast<long long>(percentile_ns(0.50)), static_cast<long long>(percentile_ns(0.99)));
   return 0;
 }
