@@ -4,7 +4,8 @@
 Two comparisons, interleaved in one run, with the server pinned to one CPU and the client to the
 other:
   server: baseline_echo_server vs socklab-server --backend epoll|io_uring -t 1, all driven by
-          baseline_pingpong_client;
+          baseline_pingpong_client; baseline_uring_echo_server ("uring-baseline") runs beside
+          them as the floor of any io_uring echo server on this kernel;
   client: baseline_pingpong_client vs socklab load --backend epoll|io_uring -t 1, all against
           baseline_echo_server.
 Cells: connections {1, 50, 500, 5000} x message size {64, 16384}, plus churn (one connection per
@@ -72,7 +73,8 @@ def baseline_client(args, port, conns, size, churn):
            str(args.duration), "0"] + (["--churn"] if churn else [])
     stdout, cpu = run_client(cmd)
     r = json.loads(stdout)
-    return dict(messages=r["messages"], connections=r["connections"], errors=r["errors"],
+    return dict(messages=r["messages"], connections=r["connections"],
+                errors=r["errors"] + r["mismatches"],
                 rate=r["messages"] / args.duration, p50=r["p50_ns"], p99=r["p99_ns"], cpu=cpu)
 
 
@@ -91,6 +93,8 @@ def socklab_client(args, backend, port, conns, size, churn):
 def server_cmd(args, variant):
     if variant == "baseline":
         return [os.path.join(args.bench, "baseline_echo_server"), "0"]
+    if variant == "uring-baseline":
+        return [os.path.join(args.bench, "baseline_uring_echo_server"), "0"]
     return [os.path.join(args.bin, "socklab-server"), "-l", "127.0.0.1:0", "--backend", variant,
             "-t", "1"]
 
@@ -141,17 +145,18 @@ def main():
     parser.add_argument("--cells", help="e.g. 50x64,500x16384,churn (default: all)")
     parser.add_argument("--markdown", help="also write the tables as markdown to this file")
     args = parser.parse_args()
-    variants = ["baseline", "epoll", "io_uring"]
+    variants = {"server": ["baseline", "uring-baseline", "epoll", "io_uring"],
+                "client": ["baseline", "epoll", "io_uring"]}
     runs = {}  # (side, cell, variant) -> [result, ...]
     for cell in cells(args):
         for rep in range(args.repeat):
-            order = variants[rep % 3:] + variants[:rep % 3]
             for side, measure in (("server", measure_server), ("client", measure_client)):
-                for variant in order:
+                turn = rep % len(variants[side])
+                for variant in variants[side][turn:] + variants[side][:turn]:
                     r = measure(args, variant, *cell)
                     runs.setdefault((side, cell, variant), []).append(r)
                     per = r["cpu"] / max(r["messages"], 1) * 1e9
-                    print(f"{side} {cell} {variant:<9} {rep + 1}/{args.repeat}: "
+                    print(f"{side} {cell} {variant:<14} {rep + 1}/{args.repeat}: "
                           f"{r['rate']:>10,.0f} msg/s {per:>8,.0f} ns CPU/msg "
                           f"p50 {r['p50'] / 1e3:,.0f} us p99 {r['p99'] / 1e3:,.0f} us "
                           f"errors {r['errors']}", file=sys.stderr)
@@ -180,7 +185,7 @@ def main():
             name = "churn 50 x 64 B" if cell[2] else f"{cell[0]} x {cell[1]} B"
             base_rate = median(side, cell, "baseline", "rate")[0]
             base_cpu = median(side, cell, "baseline", "cpu_per")[0]
-            for variant in variants:
+            for variant in variants[side]:
                 rate, rlo, rhi = median(side, cell, variant, "rate")
                 cpu, clo, chi = median(side, cell, variant, "cpu_per")
                 p50 = median(side, cell, variant, "p50")[0]
