@@ -20,7 +20,7 @@ namespace socklab::loop {
 //
 // The kernel takes buffers from the ring's head in the order they were added, so a ring holding
 // every buffer would hand each receive the buffer used `count` receives ago: with 1024 buffers of
-// 16 KiB, memory last touched 16 MiB earlier, long out of the caches. So the kernel holds only a
+// 20 KiB, memory last touched 20 MiB earlier, long out of the caches. So the kernel holds only a
 // window of buffers (64 KiB's worth to begin with), refilled with the most recently returned ones
 // first, and the window grows (up to every buffer) each time receives find the ring dry.
 // bench/RESULTS.md has what this bought.
