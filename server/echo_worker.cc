@@ -66,8 +66,8 @@ absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
 // epoll reads into one buffer of 64 KiB, as a plain recv/send echo server does: a message up to
 // that size arrives in one receive and, sent straight from it, goes back in one send (at 16 KiB
 // a 16 KiB message took a second recv() to see EAGAIN). io_uring keeps the loop's default ring of
-// 1024 x 20 KiB: 32 or 64 KiB buffers bought no less CPU per message, while a multishot pass that
-// a cancel for backpressure leaves behind (up to ~30 buffers per connection, uring_loop.h) grows
+// 1024 x 20 KiB: 64 KiB buffers measured no better at 1 x 16 KiB, while a multishot pass that a
+// cancel for backpressure leaves behind (up to ~30 buffers per connection, uring_loop.h) grows
 // with the buffer size: 64 KiB doubled the RSS of 20 flooding peers
 // (tests/reliability/memory_test.cc).
 loop::LoopOptions EchoLoopOptions(loop::Backend backend) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""socklab-server and socklab load against the simplest fast epoll programs (bench/baseline/).
+"""socklab-server and socklab load against the simplest fast programs (bench/baseline/).
 
 Two comparisons, interleaved in one run, with the server pinned to one CPU and the client to the
 other:
@@ -10,11 +10,12 @@ other:
           baseline_echo_server.
 Cells: connections {1, 50, 500, 5000} x message size {64, 16384}, plus churn (one connection per
 message; both clients connect from CHURN_SOURCES local addresses in turn, so the TIME_WAITs of
-earlier runs do not cap the rate at what one address's port range allows). Per run: messages/s, p50/p99 as the client measured them, and the CPU the program
-under test spent per message: its whole process's on-CPU time (all threads, from
-/proc/PID/stat, or the child's rusage for a client) over the messages of the run. Figures are
-medians over --repeat runs (order rotated every repetition); ratios are to the baseline's
-median in the same cell. Run by hand, on a quiet machine:
+earlier runs do not cap the rate at what one address's port range allows). Per run: messages/s,
+p50/p99 as the client measured them, and the CPU the program under test spent per message: its
+whole process's on-CPU time (all threads, from /proc/PID/stat, or the child's rusage for a
+client) over the messages of the run. Figures are medians over --repeat runs (order rotated
+every repetition); ratios are to the baseline's median in the same cell. Run by hand, on a quiet
+machine:
 
     bench/e2e/compare_baseline.py [--bin build/bin] [--bench build/bench] [--duration 4]
                                   [--repeat 5] [--cells 50x64,500x64] [--markdown FILE]
