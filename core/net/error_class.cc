@@ -101,6 +101,11 @@ Disposition Dispose(Phase phase, int err) {
   if (err == EINTR) {
     return Disposition::kRetry;
   }
+  if (err == EAGAIN && phase != Phase::kConnect) {
+    // What most nonblocking calls end with (every pass of an accept loop does), answered before
+    // the table walk; connect's EAGAIN is a shortage, below.
+    return Disposition::kNotReady;
+  }
   if (IsProgrammerError(phase, err)) {
     return Disposition::kBug;
   }
