@@ -173,6 +173,10 @@ void UringLoop::FreeRecord(int32_t index) {
 }
 
 void UringLoop::EnsureEnabled() {
+  if (on_loop_thread_) {
+    return;
+  }
+  on_loop_thread_ = true;
   if (needs_enable_) {
     // Debian's liburing 2.3 declares io_uring_enable_rings but does not export it (it is missing
     // from the 2.3 symbol map), so the register call is made directly.
@@ -181,6 +185,11 @@ void UringLoop::EnsureEnabled() {
     SOCKLAB_CHECK(ret == 0, "io_uring_register(ENABLE_RINGS) failed");
     needs_enable_ = false;
   }
+  // The ring's fd in this thread's table of registered rings (5.18): io_uring_enter then finds
+  // the ring by index instead of an fget/fput of the fd per call (bench/RESULTS.md). The table is
+  // the thread's, hence here. Refused (an older kernel, a thread with 16 rings registered
+  // already): the fd it is; liburing keeps track of which.
+  (void)io_uring_register_ring_fd(&ring_);
 }
 
 io_uring_sqe* UringLoop::GetSqe() {

@@ -50,8 +50,13 @@ namespace socklab::loop {
 //   released, for a send straight from it. At most half the ring is held at once: the other half
 //   stays for receives, which end with ENOBUFS when the ring runs dry.
 //
-// Thread affinity and ownership: see EventLoop. Owns the ring, the buffer ring, the wake eventfd
-// and every fd passed to Close() until its close completes.
+// - The first RunOnce registers the ring's fd with the loop thread (IORING_REGISTER_RING_FDS,
+//   5.18), so io_uring_enter skips the fd lookup. The registration holds the ring until the loop
+//   is destroyed on that thread or the thread ends.
+//
+// Thread affinity and ownership: see EventLoop; destroy the loop on the thread that ran it, or
+// after that thread has ended. Owns the ring, the buffer ring, the wake eventfd and every fd
+// passed to Close() until its close completes.
 class UringLoop final : public LoopBase {
  public:
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create(CompletionHandler* handler,
@@ -153,6 +158,8 @@ class UringLoop final : public LoopBase {
   int32_t NewRecord(Kind kind, int fd, Token token);
   void FreeRecord(int32_t index);
   io_uring_sqe* GetSqe();
+  // On the first submission to the kernel, from the loop thread: enables the ring (R_DISABLED)
+  // and registers its fd with that thread.
   void EnsureEnabled();
   void SubmitCancel(int32_t record);
   // Cancels `op` if it is in flight and not being cancelled already.
@@ -177,6 +184,7 @@ class UringLoop final : public LoopBase {
   io_uring ring_{};
   bool ring_ready_ = false;
   bool needs_enable_ = false;
+  bool on_loop_thread_ = false;  // EnsureEnabled ran (on the loop thread)
   std::string setup_mode_;
 
   std::unique_ptr<BufferRing> buffers_;  // destroyed before the ring exits
