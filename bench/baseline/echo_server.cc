@@ -5,20 +5,18 @@
 //   baseline_echo_server PORT      (listens on 127.0.0.1:PORT; PORT 0 picks one)
 // Prints "listening 127.0.0.1:PORT" once, then serves until SIGTERM/SIGINT.
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include "server_start.h"
 
 namespace {
 
@@ -28,37 +26,14 @@ struct Connection {
   std::vector<char> unsent;  // echo bytes the socket's send buffer did not take yet
 };
 
-volatile sig_atomic_t stop = 0;
-
-void OnSignal(int) { stop = 1; }
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s PORT\n", argv[0]);
-    return 2;
-  }
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGPIPE, SIG_IGN);
-
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[1])));
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(listener, 4096) != 0) {
-    std::perror("bind/listen");
-    return 1;
-  }
-  socklen_t len = sizeof addr;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::printf("listening 127.0.0.1:%d\n", ntohs(addr.sin_port));
+  uint16_t port;
+  int listener = baseline::StartServer(argc, argv, SOCK_STREAM | SOCK_NONBLOCK, &port);
+  std::printf("listening 127.0.0.1:%d\n", port);
   std::fflush(stdout);
+  int one = 1;
 
   int ep = epoll_create1(0);
   epoll_event ev{};
@@ -69,7 +44,7 @@ int main(int argc, char** argv) {
   std::vector<Connection> connections;
   std::vector<epoll_event> events(1024);
   static char buffer[kBufferBytes];
-  while (!stop) {
+  while (!baseline::stop) {
     int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;

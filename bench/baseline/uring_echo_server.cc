@@ -8,19 +8,17 @@
 //   baseline_uring_echo_server PORT      (listens on 127.0.0.1:PORT; PORT 0 picks one)
 // Prints "listening 127.0.0.1:PORT" once, then serves until SIGTERM/SIGINT.
 
-#include <arpa/inet.h>
 #include <liburing.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <vector>
+
+#include "server_start.h"
 
 namespace {
 
@@ -34,10 +32,6 @@ struct Connection {
   unsigned got = 0;   // bytes the last recv brought
   unsigned sent = 0;  // of those, bytes already echoed
 };
-
-volatile sig_atomic_t stop = 0;
-
-void OnSignal(int) { stop = 1; }
 
 io_uring_sqe* Sqe(io_uring* ring) {
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
@@ -63,28 +57,9 @@ void Arm(io_uring* ring, int fd, Op op, Connection* c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s PORT\n", argv[0]);
-    return 2;
-  }
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGPIPE, SIG_IGN);
-
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  uint16_t port;
+  int listener = baseline::StartServer(argc, argv, SOCK_STREAM, &port);
   int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[1])));
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(listener, 4096) != 0) {
-    std::perror("bind/listen");
-    return 1;
-  }
-  socklen_t len = sizeof addr;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
 
   io_uring ring;
   io_uring_params params{};
@@ -96,12 +71,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("listening 127.0.0.1:%d\n", ntohs(addr.sin_port));
+  std::printf("listening 127.0.0.1:%d\n", port);
   std::fflush(stdout);
 
   std::vector<Connection> connections;
   Arm(&ring, listener, kAccept, nullptr);
-  while (!stop) {
+  while (!baseline::stop) {
     io_uring_submit_and_wait(&ring, 1);  // a signal ends the wait with EINTR
     io_uring_cqe* cqe;
     unsigned head;
