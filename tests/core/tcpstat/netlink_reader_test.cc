@@ -72,12 +72,13 @@ TEST(NetlinkReaderTest, KernelAppliesThePortFilter) {
                   [&](const TcpSocket&) { ++seen; })
                   .ok());
   EXPECT_EQ(seen, 1u);
-  // No such socket on IPv6.
-  seen = 0;
-  ASSERT_TRUE(DumpTcpSocketsNetlink({.family = AF_INET6, .port = port}, [&](const TcpSocket&) {
-                ++seen;
-              }).ok());
-  EXPECT_EQ(seen, 0u);
+  // None of them on IPv6. The machine's other IPv6 sockets may use the same port number (each
+  // family has its own ports for sockets bound to one address), so what the dump finds there is
+  // checked for its family, not counted.
+  ASSERT_TRUE(
+      DumpTcpSocketsNetlink({.family = AF_INET6, .port = port}, [&](const TcpSocket& socket) {
+        EXPECT_EQ(socket.local.family(), AF_INET6) << socket.local.ToString();
+      }).ok());
 }
 
 TEST(NetlinkReaderTest, EmptyStateSetReturnsNothing) {
