@@ -3,11 +3,12 @@
 # variant: the comparison must run every program to its end, and each row must show messages
 # moving with no error and no echo that differed from what was sent (the baseline client checks
 # every byte, socklab load counts data errors). A yardstick that broke would otherwise surface
-# only when someone reran the benchmark.
+# only when someone reran the benchmark. It runs in a network namespace of its own: the churn
+# cell leaves tens of thousands of TIME_WAIT sockets behind, which must not land among the sockets
+# other suites count.
 #
-# Usage: compare_baseline_test.sh PROJECT_ROOT BIN_DIR BENCH_DIR
-# It runs in a network namespace of its own: the churn cell leaves tens of thousands of
-# TIME_WAIT sockets behind, which must not land among the sockets other suites count.
+# Usage: compare_baseline_test.sh PROJECT_ROOT BIN_DIR BENCH_DIR  (needs unshare --net; skips,
+# exit 77, without)
 set -euo pipefail
 root=$1 bin=$2 bench=$3
 if ! unshare --net true 2>/dev/null; then
