@@ -50,8 +50,9 @@ namespace socklab::loop {
 //   released, for a send straight from it. At most half the ring is held at once: the other half
 //   stays for receives, which end with ENOBUFS when the ring runs dry.
 //
-// - The first RunOnce registers the ring's fd with the loop thread (IORING_REGISTER_RING_FDS,
-//   5.18), so io_uring_enter skips the fd lookup. The registration holds the ring until the loop
+// - The first submission to the kernel (the first RunOnce, or an SQ-full flush before it)
+//   registers the ring's fd with its thread (IORING_REGISTER_RING_FDS, 5.18), so io_uring_enter
+//   skips the fd lookup. The registration holds the ring until the loop
 //   is destroyed on that thread or the thread ends.
 //
 // Thread affinity and ownership: see EventLoop; destroy the loop on the thread that ran it, or

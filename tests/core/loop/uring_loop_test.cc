@@ -212,6 +212,34 @@ TEST_F(UringLoopTest, ReceiveIsMultishotWhileTheHandlerKeepsUpAndSingleShotOnceP
   EXPECT_EQ(counters.stash_peak_bytes, 0u);
 }
 
+TEST_F(UringLoopTest, A16KiBRequestKeepsTheReceiveMultishot) {
+  // 16 KiB, the size clients send most after the small ones, must not fill a default receive
+  // buffer exactly: a full buffer reads as a peer that is ahead, and every message would then
+  // cost a single-shot receive and a poll arm of its own.
+  Recorder rec;
+  auto loop = EventLoop::Create(Backend::kIoUring, &rec);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  AcceptedConnection conn = AcceptOneThrough(**loop, rec, 1);
+  ASSERT_TRUE(conn.server.valid());
+  const std::string request(16 * 1024, 'r');
+  (*loop)->Receive(conn.server.get(), 2);
+  constexpr int kMessages = 50;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_EQ(::send(conn.client.get(), request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    size_t received = 0;
+    while (received < request.size()) {
+      auto got = Take(**loop, rec, Op::kReceive, 2);
+      ASSERT_TRUE(got.has_value() && got->res > 0) << "message " << i;
+      received += static_cast<size_t>(got->res);
+    }
+    ASSERT_EQ(received, request.size()) << "message " << i;
+  }
+  // The first receive of a socket is single-shot; the first message, which leaves the socket
+  // empty with room to spare, switches it to multishot for the rest.
+  EXPECT_EQ(AsUring(**loop).counters().one_shot_receives, 1u);
+}
+
 TEST_F(UringLoopTest, MultishotAcceptOnANonblockingListenerIsNeverReArmed) {
   // Before 5.18 (a73825ba70c9) an accept on an O_NONBLOCK listener completed at once with
   // EAGAIN; re-arming on it would spin. Multishot accept (5.19) waits instead: the one request
