@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "core/loop/event_loop.h"
@@ -14,7 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
 #include "tests/client/load/socklab_process.h"
-#include "tests/client/load/syscall_trace.h"
+#include "tests/testing/syscall_trace.h"
 
 namespace socklab::client {
 namespace {
@@ -27,6 +28,31 @@ class LoadShortageTest : public ::testing::TestWithParam<const char*> {
     }
   }
 };
+
+// socket(AF_INET, ...) calls only: the client's connections, not the netlink sockets it opens to
+// read the kernel's tables. A failure is matched to its call by thread (a thread's exit follows
+// its own entry).
+struct SocketCalls {
+  uint64_t calls = 0;   // socket(AF_INET, ...) entered
+  uint64_t failed = 0;  // of those, returned an error
+};
+SocketCalls InetSocketCalls(const testing::SyscallTrace& trace) {
+  SocketCalls counts;
+  std::map<std::string, bool> inet_call_of_thread;  // "comm-tid" -> its last call was AF_INET
+  for (const std::string& record : trace.Records()) {
+    const size_t start = record.find_first_not_of(' ');
+    const std::string thread = record.substr(start, record.find(' ', start) - start);
+    if (record.find(": sys_socket(") != std::string::npos) {
+      const bool inet = record.find("(family: 2,") != std::string::npos;
+      inet_call_of_thread[thread] = inet;
+      counts.calls += inet ? 1 : 0;
+    } else if (record.find(": sys_socket -> ") != std::string::npos &&
+               inet_call_of_thread[thread]) {
+      ++counts.failed;
+    }
+  }
+  return counts;
+}
 
 uint64_t SocketEmfile(const nlohmann::json& j) {
   uint64_t emfile = 0;
@@ -43,8 +69,8 @@ TEST_P(LoadShortageTest, FdShortageRetriesArePacedPerThreadNotPerConnection) {
     GTEST_SKIP() << "the syscall tracepoints need root";
   }
   // Before any thread of this test exists: the trace may mount tracefs privately.
-  absl::StatusOr<std::unique_ptr<testing::SocketSyscallTrace>> trace =
-      testing::SocketSyscallTrace::Open();
+  absl::StatusOr<std::unique_ptr<testing::SyscallTrace>> trace =
+      testing::SyscallTrace::Open("socket", "ret < 0", /*entries=*/true);
   ASSERT_TRUE(trace.ok()) << trace.status();
   testing::EchoFixture server;
   constexpr rlim_t kFdLimit = 128;
@@ -65,7 +91,7 @@ TEST_P(LoadShortageTest, FdShortageRetriesArePacedPerThreadNotPerConnection) {
   // It ends within -d plus its timeouts (connect 2 s, read 5 s), with room for a busy machine.
   EXPECT_LT(outcome.wall_s, kDurationS + 2 + 5 + 5);
   const nlohmann::json j = nlohmann::json::parse(outcome.out);
-  const testing::SocketSyscallTrace::Counts kernel = (*trace)->Read();
+  const SocketCalls kernel = InetSocketCalls(**trace);
   ASSERT_EQ((*trace)->Overruns(), 0u);
 
   // The kernel saw the shortage, and load counted every failed socket() it made.
@@ -138,8 +164,8 @@ TEST_P(LoadShortageTest, PortShortageRetriesArePacedPerThreadNotPerConnection) {
   if (NetnsInode("/proc/self/ns/net") == NetnsInode("/proc/1/ns/net")) {
     GTEST_SKIP() << "not in a network namespace of its own: the host's port range stays as it is";
   }
-  absl::StatusOr<std::unique_ptr<testing::SocketSyscallTrace>> trace =
-      testing::SocketSyscallTrace::Open();
+  absl::StatusOr<std::unique_ptr<testing::SyscallTrace>> trace =
+      testing::SyscallTrace::Open("socket", "ret < 0", /*entries=*/true);
   ASSERT_TRUE(trace.ok()) << trace.status();
   // The peer's port first, from the full range; then ten ports towards it (a fresh port: no
   // earlier test's TIME_WAIT holds them).
@@ -160,7 +186,7 @@ TEST_P(LoadShortageTest, PortShortageRetriesArePacedPerThreadNotPerConnection) {
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   EXPECT_LT(outcome.wall_s, 2 + 2 + 5 + 5);
   const nlohmann::json j = nlohmann::json::parse(outcome.out);
-  const testing::SocketSyscallTrace::Counts kernel = (*trace)->Read();
+  const SocketCalls kernel = InetSocketCalls(**trace);
   ASSERT_EQ((*trace)->Overruns(), 0u);
   EXPECT_EQ(kernel.failed, 0u);
   // Every attempt is one socket() the kernel saw; at most ten opened, the rest met the shortage.
