@@ -81,6 +81,7 @@ void EpollLoop::PrepareForOp(FdState& st) {
   if (Busy(st)) {
     return;
   }
+  st.fresh_socket = false;
   st.registered = false;
   st.readable = true;
   st.writable = true;
@@ -94,20 +95,25 @@ void EpollLoop::QueueIfRunnable(int fd, FdState& st) {
   }
 }
 
-void EpollLoop::WaitForEdge(int fd, FdState& st) {
+bool EpollLoop::WaitForEdge(int fd, FdState& st) {
   if (st.registered) {
-    return;
+    return false;
   }
   epoll_event ev{};
   ev.events = kInterest;
   ev.data.fd = fd;
+  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) == 0) {
+    st.registered = true;
+    return true;
+  }
   // EEXIST: still registered from an earlier life of this fd number's socket; the existing
   // registration has the same mask.
-  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
+  if (errno == EEXIST) {
     st.registered = true;
-    return;
+    return false;
   }
   FailAll(fd, st, -errno);
+  return false;
 }
 
 void EpollLoop::FailAll(int fd, FdState& st, int res) {
@@ -173,9 +179,19 @@ void EpollLoop::Connect(int fd, const SocketAddress& address, Token token) {
 
 void EpollLoop::Receive(int fd, Token token) {
   FdState& st = State(fd);
+  bool fresh = st.fresh_socket && !Busy(st);
   PrepareForOp(st);
   st.receive_armed = true;
   st.receive_token = token;
+  if (fresh) {
+    // A client's request often trails its handshake, so an optimistic read of a socket just
+    // accepted mostly meets EAGAIN and then registers anyway. Registering first costs the same
+    // epoll_ctl and no read: adding a socket to the set polls it, so whatever is already queued
+    // is reported by the next wait, which the loop's turn makes anyway.
+    if (WaitForEdge(fd, st)) {
+      st.readable = false;
+    }
+  }
   QueueIfRunnable(fd, st);
 }
 
@@ -210,6 +226,7 @@ void EpollLoop::Close(int fd, Token token) {
     st.readable = true;
     st.writable = true;
     st.short_read_drains = false;
+    st.fresh_socket = false;
     st.listener = false;
   }
   // close() also drops the fd from the epoll set (the loop owns the last reference). Its errors
@@ -305,6 +322,7 @@ void EpollLoop::DoAccepts(int fd, FdState& st) {
   while (st.accept_armed && st.readable && budget-- > 0) {
     int new_fd = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (new_fd >= 0) {
+      State(new_fd).fresh_socket = true;
       Deliver(Op::kAccept, st.accept_token, fd, new_fd, true);
       continue;
     }
