@@ -19,6 +19,28 @@ namespace {
 // io_uring teardown takes, short enough that a real conflict is still reported promptly.
 constexpr absl::Duration kTakeoverPatience = absl::Seconds(2);
 
+// The options every connection gets, set once on the listener: accepted sockets inherit them.
+absl::Status SetInheritedOptions(int fd, const ServerOptions& options) {
+  if (options.nodelay) {
+    SOCKLAB_RETURN_IF_ERROR(SetNoDelay(fd, true));
+  }
+  if (options.keepalive.has_value()) {
+    SOCKLAB_RETURN_IF_ERROR(SetKeepalive(fd, *options.keepalive));
+  }
+  // --linger SECONDS is the worker's own wait (see StartLinger), not SO_LINGER on the socket.
+  if (options.linger.mode == Linger::Mode::kReset) {
+    SOCKLAB_RETURN_IF_ERROR(SetLinger(fd, options.linger));
+  }
+  // Validate() bounded both to 1 GiB.
+  if (options.rcvbuf > 0) {
+    SOCKLAB_RETURN_IF_ERROR(SetReceiveBuffer(fd, static_cast<int>(options.rcvbuf)));
+  }
+  if (options.sndbuf > 0) {
+    SOCKLAB_RETURN_IF_ERROR(SetSendBuffer(fd, static_cast<int>(options.sndbuf)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ServerOptions& options) {
@@ -41,6 +63,7 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const ResolvedOpti
   listen.reuse_addr = opts.reuse_addr;
   listen.reuse_port = opts.reuse_port;
   listen.blocking = Blocking::kNonBlocking;
+  listen.before_listen = [&opts](int fd) { return SetInheritedOptions(fd, opts); };
 
   // The first listener resolves port 0; the others (reuseport) bind the same port. The first
   // binds before it sets SO_REUSEPORT: a port in use, even by another socklab-server of this

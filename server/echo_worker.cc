@@ -42,27 +42,6 @@ constexpr int64_t kBackoffMaxNs = 1'000'000'000;  // 1 s
 // Spare 16 KiB chunks a worker keeps at least (1 MiB); a busy one keeps its working set.
 constexpr size_t kPoolSpareChunks = 64;
 
-absl::Status ApplySocketOptions(int fd, const ServerOptions& options) {
-  if (options.nodelay) {
-    SOCKLAB_RETURN_IF_ERROR(SetNoDelay(fd, true));
-  }
-  if (options.keepalive.has_value()) {
-    SOCKLAB_RETURN_IF_ERROR(SetKeepalive(fd, *options.keepalive));
-  }
-  // --linger SECONDS is the worker's own wait (see StartLinger), not SO_LINGER on the socket.
-  if (options.linger.mode == Linger::Mode::kReset) {
-    SOCKLAB_RETURN_IF_ERROR(SetLinger(fd, options.linger));
-  }
-  // Validate() bounded both to 1 GiB.
-  if (options.rcvbuf > 0) {
-    SOCKLAB_RETURN_IF_ERROR(SetReceiveBuffer(fd, static_cast<int>(options.rcvbuf)));
-  }
-  if (options.sndbuf > 0) {
-    SOCKLAB_RETURN_IF_ERROR(SetSendBuffer(fd, static_cast<int>(options.sndbuf)));
-  }
-  return absl::OkStatus();
-}
-
 // epoll reads into one buffer of 64 KiB, as a plain recv/send echo server does: a message up to
 // that size arrives in one receive and, sent straight from it, goes back in one send (at 16 KiB
 // a 16 KiB message took a second recv() to see EAGAIN). io_uring keeps the loop's default ring of
@@ -352,12 +331,8 @@ void EchoWorker::OnAccepted(int fd, int64_t now) {
 }
 
 void EchoWorker::Activate(int fd, int64_t now) {
-  if (absl::Status st = ApplySocketOptions(fd, options_); !st.ok()) {
-    stats_.RecordErrno(Phase::kAccept, ErrnoOf(st).value_or(EINVAL), now);
-    shared_->open.fetch_sub(1, std::memory_order_relaxed);
-    ::close(fd);
-    return;
-  }
+  // The socket options came with the socket: it inherited them from the listener (see
+  // EchoServer::Start).
   backoff_ns_ = 0;
   uint32_t slot = table_.Allocate();
   Connection& conn = table_.at(slot);

@@ -157,6 +157,9 @@ absl::StatusOr<UniqueFd> ListenTcp(const ListenOptions& options) {
     // a separate probe socket instead would leave a window between the probe and the bind.
     SOCKLAB_RETURN_IF_ERROR(SetReusePort(fd.get(), true));
   }
+  if (options.before_listen) {
+    SOCKLAB_RETURN_IF_ERROR(options.before_listen(fd.get()));
+  }
   SOCKLAB_RETURN_IF_ERROR(Listen(fd.get(), options.backlog, options.address));
   return fd;
 }

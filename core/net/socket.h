@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "absl/status/status.h"
@@ -80,6 +81,11 @@ struct ListenOptions {
   // socket conflicts unless both have SO_REUSEPORT, a non-listening one not when both have
   // SO_REUSEADDR).
   bool exclusive_bind = false;
+  // Runs on the bound socket just before listen(). Options set here are inherited by every
+  // socket it accepts (TCP_NODELAY, keepalive, SO_LINGER, buffer sizes) at no cost per
+  // connection, and SO_RCVBUF set here also sizes the window scale the SYN-ACK offers, which
+  // setting it on the accepted socket comes too late to change.
+  std::function<absl::Status(int fd)> before_listen = nullptr;
 };
 
 // socket + options + bind + listen.
