@@ -132,12 +132,12 @@ absl::Status EchoWorker::Run() {
     sweep_armed_ = true;
   }
   while (true) {
-    int64_t now = MonotonicNanos();
     if (!draining_ && shared_->draining.load(std::memory_order_acquire)) {
       StartDrain();
     }
     int64_t wait_ns = -1;  // until a completion, a timer or a Wake()
     if (draining_) {
+      int64_t now = MonotonicNanos();
       int64_t deadline = shared_->drain_deadline_ns.load(std::memory_order_relaxed);
       if (!cut_ && now >= deadline) {
         cut_ = true;
@@ -253,7 +253,7 @@ void EchoWorker::ArmBackoff(int64_t now) {
 }
 
 void EchoWorker::OnAccept(const Completion& c) {
-  int64_t now = MonotonicNanos();
+  const int64_t now = loop_->BatchNanos();
   if (!c.more) {
     accept_armed_ = false;
     accept_cancel_sent_ = false;
