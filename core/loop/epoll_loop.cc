@@ -81,7 +81,6 @@ void EpollLoop::PrepareForOp(FdState& st) {
   if (Busy(st)) {
     return;
   }
-  st.fresh_socket = false;
   st.registered = false;
   st.readable = true;
   st.writable = true;
@@ -179,19 +178,9 @@ void EpollLoop::Connect(int fd, const SocketAddress& address, Token token) {
 
 void EpollLoop::Receive(int fd, Token token) {
   FdState& st = State(fd);
-  bool fresh = st.fresh_socket && !Busy(st);
   PrepareForOp(st);
   st.receive_armed = true;
   st.receive_token = token;
-  if (fresh) {
-    // A client's request often trails its handshake, so an optimistic read of a socket just
-    // accepted mostly meets EAGAIN and then registers anyway. Registering first costs the same
-    // epoll_ctl and no read: adding a socket to the set polls it, so whatever is already queued
-    // is reported by the next wait, which the loop's turn makes anyway.
-    if (WaitForEdge(fd, st)) {
-      st.readable = false;
-    }
-  }
   QueueIfRunnable(fd, st);
 }
 
@@ -226,7 +215,6 @@ void EpollLoop::Close(int fd, Token token) {
     st.readable = true;
     st.writable = true;
     st.short_read_drains = false;
-    st.fresh_socket = false;
     st.listener = false;
   }
   // close() also drops the fd from the epoll set (the loop owns the last reference). Its errors
@@ -322,7 +310,6 @@ void EpollLoop::DoAccepts(int fd, FdState& st) {
   while (st.accept_armed && st.readable && budget-- > 0) {
     int new_fd = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (new_fd >= 0) {
-      State(new_fd).fresh_socket = true;
       Deliver(Op::kAccept, st.accept_token, fd, new_fd, true);
       continue;
     }
@@ -354,9 +341,13 @@ void EpollLoop::DoReceives(int fd, FdState& st) {
     std::byte* buffer = buffers_[reading_].get();
     ssize_t n = ::recv(fd, buffer, size, MSG_DONTWAIT);
     if (n > 0) {
-      if (static_cast<size_t>(n) < size && st.short_read_drains) {
-        // A short read drained the receive queue; anything arriving later raises a new edge,
-        // so the read that would return EAGAIN is skipped.
+      // A short read drained the receive queue; anything arriving later raises a new edge, so
+      // the read that would return EAGAIN is skipped. Without an event since the fd went idle
+      // (a socket just accepted, whose request came with its handshake), registering it now
+      // vouches as well: adding a socket to the set polls it, so bytes or a FIN that arrived
+      // since the read are reported by the next wait.
+      if (static_cast<size_t>(n) < size &&
+          (st.short_read_drains || (!st.registered && WaitForEdge(fd, st)))) {
         st.readable = false;
         WaitForEdge(fd, st);
       }

@@ -22,9 +22,9 @@ namespace socklab::loop {
 // two bits per fd, set by events and cleared only by EAGAIN or a short read (a short TCP read
 // means the receive queue was empty and later data raises a new edge, unless the event already
 // reported the peer's FIN, see FdState::short_read_drains). Operations are tried
-// optimistically first, so an fd is registered only when an operation first has to wait; the
-// exception is the first receive on a socket the loop accepted, which registers at once (see
-// Receive).
+// optimistically first, so an fd is registered only when an operation first has to wait, or
+// when a short read on it needs the registration's own poll to vouch that the queue is drained
+// (see DoReceives).
 //
 // Receives read into one buffer shared by all fds; HoldReceiveBuffer() takes it out of the loop
 // and puts a spare in its place (at most max_held_receive_buffers at once), so a held buffer
@@ -66,8 +66,6 @@ class EpollLoop final : public LoopBase {
     // the event did carry a hangup (or no event was seen since the fd went idle), a FIN may sit
     // behind the data already signalled: read on until EAGAIN or EOF instead.
     bool short_read_drains = false;
-    // Accepted by this loop and given no operation yet: certainly in no epoll set.
-    bool fresh_socket = false;
     bool queued = false;  // on run_
     bool accept_armed = false;
     bool listener = false;  // Accept() was used on it since its last Close()
