@@ -125,17 +125,21 @@ def measure_client(args, variant, conns, size, churn):
         proc.wait(timeout=10)
 
 
+CHURN_CELL = (50, 64, True)
+
+
+def parse_cell(text):
+    """"50x64" -> (50, 64, False); "churn" -> CHURN_CELL."""
+    if text == "churn":
+        return CHURN_CELL
+    c, s = text.split("x")
+    return (int(c), int(s), False)
+
+
 def cells(args):
     if args.cells:
-        out = []
-        for cell in args.cells.split(","):
-            if cell == "churn":
-                out.append((50, 64, True))
-            else:
-                c, s = cell.split("x")
-                out.append((int(c), int(s), False))
-        return out
-    return [(c, s, False) for c in CONNECTIONS for s in SIZES] + [(50, 64, True)]
+        return [parse_cell(cell) for cell in args.cells.split(",")]
+    return [(c, s, False) for c in CONNECTIONS for s in SIZES] + [CHURN_CELL]
 
 
 def main():

@@ -10,7 +10,7 @@ machine, with the "before" build elsewhere (e.g. `git worktree add ../before HEA
 `BUILD_DIR=../before/build scripts/build`):
 
     bench/e2e/compare_builds.py --before ../before/build/bin --after build/bin
-        [--bench build/bench] [--cells server:50x64,client:500x16384] [--backends epoll,io_uring]
+        [--bench build/bench] [--cells server:50x64,client:churn] [--backends epoll,io_uring]
         [--duration 2] [--repeat 3]
 """
 import argparse
@@ -23,17 +23,20 @@ import compare_baseline
 
 
 def parse_cells(text):
-    """Parses "server:50x64,client:500x16384" into [("server", 50, 64), ("client", 500, 16384)]."""
+    """Parses "server:50x64,client:churn" into [("server", 50, 64, False), ("client", 50, 64, True)]."""
     cells = []
     for item in text.split(","):
         side, _, cell = item.partition(":")
-        if side not in ("server", "client") or "x" not in cell:
-            print(f"compare_builds.py: --cells: '{item}' is not SIDE:CONNSxSIZE (e.g. server:50x64)",
-                  file=sys.stderr)
+        if side not in ("server", "client") or ("x" not in cell and cell != "churn"):
+            print(f"compare_builds.py: --cells: '{item}' is not SIDE:CONNSxSIZE or SIDE:churn "
+                  "(e.g. server:50x64)", file=sys.stderr)
             sys.exit(2)
-        conns, size = cell.split("x")
-        cells.append((side, int(conns), int(size)))
+        cells.append((side, *compare_baseline.parse_cell(cell)))
     return cells
+
+
+def cell_name(conns, size, churn):
+    return "churn" if churn else f"{conns} x {size} B"
 
 
 def main():
@@ -49,36 +52,38 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     builds = [("before", args.before), ("after", args.after)]
-    runs = {}  # (side, conns, size, backend, build) -> [(msg/s, CPU ns per message), ...]
+    runs = {}  # (side, conns, size, churn, backend, build) -> [(msg/s, CPU ns per message), ...]
     for rep in range(args.repeat):
         order = builds if rep % 2 == 0 else builds[::-1]
-        for side, conns, size in parse_cells(args.cells):
+        for side, conns, size, churn in parse_cells(args.cells):
             measure = (compare_baseline.measure_server if side == "server"
                        else compare_baseline.measure_client)
             for backend in args.backends.split(","):
                 for label, bin_dir in order:
                     run_args = argparse.Namespace(bin=bin_dir, bench=args.bench,
                                                   duration=args.duration)
-                    r = measure(run_args, backend, conns, size, False)
+                    r = measure(run_args, backend, conns, size, churn)
                     per = r["cpu"] / max(r["messages"], 1) * 1e9
-                    runs.setdefault((side, conns, size, backend, label), []).append((r["rate"], per))
-                    print(f"{side} {conns}x{size} {backend} {label} {rep + 1}/{args.repeat}: "
+                    runs.setdefault((side, conns, size, churn, backend, label), []).append(
+                        (r["rate"], per))
+                    print(f"{side} {cell_name(conns, size, churn)} {backend} {label} {rep + 1}/{args.repeat}: "
                           f"{r['rate']:,.0f} msg/s, {per:,.0f} ns CPU/msg, errors {r['errors']}",
                           file=sys.stderr)
                     time.sleep(0.2)
 
     print(f"{args.repeat} runs of {args.duration:g} s per figure, medians; after/before")
-    print("| side | cell | backend | CPU per msg before | after | ratio | msg/s before | after | ratio |")
+    print("| side | cell | backend | CPU per msg (per conn for churn) before | after | ratio "
+          "| msg/s (conn/s) before | after | ratio |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
-    for side, conns, size in parse_cells(args.cells):
+    for side, conns, size, churn in parse_cells(args.cells):
         for backend in args.backends.split(","):
             figures = {}
             for label, _ in builds:
-                samples = runs[(side, conns, size, backend, label)]
+                samples = runs[(side, conns, size, churn, backend, label)]
                 figures[label] = (statistics.median(s[0] for s in samples),
                                   statistics.median(s[1] for s in samples))
             (rate_b, cpu_b), (rate_a, cpu_a) = figures["before"], figures["after"]
-            print(f"| {side} | {conns} x {size} B | {backend} | {cpu_b:,.0f} ns | {cpu_a:,.0f} ns | "
+            print(f"| {side} | {cell_name(conns, size, churn)} | {backend} | {cpu_b:,.0f} ns | {cpu_a:,.0f} ns | "
                   f"{cpu_a / cpu_b:.3f} | {rate_b:,.0f} | {rate_a:,.0f} | {rate_a / rate_b:.3f} |")
 
 
