@@ -84,27 +84,39 @@ inline std::optional<Record> Take(EventLoop& loop, Recorder& rec, Op op, Token t
   return found;
 }
 
-// A loopback connection whose server end `loop` accepted with `accept_token` (its accept then
-// stays armed); empty fds on failure. For tests that make their own loop, with its own options.
+// A loopback connection: a new listener and a client connected to it, whose server end waits in
+// the listener's queue until accepted (then `server`); empty fds on failure.
 struct AcceptedConnection {
   UniqueFd listener;
   UniqueFd client;
   UniqueFd server;
 };
-inline AcceptedConnection AcceptOneThrough(EventLoop& loop, Recorder& rec, Token accept_token) {
+inline AcceptedConnection ConnectToNewListener() {
   AcceptedConnection c;
   ListenOptions listen_options;
   listen_options.address = SocketAddress::Loopback(AF_INET, 0);
   absl::StatusOr<UniqueFd> listener = ListenTcp(listen_options);
   if (!listener.ok()) {
+    ADD_FAILURE() << listener.status();
     return c;
   }
   c.listener = *std::move(listener);
   absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(c.listener.get()));
   if (!client.ok()) {
+    ADD_FAILURE() << client.status();
     return c;
   }
   c.client = *std::move(client);
+  return c;
+}
+
+// ConnectToNewListener, with the server end accepted by `loop` with `accept_token` (its accept
+// then stays armed). For tests that make their own loop, with its own options.
+inline AcceptedConnection AcceptOneThrough(EventLoop& loop, Recorder& rec, Token accept_token) {
+  AcceptedConnection c = ConnectToNewListener();
+  if (!c.client.valid()) {
+    return c;
+  }
   loop.Accept(c.listener.get(), accept_token);
   std::optional<Record> accepted = Take(loop, rec, Op::kAccept, accept_token);
   if (accepted.has_value() && accepted->res >= 0) {
