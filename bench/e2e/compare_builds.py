@@ -23,7 +23,8 @@ import compare_baseline
 
 
 def parse_cells(text):
-    """Parses "server:50x64,client:churn" into [("server", 50, 64, False), ("client", 50, 64, True)]."""
+    """Parses "server:50x64,client:churn" into
+    [("server", 50, 64, False), ("client", 50, 64, True)]."""
     cells = []
     for item in text.split(","):
         side, _, cell = item.partition(":")
@@ -66,9 +67,9 @@ def main():
                     per = r["cpu"] / max(r["messages"], 1) * 1e9
                     runs.setdefault((side, conns, size, churn, backend, label), []).append(
                         (r["rate"], per))
-                    print(f"{side} {cell_name(conns, size, churn)} {backend} {label} {rep + 1}/{args.repeat}: "
-                          f"{r['rate']:,.0f} msg/s, {per:,.0f} ns CPU/msg, errors {r['errors']}",
-                          file=sys.stderr)
+                    print(f"{side} {cell_name(conns, size, churn)} {backend} {label} "
+                          f"{rep + 1}/{args.repeat}: {r['rate']:,.0f} msg/s, "
+                          f"{per:,.0f} ns CPU/msg, errors {r['errors']}", file=sys.stderr)
                     time.sleep(0.2)
 
     print(f"{args.repeat} runs of {args.duration:g} s per figure, medians; after/before")
@@ -83,8 +84,9 @@ def main():
                 figures[label] = (statistics.median(s[0] for s in samples),
                                   statistics.median(s[1] for s in samples))
             (rate_b, cpu_b), (rate_a, cpu_a) = figures["before"], figures["after"]
-            print(f"| {side} | {cell_name(conns, size, churn)} | {backend} | {cpu_b:,.0f} ns | {cpu_a:,.0f} ns | "
-                  f"{cpu_a / cpu_b:.3f} | {rate_b:,.0f} | {rate_a:,.0f} | {rate_a / rate_b:.3f} |")
+            print(f"| {side} | {cell_name(conns, size, churn)} | {backend} | {cpu_b:,.0f} ns | "
+                  f"{cpu_a:,.0f} ns | {cpu_a / cpu_b:.3f} | {rate_b:,.0f} | {rate_a:,.0f} | "
+                  f"{rate_a / rate_b:.3f} |")
 
 
 if __name__ == "__main__":
