@@ -133,16 +133,20 @@ int64_t CounterDeltaOf(const absl::StatusOr<TcpCounters>& before,
 
 // One line per error class a kernel limit explains, from tune's LimitHint (the one place those
 // numbers are derived).
-std::vector<std::string> HintsFor(const ErrorCounts& errors, const LoadOptions& options,
-                                  const HintContext::ConnectDeadlines& deadlines) {
-  std::vector<std::string> hints;
-  std::set<std::string> seen;
+HintContext HintContextOf(const LoadOptions& options,
+                          const HintContext::ConnectDeadlines& deadlines) {
   HintContext context;
   context.deadlines = deadlines;
   context.loopback_destination = options.target.IsLoopback();
   context.destination_port = options.target.port();
   context.connect_deadline_seconds = absl::ToDoubleSeconds(options.connect_timeout);
   context.source_addresses = std::max<int64_t>(1, static_cast<int64_t>(options.sources.size()));
+  return context;
+}
+
+std::vector<std::string> HintsFor(const ErrorCounts& errors, const HintContext& context) {
+  std::vector<std::string> hints;
+  std::set<std::string> seen;
   errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t, int, int64_t) {
     std::string hint = LimitHint(phase, error_class, ThisMachineLimits(), context);
     if (!hint.empty() && seen.insert(hint).second) {
@@ -421,7 +425,21 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadHooks& 
   deadlines.local_shortage_errors = static_cast<int64_t>(shortage.shortage_failures);
   ErrorCounts all_errors = result.errors;
   all_errors.Merge(result.warmup_errors);
-  result.hints = HintsFor(all_errors, options, deadlines);
+  const HintContext context = HintContextOf(options, deadlines);
+  result.hints = HintsFor(all_errors, context);
+  // The port range can bound the connection rate without a single error: connects then take
+  // ports still in TIME_WAIT, which only the kernel's counter shows.
+  const int64_t recycled = CounterDeltaOf(counters_before, counters_after, "TcpExt.TWRecycled");
+  bool ports_named = false;  // by the connect EADDRNOTAVAIL hint above
+  all_errors.ForEach([&](Phase phase, ErrorClass error_class, uint64_t, int, int64_t) {
+    ports_named |= phase == Phase::kConnect && error_class == ErrorClass::kAddrNotAvail;
+  });
+  if (std::string recycling = PortRecycleHint(
+          recycled, static_cast<int64_t>(result.connect_attempts + result.warmup_connect_attempts),
+          ports_named, ThisMachineLimits(), context);
+      !recycling.empty()) {
+    result.hints.push_back(absl::StrCat("connect: ", recycling));
+  }
   if (shortage.shortage_failures > 0) {
     result.hints.push_back(ShortageLine(shortage, threads));
   }

@@ -9,8 +9,10 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/loop/event_loop.h"
+#include "core/sysinfo/tcp_counters.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/load/echo_fixture.h"
@@ -202,6 +204,84 @@ TEST_P(LoadShortageTest, PortShortageRetriesArePacedPerThreadNotPerConnection) {
       << kernel.calls << " socket() calls, " << opened << " opened, in " << outcome.wall_s << " s";
   RecordProperty("socket_calls", static_cast<int>(kernel.calls));
   RecordProperty("eaddrnotavail", static_cast<int>(refused_here));
+}
+
+int64_t TwRecycledNow() {
+  absl::StatusOr<TcpCounters> counters = ReadTcpCounters();
+  if (!counters.ok() || !counters->contains("TcpExt.TWRecycled")) {
+    ADD_FAILURE() << "no TcpExt.TWRecycled in /proc/net/netstat";
+    return 0;
+  }
+  return counters->at("TcpExt.TWRecycled");
+}
+
+// The hints of a load report that name TcpExt.TWRecycled.
+std::vector<std::string> RecycleHints(const nlohmann::json& j) {
+  std::vector<std::string> found;
+  for (const nlohmann::json& hint : j["errors"]["hints"]) {
+    if (hint.get<std::string>().find("TcpExt.TWRecycled") != std::string::npos) {
+      found.push_back(hint.get<std::string>());
+    }
+  }
+  return found;
+}
+
+// Churning through a port range that TIME_WAITs hold: the rate is the range's, not the server's,
+// and until connects fail (a range this small: EADDRNOTAVAIL now and then) nothing but the rate
+// shows it. The kernel counts each connect that took a port still in TIME_WAIT
+// (TcpExt.TWRecycled); the report must say so, and must not when ports were free.
+TEST_P(LoadShortageTest, AChurnRateBoundedByThePortRangeIsNamedAsSuch) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "the port range is set as root";
+  }
+  if (NetnsInode("/proc/self/ns/net") == NetnsInode("/proc/1/ns/net")) {
+    GTEST_SKIP() << "not in a network namespace of its own: the host's port range stays as it is";
+  }
+  testing::EchoFixture server;
+  auto churn = [&](const char* duration) {
+    testing::SocklabProcess load(
+        {"load", server.address().ToString(), "-c", "4", "-t", "1", "--churn", "1", "-d", duration,
+         "--backend", GetParam(), "--json", "-"},
+        4096, 4096);
+    if (!load.available()) {
+      return nlohmann::json();
+    }
+    const testing::ProcessOutcome outcome = load.Wait(60'000);
+    EXPECT_FALSE(outcome.killed_at_deadline) << outcome.err;
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+    return nlohmann::json::parse(outcome.out, nullptr, /*allow_exceptions=*/false);
+  };
+  {
+    // 64 ports (their own, as in the test above: no earlier TIME_WAIT holds them), each free
+    // again about a second after its connection closed.
+    PortRangeInThisNamespace range("40100\t40163");
+    const int64_t recycled_before = TwRecycledNow();
+    const nlohmann::json j = churn("3s");
+    if (j.is_null()) {
+      GTEST_SKIP() << "socklab not built (SOCKLAB_BIN_DIR)";
+    }
+    ASSERT_TRUE(j.is_object());
+    const int64_t recycled = TwRecycledNow() - recycled_before;
+    const int64_t attempts = j["connections"]["attempts"].get<int64_t>();
+    EXPECT_GE(attempts, 100) << "too few connects to tell";
+    EXPECT_GE(recycled * 2, attempts) << "the kernel saw few ports recycled";
+    const std::vector<std::string> hints = RecycleHints(j);
+    ASSERT_EQ(hints.size(), 1u) << j["errors"]["hints"];
+    // The range and its fixes: in this hint, or in the EADDRNOTAVAIL one when connects failed too.
+    EXPECT_NE(j["errors"]["hints"].dump().find("ip_local_port_range 40100-40163 gives 64 ports"),
+              std::string::npos)
+        << j["errors"]["hints"];
+    // The report's count is the kernel's, over a window inside the test's.
+    const int64_t reported = std::stoll(hints[0].substr(hints[0].find_first_of("0123456789")));
+    EXPECT_GT(reported, 0);
+    EXPECT_LE(reported, recycled) << hints[0];
+  }
+  // The namespace's whole range: the same churn finds free ports and no hint.
+  const int64_t recycled_before = TwRecycledNow();
+  const nlohmann::json j = churn("1s");
+  ASSERT_TRUE(j.is_object());
+  EXPECT_LT((TwRecycledNow() - recycled_before) * 2, j["connections"]["attempts"].get<int64_t>());
+  EXPECT_TRUE(RecycleHints(j).empty()) << j["errors"]["hints"];
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LoadShortageTest, ::testing::Values("epoll", "io_uring"),
