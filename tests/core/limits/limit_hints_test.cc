@@ -34,6 +34,24 @@ TEST(LimitHint, PortsForConnectEaddrnotavail) {
   EXPECT_EQ(LimitHint(Phase::kBind, ErrorClass::kAddrNotAvail, l), "");
 }
 
+TEST(LimitHint, PortRecycleNeedsMostConnectsToHaveRecycled) {
+  LimitsTree tree("hints_recycle");
+  KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
+  const HintContext loopback{.loopback_destination = true};
+  std::string hint = PortRecycleHint(5000, 9000, /*ports_named=*/false, l, loopback);
+  EXPECT_TRUE(Contains(hint, "5000 of 9000 connects took a local port still in TIME_WAIT")) << hint;
+  EXPECT_TRUE(Contains(hint, "ip_local_port_range 32768-60999 gives 28232 ports")) << hint;
+  // With the connect EADDRNOTAVAIL hint beside it, the range is not repeated.
+  std::string named = PortRecycleHint(5000, 9000, /*ports_named=*/true, l, loopback);
+  EXPECT_TRUE(Contains(named, "5000 of 9000")) << named;
+  EXPECT_FALSE(Contains(named, "ip_local_port_range")) << named;
+  // Half at least, of enough connects to tell.
+  EXPECT_EQ(PortRecycleHint(4499, 9000, false, l, loopback), "");
+  EXPECT_NE(PortRecycleHint(50, 100, false, l, loopback), "");
+  EXPECT_EQ(PortRecycleHint(99, 99, false, l, loopback), "");
+  EXPECT_EQ(PortRecycleHint(HintContext::kUnknownCount, 9000, false, l, loopback), "");
+}
+
 TEST(LimitHint, FdsConnectTimeoutAndDeadPeer) {
   LimitsTree tree("hints_other");
   KernelLimits l = ReadKernelLimits(ProcFs(tree.root()));
