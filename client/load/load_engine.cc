@@ -131,8 +131,7 @@ int64_t CounterDeltaOf(const absl::StatusOr<TcpCounters>& before,
   return a->second - b->second;
 }
 
-// One line per error class a kernel limit explains, from tune's LimitHint (the one place those
-// numbers are derived).
+// What the hints know of this run's workload.
 HintContext HintContextOf(const LoadOptions& options,
                           const HintContext::ConnectDeadlines& deadlines) {
   HintContext context;
@@ -144,6 +143,8 @@ HintContext HintContextOf(const LoadOptions& options,
   return context;
 }
 
+// One line per error class a kernel limit explains, from tune's LimitHint (the one place those
+// numbers are derived).
 std::vector<std::string> HintsFor(const ErrorCounts& errors, const HintContext& context) {
   std::vector<std::string> hints;
   std::set<std::string> seen;

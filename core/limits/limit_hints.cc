@@ -257,17 +257,18 @@ std::string NoBufsHint(const KernelLimits& limits) {
 
 std::string PortRecycleHint(int64_t recycled, int64_t connects, bool ports_named,
                             const KernelLimits& limits, const HintContext& context) {
-  // A connect recycles a TIME_WAIT port only when its scan of the range found none free; now
-  // and then that is routine, for most of a run's connects it means the range was used up.
+  // A connect's scan of the range recycles the first port whose TIME_WAIT is old enough. Now and
+  // then that is routine; for most of a run's connects to do it, TIME_WAITs (60 s each) must hold
+  // nearly the whole range.
   constexpr int64_t kFewestConnects = 100;
   if (connects < kFewestConnects || recycled * 2 < connects) {
     return "";
   }
   const std::string ports = ports_named ? "" : PortsHint(limits, context);
   return absl::StrCat(recycled, " of ", connects,
-                      " connects took a local port still in TIME_WAIT (TcpExt.TWRecycled): no "
-                      "port toward the target was free, so this machine's port range bounded "
-                      "the rate of new connections, not the target",
+                      " connects took a local port still in TIME_WAIT (TcpExt.TWRecycled): "
+                      "TIME_WAITs held the port range toward the target, so this machine's "
+                      "ports bounded the rate of new connections, not the target",
                       ports.empty() ? "" : "; ", ports);
 }
 

@@ -66,10 +66,11 @@ std::string LimitHint(Phase phase, ErrorClass error_class, const KernelLimits& l
                       const HintContext& context = {});
 
 // One line for a run whose connects mostly took a local port still in TIME_WAIT (`recycled`: the
-// run's TcpExt.TWRecycled delta, over its `connects`): no port toward the target was free, so
-// the port range, not the target, bounded the rate of new connections. Until the range is small
-// enough for connects to fail (EADDRNOTAVAIL) only the rate shows it. Ends with the connect
-// EADDRNOTAVAIL hint's numbers and fixes unless `ports_named` (that hint is in the same report).
+// run's TcpExt.TWRecycled delta, over its `connects`): TIME_WAITs held the range toward the
+// target, so the port range, not the target, bounded the rate of new connections. Until the range
+// is small enough for connects to fail (EADDRNOTAVAIL) only the rate shows it. Ends with the
+// connect EADDRNOTAVAIL hint's numbers and fixes unless `ports_named` (that hint is in the same
+// report).
 // "" when fewer than half recycled, or too few connects to tell. Cheap; thread affinity: none.
 std::string PortRecycleHint(int64_t recycled, int64_t connects, bool ports_named,
                             const KernelLimits& limits, const HintContext& context = {});
