@@ -436,31 +436,39 @@ TEST_P(EchoServerTest, RcvbufSizesTheWindowScaleTheServerOffers) {
   // The window scale is fixed by the SYN-ACK, from the listener's receive buffer: a --rcvbuf
   // set on each socket after accept() came too late for it. The client's TCP_INFO holds the
   // scale the server's end announced, and the server's fd its buffer.
-  auto offered_scale = [&](int64_t rcvbuf, int* server_rcvbuf) {
+  struct ServerEnd {
+    int offered_scale = -1;  // as the client's TCP_INFO has it
+    int rcvbuf = -1;         // SO_RCVBUF of the server's socket
+  };
+  auto server_end = [&](int64_t rcvbuf) {
     ServerOptions options = BaseOptions();
     options.rcvbuf = rcvbuf;
     StartServer(options);
+    ServerEnd end;
     UniqueFd client = Connect(server_->address());
     EXPECT_TRUE(SendAll(client.get(), "w"));
     EXPECT_EQ(RecvExactly(client.get(), 1), "w");
     tcp_info info{};
     socklen_t len = sizeof(info);
-    EXPECT_EQ(getsockopt(client.get(), IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+    if (getsockopt(client.get(), IPPROTO_TCP, TCP_INFO, &info, &len) == 0) {
+      end.offered_scale = info.tcpi_snd_wscale;
+    }
     int fd = ServerFdInThisProcess(server_->address(), *LocalAddressOf(client.get()));
     EXPECT_GE(fd, 0);
-    *server_rcvbuf =
-        fd >= 0 ? GetIntOption(fd, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF").value_or(-1) : -1;
+    if (fd >= 0) {
+      end.rcvbuf = GetIntOption(fd, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF").value_or(-1);
+    }
     client.Reset();
     server_.reset();
-    return static_cast<int>(info.tcpi_snd_wscale);
+    return end;
   };
-  int default_rcvbuf = 0;
-  int small_rcvbuf = 0;
-  int default_scale = offered_scale(0, &default_rcvbuf);
-  int small_scale = offered_scale(4096, &small_rcvbuf);
-  EXPECT_EQ(small_rcvbuf, 2 * 4096) << "the kernel doubles SO_RCVBUF for its bookkeeping";
-  EXPECT_GT(default_scale, 0) << "window scaling is on by default (net.ipv4.tcp_window_scaling)";
-  EXPECT_LT(small_scale, default_scale)
+  const ServerEnd by_default = server_end(0);
+  const ServerEnd small = server_end(4096);
+  EXPECT_EQ(small.rcvbuf, 2 * 4096) << "the kernel doubles SO_RCVBUF for its bookkeeping";
+  EXPECT_GT(by_default.offered_scale, 0)
+      << "window scaling is on by default (net.ipv4.tcp_window_scaling)";
+  EXPECT_GE(small.offered_scale, 0);
+  EXPECT_LT(small.offered_scale, by_default.offered_scale)
       << "a 4 KiB buffer needs no scale, yet the server offered the default's";
 }
 
