@@ -7,7 +7,8 @@ other:
           baseline_pingpong_client; baseline_uring_echo_server ("uring-baseline") runs beside
           them as the floor of any io_uring echo server on this kernel;
   client: baseline_pingpong_client vs socklab load --backend epoll|io_uring -t 1, all against
-          baseline_echo_server.
+          baseline_echo_server; baseline_uring_pingpong_client ("uring-baseline") runs beside
+          them as the floor of any io_uring client on this kernel.
 Cells: connections {1, 50, 500, 5000} x message size {64, 16384}, plus churn (one connection per
 message; both clients connect from CHURN_SOURCES local addresses in turn, so the TIME_WAITs of
 earlier runs do not cap the rate at what one address's port range allows). Per run: messages/s,
@@ -71,8 +72,8 @@ def run_client(cmd):
     return out.stdout, cpu
 
 
-def baseline_client(args, port, conns, size, churn):
-    cmd = [os.path.join(args.bench, "baseline_pingpong_client"), str(port), str(conns), str(size),
+def baseline_client(args, port, conns, size, churn, program="baseline_pingpong_client"):
+    cmd = [os.path.join(args.bench, program), str(port), str(conns), str(size),
            str(args.duration), "0"] + (["--churn"] if churn else [])
     stdout, cpu = run_client(cmd)
     r = json.loads(stdout)
@@ -119,6 +120,9 @@ def measure_client(args, variant, conns, size, churn):
     try:
         if variant == "baseline":
             return baseline_client(args, port, conns, size, churn)
+        if variant == "uring-baseline":
+            return baseline_client(args, port, conns, size, churn,
+                                   program="baseline_uring_pingpong_client")
         return socklab_client(args, variant, port, conns, size, churn)
     finally:
         proc.terminate()
@@ -153,7 +157,7 @@ def main():
     parser.add_argument("--markdown", help="also write the tables as markdown to this file")
     args = parser.parse_args()
     variants = {"server": ["baseline", "uring-baseline", "epoll", "io_uring"],
-                "client": ["baseline", "epoll", "io_uring"]}
+                "client": ["baseline", "uring-baseline", "epoll", "io_uring"]}
     runs = {}  # (side, cell, variant) -> [result, ...]
     for cell in cells(args):
         for rep in range(args.repeat):

@@ -22,8 +22,8 @@ unshare --net bash -c 'ip link set lo up && exec "$@"' _ \
   --repeat 1 --cells 1x1000,churn --markdown "$out" >/dev/null
 # Rows: | cell | variant | msg/s (...) | ratio | CPU | ratio | p50 | p99 | errors |
 rows=$(grep -c '^| [0-9c].* B |' "$out" || true)
-if [[ $rows != 14 ]]; then  # 2 cells x (4 server + 3 client variants)
-  echo "FAIL: expected 14 rows, got $rows:"
+if [[ $rows != 16 ]]; then  # 2 cells x (4 server + 4 client variants)
+  echo "FAIL: expected 16 rows, got $rows:"
   cat "$out"
   exit 1
 fi
