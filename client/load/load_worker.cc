@@ -93,7 +93,7 @@ void LoadWorker::Run() {
   // first thread's connections would take the fds the others' rings or epoll need.
   shared_->loops_created.arrive_and_wait();
   now_ns_ = MonotonicNanos();
-  connect_pacer_.Start(now_ns_);
+  connect_pacer_.Start(Now());
   for (Conn& c : conns_) {
     // Open loop: spread the connections' schedules over one interval so they do not send in
     // lockstep.
@@ -103,7 +103,7 @@ void LoadWorker::Run() {
       c.schedule_origin_ns = c.next_intended_ns;
     }
   }
-  tick_timer_ = loop_->AddTimer(now_ns_ + kTickNs, kTickToken);
+  tick_timer_ = loop_->AddTimer(Now() + kTickNs, kTickToken);
   StartNextBatch();
   if (conns_.empty()) {
     BeginStop(true);
@@ -140,7 +140,7 @@ WorkerCounters LoadWorker::TakeInterval(Histogram* interval_into, Histogram* con
 void LoadWorker::Publish() {
   counters_.shortage_failures = gate_.shortage_failures();
   counters_.shortage_waits = gate_.waits();
-  counters_.shortage_ns = gate_.shortage_ns(now_ns_);
+  counters_.shortage_ns = gate_.shortage_ns(Now());
   std::lock_guard<std::mutex> lock(publish_mutex_);
   published_ = counters_;
   published_.errors = errors_.Total() + warmup_errors_.Total();
@@ -176,13 +176,13 @@ bool LoadWorker::CountError() {
 void LoadWorker::RecordErrno(Phase phase, int err) {
   SOCKLAB_CHECK(!IsProgrammerError(phase, err), ErrnoName(err).c_str());
   if (CountError()) {
-    ErrorsNow().RecordErrno(phase, err, now_ns_);
+    ErrorsNow().RecordErrno(phase, err, Now());
   }
 }
 
 void LoadWorker::RecordClass(Phase phase, ErrorClass error_class) {
   if (CountError()) {
-    ErrorsNow().RecordClass(phase, error_class, now_ns_);
+    ErrorsNow().RecordClass(phase, error_class, Now());
   }
 }
 
@@ -236,7 +236,7 @@ void LoadWorker::ScheduleRetry(Conn& c) {
   // Exponential back-off with jitter so a refused or overloaded target is not hammered in
   // lockstep by every connection.
   c.state = State::kWaiting;
-  ArmTimer(c, now_ns_ + c.retry.Next());
+  ArmTimer(c, Now() + c.retry.Next());
 }
 
 void LoadWorker::ReturnReservation(Conn& c) {
@@ -246,7 +246,7 @@ void LoadWorker::ReturnReservation(Conn& c) {
 
 void LoadWorker::WaitForShortage(Conn& c) {
   c.state = State::kWaiting;
-  if (std::optional<int64_t> probe_at = gate_.OnShortage(c.slot, now_ns_)) {
+  if (std::optional<int64_t> probe_at = gate_.OnShortage(c.slot, Now())) {
     ArmShortageTimer(*probe_at);
   }
 }
@@ -263,13 +263,13 @@ void LoadWorker::OnShortageTimer() {
   if (stopping_) {
     return;
   }
-  if (std::optional<uint32_t> probe = gate_.OnProbeTime(now_ns_)) {
+  if (std::optional<uint32_t> probe = gate_.OnProbeTime(Now())) {
     Resume(*probe);
   }
 }
 
 void LoadWorker::PassedLocalLimits(const Conn& c) {
-  for (const uint32_t slot : gate_.OnThrough(c.slot, now_ns_)) {
+  for (const uint32_t slot : gate_.OnThrough(c.slot, Now())) {
     Resume(slot);
   }
 }
@@ -295,8 +295,8 @@ void LoadWorker::StartConnect(Conn& c) {
     return;
   }
   if (connect_pacer_.paced() && !c.connect_slot_reserved) {
-    const int64_t at = connect_pacer_.Reserve(now_ns_);
-    if (at > now_ns_) {
+    const int64_t at = connect_pacer_.Reserve(Now());
+    if (at > Now()) {
       c.connect_slot_reserved = true;
       c.state = State::kWaiting;
       ArmTimer(c, at);
@@ -310,7 +310,7 @@ void LoadWorker::StartConnect(Conn& c) {
     c.reserved = budget_.ReserveIncarnation();
     if (c.reserved == 0) {
       c.state = State::kIdle;
-      if (std::optional<int64_t> probe_at = gate_.OnAbandoned(c.slot, now_ns_)) {
+      if (std::optional<int64_t> probe_at = gate_.OnAbandoned(c.slot, Now())) {
         ArmShortageTimer(*probe_at);
       }
       MaybeFinish();
@@ -321,7 +321,7 @@ void LoadWorker::StartConnect(Conn& c) {
   c.uid = (static_cast<uint64_t>(c.id) << 32) | c.gen;
   c.pipeline.Reset();
   c.issued = c.completed = 0;
-  if (InWindow(now_ns_)) {
+  if (InWindow(Now())) {
     ++counters_.connect_attempts;
   } else {
     ++counters_.warmup_connect_attempts;
@@ -368,7 +368,7 @@ void LoadWorker::StartConnect(Conn& c) {
   // connections a worker opens at start (or after a batch of closes) are created one after
   // another, and the first ones' time must not be charged to the last.
   now_ns_ = MonotonicNanos();
-  c.connect_start_ns = now_ns_;
+  c.connect_start_ns = Now();
   loop_->Connect(c.fd, options_.target, TokenOf(c));
 }
 
@@ -384,7 +384,7 @@ void LoadWorker::OnConnect(Conn& c, int res) {
     AttemptFailed(local, Phase::kConnect, -res);
     if (local) {
       // The gate holds the worker's other starts from now, not from when the close completes.
-      if (std::optional<int64_t> probe_at = gate_.OnShortage(c.slot, now_ns_)) {
+      if (std::optional<int64_t> probe_at = gate_.OnShortage(c.slot, Now())) {
         ArmShortageTimer(*probe_at);
       }
     } else {
@@ -402,20 +402,20 @@ void LoadWorker::OnConnect(Conn& c, int res) {
   while (open > peak && !shared_->peak_open_connections.compare_exchange_weak(
                             peak, open, std::memory_order_relaxed)) {
   }
-  connect_interval_.Record(now_ns_ - c.connect_start_ns);
+  connect_interval_.Record(Now() - c.connect_start_ns);
   if (InWindow(c.connect_start_ns)) {
     ++counters_.connections_opened;
-    connect_.Record(now_ns_ - c.connect_start_ns);
+    connect_.Record(Now() - c.connect_start_ns);
   } else {
     ++counters_.warmup_connections_opened;
   }
   c.receiving = true;
   loop_->Receive(c.fd, TokenOf(c));
-  if (interval_ns_ > 0 && !c.schedule_started && c.next_intended_ns < now_ns_) {
+  if (interval_ns_ > 0 && !c.schedule_started && c.next_intended_ns < Now()) {
     // The first connect of the run takes time the schedule did not plan for; start the
     // schedule from now rather than charge the handshake to the first messages.
-    c.next_intended_ns = now_ns_;
-    c.schedule_origin_ns = now_ns_;
+    c.next_intended_ns = Now();
+    c.schedule_origin_ns = Now();
   }
   FillPipeline(c);
   PassedLocalLimits(c);
@@ -426,9 +426,9 @@ void LoadWorker::FillPipeline(Conn& c) {
     if (options_.churn > 0 && c.issued >= options_.churn) {
       break;
     }
-    int64_t intended = now_ns_;
+    int64_t intended = Now();
     if (interval_ns_ > 0) {
-      if (c.next_intended_ns > now_ns_) {
+      if (c.next_intended_ns > Now()) {
         if (!c.timer_armed && MayIssue(c.next_intended_ns)) {
           ArmTimer(c, c.next_intended_ns);
         }
@@ -470,14 +470,14 @@ void LoadWorker::TrySend(Conn& c) {
     if (stopping_) {
       return;  // the drain waits for the echoes of what was sent; it sends nothing new
     }
-    m.sent_ns = now_ns_;
-    if (InWindow(now_ns_)) {
+    m.sent_ns = Now();
+    if (InWindow(Now())) {
       c.pipeline.StartWindowAt(m.seq);
     }
     if (c.pipeline.Counted(m.seq)) {
       ++counters_.messages_sent;
       if (interval_ns_ > 0) {
-        send_lag_.Record(now_ns_ - m.intended_ns);
+        send_lag_.Record(Now() - m.intended_ns);
       }
     }
   }
@@ -529,7 +529,7 @@ void LoadWorker::OnReceive(Conn& c, const loop::Completion& completion) {
       // Bytes nobody asked for: the server sent more than it was sent. They belong to no
       // message, so the time they arrived decides whether they are counted.
       if (CountError()) {
-        if (InWindow(now_ns_)) {
+        if (InWindow(Now())) {
           counters_.bytes_received += left;
           ++counters_.data_errors;
         } else {
@@ -582,14 +582,14 @@ void LoadWorker::CompleteHead(Conn& c) {
     }
   } else if (counted) {
     ++counters_.messages_completed;
-    counters_.last_completion_ns = now_ns_;
-    rtt_.Record(now_ns_ - m.intended_ns);
-    interval_.Record(now_ns_ - m.intended_ns);
+    counters_.last_completion_ns = Now();
+    rtt_.Record(Now() - m.intended_ns);
+    interval_.Record(Now() - m.intended_ns);
     if (!options_.raw_latencies_path.empty()) {
-      raw_rtt_.push_back(now_ns_ - m.intended_ns);
+      raw_rtt_.push_back(Now() - m.intended_ns);
     }
     if (interval_ns_ > 0) {
-      rtt_uncorrected_.Record(now_ns_ - m.sent_ns);
+      rtt_uncorrected_.Record(Now() - m.sent_ns);
     }
   }
   c.pipeline.PopOldest();
@@ -600,7 +600,7 @@ void LoadWorker::CompleteHead(Conn& c) {
       (c.completed >= options_.churn || (budget_.bounded() && c.reserved == 0))) {
     // Reconnect only when there is something left to send: with -n the last connection of each
     // worker must not open just to close again.
-    const bool more = MayIssue(now_ns_) && budget_.HasMoreAfter(c.reserved);
+    const bool more = MayIssue(Now()) && budget_.HasMoreAfter(c.reserved);
     if (!more && budget_.bounded()) {
       budget_.MarkExhausted();
     }
@@ -701,13 +701,13 @@ void LoadWorker::OnConnTimer(Conn& c) {
 void LoadWorker::OnTick() {
   if (shared_->stop.load(std::memory_order_acquire)) {
     BeginStop(true);
-  } else if (shared_->end_ns > 0 && now_ns_ >= shared_->end_ns) {
+  } else if (shared_->end_ns > 0 && Now() >= shared_->end_ns) {
     BeginStop(false);
   }
   const int64_t connect_timeout = ToNs(options_.connect_timeout);
   const int64_t read_timeout = ToNs(options_.read_timeout);
   for (Conn& c : conns_) {
-    if (c.state == State::kConnecting && now_ns_ - c.connect_start_ns >= connect_timeout) {
+    if (c.state == State::kConnecting && Now() - c.connect_start_ns >= connect_timeout) {
       RecordClass(Phase::kConnect, ErrorClass::kDeadline);
       // Whose deadline it was: a socket the kernel already has ESTABLISHED got its SYN/ACK, and
       // only this loop had not seen it yet (the connect's completion was still to be reaped).
@@ -723,13 +723,13 @@ void LoadWorker::OnTick() {
       const Message& oldest = c.pipeline.Oldest();
       // During the drain the messages are already "in flight at the end": the drain deadline
       // (never later than the read timeout) closes their connections without an error.
-      if (!stopping_ && oldest.sent_ns > 0 && now_ns_ - oldest.sent_ns >= read_timeout) {
+      if (!stopping_ && oldest.sent_ns > 0 && Now() - oldest.sent_ns >= read_timeout) {
         // A message whose last byte never left is stuck in the write (the peer does not read),
         // not waiting for its echo.
         const bool written = c.pipeline.Written(oldest.seq);
         RecordClass(written ? Phase::kRead : Phase::kWrite, ErrorClass::kDeadline);
         FailConn(c);
-      } else if (stopping_ && now_ns_ >= drain_deadline_ns_) {
+      } else if (stopping_ && Now() >= drain_deadline_ns_) {
         CloseConn(c, AfterClose::kNothing);
       }
     }
@@ -737,7 +737,7 @@ void LoadWorker::OnTick() {
   Publish();
   MaybeFinish();
   if (tick_timer_ != 0) {
-    tick_timer_ = loop_->AddTimer(now_ns_ + kTickNs, kTickToken);
+    tick_timer_ = loop_->AddTimer(Now() + kTickNs, kTickToken);
   }
 }
 
@@ -748,7 +748,7 @@ void LoadWorker::StartNextBatch() {
   }
   if (next_to_start_ < conns_.size()) {
     // The loop reaps the completions of this batch before the next one starts.
-    loop_->AddTimer(now_ns_, kStartToken);
+    loop_->AddTimer(Now(), kStartToken);
   } else if (!all_started_) {
     all_started_ = true;
     shared_->workers_starting.fetch_sub(1, std::memory_order_relaxed);
@@ -775,18 +775,18 @@ void LoadWorker::BeginStop(bool hard) {
   if (!stopping_) {
     stopping_ = true;
     // The window ended at the planned end, or now (-n done, an abort, an interrupt).
-    CountScheduled(shared_->end_ns > 0 ? std::min(now_ns_, shared_->end_ns) : now_ns_);
-    gate_.Clear(now_ns_);
+    CountScheduled(shared_->end_ns > 0 ? std::min(Now(), shared_->end_ns) : Now());
+    gate_.Clear(Now());
     if (shortage_timer_ != 0) {
       loop_->CancelTimer(shortage_timer_);
       shortage_timer_ = 0;
     }
     // Let the messages in flight finish (so the counts add up), but not for longer than a
     // round trip may take.
-    drain_deadline_ns_ = now_ns_ + std::min<int64_t>(ToNs(options_.read_timeout), 2'000'000'000);
+    drain_deadline_ns_ = Now() + std::min<int64_t>(ToNs(options_.read_timeout), 2'000'000'000);
   }
   if (hard) {
-    drain_deadline_ns_ = now_ns_;
+    drain_deadline_ns_ = Now();
   }
   for (Conn& c : conns_) {
     switch (c.state) {
@@ -798,7 +798,7 @@ void LoadWorker::BeginStop(bool hard) {
         CloseConn(c, AfterClose::kNothing);
         break;
       case State::kOpen:
-        if (!c.pipeline.AwaitingEcho() || now_ns_ >= drain_deadline_ns_) {
+        if (!c.pipeline.AwaitingEcho() || Now() >= drain_deadline_ns_) {
           CloseConn(c, AfterClose::kNothing);
         }
         break;
@@ -842,7 +842,7 @@ void LoadWorker::MaybeFinish() {
 }
 
 void LoadWorker::OnCompletion(const loop::Completion& completion) {
-  now_ns_ = MonotonicNanos();
+  now_ns_ = kNotRead;
   if (!hard_stopped_ && shared_->stop.load(std::memory_order_relaxed)) {
     // An abort or interrupt ends the window at once, on every thread, not at the next tick.
     BeginStop(true);

@@ -15,6 +15,7 @@
 #include "client/load/payload.h"
 #include "client/load/shortage_gate.h"
 #include "core/base/backoff.h"
+#include "core/base/clock.h"
 #include "core/loop/event_loop.h"
 #include "core/loop/slot_token.h"
 #include "core/stats/error_counts.h"
@@ -226,9 +227,17 @@ class LoadWorker : public loop::CompletionHandler {
   // at the end", never completed or failed: rates are over the window asked for.
   bool WindowClosed() const {
     return stopping_ || shared_->stop.load(std::memory_order_relaxed) ||
-           (shared_->end_ns > 0 && now_ns_ >= shared_->end_ns);
+           (shared_->end_ns > 0 && Now() >= shared_->end_ns);
   }
-  ErrorCounts& ErrorsNow() { return InWindow(now_ns_) ? errors_ : warmup_errors_; }
+  ErrorCounts& ErrorsNow() { return InWindow(Now()) ? errors_ : warmup_errors_; }
+  // The time of the completion being handled, read from the clock when first asked for: the
+  // completion of a send that leaves nothing else to send (most of them) asks for none.
+  int64_t Now() const {
+    if (now_ns_ == kNotRead) {
+      now_ns_ = MonotonicNanos();
+    }
+    return now_ns_;
+  }
   bool MayIssue(int64_t intended_ns) const;
   void Publish();
 
@@ -248,7 +257,8 @@ class LoadWorker : public loop::CompletionHandler {
   int64_t drain_deadline_ns_ = 0;
   int closing_ = 0;  // connections whose close has not completed
   loop::TimerId tick_timer_ = 0;
-  int64_t now_ns_ = 0;  // cached per completion
+  static constexpr int64_t kNotRead = -1;
+  mutable int64_t now_ns_ = kNotRead;  // see Now()
   absl::Status status_;
   std::atomic<bool> done_{false};
 
