@@ -444,9 +444,8 @@ absl::StatusOr<int> EpollLoop::RunOnce(int64_t max_wait_ns) {
     }
     n = 0;
   }
+  StartBatch();
 
-  // No handler runs before DeliverExpiredTimers(), whose batch time (taken after the wait) is the
-  // one this iteration's completions see.
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;
     uint32_t mask = events[i].events;

@@ -177,8 +177,9 @@ class EventLoop {
   // completes.
   virtual bool CancelTimer(TimerId id) = 0;
 
-  // MonotonicNanos() as read once per batch: when the loop last came back from its wait (or
-  // delivered timers), so at most one batch's handling behind the clock. For what the hot path
+  // MonotonicNanos() as read once per batch: at the first call after the loop last came back
+  // from its wait, so at most one batch's handling behind the clock (and no read at all in a
+  // batch where nobody asks). For what the hot path
   // stamps per completion (activity, stall clocks): a clock read per message is a measurable
   // share of a small echo's CPU. Fault timing reads the clock itself.
   virtual int64_t BatchNanos() const = 0;

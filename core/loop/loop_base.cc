@@ -54,8 +54,10 @@ void LoopBase::DeliverDeferred() {
 }
 
 void LoopBase::DeliverExpiredTimers() {
-  StampBatch();
-  const int64_t now = batch_ns_;
+  if (timers_.empty()) {
+    return;
+  }
+  const int64_t now = BatchNanos();
   // Bounded by the timers present now: a handler that adds an already-expired timer gets it in
   // the next iteration instead of looping here forever.
   size_t budget = timers_.size();

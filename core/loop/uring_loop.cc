@@ -720,7 +720,7 @@ absl::StatusOr<int> UringLoop::RunOnce(int64_t max_wait_ns) {
   if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
     return ErrnoError(-ret, "io_uring_enter");
   }
-  StampBatch();
+  StartBatch();
 
   io_uring_cqe* cqes[kMaxCqeBatch];
   struct Copied {
