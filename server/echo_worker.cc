@@ -205,7 +205,7 @@ void EchoWorker::ActivateParked() {
   while (!parked_.empty() && TryReserve()) {
     int fd = parked_.front();
     parked_.pop_front();
-    Activate(fd, MonotonicNanos());
+    Activate(fd);
   }
 }
 
@@ -253,20 +253,20 @@ void EchoWorker::ArmBackoff(int64_t now) {
 }
 
 void EchoWorker::OnAccept(const Completion& c) {
-  const int64_t now = loop_->BatchNanos();
   if (!c.more) {
     accept_armed_ = false;
     accept_cancel_sent_ = false;
   }
   if (c.res >= 0) {
-    OnAccepted(c.res, now);
+    OnAccepted(c.res);
   } else if (c.more) {
     // An error of the one connection being handed over (ECONNABORTED: the peer gave up while it
     // sat in the backlog; EPROTO, ...): counted, and the accept stays armed.
-    stats_.RecordErrno(Phase::kAccept, -c.res, now);
+    stats_.RecordErrno(Phase::kAccept, -c.res, loop_->BatchNanos());
   } else if (c.res != -ECANCELED) {  // ECANCELED: our CancelAccept (limit, back-off) or the
                                      // listener's Close (drain)
     int err = -c.res;
+    const int64_t now = loop_->BatchNanos();
     stats_.RecordErrno(Phase::kAccept, err, now);
     if (IsLocalShortage(Phase::kAccept, err)) {
       // Out of fds or socket memory: the connection stays in the backlog, so accepting again
@@ -293,7 +293,7 @@ bool EchoWorker::TryReserve() {
   return true;
 }
 
-void EchoWorker::OnAccepted(int fd, int64_t now) {
+void EchoWorker::OnAccepted(int fd) {
   // While draining, a connection handed over before the listener's close landed is served like
   // the others: the kernel completed it, and its peer may already have sent a request.
   if (cut_) {
@@ -327,20 +327,20 @@ void EchoWorker::OnAccepted(int fd, int64_t now) {
     stats_.AddParkedOverLimit();
     return;
   }
-  Activate(fd, now);
+  Activate(fd);
 }
 
-void EchoWorker::Activate(int fd, int64_t now) {
+void EchoWorker::Activate(int fd) {
   // The socket options came with the socket: it inherited them from the listener (see
   // EchoServer::Start).
   backoff_ns_ = 0;
   uint32_t slot = table_.Allocate();
   Connection& conn = table_.at(slot);
   conn.fd = fd;
-  conn.last_activity_ns = now;
-  conn.send_progress_ns = now;
+  conn.last_activity_ns = ActivityNanos();
+  conn.send_progress_ns = conn.last_activity_ns;
   stats_.AddAccepted();
-  if (!options_.faults.per_connection() || StartFaults(conn, slot, now)) {
+  if (!options_.faults.per_connection() || StartFaults(conn, slot, loop_->BatchNanos())) {
     if (conn.state.reads_on() && !(conn.faulted && options_.faults.blackhole)) {
       StartReceive(conn, slot);
     }
@@ -635,7 +635,6 @@ void EchoWorker::FreeIfDone(Connection& conn, uint32_t slot) {
 }
 
 void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c) {
-  const int64_t now = loop_->BatchNanos();
   if (!c.more) {
     conn.state.ReceiveEnded();
   }
@@ -649,7 +648,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
       // StopReading: bytes a multishot receive delivered before its cancel landed.
       return;
     }
-    conn.last_activity_ns = now;
+    conn.last_activity_ns = ActivityNanos();
     if (conn.state.half_close_requested()) {
       // After half-close-after: read on (the peer's writes still work), echo nothing.
       const std::optional<FaultTrigger>& stop = options_.faults.stop_reading_after;
@@ -685,7 +684,7 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
       end_stream = reached(plan.close_after);
     }
     if (conn.pending() == 0 && conn.handed == conn.acked) {
-      conn.send_progress_ns = now;  // the write timeout counts from when bytes start waiting
+      conn.send_progress_ns = ActivityNanos();  // the write timeout counts from when bytes wait
     }
     int hold = -1;
     if (!conn.faulted && !conn.state.sending() && conn.pending() == 0 && conn.state.live()) {
@@ -750,12 +749,11 @@ void EchoWorker::OnReceive(Connection& conn, uint32_t slot, const Completion& c)
   if (conn.state.closing()) {
     return;
   }
-  stats_.RecordErrno(Phase::kRead, err, now);
+  stats_.RecordErrno(Phase::kRead, err, loop_->BatchNanos());
   CloseConnection(conn, slot);
 }
 
 void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
-  const int64_t now = loop_->BatchNanos();
   conn.state.SendEnded();
   if (conn.direct_hold >= 0) {
     // The send was a direct one (sends complete in order, one at a time).
@@ -776,7 +774,7 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
     }
     if (c.res > 0) {
       // Not progress for the write timeout: the kernel taking bytes says nothing about the peer.
-      conn.last_activity_ns = now;
+      conn.last_activity_ns = ActivityNanos();
     }
     if (conn.state.receive_idle() && conn.state.reads_on() &&
         conn.pending() <= options_.max_pending_bytes / 2) {
@@ -795,7 +793,7 @@ void EchoWorker::OnSend(Connection& conn, uint32_t slot, const Completion& c) {
   if (err == ECANCELED || conn.state.closing()) {
     return;
   }
-  stats_.RecordErrno(Phase::kWrite, err, now);
+  stats_.RecordErrno(Phase::kWrite, err, loop_->BatchNanos());
   CloseConnection(conn, slot);
 }
 

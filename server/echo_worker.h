@@ -59,14 +59,18 @@ class EchoWorker final : public loop::CompletionHandler {
   EchoWorker(const ServerOptions& options, UniqueFd listener, SharedState* shared);
 
   void OnAccept(const loop::Completion& c);
-  void OnAccepted(int fd, int64_t now);
+  void OnAccepted(int fd);
   // Takes one place below --max-connections (always succeeds without a limit).
   bool TryReserve();
   // Sets up an accepted fd whose place is reserved and starts receiving.
-  void Activate(int fd, int64_t now);
+  void Activate(int fd);
   void OnReceive(Connection& conn, uint32_t slot, const loop::Completion& c);
   void OnSend(Connection& conn, uint32_t slot, const loop::Completion& c);
   void OnClose(Connection& conn, uint32_t slot, const loop::Completion& c);
+  // The time for the activity clocks (last_activity_ns, send_progress_ns), which only the
+  // timeouts' Sweep reads: without --idle-timeout and --write-timeout it is 0, and the echo path
+  // reads no clock.
+  int64_t ActivityNanos() const { return sweep_period_ns_ > 0 ? loop_->BatchNanos() : 0; }
   void OnTimer(loop::Token token);
 
   // --fault (server/fault.h). At accept: picks the connection or not, applies blackhole and
