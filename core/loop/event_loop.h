@@ -178,10 +178,10 @@ class EventLoop {
   virtual bool CancelTimer(TimerId id) = 0;
 
   // MonotonicNanos() as read once per batch: at the first call after the loop last came back
-  // from its wait, so at most one batch's handling behind the clock (and no read at all in a
-  // batch where nobody asks). For what the hot path
-  // stamps per completion (activity, stall clocks): a clock read per message is a measurable
-  // share of a small echo's CPU. Fault timing reads the clock itself.
+  // from its wait, so at most one batch's handling behind the clock, and no read at all in a
+  // batch where nobody asks. For what the hot path stamps per completion (activity, stall
+  // clocks): a clock read per message is a measurable share of a small echo's CPU. Fault timing
+  // reads the clock itself.
   virtual int64_t BatchNanos() const = 0;
 
   // Delivers completions until RequestStop(). Returns an error only when the kernel interface

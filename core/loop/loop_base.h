@@ -50,7 +50,7 @@ class LoopBase : public EventLoop {
   void DeliverExpiredTimers();
   // Backends call this as their wait returns, before delivering what it brought. The batch's time
   // is read when first asked for: a server with no timers and no timeouts reads no clock at all
-  // (a read after each wake-up was 1.4% of the epoll server's CPU at one connection).
+  // (a read after each wake-up drew 1.4% of the epoll server's profile at one connection).
   void StartBatch() { batch_ns_ = kUnread; }
 
   // How long the backend may sleep: the caller's bound (< 0: none) clipped to the next timer;
