@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "server_start.h"
+#include "uring_common.h"
 
 namespace {
 
@@ -33,17 +34,8 @@ struct Connection {
   unsigned sent = 0;  // of those, bytes already echoed
 };
 
-io_uring_sqe* Sqe(io_uring* ring) {
-  io_uring_sqe* sqe = io_uring_get_sqe(ring);
-  while (sqe == nullptr) {  // the submission queue is full: hand it to the kernel first
-    io_uring_submit(ring);
-    sqe = io_uring_get_sqe(ring);
-  }
-  return sqe;
-}
-
 void Arm(io_uring* ring, int fd, Op op, Connection* c) {
-  io_uring_sqe* sqe = Sqe(ring);
+  io_uring_sqe* sqe = baseline::Sqe(ring);
   if (op == kAccept) {
     io_uring_prep_accept(sqe, fd, nullptr, nullptr, 0);
   } else if (op == kRecv) {
@@ -62,15 +54,7 @@ int main(int argc, char** argv) {
   int one = 1;
 
   io_uring ring;
-  io_uring_params params{};
-  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  if (io_uring_queue_init_params(kRingEntries, &ring, &params) < 0) {
-    params = io_uring_params{};  // before Linux 6.1
-    if (int err = io_uring_queue_init_params(kRingEntries, &ring, &params); err < 0) {
-      std::fprintf(stderr, "io_uring_queue_init: error %d\n", -err);
-      return 1;
-    }
-  }
+  baseline::InitRing(&ring, kRingEntries);
   std::printf("listening 127.0.0.1:%d\n", port);
   std::fflush(stdout);
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "pingpong_common.h"
+#include "uring_common.h"
 
 namespace {
 
@@ -36,15 +37,6 @@ struct Slot {
   std::unique_ptr<char[]> echo;  // its own: every connection's recv is in flight at once
 };
 
-io_uring_sqe* Sqe(io_uring* ring) {
-  io_uring_sqe* sqe = io_uring_get_sqe(ring);
-  while (sqe == nullptr) {  // the submission queue is full: hand it to the kernel first
-    io_uring_submit(ring);
-    sqe = io_uring_get_sqe(ring);
-  }
-  return sqe;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,19 +49,11 @@ int main(int argc, char** argv) {
   uint32_t next_source = 0;
 
   io_uring ring;
-  io_uring_params params{};
-  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  if (io_uring_queue_init_params(kRingEntries, &ring, &params) < 0) {
-    params = io_uring_params{};  // before Linux 6.1
-    if (int err = io_uring_queue_init_params(kRingEntries, &ring, &params); err < 0) {
-      std::fprintf(stderr, "io_uring_queue_init: error %d\n", -err);
-      return 1;
-    }
-  }
+  baseline::InitRing(&ring, kRingEntries);
 
   auto arm = [&](int index, Op op) {
     Slot& s = slots[index];
-    io_uring_sqe* sqe = Sqe(&ring);
+    io_uring_sqe* sqe = baseline::Sqe(&ring);
     if (op == kConnect) {
       io_uring_prep_connect(sqe, s.fd, reinterpret_cast<const sockaddr*>(&run.server),
                             sizeof run.server);
