@@ -15,8 +15,9 @@ earlier runs do not cap the rate at what one address's port range allows). Per r
 p50/p99 as the client measured them, and the CPU the program under test spent per message: its
 whole process's on-CPU time (all threads, from /proc/PID/stat, or the child's rusage for a
 client) over the messages of the run. Figures are medians over --repeat runs (order rotated
-every repetition); ratios are to the baseline's median in the same cell. Run by hand, on a quiet
-machine:
+every repetition); ratios are to the baseline's median in the same cell, and beside each the
+least and greatest ratio of one repetition's run to the baseline's run in that repetition (a
+range across 1.00 means this run cannot tell the two apart). Run by hand, on a quiet machine:
 
     bench/e2e/compare_baseline.py [--bin build/bin] [--bench build/bench] [--duration 4]
                                   [--repeat 5] [--cells 50x64,500x64] [--markdown FILE]
@@ -173,20 +174,34 @@ def main():
                           f"errors {r['errors']}", file=sys.stderr)
                     time.sleep(0.2)
 
-    def median(side, cell, variant, key):
-        values = []
+    def values(side, cell, variant, key):
+        """The figure of each run, in repetition order."""
+        out = []
         for r in runs[(side, cell, variant)]:
             if key == "cpu_per":
-                values.append(r["cpu"] / max(r["connections"] if cell[2] else r["messages"], 1))
+                out.append(r["cpu"] / max(r["connections"] if cell[2] else r["messages"], 1))
             elif key == "rate" and cell[2]:
-                values.append(r["connections"] / args.duration)
+                out.append(r["connections"] / args.duration)
             else:
-                values.append(r[key])
-        return statistics.median(values), min(values), max(values)
+                out.append(r[key])
+        return out
+
+    def median(side, cell, variant, key):
+        v = values(side, cell, variant, key)
+        return statistics.median(v), min(v), max(v)
+
+    def paired(side, cell, variant, key):
+        """Min and max over the repetitions of the variant's figure over the baseline's in the
+        same repetition: runs side by side see the same machine, so the pair's ratio drifts less
+        than either figure, and a range that straddles 1.00 says the run cannot tell them apart."""
+        ratios = [v / max(b, 1e-12) for v, b in zip(values(side, cell, variant, key),
+                                                     values(side, cell, "baseline", key))]
+        return min(ratios), max(ratios)
 
     lines = [f"machine: {platform.node()}, kernel {platform.release()}, {os.cpu_count()} CPUs; "
              f"server on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}; {args.repeat} runs of "
-             f"{args.duration:g} s per figure (median; spread min-max)", ""]
+             f"{args.duration:g} s per figure (median; spread min-max); ratios: of the medians "
+             f"(min-max of each repetition's ratio to the baseline's run beside it)", ""]
     for side, under in (("server", "socklab-server -t 1 under baseline_pingpong_client"),
                         ("client", "socklab load -t 1 against baseline_echo_server")):
         lines += [f"### {side}: {under}", "",
@@ -199,13 +214,17 @@ def main():
             for variant in variants[side]:
                 rate, rlo, rhi = median(side, cell, variant, "rate")
                 cpu, clo, chi = median(side, cell, variant, "cpu_per")
+                rate_lo, rate_hi = paired(side, cell, variant, "rate")
+                cpu_lo, cpu_hi = paired(side, cell, variant, "cpu_per")
                 p50 = median(side, cell, variant, "p50")[0]
                 p99 = median(side, cell, variant, "p99")[0]
                 errors = sum(r["errors"] for r in runs[(side, cell, variant)])
                 lines.append(
                     f"| {name} | {variant} | {rate:,.0f} ({rlo:,.0f}-{rhi:,.0f}) | "
-                    f"{rate / max(base_rate, 1e-9):.2f} | {cpu * 1e9:,.0f} ns ({clo * 1e9:,.0f}-"
-                    f"{chi * 1e9:,.0f}) | {cpu / max(base_cpu, 1e-12):.2f} | {p50 / 1e3:,.0f} us | "
+                    f"{rate / max(base_rate, 1e-9):.2f} ({rate_lo:.2f}-{rate_hi:.2f}) | "
+                    f"{cpu * 1e9:,.0f} ns ({clo * 1e9:,.0f}-{chi * 1e9:,.0f}) | "
+                    f"{cpu / max(base_cpu, 1e-12):.2f} ({cpu_lo:.2f}-{cpu_hi:.2f}) | "
+                    f"{p50 / 1e3:,.0f} us | "
                     f"{p99 / 1e3:,.0f} us | {errors} |")
         lines.append("")
     text = "\n".join(lines)
