@@ -10,6 +10,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/repro/segment_explainer.h"
 #include "client/repro/sock_util.h"
 #include "client/repro/state_sampler.h"
@@ -32,6 +34,12 @@ double NanosToSeconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
 // was caused by the call; later in a call that blocks, it may come from the kernel's timers and
 // is shown as sent "during" the call.
 constexpr int64_t kCausedWithinNs = 20'000'000;
+
+// The end of a scenario's wire view: the last segments of its teardown (a FIN answered by an RST)
+// may still wait in the softirq backlog, which a busy machine runs later in ksoftirqd. The view
+// ends once the capture has taken nothing new for kQuietNs, or kSettleMaxNs after the run.
+constexpr int64_t kQuietNs = 20'000'000;
+constexpr int64_t kSettleMaxNs = 500'000'000;
 
 int64_t RealtimeNanos() {
   timespec ts{};
@@ -143,8 +151,11 @@ void Recorder::FinishWire() {
                                              : absl::StrCat("[", ip, "]:", port);
   };
   const bool captured = capture_ != nullptr;
+  // Segments and events are both cut at end_ns: an RST sent between draining the capture and
+  // reading the trace would otherwise be an event without its segment.
+  const int64_t end_ns = SettleWire();
   if (captured) {
-    FinishCapture(endpoints, endpoint);
+    FinishCapture(end_ns, endpoints, endpoint);
   }
   // The tracepoints are global: a socket in another namespace on the same port number shows
   // there too. With a capture, only events of the captured connections (or of a socket with no
@@ -153,6 +164,9 @@ void Recorder::FinishWire() {
     absl::StatusOr<std::vector<KernelEvent>> events = kernel_events_->Read();
     if (events.ok()) {
       for (const KernelEvent& e : *events) {
+        if (e.monotonic_ns > end_ns) {
+          continue;
+        }
         const bool unconnected = e.sport == 0 || e.dport == 0;
         if (captured && wire.missing.empty() && !unconnected && !endpoints.count({e.src, e.dst}) &&
             !endpoints.count({e.dst, e.src})) {
@@ -174,8 +188,24 @@ void Recorder::FinishWire() {
   }
 }
 
+int64_t Recorder::SettleWire() {
+  if (capture_ == nullptr) {
+    return MonotonicNanos();
+  }
+  const int64_t give_up_ns = MonotonicNanos() + kSettleMaxNs;
+  size_t seen = capture_->frames().size();
+  while (true) {
+    absl::SleepFor(absl::Nanoseconds(kQuietNs));
+    const int64_t now = MonotonicNanos();
+    if (!capture_->Drain().ok() || capture_->frames().size() == seen || now >= give_up_ns) {
+      return now;
+    }
+    seen = capture_->frames().size();
+  }
+}
+
 void Recorder::FinishCapture(
-    std::set<std::pair<std::string, std::string>>& endpoints,
+    int64_t end_ns, std::set<std::pair<std::string, std::string>>& endpoints,
     const std::function<std::string(const std::string&, uint16_t)>& endpoint) {
   WireView& wire = result_.wire;
   if (absl::Status drained = capture_->Drain(); !drained.ok()) {
@@ -188,8 +218,11 @@ void Recorder::FinishCapture(
        FollowConnections(DecodeFrames(capture_->link_type(), capture_->frames()))) {
     endpoints.insert(
         {endpoint(cs.tcp.src, cs.tcp.src_port), endpoint(cs.tcp.dst, cs.tcp.dst_port)});
-    WireSegmentLine line;
     const int64_t at_ns = cs.tcp.wall_ns - wall_minus_monotonic_ns_;
+    if (at_ns > end_ns) {
+      continue;
+    }
+    WireSegmentLine line;
     line.at_seconds = NanosToSeconds(at_ns - start_ns_);
     line.connection = cs.connection;
     line.from_client = cs.from_client;

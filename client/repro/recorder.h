@@ -138,9 +138,12 @@ class Recorder {
   // Drains the capture and the kernel events into result_.wire: the segments and events with
   // their causes, and the check.
   void FinishWire();
-  // The capture's part of FinishWire: the segments, the pattern check, the pcap file. Adds the
-  // (source, destination) of every segment to `endpoints`, written by `endpoint`.
-  void FinishCapture(std::set<std::pair<std::string, std::string>>& endpoints,
+  // Waits until the capture has taken no new frame for a moment (bounded) and returns the time
+  // then, where the wire view ends: the segments and the kernel events both stop there.
+  int64_t SettleWire();
+  // The capture's part of FinishWire: the segments up to `end_ns`, the pattern check, the pcap
+  // file. Adds the (source, destination) of every segment to `endpoints`, written by `endpoint`.
+  void FinishCapture(int64_t end_ns, std::set<std::pair<std::string, std::string>>& endpoints,
                      const std::function<std::string(const std::string&, uint16_t)>& endpoint);
   // The call during which monotonic time `at_ns` fell, as a cause ("" when none).
   std::string CauseAt(int64_t at_ns, bool retransmission) const;
