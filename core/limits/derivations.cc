@@ -40,6 +40,34 @@ int64_t RangeSize(const KernelLimits& limits) {
   return limits.port_range_high - limits.port_range_low + 1;
 }
 
+// "28232/s (14116/s at once)": a port-bound rate and the part of it connect() reaches without
+// scanning half the range (ScanFreeConnectRate); the rate alone when there is no such part.
+std::string WithScanFree(double rate, double scan_free) {
+  if (rate <= 0 || std::isinf(rate) || scan_free <= 0 || scan_free >= rate) {
+    return FormatRate(rate);
+  }
+  return absl::StrCat(FormatRate(rate), " (", FormatRate(scan_free), " at once)");
+}
+
+// New connections/s when each source address has `ports` ports towards the destination and
+// `open_connections` of them are held open: the rest each serve a connection per hold.
+double RateOverPorts(const KernelLimits& limits, int64_t ports, int64_t source_addresses,
+                     bool loopback_destination, int64_t open_connections) {
+  if (!Known(ports)) {
+    return -1;
+  }
+  int64_t free_ports = ports * std::max<int64_t>(1, source_addresses) - open_connections;
+  if (free_ports <= 0) {
+    return 0;
+  }
+  // inet_twsk_alloc() refuses a TIME_WAIT socket beyond tcp_max_tw_buckets: the closing socket
+  // is destroyed and its port is free at once.
+  if (Known(limits.tcp_max_tw_buckets) && free_ports >= limits.tcp_max_tw_buckets) {
+    return std::numeric_limits<double>::infinity();
+  }
+  return static_cast<double>(free_ports) / PortHoldSeconds(limits, loopback_destination);
+}
+
 }  // namespace
 
 std::string FormatRateNumber(double per_second) {
@@ -115,20 +143,16 @@ double PortHoldSeconds(const KernelLimits& limits, bool loopback_destination) {
 
 double MaxConnectRate(const KernelLimits& limits, int64_t source_addresses,
                       bool loopback_destination, int64_t open_connections) {
+  return RateOverPorts(limits, UsableEphemeralPorts(limits), source_addresses, loopback_destination,
+                       open_connections);
+}
+
+double ScanFreeConnectRate(const KernelLimits& limits, int64_t source_addresses,
+                           bool loopback_destination, int64_t open_connections) {
+  // The open connections took their ports from the first half too, while it had room.
   int64_t ports = UsableEphemeralPorts(limits);
-  if (!Known(ports)) {
-    return -1;
-  }
-  int64_t free_ports = ports * std::max<int64_t>(1, source_addresses) - open_connections;
-  if (free_ports <= 0) {
-    return 0;
-  }
-  // inet_twsk_alloc() refuses a TIME_WAIT socket beyond tcp_max_tw_buckets: the closing socket
-  // is destroyed and its port is free at once.
-  if (Known(limits.tcp_max_tw_buckets) && free_ports >= limits.tcp_max_tw_buckets) {
-    return std::numeric_limits<double>::infinity();
-  }
-  return static_cast<double>(free_ports) / PortHoldSeconds(limits, loopback_destination);
+  return RateOverPorts(limits, Known(ports) ? ports / 2 : kUnknown, source_addresses,
+                       loopback_destination, open_connections);
 }
 
 int64_t EffectiveBacklog(const KernelLimits& limits, int64_t requested) {
@@ -390,6 +414,17 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
                  rate_value(rate1), FormatRate(rate1),
                  absl::StrFormat("%s ports / %g s%s, client closing first%s", Num(ports), hold,
                                  reuse_note, cap_note)});
+  if (Known(ports) && ports >= 2) {
+    double scan_free = ScanFreeConnectRate(limits, 1, in.loopback_destination);
+    out.push_back(
+        {"new_connections_per_second_without_scan", "of which connect() finds a port at once",
+         rate_value(scan_free), FormatRate(scan_free),
+         absl::StrFormat("half the ports, %d / %g s: connect() takes the ports of the range's low "
+                         "parity first, and past this rate every connect() checks all %d of them "
+                         "before it takes one of the other half (a one-address churn with "
+                         "tcp_tw_reuse levels off near here when that scan is long)",
+                         ports / 2, hold, ports / 2)});
+  }
 
   // Each source address has its own ports towards a destination.
   double per_source = Known(ports) ? static_cast<double>(ports) / hold : -1;
@@ -409,7 +444,9 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
     out.push_back(
         {"new_connections_per_second_all_sources",
          absl::StrCat("new connections/s with ", in.source_addresses, " source addresses"),
-         rate_value(rate_n), FormatRate(rate_n),
+         rate_value(rate_n),
+         WithScanFree(rate_n,
+                      ScanFreeConnectRate(limits, in.source_addresses, in.loopback_destination)),
          absl::StrFormat("%d addresses * %s ports / %g s%s", in.source_addresses, Num(ports), hold,
                          cap_note)});
   }
@@ -418,7 +455,7 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
     double rate_lo = MaxConnectRate(limits, 1, true);
     out.push_back(
         {"new_connections_per_second_loopback", "new connections/s to one loopback destination",
-         rate_value(rate_lo), FormatRate(rate_lo),
+         rate_value(rate_lo), WithScanFree(rate_lo, ScanFreeConnectRate(limits, 1, true)),
          absl::StrFormat("%s ports / %g s (tcp_tw_reuse=2 reuses loopback TIME_WAIT ports)",
                          Num(ports), hold_lo)});
   }
@@ -432,7 +469,8 @@ std::vector<Derivation> DeriveAll(const KernelLimits& limits, const DerivationIn
     out.push_back({"new_connections_per_second_tw_reuse",
                    absl::StrCat("new connections/s to any destination with tcp_tw_reuse=1",
                                 limits.tcp_timestamps <= 0 ? " and tcp_timestamps=1" : ""),
-                   rate_value(rate_reuse), FormatRate(rate_reuse),
+                   rate_value(rate_reuse),
+                   WithScanFree(rate_reuse, ScanFreeConnectRate(with_reuse, 1, false)),
                    absl::StrFormat("%s ports / %g s %s", Num(ports), delay,
                                    Known(limits.tcp_tw_reuse_delay_ms)
                                        ? absl::StrCat("tcp_tw_reuse_delay (",

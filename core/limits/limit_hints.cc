@@ -66,6 +66,14 @@ std::string PortsHint(const KernelLimits& limits, const HintContext& context) {
                          " destroys TIME_WAIT beyond it), so open connections hold "
                          "them all")
           : absl::StrCat(FormatRateNumber(rate), " new connections/s to one destination");
+  double scan_free =
+      ScanFreeConnectRate(limits, context.source_addresses, context.loopback_destination);
+  if (scan_free > 0 && !std::isinf(scan_free) && scan_free < rate) {
+    // Where a churn from one address levels off when the range is large (ScanFreeConnectRate).
+    absl::StrAppend(&rate_text, ", of which connect() finds a port at once ",
+                    FormatRateNumber(scan_free), "/s (past that, every connect() first checks the ",
+                    ports / 2, " ports of the half of the range it tries first)");
+  }
   return absl::StrFormat("ip_local_port_range %d-%d gives %d ports%s; at %s that is %s; %s",
                          limits.port_range_low, limits.port_range_high, ports, sources, hold_text,
                          rate_text, fix);

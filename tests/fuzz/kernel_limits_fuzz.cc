@@ -5,6 +5,7 @@
 // of kFiles (a missing piece leaves its file out).
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -73,7 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   SOCKLAB_FUZZ_CHECK(socklab::UsableEphemeralPorts(limits) >= socklab::KernelLimits::kUnknown);
   socklab::MaxEphemeralPorts(limits);
   socklab::PortHoldSeconds(limits, true);
-  socklab::MaxConnectRate(limits, 3, false, 1000);
+  double rate = socklab::MaxConnectRate(limits, 3, false, 1000);
+  double scan_free = socklab::ScanFreeConnectRate(limits, 3, false, 1000);
+  // Half the ports never allow more than all of them.
+  SOCKLAB_FUZZ_CHECK(scan_free <= rate || std::isinf(rate) || rate < 0);
   socklab::EffectiveBacklog(limits, 511);
   socklab::AcceptQueueCapacity(limits, 0);
   socklab::ConnectTimeoutSeconds(limits);

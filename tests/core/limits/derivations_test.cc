@@ -93,8 +93,61 @@ TEST(Derivations, DeriveAllNamesTheOddPortAndSlowRates) {
   EXPECT_EQ(all[1].key, "new_connections_per_second");
   EXPECT_DOUBLE_EQ(all[1].value, 0.1);
   EXPECT_EQ(all[1].text, "0.1/s");
-  EXPECT_EQ(all[2].key, "per_extra_source_address");
-  EXPECT_EQ(all[2].text, "+10 ports held, +0.1/s");
+  // Half of them, 5 / 60 = 0.083/s, without a scan.
+  EXPECT_EQ(all[2].key, "new_connections_per_second_without_scan");
+  EXPECT_EQ(all[2].text, "0.0/s");
+  EXPECT_NE(all[2].formula.find("half the ports, 5 / 60 s"), std::string::npos) << all[2].formula;
+  EXPECT_EQ(all[3].key, "per_extra_source_address");
+  EXPECT_EQ(all[3].text, "+10 ports held, +0.1/s");
+}
+
+// connect() takes ports of the range's low parity first: half the ports, at the same hold.
+TEST(Derivations, ScanFreeRateIsTheRateOverHalfThePorts) {
+  LimitsTree tree("derivations_scan_free");
+  tree.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
+  KernelLimits l = FixtureLimits(tree);
+  // 14116 / 60 s = 235.27/s, and per source address as many more.
+  EXPECT_NEAR(ScanFreeConnectRate(l, 1, false), 235.267, 0.001);
+  EXPECT_NEAR(ScanFreeConnectRate(l, 4, false), 941.067, 0.001);
+  // Connections held open took their ports from that half: (14116 - 10000) / 60 s.
+  EXPECT_NEAR(ScanFreeConnectRate(l, 1, false, 10000), 68.6, 1e-9);
+  EXPECT_EQ(ScanFreeConnectRate(l, 1, false, 15000), 0);
+  // Loopback with tcp_tw_reuse=2: 14116 ports / 1 s, where a one-address churn levels off.
+  l.tcp_tw_reuse = 2;
+  EXPECT_NEAR(ScanFreeConnectRate(l, 1, true), 14116.0, 1e-9);
+  // The TIME_WAIT cap frees ports at once, half the range or all of it.
+  l.tcp_max_tw_buckets = 1000;
+  EXPECT_TRUE(std::isinf(ScanFreeConnectRate(l, 1, true)));
+  l.port_range_low = KernelLimits::kUnknown;
+  EXPECT_LT(ScanFreeConnectRate(l, 1, true), 0);
+}
+
+TEST(Derivations, DeriveAllShowsTheScanFreeRateBesideEachPortRate) {
+  LimitsTree tree("derivations_scan_free_rows");
+  KernelLimits l = FixtureLimits(tree);  // tcp_tw_reuse=2, timestamps on
+  std::vector<Derivation> remote = DeriveAll(l, DerivationInputs{.source_addresses = 2});
+  auto find = [](const std::vector<Derivation>& all, const std::string& key) -> const Derivation* {
+    for (const Derivation& d : all) {
+      if (d.key == key) {
+        return &d;
+      }
+    }
+    return nullptr;
+  };
+  const Derivation* scan_free = find(remote, "new_connections_per_second_without_scan");
+  ASSERT_NE(scan_free, nullptr);
+  EXPECT_EQ(scan_free->value, 235);
+  EXPECT_EQ(scan_free->text, "235/s");
+  const Derivation* loopback = find(remote, "new_connections_per_second_loopback");
+  ASSERT_NE(loopback, nullptr);
+  EXPECT_EQ(loopback->value, 28232);
+  EXPECT_EQ(loopback->text, "28232/s (14116/s at once)");
+  const Derivation* reuse = find(remote, "new_connections_per_second_tw_reuse");
+  ASSERT_NE(reuse, nullptr);
+  EXPECT_EQ(reuse->text, "28232/s (14116/s at once)");
+  const Derivation* sources = find(remote, "new_connections_per_second_all_sources");
+  ASSERT_NE(sources, nullptr);
+  EXPECT_EQ(sources->text, "941/s (470/s at once)");
 }
 
 TEST(Derivations, TimeWaitBucketsCapMakesChurnUnlimited) {

@@ -24,6 +24,9 @@ TEST(LimitHint, PortsForConnectEaddrnotavail) {
   std::string loopback = LimitHint(Phase::kConnect, ErrorClass::kAddrNotAvail, l,
                                    HintContext{.loopback_destination = true});
   EXPECT_TRUE(Contains(loopback, "28232 new connections/s")) << loopback;
+  // A churn from one address levels off where connect() stops finding a port at once.
+  EXPECT_TRUE(Contains(loopback, "of which connect() finds a port at once 14116/s")) << loopback;
+  EXPECT_TRUE(Contains(loopback, "first checks the 14116 ports of the half")) << loopback;
   // bind(port 0) running out is EADDRINUSE; a taken named port is no limit.
   EXPECT_EQ(LimitHint(Phase::kBind, ErrorClass::kAddrInUse, l), "");
   std::string bind_zero =
