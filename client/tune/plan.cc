@@ -92,7 +92,9 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
   c.symptom = absl::StrCat(
       "connect() fails at once with EADDRNOTAVAIL (Cannot assign requested address) once ",
       Count(c.have), " local ports to ", o.target.ToString(),
-      " are open or in TIME_WAIT; near the limit connect() also burns CPU scanning for a port");
+      " are open or in TIME_WAIT; past half of them every connect() first checks each port of the "
+      "half of the range it tries first, which levels a churn off there "
+      "when the range is large");
   if (c.status == CheckStatus::kOk) {
     return c;
   }
@@ -154,6 +156,43 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
         static_cast<int64_t>(std::ceil(c.need / static_cast<double>(std::max<int64_t>(1, ports))));
     absl::StrAppend(&c.fix, "; or, with no sysctl, ", sources_alone, " source addresses (",
                     SourcesHow(sources_alone, o.target, loopback), ")");
+  }
+  return c;
+}
+
+// The churn's rate against what connect() reaches without scanning the half of the range it
+// tries first (ScanFreeConnectRate). Past it nothing fails, but each connect() checks every port
+// of that half first, which levels a churn off there when the range is large: a warning, never
+// what breaks first.
+PlanCheck PortScanCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
+  PlanCheck c;
+  c.key = "port_scan";
+  c.limit = "net.ipv4.ip_local_port_range";
+  c.unit = "new connections/s";
+  int64_t ports = UsableEphemeralPorts(l);
+  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+  double hold = PortHoldSeconds(l, loopback);
+  c.need = o.conn_rate;
+  c.have = ScanFreeConnectRate(l, sources, loopback, static_cast<int64_t>(o.connections));
+  c.formula = absl::StrFormat(
+      "need %g/s; connect() finds a port at once up to (%s ports / 2%s - %d open) / %g s = %s",
+      o.conn_rate, ports == kUnknown ? "?" : absl::StrCat(ports),
+      sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "", o.connections, hold,
+      FormatRate(c.have));
+  c.status = c.have >= 0 && c.need > c.have ? CheckStatus::kWarn : CheckStatus::kOk;
+  c.error_class = std::nullopt;
+  c.symptom =
+      absl::StrCat("past ", FormatRate(c.have), " every connect() first checks each of the ",
+                   ports == kUnknown ? "?" : absl::StrCat(ports / 2),
+                   " ports of the half of the range it tries first: connects slow down, "
+                   "and a churn levels off near that rate when the range is large");
+  if (c.status != CheckStatus::kOk && c.have > 0 && ports != kUnknown) {
+    double per_source = ScanFreeConnectRate(l, 1, loopback);
+    int64_t needed_sources = static_cast<int64_t>(std::ceil(
+        (o.conn_rate + static_cast<double>(o.connections) / hold) / std::max(per_source, 1e-9)));
+    c.fix = absl::StrCat("spread over ", needed_sources, " source addresses (",
+                         SourcesHow(needed_sources, o.target, loopback),
+                         "; each address has its own ports per destination)");
   }
   return c;
 }
@@ -411,9 +450,21 @@ PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, const KernelLimits& l) {
   c.limit = "net.ipv4.tcp_max_tw_buckets";
   c.unit = "TIME_WAIT sockets";
   c.need = std::ceil(o.conn_rate * kTimeWaitSeconds);
+  // Each TIME_WAIT socket holds its port towards the target until it ends or tcp_tw_reuse takes
+  // the port over: there are never more of them than ports.
+  int64_t ports = UsableEphemeralPorts(l);
+  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+  std::string bound;
+  if (ports != kUnknown && static_cast<double>(ports * sources) < c.need) {
+    c.need = static_cast<double>(ports * sources);
+    bound = absl::StrCat(", at most one per port: ", ports, " ports",
+                         sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "",
+                         " = ", Count(c.need));
+  }
   c.have = l.tcp_max_tw_buckets == kUnknown ? -1 : static_cast<double>(l.tcp_max_tw_buckets);
   c.formula =
-      absl::StrFormat("%g/s * 60 s = %s; have %s", o.conn_rate, Count(c.need), Count(c.have));
+      absl::StrFormat("%g/s * 60 s = %s%s; have %s", o.conn_rate,
+                      Count(std::ceil(o.conn_rate * kTimeWaitSeconds)), bound, Count(c.have));
   c.status = c.have >= 0 && c.need > c.have ? CheckStatus::kWarn : CheckStatus::kOk;
   c.symptom =
       "TIME_WAIT sockets beyond the cap are destroyed at once ('TCP: time wait bucket table "
@@ -535,6 +586,7 @@ Plan MakePlan(const PlanOptions& options, const KernelLimits& limits) {
   }
   plan.checks.push_back(MemoryCheck(options, limits));
   if (options.conn_rate > 0) {
+    plan.checks.push_back(PortScanCheck(options, plan.loopback_target, limits));
     plan.checks.push_back(TimeWaitBucketsCheck(options, limits));
   }
   std::stable_sort(plan.checks.begin(), plan.checks.end(),

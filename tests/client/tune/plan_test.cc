@@ -211,6 +211,42 @@ TEST(Plan, TimeWaitBucketsCapKeepsChurnWithinThePorts) {
   EXPECT_TRUE(std::isinf(MaxConnectRate(limits, 1, false, 1000)));
 }
 
+// A loopback churn with tcp_tw_reuse=2: 28232 ports / 1 s hold all of 20000/s, but connect()
+// finds one at once only up to half of them (ScanFreeConnectRate): a warning, with the source
+// addresses that keep the rate under it, and never what breaks first.
+TEST(Plan, ChurnPastHalfTheRangeWarnsThatConnectScans) {
+  LimitsTree tree("plan_port_scan");
+  tree.Write("proc/self/limits", "Max open files 100000 100000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  Plan fast = MakePlan(Workload(50, 20000, "127.0.0.1:7007"), limits);
+  const PlanCheck* scan = Find(fast, "port_scan");
+  ASSERT_NE(scan, nullptr);
+  EXPECT_EQ(scan->status, CheckStatus::kWarn);
+  EXPECT_DOUBLE_EQ(scan->need, 20000);
+  EXPECT_DOUBLE_EQ(scan->have, 14066);  // (14116 - 50 open) / 1 s
+  EXPECT_EQ(scan->ErrorText(), "none");
+  EXPECT_TRUE(Contains(scan->symptom, "each of the 14116 ports")) << scan->symptom;
+  // (20000 + 50 / 1 s) / 14116 per address -> 2 addresses.
+  EXPECT_TRUE(Contains(scan->fix, "spread over 2 source addresses")) << scan->fix;
+  EXPECT_EQ(fast.FirstBreak(), nullptr);
+  // The ports themselves fit, and the TIME_WAIT sockets are no more than the ports.
+  const PlanCheck* ports = Find(fast, "ephemeral_ports");
+  ASSERT_NE(ports, nullptr);
+  EXPECT_EQ(ports->status, CheckStatus::kOk);
+  const PlanCheck* buckets = Find(fast, "time_wait_buckets");
+  ASSERT_NE(buckets, nullptr);
+  EXPECT_DOUBLE_EQ(buckets->need, 28232);
+  EXPECT_TRUE(Contains(buckets->formula, "at most one per port")) << buckets->formula;
+
+  Plan slow = MakePlan(Workload(50, 10000, "127.0.0.1:7007"), limits);
+  scan = Find(slow, "port_scan");
+  ASSERT_NE(scan, nullptr);
+  EXPECT_EQ(scan->status, CheckStatus::kOk);
+  EXPECT_EQ(scan->fix, "");
+  // No churn, no check.
+  EXPECT_EQ(Find(MakePlan(Workload(50, 0, "127.0.0.1:7007"), limits), "port_scan"), nullptr);
+}
+
 // Every "name = value" the plan suggests, checked against the tree it was made from: none may
 // set the value already in force.
 void ExpectNoSysctlSetsItsOwnValue(const Plan& plan, const ProcFs& proc) {
