@@ -3,7 +3,8 @@
 // the plan says exhausts the ports gets connect EADDRNOTAVAIL, and one at a rate it calls safe
 // gets none although it runs long enough to open more connections than there are ports (so a
 // model that got the port hold time wrong would exhaust them). The churn is the real client,
-// `socklab load --churn 1 --connect-rate R`, against the real `socklab-server`.
+// `socklab load --churn 1 --connect-rate R`, against the real `socklab-server`. A third checks the
+// rate up to which connect() finds a port at once, by the parity of the ports left in TIME_WAIT.
 //
 // The namespace lives only in a forked child (unshare(CLONE_NEWNET)) and dies with it, so nothing
 // is left behind and the host's sysctls are never touched. The server is owned by a guard that
@@ -27,6 +28,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -57,7 +60,10 @@ struct Outcome {
   std::string port_status;   // the ephemeral_ports check's status
   double port_need = 0;
   double port_have = 0;
+  double scan_free_rate = 0;  // the derivation new_connections_per_second_without_scan
   ChurnCounts counts;
+  int time_wait_low_parity = 0;    // client ports in TIME_WAIT after the churn, of the range's
+  int time_wait_other_parity = 0;  // low end's parity and of the other
 };
 
 absl::Status WriteProc(const std::string& path, const std::string& value) {
@@ -82,6 +88,30 @@ bool BringLoUp() {
   ok = ok && ioctl(fd, SIOCSIFFLAGS, &request) == 0;
   close(fd);
   return ok;
+}
+
+// The client's TIME_WAIT sockets on ports `low`..`high` in this namespace, as /proc/net/tcp lists
+// them (state 06), split by the port's parity against `low`.
+std::pair<int, int> TimeWaitPortsByParity(int low, int high) {
+  std::pair<int, int> counts;
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // the header
+  while (std::getline(tcp, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (fields.size() < 4 || fields[3] != "06") {
+      continue;
+    }
+    size_t colon = fields[1].find(':');
+    if (colon == std::string::npos) {
+      continue;
+    }
+    int port = std::stoi(fields[1].substr(colon + 1), nullptr, 16);
+    if (port >= low && port <= high) {
+      ++((port - low) % 2 == 0 ? counts.first : counts.second);
+    }
+  }
+  return counts;
 }
 
 // Owns a child process: SIGTERM, up to 5 s to exit, then SIGKILL; always reaped. Thread
@@ -211,6 +241,12 @@ std::string ScenarioInNamespace(const Scenario& scenario) {
       have = check["have"];
     }
   }
+  double scan_free = -1;
+  for (const auto& derivation : json["derivations"]) {
+    if (derivation["key"] == "new_connections_per_second_without_scan") {
+      scan_free = derivation["value"];
+    }
+  }
 
   // One connection at a time, one echo each, reconnecting at `rate`: the client closes first.
   testing_tune::RunResult load = testing_tune::RunSocklab(
@@ -218,6 +254,9 @@ std::string ScenarioInNamespace(const Scenario& scenario) {
        "-d", absl::StrCat(scenario.seconds, "s"), "--json", "-"},
       scenario.seconds + 30);
   server.Stop();
+  std::vector<std::string> range = absl::StrSplit(scenario.port_range, ' ');
+  auto [low_parity, other_parity] =
+      TimeWaitPortsByParity(std::stoi(range.front()), std::stoi(range.back()));
   nlohmann::json result = nlohmann::json::parse(load.out, nullptr, false);
   if (result.is_discarded()) {
     return absl::StrCat("error load exit ", load.exit_code, " ", load.err);
@@ -231,8 +270,9 @@ std::string ScenarioInNamespace(const Scenario& scenario) {
       counts.other += error["count"].get<int>();
     }
   }
-  return absl::StrFormat("result %s %s %.0f %.0f %d %d %d", breaks_first, port_status, need, have,
-                         counts.ok, counts.addr_not_avail, counts.other);
+  return absl::StrFormat("result %s %s %.0f %.0f %d %d %d %g %d %d", breaks_first, port_status,
+                         need, have, counts.ok, counts.addr_not_avail, counts.other, scan_free,
+                         low_parity, other_parity);
 }
 
 Outcome RunScenario(const Scenario& scenario) {
@@ -272,7 +312,7 @@ Outcome RunScenario(const Scenario& scenario) {
     outcome.error = line;
     return outcome;
   }
-  if (fields.size() != 8 || fields[0] != "result") {
+  if (fields.size() != 11 || fields[0] != "result") {
     outcome.error = line.empty() ? "child died" : line;
     return outcome;
   }
@@ -281,6 +321,9 @@ Outcome RunScenario(const Scenario& scenario) {
   outcome.port_need = std::stod(fields[3]);
   outcome.port_have = std::stod(fields[4]);
   outcome.counts = {std::stoi(fields[5]), std::stoi(fields[6]), std::stoi(fields[7])};
+  outcome.scan_free_rate = std::stod(fields[8]);
+  outcome.time_wait_low_parity = std::stoi(fields[9]);
+  outcome.time_wait_other_parity = std::stoi(fields[10]);
   return outcome;
 }
 
@@ -349,6 +392,35 @@ TEST_F(PlanPrediction, LoopbackTimeWaitReuseMovesTheLimitAsThePlanSays) {
   EXPECT_EQ(safe.counts.addr_not_avail, 0);
   // More connections than ports went through, so ports were reused.
   EXPECT_GT(safe.counts.ok, 150);
+}
+
+// connect() takes the ports of the range's low parity first, and the other half only once every
+// port of the first is taken: with reuse after 1 s, 100 ports give 50/s at once and 100/s in
+// all. The plan says so, and the TIME_WAIT sockets the churn leaves show which ports it took.
+TEST_F(PlanPrediction, ConnectTakesTheOtherHalfOfTheRangeOnlyPastTheScanFreeRate) {
+  // 35/s: each port of the first half comes round every 50 / 35 = 1.4 s, past the 1 s delay.
+  Outcome below = RunScenario({.tw_reuse = "2", .rate = 35, .seconds = 3});
+  if (below.skipped) {
+    GTEST_SKIP() << below.error;
+  }
+  ASSERT_EQ(below.error, "");
+  EXPECT_EQ(below.scan_free_rate, 50);  // 50 ports / 1 s
+  EXPECT_EQ(below.counts.addr_not_avail, 0);
+  EXPECT_EQ(below.counts.other, 0);
+  EXPECT_GT(below.counts.ok, 50) << "fewer connects than half the ports prove nothing";
+  EXPECT_GT(below.time_wait_low_parity, 0);
+  EXPECT_EQ(below.time_wait_other_parity, 0)
+      << below.time_wait_low_parity << " ports of the low end's parity in TIME_WAIT";
+
+  // 80/s: the first half comes round every 0.6 s, before its TIME_WAITs may be reused, so
+  // connect() also takes ports of the other half; still within the 100 ports, so no error.
+  Outcome above = RunScenario({.tw_reuse = "2", .rate = 80, .seconds = 3});
+  ASSERT_EQ(above.error, "");
+  EXPECT_EQ(above.counts.addr_not_avail, 0);
+  EXPECT_EQ(above.counts.other, 0);
+  EXPECT_GT(above.time_wait_low_parity, 0);
+  EXPECT_GT(above.time_wait_other_parity, 0)
+      << above.time_wait_low_parity << " ports of the low end's parity in TIME_WAIT";
 }
 
 }  // namespace
