@@ -92,9 +92,8 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
   c.symptom = absl::StrCat(
       "connect() fails at once with EADDRNOTAVAIL (Cannot assign requested address) once ",
       Count(c.have), " local ports to ", o.target.ToString(),
-      " are open or in TIME_WAIT; past half of them every connect() first checks each port of the "
-      "half of the range it tries first, which levels a churn off there "
-      "when the range is large");
+      " are open or in TIME_WAIT; past half of them each connect() first checks every port of the "
+      "half it tries first");
   if (c.status == CheckStatus::kOk) {
     return c;
   }
