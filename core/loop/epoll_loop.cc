@@ -388,7 +388,9 @@ void EpollLoop::ProcessFd(int fd) {
   // The state object is stable (unique_ptr); a handler's Close() resets it in place, which the
   // per-op loops observe through their armed flags.
   FdState& st = *fds_[fd];
-  st.queued = false;
+  // `queued` stays set while the fd is processed: what its handlers submit on it (the echo's
+  // send) runs in the loops below, or is queued once at the end, instead of listing the fd again
+  // for a pass that would find nothing left to do.
   if (st.connecting && st.writable) {
     DoConnect(fd, st);
   }
@@ -401,6 +403,7 @@ void EpollLoop::ProcessFd(int fd) {
   if (st.receive_armed && st.readable) {
     DoReceives(fd, st);
   }
+  st.queued = false;
   QueueIfRunnable(fd, st);
 }
 

@@ -66,7 +66,7 @@ class EpollLoop final : public LoopBase {
     // the event did carry a hangup (or no event was seen since the fd went idle), a FIN may sit
     // behind the data already signalled: read on until EAGAIN or EOF instead.
     bool short_read_drains = false;
-    bool queued = false;  // on run_
+    bool queued = false;  // on run_, or being processed (ProcessFd)
     bool accept_armed = false;
     bool listener = false;  // Accept() was used on it since its last Close()
     bool receive_armed = false;
