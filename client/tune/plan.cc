@@ -381,11 +381,23 @@ PlanCheck ConntrackCheck(const PlanOptions& o, const KernelLimits& l) {
   double time_wait =
       l.nf_conntrack_time_wait == kUnknown ? 120.0 : static_cast<double>(l.nf_conntrack_time_wait);
   double others = l.nf_conntrack_count == kUnknown ? 0 : static_cast<double>(l.nf_conntrack_count);
-  c.need = static_cast<double>(o.connections) + std::ceil(o.conn_rate * time_wait) + others;
+  double flows = static_cast<double>(o.connections) + std::ceil(o.conn_rate * time_wait);
+  // One entry per address and port pair: a SYN that reuses a port whose entry is still in
+  // TIME_WAIT replaces it (nf_conntrack_proto_tcp reopens the closed connection), so towards
+  // one target there are never more entries than the client has ports.
+  int64_t ports = UsableEphemeralPorts(l);
+  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+  std::string bound;
+  if (ports != kUnknown && static_cast<double>(ports * sources) < flows) {
+    flows = static_cast<double>(ports * sources);
+    bound = absl::StrCat(", at most one per port: ", ports, " ports",
+                         sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "");
+  }
+  c.need = flows + others;
   c.have = static_cast<double>(l.nf_conntrack_max);
   c.formula = absl::StrFormat(
-      "need %d open + %g/s * %g s conntrack TIME_WAIT + %.0f tracked now = %s; have %d",
-      o.connections, o.conn_rate, time_wait, others, Count(c.need), l.nf_conntrack_max);
+      "need %d open + %g/s * %g s conntrack TIME_WAIT%s + %.0f tracked now = %s; have %d",
+      o.connections, o.conn_rate, time_wait, bound, others, Count(c.need), l.nf_conntrack_max);
   SetStatus(c, 0.8);
   // Since 4.x conntrack hooks a namespace only when a rule needs it: an empty table most likely
   // means this traffic is not tracked, so the limit may never apply.

@@ -247,6 +247,29 @@ TEST(Plan, ChurnPastHalfTheRangeWarnsThatConnectScans) {
   EXPECT_EQ(Find(MakePlan(Workload(50, 0, "127.0.0.1:7007"), limits), "port_scan"), nullptr);
 }
 
+// conntrack keeps one entry per address and port pair: a churn reusing its ports replaces their
+// TIME_WAIT entries instead of adding to them.
+TEST(Plan, ConntrackEntriesAreCountedNoHigherThanThePorts) {
+  LimitsTree tree("plan_conntrack_ports");
+  tree.SetSysctl("net.netfilter.nf_conntrack_max", "65536");
+  tree.SetSysctl("net.netfilter.nf_conntrack_count", "10");
+  tree.SetSysctl("net.netfilter.nf_conntrack_tcp_timeout_time_wait", "120");
+  tree.Write("proc/self/limits", "Max open files 100000 100000 files\n");
+  KernelLimits limits = ReadKernelLimits(ProcFs(tree.root()));
+  // 50 open + 20000/s * 120 s = 2400050 flows, but 28232 ports: 28232 + 10 tracked now.
+  const PlanCheck* fast =
+      Find(MakePlan(Workload(50, 20000, "127.0.0.1:7007"), limits), "conntrack");
+  ASSERT_NE(fast, nullptr);
+  EXPECT_DOUBLE_EQ(fast->need, 28242);
+  EXPECT_EQ(fast->status, CheckStatus::kOk);
+  EXPECT_TRUE(Contains(fast->formula, "at most one per port: 28232 ports")) << fast->formula;
+  // 100/s * 120 s = 12000 of them: the ports do not bound it.
+  const PlanCheck* slow = Find(MakePlan(Workload(50, 100, "127.0.0.1:7007"), limits), "conntrack");
+  ASSERT_NE(slow, nullptr);
+  EXPECT_DOUBLE_EQ(slow->need, 12060);
+  EXPECT_FALSE(Contains(slow->formula, "at most one per port")) << slow->formula;
+}
+
 // Every "name = value" the plan suggests, checked against the tree it was made from: none may
 // set the value already in force.
 void ExpectNoSysctlSetsItsOwnValue(const Plan& plan, const ProcFs& proc) {
