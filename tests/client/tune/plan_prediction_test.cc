@@ -3,8 +3,9 @@
 // the plan says exhausts the ports gets connect EADDRNOTAVAIL, and one at a rate it calls safe
 // gets none although it runs long enough to open more connections than there are ports (so a
 // model that got the port hold time wrong would exhaust them). The churn is the real client,
-// `socklab load --churn 1 --connect-rate R`, against the real `socklab-server`. A third checks the
-// rate up to which connect() finds a port at once, by the parity of the ports left in TIME_WAIT.
+// `socklab load --churn 1 --connect-rate R`, against the real `socklab-server`. Two more check the
+// rate up to which connect() finds a port at once, by the parity of the ports left in TIME_WAIT,
+// and the plan's count of conntrack entries against nf_conntrack_count.
 //
 // The namespace lives only in a forked child (unshare(CLONE_NEWNET)) and dies with it, so nothing
 // is left behind and the host's sysctls are never touched. The server is owned by a guard that
@@ -64,6 +65,8 @@ struct Outcome {
   ChurnCounts counts;
   int time_wait_low_parity = 0;    // client ports in TIME_WAIT after the churn, of the range's
   int time_wait_other_parity = 0;  // low end's parity and of the other
+  double conntrack_need = -1;      // the conntrack check's need (-1: no such check)
+  int conntrack_count = -1;        // nf_conntrack_count after the churn (-1: not tracked)
 };
 
 absl::Status WriteProc(const std::string& path, const std::string& value) {
@@ -190,6 +193,7 @@ struct Scenario {
   std::string port_range = kPortRange;  // net.ipv4.ip_local_port_range in the namespace
   int rate = 0;                         // connects per second (socklab load takes whole numbers)
   int seconds = 0;                      // how long the churn runs
+  bool track = false;                   // an nftables rule makes conntrack track the namespace
 };
 
 // Runs in the child, inside its own network namespace. Returns the report line.
@@ -211,6 +215,20 @@ std::string ScenarioInNamespace(const Scenario& scenario) {
   if (!WriteProc("/proc/sys/net/ipv4/ip_local_port_range", scenario.port_range).ok() ||
       !WriteProc("/proc/sys/net/ipv4/tcp_tw_reuse", scenario.tw_reuse).ok()) {
     return "error sysctl";
+  }
+  if (scenario.track) {
+    // A rule that matches on connection state: conntrack now tracks this namespace's traffic.
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"nft", "add", "table", "inet", "prediction"},
+          std::vector<std::string>{"nft", "add", "chain", "inet", "prediction", "out",
+                                   "{ type filter hook output priority 0; }"},
+          std::vector<std::string>{"nft", "add", "rule", "inet", "prediction", "out", "ct", "state",
+                                   "new,established", "counter"}}) {
+      testing_tune::RunResult nft = testing_tune::RunProgram(command, 10);
+      if (nft.exit_code != 0) {
+        return absl::StrCat("skip nft: exit ", nft.exit_code, " ", nft.err);
+      }
+    }
   }
 
   // The plan, asked inside the namespace so it reads the narrowed range.
@@ -241,6 +259,12 @@ std::string ScenarioInNamespace(const Scenario& scenario) {
       have = check["have"];
     }
   }
+  double conntrack_need = -1;
+  for (const auto& check : json["plan"]["checks"]) {
+    if (check["key"] == "conntrack") {
+      conntrack_need = check["need"];
+    }
+  }
   double scan_free = -1;
   for (const auto& derivation : json["derivations"]) {
     if (derivation["key"] == "new_connections_per_second_without_scan") {
@@ -257,6 +281,11 @@ std::string ScenarioInNamespace(const Scenario& scenario) {
   std::vector<std::string> range = absl::StrSplit(scenario.port_range, ' ');
   auto [low_parity, other_parity] =
       TimeWaitPortsByParity(std::stoi(range.front()), std::stoi(range.back()));
+  int conntrack_count = -1;
+  if (scenario.track) {
+    std::string count = testing_tune::Slurp("/proc/sys/net/netfilter/nf_conntrack_count");
+    conntrack_count = count.empty() ? -1 : std::stoi(count);
+  }
   nlohmann::json result = nlohmann::json::parse(load.out, nullptr, false);
   if (result.is_discarded()) {
     return absl::StrCat("error load exit ", load.exit_code, " ", load.err);
@@ -270,9 +299,9 @@ std::string ScenarioInNamespace(const Scenario& scenario) {
       counts.other += error["count"].get<int>();
     }
   }
-  return absl::StrFormat("result %s %s %.0f %.0f %d %d %d %g %d %d", breaks_first, port_status,
-                         need, have, counts.ok, counts.addr_not_avail, counts.other, scan_free,
-                         low_parity, other_parity);
+  return absl::StrFormat("result %s %s %.0f %.0f %d %d %d %g %d %d %g %d", breaks_first,
+                         port_status, need, have, counts.ok, counts.addr_not_avail, counts.other,
+                         scan_free, low_parity, other_parity, conntrack_need, conntrack_count);
 }
 
 Outcome RunScenario(const Scenario& scenario) {
@@ -312,7 +341,7 @@ Outcome RunScenario(const Scenario& scenario) {
     outcome.error = line;
     return outcome;
   }
-  if (fields.size() != 11 || fields[0] != "result") {
+  if (fields.size() != 13 || fields[0] != "result") {
     outcome.error = line.empty() ? "child died" : line;
     return outcome;
   }
@@ -324,6 +353,8 @@ Outcome RunScenario(const Scenario& scenario) {
   outcome.scan_free_rate = std::stod(fields[8]);
   outcome.time_wait_low_parity = std::stoi(fields[9]);
   outcome.time_wait_other_parity = std::stoi(fields[10]);
+  outcome.conntrack_need = std::stod(fields[11]);
+  outcome.conntrack_count = std::stoi(fields[12]);
   return outcome;
 }
 
@@ -421,6 +452,22 @@ TEST_F(PlanPrediction, ConnectTakesTheOtherHalfOfTheRangeOnlyPastTheScanFreeRate
   EXPECT_GT(above.time_wait_low_parity, 0);
   EXPECT_GT(above.time_wait_other_parity, 0)
       << above.time_wait_low_parity << " ports of the low end's parity in TIME_WAIT";
+}
+
+// conntrack keeps one entry per address and port pair: 400 connects through 100 ports leave 100
+// entries, not the 9,600 that 80/s for conntrack's 120 s TIME_WAIT would hold, and the plan
+// counts them so.
+TEST_F(PlanPrediction, ConntrackHoldsOneEntryPerPortAsThePlanCounts) {
+  Outcome tracked = RunScenario({.tw_reuse = "2", .rate = 80, .seconds = 5, .track = true});
+  if (tracked.skipped) {
+    GTEST_SKIP() << tracked.error;
+  }
+  ASSERT_EQ(tracked.error, "");
+  EXPECT_EQ(tracked.counts.addr_not_avail, 0);
+  EXPECT_GT(tracked.counts.ok, 300) << "the ports must have been reused to show anything";
+  EXPECT_EQ(tracked.conntrack_need, 100);  // min(1 open + 80/s * 120 s, 100 ports) + 0 now
+  EXPECT_LE(tracked.conntrack_count, tracked.conntrack_need);
+  EXPECT_GE(tracked.conntrack_count, 90) << "the churn should have used nearly every port";
 }
 
 }  // namespace
