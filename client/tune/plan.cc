@@ -63,6 +63,20 @@ std::string SourcesHow(int64_t count, const SocketAddress& target, bool loopback
       "--source-ips FIRST-LAST");
 }
 
+// `count` (TIME_WAIT sockets, conntrack entries) capped at the client's ports towards the target,
+// one each at most, with `note` saying so for the formula when the cap applies.
+double CapAtClientPorts(const PlanOptions& o, const KernelLimits& l, double count,
+                        std::string* note) {
+  int64_t ports = UsableEphemeralPorts(l);
+  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+  if (ports == kUnknown || static_cast<double>(ports * sources) >= count) {
+    return count;
+  }
+  *note = absl::StrCat(", at most one per port: ", ports, " ports",
+                       sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "");
+  return static_cast<double>(ports * sources);
+}
+
 PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l) {
   PlanCheck c;
   c.key = "ephemeral_ports";
@@ -385,14 +399,8 @@ PlanCheck ConntrackCheck(const PlanOptions& o, const KernelLimits& l) {
   // One entry per address and port pair: a SYN that reuses a port whose entry is still in
   // TIME_WAIT replaces it (nf_conntrack_proto_tcp reopens the closed connection), so towards
   // one target there are never more entries than the client has ports.
-  int64_t ports = UsableEphemeralPorts(l);
-  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
   std::string bound;
-  if (ports != kUnknown && static_cast<double>(ports * sources) < flows) {
-    flows = static_cast<double>(ports * sources);
-    bound = absl::StrCat(", at most one per port: ", ports, " ports",
-                         sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "");
-  }
+  flows = CapAtClientPorts(o, l, flows, &bound);
   c.need = flows + others;
   c.have = static_cast<double>(l.nf_conntrack_max);
   c.formula = absl::StrFormat(
@@ -463,15 +471,8 @@ PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, const KernelLimits& l) {
   c.need = std::ceil(o.conn_rate * kTimeWaitSeconds);
   // Each TIME_WAIT socket holds its port towards the target until it ends or tcp_tw_reuse takes
   // the port over: there are never more of them than ports.
-  int64_t ports = UsableEphemeralPorts(l);
-  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
   std::string bound;
-  if (ports != kUnknown && static_cast<double>(ports * sources) < c.need) {
-    c.need = static_cast<double>(ports * sources);
-    bound = absl::StrCat(", at most one per port: ", ports, " ports",
-                         sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "",
-                         " = ", Count(c.need));
-  }
+  c.need = CapAtClientPorts(o, l, c.need, &bound);
   c.have = l.tcp_max_tw_buckets == kUnknown ? -1 : static_cast<double>(l.tcp_max_tw_buckets);
   c.formula =
       absl::StrFormat("%g/s * 60 s = %s%s; have %s", o.conn_rate,
