@@ -154,6 +154,9 @@ void Recorder::FinishWire() {
   // Segments and events are both cut at end_ns: an RST sent between draining the capture and
   // reading the trace would otherwise be an event without its segment.
   const int64_t end_ns = SettleWire();
+  // The run ends where its timeline does: the teardown's last segments, which the settling waited
+  // for, happen within the scenario's seconds.
+  result_.seconds = NanosToSeconds(end_ns - start_ns_);
   if (captured) {
     FinishCapture(end_ns, endpoints, endpoint);
   }
@@ -472,7 +475,6 @@ void Recorder::Fail(std::string reason) {
 }
 
 ScenarioResult Recorder::Finish(std::vector<CounterDelta> counters, std::string counters_scope) {
-  result_.seconds = SecondsSinceStart();
   for (const auto& [phase, error_class] : deferred_limits_) {
     AddLimitLine(phase, error_class);
   }

@@ -136,7 +136,7 @@ class Recorder {
   void ExplainLimit(Phase phase, int err);
   void AddLimitLine(Phase phase, ErrorClass error_class);
   // Drains the capture and the kernel events into result_.wire: the segments and events with
-  // their causes, and the check.
+  // their causes, and the check. Sets result_.seconds: the run ends where the wire view does.
   void FinishWire();
   // Waits until the capture has taken no new frame for a moment (bounded) and returns the time
   // then, where the wire view ends: the segments and the kernel events both stop there.

@@ -146,7 +146,7 @@ struct ScenarioResult {
   std::string name;
   Outcome outcome = Outcome::kError;
   std::string reason;  // why skipped / error / not reproduced
-  double seconds = 0;  // wall time of the whole scenario
+  double seconds = 0;  // wall time of the whole scenario, to the end of its wire view
   std::vector<Check> checks;
   std::vector<StepLine> steps;
   std::vector<StateSnapshot> states;
