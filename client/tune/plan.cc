@@ -63,17 +63,26 @@ std::string SourcesHow(int64_t count, const SocketAddress& target, bool loopback
       "--source-ips FIRST-LAST");
 }
 
+// Source addresses the load spreads its connections over: each has its own ports to the target.
+int64_t SourceAddresses(const PlanOptions& o) {
+  return static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+}
+
+// " * 4 source addresses" after a per-address port count in a formula; "" for one address.
+std::string TimesSources(int64_t sources) {
+  return sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "";
+}
+
 // `count` (TIME_WAIT sockets, conntrack entries) capped at the client's ports towards the target,
 // one each at most, with `note` saying so for the formula when the cap applies.
 double CapAtClientPorts(const PlanOptions& o, const KernelLimits& l, double count,
                         std::string* note) {
   int64_t ports = UsableEphemeralPorts(l);
-  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+  int64_t sources = SourceAddresses(o);
   if (ports == kUnknown || static_cast<double>(ports * sources) >= count) {
     return count;
   }
-  *note = absl::StrCat(", at most one per port: ", ports, " ports",
-                       sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "");
+  *note = absl::StrCat(", at most one per port: ", ports, " ports", TimesSources(sources));
   return static_cast<double>(ports * sources);
 }
 
@@ -83,7 +92,7 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
   c.limit = "net.ipv4.ip_local_port_range";
   c.unit = "ports";
   int64_t ports = UsableEphemeralPorts(l);
-  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+  int64_t sources = SourceAddresses(o);
   bool reuse = TimeWaitReuseApplies(l, loopback);
   double hold = PortHoldSeconds(l, loopback);
   // TIME_WAIT sockets beyond tcp_max_tw_buckets are destroyed at once, freeing their ports.
@@ -98,8 +107,7 @@ PlanCheck PortsCheck(const PlanOptions& o, bool loopback, const KernelLimits& l)
   c.formula = absl::StrFormat(
       "need %d open + %g/s * %g s %s%s = %s; have %s ports%s", o.connections, o.conn_rate, hold,
       reuse ? "(tcp_tw_reuse delay)" : "TIME_WAIT", capped ? " (capped by tcp_max_tw_buckets)" : "",
-      Count(c.need), ports == kUnknown ? "?" : absl::StrCat(ports),
-      sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "");
+      Count(c.need), ports == kUnknown ? "?" : absl::StrCat(ports), TimesSources(sources));
   SetStatus(c, 0.8);
   c.error_phase = Phase::kConnect;
   c.error_class = ErrorClass::kAddrNotAvail;
@@ -183,17 +191,15 @@ PlanCheck PortScanCheck(const PlanOptions& o, bool loopback, const KernelLimits&
   c.limit = "net.ipv4.ip_local_port_range";
   c.unit = "new connections/s";
   int64_t ports = UsableEphemeralPorts(l);
-  int64_t sources = static_cast<int64_t>(std::max<uint64_t>(1, o.source_ips));
+  int64_t sources = SourceAddresses(o);
   double hold = PortHoldSeconds(l, loopback);
   c.need = o.conn_rate;
   c.have = ScanFreeConnectRate(l, sources, loopback, static_cast<int64_t>(o.connections));
   c.formula = absl::StrFormat(
       "need %g/s; connect() finds a port at once up to (%s ports / 2%s - %d open) / %g s = %s",
-      o.conn_rate, ports == kUnknown ? "?" : absl::StrCat(ports),
-      sources > 1 ? absl::StrCat(" * ", sources, " source addresses") : "", o.connections, hold,
-      FormatRate(c.have));
+      o.conn_rate, ports == kUnknown ? "?" : absl::StrCat(ports), TimesSources(sources),
+      o.connections, hold, FormatRate(c.have));
   c.status = c.have >= 0 && c.need > c.have ? CheckStatus::kWarn : CheckStatus::kOk;
-  c.error_class = std::nullopt;
   c.symptom =
       absl::StrCat("past ", FormatRate(c.have), " every connect() first checks each of the ",
                    ports == kUnknown ? "?" : absl::StrCat(ports / 2),
@@ -395,13 +401,12 @@ PlanCheck ConntrackCheck(const PlanOptions& o, const KernelLimits& l) {
   double time_wait =
       l.nf_conntrack_time_wait == kUnknown ? 120.0 : static_cast<double>(l.nf_conntrack_time_wait);
   double others = l.nf_conntrack_count == kUnknown ? 0 : static_cast<double>(l.nf_conntrack_count);
-  double flows = static_cast<double>(o.connections) + std::ceil(o.conn_rate * time_wait);
   // One entry per address and port pair: a SYN that reuses a port whose entry is still in
   // TIME_WAIT replaces it (nf_conntrack_proto_tcp reopens the closed connection), so towards
   // one target there are never more entries than the client has ports.
+  double flows = static_cast<double>(o.connections) + std::ceil(o.conn_rate * time_wait);
   std::string bound;
-  flows = CapAtClientPorts(o, l, flows, &bound);
-  c.need = flows + others;
+  c.need = CapAtClientPorts(o, l, flows, &bound) + others;
   c.have = static_cast<double>(l.nf_conntrack_max);
   c.formula = absl::StrFormat(
       "need %d open + %g/s * %g s conntrack TIME_WAIT%s + %.0f tracked now = %s; have %d",
