@@ -8,6 +8,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <cstddef>
+
 #include "absl/strings/str_cat.h"
 #include "core/base/status.h"
 #include "core/base/status_macros.h"
@@ -114,6 +116,18 @@ absl::Status SetNonBlocking(int fd, bool on) {
 std::optional<uint64_t> ReceiveQueueBytes(int fd) { return QueueBytes(fd, SIOCINQ); }
 
 std::optional<uint64_t> UnackedSendBytes(int fd) { return QueueBytes(fd, SIOCOUTQ); }
+
+std::optional<uint32_t> AcceptQueueLength(int fd) {
+  tcp_info info{};
+  // Only the fields up to tcpi_unacked are copied out.
+  socklen_t len = offsetof(tcp_info, tcpi_unacked) + sizeof(info.tcpi_unacked);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof(tcp_info, tcpi_unacked) + sizeof(info.tcpi_unacked) ||
+      info.tcpi_state != TCP_LISTEN) {
+    return std::nullopt;
+  }
+  return info.tcpi_unacked;
+}
 
 int TakeSocketError(int fd) {
   int err = 0;

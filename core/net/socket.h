@@ -60,6 +60,10 @@ std::optional<uint64_t> ReceiveQueueBytes(int fd);
 // SIOCOUTQ: bytes sent and not yet acknowledged by the peer (write_seq - snd_una), which counts
 // an unacknowledged SYN or FIN as one.
 std::optional<uint64_t> UnackedSendBytes(int fd);
+// Connections a TCP listener (not owned) holds ready for accept(): a listener's TCP_INFO gives
+// its accept queue's length in tcpi_unacked (sk_ack_backlog). nullopt when the fd is not a
+// listening TCP socket.
+std::optional<uint32_t> AcceptQueueLength(int fd);
 
 absl::Status Bind(int fd, const SocketAddress& address);
 absl::Status Listen(int fd, int backlog, const SocketAddress& address);

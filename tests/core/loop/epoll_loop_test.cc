@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/core/loop/loop_test_util.h"
@@ -62,6 +63,58 @@ TEST(EpollLoopTest, AShortFirstReadOfAnAcceptedSocketIsNotFollowedByARead) {
   EXPECT_EQ(eof->res, 0);
   ASSERT_EQ((*trace)->Overruns(), 0u);
   EXPECT_EQ((*trace)->Exits(), 0u) << "reads of the accepted socket that found nothing";
+}
+
+TEST(EpollLoopTest, AcceptsStopAtTheQueuesCountNotAtEagain) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "the syscall tracepoints need root";
+  }
+  // accept4 makes the new socket's file before it looks at the queue, so each call that finds
+  // the queue empty costs a file made and freed; under connection churn that was one such call
+  // per connection. The loop drains the queue by its count instead. The kernel counts this
+  // thread's accept4 calls that returned EAGAIN; every client the test connected must come out.
+  absl::StatusOr<std::unique_ptr<::socklab::testing::SyscallTrace>> trace =
+      ::socklab::testing::SyscallTrace::Open("accept4", "ret == -11", /*entries=*/false);
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  ASSERT_TRUE((*trace)->Follow(gettid()));
+  Recorder rec;
+  auto loop = EventLoop::Create(Backend::kEpoll, &rec);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  AcceptedConnection first = ConnectToNewListener();  // waits in the queue: accepted at arming
+  ASSERT_TRUE(first.client.valid());
+  const SocketAddress address = *LocalAddressOf(first.listener.get());
+  std::vector<UniqueFd> clients;
+  auto connect_one = [&] {
+    absl::StatusOr<UniqueFd> client = ConnectTcp(address);
+    ASSERT_TRUE(client.ok()) << client.status();
+    clients.push_back(*std::move(client));
+  };
+  for (int i = 0; i < 4; ++i) {
+    connect_one();  // a burst queued before the accept is armed
+  }
+  (*loop)->Accept(first.listener.get(), kAccept);
+  std::vector<UniqueFd> accepted;
+  auto take_accepts = [&](size_t total) {
+    while (accepted.size() < total) {
+      auto got = Take(**loop, rec, Op::kAccept, kAccept);
+      ASSERT_TRUE(got.has_value()) << accepted.size() << " of " << total << " accepted";
+      ASSERT_GE(got->res, 0);
+      accepted.emplace_back(got->res);
+    }
+  };
+  take_accepts(5);
+  for (int i = 0; i < 3; ++i) {
+    connect_one();  // one at a time, each an edge of its own
+    take_accepts(6 + i);
+  }
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*loop)->RunOnce(1'000'000).ok());  // nothing more to accept
+  }
+  EXPECT_EQ(accepted.size(), 8u);
+  EXPECT_EQ(rec.records.size(), 0u) << "a completion beyond the 8 accepts";
+  EXPECT_EQ(AcceptQueueLength(first.listener.get()), 0u);
+  ASSERT_EQ((*trace)->Overruns(), 0u);
+  EXPECT_EQ((*trace)->Exits(), 0u) << "accepts that found the queue empty";
 }
 
 TEST(EpollLoopTest, WhatArrivedBeforeTheAcceptIsDeliveredWithoutAnotherEdge) {

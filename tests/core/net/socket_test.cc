@@ -61,6 +61,45 @@ TEST(QueueBytes, CountWhatThePeerSentAndNothingOnAListener) {
   EXPECT_EQ(ReceiveQueueBytes(-1), std::nullopt);
 }
 
+TEST(AcceptQueueLength, CountsWhatAcceptWillHandOver) {
+  for (int family : {AF_INET, AF_INET6}) {
+    absl::StatusOr<UniqueFd> listener = ListenTcp(LoopbackListener(family));
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    ASSERT_EQ(SetNonBlocking(listener->get(), true), absl::OkStatus());
+    EXPECT_EQ(AcceptQueueLength(listener->get()), 0u);
+    std::vector<UniqueFd> clients;
+    for (int i = 0; i < 3; ++i) {
+      absl::StatusOr<UniqueFd> client = ConnectTcp(*LocalAddressOf(listener->get()));
+      ASSERT_TRUE(client.ok()) << client.status();
+      clients.push_back(*std::move(client));
+    }
+    // Polled for up to 10 s: the handshake's last ACK may reach the listener after connect()
+    // has returned.
+    std::optional<uint32_t> waiting;
+    for (int i = 0; i < 10'000 && waiting != 3u; ++i) {
+      waiting = AcceptQueueLength(listener->get());
+      if (waiting != 3u) {
+        usleep(1000);
+      }
+    }
+    EXPECT_EQ(waiting, 3u);
+    // The witness is accept(2) itself: it hands over that many and then finds the queue empty.
+    std::vector<UniqueFd> accepted;
+    for (int fd; (fd = accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+      accepted.emplace_back(fd);
+      EXPECT_EQ(AcceptQueueLength(listener->get()), 3u - accepted.size());
+    }
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_EQ(accepted.size(), 3u);
+    // Only a listening TCP socket has an accept queue.
+    EXPECT_EQ(AcceptQueueLength(accepted.front().get()), std::nullopt);
+    EXPECT_EQ(AcceptQueueLength(clients.front().get()), std::nullopt);
+  }
+  UniqueFd udp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(AcceptQueueLength(udp.get()), std::nullopt);
+  EXPECT_EQ(AcceptQueueLength(-1), std::nullopt);
+}
+
 TEST(ListenTcp, SecondListenerGetsEaddrinuseWithTheAddressAndAFix) {
   absl::StatusOr<UniqueFd> first = ListenTcp(LoopbackListener(AF_INET));
   ASSERT_TRUE(first.ok()) << first.status();
