@@ -19,9 +19,10 @@ namespace socklab::loop {
 // changes, so backpressure (CancelReceive), a send that hits EAGAIN and a connect cost no
 // epoll_ctl at all, where level triggering would need an EPOLL_CTL_MOD each time the wanted set
 // changes (twice per stalled send). The price is that the loop must remember readiness itself:
-// two bits per fd, set by events and cleared only by EAGAIN or a short read (a short TCP read
+// two bits per fd, set by events and cleared only by EAGAIN, a short read (a short TCP read
 // means the receive queue was empty and later data raises a new edge, unless the event already
-// reported the peer's FIN, see FdState::short_read_drains). Operations are tried
+// reported the peer's FIN, see FdState::short_read_drains) or a listener whose accept queue the
+// loop has emptied by its count (see DoAccepts). Operations are tried
 // optimistically first, so an fd is registered only when an operation first has to wait, or
 // when a short read on it needs the registration's own poll to vouch that the queue is drained
 // (see DoReceives).
