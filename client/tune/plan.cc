@@ -473,15 +473,14 @@ PlanCheck TimeWaitBucketsCheck(const PlanOptions& o, const KernelLimits& l) {
   c.key = "time_wait_buckets";
   c.limit = "net.ipv4.tcp_max_tw_buckets";
   c.unit = "TIME_WAIT sockets";
-  c.need = std::ceil(o.conn_rate * kTimeWaitSeconds);
+  const double closed = std::ceil(o.conn_rate * kTimeWaitSeconds);
   // Each TIME_WAIT socket holds its port towards the target until it ends or tcp_tw_reuse takes
   // the port over: there are never more of them than ports.
   std::string bound;
-  c.need = CapAtClientPorts(o, l, c.need, &bound);
+  c.need = CapAtClientPorts(o, l, closed, &bound);
   c.have = l.tcp_max_tw_buckets == kUnknown ? -1 : static_cast<double>(l.tcp_max_tw_buckets);
-  c.formula =
-      absl::StrFormat("%g/s * 60 s = %s%s; have %s", o.conn_rate,
-                      Count(std::ceil(o.conn_rate * kTimeWaitSeconds)), bound, Count(c.have));
+  c.formula = absl::StrFormat("%g/s * %g s = %s%s; have %s", o.conn_rate, kTimeWaitSeconds,
+                              Count(closed), bound, Count(c.have));
   c.status = c.have >= 0 && c.need > c.have ? CheckStatus::kWarn : CheckStatus::kOk;
   c.symptom =
       "TIME_WAIT sockets beyond the cap are destroyed at once ('TCP: time wait bucket table "
